@@ -1,0 +1,222 @@
+import { parseArgs } from 'node:util';
+
+/** Exit codes shared by both CLIs (../shared/interfaces.md). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  skipped: 3,
+} as const;
+
+export type SwapMode = 'auto' | 'catalog' | 'rename';
+
+/** What the command line asked for, before any connection is made. */
+export interface CliOptions {
+  help: boolean;
+  version: boolean;
+  all: boolean;
+  tables: string[];
+  parentTables: string[];
+  schemas: string[];
+  tablespace: string | undefined;
+  moveIndexes: boolean;
+  orderBy: string | undefined;
+  noOrder: boolean;
+  dryRun: boolean;
+  jobs: number;
+  indexes: string[];
+  onlyIndexes: boolean;
+  waitTimeoutSec: number;
+  noKillBackend: boolean;
+  noAnalyze: boolean;
+  noSuperuserCheck: boolean;
+  excludeExtensions: string[];
+  connection: {
+    dbname: string | undefined;
+    host: string | undefined;
+    port: number | undefined;
+    user: string | undefined;
+    /** -w: never prompt; -W: always prompt. */
+    password: 'never' | 'force' | 'auto';
+  };
+  echo: boolean;
+  elevel: string | undefined;
+  swap: SwapMode;
+  json: boolean;
+  cleanup: boolean;
+  ifBloatedPct: number | undefined;
+  maxReplicaLag: string | undefined;
+  maxRate: number | undefined;
+  snapshotWaitSec: number;
+}
+
+/** A command-line mistake; the CLI prints it with the usage hint and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const spec = {
+  all: { type: 'boolean', short: 'a' },
+  table: { type: 'string', short: 't', multiple: true },
+  'parent-table': { type: 'string', short: 'I', multiple: true },
+  schema: { type: 'string', short: 'c', multiple: true },
+  tablespace: { type: 'string', short: 's' },
+  moveidx: { type: 'boolean', short: 'S' },
+  'order-by': { type: 'string', short: 'o' },
+  'no-order': { type: 'boolean', short: 'n' },
+  'dry-run': { type: 'boolean', short: 'N' },
+  jobs: { type: 'string', short: 'j' },
+  index: { type: 'string', short: 'i', multiple: true },
+  'only-indexes': { type: 'boolean', short: 'x' },
+  'wait-timeout': { type: 'string', short: 'T' },
+  'no-kill-backend': { type: 'boolean', short: 'D' },
+  'no-analyze': { type: 'boolean', short: 'Z' },
+  'no-superuser-check': { type: 'boolean', short: 'k' },
+  'exclude-extension': { type: 'string', short: 'C', multiple: true },
+  dbname: { type: 'string', short: 'd' },
+  host: { type: 'string', short: 'h' },
+  port: { type: 'string', short: 'p' },
+  username: { type: 'string', short: 'U' },
+  'no-password': { type: 'boolean', short: 'w' },
+  password: { type: 'boolean', short: 'W' },
+  echo: { type: 'boolean', short: 'e' },
+  elevel: { type: 'string', short: 'E' },
+  swap: { type: 'string' },
+  json: { type: 'boolean' },
+  cleanup: { type: 'boolean' },
+  'if-bloated': { type: 'string' },
+  'max-replica-lag': { type: 'string' },
+  'max-rate': { type: 'string' },
+  'snapshot-wait': { type: 'string' },
+  version: { type: 'boolean', short: 'V' },
+  help: { type: 'boolean', short: '?' },
+} as const;
+
+function nonNegativeNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || value.trim() === '') throw new UsageError(`${flag} expects a non-negative number, got "${value}"`);
+  return n;
+}
+
+/**
+ * Turns argv into {@link CliOptions} with pg_repack 1.4.8's flags and ours. Throws
+ * {@link UsageError} on anything it cannot take literally.
+ */
+export function parseCliArgs(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: spec, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^.*?: /, ''));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+  const swap = values.swap ?? 'auto';
+  if (swap !== 'auto' && swap !== 'catalog' && swap !== 'rename') {
+    throw new UsageError(`--swap must be auto, catalog or rename, got "${swap}"`);
+  }
+  const jobs = nonNegativeNumber('--jobs', values.jobs, 1);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs expects a whole number of at least 1, got "${values.jobs}"`);
+  const port = values.port === undefined ? undefined : nonNegativeNumber('--port', values.port, 0);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port expects a TCP port, got "${values.port}"`);
+  if (values['no-password'] && values.password) throw new UsageError('-w/--no-password and -W/--password cannot be used together');
+  if (values['no-order'] && values['order-by'] !== undefined) throw new UsageError('-n/--no-order and -o/--order-by cannot be used together');
+  const ifBloated = values['if-bloated'] === undefined ? undefined : nonNegativeNumber('--if-bloated', values['if-bloated'], 0);
+  if (ifBloated !== undefined && ifBloated > 100) throw new UsageError('--if-bloated is a percentage between 0 and 100');
+  const dbnameFlag = values.dbname;
+  const positional = positionals[0];
+  if (dbnameFlag !== undefined && positional !== undefined && dbnameFlag !== positional) {
+    throw new UsageError(`database given twice: -d ${dbnameFlag} and ${positional}`);
+  }
+  return {
+    help: values.help ?? false,
+    version: values.version ?? false,
+    all: values.all ?? false,
+    tables: values.table ?? [],
+    parentTables: values['parent-table'] ?? [],
+    schemas: values.schema ?? [],
+    tablespace: values.tablespace,
+    moveIndexes: values.moveidx ?? false,
+    orderBy: values['order-by'],
+    noOrder: values['no-order'] ?? false,
+    dryRun: values['dry-run'] ?? false,
+    jobs,
+    indexes: values.index ?? [],
+    onlyIndexes: values['only-indexes'] ?? false,
+    waitTimeoutSec: nonNegativeNumber('--wait-timeout', values['wait-timeout'], 60),
+    noKillBackend: values['no-kill-backend'] ?? false,
+    noAnalyze: values['no-analyze'] ?? false,
+    noSuperuserCheck: values['no-superuser-check'] ?? false,
+    excludeExtensions: values['exclude-extension'] ?? [],
+    connection: {
+      dbname: dbnameFlag ?? positional,
+      host: values.host,
+      port,
+      user: values.username,
+      password: values['no-password'] ? 'never' : values.password ? 'force' : 'auto',
+    },
+    echo: values.echo ?? false,
+    elevel: values.elevel,
+    swap,
+    json: values.json ?? false,
+    cleanup: values.cleanup ?? false,
+    ifBloatedPct: ifBloated,
+    maxReplicaLag: values['max-replica-lag'],
+    maxRate: values['max-rate'] === undefined ? undefined : nonNegativeNumber('--max-rate', values['max-rate'], 0),
+    snapshotWaitSec: nonNegativeNumber('--snapshot-wait', values['snapshot-wait'], 60),
+  };
+}
+
+export const HELP = `pgtools-repack re-organizes PostgreSQL tables online, without a server extension.
+
+Usage:
+  pgtools-repack [OPTION]... [DBNAME]
+
+Options:
+  -a, --all                 repack all databases
+  -t, --table=TABLE         repack specific table only (repeatable); a partitioned
+                            table means its leaf partitions one by one
+  -I, --parent-table=TABLE  repack specific parent table and its inheritors
+  -c, --schema=SCHEMA       repack tables in specific schema only (repeatable)
+  -s, --tablespace=TBLSPC   move repacked tables to a new tablespace
+  -S, --moveidx             move repacked indexes to TBLSPC too
+  -o, --order-by=COLUMNS    order by columns instead of cluster keys
+  -n, --no-order            do vacuum full instead of cluster
+  -N, --dry-run             print the plan and estimates; take no lock, change nothing
+  -j, --jobs=NUM            use this many parallel jobs for each table
+  -i, --index=INDEX         move only the specified index
+  -x, --only-indexes        move only indexes of the specified table
+  -T, --wait-timeout=SECS   timeout to cancel other backends on conflict (default 60)
+  -D, --no-kill-backend     don't kill other backends when timed out; skip the table
+  -Z, --no-analyze          don't analyze at end
+  -k, --no-superuser-check  skip superuser checks in client
+  -C, --exclude-extension   don't repack tables which belong to specific extension
+
+pgtools options:
+      --swap=MODE           auto (default), catalog (superuser; keeps the table OID)
+                            or rename (table owner; moves dependent objects)
+      --json                print one JSON document with per-table results
+      --cleanup             remove leftovers of an interrupted run, then exit
+      --if-bloated=PCT      only repack tables with at least PCT% reclaimable space
+      --max-replica-lag=LAG pause while a standby lags more than LAG (bytes or duration)
+      --max-rate=ROWS       cap the copy and apply at ROWS rows per second
+      --snapshot-wait=SECS  wait this long for older snapshots before the swap (default 60)
+
+Connection options:
+  -d, --dbname=DBNAME       database to connect (a connection URI is accepted too)
+  -h, --host=HOSTNAME       database server host or socket directory
+  -p, --port=PORT           database server port
+  -U, --username=USERNAME   user name to connect as
+  -w, --no-password         never prompt for password
+  -W, --password            force password prompt
+  DATABASE_URL and the PG* environment variables and ~/.pgpass are honoured.
+
+Generic options:
+  -e, --echo                echo queries
+  -E, --elevel=LEVEL        set output message level
+  -V, --version             output version information, then exit
+  -?, --help                show this help, then exit
+
+Exit codes: 0 done, 1 failed (tables intact), 2 bad usage, 3 some table skipped.
+`;

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// The one test command: unit tests in parallel, then integration suites one file at a time
+// (each starts real servers; on 2 cores parallel clusters compete), then one summary line.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+const outDir = join(root, '.test-results');
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+
+const extra = process.argv.slice(2);
+const runs = [
+  { project: 'unit', args: [] },
+  { project: 'integration', args: ['--no-file-parallelism'] },
+];
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let crashed = false;
+for (const { project, args } of runs) {
+  const out = join(outDir, `${project}.json`);
+  const result = spawnSync(
+    'pnpm',
+    ['exec', 'vitest', 'run', '--project', project, ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...extra],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') process.exit(130);
+  let report;
+  try {
+    report = JSON.parse(readFileSync(out, 'utf8'));
+  } catch {
+    console.error(`vitest (${project}) produced no report (exit ${result.status})`);
+    crashed = true;
+    continue;
+  }
+  passed += report.numPassedTests ?? 0;
+  failed += report.numFailedTests ?? 0;
+  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  // A file that failed to load or a hook that threw fails the run even with no failed test.
+  if (result.status !== 0 && (report.numFailedTests ?? 0) === 0) crashed = true;
+}
+if (crashed && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);
