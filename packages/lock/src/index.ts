@@ -1,1 +1,12 @@
-export {};
+export { REPACK_ADVISORY_CLASS, tryAdvisoryTableLock, releaseAdvisoryTableLock } from './advisory-lock.js';
+export type { AdvisoryLockResult } from './advisory-lock.js';
+export { acquireTableLock, DEFAULT_MAX_TRY_MS, DEFAULT_FIRST_TRY_MS } from './acquire-table-lock.js';
+export type { AcquireTableLockOptions, LockAcquired } from './acquire-table-lock.js';
+export type { LockEvent, OnBlockers } from './lock-events.js';
+export { findBlockers, describeBlocker, BLOCKER_QUERY_MAX_CHARS } from './blockers.js';
+export type { BlockerInfo } from './blockers.js';
+export { LOCK_MODES, assertLockMode, conflictingLockModes, lockModesConflict, pgLocksModeName } from './lock-mode.js';
+export type { LockMode } from './lock-mode.js';
+export type { RelationName } from './relation.js';
+export { startDdlGuard } from './ddl-guard.js';
+export type { DdlGuard, DdlGuardEvent, DdlGuardOptions, QueuedSession } from './ddl-guard.js';
