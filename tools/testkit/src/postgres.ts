@@ -28,6 +28,11 @@ export interface StartPostgresOptions {
   hba?: string[];
   /** A label for the temp dir and log lines. */
   name?: string;
+  /**
+   * Make this cluster a streaming replica of `replicaOf` (pg_basebackup -R with a physical slot)
+   * instead of running initdb. The primary needs wal_level replica (the default) and free wal senders.
+   */
+  replicaOf?: PgCluster;
 }
 
 /** Connection settings of a database in a test cluster. */
@@ -94,11 +99,22 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   try {
     await mkdir(socketDir);
     if (user) await run('chown', [`${user.uid}:${user.gid}`, socketDir]);
-    await run(
-      join(binDir, 'initdb'),
-      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])],
-      { ...spawnOpts, cwd: dir.path },
-    );
+    if (options.replicaOf) {
+      const primary = options.replicaOf;
+      const slot = `replica_${process.pid}_${++databaseCounter}`;
+      await primary.query('SELECT pg_create_physical_replication_slot($1)', [slot]);
+      await run(
+        join(binDir, 'pg_basebackup'),
+        ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-X', 'stream', '-R', '-S', slot, '-c', 'fast'],
+        { ...spawnOpts, cwd: dir.path },
+      );
+    } else {
+      await run(
+        join(binDir, 'initdb'),
+        ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])],
+        { ...spawnOpts, cwd: dir.path },
+      );
+    }
     if (options.hba && options.hba.length > 0) {
       await appendFile(join(dataDir, 'pg_hba.conf'), `\n${options.hba.join('\n')}\n`);
     }

@@ -96,3 +96,27 @@ describe('teardown', () => {
     await waitFor(() => !alive(pid) && !existsSync(join(dir, '..')), { timeoutMs: 20_000, describe: () => 'orphan cleanup' });
   });
 });
+
+describe('streaming replica', () => {
+  it('startPostgres({ replicaOf }) clones the primary and streams from it', async () => {
+    const primary = await startPostgres({ name: 'primary' });
+    try {
+      const replica = await startPostgres({ name: 'replica', replicaOf: primary });
+      try {
+        await primary.query('CREATE TABLE streamed (v int)');
+        await primary.query('INSERT INTO streamed VALUES (42)');
+        await waitFor(async () => (await replica.query('SELECT count(*)::int AS n FROM streamed')).rows[0]?.n === 1, {
+          describe: () => 'the row on the replica',
+        });
+        const { rows } = await replica.query('SELECT pg_is_in_recovery() AS standby');
+        expect(rows[0]?.standby).toBe(true);
+        const { rows: senders } = await primary.query("SELECT state FROM pg_stat_replication");
+        expect(senders.map((r) => r.state)).toEqual(['streaming']);
+      } finally {
+        await replica.destroy();
+      }
+    } finally {
+      await primary.destroy();
+    }
+  });
+});
