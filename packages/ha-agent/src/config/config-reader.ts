@@ -1,0 +1,109 @@
+import { PgToolsError } from '@pgtools/core';
+
+/** Refuses a configuration value, naming the key path (`bootstrap.dcs.ttl`). */
+export function invalid(path: string, message: string, hint?: string): PgToolsError {
+  return new PgToolsError('invalid_config', `${path}: ${message}`, hint ? { hint } : {});
+}
+
+export type Obj = Record<string, unknown>;
+
+export function isObj(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Typed accessors over one YAML mapping, collecting unknown keys as warnings. */
+export class Section {
+  private readonly seen = new Set<string>();
+  constructor(
+    readonly path: string,
+    readonly raw: Obj,
+  ) {}
+
+  static of(parent: Section | null, key: string, value: unknown): Section {
+    const path = parent && parent.path ? `${parent.path}.${key}` : key;
+    if (value === undefined || value === null) return new Section(path, {});
+    if (!isObj(value)) throw invalid(path, `must be a mapping, got ${describe(value)}`);
+    return new Section(path, value);
+  }
+
+  key(k: string): string {
+    return this.path ? `${this.path}.${k}` : k;
+  }
+
+  has(k: string): boolean {
+    this.seen.add(k);
+    return this.raw[k] !== undefined && this.raw[k] !== null;
+  }
+
+  value(k: string): unknown {
+    this.seen.add(k);
+    return this.raw[k];
+  }
+
+  section(k: string): Section {
+    this.seen.add(k);
+    return Section.of(this, k, this.raw[k]);
+  }
+
+  string(k: string): string | undefined {
+    const v = this.value(k);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number') return String(v);
+    // Never echo what may be a secret.
+    throw invalid(this.key(k), `must be a string, got ${/password|secret/i.test(k) ? typeof v : describe(v)}`);
+  }
+
+  requiredString(k: string): string {
+    const v = this.string(k);
+    if (v === undefined || v.trim() === '') throw invalid(this.key(k), 'is required');
+    return v;
+  }
+
+  int(k: string, options: { min?: number } = {}): number | undefined {
+    const v = this.value(k);
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n)) throw invalid(this.key(k), `must be an integer, got ${describe(v)}`);
+    if (options.min !== undefined && n < options.min) throw invalid(this.key(k), `must be at least ${options.min}, got ${n}`);
+    return n;
+  }
+
+  bool(k: string): boolean | undefined {
+    const v = this.value(k);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'boolean') return v;
+    if (typeof v === 'string') {
+      const s = v.toLowerCase();
+      if (['true', 'yes', 'on', '1', 'y'].includes(s)) return true;
+      if (['false', 'no', 'off', '0', 'n'].includes(s)) return false;
+    }
+    throw invalid(this.key(k), `must be a boolean, got ${describe(v)}`);
+  }
+
+  stringList(k: string): string[] | undefined {
+    const v = this.value(k);
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) throw invalid(this.key(k), `must be a list of strings, got ${describe(v)}`);
+    return v.map((item, i) => {
+      if (typeof item !== 'string') throw invalid(`${this.key(k)}[${i}]`, `must be a string, got ${describe(item)}`);
+      return item;
+    });
+  }
+
+  /** Warns about keys nobody asked for: `known` are Patroni keys pgtools ignores on purpose. */
+  unknownKeys(warnings: string[], known: readonly string[] = []): void {
+    for (const k of Object.keys(this.raw)) {
+      if (this.seen.has(k)) continue;
+      if (known.includes(k)) warnings.push(`${this.key(k)}: Patroni setting not supported by pgtools, ignored`);
+      else warnings.push(`${this.key(k)}: unknown key, ignored`);
+    }
+  }
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (isObj(value)) return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}

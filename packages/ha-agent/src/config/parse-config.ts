@@ -1,0 +1,384 @@
+import { readFile, stat } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { PgToolsError } from '@pgtools/core';
+import { describe, invalid, isObj, Section, type Obj } from './config-reader.js';
+import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
+import { applyEnvOverrides } from './env-overrides.js';
+
+/**
+ * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
+ *
+ * @example
+ * ```ts
+ * import { ETCD_V2_ADVICE } from '@pgtools/ha-agent';
+ * console.error(ETCD_V2_ADVICE);
+ * ```
+ */
+export const ETCD_V2_ADVICE = 'rename it `etcd3:` (etcd 3.4 ships with the v2 API off, and patronictl reads v3 keys)';
+
+/**
+ * Patroni defaults for the dynamic configuration.
+ *
+ * @example
+ * ```ts
+ * import { DYNAMIC_DEFAULTS } from '@pgtools/ha-agent';
+ * DYNAMIC_DEFAULTS.ttl; // 30
+ * ```
+ */
+export const DYNAMIC_DEFAULTS = {
+  ttl: 30,
+  loopWait: 10,
+  retryTimeout: 10,
+  maximumLagOnFailover: 1_048_576,
+  primaryStartTimeout: 300,
+} as const;
+
+const FORBIDDEN_INITDB = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
+const OTHER_DCS = ['zookeeper', 'consul', 'kubernetes', 'exhibitor', 'raft'];
+
+// Patroni keys that are valid there but have no effect here: warned about, not refused.
+const IGNORED = {
+  top: ['ctl', 'citus'],
+  restapi: ['http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens', 'allowlist_include_members', 'ciphers'],
+  etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
+  bootstrap: ['method', 'post_bootstrap'],
+  dcs: ['standby_cluster', 'check_timeline', 'max_timelines_history', 'synchronous_node_count', 'slots', 'ignore_slots', 'member_slots_ttl', 'master_stop_timeout', 'primary_stop_timeout'],
+  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines'],
+  postgresql: ['callbacks', 'create_replica_methods', 'basebackup', 'recovery_conf', 'custom_conf', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'bin_name', 'proxy_address', 'connect_address_dcs'],
+  watchdog: ['driver'],
+};
+
+function normalizeNamespace(ns: string): string {
+  let out = ns.trim();
+  if (!out.startsWith('/')) out = `/${out}`;
+  if (!out.endsWith('/')) out = `${out}/`;
+  return out;
+}
+
+function hostList(section: Section): string[] {
+  const raw = section.value('hosts');
+  let hosts: string[] = [];
+  if (typeof raw === 'string') hosts = raw.split(',');
+  else if (Array.isArray(raw)) {
+    hosts = raw.map((h, i) => {
+      if (typeof h !== 'string') throw invalid(`${section.key('hosts')}[${i}]`, `must be a host:port string, got ${describe(h)}`);
+      return h;
+    });
+  } else if (raw !== undefined && raw !== null) throw invalid(section.key('hosts'), `must be a list or a comma-separated string, got ${describe(raw)}`);
+  const single = section.string('host');
+  if (single) hosts.push(single);
+  hosts = hosts.map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0) throw invalid(section.key('hosts'), 'is required (etcd3.hosts or etcd3.host)');
+  return hosts.map((h, i) => {
+    const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?$/.exec(h);
+    if (!m) throw invalid(`${section.key('hosts')}[${i}]`, `must be host:port, got "${h}"`);
+    return m[3] ? h : `${h}:2379`;
+  });
+}
+
+function hostPort(section: Section, key: string): string {
+  const v = section.requiredString(key);
+  if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(v.trim()) && !/^[^:\s]+(,[^:\s]+)*:\d{1,5}$/.test(v.trim())) {
+    throw invalid(section.key(key), `must be host:port, got "${v}"`);
+  }
+  return v.trim();
+}
+
+function credentials(section: Section, required: boolean, warnings: string[]): Credentials | undefined {
+  if (!required && Object.keys(section.raw).length === 0) return undefined;
+  const username = required ? section.requiredString('username') : section.string('username');
+  if (username === undefined) throw invalid(section.key('username'), 'is required');
+  const password = section.string('password');
+  section.unknownKeys(warnings, ['sslmode', 'sslkey', 'sslcert', 'sslrootcert', 'sslpassword', 'sslcrl', 'sslcrldir', 'gssencmode', 'channel_binding']);
+  return password === undefined ? { username } : { username, password };
+}
+
+function parameters(section: Section, key: string): Record<string, string | number | boolean> {
+  const s = section.section(key);
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(s.raw)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
+    else if (value !== null) throw invalid(s.key(name), `must be a string, number or boolean, got ${describe(value)}`);
+  }
+  return out;
+}
+
+function initdbOptions(section: Section): string[] {
+  const raw = section.value('initdb');
+  if (raw === undefined || raw === null) return [];
+  const items: Array<[string, unknown]> = [];
+  if (Array.isArray(raw)) {
+    raw.forEach((item, i) => {
+      if (typeof item === 'string') items.push([item, undefined]);
+      else if (isObj(item) && Object.keys(item).length === 1) {
+        const [k, v] = Object.entries(item)[0] as [string, unknown];
+        items.push([k, v]);
+      } else throw invalid(`bootstrap.initdb[${i}]`, `must be a string or a single-key mapping, got ${describe(item)}`);
+    });
+  } else if (isObj(raw)) {
+    for (const [k, v] of Object.entries(raw)) items.push([k, v]);
+  } else {
+    throw invalid('bootstrap.initdb', `must be a list, got ${describe(raw)}`);
+  }
+  return items.map(([k, v]) => {
+    const name = k.replace(/^--/, '');
+    if (FORBIDDEN_INITDB.includes(name)) throw invalid('bootstrap.initdb', `option "${name}" is set by the agent and may not be given`);
+    if (v === undefined || v === null || v === true) return `--${name}`;
+    if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`bootstrap.initdb.${name}`, `must be a string or number, got ${describe(v)}`);
+    return `--${name}=${v}`;
+  });
+}
+
+/**
+ * Reads `bootstrap.dcs` or the etcd `config` key (snake_case JSON) into typed, validated timing and
+ * PostgreSQL settings with Patroni's defaults. Refuses `loop_wait + 2 * retry_timeout > ttl`.
+ *
+ * @example
+ * ```ts
+ * import { parseDynamicConfig } from '@pgtools/ha-agent';
+ * parseDynamicConfig({ ttl: 30, loop_wait: 10, retry_timeout: 10 }).maximumLagOnFailover; // 1048576
+ * ```
+ */
+export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warnings: string[] = []): DynamicConfig {
+  const s = Section.of(null, path, doc);
+  const ttl = s.int('ttl', { min: 2 }) ?? DYNAMIC_DEFAULTS.ttl;
+  const loopWait = s.int('loop_wait', { min: 1 }) ?? DYNAMIC_DEFAULTS.loopWait;
+  const retryTimeout = s.int('retry_timeout', { min: 1 }) ?? DYNAMIC_DEFAULTS.retryTimeout;
+  const maximumLagOnFailover = s.int('maximum_lag_on_failover', { min: 0 }) ?? DYNAMIC_DEFAULTS.maximumLagOnFailover;
+  const primaryStartTimeout = s.int('primary_start_timeout', { min: 0 }) ?? s.int('master_start_timeout', { min: 0 }) ?? DYNAMIC_DEFAULTS.primaryStartTimeout;
+  const synchronousMode = s.bool('synchronous_mode') ?? false;
+  const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
+  const failsafeMode = s.bool('failsafe_mode') ?? false;
+  s.value('pause');
+  const pg = s.section('postgresql');
+  const usePgRewind = pg.bool('use_pg_rewind') ?? false;
+  const useSlots = pg.bool('use_slots') ?? true;
+  const params = parameters(pg, 'parameters');
+  pg.unknownKeys(warnings, IGNORED.dcsPostgresql);
+  s.unknownKeys(warnings, IGNORED.dcs);
+  if (loopWait + 2 * retryTimeout > ttl) {
+    throw invalid(
+      s.key('ttl'),
+      `impossible timing: loop_wait (${loopWait}) + 2 * retry_timeout (${retryTimeout}) = ${loopWait + 2 * retryTimeout} exceeds ttl (${ttl}); the leader could lose its key before it notices`,
+    );
+  }
+  return {
+    ttl,
+    loopWait,
+    retryTimeout,
+    maximumLagOnFailover,
+    primaryStartTimeout,
+    synchronousMode,
+    synchronousModeStrict,
+    failsafeMode,
+    postgresql: { usePgRewind, useSlots, parameters: params },
+  };
+}
+
+/**
+ * Parses Patroni's YAML configuration (YAML 1.1, like PyYAML: unquoted `off` is false), applies
+ * `PATRONI_*` environment overrides and validates it. Unknown keys give warnings; wrong types,
+ * missing required keys, impossible timings and an `etcd:` (v2) section throw `PgToolsError`
+ * with code `invalid_config` naming the key path.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from '@pgtools/ha-agent';
+ * const { config, warnings } = parseConfig(yamlText, process.env);
+ * config.bootstrap.dcs.ttl; // 30 unless configured
+ * ```
+ */
+export function parseConfig(text: string, env: Record<string, string | undefined> = process.env): ParsedConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { version: '1.1' });
+  } catch (err) {
+    throw new PgToolsError('invalid_config', `configuration is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (!isObj(doc)) throw invalid('(top level)', `must be a mapping, got ${describe(doc)}`);
+  if (doc.etcd !== undefined) {
+    throw new PgToolsError('invalid_config', `etcd: the etcd v2 API is not supported; ${ETCD_V2_ADVICE}`, { hint: ETCD_V2_ADVICE });
+  }
+  for (const other of OTHER_DCS) {
+    if (doc[other] !== undefined) throw invalid(other, 'is not supported; pgtools keeps its state in etcd (an `etcd3:` section)');
+  }
+  const merged = applyEnvOverrides(doc, env);
+  const warnings: string[] = [];
+  const top = new Section('', merged);
+
+  const name = top.requiredString('name');
+  const scope = top.requiredString('scope');
+  const namespace = normalizeNamespace(top.string('namespace') ?? '/service/');
+
+  const rest = top.section('restapi');
+  const restAuth = rest.section('authentication');
+  const restCreds = credentials(restAuth, false, warnings);
+  if (restCreds && restCreds.password === undefined) throw invalid(restAuth.key('password'), 'is required when restapi.authentication is set');
+  const verify = rest.string('verify_client');
+  if (verify !== undefined && !['none', 'optional', 'required'].includes(verify)) {
+    throw invalid(rest.key('verify_client'), `must be none, optional or required, got "${verify}"`);
+  }
+  const allowlist = rest.stringList('allowlist');
+  const restapi: HaConfig['restapi'] = { listen: hostPort(rest, 'listen'), connectAddress: hostPort(rest, 'connect_address') };
+  if (restCreds?.password !== undefined) restapi.authentication = { username: restCreds.username, password: restCreds.password };
+  for (const [key, field] of [['certfile', 'certfile'], ['keyfile', 'keyfile'], ['keyfile_password', 'keyfilePassword'], ['cafile', 'cafile']] as const) {
+    const v = rest.string(key);
+    if (v !== undefined) restapi[field] = v;
+  }
+  if (verify) restapi.verifyClient = verify as 'none' | 'optional' | 'required';
+  if (allowlist) restapi.allowlist = allowlist;
+  if (restapi.keyfile && !restapi.certfile) throw invalid(rest.key('certfile'), 'is required when restapi.keyfile is set');
+  rest.unknownKeys(warnings, IGNORED.restapi);
+
+  if (!top.has('etcd3')) throw invalid('etcd3', 'is required (etcd3.hosts)');
+  const e = top.section('etcd3');
+  const protocol = e.string('protocol') ?? 'http';
+  if (protocol !== 'http' && protocol !== 'https') throw invalid(e.key('protocol'), `must be http or https, got "${protocol}"`);
+  const etcd3: HaConfig['etcd3'] = { hosts: hostList(e), protocol };
+  for (const key of ['username', 'password', 'cacert', 'cert', 'key'] as const) {
+    const v = e.string(key);
+    if (v !== undefined) etcd3[key] = v;
+  }
+  e.unknownKeys(warnings, IGNORED.etcd3);
+
+  const b = top.section('bootstrap');
+  const dcsDoc = b.value('dcs') ?? {};
+  if (!isObj(dcsDoc)) throw invalid('bootstrap.dcs', `must be a mapping, got ${describe(dcsDoc)}`);
+  const dcs = parseDynamicConfig(dcsDoc, 'bootstrap.dcs', warnings);
+  const initdb = initdbOptions(b);
+  const pgHbaBoot = b.stringList('pg_hba') ?? [];
+  const usersSection = b.section('users');
+  const users: HaConfig['bootstrap']['users'] = {};
+  for (const user of Object.keys(usersSection.raw)) {
+    const u = usersSection.section(user);
+    const password = u.string('password');
+    const options = u.stringList('options') ?? [];
+    u.unknownKeys(warnings);
+    users[user] = password === undefined ? { options } : { password, options };
+  }
+  const postInit = b.string('post_init');
+  b.unknownKeys(warnings, IGNORED.bootstrap);
+
+  const p = top.section('postgresql');
+  const auth = p.section('authentication');
+  const superuser = credentials(auth.section('superuser'), true, warnings) as Credentials;
+  const replication = credentials(auth.section('replication'), true, warnings) as Credentials;
+  const rewind = credentials(auth.section('rewind'), false, warnings);
+  auth.unknownKeys(warnings);
+  const postgresql: HaConfig['postgresql'] = {
+    listen: hostPort(p, 'listen'),
+    connectAddress: hostPort(p, 'connect_address'),
+    dataDir: p.requiredString('data_dir'),
+    authentication: rewind ? { superuser, replication, rewind } : { superuser, replication },
+    parameters: parameters(p, 'parameters'),
+  };
+  for (const [key, field] of [['bin_dir', 'binDir'], ['config_dir', 'configDir'], ['pgpass', 'pgpass']] as const) {
+    const v = p.string(key);
+    if (v !== undefined) postgresql[field] = v;
+  }
+  const pgHba = p.stringList('pg_hba');
+  if (pgHba) postgresql.pgHba = pgHba;
+  p.unknownKeys(warnings, IGNORED.postgresql);
+
+  const w = top.section('watchdog');
+  const modeRaw = w.value('mode');
+  let mode: HaConfig['watchdog']['mode'] = 'automatic';
+  if (modeRaw === false) mode = 'off';
+  else if (modeRaw !== undefined && modeRaw !== null) {
+    const m = String(modeRaw).toLowerCase();
+    if (m === 'required' || m === 'require') mode = 'required';
+    else if (m === 'automatic' || m === 'auto' || modeRaw === true) mode = 'automatic';
+    else if (m === 'off' || m === 'disable' || m === 'disabled') mode = 'off';
+    else throw invalid(w.key('mode'), `must be off, automatic or required, got "${String(modeRaw)}"`);
+  }
+  const safetyMargin = w.int('safety_margin', { min: -1 }) ?? 5;
+  const watchdog = { mode, device: w.string('device') ?? '/dev/watchdog', safetyMargin };
+  w.unknownKeys(warnings, IGNORED.watchdog);
+  if (mode !== 'off') {
+    const timeout = safetyMargin === -1 ? Math.floor(dcs.ttl / 2) : dcs.ttl - safetyMargin;
+    if (timeout <= dcs.loopWait) {
+      const text = `watchdog timeout ${timeout} s (ttl - safety_margin) does not exceed loop_wait ${dcs.loopWait} s`;
+      if (mode === 'required') throw invalid(w.key('safety_margin'), text);
+      warnings.push(`watchdog.safety_margin: ${text}; the watchdog will not be used`);
+    }
+  }
+
+  const t = top.section('tags');
+  const tags: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
+  for (const [key, value] of Object.entries(t.raw)) {
+    if (key === 'nofailover' || key === 'noloadbalance' || key === 'clonefrom' || key === 'nosync') tags[key] = t.bool(key) ?? false;
+    else tags[key] = value;
+  }
+
+  const logSection = top.section('log');
+  const level = logSection.string('level');
+  if (level !== undefined && !['DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'CRITICAL'].includes(level.toUpperCase())) {
+    throw invalid(logSection.key('level'), `must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got "${level}"`);
+  }
+  top.unknownKeys(warnings, IGNORED.top);
+
+  const config: HaConfig = {
+    scope,
+    namespace,
+    name,
+    restapi,
+    etcd3,
+    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users, ...(postInit ? { postInit } : {}) },
+    postgresql,
+    watchdog,
+    tags,
+    log: logSection.raw,
+  };
+  return { config, warnings };
+}
+
+/**
+ * True when the configuration carries any password (REST API, etcd, PostgreSQL roles, bootstrap users).
+ *
+ * @example
+ * ```ts
+ * import { configHasPasswords, parseConfig } from '@pgtools/ha-agent';
+ * configHasPasswords(parseConfig(text).config); // true for the seed article's file
+ * ```
+ */
+export function configHasPasswords(config: HaConfig): boolean {
+  const a = config.postgresql.authentication;
+  return Boolean(
+    config.restapi.authentication?.password ||
+      config.restapi.keyfilePassword ||
+      config.etcd3.password ||
+      a.superuser.password ||
+      a.replication.password ||
+      a.rewind?.password ||
+      Object.values(config.bootstrap.users).some((u) => u.password),
+  );
+}
+
+/**
+ * Reads and parses a configuration file (or YAML text when the argument contains a newline).
+ * Warns when a file that others can read holds passwords.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from '@pgtools/ha-agent';
+ * const { config, warnings } = await loadConfig('/etc/patroni/config.yml');
+ * for (const w of warnings) console.error('WARNING:', w);
+ * ```
+ */
+export async function loadConfig(pathOrText: string, env: Record<string, string | undefined> = process.env): Promise<ParsedConfig> {
+  if (pathOrText.includes('\n')) return parseConfig(pathOrText, env);
+  let text: string;
+  let mode: number;
+  try {
+    text = await readFile(pathOrText, 'utf8');
+    mode = (await stat(pathOrText)).mode;
+  } catch (err) {
+    throw new PgToolsError('config_unreadable', `cannot read configuration file ${pathOrText}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = parseConfig(text, env);
+  if ((mode & 0o004) !== 0 && configHasPasswords(parsed.config)) {
+    parsed.warnings.push(`${pathOrText} contains passwords and is readable by other users: chmod 600 it (or pass passwords through PATRONI_* variables)`);
+  }
+  return parsed;
+}

@@ -1,0 +1,331 @@
+import type { ClusterMember, DecisionInput, PeerProbe } from './decision-input.js';
+import type { HaAction } from './ha-action.js';
+
+const isPrimaryRole = (role: string | undefined): boolean => role === 'master' || role === 'primary';
+
+/** This node's WAL position: flush position on a primary, max(received, replayed) on a replica. */
+function myWalPosition(input: DecisionInput): number {
+  const l = input.local;
+  return l.role === 'primary' ? (l.walPosition ?? 0) : Math.max(l.receivedLsn ?? 0, l.replayedLsn ?? 0);
+}
+
+function member(input: DecisionInput, name: string): ClusterMember | undefined {
+  return input.cluster.members.find((m) => m.name === name);
+}
+
+function probeOf(input: DecisionInput, name: string): PeerProbe | undefined {
+  return input.peerProbes?.find((p) => p.name === name);
+}
+
+/** A probe that says the member could take over: answered, running, allowed to. */
+function probeHealthy(p: PeerProbe | undefined): p is PeerProbe {
+  return p !== undefined && p.reachable && p.state === 'running' && !p.nofailover && !p.watchdogFailed;
+}
+
+function pickCloneSource(input: DecisionInput): { from: string; fromLeader: boolean } | undefined {
+  const me = input.config.name;
+  // Deterministic where Patroni picks at random: the first running clonefrom member by name.
+  const clonefrom = input.cluster.members
+    .filter((m) => m.name !== me && m.tags?.clonefrom === true && m.state === 'running')
+    .map((m) => m.name)
+    .sort();
+  if (clonefrom[0] !== undefined) return { from: clonefrom[0], fromLeader: false };
+  const leader = input.cluster.leader;
+  if (leader !== undefined && leader !== me) return { from: leader, fromLeader: true };
+  return undefined;
+}
+
+/**
+ * The HA decision step (Patroni's `_run_cycle`) as a pure function: from the etcd view, the local
+ * PostgreSQL state, the settings, the pause flag, the lease refresh outcome, the time and the
+ * members' `/patroni` answers, it returns the one action to take this loop, with a log message in
+ * Patroni's words. No I/O, no clock: when it needs the members' answers it asks for them
+ * (`probe_members`) and the agent calls it again with `peerProbes`.
+ *
+ * @example
+ * ```ts
+ * import { decide } from '@pgtools/ha-agent';
+ * const action = decide({
+ *   cluster: { leader: 'node1', members: [{ name: 'node1' }, { name: 'node2' }], initialize: '7300' },
+ *   local: { postgresRunning: true, role: 'replica', dataDirEmpty: false, systemId: '7300' },
+ *   config: { name: 'node2', ttl: 30, loopWait: 10, maximumLagOnFailover: 1048576, primaryStartTimeout: 300,
+ *             synchronousMode: false, tags: {} },
+ *   paused: false, dcsReachable: true, now: Date.now(),
+ * });
+ * action.kind;    // 'follow'
+ * action.message; // 'no action. I am (node2), a secondary, and following a leader (node1)'
+ * ```
+ */
+export function decide(input: DecisionInput): HaAction {
+  const { cluster, local, config: cfg, paused } = input;
+  const me = cfg.name;
+  const iHoldKey = cluster.leader === me;
+  const running = local.postgresRunning && !local.postgresStarting;
+  const runningPrimary = running && local.role === 'primary';
+
+  // etcd unreachable past retry_timeout: a primary cannot know it still holds the key.
+  if (!input.dcsReachable) {
+    if (paused) return { kind: 'paused_noop', message: 'PAUSE: DCS is not accessible' };
+    if (runningPrimary) {
+      return {
+        kind: 'demote',
+        mode: 'immediate',
+        releaseLeader: false,
+        reason: 'DCS is not accessible',
+        message: 'demoting self because DCS is not accessible and I was a leader',
+      };
+    }
+    return { kind: 'wait', message: `DCS is not accessible; I am (${me}), a secondary, and carry on` };
+  }
+
+  // A long action (promote, restart, basebackup, rewind) is running in the background.
+  if (local.asyncAction) {
+    const action = local.asyncAction;
+    if (iHoldKey && input.leaderRefreshOk !== false) {
+      return { kind: 'refresh_leader', clearFailoverKey: false, message: `updated leader lock during ${action}` };
+    }
+    if (runningPrimary || action === 'promote') {
+      return { kind: 'demote', mode: 'immediate', releaseLeader: false, reason: `lost leader lock during ${action}`, message: `lost leader lock during ${action}` };
+    }
+    return { kind: 'wait', message: `${action} in progress` };
+  }
+
+  if (local.dataDirEmpty) {
+    if (cluster.leader === undefined && cluster.initialize === undefined) {
+      if (cfg.tags.nofailover) return { kind: 'wait_for_bootstrap', message: 'waiting for leader to bootstrap (nofailover is set)' };
+      return { kind: 'bootstrap', message: 'trying to bootstrap a new cluster' };
+    }
+    const source = pickCloneSource(input);
+    if (source) {
+      return {
+        kind: 'clone',
+        ...source,
+        message: source.fromLeader ? `trying to bootstrap from leader '${source.from}'` : `trying to bootstrap from replica '${source.from}'`,
+      };
+    }
+    return { kind: 'wait_for_bootstrap', message: 'waiting for leader to bootstrap' };
+  }
+
+  if (cluster.initialize && local.systemId && cluster.initialize !== local.systemId) {
+    return {
+      kind: 'exit_system_id_mismatch',
+      expected: cluster.initialize,
+      actual: local.systemId,
+      message: `system ID mismatch, node ${me} belongs to a different cluster: ${cluster.initialize} != ${local.systemId}`,
+    };
+  }
+
+  const startTimedOut =
+    cfg.primaryStartTimeout === 0 || (local.postgresDownSince !== undefined && input.now - local.postgresDownSince >= cfg.primaryStartTimeout * 1000);
+
+  if (local.postgresStarting) {
+    if (paused) return { kind: 'paused_noop', message: 'PAUSE: PostgreSQL is starting' };
+    if (iHoldKey && input.leaderRefreshOk !== false) {
+      if (startTimedOut) return releaseForStartTimeout(cfg.primaryStartTimeout);
+      return { kind: 'refresh_leader', clearFailoverKey: false, message: 'updated leader lock while PostgreSQL is starting' };
+    }
+    return { kind: 'wait', message: 'PostgreSQL is starting' };
+  }
+
+  if (!local.postgresRunning) {
+    if (paused) return { kind: 'paused_noop', message: 'PAUSE: postgres is not running' };
+    if (iHoldKey && input.leaderRefreshOk !== false) {
+      // Keep the key while PostgreSQL comes back in place: cheaper than a failover, unless it takes too long.
+      if (startTimedOut) return releaseForStartTimeout(cfg.primaryStartTimeout);
+      return { kind: 'restart_postgres_as_primary', message: 'starting primary after failure' };
+    }
+    const leader = cluster.leader !== undefined && cluster.leader !== me ? cluster.leader : undefined;
+    return { kind: 'start_postgres_as_replica', leader, message: 'starting as a secondary' };
+  }
+
+  if (paused) return decidePaused(input, runningPrimary);
+
+  if (cluster.leader !== undefined) {
+    if (iHoldKey) return decideAsLeader(input, runningPrimary);
+    if (runningPrimary) {
+      return {
+        kind: 'demote',
+        mode: 'immediate',
+        releaseLeader: false,
+        reason: `${cluster.leader} holds the leader lock`,
+        message: 'demoting self because I do not have the lock and I was a leader',
+      };
+    }
+    return { kind: 'follow', leader: cluster.leader, message: `no action. I am (${me}), a secondary, and following a leader (${cluster.leader})` };
+  }
+
+  return decideRace(input, runningPrimary);
+}
+
+function releaseForStartTimeout(timeout: number): HaAction {
+  const reason = timeout === 0 ? 'primary_start_timeout is 0' : `primary start has timed out (primary_start_timeout ${timeout} s)`;
+  return { kind: 'release_leader', reason, message: `${reason}: releasing the leader key so that a replica can take over` };
+}
+
+function decidePaused(input: DecisionInput, runningPrimary: boolean): HaAction {
+  const { cluster, config: cfg } = input;
+  const me = cfg.name;
+  if (cluster.leader === me) {
+    if (input.leaderRefreshOk === false) return { kind: 'paused_noop', message: 'PAUSE: failed to update leader lock in DCS' };
+    // In pause only a switchover to a named candidate is carried out.
+    if (cluster.failover?.candidate) {
+      const switched = switchoverFromLeader(input, runningPrimary);
+      if (switched) return switched;
+    }
+    return { kind: 'refresh_leader', clearFailoverKey: false, message: `PAUSE: no action. I am (${me}), the leader with the lock` };
+  }
+  if (cluster.leader === undefined) {
+    if (runningPrimary) return { kind: 'acquire_leader', clearFailoverKey: false, message: 'PAUSE: acquired session lock as a leader' };
+    if (cluster.failover?.candidate === me && !cfg.tags.nofailover && !cfg.watchdogUnusable) {
+      return { kind: 'acquire_leader_and_promote', clearFailoverKey: true, message: 'PAUSE: promoted self to leader by acquiring session lock (manual failover)' };
+    }
+    return { kind: 'paused_noop', message: `PAUSE: no action. I am (${me}), a secondary, and the cluster has no leader` };
+  }
+  if (runningPrimary) return { kind: 'paused_noop', message: 'PAUSE: continue to run as primary without lock' };
+  return { kind: 'paused_noop', message: `PAUSE: no action. I am (${me}), a secondary, and following a leader (${cluster.leader})` };
+}
+
+function decideAsLeader(input: DecisionInput, runningPrimary: boolean): HaAction {
+  const { cluster, config: cfg } = input;
+  const me = cfg.name;
+  if (input.leaderRefreshOk === false) {
+    if (runningPrimary) {
+      return {
+        kind: 'demote',
+        mode: 'immediate',
+        releaseLeader: false,
+        reason: 'failed to update leader lock in DCS',
+        message: 'demoted self because failed to update leader lock in DCS',
+      };
+    }
+    return { kind: 'wait', message: 'not promoting because failed to update leader lock in DCS' };
+  }
+  const fo = cluster.failover;
+  let clearFailoverKey = false;
+  let note = '';
+  if (fo && (fo.leader || fo.candidate)) {
+    const switched = switchoverFromLeader(input, runningPrimary);
+    if (switched) return switched;
+    clearFailoverKey = !(fo.scheduledAt !== undefined && fo.scheduledAt > input.now);
+    note = failoverNote(input);
+  }
+  if (cfg.watchdogUnusable) {
+    if (runningPrimary) {
+      return { kind: 'demote', mode: 'immediate', releaseLeader: true, reason: 'watchdog could not be activated', message: 'Demoting self because watchdog could not be activated' };
+    }
+    return { kind: 'release_leader', reason: 'watchdog could not be activated', message: 'Not promoting self because watchdog could not be activated' };
+  }
+  if (runningPrimary) {
+    return { kind: 'refresh_leader', clearFailoverKey, message: note || `no action. I am (${me}), the leader with the lock` };
+  }
+  return { kind: 'refresh_leader_and_promote', clearFailoverKey, message: 'promoted self to leader because I had the session lock' };
+}
+
+/** Why a failover key is dropped or waited on, for the refresh message. */
+function failoverNote(input: DecisionInput): string {
+  const fo = input.cluster.failover;
+  const me = input.config.name;
+  if (!fo) return '';
+  if (fo.scheduledAt !== undefined && fo.scheduledAt > input.now) {
+    const secs = Math.round((fo.scheduledAt - input.now) / 1000);
+    return `Awaiting failover at ${new Date(fo.scheduledAt).toISOString()} (in ${secs} seconds)`;
+  }
+  if (fo.leader && fo.leader !== me) return `manual failover: leader name does not match: ${fo.leader} != ${me}`;
+  if (fo.candidate === me) return 'manual failover: I am already the leader, no need to failover';
+  return 'manual failover: no healthy members found, failover is not possible';
+}
+
+/**
+ * Patroni's `process_manual_failover_from_leader`: hand over when a `failover` key asks me (the
+ * leader) to and a candidate is healthy. Undefined = nothing to hand over (caller refreshes).
+ */
+function switchoverFromLeader(input: DecisionInput, runningPrimary: boolean): HaAction | undefined {
+  const { cluster, config: cfg } = input;
+  const fo = cluster.failover;
+  const me = cfg.name;
+  if (!fo || !runningPrimary) return undefined;
+  if (fo.scheduledAt !== undefined && fo.scheduledAt > input.now) return undefined;
+  if (fo.leader && fo.leader !== me) return undefined;
+  if (fo.candidate === me) return undefined;
+  let names = fo.candidate ? [fo.candidate] : cluster.members.map((m) => m.name).filter((n) => n !== me);
+  names = names.filter((n) => {
+    const m = member(input, n);
+    return m !== undefined && !m.tags?.nofailover;
+  });
+  if (cfg.synchronousMode) names = names.filter((n) => cluster.sync?.syncStandbys.includes(n));
+  if (names.length === 0) return undefined;
+  if (input.peerProbes === undefined) {
+    return { kind: 'probe_members', members: names, message: `manual failover: checking the health of ${names.join(', ')}` };
+  }
+  const reference = Math.max(myWalPosition(input), cluster.optime ?? 0);
+  const healthy = names.filter((n) => {
+    const p = probeOf(input, n);
+    return probeHealthy(p) && reference - (p.walPosition ?? 0) <= cfg.maximumLagOnFailover;
+  });
+  if (healthy.length === 0) return undefined;
+  return { kind: 'do_switchover', candidate: fo.candidate, message: 'manual failover: demoting myself' };
+}
+
+/** No leader key: Patroni's healthiest-node race (`is_healthiest_node`). */
+function decideRace(input: DecisionInput, runningPrimary: boolean): HaAction {
+  const { cluster, config: cfg } = input;
+  const me = cfg.name;
+  const fo = cluster.failover;
+  const activeFailover = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined) && !(fo.scheduledAt !== undefined && fo.scheduledAt > input.now);
+  const clearFailoverKey = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined);
+  const myWal = myWalPosition(input);
+
+  const lose = (why: string): HaAction =>
+    runningPrimary
+      ? { kind: 'demote', mode: 'immediate', releaseLeader: false, reason: why, message: `demoting self because I am not the healthiest node: ${why}` }
+      : { kind: 'follow', leader: undefined, message: `following a different leader because I am not the healthiest node: ${why}` };
+  const win = (how: string): HaAction =>
+    runningPrimary
+      ? { kind: 'acquire_leader', clearFailoverKey, message: `acquired session lock as a leader${how}` }
+      : { kind: 'acquire_leader_and_promote', clearFailoverKey, message: `promoted self to leader by acquiring session lock${how}` };
+
+  if (cfg.tags.nofailover) return lose('nofailover is set');
+  if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
+  if (cfg.synchronousMode && !runningPrimary) {
+    const sync = cluster.sync;
+    if (!sync || (sync.leader !== me && !sync.syncStandbys.includes(me))) return lose('not a synchronous standby');
+  }
+  if (activeFailover && fo?.candidate === me) return win(' (manual failover)');
+
+  const others = cluster.members.filter((m) => m.name !== me && m.apiUrl);
+  if (activeFailover && fo?.candidate && others.some((m) => m.name === fo.candidate)) {
+    // Someone else was asked for: stand back while that candidate is healthy.
+    if (input.peerProbes === undefined) return probe(others.map((m) => m.name), 'manual failover');
+    if (probeHealthy(probeOf(input, fo.candidate))) return lose(`manual failover to ${fo.candidate} in progress`);
+  }
+  if (runningPrimary) return win('');
+
+  if (cluster.optime !== undefined && cluster.optime - myWal > cfg.maximumLagOnFailover) {
+    return lose(`my wal position ${myWal} is behind the last leader position ${cluster.optime} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
+  }
+  if (others.length > 0 && input.peerProbes === undefined) return probe(others.map((m) => m.name), 'leader race');
+  for (const m of others) {
+    const p = probeOf(input, m.name);
+    if (!p || !p.reachable) continue;
+    if (isPrimaryRole(p.role) && p.state === 'running') return lose(`Primary (${m.name}) is still alive`);
+  }
+  if (activeFailover && fo?.leader === me && !fo.candidate) {
+    // I was switched away from: let any healthy member take over first.
+    const alternative = others.find((m) => !m.tags?.nofailover && probeHealthy(probeOf(input, m.name)));
+    if (alternative) return lose(`switchover away from me in progress, ${alternative.name} is healthy`);
+  }
+  // Only members that may race themselves can beat me; otherwise nobody would ever take over.
+  const mayRace = (name: string): boolean =>
+    !cfg.synchronousMode || cluster.sync?.leader === name || (cluster.sync?.syncStandbys.includes(name) ?? false);
+  for (const m of others) {
+    if (m.tags?.nofailover || !mayRace(m.name)) continue;
+    const p = probeOf(input, m.name);
+    if (!probeHealthy(p)) continue;
+    if ((p.walPosition ?? 0) > myWal) return lose(`Wal position of ${m.name} is ahead of my wal position`);
+  }
+  return win('');
+}
+
+function probe(members: string[], why: string): HaAction {
+  return { kind: 'probe_members', members, message: `${why}: asking ${members.join(', ')} for their status` };
+}

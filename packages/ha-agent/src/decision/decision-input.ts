@@ -1,0 +1,114 @@
+/**
+ * The decision step's inputs. Defined here (not imported from @pgtools/dcs) so that the decision
+ * stays a pure function of plain data; the agent maps its etcd view onto `ClusterView`.
+ */
+
+/** Member roles as Patroni writes them in `members/<name>` (3.0.2 writes `master`). */
+export type MemberRole = 'master' | 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized';
+
+/** One `members/<name>` entry. */
+export interface ClusterMember {
+  name: string;
+  role?: MemberRole | (string & {});
+  /** `running`, `stopped`, `starting`, ... */
+  state?: string;
+  apiUrl?: string;
+  connUrl?: string;
+  /** WAL position the member last reported, bytes. */
+  xlogLocation?: number;
+  timeline?: number;
+  tags?: { nofailover?: boolean; noloadbalance?: boolean; clonefrom?: boolean; nosync?: boolean; [key: string]: unknown };
+}
+
+/** The `failover` key: a requested switchover (leader set) or failover (candidate set). */
+export interface FailoverRequest {
+  leader?: string;
+  candidate?: string;
+  /** ms since epoch; absent = immediate. */
+  scheduledAt?: number;
+}
+
+/** The cluster as read from etcd this loop. */
+export interface ClusterView {
+  /** Holder of the leader key; undefined when nobody holds it. */
+  leader?: string;
+  members: ClusterMember[];
+  failover?: FailoverRequest;
+  /** The `sync` key (synchronous mode). */
+  sync?: { leader?: string; syncStandbys: string[] };
+  /** The `initialize` key: undefined = absent, `''` = bootstrap race in progress, else the system identifier. */
+  initialize?: string;
+  /** `status.optime`: the leader's last reported WAL position, bytes. */
+  optime?: number;
+}
+
+/** What this node's PostgreSQL looks like right now. */
+export interface LocalState {
+  postgresRunning: boolean;
+  /** PostgreSQL is starting up (crash recovery, startup); not yet answering as either role. */
+  postgresStarting?: boolean;
+  /** `pg_is_in_recovery()`: false = primary. Meaningful only while running. */
+  role: 'primary' | 'replica';
+  timeline?: number;
+  /** Primary: current WAL flush position. */
+  walPosition?: number;
+  /** Replica: last received WAL position. */
+  receivedLsn?: number;
+  /** Replica: last replayed WAL position. */
+  replayedLsn?: number;
+  dataDirEmpty: boolean;
+  /** `Database system identifier` from pg_controldata. */
+  systemId?: string;
+  /** When PostgreSQL was last seen not running while it should (ms since epoch), for primary_start_timeout. */
+  postgresDownSince?: number;
+  /** A long action running in the background: promote, restart, basebackup, rewind... */
+  asyncAction?: string;
+}
+
+/** The settings the decision needs (static config merged with the etcd `config` key). */
+export interface DecisionConfig {
+  /** This member's name. */
+  name: string;
+  ttl: number;
+  loopWait: number;
+  maximumLagOnFailover: number;
+  primaryStartTimeout: number;
+  synchronousMode: boolean;
+  tags: { nofailover?: boolean; clonefrom?: boolean; nosync?: boolean; noloadbalance?: boolean };
+  /** The watchdog is `required` and cannot be activated: this node must not become primary. */
+  watchdogUnusable?: boolean;
+}
+
+/** What a member answered to `GET /patroni` (see `probeFromPatroniStatus`). */
+export interface PeerProbe {
+  name: string;
+  /** The member answered in time. */
+  reachable: boolean;
+  /** `master`/`primary` = running as primary. */
+  role?: string;
+  state?: string;
+  /** max(received, replayed) on a replica, the current location on a primary. */
+  walPosition?: number;
+  nofailover?: boolean;
+  watchdogFailed?: boolean;
+}
+
+/** Everything `decide()` looks at. `now` is an input: the decision never reads a clock. */
+export interface DecisionInput {
+  cluster: ClusterView;
+  local: LocalState;
+  config: DecisionConfig;
+  /** Maintenance mode (the `pause` flag of the etcd `config` key). */
+  paused: boolean;
+  /** etcd answered within retry_timeout this loop. */
+  dcsReachable: boolean;
+  /**
+   * Outcome of this loop's leader lease refresh, when the view says I hold the key: the agent
+   * refreshes first, then decides. `false` = the refresh failed.
+   */
+  leaderRefreshOk?: boolean;
+  /** ms since epoch. */
+  now: number;
+  /** Answers of the other members' `GET /patroni`, when the agent has asked (the race, a switchover). */
+  peerProbes?: PeerProbe[];
+}

@@ -1,0 +1,30 @@
+/** Demotion flavours: `immediate` = fast stop now (lost the lock), `graceful` = checkpoint first (switchover). */
+export type DemoteMode = 'immediate' | 'graceful';
+
+interface Base {
+  /** A log line in Patroni's words, e.g. `no action. I am (node1), the leader with the lock`. */
+  message: string;
+}
+
+/** The one thing the agent does this loop. Closed union: switch on `kind`. */
+export type HaAction =
+  | (Base & { kind: 'bootstrap' })
+  | (Base & { kind: 'wait_for_bootstrap' })
+  | (Base & { kind: 'clone'; from: string; fromLeader: boolean })
+  | (Base & { kind: 'exit_system_id_mismatch'; expected: string; actual: string })
+  | (Base & { kind: 'probe_members'; members: string[] })
+  | (Base & { kind: 'acquire_leader_and_promote'; clearFailoverKey: boolean })
+  | (Base & { kind: 'acquire_leader'; clearFailoverKey: boolean })
+  | (Base & { kind: 'refresh_leader'; clearFailoverKey: boolean })
+  | (Base & { kind: 'refresh_leader_and_promote'; clearFailoverKey: boolean })
+  | (Base & { kind: 'release_leader'; reason: string })
+  | (Base & { kind: 'follow'; leader: string | undefined })
+  | (Base & { kind: 'demote'; mode: DemoteMode; reason: string; releaseLeader: boolean })
+  | (Base & { kind: 'do_switchover'; candidate: string | undefined })
+  | (Base & { kind: 'restart_postgres_as_primary' })
+  | (Base & { kind: 'start_postgres_as_replica'; leader: string | undefined })
+  | (Base & { kind: 'wait' })
+  | (Base & { kind: 'paused_noop' });
+
+/** The `kind` of every action, for exhaustive handling and tests. */
+export type HaActionKind = HaAction['kind'];

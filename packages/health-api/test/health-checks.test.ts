@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { healthCheckStatus, parseLag, mergeConfigPatch, jsonEqual, statusBody, renderMetrics, checkBasicAuth, buildAllowlist, parseListen } from '../src/index.js';
+import { MB, primaryState, replicaState } from './fixtures.js';
+
+const NOW = 1_700_000_000_000;
+const q = (s = '') => new URLSearchParams(s);
+
+describe('parseLag', () => {
+  it('reads bytes and PostgreSQL units', () => {
+    expect(parseLag('1000')).toBe(1000);
+    expect(parseLag('16kB')).toBe(16384);
+    expect(parseLag('10MB')).toBe(10 * MB);
+    expect(parseLag('1GB')).toBe(1024 * MB);
+    expect(parseLag('ten')).toBeUndefined();
+    expect(parseLag('10mb')).toBeUndefined();
+  });
+});
+
+describe('healthCheckStatus', () => {
+  it('answers the role checks of a primary', () => {
+    const s = primaryState();
+    for (const p of ['/', '/primary', '/master', '/read-write', '/leader', '/read-only', '/health', '/readiness', '/liveness']) {
+      expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 200]);
+    }
+    for (const p of ['/replica', '/standby-leader', '/sync', '/async']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 503]);
+    expect(healthCheckStatus('/patroni', q(), s, NOW)).toBeUndefined();
+  });
+
+  it('answers the role checks of a replica', () => {
+    const s = replicaState();
+    for (const p of ['/replica', '/read-only', '/health', '/async', '/asynchronous', '/readiness']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 200]);
+    for (const p of ['/', '/primary', '/master', '/leader', '/read-write', '/sync']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 503]);
+    const sync = replicaState({ isSyncStandby: true });
+    expect(healthCheckStatus('/sync', q(), sync, NOW)).toBe(200);
+    expect(healthCheckStatus('/synchronous', q(), sync, NOW)).toBe(200);
+    expect(healthCheckStatus('/async', q(), sync, NOW)).toBe(503);
+  });
+
+  it('keeps noloadbalance replicas out of /replica and /read-only but not /health', () => {
+    const s = replicaState({ tags: { noloadbalance: true } });
+    expect(healthCheckStatus('/replica', q(), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only', q(), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/health', q(), s, NOW)).toBe(200);
+  });
+
+  it('compares ?lag= with the cluster optime', () => {
+    const s = replicaState({}, 20 * MB);
+    expect(healthCheckStatus('/replica', q(), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q('lag=10MB'), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/replica', q('lag=16kB'), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/replica', q('lag=30MB'), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q(`lag=${20 * MB}`), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q(`lag=${20 * MB - 1}`), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/async', q('lag=10MB'), s, NOW)).toBe(503);
+  });
+
+  it('filters on ?tag_<key>=<value>, booleans written in lower case', () => {
+    const s = replicaState({ tags: { zone: 'a', nofailover: false } });
+    expect(healthCheckStatus('/replica', q('tag_zone=a'), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q('tag_zone=b'), s, NOW)).toBe(503);
+    expect(healthCheckStatus('/replica', q('tag_nofailover=false'), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q('tag_rack=1'), s, NOW)).toBe(503);
+    // leader checks ignore tags
+    expect(healthCheckStatus('/primary', q('tag_zone=b'), primaryState({ tags: { zone: 'a' } }), NOW)).toBe(200);
+  });
+
+  it('reports a stopped PostgreSQL as down everywhere except liveness', () => {
+    const s = replicaState({ postgres: { state: 'stopped', role: 'replica' } });
+    for (const p of ['/replica', '/read-only', '/health', '/readiness', '/primary']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 503]);
+    expect(healthCheckStatus('/liveness', q(), s, NOW)).toBe(200);
+    const crashedLeader = primaryState({ postgres: { state: 'crashed', role: 'primary' } });
+    expect(healthCheckStatus('/primary', q(), crashedLeader, NOW)).toBe(503);
+    expect(healthCheckStatus('/leader', q(), crashedLeader, NOW)).toBe(200);
+  });
+
+  it('drops the primary role once the leader lease has run out', () => {
+    expect(healthCheckStatus('/primary', q(), primaryState({ leaderLeaseExpiresAt: NOW + 1 }), NOW)).toBe(200);
+    expect(healthCheckStatus('/primary', q(), primaryState({ leaderLeaseExpiresAt: NOW }), NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only', q(), primaryState({ leaderLeaseExpiresAt: NOW - 5 }), NOW)).toBe(503);
+  });
+
+  it('answers standby-leader only in a standby cluster', () => {
+    const s = primaryState({ standbyCluster: true, postgres: { state: 'running', role: 'standby_leader' } });
+    expect(healthCheckStatus('/standby-leader', q(), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/leader', q(), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/primary', q(), s, NOW)).toBe(503);
+  });
+
+  it('paused without etcd reports what PostgreSQL is', () => {
+    const s = primaryState({ isLeader: false, dcsAvailable: false, paused: true });
+    expect(healthCheckStatus('/primary', q(), s, NOW)).toBe(200);
+    expect(healthCheckStatus('/primary', q(), { ...s, paused: false }, NOW)).toBe(503);
+  });
+
+  it('liveness: the loop ran within ttl on a primary, 2 x ttl on a replica, or paused', () => {
+    expect(healthCheckStatus('/liveness', q(), primaryState({ ttl: 30, lastLoopAt: NOW - 29_000 }), NOW)).toBe(200);
+    expect(healthCheckStatus('/liveness', q(), primaryState({ ttl: 30, lastLoopAt: NOW - 31_000 }), NOW)).toBe(503);
+    expect(healthCheckStatus('/liveness', q(), replicaState({ ttl: 30, lastLoopAt: NOW - 31_000 }), NOW)).toBe(200);
+    expect(healthCheckStatus('/liveness', q(), replicaState({ ttl: 30, lastLoopAt: NOW - 61_000 }), NOW)).toBe(503);
+    expect(healthCheckStatus('/liveness', q(), primaryState({ ttl: 30, lastLoopAt: NOW - 300_000, paused: true }), NOW)).toBe(200);
+  });
+
+  it('readiness: leader, or running with a valid etcd view', () => {
+    expect(healthCheckStatus('/readiness', q(), replicaState({ dcsAvailable: false }), NOW)).toBe(503);
+    expect(healthCheckStatus('/readiness', q(), replicaState(), NOW)).toBe(200);
+  });
+});
+
+describe('statusBody', () => {
+  it('has the fields Patroni 3.0.2 returns, with role master', () => {
+    const body = statusBody(primaryState(), { now: NOW });
+    expect(body).toEqual({
+      state: 'running',
+      postmaster_start_time: '2021-05-24 14:50:11.707 UTC',
+      role: 'master',
+      server_version: 150004,
+      xlog: { location: 50 * MB },
+      timeline: 2,
+      cluster_unlocked: false,
+      dcs_last_seen: 1_700_000_000,
+      tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+      database_system_identifier: '6965869170583425899',
+      patroni: { version: '3.0.2', scope: 'stampede' },
+    });
+    expect(statusBody(primaryState(), { now: NOW, primaryRoleName: 'primary' }).role).toBe('primary');
+  });
+  it('shows received/replayed positions on a replica and only state/role when stopped', () => {
+    const body = statusBody(replicaState({}, 100), { now: NOW });
+    expect(body.xlog).toEqual({ received_location: 50 * MB - 100, replayed_location: 50 * MB - 100, replayed_timestamp: null, paused: false });
+    const stopped = statusBody(replicaState({ postgres: { state: 'stopped', role: 'replica' }, paused: true }), { now: NOW });
+    expect(stopped.state).toBe('stopped');
+    expect(stopped.role).toBe('replica');
+    expect(stopped.pause).toBe(true);
+    expect(stopped.xlog).toBeUndefined();
+  });
+});
+
+describe('renderMetrics', () => {
+  it('prints every Patroni metric with HELP/TYPE and a scope label', () => {
+    const text = renderMetrics(primaryState(), NOW);
+    const names = [
+      'patroni_version', 'patroni_postgres_running', 'patroni_postmaster_start_time', 'patroni_primary', 'patroni_master',
+      'patroni_replica', 'patroni_standby_leader', 'patroni_sync_standby', 'patroni_xlog_location', 'patroni_xlog_received_location',
+      'patroni_xlog_replayed_location', 'patroni_xlog_replayed_timestamp', 'patroni_xlog_paused', 'patroni_postgres_timeline',
+      'patroni_cluster_unlocked', 'patroni_dcs_last_seen', 'patroni_pending_restart', 'patroni_is_paused',
+    ];
+    for (const n of names) {
+      expect(text).toMatch(new RegExp(`^# HELP ${n} .+$`, 'm'));
+      expect(text).toMatch(new RegExp(`^# TYPE ${n} (gauge|counter)$`, 'm'));
+      expect(text).toMatch(new RegExp(`^${n}\\{scope="stampede"\\} -?[0-9.]+$`, 'm'));
+    }
+    expect(text).toContain('patroni_version{scope="stampede"} 030002');
+    expect(text).toContain('patroni_primary{scope="stampede"} 1');
+    expect(text).toContain('patroni_replica{scope="stampede"} 0');
+    expect(text).toContain(`patroni_xlog_location{scope="stampede"} ${50 * MB}`);
+    expect(text).toContain('patroni_postmaster_start_time{scope="stampede"} 1621867811.707');
+    // every non-comment line is `name{labels} value`
+    for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) .+|[a-z_]+\{scope="[^"]*"\} -?[0-9.]+)$/);
+  });
+  it('escapes the scope label', () => {
+    expect(renderMetrics(replicaState({ scope: 'a"b\\c' }), NOW)).toContain('patroni_replica{scope="a\\"b\\\\c"} 1');
+  });
+});
+
+describe('config patch', () => {
+  it('merges objects and removes keys set to null', () => {
+    const base = { ttl: 30, loop_wait: 10, postgresql: { use_slots: true, parameters: { a: 1, b: 2 } } };
+    const merged = mergeConfigPatch(base, { ttl: 20, postgresql: { parameters: { b: null, c: '3' } }, pause: true });
+    expect(merged).toEqual({ ttl: 20, loop_wait: 10, pause: true, postgresql: { use_slots: true, parameters: { a: 1, c: '3' } } });
+    expect(base.postgresql.parameters).toEqual({ a: 1, b: 2 });
+    expect(jsonEqual(merged, JSON.parse(JSON.stringify(merged)))).toBe(true);
+    expect(jsonEqual({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+  });
+});
+
+describe('access helpers', () => {
+  it('checks basic auth', () => {
+    const h = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
+    expect(checkBasicAuth(h('u:p'), { username: 'u', password: 'p' })).toBe(true);
+    expect(checkBasicAuth(h('u:x'), { username: 'u', password: 'p' })).toBe(false);
+    expect(checkBasicAuth(undefined, { username: 'u', password: 'p' })).toBe(false);
+    expect(checkBasicAuth('Bearer abc', { username: 'u', password: 'p' })).toBe(false);
+  });
+  it('matches allowlists of addresses and networks', async () => {
+    const allowed = await buildAllowlist(['10.0.0.0/8', '192.168.1.5', '::1']);
+    expect(allowed('10.2.3.4')).toBe(true);
+    expect(allowed('::ffff:10.2.3.4')).toBe(true);
+    expect(allowed('192.168.1.6')).toBe(false);
+    expect(allowed('::1')).toBe(true);
+    expect(allowed('127.0.0.1')).toBe(false);
+  });
+  it('parses listen addresses', () => {
+    expect(parseListen('127.0.0.1:8008')).toEqual({ host: '127.0.0.1', port: 8008 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListen(':8008')).toEqual({ host: '0.0.0.0', port: 8008 });
+    expect(() => parseListen('localhost')).toThrow(expect.objectContaining({ code: 'invalid_listen_address' }));
+  });
+});
