@@ -1,1 +1,11 @@
-export {};
+export { catalogSwap } from './catalog-swap.js';
+export type { CatalogSwapOptions, CatalogSwapResult } from './catalog-swap.js';
+export { renameSwap } from './rename-swap.js';
+export type { RenameSwapOptions, RenameSwapResult } from './rename-swap.js';
+export { createRenameShadow, renameCopyColumns } from './rename-shadow.js';
+export type { CreateRenameShadowOptions, CreateRenameShadowResult, RenameCopyColumns } from './rename-shadow.js';
+export { shadowIndexDefinitions, shadowIndexName } from './index-definitions.js';
+export type { ShadowIndexDefinition, ShadowIndexDefinitionsOptions } from './index-definitions.js';
+export { dropShadow } from './drop-shadow.js';
+export type { DropShadowOptions } from './drop-shadow.js';
+export type { IndexPair, IndexRef, RelationName, SwapCommonOptions, SwapEvent } from './types.js';

@@ -1,0 +1,659 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  type ICompare,
+  type IOptions,
+  type IRequestOp,
+  type ITxnResponse,
+  type IWatchResponse,
+  type IKeyValue,
+  type Watcher,
+} from 'etcd3';
+import { DCS_ERROR, deadlineError, toDcsError } from './dcs-errors.js';
+import { jsonEqual } from './deep-equal.js';
+import { deadlineFaultHandling } from './fault-handling.js';
+import { keyLayout, type KeyLayout } from './key-layout.js';
+import { KvCache, type KeyChange } from './kv-cache.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { parseClusterView, type RawKeyValue } from './parse-cluster-view.js';
+import { patroniJson } from './patroni-json.js';
+import type {
+  ClusterConfig,
+  ClusterView,
+  FailoverValue,
+  FailsafeValue,
+  HistoryEntry,
+  MemberData,
+  StatusValue,
+  SyncState,
+  ViewProblem,
+} from './types.js';
+
+/**
+ * Options of `EtcdDcs`.
+ *
+ * @example
+ * ```ts
+ * import type { EtcdDcsOptions } from '@pgtools/dcs';
+ * const options: EtcdDcsOptions = { hosts: ['127.0.0.1:2379'], scope: 'demo', name: 'node1', ttl: 30 };
+ * ```
+ */
+export interface EtcdDcsOptions {
+  /** `host:port` (Patroni's `etcd3.hosts`) or `http(s)://host:port` URLs. Comma-separated strings are split. */
+  hosts: string[];
+  /** Default `service`, like Patroni. */
+  namespace?: string;
+  scope: string;
+  /** This member's name (the value of the leader key while we hold it). */
+  name: string;
+  /** Lease TTL in seconds (Patroni's `ttl`). etcd enforces a minimum of about 2 s. */
+  ttl: number;
+  /**
+   * Seconds (Patroni's `loop_wait`, default 10). A keepalive is sent by `touchMember` and
+   * `attemptToAcquireLeader` only when the last one is older than min(loopWait, ttl / 2);
+   * `updateLeader` always sends one.
+   */
+  loopWait?: number;
+  /** Deadline of every public method, in milliseconds (default 5000). Nothing waits longer. */
+  callTimeoutMs?: number;
+  auth?: { username: string; password: string };
+  /** PEM contents (not paths). With only `ca`, the server is verified; with `cert` + `key`, we authenticate too. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  logger?: Logger;
+  onEvent?: (event: DcsEvent) => void;
+}
+
+/**
+ * Typed events `EtcdDcs` reports through `onEvent` (it never prints).
+ *
+ * @example
+ * ```ts
+ * import type { DcsEvent } from '@pgtools/dcs';
+ * const onEvent = (e: DcsEvent): void => { if (e.type === 'lease_lost') console.error('lease gone', e.lease); };
+ * ```
+ */
+export type DcsEvent =
+  | { type: 'lease_granted'; lease: string; ttl: number }
+  | { type: 'lease_lost'; lease: string }
+  | { type: 'watch_started'; revision: number }
+  | { type: 'watch_interrupted'; reason: string }
+  | { type: 'view_problem'; problem: ViewProblem };
+
+/**
+ * Called by `watch` when a key that matters to the HA loop changes (leader, config, failover, or
+ * status while someone else leads): wake up and run a cycle now.
+ *
+ * @example
+ * ```ts
+ * import type { WakeListener } from '@pgtools/dcs';
+ * const wake: WakeListener = (view, changes) => console.log(changes.map((c) => c.key), view.leader?.name);
+ * ```
+ */
+export type WakeListener = (view: ClusterView, changes: KeyChange[]) => void;
+
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
+/**
+ * The distributed configuration store of the HA agent: etcd v3 with Patroni's key layout, so that
+ * patronictl, vip-manager and other Patroni tools see a correct cluster.
+ *
+ * Every public method has a deadline (`callTimeoutMs`) and throws `PgToolsError` with code
+ * `dcs_unavailable` when etcd does not answer in time. Compare-and-swap methods resolve to `false`
+ * when someone else changed the key.
+ *
+ * @example
+ * ```ts
+ * import { EtcdDcs } from '@pgtools/dcs';
+ * const dcs = new EtcdDcs({ hosts: ['127.0.0.1:2379'], scope: 'demo', name: 'node1', ttl: 30 });
+ * await dcs.touchMember({ conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'replica' });
+ * if (await dcs.attemptToAcquireLeader()) console.log('I am the leader');
+ * const view = await dcs.loadCluster();
+ * console.log(view.leader?.name, view.members.map((m) => m.name));
+ * await dcs.close();
+ * ```
+ */
+export class EtcdDcs {
+  readonly name: string;
+  readonly layout: KeyLayout;
+  readonly hosts: readonly string[];
+  private readonly client: Etcd3;
+  private readonly logger: Logger;
+  private readonly onEvent: ((event: DcsEvent) => void) | undefined;
+  private readonly callTimeoutMs: number;
+  private loopWaitSeconds: number;
+  private readonly lease: LeaseKeeper;
+  private readonly cache = new KvCache();
+  private cacheReady = false;
+  private readonly listeners = new Set<WakeListener>();
+  private watchLoop: Promise<void> | undefined;
+  private stopWatcher: (() => void) | undefined;
+  private readonly closing = new AbortController();
+  private closed = false;
+  /** Our member key as last seen (read or written), to skip writes that change nothing. */
+  private knownMember: { value: string | undefined; lease: string | undefined; revision: number } | undefined;
+  private lastStatus: StatusValue | undefined;
+  private lastFailsafe: FailsafeValue | undefined;
+  private readonly reportedProblems = new Set<string>();
+
+  constructor(options: EtcdDcsOptions) {
+    this.layout = keyLayout(options.namespace, options.scope);
+    this.layout.member(options.name); // validates the name
+    if (!Number.isFinite(options.ttl) || options.ttl < 1) throw new RangeError(`ttl must be at least 1 second, got ${options.ttl}`);
+    this.name = options.name;
+    this.hosts = options.hosts.flatMap((h) => h.split(',')).map((h) => h.trim()).filter((h) => h !== '');
+    if (this.hosts.length === 0) throw new RangeError('hosts must list at least one etcd endpoint');
+    this.logger = options.logger ?? silentLogger;
+    this.onEvent = options.onEvent;
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.loopWaitSeconds = options.loopWait ?? 10;
+
+    const etcdOptions: IOptions = {
+      hosts: [...this.hosts],
+      // Unary calls get our deadline explicitly; this default only guards calls we forgot.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+      faultHandling: deadlineFaultHandling(this.hosts.length, {
+        cooldownMs: Math.min(2000, this.callTimeoutMs),
+        maxWatchBackoffMs: 2000,
+      }),
+      grpcOptions: {
+        // Detect a silently dead connection (the watch stream would otherwise wait forever).
+        // etcd refuses pings more often than every 5 s by default.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': Math.max(1000, this.callTimeoutMs),
+      },
+    };
+    if (options.auth) {
+      etcdOptions.auth = {
+        username: options.auth.username,
+        password: options.auth.password,
+        callOptions: () => ({ deadline: Date.now() + this.callTimeoutMs }),
+      };
+    }
+    if (options.tls) {
+      const buf = (v: string | Buffer | undefined): Buffer | undefined => (v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
+      const credentials: NonNullable<IOptions['credentials']> = { rootCertificate: buf(options.tls.ca) as Buffer };
+      const key = buf(options.tls.key);
+      const cert = buf(options.tls.cert);
+      if (key) credentials.privateKey = key;
+      if (cert) credentials.certChain = cert;
+      etcdOptions.credentials = credentials;
+    }
+    this.client = new Etcd3(etcdOptions);
+    this.lease = new LeaseKeeper(this.client, options.ttl, this.hosts.length, (event) => {
+      if (event.type === 'granted') {
+        this.logger.debug('etcd lease granted', { lease: event.lease, ttl: event.ttl });
+        this.onEvent?.({ type: 'lease_granted', lease: event.lease, ttl: event.ttl });
+      } else {
+        this.logger.warn('our etcd lease is gone (expired or revoked); a new one will be granted', { lease: event.lease });
+        this.onEvent?.({ type: 'lease_lost', lease: event.lease });
+      }
+    });
+  }
+
+  /** The lease our keys are attached to, if one was granted. */
+  get leaseId(): string | undefined {
+    return this.lease.id;
+  }
+
+  /**
+   * Changes the TTL (dynamic `ttl` changed). The next write grants a new lease with it; keys are
+   * moved to the new lease by the next `touchMember` / `updateLeader`.
+   */
+  setTtl(ttlSeconds: number): void {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 1) throw new RangeError(`ttl must be at least 1 second, got ${ttlSeconds}`);
+    this.lease.setTtl(ttlSeconds);
+  }
+
+  /** Changes loop_wait (seconds), which paces the non-forced keepalives. */
+  setLoopWait(seconds: number): void {
+    this.loopWaitSeconds = seconds;
+  }
+
+  /** One serializable range read of the whole cluster prefix. */
+  async loadCluster(): Promise<ClusterView> {
+    return this.op('load cluster', async (deadline) => {
+      const { kvs, revision } = await this.readPrefix(deadline);
+      const mine = kvs.find((kv) => kv.key === this.layout.member(this.name));
+      this.rememberMember(mine?.value, mine?.lease, revision);
+      return this.toView(kvs, revision);
+    });
+  }
+
+  /** The view kept up to date by `watch`, or undefined when no watch is running or it is resyncing. */
+  cachedView(): ClusterView | undefined {
+    if (!this.cacheReady || this.closed) return undefined;
+    return this.toView(this.cache.snapshot(), this.cache.revision);
+  }
+
+  /** `cachedView()` when the watch is healthy, else a fresh `loadCluster()`. */
+  async currentView(): Promise<ClusterView> {
+    return this.cachedView() ?? (await this.loadCluster());
+  }
+
+  /**
+   * Keeps a local cache of the prefix (range read, then a watch from that revision; a fresh read
+   * after any interruption) and calls `onChange` at once when leader, config, failover or (while
+   * someone else leads) status change. Also called when the cache is (re)built and such a key
+   * differs from the previous cache: the first build reports every present one. Returns a function
+   * that removes the listener; the watch stops with the last listener or `close()`.
+   */
+  watch(onChange: WakeListener): () => void {
+    if (this.closed) throw new PgToolsError(DCS_ERROR.closed, 'watch: EtcdDcs is closed');
+    this.listeners.add(onChange);
+    this.watchLoop ??= this.runWatchLoop().finally(() => {
+      this.watchLoop = undefined;
+    });
+    return () => {
+      this.listeners.delete(onChange);
+      if (this.listeners.size === 0) this.stopWatcher?.();
+    };
+  }
+
+  /** Race for the leader key: creates it with our name and lease only if it does not exist. */
+  async attemptToAcquireLeader(): Promise<boolean> {
+    return this.op('acquire leader lock', async (deadline) => {
+      const key = this.layout.leader;
+      const res = await this.withLease(deadline, false, (lease) =>
+        this.txn(deadline, [{ key: Buffer.from(key), target: 'Create', result: 'Equal', create_revision: 0 }], [putOp(key, this.name, lease)]),
+      );
+      if (res.txn.succeeded) {
+        this.cache.put({ key, value: this.name, modRevision: Number(res.txn.header.revision), lease: res.lease });
+        this.logger.info('acquired the leader lock', { name: this.name });
+      } else this.logger.info('could not take the leader lock: it exists');
+      return res.txn.succeeded;
+    });
+  }
+
+  /**
+   * Puts the leader key unconditionally (bootstrap only, like Patroni's take_leader: the node that
+   * won the `initialize` race owns the cluster).
+   */
+  async takeLeader(): Promise<boolean> {
+    return this.op('take leader lock', async (deadline) => {
+      const key = this.layout.leader;
+      const res = await this.withLease(deadline, false, (lease) => this.txn(deadline, [], [putOp(key, this.name, lease)]));
+      this.cache.put({ key, value: this.name, modRevision: Number(res.txn.header.revision), lease: res.lease });
+      return true;
+    });
+  }
+
+  /**
+   * Refreshes our lease (always sends a keepalive) and checks that the leader key still holds our
+   * name. If it does but sits on another lease (TTL changed, lease re-granted), it is moved to ours
+   * by a compare-and-swap on its value. Resolves to false when the key is gone or someone else's.
+   *
+   * Why compare the value and not the mod revision (Patroni 3.0.2): the mod revision we know comes
+   * from a view that may be a few events old, so a revision CAS can fail although we still hold the
+   * lock, and a leader that fails to update demotes itself. The value is only ever our name while
+   * we hold the lock, because the key can be created only while absent. Patroni 4.x made the same
+   * change.
+   */
+  async updateLeader(): Promise<boolean> {
+    return this.op('update leader lock', async (deadline) => {
+      const key = this.layout.leader;
+      const { id: lease } = await this.lease.ensure(deadline, { force: true, minIntervalMs: 0 });
+      const isMine: ICompare = { key: Buffer.from(key), target: 'Value', result: 'Equal', value: Buffer.from(this.name) };
+      const onMyLease: ICompare = { key: Buffer.from(key), target: 'Lease', result: 'Equal', lease };
+      // The range op matters: etcd serves a txn without ops (or with serializable ranges only)
+      // from the local member without consensus, which could confirm a lock we lost.
+      const check = await this.txn(deadline, [isMine, onMyLease], [{ request_range: { key: Buffer.from(key) } }]);
+      if (check.succeeded) return true;
+      const moved = await this.withLease(deadline, false, (id) => this.txn(deadline, [isMine], [putOp(key, this.name, id)]));
+      if (moved.txn.succeeded) {
+        this.cache.put({ key, value: this.name, modRevision: Number(moved.txn.header.revision), lease: moved.lease });
+        return true;
+      }
+      this.logger.warn('the leader lock is no longer ours', { name: this.name });
+      return false;
+    });
+  }
+
+  /** Deletes the leader key only if it holds our name. */
+  async deleteLeader(): Promise<boolean> {
+    return this.op('delete leader lock', async (deadline) => {
+      const key = this.layout.leader;
+      const res = await this.txn(
+        deadline,
+        [{ key: Buffer.from(key), target: 'Value', result: 'Equal', value: Buffer.from(this.name) }],
+        [{ request_delete_range: { key: Buffer.from(key) } }],
+      );
+      if (res.succeeded) this.cache.delete(key, Number(res.header.revision));
+      return res.succeeded;
+    });
+  }
+
+  /**
+   * Writes `members/<name>` (compact JSON, with our lease) when the data or the lease changed since
+   * what etcd holds (the watched view) or, without a watch, since our last write.
+   * Returns true when the key is up to date.
+   */
+  async touchMember(data: MemberData): Promise<boolean> {
+    return this.op('touch member', async (deadline) => {
+      const key = this.layout.member(this.name);
+      const json = patroniJson(data);
+      const { id: current } = await this.lease.ensure(deadline, { force: false, minIntervalMs: this.keepaliveIntervalMs() });
+      if (this.memberUpToDate(key, data, current)) return true;
+      const res = await this.withLease(deadline, false, (lease) => this.txn(deadline, [], [putOp(key, json, lease)]));
+      const revision = Number(res.txn.header.revision);
+      this.cache.put({ key, value: json, modRevision: revision, lease: res.lease });
+      this.rememberMember(json, res.lease, revision);
+      return true;
+    });
+  }
+
+  /**
+   * The bootstrap race on `initialize`. `create: true`: create-if-absent (returns false when another
+   * node won); `create: false`: plain put (writing the system identifier after initdb).
+   */
+  async initialize(create: boolean, sysid = ''): Promise<boolean> {
+    return this.op('initialize', async (deadline) => {
+      const compare: ICompare[] = create ? [{ key: Buffer.from(this.layout.initialize), target: 'Create', result: 'Equal', create_revision: 0 }] : [];
+      return this.putKey(deadline, this.layout.initialize, sysid, compare);
+    });
+  }
+
+  /** Deletes `initialize` (a failed bootstrap), so another node may try. */
+  async cancelInitialization(): Promise<boolean> {
+    return this.op('cancel initialization', (deadline) => this.deleteKey(deadline, this.layout.initialize, []));
+  }
+
+  /** Writes `config`; with `expectedModRevision`, only if nobody changed it since (false otherwise). */
+  async setConfig(value: ClusterConfig, expectedModRevision?: number): Promise<boolean> {
+    return this.op('set config', (deadline) => this.putKey(deadline, this.layout.config, patroniJson(value), modCompare(this.layout.config, expectedModRevision)));
+  }
+
+  /** Writes `failover` (a requested switchover / failover); CAS on the mod revision when given. */
+  async setFailover(value: FailoverValue, expectedModRevision?: number): Promise<boolean> {
+    return this.op('set failover', (deadline) =>
+      this.putKey(deadline, this.layout.failover, patroniJson(value), modCompare(this.layout.failover, expectedModRevision)),
+    );
+  }
+
+  /** Clears `failover` the way Patroni does: writes `{}`. */
+  async clearFailover(expectedModRevision?: number): Promise<boolean> {
+    return this.setFailover({}, expectedModRevision);
+  }
+
+  /** Writes `sync` (synchronous mode); CAS on the mod revision when given. */
+  async setSync(value: SyncState, expectedModRevision?: number): Promise<boolean> {
+    return this.op('set sync state', (deadline) => this.putKey(deadline, this.layout.sync, patroniJson(value), modCompare(this.layout.sync, expectedModRevision)));
+  }
+
+  /** Deletes `sync`; CAS on the mod revision when given. */
+  async deleteSync(expectedModRevision?: number): Promise<boolean> {
+    return this.op('delete sync state', (deadline) => this.deleteKey(deadline, this.layout.sync, modCompare(this.layout.sync, expectedModRevision)));
+  }
+
+  /** Writes `history` (after a promotion). */
+  async setHistory(lines: HistoryEntry[]): Promise<boolean> {
+    return this.op('set history', (deadline) => this.putKey(deadline, this.layout.history, patroniJson(lines), []));
+  }
+
+  /** Writes `status` (no lease) when it differs from what we last wrote. */
+  async setStatus(value: StatusValue): Promise<boolean> {
+    return this.op('set status', async (deadline) => {
+      if (this.lastStatus && jsonEqual(this.lastStatus, value)) return true;
+      const written = await this.putKey(deadline, this.layout.status, patroniJson(value), []);
+      this.lastStatus = structuredClone(value);
+      return written;
+    });
+  }
+
+  /** Writes `failsafe` (failsafe_mode) when it differs from what we last wrote. */
+  async setFailsafe(value: FailsafeValue): Promise<boolean> {
+    return this.op('set failsafe', async (deadline) => {
+      if (this.lastFailsafe && jsonEqual(this.lastFailsafe, value)) return true;
+      const written = await this.putKey(deadline, this.layout.failsafe, patroniJson(value), []);
+      this.lastFailsafe = { ...value };
+      return written;
+    });
+  }
+
+  /** Deletes every key of the cluster (`patronictl remove`). */
+  async deleteCluster(): Promise<boolean> {
+    return this.op('delete cluster', async (deadline) => {
+      const res = await this.txn(deadline, [], [{ request_delete_range: { key: Buffer.from(this.layout.prefix), range_end: prefixEnd(this.layout.prefix) } }]);
+      for (const kv of this.cache.snapshot()) this.cache.delete(kv.key, Number(res.header.revision));
+      return true;
+    });
+  }
+
+  /** Stops the watch and closes the connections. The lease is not revoked: our keys expire after ttl. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cacheReady = false;
+    this.closing.abort();
+    this.stopWatcher?.();
+    this.listeners.clear();
+    await this.watchLoop?.catch(() => undefined);
+    this.lease.forget();
+    this.client.close();
+  }
+
+  // ---- internals ----
+
+  private keepaliveIntervalMs(): number {
+    return Math.min(this.loopWaitSeconds, this.lease.ttl / 2) * 1000;
+  }
+
+  private rememberMember(value: string | undefined, lease: string | undefined, revision: number): void {
+    if (this.knownMember && this.knownMember.revision > revision) return;
+    this.knownMember = { value, lease: lease === '0' ? undefined : lease, revision };
+  }
+
+  /**
+   * Compares with the freshest knowledge of our key: the watched cache, else the last range read
+   * or write, whichever is newer (like Patroni, which compares with its last cluster view).
+   */
+  private memberUpToDate(key: string, data: MemberData, lease: string): boolean {
+    const cached = this.cacheReady ? this.cache.get(key) : undefined;
+    const known =
+      this.cacheReady && (this.knownMember === undefined || this.cache.revision >= this.knownMember.revision)
+        ? { value: cached?.value, lease: cached?.lease }
+        : this.knownMember;
+    if (!known || known.value === undefined || known.lease !== lease) return false;
+    try {
+      return jsonEqual(JSON.parse(known.value), JSON.parse(patroniJson(data)));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Runs `body` under one deadline covering all its etcd calls; maps failures to PgToolsError. */
+  private async op<T>(operation: string, body: (deadline: number) => Promise<T>): Promise<T> {
+    if (this.closed) throw new PgToolsError(DCS_ERROR.closed, `${operation}: EtcdDcs is closed`);
+    const timeoutMs = this.callTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const work = body(deadline);
+    work.catch(() => undefined);
+    const timeout = new Promise<never>((_, reject) => {
+      // gRPC's own deadline normally fires first and carries the cause; this is the backstop for
+      // anything in etcd3 that does not honour it.
+      timer = setTimeout(() => reject(deadlineError(operation, this.hosts, timeoutMs)), timeoutMs + 25);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } catch (err) {
+      const error = toDcsError(err, operation, this.hosts);
+      this.logger.debug('etcd operation failed', { operation, code: error.code, error: error.message });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a write that attaches our lease; when etcd says the lease does not exist (expired while we
+   * were away), grants a new one and retries once.
+   */
+  private async withLease<T>(deadline: number, force: boolean, write: (lease: string) => Promise<T>): Promise<{ txn: T; lease: string }> {
+    const { id } = await this.lease.ensure(deadline, { force, minIntervalMs: this.keepaliveIntervalMs() });
+    try {
+      return { txn: await write(id), lease: id };
+    } catch (err) {
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+      this.lease.markGone();
+      const { id: fresh } = await this.lease.ensure(deadline, { force: true, minIntervalMs: 0 });
+      return { txn: await write(fresh), lease: fresh };
+    }
+  }
+
+  private async txn(deadline: number, compare: ICompare[], success: IRequestOp[]): Promise<ITxnResponse> {
+    return this.client.kv.txn({ compare, success, failure: [] }, { deadline });
+  }
+
+  private async putKey(deadline: number, key: string, value: string, compare: ICompare[]): Promise<boolean> {
+    const res = await this.txn(deadline, compare, [putOp(key, value)]);
+    if (res.succeeded) this.cache.put({ key, value, modRevision: Number(res.header.revision) });
+    return res.succeeded;
+  }
+
+  private async deleteKey(deadline: number, key: string, compare: ICompare[]): Promise<boolean> {
+    const res = await this.txn(deadline, compare, [{ request_delete_range: { key: Buffer.from(key) } }]);
+    if (res.succeeded) this.cache.delete(key, Number(res.header.revision));
+    return res.succeeded;
+  }
+
+  private async readPrefix(deadline: number): Promise<{ kvs: RawKeyValue[]; revision: number }> {
+    const res = await this.client.kv.range(
+      { key: Buffer.from(this.layout.prefix), range_end: prefixEnd(this.layout.prefix), serializable: true },
+      { deadline },
+    );
+    return { kvs: res.kvs.map(toRaw), revision: Number(res.header.revision) };
+  }
+
+  private toView(kvs: RawKeyValue[], revision: number): ClusterView {
+    const view = parseClusterView(this.layout, kvs, revision);
+    for (const problem of view.problems) {
+      const id = `${problem.key}@${problem.modRevision}`;
+      if (this.reportedProblems.has(id)) continue;
+      if (this.reportedProblems.size > 1000) this.reportedProblems.clear();
+      this.reportedProblems.add(id);
+      this.logger.warn('ignoring an unreadable value in etcd', { key: problem.key, reason: problem.reason });
+      this.onEvent?.({ type: 'view_problem', problem });
+    }
+    if (view.leader?.name === this.name && view.leader.lease !== undefined && this.lease.id !== undefined && view.leader.lease !== this.lease.id) {
+      this.logger.warn('I am the leader but not owner of the lease', { lease: view.leader.lease });
+    }
+    return view;
+  }
+
+  private isWakeChange(change: KeyChange, leaderName: string | undefined): boolean {
+    const { key } = change;
+    if (key === this.layout.leader || key === this.layout.failover || key === this.layout.config) return true;
+    // The leader wrote status itself; replicas want the new optime to re-evaluate lag at once.
+    if (key === this.layout.status || key === this.layout.leaderOptime) return change.newValue !== undefined && leaderName !== this.name;
+    return false;
+  }
+
+  private notify(changes: KeyChange[]): void {
+    if (changes.length === 0 || this.listeners.size === 0) return;
+    const leaderName = this.cache.get(this.layout.leader)?.value;
+    const relevant = changes.filter((c) => this.isWakeChange(c, leaderName));
+    if (relevant.length === 0) return;
+    const view = this.toView(this.cache.snapshot(), this.cache.revision);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(view, relevant);
+      } catch (err) {
+        this.logger.error('watch listener threw', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+
+  private async runWatchLoop(): Promise<void> {
+    let backoffMs = 200;
+    let failing = false;
+    while (!this.closed && this.listeners.size > 0) {
+      try {
+        const { kvs, revision } = await this.op('watch: read cluster', (deadline) => this.readPrefix(deadline));
+        if (this.closed || this.listeners.size === 0) break;
+        const changes = this.cache.reset(kvs, revision);
+        this.cacheReady = true;
+        failing = false;
+        backoffMs = 200;
+        this.onEvent?.({ type: 'watch_started', revision });
+        this.notify(changes);
+        const reason = await this.follow(revision + 1);
+        if (this.closed || this.listeners.size === 0) break;
+        this.logger.warn('etcd watch interrupted; re-reading the cluster', { reason });
+        this.onEvent?.({ type: 'watch_interrupted', reason });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (!failing) this.logger.warn('cannot (re)start the etcd watch', { error: message });
+        failing = true;
+      }
+      this.cacheReady = false;
+      try {
+        await sleep(backoffMs, undefined, { signal: this.closing.signal });
+      } catch {
+        break;
+      }
+      backoffMs = Math.min(backoffMs * 2, 2000);
+    }
+    this.cacheReady = false;
+  }
+
+  /** Applies watch events until the watch breaks; resolves with the reason. */
+  private follow(startRevision: number): Promise<string> {
+    return new Promise((resolve) => {
+      const watcher: Watcher = this.client.watch().prefix(this.layout.prefix).startRevision(String(startRevision)).watcher();
+      let done = false;
+      const finish = (reason: string): void => {
+        if (done) return;
+        done = true;
+        this.stopWatcher = undefined;
+        this.cacheReady = false;
+        watcher.removeAllListeners();
+        // A late 'error' emitted with no listener would throw inside etcd3's stream handler.
+        watcher.on('error', () => undefined);
+        watcher.cancel().catch(() => undefined);
+        resolve(reason);
+      };
+      this.stopWatcher = () => finish('stopped');
+      watcher.on('data', (res: IWatchResponse) => {
+        const changes: KeyChange[] = [];
+        for (const event of res.events ?? []) {
+          const raw = toRaw(event.kv);
+          const change = event.type === 'Delete' ? this.cache.delete(raw.key, Number(event.kv.mod_revision)) : this.cache.put(raw);
+          if (change) changes.push(change);
+        }
+        this.notify(changes);
+      });
+      watcher.on('disconnected', (err: Error) => finish(`disconnected: ${err.message}`));
+      watcher.on('error', (err: Error) => finish(`error: ${err.message}`));
+      watcher.on('end', () => finish('ended'));
+    });
+  }
+}
+
+function toRaw(kv: IKeyValue): RawKeyValue {
+  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision), lease: kv.lease };
+}
+
+function putOp(key: string, value: string, lease?: string): IRequestOp {
+  const put: NonNullable<IRequestOp['request_put']> = { key: Buffer.from(key), value: Buffer.from(value) };
+  if (lease !== undefined) put.lease = lease;
+  return { request_put: put };
+}
+
+function modCompare(key: string, expectedModRevision: number | undefined): ICompare[] {
+  if (expectedModRevision === undefined) return [];
+  return [{ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: expectedModRevision }];
+}
+
+/** The range end that selects every key starting with `prefix`. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] ?? 0xff) < 0xff) {
+      end[i] = (end[i] ?? 0) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}

@@ -1,0 +1,95 @@
+import { displayName, type Queryable } from '@pgtools/core';
+import { loadColumns, loadIndex, loadIndexes, preconditionError, type IndexShape, type TableInfo } from './catalog.js';
+import type { IndexPair } from './types.js';
+
+/** An index pair after resolution and checks. */
+export interface ResolvedIndexPair {
+  original: IndexShape;
+  shadow: IndexShape;
+}
+
+/**
+ * Catalog swap: the original's tuple descriptor will read the shadow's file, so every live column must sit at
+ * the same attribute number with the same name, type, typmod and collation, and the shadow may not have
+ * attributes beyond the original's last one.
+ */
+export async function checkColumnsByAttnum(client: Queryable, original: TableInfo, shadow: TableInfo): Promise<void> {
+  const [a, b] = await Promise.all([loadColumns(client, original.oid), loadColumns(client, shadow.oid)]);
+  const problems: string[] = [];
+  const live = (cols: typeof a) => new Map(cols.filter((c) => !c.dropped).map((c) => [c.attnum, c]));
+  const la = live(a);
+  const lb = live(b);
+  if (la.size !== lb.size) problems.push(`${la.size} live columns in the original, ${lb.size} in the shadow`);
+  for (const [attnum, col] of la) {
+    const other = lb.get(attnum);
+    if (!other) {
+      problems.push(`column ${JSON.stringify(col.name)} (attnum ${attnum}) has no live counterpart at the same attnum in the shadow`);
+      continue;
+    }
+    if (other.name !== col.name) problems.push(`attnum ${attnum} is ${JSON.stringify(col.name)} in the original but ${JSON.stringify(other.name)} in the shadow`);
+    if (other.typeOid !== col.typeOid || other.typmod !== col.typmod) {
+      problems.push(`column ${JSON.stringify(col.name)} is ${col.type} in the original but ${other.type} in the shadow`);
+    }
+    if (other.collation !== col.collation) problems.push(`column ${JSON.stringify(col.name)} has a different collation in the shadow`);
+  }
+  for (const [attnum, col] of lb) {
+    if (!la.has(attnum)) problems.push(`shadow column ${JSON.stringify(col.name)} (attnum ${attnum}) is not a live column of the original`);
+  }
+  const maxA = a.length === 0 ? 0 : a[a.length - 1]!.attnum;
+  const maxB = b.length === 0 ? 0 : b[b.length - 1]!.attnum;
+  if (maxB > maxA) problems.push(`the shadow has ${maxB} attributes, more than the original's ${maxA}`);
+  if (problems.length > 0) {
+    throw preconditionError(
+      `cannot swap files of ${displayName(original.schema, original.name)} and ${displayName(shadow.schema, shadow.name)}: ` +
+        `${problems.join('; ')}. The shadow must be created with the original's columns in attnum order, dropped columns as placeholders`,
+    );
+  }
+}
+
+/**
+ * Resolves the pairs and checks that they cover every index of both tables exactly once and that each copy is
+ * structurally the same index (access method, columns, operator classes, collations, options, expressions, predicate).
+ */
+export async function resolveIndexPairs(
+  client: Queryable,
+  original: TableInfo,
+  shadow: TableInfo,
+  pairs: readonly IndexPair[],
+): Promise<ResolvedIndexPair[]> {
+  const [origIndexes, shadowIndexes] = await Promise.all([loadIndexes(client, original.oid), loadIndexes(client, shadow.oid)]);
+  const byOid = new Map<number, IndexShape>([...origIndexes, ...shadowIndexes].map((i) => [i.oid, i]));
+  const problems: string[] = [];
+  const seen = new Set<number>();
+  const out: ResolvedIndexPair[] = [];
+  const orig = displayName(original.schema, original.name);
+  const shad = displayName(shadow.schema, shadow.name);
+  for (const pair of pairs) {
+    const [o, s] = await Promise.all([loadIndex(client, pair.original), loadIndex(client, pair.shadow)]);
+    const oi = byOid.get(o.oid);
+    const si = byOid.get(s.oid);
+    const on = displayName(o.schema, o.name);
+    const sn = displayName(s.schema, s.name);
+    if (o.table !== original.oid || !oi) { problems.push(`index ${on} is not an index of ${orig}`); continue; }
+    if (s.table !== shadow.oid || !si) { problems.push(`index ${sn} is not an index of ${shad}`); continue; }
+    if (seen.has(o.oid) || seen.has(s.oid)) { problems.push(`index ${seen.has(o.oid) ? on : sn} appears in more than one pair`); continue; }
+    seen.add(o.oid);
+    seen.add(s.oid);
+    if (!si.valid) problems.push(`shadow index ${sn} is not valid (its build failed or is unfinished)`);
+    if (oi.unique !== si.unique) problems.push(`${on} is ${oi.unique ? '' : 'not '}unique but its copy ${sn} is ${si.unique ? '' : 'not '}unique`);
+    else if (oi.shape !== si.shape) problems.push(`${sn} is not a copy of ${on}: ${oi.shape} versus ${si.shape}`);
+    out.push({ original: oi, shadow: si });
+  }
+  for (const idx of origIndexes) {
+    if (!seen.has(idx.oid)) {
+      problems.push(
+        `index ${displayName(idx.schema, idx.name)} of ${orig} has no copy` +
+          (idx.valid ? '' : ' (it is INVALID: drop it or REINDEX it before repacking)'),
+      );
+    }
+  }
+  for (const idx of shadowIndexes) {
+    if (!seen.has(idx.oid)) problems.push(`index ${displayName(idx.schema, idx.name)} of ${shad} is not paired with an index of ${orig}`);
+  }
+  if (problems.length > 0) throw preconditionError(`index pairs do not match: ${problems.join('; ')}`);
+  return out;
+}

@@ -1,0 +1,17 @@
+import { quoteIdent, quoteLiteral } from '@pgtools/core';
+
+/** Splits `name=value` reloption entries as stored in pg_class.reloptions. */
+export function parseReloptions(entries: readonly string[]): Array<{ name: string; value: string }> {
+  return entries.map((entry) => {
+    const eq = entry.indexOf('=');
+    return eq < 0 ? { name: entry, value: 'true' } : { name: entry.slice(0, eq), value: entry.slice(eq + 1) };
+  });
+}
+
+/** `"name" = 'value', "toast"."name" = 'value'` for WITH (...) or SET (...). */
+export function reloptionsClause(heap: readonly string[], toast: readonly string[] = []): string {
+  return [
+    ...parseReloptions(heap).map((o) => `${quoteIdent(o.name)} = ${quoteLiteral(o.value)}`),
+    ...parseReloptions(toast).map((o) => `toast.${quoteIdent(o.name)} = ${quoteLiteral(o.value)}`),
+  ].join(', ');
+}
