@@ -1,1 +1,14 @@
-export {};
+export { repack, resolveTargets } from './repack.js';
+export type { RepackTarget } from './repack.js';
+export { planRepack } from './plan.js';
+export type { TablePlan } from './plan.js';
+export { cleanupLeftovers } from './cleanup.js';
+export type { CleanupReport } from './cleanup.js';
+export { inspectTable, resolveTable } from './table-info.js';
+export type { TableInfo, TableRef, ColumnInfo, IndexInfo, TriggerInfo } from './table-info.js';
+export { chooseKey, precheck } from './precheck.js';
+export type { Problem, PrecheckResult } from './precheck.js';
+export type { RepackOptions, SwapMode, BlockerPolicy, PausePoint } from './options.js';
+export type { RepackEvent, PhaseName, SessionInfo } from './events.js';
+export type { RepackResult, TableResult, PhaseTiming } from './result.js';
+export { shadowTableName } from './names.js';

@@ -1,0 +1,123 @@
+import type { RepackEvent, TableResult, TablePlan } from '@pgtools/repack';
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const secs = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+
+interface Out {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/**
+ * Turns the library's events into what pg_repack users expect to read: INFO/WARNING lines,
+ * and on a terminal a progress bar with ETA during the copy and the apply.
+ */
+export function createRenderer(err: Out, options: { echo: boolean; quiet: boolean }) {
+  let barShown = false;
+  let barStarted = 0;
+  const clearBar = (): void => {
+    if (barShown) {
+      err.write('\r\x1b[2K');
+      barShown = false;
+    }
+  };
+  const line = (s: string): void => {
+    if (options.quiet) return;
+    clearBar();
+    err.write(`${s}\n`);
+  };
+  const bar = (label: string, done: number, total: number): void => {
+    if (options.quiet || !err.isTTY || total <= 0) return;
+    const width = Math.max(10, Math.min(40, (err.columns ?? 80) - 50));
+    const fraction = Math.min(1, done / total);
+    const elapsed = Date.now() - barStarted;
+    const eta = fraction > 0.02 ? Math.round((elapsed / fraction - elapsed) / 1000) : undefined;
+    const filled = Math.round(width * fraction);
+    err.write(
+      `\r\x1b[2K${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%${eta === undefined ? '' : ` ETA ${eta}s`}`,
+    );
+    barShown = true;
+  };
+  const session = (s: { pid: number; user: string | null; application: string | null; query: string | null }): string =>
+    `PID ${s.pid} (user ${s.user ?? '?'}, application ${s.application || '?'}): ${s.query ?? ''}`;
+
+  return {
+    onEvent(e: RepackEvent): void {
+      switch (e.type) {
+        case 'phase-start':
+          if (e.phase === 'precheck') line(`INFO: repacking table "${e.table}"`);
+          if (e.phase === 'copy' || e.phase === 'apply') barStarted = Date.now();
+          break;
+        case 'phase-end':
+          clearBar();
+          if (options.echo) line(`  ${e.phase.padEnd(14)} ${secs(e.ms)}`);
+          break;
+        case 'copy-progress':
+          if (err.isTTY) bar('copy ', e.bytesDone, e.bytesTotal);
+          break;
+        case 'apply-progress':
+          if (err.isTTY) bar('apply', e.applied, e.applied + e.remaining);
+          break;
+        case 'lock-waiting':
+          line(`INFO: waiting for ACCESS EXCLUSIVE on "${e.table}" (${e.purpose}) for ${secs(e.waitedMs)}; blocked by ${e.blockers.map((b) => `PID ${b.pid}`).join(', ') || 'other sessions'}`);
+          break;
+        case 'backend-cancelled':
+          line(`WARNING: canceling conflicted backend ${session(e.session)}`);
+          break;
+        case 'backend-terminated':
+          line(`WARNING: terminating conflicted backend ${session(e.session)}`);
+          break;
+        case 'ddl-cancelled':
+          line(`WARNING: canceled a DDL statement waiting for "${e.table}" (it would stall every reader): ${session(e.session)}`);
+          break;
+        case 'snapshot-waiting':
+          if (e.waitedMs === 0 || Math.floor(e.waitedMs / 5000) !== Math.floor((e.waitedMs - 200) / 5000)) {
+            line(`INFO: waiting for ${e.sessions.length} transaction(s) with a snapshot older than the copy: ${e.sessions.map((s) => `PID ${s.pid}`).join(', ')}`);
+          }
+          break;
+        case 'leftovers-removed':
+          line(`INFO: removed leftovers of an interrupted run: ${e.objects.join(', ')}`);
+          break;
+        case 'warning':
+          line(`WARNING: ${e.message}`);
+          break;
+        default:
+          break;
+      }
+    },
+    summary(t: TableResult): string[] {
+      const out: string[] = [];
+      if (t.status !== 'repacked') {
+        const verb = t.status === 'skipped' ? 'Skipping' : 'ERROR: repack failed for';
+        out.push(`${verb} "${t.table}": ${t.message ?? t.code ?? ''}`);
+        if (t.cleanupHint) out.push(`HINT: ${t.cleanupHint}`);
+        return out;
+      }
+      const maxAe = Math.max(0, ...t.accessExclusive.map((a) => a.heldMs));
+      out.push(
+        `"${t.table}" repacked in ${secs(t.totalMs)} (swap: ${t.swap}, key: ${t.key?.index ?? '?'}): ` +
+          `${t.sizeBefore ? mb(t.sizeBefore.totalBytes) : '?'} -> ${t.sizeAfter ? mb(t.sizeAfter.totalBytes) : '?'}`,
+      );
+      out.push(
+        `  rows copied ${t.rowsCopied}; log applied ${t.log.entries} (insert ${t.log.inserts}, update ${t.log.updates}, delete ${t.log.deletes}); ` +
+          `indexes ${t.indexesBuilt.length}; lock waits ${secs(t.lockWaitMs)}; ACCESS EXCLUSIVE ${t.accessExclusive.map((a) => `${a.purpose} ${secs(a.heldMs)}`).join(', ')} (max ${secs(maxAe)})`,
+      );
+      out.push(`  phases: ${t.phases.map((p) => `${p.phase} ${secs(p.ms)}`).join(', ')}`);
+      if (t.leftoversRemoved.length > 0) out.push(`  removed leftovers: ${t.leftoversRemoved.join(', ')}`);
+      for (const s of t.cancelled) out.push(`  cancelled ${session(s)}`);
+      for (const s of t.terminated) out.push(`  terminated ${session(s)}`);
+      return out;
+    },
+    plan(p: TablePlan): string[] {
+      const out = [`"${p.table}": ${p.ok ? 'can be repacked' : 'cannot be repacked'} (swap: ${p.swap})`];
+      out.push(`  key: ${p.key ? `${p.key.index} (${p.key.columns.join(', ')})` : 'none'}`);
+      out.push(`  size: heap ${mb(p.sizeBytes.heap)}, total ${mb(p.sizeBytes.total)}, about ${p.estimatedRows} rows; extra disk needed up to ${mb(p.diskNeededBytes)}`);
+      for (const i of p.indexes) out.push(`  index to build: ${i.definition}`);
+      for (const l of p.locks) out.push(`  lock: ${l}`);
+      for (const problem of p.problems) out.push(`  ${problem.severity === 'warn' ? 'WARNING' : 'PROBLEM'}: ${problem.message}${problem.fix ? `; ${problem.fix}` : ''}`);
+      return out;
+    },
+    clear: clearBar,
+  };
+}

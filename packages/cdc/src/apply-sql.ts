@@ -1,0 +1,155 @@
+import { PgToolsError, quoteIdent, quoteQualified } from '@pgtools/core';
+import { oldKeyColumn } from './capture-sql.js';
+import type { CdcNames, RelationName } from './types.js';
+
+/** Parts every apply statement needs. `keyOperators[i]` compares key column i (see `operatorSql`). */
+export interface ApplySqlParts {
+  names: CdcNames;
+  target: RelationName;
+  keyColumns: string[];
+  /** Columns written into the target, in any order; must include the key columns. */
+  columns: string[];
+  keyOperators: string[];
+}
+
+/**
+ * An equality operator as SQL, qualified so it never depends on the search_path:
+ * `OPERATOR("pg_catalog".=)`. Operator names cannot be quoted, so they are checked instead.
+ *
+ * @example
+ * ```ts
+ * import { operatorSql } from '@pgtools/cdc';
+ * operatorSql('pg_catalog', '='); // => OPERATOR("pg_catalog".=)
+ * ```
+ */
+export function operatorSql(schema: string, name: string): string {
+  if (!/^[+\-*/<>=~!@#%^&|`?]{1,63}$/.test(name)) {
+    throw new PgToolsError('invalid_argument', `not an operator name: ${JSON.stringify(name)}`);
+  }
+  return `OPERATOR(${quoteIdent(schema)}.${name})`;
+}
+
+function check(parts: ApplySqlParts): void {
+  const { keyColumns, columns, keyOperators } = parts;
+  if (keyColumns.length === 0) throw new PgToolsError('invalid_argument', 'at least one key column is needed');
+  if (keyOperators.length !== keyColumns.length) {
+    throw new PgToolsError('invalid_argument', 'one equality operator per key column is needed');
+  }
+  for (const k of keyColumns) {
+    if (!columns.includes(k)) throw new PgToolsError('invalid_argument', `key column ${JSON.stringify(k)} is not in the column list`);
+  }
+  if (new Set(columns).size !== columns.length) throw new PgToolsError('invalid_argument', 'the column list has duplicates');
+}
+
+/**
+ * The ids of the next batch, oldest first, as a `bigint[]` literal (`$1` = batch size).
+ * Ids are taken by explicit value so later steps touch exactly these entries: an entry with a lower
+ * id can still commit after this (ids are assigned when the trigger fires, not at commit).
+ *
+ * @example
+ * ```ts
+ * import { buildBatchIdsSql, cdcObjectNames } from '@pgtools/cdc';
+ * const { rows } = await client.query(buildBatchIdsSql(cdcObjectNames(16384)), [1000]);
+ * ```
+ */
+export function buildBatchIdsSql(names: CdcNames): string {
+  const log = quoteQualified(names.toolSchema, names.logTable);
+  return `SELECT count(*)::int AS n, coalesce(array_agg(b.id ORDER BY b.id), '{}')::text AS ids FROM (SELECT l.id FROM ${log} AS l ORDER BY l.id LIMIT $1) AS b`;
+}
+
+/** Every key a batch touches: old keys of updates and deletes, keys of the new images. */
+function touchedKeys(parts: ApplySqlParts, withImages: boolean): string {
+  const log = quoteQualified(parts.names.toolSchema, parts.names.logTable);
+  const alias = (i: number): string => quoteIdent(`k${i + 1}`);
+  const oldKeys = parts.keyColumns.map((_, i) => `l.${quoteIdent(oldKeyColumn(i))} AS ${alias(i)}`).join(', ');
+  const newKeys = parts.keyColumns.map((k, i) => `(l.new_row).${quoteIdent(k)} AS ${alias(i)}`).join(', ');
+  const imgOld = withImages ? 'l.id, false AS has_image, NULL AS image, ' : '';
+  const imgNew = withImages ? 'l.id, true AS has_image, l.new_row AS image, ' : '';
+  return [
+    `SELECT ${imgNew}${newKeys} FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) AND l.op <> 'D'`,
+    'UNION ALL',
+    `SELECT ${imgOld}${oldKeys} FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) AND l.op <> 'I'`,
+  ].join('\n');
+}
+
+/**
+ * Step (a): delete from the target every key the batch touches (`$1` = ids). Keys are compared with
+ * the key index's own equality operators, in SQL.
+ *
+ * @example
+ * ```ts
+ * import { buildApplyDeleteSql, cdcObjectNames } from '@pgtools/cdc';
+ * const sql = buildApplyDeleteSql({ names: cdcObjectNames(16384), target: { schema: 'pgtools', name: 'table_16384' },
+ *   keyColumns: ['id'], columns: ['id', 'v'], keyOperators: ['OPERATOR("pg_catalog".=)'] });
+ * ```
+ */
+export function buildApplyDeleteSql(parts: ApplySqlParts): string {
+  check(parts);
+  const cond = parts.keyColumns
+    .map((k, i) => `s.${quoteIdent(k)} ${parts.keyOperators[i]!} k.${quoteIdent(`k${i + 1}`)}`)
+    .join(' AND ');
+  return [
+    `DELETE FROM ${quoteQualified(parts.target.schema, parts.target.name)} AS s USING (`,
+    touchedKeys(parts, false),
+    `) AS k WHERE ${cond}`,
+  ].join('\n');
+}
+
+/**
+ * Step (b): per touched key, insert the image of the latest entry touching it, when that entry's
+ * image carries the key (`$1` = ids). Ties within one UPDATE entry (old key = new key) go to the
+ * image. The image flag is an explicit column: `image IS NOT NULL` would be false for any row
+ * with a NULL column.
+ *
+ * @example
+ * ```ts
+ * import { buildApplyInsertSql, cdcObjectNames } from '@pgtools/cdc';
+ * const sql = buildApplyInsertSql({ names: cdcObjectNames(16384), target: { schema: 'pgtools', name: 'table_16384' },
+ *   keyColumns: ['id'], columns: ['id', 'v'], keyOperators: ['OPERATOR("pg_catalog".=)'] });
+ * ```
+ */
+export function buildApplyInsertSql(parts: ApplySqlParts): string {
+  check(parts);
+  const keys = parts.keyColumns.map((_, i) => `e.${quoteIdent(`k${i + 1}`)}`).join(', ');
+  const cols = parts.columns.map((c) => quoteIdent(c)).join(', ');
+  const vals = parts.columns.map((c) => `(w.image).${quoteIdent(c)}`).join(', ');
+  return [
+    `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})`,
+    `SELECT ${vals} FROM (`,
+    `  SELECT DISTINCT ON (${keys}) e.has_image, e.image FROM (`,
+    touchedKeys(parts, true),
+    `  ) AS e ORDER BY ${keys}, e.id DESC, e.has_image DESC`,
+    ') AS w WHERE w.has_image',
+  ].join('\n');
+}
+
+/**
+ * Step (c): delete the applied entries by explicit id (`$1` = ids) and count them per operation.
+ *
+ * @example
+ * ```ts
+ * import { buildApplyPurgeSql, cdcObjectNames } from '@pgtools/cdc';
+ * const { rows } = await client.query(buildApplyPurgeSql(cdcObjectNames(16384)), ['{1,2,3}']);
+ * ```
+ */
+export function buildApplyPurgeSql(names: CdcNames): string {
+  const log = quoteQualified(names.toolSchema, names.logTable);
+  return [
+    `WITH d AS (DELETE FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) RETURNING l.op)`,
+    "SELECT count(*)::int AS entries, (count(*) FILTER (WHERE op = 'I'))::int AS inserts,",
+    "  (count(*) FILTER (WHERE op = 'U'))::int AS updates, (count(*) FILTER (WHERE op = 'D'))::int AS deletes FROM d",
+  ].join('\n');
+}
+
+/**
+ * Number of entries in the log.
+ *
+ * @example
+ * ```ts
+ * import { buildCountLogSql, cdcObjectNames } from '@pgtools/cdc';
+ * buildCountLogSql(cdcObjectNames(16384)); // => SELECT count(*)::bigint AS n FROM "pgtools"."log_16384"
+ * ```
+ */
+export function buildCountLogSql(names: CdcNames): string {
+  return `SELECT count(*)::bigint AS n FROM ${quoteQualified(names.toolSchema, names.logTable)}`;
+}

@@ -1,0 +1,123 @@
+import { PgToolsError, silentLogger, wrapPgError, type Logger, type Queryable } from '@pgtools/core';
+import {
+  buildCaptureFunctionSql,
+  buildCreateLogTableSql,
+  buildCreateSchemaSql,
+  buildCreateTriggerSql,
+  buildGrantSql,
+  buildLogCommentSql,
+} from './capture-sql.js';
+import { cdcObjectNames, DEFAULT_TOOL_SCHEMA } from './names.js';
+import { resolveKey } from './resolve-key.js';
+import type { CdcNames, CdcObjects, TableRef } from './types.js';
+
+/**
+ * Options of {@link createCapture}.
+ *
+ * @example
+ * ```ts
+ * import { createCapture, type CreateCaptureOptions } from '@pgtools/cdc';
+ * const options: CreateCaptureOptions = { table: { schema: 'public', name: 'orders', oid: 16384 }, keyColumns: ['id'] };
+ * await createCapture(client, options);
+ * ```
+ */
+export interface CreateCaptureOptions {
+  table: TableRef;
+  /** Column names of the table's unique NOT NULL key, in index order. */
+  keyColumns: string[];
+  toolSchema?: string;
+  logger?: Logger;
+}
+
+const EXISTING_SQL = `SELECT
+  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1::oid AND tgname = $2) AS trigger,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $3 AND c.relname = $4) AS log,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $3 AND p.proname = $5) AS function`;
+
+// Triggers that fire before ours (byte order of names); they are only a problem when they change
+// the same rows of the table again, which the caller may want to know about.
+const EARLIER_TRIGGERS_SQL = `SELECT tgname FROM pg_catalog.pg_trigger
+WHERE tgrelid = $1::oid AND tgname COLLATE "C" < $2 COLLATE "C" AND (tgtype & 1) = 1 AND (tgtype & 2) = 0 ORDER BY 1`;
+
+// Roles that may write the table (table or column privileges, and the owner): they run the
+// SECURITY INVOKER trigger and so need to insert into the log.
+const WRITERS_SQL = `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee
+FROM (
+  SELECT (pg_catalog.aclexplode(c.relacl)).* FROM pg_catalog.pg_class c WHERE c.oid = $1::oid AND c.relacl IS NOT NULL
+  UNION ALL
+  SELECT (pg_catalog.aclexplode(at.attacl)).* FROM pg_catalog.pg_attribute at
+  WHERE at.attrelid = $1::oid AND at.attacl IS NOT NULL AND NOT at.attisdropped
+  UNION ALL
+  SELECT c.relowner, c.relowner, 'INSERT', false FROM pg_catalog.pg_class c WHERE c.oid = $1::oid
+) AS a
+WHERE a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE') AND (a.grantee = 0 OR a.grantee <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+ORDER BY 1`;
+
+/**
+ * Creates the change capture for a table: the tool schema if missing, the UNLOGGED log table,
+ * the trigger function and an `ENABLE ALWAYS` AFTER row trigger. Run it inside a transaction that
+ * holds ACCESS EXCLUSIVE on the table (so no change can slip between the trigger and the copy's
+ * snapshot, and a failure leaves nothing behind). Throws `capture_exists` when our trigger, log or
+ * function for this table already exists, and the key errors of {@link resolveKey}.
+ *
+ * @example
+ * ```ts
+ * import { withTransaction } from '@pgtools/core';
+ * import { createCapture } from '@pgtools/cdc';
+ * const objects = await withTransaction(client, async () => {
+ *   await client.query('LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE');
+ *   return createCapture(client, { table: { schema: 'public', name: 'orders', oid: 16384 }, keyColumns: ['id'] });
+ * });
+ * ```
+ */
+export async function createCapture(client: Queryable, options: CreateCaptureOptions): Promise<CdcObjects> {
+  const logger = options.logger ?? silentLogger;
+  const { table, keyColumns } = options;
+  const names: CdcNames = cdcObjectNames(table.oid, options.toolSchema ?? DEFAULT_TOOL_SCHEMA);
+  const key = await resolveKey(client, table.oid, keyColumns);
+  if (key.table.schema !== table.schema || key.table.name !== table.name) {
+    throw new PgToolsError(
+      'table_mismatch',
+      `table OID ${table.oid} is ${JSON.stringify(key.table.schema)}.${JSON.stringify(key.table.name)}, not ${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`,
+    );
+  }
+  try {
+    const existing = await client.query<{ trigger: boolean; log: boolean; function: boolean }>(EXISTING_SQL, [
+      table.oid,
+      names.triggerName,
+      names.toolSchema,
+      names.logTable,
+      names.functionName,
+    ]);
+    const found = existing.rows[0];
+    if (found && (found.trigger || found.log || found.function)) {
+      const what = [found.trigger && `trigger ${names.triggerName}`, found.log && `log table ${names.logTable}`, found.function && `function ${names.functionName}`]
+        .filter(Boolean)
+        .join(', ');
+      throw new PgToolsError('capture_exists', `a change capture for table OID ${table.oid} already exists (${what}): another run is active or a previous one left it behind`, {
+        hint: 'if no other run is active, drop the leftovers (dropCapture, or pgtools-repack --cleanup)',
+      });
+    }
+    const earlier = await client.query<{ tgname: string }>(EARLIER_TRIGGERS_SQL, [table.oid, names.triggerName]);
+    if (earlier.rows.length > 0) {
+      logger.warn('AFTER row triggers fire before the capture trigger; if they change the same rows again, replay may be stale', {
+        table: `${table.schema}.${table.name}`,
+        triggers: earlier.rows.map((r) => r.tgname),
+      });
+    }
+    const writers = await client.query<{ grantee: string }>(WRITERS_SQL, [table.oid]);
+
+    await client.query(buildCreateSchemaSql(names.toolSchema));
+    await client.query(buildCreateLogTableSql(names, table, key.columns));
+    await client.query(buildLogCommentSql(names, table, keyColumns));
+    await client.query(buildCaptureFunctionSql(names, keyColumns));
+    for (const sql of buildCreateTriggerSql(names, table)) await client.query(sql);
+    for (const sql of buildGrantSql(names, writers.rows.map((r) => r.grantee))) await client.query(sql);
+  } catch (err) {
+    throw wrapPgError(err, 'capture_create_failed', `creating the change capture on ${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`);
+  }
+  logger.debug('change capture created', { table: `${table.schema}.${table.name}`, log: `${names.toolSchema}.${names.logTable}` });
+  return { ...names, table: { ...table }, keyColumns: [...keyColumns], keyOperators: key.operators };
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { PgToolsError } from '@pgtools/core';
+import {
+  buildApplyDeleteSql,
+  buildApplyInsertSql,
+  buildApplyPurgeSql,
+  buildBatchIdsSql,
+  buildCaptureFunctionSql,
+  buildCountLogSql,
+  buildCreateLogTableSql,
+  buildCreateSchemaSql,
+  buildCreateTriggerSql,
+  buildDropCaptureSql,
+  buildGrantSql,
+  buildLogCommentSql,
+  cdcObjectNames,
+  operatorSql,
+  tableOidFromName,
+} from '../src/index.js';
+
+const hostileSchema = `My "Schema"; DROP`;
+const hostileTable = `Tab'le "x" 日本`;
+const hostileKey = `Key "Col"`;
+const names = cdcObjectNames(16384, `tool "S" ü`);
+const eq = operatorSql('pg_catalog', '=');
+const parts = {
+  names,
+  target: { schema: names.toolSchema, name: 'table_16384' },
+  keyColumns: [hostileKey, 'b'],
+  columns: [hostileKey, 'b', `v"al`],
+  keyOperators: [eq, eq],
+};
+
+describe('names', () => {
+  it('derives every name from the OID, and reads the OID back', () => {
+    expect(cdcObjectNames(16384)).toEqual({
+      tableOid: 16384,
+      toolSchema: 'pgtools',
+      logTable: 'log_16384',
+      triggerName: '!pgtools_capture_16384',
+      functionName: 'capture_16384',
+    });
+    for (const n of ['log_16384', 'capture_16384', '!pgtools_capture_16384']) expect(tableOidFromName(n)).toBe(16384);
+    for (const n of ['log_', 'log_0', 'log_12a', 'orders', 'pgtools_capture_1', 'log_99999999999']) expect(tableOidFromName(n)).toBeUndefined();
+  });
+
+  it('sorts the trigger before digits, letters (RI_ConstraintTrigger_*) and underscores', () => {
+    const trg = Buffer.from(cdcObjectNames(1).triggerName);
+    for (const other of ['0trigger', 'A_touch', 'RI_ConstraintTrigger_a_1', '_audit', 'audit', 'zz']) {
+      expect(Buffer.compare(trg, Buffer.from(other))).toBe(-1);
+    }
+  });
+
+  it('refuses bad OIDs and over-long tool schemas', () => {
+    for (const oid of [0, -1, 1.5, 2 ** 32, Number.NaN]) expect(() => cdcObjectNames(oid)).toThrow(PgToolsError);
+    expect(() => cdcObjectNames(1, 'x'.repeat(64))).toThrow(PgToolsError);
+  });
+});
+
+describe('capture SQL', () => {
+  it('quotes every identifier of the log table, function, trigger, grants and drops', () => {
+    const log = buildCreateLogTableSql(names, { schema: hostileSchema, name: hostileTable }, [
+      { name: hostileKey, type: 'text', collation: { schema: 'pg_catalog', name: 'C' } },
+      { name: 'b', type: 'integer' },
+    ]);
+    expect(log).toContain('CREATE UNLOGGED TABLE "tool ""S"" ü"."log_16384"');
+    expect(log).toContain('"old_key_1" text COLLATE "pg_catalog"."C"');
+    expect(log).toContain('"old_key_2" integer,');
+    expect(log).toContain(`new_row "My ""Schema""; DROP"."Tab'le ""x"" 日本"`);
+    expect(log).toContain('autovacuum_enabled = false');
+    expect(log).toMatch(/id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY/);
+
+    const fn = buildCaptureFunctionSql(names, [hostileKey, 'b']);
+    expect(fn).toContain('CREATE FUNCTION "tool ""S"" ü"."capture_16384"() RETURNS trigger');
+    expect(fn).toContain('SECURITY INVOKER');
+    expect(fn).toContain('SET search_path = pg_catalog, pg_temp');
+    // The body is one string literal: quotes inside it are doubled once more.
+    expect(fn).toContain(`OLD."Key ""Col""", OLD."b"`);
+    expect(fn).toContain(`VALUES (''U'', OLD."Key ""Col""", OLD."b", NEW)`);
+
+    const [create, enable] = buildCreateTriggerSql(names, { schema: hostileSchema, name: hostileTable });
+    expect(create).toBe(
+      `CREATE TRIGGER "!pgtools_capture_16384" AFTER INSERT OR UPDATE OR DELETE ON "My ""Schema""; DROP"."Tab'le ""x"" 日本" FOR EACH ROW EXECUTE FUNCTION "tool ""S"" ü"."capture_16384"()`,
+    );
+    expect(enable).toBe(`ALTER TABLE "My ""Schema""; DROP"."Tab'le ""x"" 日本" ENABLE ALWAYS TRIGGER "!pgtools_capture_16384"`);
+    expect(buildCreateSchemaSql(hostileSchema)).toBe('CREATE SCHEMA IF NOT EXISTS "My ""Schema""; DROP"');
+    expect(buildGrantSql(names, ['PUBLIC', `ro"le`])).toEqual([
+      'GRANT USAGE ON SCHEMA "tool ""S"" ü" TO PUBLIC, "ro""le"',
+      'GRANT INSERT ON "tool ""S"" ü"."log_16384" TO PUBLIC, "ro""le"',
+    ]);
+    expect(buildGrantSql(names, [])).toEqual([]);
+    expect(buildLogCommentSql(names, { schema: hostileSchema, name: `it's` }, ['id'])).toContain(`"name":"it''s"`);
+    expect(buildDropCaptureSql(names, { schema: hostileSchema, name: hostileTable })).toEqual([
+      `DROP TRIGGER IF EXISTS "!pgtools_capture_16384" ON "My ""Schema""; DROP"."Tab'le ""x"" 日本"`,
+      'DROP FUNCTION IF EXISTS "tool ""S"" ü"."capture_16384"()',
+      'DROP TABLE IF EXISTS "tool ""S"" ü"."log_16384"',
+    ]);
+    expect(buildDropCaptureSql(names)).toHaveLength(2);
+  });
+
+  it('refuses an empty key', () => {
+    expect(() => buildCaptureFunctionSql(names, [])).toThrow(PgToolsError);
+    expect(() => buildCreateLogTableSql(names, { schema: 'a', name: 'b' }, [])).toThrow(PgToolsError);
+  });
+});
+
+describe('apply SQL', () => {
+  it('selects the batch by id order with a parameter for its size', () => {
+    expect(buildBatchIdsSql(names)).toContain('FROM "tool ""S"" ü"."log_16384" AS l ORDER BY l.id LIMIT $1');
+  });
+
+  it('deletes touched keys with the given operators, old and new keys alike', () => {
+    const sql = buildApplyDeleteSql(parts);
+    expect(sql).toContain('DELETE FROM "tool ""S"" ü"."table_16384" AS s USING (');
+    expect(sql).toContain(`(l.new_row)."Key ""Col""" AS "k1", (l.new_row)."b" AS "k2"`);
+    expect(sql).toContain(`l."old_key_1" AS "k1", l."old_key_2" AS "k2"`);
+    expect(sql).toContain(`s."Key ""Col""" OPERATOR("pg_catalog".=) k."k1" AND s."b" OPERATOR("pg_catalog".=) k."k2"`);
+    expect(sql).toContain('l.id = ANY ($1::bigint[])');
+    expect(sql).not.toMatch(/id <=/);
+  });
+
+  it('inserts the latest image per key, chosen by an explicit flag (never image IS NOT NULL)', () => {
+    const sql = buildApplyInsertSql(parts);
+    expect(sql).toContain(`INSERT INTO "tool ""S"" ü"."table_16384" ("Key ""Col""", "b", "v""al")`);
+    expect(sql).toContain(`SELECT (w.image)."Key ""Col""", (w.image)."b", (w.image)."v""al" FROM (`);
+    expect(sql).toContain('ORDER BY e."k1", e."k2", e.id DESC, e.has_image DESC');
+    expect(sql).toContain('WHERE w.has_image');
+    expect(sql).not.toMatch(/IS NOT NULL/i);
+  });
+
+  it('purges by explicit id and counts per operation', () => {
+    const sql = buildApplyPurgeSql(names);
+    expect(sql).toContain('DELETE FROM "tool ""S"" ü"."log_16384" AS l WHERE l.id = ANY ($1::bigint[]) RETURNING l.op');
+    expect(buildCountLogSql(names)).toBe('SELECT count(*)::bigint AS n FROM "tool ""S"" ü"."log_16384"');
+  });
+
+  it('refuses inconsistent parts and non-operators', () => {
+    expect(() => buildApplyInsertSql({ ...parts, keyOperators: [eq] })).toThrow(PgToolsError);
+    expect(() => buildApplyInsertSql({ ...parts, columns: ['b', 'v'] })).toThrow(PgToolsError);
+    expect(() => buildApplyDeleteSql({ ...parts, columns: [hostileKey, 'b', 'b'] })).toThrow(PgToolsError);
+    expect(() => buildApplyDeleteSql({ ...parts, keyColumns: [], keyOperators: [] })).toThrow(PgToolsError);
+    expect(operatorSql('my ops', '===')).toBe('OPERATOR("my ops".===)');
+    for (const bad of ['', '=) OR true --', 'eq', '= ;']) expect(() => operatorSql('pg_catalog', bad)).toThrow(PgToolsError);
+  });
+});

@@ -1,0 +1,82 @@
+import { quoteQualified, type PoolOrConfig } from '@pgtools/core';
+import { connectionSource } from './connections.js';
+import type { RepackOptions } from './options.js';
+import { precheck, type Problem } from './precheck.js';
+import { resolveTargets } from './repack.js';
+import { inspectTable } from './table-info.js';
+
+/** What a repack of one table would do, computed without taking any lock or changing anything. */
+export interface TablePlan {
+  table: string;
+  swap: 'catalog' | 'rename';
+  key: { index: string; columns: string[] } | undefined;
+  indexes: Array<{ name: string; definition: string }>;
+  estimatedRows: number;
+  sizeBytes: { heap: number; total: number };
+  /** Peak extra disk: a full copy of the table and its indexes, plus the change log. */
+  diskNeededBytes: number;
+  /** The locks the run would take, in order. */
+  locks: string[];
+  problems: Problem[];
+  /** True when nothing in `problems` stops the run. */
+  ok: boolean;
+}
+
+/**
+ * The `--dry-run`: resolves the tables, checks each one and lists key, indexes, disk and locks.
+ *
+ * @example
+ * ```ts
+ * import { planRepack } from '@pgtools/repack';
+ * const plans = await planRepack({ connectionString: process.env.DATABASE_URL }, { table: 'public.orders' });
+ * for (const p of plans) console.log(p.table, p.ok ? 'ok' : p.problems.map((x) => x.message));
+ * ```
+ */
+export async function planRepack(db: PoolOrConfig, options: Pick<RepackOptions, 'table' | 'swap'>): Promise<TablePlan[]> {
+  const source = connectionSource(db);
+  try {
+    const targets = await resolveTargets(source, options.table);
+    const client = await source.connect();
+    try {
+      const { rows: su } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
+      const superuser = su[0]?.su ?? false;
+      const { rows: pubs } = await client.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables');
+      const plans: TablePlan[] = [];
+      for (const target of targets) {
+        const info = await inspectTable(client, target);
+        const swap = (options.swap ?? 'auto') === 'auto' ? (superuser ? 'catalog' : 'rename') : (options.swap as 'catalog' | 'rename');
+        const { key, problems } = precheck(info, { swap, publicationsForAllTables: pubs.map((p) => p.pubname) });
+        if (swap === 'catalog' && !superuser) {
+          problems.push({
+            code: 'catalog_swap_requires_superuser',
+            severity: 'refuse',
+            message: '--swap=catalog needs a superuser',
+            fix: 'use --swap=rename (table owner)',
+          });
+        }
+        const name = quoteQualified(info.schema, info.name);
+        plans.push({
+          table: info.display,
+          swap,
+          key: key ? { index: key.name, columns: key.keyColumns.filter((c): c is string => c !== null) } : undefined,
+          indexes: info.indexes.map((i) => ({ name: i.name, definition: i.definition })),
+          estimatedRows: info.estimatedRows,
+          sizeBytes: { heap: info.heapBytes, total: info.totalBytes },
+          diskNeededBytes: info.totalBytes,
+          locks: [
+            `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
+            `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,
+            `ACCESS EXCLUSIVE on ${name} for a moment: apply the last changes and swap`,
+          ],
+          problems,
+          ok: !problems.some((p) => p.severity !== 'warn'),
+        });
+      }
+      return plans;
+    } finally {
+      await source.release(client);
+    }
+  } finally {
+    await source.end();
+  }
+}

@@ -1,0 +1,632 @@
+import type pg from 'pg';
+import {
+  PgToolsError,
+  prepareSession,
+  quoteIdent,
+  quoteQualified,
+  silentLogger,
+  wrapPgError,
+  type Logger,
+} from '@pgtools/core';
+import { acquireTableLock, releaseAdvisoryTableLock, startDdlGuard, tryAdvisoryTableLock, type DdlGuard, type LockEvent } from '@pgtools/lock';
+import { applyLog, cdcObjectNames, countLog, createCapture, dropCapture, type CdcObjects } from '@pgtools/cdc';
+import { catalogSwap, createRenameShadow, dropShadow, renameCopyColumns, renameSwap, shadowIndexDefinitions } from '@pgtools/swap';
+import type { PhaseName, RepackEvent, SessionInfo } from './events.js';
+import type { PausePoint, ResolvedOptions } from './options.js';
+import { precheck, type Problem } from './precheck.js';
+import { emptyTableResult, type TableResult } from './result.js';
+import { inspectTable, type TableInfo } from './table-info.js';
+import { waitForOldSnapshots } from './snapshots.js';
+import { shadowTableName } from './names.js';
+
+/** Connections the run works with; `connect` hands out dedicated clients. */
+export interface ConnectionSource {
+  connect(): Promise<pg.PoolClient | pg.Client>;
+  release(client: pg.PoolClient | pg.Client, destroy?: boolean): Promise<void>;
+}
+
+class Skip extends PgToolsError {}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Repacks one ordinary table online. Never throws for a table-level problem: the result says
+ * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
+ */
+export async function repackOneTable(source: ConnectionSource, tableOid: number, display: string, opts: ResolvedOptions): Promise<TableResult> {
+  const result = emptyTableResult(display);
+  const logger: Logger = opts.logger ?? silentLogger;
+  const started = Date.now();
+  const emit = (event: RepackEvent): void => {
+    try {
+      opts.onEvent?.(event);
+    } catch (err) {
+      logger.warn('event listener threw', { error: String(err) });
+    }
+  };
+  const work = await source.connect();
+  let guard: pg.PoolClient | pg.Client | undefined;
+  let guardInTransaction = false;
+  let capture: CdcObjects | undefined;
+  let shadow: { schema: string; name: string } | undefined;
+  let advisoryHeld = false;
+  let info: TableInfo | undefined;
+  let workBroken = false;
+  let guardBroken = false;
+  const ddlController = new AbortController();
+  let ddlGuard: DdlGuard | undefined;
+  const markBroken = (which: 'work' | 'guard') => () => {
+    if (which === 'work') workBroken = true;
+    else guardBroken = true;
+  };
+  work.on('error', markBroken('work'));
+
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) throw new PgToolsError('aborted', `repack of ${display} aborted`, { cause: opts.signal.reason });
+    if (ddlController.signal.aborted) throw ddlController.signal.reason as Error;
+  };
+  const pause = async (point: PausePoint): Promise<void> => {
+    checkAbort();
+    if (opts.pausePoint) {
+      const pids = [(work as pg.Client & { processID?: number }).processID, (guard as (pg.Client & { processID?: number }) | undefined)?.processID].filter(
+        (p): p is number => typeof p === 'number',
+      );
+      await opts.pausePoint(point, { table: display, pids });
+      checkAbort();
+    }
+  };
+  const phase = async <T>(name: PhaseName, fn: () => Promise<T>): Promise<T> => {
+    checkAbort();
+    emit({ type: 'phase-start', table: display, phase: name });
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      const ms = Date.now() - t0;
+      result.phases.push({ phase: name, ms });
+      emit({ type: 'phase-end', table: display, phase: name, ms });
+    }
+  };
+  const lockEvents = (purpose: string) => (e: LockEvent): void => {
+    if (e.type === 'lock-waiting') {
+      emit({ type: 'lock-waiting', table: display, purpose, waitedMs: e.elapsedMs, blockers: e.blockers.map(toSession) });
+    } else if (e.type === 'backend-cancelled') {
+      const s = toSession(e.blocker);
+      result.cancelled.push(s);
+      emit({ type: 'backend-cancelled', table: display, session: s });
+    } else if (e.type === 'backend-terminated') {
+      const s = toSession(e.blocker);
+      result.terminated.push(s);
+      emit({ type: 'backend-terminated', table: display, session: s });
+    }
+  };
+
+  try {
+    const workPid = await backendPid(work);
+    await prepareSession(work, { applicationName: opts.applicationName });
+    // Copy every row whatever the policies say: with row_security off PostgreSQL raises an error
+    // instead of silently filtering rows for a non-superuser owner.
+    await work.query('SET row_security = off');
+
+    // ---- precheck -------------------------------------------------------------------------
+    const swapMode = await phase('precheck', async () => {
+      info = await inspectTable(work, await oidToRef(work, tableOid));
+      result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
+      const superuser = await isSuperuser(work);
+      const mode = opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
+      if (mode === 'catalog' && !superuser) {
+        throw new Skip('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
+      }
+      const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
+      const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
+      raiseProblems(checked.problems, logger, (m) => emit({ type: 'warning', table: display, message: m }));
+      const key = checked.key!;
+      result.key = { index: key.name, columns: key.keyColumns as string[] };
+      result.swap = mode;
+      return mode;
+    });
+    const table = { schema: info!.schema, name: info!.name };
+
+    guard = await source.connect();
+    guard.on('error', markBroken('guard'));
+    await prepareSession(guard, { applicationName: opts.applicationName });
+    const guardPid = await backendPid(guard);
+
+    // Same key as pg_repack, so the two tools never work on one table at once.
+    const advisory = await tryAdvisoryTableLock(guard, tableOid);
+    if (!advisory.acquired) {
+      throw new Skip(
+        'repack_running',
+        `another repack is running on ${display}${advisory.holderPid ? ` (PID ${advisory.holderPid}${advisory.holderApplication ? `, ${advisory.holderApplication}` : ''})` : ''}; try again later`,
+      );
+    }
+    advisoryHeld = true;
+    await pause('after-advisory-lock');
+
+    // ---- setup: capture trigger under a brief ACCESS EXCLUSIVE -----------------------------
+    await phase('setup', async () => {
+      const acquired = await acquireTableLock({
+        client: work,
+        relations: [table],
+        mode: 'ACCESS EXCLUSIVE',
+        waitTimeoutMs: opts.waitTimeoutMs,
+        onBlockers: opts.onBlockers,
+        excludePids: [guardPid],
+        signal: opts.signal,
+        logger,
+        onEvent: lockEvents('setup'),
+      });
+      const lockedAt = Date.now();
+      result.lockWaitMs += acquired.waitedMs;
+      emit({ type: 'lock-acquired', table: display, purpose: 'setup', waitedMs: acquired.waitedMs, tries: acquired.tries });
+      try {
+        // The table may have changed between the inspection and the lock.
+        info = await inspectTable(work, table);
+        const recheck = precheck(info, { swap: swapMode });
+        raiseProblems(recheck.problems.filter((p) => p.code !== 'publication_all_tables'), logger, () => {});
+        const key = recheck.key!;
+        result.key = { index: key.name, columns: key.keyColumns as string[] };
+        const removed = await removeLeftovers(work, tableOid, opts.toolSchema);
+        if (removed.length > 0) {
+          result.leftoversRemoved.push(...removed);
+          emit({ type: 'leftovers-removed', table: display, objects: removed });
+          logger.info(`removed leftovers of an interrupted run on ${display}`, { objects: removed });
+        }
+        capture = await createCapture(work, {
+          table: { ...table, oid: tableOid },
+          keyColumns: key.keyColumns as string[],
+          toolSchema: opts.toolSchema,
+        });
+        // The guard queues for SHARE UPDATE EXCLUSIVE behind our ACCESS EXCLUSIVE, so no DDL can
+        // slip in between our commit and its grant; check it is really queued before committing.
+        await guard!.query('BEGIN');
+        guardInTransaction = true;
+        const guardLock = guard!.query(`LOCK TABLE ${quoteQualified(table.schema, table.name)} IN SHARE UPDATE EXCLUSIVE MODE`);
+        guardLock.catch(() => {});
+        await waitUntilQueued(work, guardPid, tableOid);
+        await cancelQueuedConflicts(work, tableOid, guardPid, opts.onDdl, (s) => emit({ type: 'ddl-cancelled', table: display, session: s }));
+        await work.query('COMMIT');
+        await guardLock;
+      } catch (err) {
+        await work.query('ROLLBACK').catch(() => {});
+        capture = undefined;
+        throw err;
+      } finally {
+        const heldMs = Date.now() - lockedAt;
+        result.accessExclusive.push({ purpose: 'setup', heldMs });
+        emit({ type: 'access-exclusive', table: display, purpose: 'setup', heldMs });
+      }
+    });
+    await pause('after-capture');
+
+    ddlGuard = await startDdlGuard({
+      connection: clientConfigOf(work),
+      guardPid,
+      relations: [table],
+      action: opts.onDdl === 'cancel' ? 'cancel' : 'report',
+      applicationName: `${opts.applicationName} ddl-guard`,
+      logger,
+      onEvent: (e) => {
+        if (e.type === 'ddl-cancelled') {
+          emit({ type: 'ddl-cancelled', table: display, session: toSession(e.session) });
+        } else if (e.type === 'ddl-queued' && !ddlController.signal.aborted) {
+          const s = toSession(e.session);
+          ddlController.abort(
+            new Skip('ddl_waiting', `a DDL statement (PID ${s.pid}, user ${s.user ?? '?'}: ${s.query ?? ''}) is waiting for ${display}; giving up so it can proceed`),
+          );
+        }
+      },
+    });
+
+    // ---- copy: one snapshot for the copy and the log truncation -----------------------------
+    const shadowName = shadowTableName(tableOid);
+    const copy = await phase('copy', () =>
+      copyTable(work, info!, { schema: opts.toolSchema, name: shadowName }, capture!, swapMode, opts, emit, () => pause('during-copy')),
+    );
+    shadow = { schema: opts.toolSchema, name: shadowName };
+    result.rowsCopied = copy.rows;
+    await pause('after-copy');
+
+    // ---- indexes ------------------------------------------------------------------------------
+    const indexPairs = await phase('indexes', async () => {
+      const definitions = await shadowIndexDefinitions(work, { original: table, shadow: shadow! });
+      const pairs: Array<{ original: { schema: string; name: string }; shadow: { schema: string; name: string } }> = [];
+      for (const def of definitions) {
+        checkAbort();
+        const t0 = Date.now();
+        await work.query(def.sql);
+        pairs.push({ original: { schema: def.originalIndex.schema, name: def.originalIndex.name }, shadow: { schema: shadow!.schema, name: def.shadowIndexName } });
+        result.indexesBuilt.push(def.originalIndex.name);
+        emit({ type: 'index-built', table: display, index: def.originalIndex.name, ms: Date.now() - t0 });
+      }
+      return pairs;
+    });
+    await pause('after-indexes');
+
+    // ---- apply until the log is small, then wait for old snapshots --------------------------
+    const applyOnce = async (client: pg.ClientBase, inTransaction: boolean): Promise<number> => {
+      const stats = await applyLog(client, {
+        objects: capture!,
+        target: shadow!,
+        keyColumns: result.key!.columns,
+        columns: copy.columns,
+        batchSize: opts.applyBatchSize,
+        transaction: inTransaction ? 'caller' : 'own',
+      });
+      result.log.entries += stats.entries;
+      result.log.inserts += stats.inserts;
+      result.log.updates += stats.updates;
+      result.log.deletes += stats.deletes;
+      return stats.entries;
+    };
+    await phase('apply', async () => {
+      for (let round = 0; ; round++) {
+        checkAbort();
+        const applied = await applyOnce(work, false);
+        const remaining = await countLog(work, capture!);
+        emit({ type: 'apply-progress', table: display, applied: result.log.entries, remaining });
+        if (round === 0) await pause('during-apply');
+        if (applied < opts.switchThreshold && remaining < opts.switchThreshold) break;
+      }
+    });
+
+    await phase('snapshot-wait', () =>
+      waitForOldSnapshots(work, {
+        copyXid: copy.xid,
+        copyCommittedAt: copy.committedAt,
+        ourPids: [workPid, guardPid],
+        timeoutMs: opts.snapshotWaitMs,
+        onWaiting: (sessions, waitedMs) => emit({ type: 'snapshot-waiting', table: display, sessions, waitedMs }),
+        between: async () => {
+          checkAbort();
+          await applyOnce(work, false);
+        },
+        signal: opts.signal,
+      }).then((outcome) => {
+        if (!outcome.ok) {
+          throw new Skip(
+            'old_snapshots',
+            `${outcome.sessions.length} session(s) still hold a snapshot older than the copy after ${Math.round(opts.snapshotWaitMs / 1000)} s ` +
+              `(${outcome.sessions.map((s) => `PID ${s.pid}${s.user ? ` ${s.user}` : ''}`).join(', ')}); swapping now would make them see an empty table. Try again later or raise --snapshot-wait`,
+          );
+        }
+      }),
+    );
+    await pause('before-swap');
+
+    // ---- swap: upgrade the guard's lock, drain the log, swap, drop, one transaction ------------
+    await ddlGuard.stop();
+    ddlGuard = undefined;
+    await phase('swap', async () => {
+      const acquired = await acquireTableLock({
+        client: guard!,
+        relations: [table, shadow!],
+        mode: 'ACCESS EXCLUSIVE',
+        inTransaction: true,
+        waitTimeoutMs: opts.waitTimeoutMs,
+        onBlockers: opts.onBlockers,
+        excludePids: [workPid],
+        signal: opts.signal,
+        logger,
+        onEvent: lockEvents('swap'),
+      });
+      const lockedAt = Date.now();
+      result.lockWaitMs += acquired.waitedMs;
+      emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+      try {
+        // Bounded: the apply phase left fewer than switchThreshold entries and writers are now blocked.
+        while ((await applyOnce(guard!, true)) > 0) {
+          /* drain */
+        }
+        // Writers are blocked and the log is empty: the trigger has nothing left to capture.
+        await dropCapture(guard!, capture!);
+        let afterCommit: string[] = [];
+        if (swapMode === 'catalog') {
+          await catalogSwap(guard!, { original: table, shadow: shadow!, indexPairs });
+        } else {
+          // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
+          afterCommit = (await renameSwap(guard!, { original: table, shadow: shadow!, indexPairs, foreignKeyValidation: 'after-commit' })).afterCommit;
+        }
+        await dropShadow(guard!, shadow!);
+        await pause('after-swap');
+        await guard!.query('COMMIT');
+        guardInTransaction = false;
+        capture = undefined;
+        shadow = undefined;
+        for (const sql of afterCommit) await guard!.query(sql);
+      } finally {
+        const heldMs = Date.now() - lockedAt;
+        result.accessExclusive.push({ purpose: 'swap', heldMs });
+        emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
+      }
+    });
+
+    await phase('cleanup', async () => {
+      await releaseAdvisoryTableLock(guard!, tableOid);
+      advisoryHeld = false;
+    });
+    if (opts.analyze) {
+      await phase('analyze', async () => {
+        await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
+      });
+    }
+    const { rows: after } = await work.query<{ heap: string; total: string }>(
+      // By name: the rename swap gives the table a new OID.
+      'SELECT pg_relation_size(c.oid)::text AS heap, pg_total_relation_size(c.oid)::text AS total FROM pg_class c WHERE c.oid = to_regclass($1)',
+      [quoteQualified(table.schema, table.name)],
+    );
+    if (after[0]) result.sizeAfter = { heapBytes: Number(after[0].heap), totalBytes: Number(after[0].total) };
+    result.status = 'repacked';
+  } catch (err) {
+    const e = err instanceof PgToolsError ? err : wrapPgError(err, 'repack_failed', `repack of ${display} failed`);
+    result.status = e instanceof Skip || SKIP_CODES.has(e.code) ? 'skipped' : 'failed';
+    result.code = e.code;
+    result.message = e.message;
+    logger.error(e.message, e.toJSON());
+  } finally {
+    await ddlGuard?.stop().catch(() => {});
+    // Roll back whatever is open; the original table is untouched by anything not committed.
+    if (guard && guardInTransaction && !guardBroken) await guard.query('ROLLBACK').catch(() => {});
+    if (capture || shadow) {
+      const leftover = await cleanupAfterFailure(work, workBroken, source, { schema: info?.schema ?? '', name: info?.name ?? '' }, tableOid, opts, logger);
+      if (leftover) result.cleanupHint = leftover;
+    }
+    if (advisoryHeld && guard && !guardBroken) await releaseAdvisoryTableLock(guard, tableOid).catch(() => {});
+    if (guard) await source.release(guard, guardBroken);
+    await source.release(work, workBroken);
+    result.totalMs = Date.now() - started;
+  }
+  return result;
+}
+
+const SKIP_CODES = new Set(['lock_timeout', 'no_usable_key', 'repack_running', 'pg_repack_running', 'old_snapshots', 'ddl_waiting']);
+
+function raiseProblems(problems: Problem[], logger: Logger, warn: (m: string) => void): void {
+  for (const p of problems.filter((x) => x.severity === 'warn')) {
+    logger.warn(p.message);
+    warn(p.message);
+  }
+  const blocking = problems.find((p) => p.severity !== 'warn');
+  if (!blocking) return;
+  const message = blocking.fix ? `${blocking.message}; ${blocking.fix}` : blocking.message;
+  if (blocking.severity === 'skip') throw new Skip(blocking.code, message);
+  throw new PgToolsError(blocking.code, message);
+}
+
+async function backendPid(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return rows[0]!.pid;
+}
+
+async function isSuperuser(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
+  return rows[0]?.su ?? false;
+}
+
+async function oidToRef(client: pg.ClientBase, oid: number): Promise<{ schema: string; name: string }> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    'SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1',
+    [oid],
+  );
+  if (!rows[0]) throw new PgToolsError('table_not_found', `table with OID ${oid} no longer exists`);
+  return rows[0];
+}
+
+function toSession(value: unknown): SessionInfo {
+  const v = (value ?? {}) as Record<string, unknown>;
+  const str = (x: unknown): string | null => (typeof x === 'string' ? x : null);
+  return {
+    pid: Number(v.pid),
+    user: str(v.user ?? v.usename),
+    application: str(v.application ?? v.applicationName ?? v.application_name),
+    query: str(v.query),
+  };
+}
+
+function clientConfigOf(client: pg.ClientBase): pg.ClientConfig {
+  const c = client as unknown as { connectionParameters: pg.ClientConfig & { password?: unknown } };
+  const p = c.connectionParameters;
+  return { host: p.host, port: p.port, user: p.user, database: p.database, password: p.password as string | undefined, ssl: p.ssl };
+}
+
+async function waitUntilQueued(client: pg.ClientBase, pid: number, tableOid: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await client.query(
+      `SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND relation = $2 AND NOT granted`,
+      [pid, tableOid],
+    );
+    if (rows.length > 0) return;
+    await sleep(10);
+  }
+  throw new PgToolsError('guard_not_queued', 'the guard connection did not queue its lock request within 5 s');
+}
+
+/** Waiters queued ahead of our guard for a lock that conflicts with it would get the table first. */
+async function cancelQueuedConflicts(
+  client: pg.ClientBase,
+  tableOid: number,
+  guardPid: number,
+  onDdl: 'cancel' | 'give-up',
+  onCancelled: (s: SessionInfo) => void,
+): Promise<void> {
+  const { rows } = await client.query(
+    `SELECT l.pid, a.usename AS user, a.application_name AS application, left(a.query, 200) AS query
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'relation' AND l.relation = $1 AND NOT l.granted AND l.pid NOT IN ($2, pg_backend_pid())
+        AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')`,
+    [tableOid, guardPid],
+  );
+  if (rows.length === 0) return;
+  const sessions = rows.map(toSession);
+  if (onDdl === 'give-up') {
+    throw new Skip('ddl_waiting', `DDL is waiting for the table (${sessions.map((s) => `PID ${s.pid}: ${s.query ?? ''}`).join('; ')}); giving up so it can proceed`);
+  }
+  for (const s of sessions) {
+    await client.query('SELECT pg_cancel_backend($1)', [s.pid]);
+    onCancelled(s);
+  }
+}
+
+interface CopyOutcome {
+  rows: number;
+  xid: string;
+  /** Server timestamp text, microsecond precision. */
+  committedAt: string;
+  /** Columns written to the shadow table, in attnum order (rename mode leaves out generated ones). */
+  columns: string[];
+}
+
+async function copyTable(
+  client: pg.ClientBase,
+  info: TableInfo,
+  shadow: { schema: string; name: string },
+  capture: CdcObjects,
+  swapMode: 'catalog' | 'rename',
+  opts: ResolvedOptions,
+  emit: (e: RepackEvent) => void,
+  midway: () => Promise<void>,
+): Promise<CopyOutcome> {
+  const source = `ONLY ${quoteQualified(info.schema, info.name)}`;
+  const target = quoteQualified(shadow.schema, shadow.name);
+  const live = info.columns.filter((c) => !c.dropped);
+  const liveNames = live.map((c) => c.name);
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  try {
+    // The first statement fixes the snapshot; the xid lets us find older snapshots before the swap.
+    const { rows: xidRows } = await client.query<{ xid: string; pages: string }>(
+      `SELECT pg_current_xact_id()::text AS xid, (pg_relation_size($1::oid) / current_setting('block_size')::int)::text AS pages`,
+      [info.oid],
+    );
+    const xid = xidRows[0]!.xid;
+    const totalPages = Number(xidRows[0]!.pages);
+    // In the copy's snapshot: every change is either in the copy or left in the log, never both.
+    await client.query(`DELETE FROM ${quoteQualified(capture.toolSchema, capture.logTable)}`);
+    let insertColumns: string[];
+    let selectList: string;
+    let overriding = '';
+    if (swapMode === 'catalog') {
+      // Same attribute numbers as the original, so its tuple descriptor reads our files:
+      // placeholders stand in for dropped columns and are dropped again after the copy.
+      const select = info.columns
+        .map((c) => (c.dropped ? `NULL::int4 AS ${quoteIdent(placeholderName(c.attnum))}` : quoteIdent(c.name)))
+        .join(', ');
+      const withOptions = [...info.reloptions.filter((o) => !o.startsWith('autovacuum_')), 'autovacuum_enabled=false']
+        .map((o) => o.replace(/^([a-z_.]+)=(.*)$/, (_m, k: string, v: string) => `${k}=${quoteSqlLiteral(v)}`))
+        .join(', ');
+      await client.query(
+        `CREATE TABLE ${target} WITH (${withOptions}, toast.autovacuum_enabled=false)${info.tablespace ? ` TABLESPACE ${quoteIdent(info.tablespace)}` : ''} AS SELECT ${select} FROM ${source} WITH NO DATA`,
+      );
+      insertColumns = liveNames;
+      selectList = liveNames.map(quoteIdent).join(', ');
+    } else {
+      const original = { schema: info.schema, name: info.name };
+      const { rows: log } = await client.query<{ oid: string }>('SELECT to_regclass($1)::oid::text AS oid', [
+        quoteQualified(capture.toolSchema, capture.logTable),
+      ]);
+      await createRenameShadow(client, { original, shadow, excludeTriggers: [capture.triggerName], ignoreRelations: [Number(log[0]!.oid)] });
+      const copyColumns = await renameCopyColumns(client, original);
+      insertColumns = copyColumns.columns;
+      selectList = copyColumns.selectList;
+      overriding = copyColumns.overriding;
+    }
+    const insertPrefix = `INSERT INTO ${target} (${insertColumns.map(quoteIdent).join(', ')}) ${overriding} SELECT ${selectList} FROM ${source}`;
+    let rows = 0;
+    const chunk = Math.max(1, opts.copyChunkPages);
+    for (let start = 0; ; start += chunk) {
+      const last = start + chunk >= totalPages;
+      const where = last ? `WHERE ctid >= '(${start},0)'::tid` : `WHERE ctid >= '(${start},0)'::tid AND ctid < '(${start + chunk},0)'::tid`;
+      const res = await client.query(`${insertPrefix} ${where}`);
+      rows += res.rowCount ?? 0;
+      emit({
+        type: 'copy-progress',
+        table: info.display,
+        rowsDone: rows,
+        rowsTotal: Math.max(rows, info.estimatedRows),
+        bytesDone: Math.min(totalPages, start + chunk) * 8192,
+        bytesTotal: totalPages * 8192,
+      });
+      if (start === 0) await midway();
+      if (last) break;
+    }
+    if (swapMode === 'catalog') {
+      for (const c of info.columns.filter((col) => col.dropped)) {
+        await client.query(`ALTER TABLE ${target} DROP COLUMN ${quoteIdent(placeholderName(c.attnum))}`);
+      }
+    }
+    await client.query('COMMIT');
+    // The server's clock, read after the commit (never the client's: a millisecond Date would
+    // truncate and miss a transaction that started in the same millisecond).
+    const { rows: at } = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
+    return { rows, xid, committedAt: at[0]!.at, columns: insertColumns };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+function placeholderName(attnum: number): string {
+  return `pgtools_dropped_${attnum}`;
+}
+
+function quoteSqlLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Drops what an earlier, dead run left for this table (we hold the advisory lock, so it is dead). */
+async function removeLeftovers(client: pg.ClientBase, tableOid: number, toolSchema: string): Promise<string[]> {
+  const names = cdcObjectNames(tableOid, toolSchema);
+  const { rows } = await client.query<{ what: string }>(
+    `SELECT 'trigger ' || t.tgname AS what FROM pg_trigger t WHERE t.tgrelid = $1 AND t.tgname = $2
+     UNION ALL
+     SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $3 AND c.relname IN ($4, $5)`,
+    [tableOid, names.triggerName, toolSchema, names.logTable, shadowTableName(tableOid)],
+  );
+  if (rows.length === 0) return [];
+  await dropCapture(client, names);
+  await client.query(`DROP TABLE IF EXISTS ${quoteQualified(toolSchema, shadowTableName(tableOid))}`);
+  return rows.map((r) => r.what);
+}
+
+/**
+ * After a failure: drop the capture trigger, the log and the shadow table. Dropping the trigger
+ * needs a short ACCESS EXCLUSIVE; if it cannot be had, the objects stay (the trigger keeps logging
+ * into the unlogged log table, harmless but growing) and the caller tells the user how to clean.
+ */
+async function cleanupAfterFailure(
+  work: pg.ClientBase,
+  workBroken: boolean,
+  source: ConnectionSource,
+  table: { schema: string; name: string },
+  tableOid: number,
+  opts: ResolvedOptions,
+  logger: Logger,
+): Promise<string | undefined> {
+  let client: pg.ClientBase = work;
+  let own: (pg.PoolClient | pg.Client) | undefined;
+  try {
+    if (workBroken) {
+      own = await source.connect();
+      client = own;
+    }
+    await client.query('ROLLBACK').catch(() => {});
+    await acquireTableLock({
+      client,
+      relations: [table],
+      mode: 'ACCESS EXCLUSIVE',
+      waitTimeoutMs: Math.min(opts.waitTimeoutMs, 10_000),
+      onBlockers: 'give-up',
+      logger,
+    });
+    await removeLeftovers(client, tableOid, opts.toolSchema);
+    await client.query('COMMIT');
+    return undefined;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    const hint = `the table is intact; leftovers of this run remain (trigger on the table, ${opts.toolSchema}.log_${tableOid}, ${opts.toolSchema}.${shadowTableName(tableOid)}): run pgtools-repack --cleanup -t ${quoteQualified(table.schema, table.name)} or simply run the repack again`;
+    logger.warn(`could not clean up after the failed repack: ${(err as Error).message}`);
+    return hint;
+  } finally {
+    if (own) await source.release(own, false);
+  }
+}

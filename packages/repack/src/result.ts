@@ -1,0 +1,63 @@
+import type { PhaseName, SessionInfo } from './events.js';
+
+export interface PhaseTiming {
+  phase: PhaseName;
+  ms: number;
+}
+
+/** What happened to one table. */
+export interface TableResult {
+  table: string;
+  /** `repacked`; `skipped` (could not be done safely: exit code 3); `failed` (exit code 1, table intact). */
+  status: 'repacked' | 'skipped' | 'failed';
+  /** Stable code when skipped or failed (e.g. `no_usable_key`, `lock_timeout`, `old_snapshots`). */
+  code?: string;
+  message?: string;
+  swap?: 'catalog' | 'rename';
+  key?: { index: string; columns: string[] };
+  phases: PhaseTiming[];
+  rowsCopied: number;
+  log: { entries: number; inserts: number; updates: number; deletes: number };
+  indexesBuilt: string[];
+  sizeBefore?: { heapBytes: number; totalBytes: number };
+  sizeAfter?: { heapBytes: number; totalBytes: number };
+  /** Each ACCESS EXCLUSIVE moment, in ms. */
+  accessExclusive: Array<{ purpose: string; heldMs: number }>;
+  lockWaitMs: number;
+  cancelled: SessionInfo[];
+  terminated: SessionInfo[];
+  /** Leftovers of an earlier interrupted run that this run removed. */
+  leftoversRemoved: string[];
+  /** What the user must do when the run could not clean up after itself. */
+  cleanupHint?: string;
+  totalMs: number;
+}
+
+export interface RepackResult {
+  tables: TableResult[];
+  /** 0 all done, 1 something failed, 3 something skipped (nothing failed). */
+  exitCode: 0 | 1 | 3;
+}
+
+export function emptyTableResult(table: string): TableResult {
+  return {
+    table,
+    status: 'failed',
+    phases: [],
+    rowsCopied: 0,
+    log: { entries: 0, inserts: 0, updates: 0, deletes: 0 },
+    indexesBuilt: [],
+    accessExclusive: [],
+    lockWaitMs: 0,
+    cancelled: [],
+    terminated: [],
+    leftoversRemoved: [],
+    totalMs: 0,
+  };
+}
+
+export function exitCodeOf(tables: readonly TableResult[]): 0 | 1 | 3 {
+  if (tables.some((t) => t.status === 'failed')) return 1;
+  if (tables.some((t) => t.status === 'skipped')) return 3;
+  return 0;
+}
