@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { startPostgres, type PgCluster } from '@pgtools/testkit';
+import { repack, type RepackEvent } from '../src/index.js';
+
+let cluster: PgCluster;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  cluster = await startPostgres({ name: 'repack-locks' });
+  pool = (await cluster.createDatabase()).pool({ max: 10 });
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+async function table(name: string): Promise<void> {
+  await pool.query(`CREATE TABLE ${name} (id bigint PRIMARY KEY, v text)`);
+  await pool.query(`INSERT INTO ${name} SELECT g, 'v' || g FROM generate_series(1, 2000) g`);
+}
+
+async function blockerAt(point: string, sql: string[]): Promise<{ client: pg.PoolClient; pausePoint: (p: string) => Promise<void> }> {
+  const client = await pool.connect();
+  client.on('error', () => {});
+  return {
+    client,
+    pausePoint: async (p: string) => {
+      if (p !== point) return;
+      for (const s of sql) void client.query(s).catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}
+
+describe('a long reader blocks the swap', () => {
+  it("'give-up' (the library default) skips the table and leaves the reader alone", async () => {
+    await table('lk_giveup');
+    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_giveup']);
+    const result = await repack(pool, { table: 'lk_giveup', waitTimeoutMs: 500, pausePoint });
+    expect(result.tables[0]).toMatchObject({ status: 'skipped', code: 'lock_timeout' });
+    expect(result.exitCode).toBe(3);
+    expect(result.tables[0]!.message).toMatch(/PID \d+|pid \d+/i);
+    await client.query('SELECT 1');
+    await client.query('COMMIT');
+    client.release();
+  });
+
+  it("'cancel' cancels a running blocker's query, names it, and repacks", async () => {
+    await table('lk_cancel');
+    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_cancel', 'SELECT pg_sleep(30)']);
+    const events: RepackEvent[] = [];
+    const result = await repack(pool, { table: 'lk_cancel', waitTimeoutMs: 300, onBlockers: 'cancel', pausePoint, onEvent: (e) => events.push(e) });
+    expect(result.tables[0]!.status).toBe('repacked');
+    expect(result.tables[0]!.cancelled.map((s) => s.pid)).toEqual([client.processID]);
+    expect(events.some((e) => e.type === 'backend-cancelled' && e.session.query?.includes('pg_sleep'))).toBe(true);
+    await client.query('ROLLBACK').catch(() => {});
+    client.release();
+  });
+
+  it("'terminate' terminates an idle-in-transaction blocker after twice the wait", async () => {
+    await table('lk_term');
+    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_term']);
+    const result = await repack(pool, { table: 'lk_term', waitTimeoutMs: 300, onBlockers: 'terminate', pausePoint });
+    expect(result.tables[0]!.status).toBe('repacked');
+    expect(result.tables[0]!.terminated.map((s) => s.pid)).toEqual([client.processID]);
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    client.release(true);
+  });
+
+  it('a DDL statement queued behind the repack is cancelled and reported; with onDdl give-up the repack yields', async () => {
+    await table('lk_ddl');
+    const ddl = await pool.connect();
+    ddl.on('error', () => {});
+    const events: RepackEvent[] = [];
+    let ddlError: unknown;
+    const result = await repack(pool, {
+      table: 'lk_ddl',
+      onEvent: (e) => events.push(e),
+      pausePoint: async (p) => {
+        if (p !== 'after-copy') return;
+        ddlError = await ddl.query('ALTER TABLE lk_ddl ADD COLUMN extra int').catch((e: unknown) => e);
+      },
+    });
+    expect(result.tables[0]!.status).toBe('repacked');
+    expect((ddlError as { code?: string }).code).toBe('57014');
+    expect(events.some((e) => e.type === 'ddl-cancelled' && e.session.pid === ddl.processID)).toBe(true);
+
+    let ddlDone: Promise<unknown> | undefined;
+    const yielded = await repack(pool, {
+      table: 'lk_ddl',
+      onDdl: 'give-up',
+      pausePoint: async (p) => {
+        if (p !== 'after-copy') return;
+        ddlDone = ddl.query('ALTER TABLE lk_ddl ADD COLUMN extra2 int');
+        await new Promise((r) => setTimeout(r, 1000));
+      },
+    });
+    expect(yielded.tables[0]).toMatchObject({ status: 'skipped', code: 'ddl_waiting' });
+    await ddlDone;
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'lk_ddl' AND column_name = 'extra2'`);
+    expect(rows[0].n).toBe(1);
+    ddl.release();
+  });
+});
