@@ -298,23 +298,42 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
     await ddlGuard.stop();
     ddlGuard = undefined;
     await phase('swap', async () => {
-      const acquired = await acquireTableLock({
-        client: guard!,
-        relations: [table, shadow!],
-        mode: 'ACCESS EXCLUSIVE',
-        inTransaction: true,
-        waitTimeoutMs: opts.waitTimeoutMs,
-        onBlockers: opts.onBlockers,
-        excludePids: [workPid],
-        signal: opts.signal,
-        logger,
-        onEvent: lockEvents('swap'),
-      });
-      const lockedAt = Date.now();
-      result.lockWaitMs += acquired.waitedMs;
-      emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+      const recordHold = (since: number): void => {
+        const heldMs = Date.now() - since;
+        result.accessExclusive.push({ purpose: 'swap', heldMs });
+        emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
+      };
+      let lockedAt = 0;
+      for (let attempt = 1; ; attempt++) {
+        // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
+        while ((await applyOnce(work, false)) >= opts.switchThreshold) checkAbort();
+        await guard!.query('SAVEPOINT pgtools_swap');
+        const acquired = await acquireTableLock({
+          client: guard!,
+          relations: [table, shadow!],
+          mode: 'ACCESS EXCLUSIVE',
+          inTransaction: true,
+          waitTimeoutMs: opts.waitTimeoutMs,
+          onBlockers: opts.onBlockers,
+          excludePids: [workPid],
+          signal: opts.signal,
+          logger,
+          onEvent: lockEvents('swap'),
+        });
+        lockedAt = Date.now();
+        result.lockWaitMs += acquired.waitedMs;
+        emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+        // Writers kept writing while we waited for the lock: if they left more than a short drain,
+        // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
+        const pending = await countLog(guard!, capture!);
+        // About 1,000 entries replay in well under 50 ms.
+        if (pending <= Math.max(2 * opts.switchThreshold, 1_000) || attempt >= 5) break;
+        await guard!.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+        recordHold(lockedAt);
+        logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
+      }
       try {
-        // Bounded: the apply phase left fewer than switchThreshold entries and writers are now blocked.
+        // Bounded: at most about 2 x switchThreshold entries are left and writers are now blocked.
         while ((await applyOnce(guard!, true)) > 0) {
           /* drain */
         }
@@ -335,9 +354,7 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
         shadow = undefined;
         for (const sql of afterCommit) await guard!.query(sql);
       } finally {
-        const heldMs = Date.now() - lockedAt;
-        result.accessExclusive.push({ purpose: 'swap', heldMs });
-        emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
+        recordHold(lockedAt);
       }
     });
 

@@ -19,11 +19,13 @@ async function table(name: string): Promise<void> {
   await pool.query(`INSERT INTO ${name} SELECT g, 'v' || g FROM generate_series(1, 2000) g`);
 }
 
-async function blockerAt(point: string, sql: string[]): Promise<{ client: pg.PoolClient; pausePoint: (p: string) => Promise<void> }> {
+async function blockerAt(point: string, sql: string[]): Promise<{ client: pg.PoolClient; pid: number; pausePoint: (p: string) => Promise<void> }> {
   const client = await pool.connect();
   client.on('error', () => {});
+  const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
   return {
     client,
+    pid: rows[0].pid,
     pausePoint: async (p: string) => {
       if (p !== point) return;
       for (const s of sql) void client.query(s).catch(() => {});
@@ -47,11 +49,11 @@ describe('a long reader blocks the swap', () => {
 
   it("'cancel' cancels a running blocker's query, names it, and repacks", async () => {
     await table('lk_cancel');
-    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_cancel', 'SELECT pg_sleep(30)']);
+    const { client, pid, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_cancel', 'SELECT pg_sleep(30)']);
     const events: RepackEvent[] = [];
     const result = await repack(pool, { table: 'lk_cancel', waitTimeoutMs: 300, onBlockers: 'cancel', pausePoint, onEvent: (e) => events.push(e) });
     expect(result.tables[0]!.status).toBe('repacked');
-    expect(result.tables[0]!.cancelled.map((s) => s.pid)).toEqual([client.processID]);
+    expect(result.tables[0]!.cancelled.map((s) => s.pid)).toEqual([pid]);
     expect(events.some((e) => e.type === 'backend-cancelled' && e.session.query?.includes('pg_sleep'))).toBe(true);
     await client.query('ROLLBACK').catch(() => {});
     client.release();
@@ -59,10 +61,10 @@ describe('a long reader blocks the swap', () => {
 
   it("'terminate' terminates an idle-in-transaction blocker after twice the wait", async () => {
     await table('lk_term');
-    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_term']);
+    const { client, pid, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_term']);
     const result = await repack(pool, { table: 'lk_term', waitTimeoutMs: 300, onBlockers: 'terminate', pausePoint });
     expect(result.tables[0]!.status).toBe('repacked');
-    expect(result.tables[0]!.terminated.map((s) => s.pid)).toEqual([client.processID]);
+    expect(result.tables[0]!.terminated.map((s) => s.pid)).toEqual([pid]);
     await expect(client.query('SELECT 1')).rejects.toThrow();
     client.release(true);
   });
@@ -71,6 +73,7 @@ describe('a long reader blocks the swap', () => {
     await table('lk_ddl');
     const ddl = await pool.connect();
     ddl.on('error', () => {});
+    const ddlPid: number = (await ddl.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     const events: RepackEvent[] = [];
     let ddlError: unknown;
     const result = await repack(pool, {
@@ -83,7 +86,7 @@ describe('a long reader blocks the swap', () => {
     });
     expect(result.tables[0]!.status).toBe('repacked');
     expect((ddlError as { code?: string }).code).toBe('57014');
-    expect(events.some((e) => e.type === 'ddl-cancelled' && e.session.pid === ddl.processID)).toBe(true);
+    expect(events.some((e) => e.type === 'ddl-cancelled' && e.session.pid === ddlPid)).toBe(true);
 
     let ddlDone: Promise<unknown> | undefined;
     const yielded = await repack(pool, {
@@ -100,5 +103,31 @@ describe('a long reader blocks the swap', () => {
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'lk_ddl' AND column_name = 'extra2'`);
     expect(rows[0].n).toBe(1);
     ddl.release();
+  });
+
+  it('changes that piled up while waiting for the swap lock are caught up outside the lock, not drained under it', async () => {
+    await table('lk_pileup');
+    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM lk_pileup']);
+    let next = 100_000;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await pool.query(`INSERT INTO lk_pileup SELECT g, 'bulk' FROM generate_series($1::int, $1::int + 499) g`, [next]);
+        next += 500;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    setTimeout(() => void client.query('COMMIT'), 1500);
+    const result = await repack(pool, { table: 'lk_pileup', waitTimeoutMs: 10_000, pausePoint });
+    writing = false;
+    await writer;
+    client.release();
+    const t = result.tables[0]!;
+    expect(t.status).toBe('repacked');
+    const swaps = t.accessExclusive.filter((a) => a.purpose === 'swap');
+    expect(swaps.length).toBeGreaterThanOrEqual(2);
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE v = 'bulk')::int AS bulk FROM lk_pileup`);
+    expect(rows[0].bulk).toBe(next - 100_000);
+    expect(rows[0].n).toBe(2000 + next - 100_000);
   });
 });
