@@ -107,6 +107,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         signal: controller.signal,
         logger,
         onEvent: renderer.onEvent,
+        ...(options.echo ? { onQuery: (sql: string) => renderer.echo(sql) } : {}),
       });
       tables.push(...result.tables);
       renderer.clear();

@@ -118,6 +118,9 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       for (const problem of p.problems) out.push(`  ${problem.severity === 'warn' ? 'WARNING' : 'PROBLEM'}: ${problem.message}${problem.fix ? `; ${problem.fix}` : ''}`);
       return out;
     },
+    echo(sql: string): void {
+      line(`LOG: (query) ${sql.replace(/\s+/g, ' ').trim()}`);
+    },
     clear: clearBar,
   };
 }

@@ -100,6 +100,13 @@ describe('pgtools-repack', () => {
     }
   });
 
+  it('-e echoes the statements it runs', async () => {
+    const r = await run(['-e', '-t', 'orders', '-d', 'cli db']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/LOG: \(query\) LOCK TABLE "public"\."orders" IN SHARE UPDATE EXCLUSIVE MODE/);
+    expect(r.stderr).toMatch(/LOG: \(query\) BEGIN ISOLATION LEVEL REPEATABLE READ/);
+  });
+
   it('--cleanup reports when there is nothing to clean', async () => {
     const r = await run(['--cleanup', '-d', 'cli db']);
     expect(r.code).toBe(0);

@@ -6,11 +6,12 @@ import type { ConnectionSource } from './repack-table.js';
  * Dedicated connections from the caller's pool, or new clients from a configuration.
  * A client whose connection broke is destroyed rather than returned to the pool.
  */
-export function connectionSource(db: PoolOrConfig): ConnectionSource & { end(): Promise<void> } {
+export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => void): ConnectionSource & { end(): Promise<void> } {
   if (isPool(db)) {
     return {
-      connect: () => db.connect(),
+      connect: async () => echoQueries(await db.connect(), onQuery),
       async release(client, destroy = false) {
+        unechoQueries(client);
         // Hand the caller's connection back as we found it: our SETs (search_path, timeouts,
         // row_security) must not leak into the application's sessions.
         if (!destroy) destroy = !(await client.query('RESET ALL').then(() => true, () => false));
@@ -27,7 +28,7 @@ export function connectionSource(db: PoolOrConfig): ConnectionSource & { end(): 
       client.on('error', () => {});
       await client.connect();
       open.add(client);
-      return client;
+      return echoQueries(client, onQuery);
     },
     async release(client) {
       open.delete(client as pg.Client);
@@ -38,4 +39,31 @@ export function connectionSource(db: PoolOrConfig): ConnectionSource & { end(): 
       open.clear();
     },
   };
+}
+
+const ORIGINAL_QUERY = Symbol('pgtools.originalQuery');
+type Echoed = pg.ClientBase & { [ORIGINAL_QUERY]?: pg.ClientBase['query'] };
+
+/** `--echo`: report every statement text before it runs (parameters are not shown). */
+function echoQueries<T extends pg.ClientBase>(client: T, onQuery: ((sql: string) => void) | undefined): T {
+  if (!onQuery) return client;
+  const c = client as Echoed;
+  const original = c.query;
+  c[ORIGINAL_QUERY] = original;
+  c.query = function (this: pg.ClientBase, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : first?.text;
+    if (text) onQuery(text);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as pg.ClientBase['query'];
+  return client;
+}
+
+/** Gives a pooled client its own `query` back before it returns to the caller's pool. */
+function unechoQueries(client: pg.ClientBase): void {
+  const c = client as Echoed;
+  if (c[ORIGINAL_QUERY]) {
+    c.query = c[ORIGINAL_QUERY];
+    delete c[ORIGINAL_QUERY];
+  }
 }

@@ -46,12 +46,14 @@ export interface RepackOptions {
   signal?: AbortSignal;
   logger?: Logger;
   onEvent?: (event: RepackEvent) => void;
+  /** Called with the text of every statement before it runs (the CLI's `--echo`). */
+  onQuery?: (sql: string) => void;
   /** Awaited at each named point; fault tests use it to stop the run deterministically in every phase. */
   pausePoint?: (point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void;
 }
 
-export type ResolvedOptions = Required<Omit<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'table'>> &
-  Pick<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint'>;
+export type ResolvedOptions = Required<Omit<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'table'>> &
+  Pick<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery'>;
 
 export function resolveOptions(options: Omit<RepackOptions, 'table'>): ResolvedOptions {
   return {
@@ -71,5 +73,6 @@ export function resolveOptions(options: Omit<RepackOptions, 'table'>): ResolvedO
     logger: options.logger,
     onEvent: options.onEvent,
     pausePoint: options.pausePoint,
+    onQuery: options.onQuery,
   };
 }

@@ -31,7 +31,7 @@ import { resolveTable } from './table-info.js';
  */
 export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<RepackResult> {
   const opts = resolveOptions(options);
-  const source = connectionSource(db);
+  const source = connectionSource(db, opts.onQuery);
   try {
     const targets = await resolveTargets(source, options.table);
     const tables: TableResult[] = [];

@@ -18,13 +18,18 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-type Shape = 'plain' | 'unique-not-null' | 'toast' | 'dropped-columns' | 'generated-identity' | 'types' | 'hostile' | 'referenced';
+type Shape = 'plain' | 'composite-key' | 'unique-not-null' | 'toast' | 'dropped-columns' | 'generated-identity' | 'types' | 'hostile' | 'referenced';
 
 async function createTable(schema: string, name: string, shape: Shape, rows: number): Promise<string> {
   const q = quoteQualified(schema, name);
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-  const key = shape === 'unique-not-null' ? 'id bigint NOT NULL UNIQUE' : 'id bigint PRIMARY KEY';
-  await pool.query(`CREATE TABLE ${q} (${key}, a int, b text, c jsonb)`);
+  const columns =
+    shape === 'unique-not-null'
+      ? 'id bigint NOT NULL UNIQUE, a int, b text, c jsonb'
+      : shape === 'composite-key'
+        ? 'grp int NOT NULL DEFAULT 1, id bigint NOT NULL, a int, b text, c jsonb, PRIMARY KEY (grp, id)'
+        : 'id bigint PRIMARY KEY, a int, b text, c jsonb';
+  await pool.query(`CREATE TABLE ${q} (${columns})`);
   if (shape === 'dropped-columns') {
     await pool.query(`ALTER TABLE ${q} ADD COLUMN gone1 text, ADD COLUMN d int DEFAULT 7, ADD COLUMN gone2 numeric`);
   }
@@ -63,7 +68,7 @@ const slowPhases = (ms: number) => async (): Promise<void> => {
 };
 
 describe.each(['catalog', 'rename'] as const)('repack with --swap=%s under concurrent writes', (swap) => {
-  const shapes: Shape[] = ['plain', 'unique-not-null', 'toast', 'dropped-columns', 'generated-identity', 'types', 'hostile'];
+  const shapes: Shape[] = ['plain', 'composite-key', 'unique-not-null', 'toast', 'dropped-columns', 'generated-identity', 'types', 'hostile'];
   it.each(shapes)('keeps every row of a %s table exactly', async (shape) => {
     const schema = shape === 'hostile' ? `Sch "émä" ${swap}` : 'public';
     const name = shape === 'hostile' ? `Tab.le "x" ${swap} Ü` : `t_${shape.replace(/-/g, '_')}_${swap}`;
