@@ -3,6 +3,7 @@ import {
   PgToolsError,
   prepareSession,
   quoteIdent,
+  quoteLiteral,
   quoteQualified,
   silentLogger,
   wrapPgError,
@@ -528,7 +529,7 @@ async function copyTable(
         .map((c) => (c.dropped ? `NULL::int4 AS ${quoteIdent(placeholderName(c.attnum))}` : quoteIdent(c.name)))
         .join(', ');
       const withOptions = [...info.reloptions.filter((o) => !o.startsWith('autovacuum_')), 'autovacuum_enabled=false']
-        .map((o) => o.replace(/^([a-z_.]+)=(.*)$/, (_m, k: string, v: string) => `${k}=${quoteSqlLiteral(v)}`))
+        .map((o) => o.replace(/^([a-z_.]+)=(.*)$/, (_m, k: string, v: string) => `${k}=${quoteLiteral(v)}`))
         .join(', ');
       await client.query(
         `CREATE TABLE ${target} WITH (${withOptions}, toast.autovacuum_enabled=false)${info.tablespace ? ` TABLESPACE ${quoteIdent(info.tablespace)}` : ''} AS SELECT ${select} FROM ${source} WITH NO DATA`,
@@ -581,12 +582,9 @@ async function copyTable(
   }
 }
 
+// Dots keep it clear of any real column name a user would pick.
 function placeholderName(attnum: number): string {
-  return `pgtools_dropped_${attnum}`;
-}
-
-function quoteSqlLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+  return `pgtools.dropped.${attnum}`;
 }
 
 /** Drops what an earlier, dead run left for this table (we hold the advisory lock, so it is dead). */
