@@ -14,3 +14,30 @@ export type {
   PeerProbe,
   MemberRole,
 } from './decision/decision-input.js';
+export { HaAgent } from './agent/ha-agent.js';
+export type { HaAgentOptions } from './agent/ha-agent.js';
+export type { HaAgentEvent, AgentRole } from './agent/agent-events.js';
+export { createRestHandlers } from './agent/agent-rest-handlers.js';
+export type { RestHandlerContext } from './agent/agent-rest-handlers.js';
+export { probeMembers } from './agent/peer-probes.js';
+export { lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
+export type { TimelineSwitch } from './agent/timeline-history.js';
+export { memberServer, toDecisionView } from './agent/view-mapping.js';
+export { PostgresControl } from './postgres/postgres-control.js';
+export type { PostgresControlOptions, RemoteServer } from './postgres/postgres-control.js';
+export { Postmaster, readPidFile } from './postgres/postmaster.js';
+export type { StopMode, PostmasterStatus, PostmasterStartOptions } from './postgres/postmaster.js';
+export { runBinary, DEFAULT_BIN_DIR } from './postgres/run-binary.js';
+export type { RunAs, RunBinaryOptions } from './postgres/run-binary.js';
+export { parseControlData, readControlData, wasPrimary } from './postgres/controldata.js';
+export type { ControlData } from './postgres/controldata.js';
+export { forcedSettings, fileParameters, confValue, splitHostPort } from './postgres/server-settings.js';
+export { withConnection, conninfo } from './postgres/pg-connection.js';
+export type { PgEndpoint } from './postgres/pg-connection.js';
+export { queryStatus } from './postgres/pg-status.js';
+export type { PgStatus } from './postgres/pg-status.js';
+export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/managed-conf.js';
+export type { StandbySource } from './postgres/managed-conf.js';
+export { slotNameFor, ensureSlots } from './postgres/replication-slots.js';
+export { initdb, writeHba, createBootstrapUsers, prepareDataDir } from './postgres/bootstrap-cluster.js';
+export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';

@@ -1,0 +1,32 @@
+import type { HaAction } from '../decision/ha-action.js';
+
+/** The role the agent reports for its node. */
+export type AgentRole = 'primary' | 'replica' | 'uninitialized' | 'stopped';
+
+/**
+ * Typed events `HaAgent` reports through `onEvent` (the library never prints).
+ *
+ * @example
+ * ```ts
+ * import type { HaAgentEvent } from '@pgtools/ha-agent';
+ * const onEvent = (e: HaAgentEvent): void => {
+ *   if (e.type === 'role_changed') console.log(`${e.previous} -> ${e.role}`);
+ * };
+ * ```
+ */
+export type HaAgentEvent =
+  | { type: 'started'; apiUrl: string }
+  | { type: 'action'; action: HaAction }
+  | { type: 'role_changed'; previous: AgentRole; role: AgentRole; reason: string }
+  | { type: 'leader_acquired' }
+  | { type: 'leader_released'; reason: string }
+  | { type: 'promoted'; timeline: number | undefined }
+  | { type: 'demoted'; reason: string; mode: 'immediate' | 'graceful' }
+  | { type: 'bootstrapped'; systemId: string }
+  | { type: 'cloned'; from: string }
+  | { type: 'rewound'; from: string; changed: boolean }
+  | { type: 'postmaster_started'; pid: number; adopted: boolean }
+  | { type: 'postmaster_exited'; pid: number; code: number | null; signal: string | null }
+  | { type: 'loop_error'; message: string; code?: string | undefined }
+  | { type: 'fatal'; message: string; code: string }
+  | { type: 'stopped' };

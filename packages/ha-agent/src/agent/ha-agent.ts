@@ -1,0 +1,776 @@
+import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
+import { EtcdDcs, type ClusterView as DcsView, type HistoryEntry, type MemberData } from '@pgtools/dcs';
+import { createHealthApi, DEFAULT_PATRONI_VERSION, type ClusterInfo, type HealthApi, type NodeState } from '@pgtools/health-api';
+import { createWatchdog, type Watchdog } from '@pgtools/watchdog';
+import { parseDynamicConfig } from '../config/parse-config.js';
+import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { decide } from '../decision/decide.js';
+import type { DecisionInput, LocalState } from '../decision/decision-input.js';
+import type { HaAction } from '../decision/ha-action.js';
+import { wasPrimary } from '../postgres/controldata.js';
+import { withConnection } from '../postgres/pg-connection.js';
+import type { PgStatus } from '../postgres/pg-status.js';
+import { PostgresControl } from '../postgres/postgres-control.js';
+import type { RunAs } from '../postgres/run-binary.js';
+import { createRestHandlers } from './agent-rest-handlers.js';
+import type { AgentRole, HaAgentEvent } from './agent-events.js';
+import { probeMembers } from './peer-probes.js';
+import { parseTimelineHistory } from './timeline-history.js';
+import { memberServer, toDecisionView } from './view-mapping.js';
+
+/** Options of `HaAgent`. */
+export interface HaAgentOptions {
+  logger?: Logger;
+  onEvent?: (event: HaAgentEvent) => void;
+  /** Run PostgreSQL binaries as this OS user (the embedding process is root, e.g. a test runner). */
+  runAs?: RunAs;
+  /** Append PostgreSQL's output to this file; default: debug lines on the logger. */
+  postgresLogFile?: string;
+}
+
+const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const errCode = (err: unknown): string | undefined => (err instanceof PgToolsError ? err.code : undefined);
+
+/**
+ * The HA agent: Patroni's loop over etcd (`@pgtools/dcs`), PostgreSQL (`PostgresControl`), the REST
+ * API (`@pgtools/health-api`) and the watchdog. Every `loop_wait` (earlier when the leader, config
+ * or failover keys change, or at once when the postmaster dies) it reads the cluster, decides
+ * (`decide`) and acts: bootstrap, clone, follow, take the leader key and promote, refresh it,
+ * demote, restart a crashed primary in place, hand over on a switchover.
+ *
+ * @example
+ * ```ts
+ * import { HaAgent, loadConfig } from '@pgtools/ha-agent';
+ * const { config } = await loadConfig('/etc/patroni/node1.yml');
+ * const agent = new HaAgent(config, { onEvent: (e) => e.type === 'role_changed' && console.log(e.role) });
+ * await agent.start();
+ * process.once('SIGTERM', () => void agent.stop());
+ * await agent.done;
+ * ```
+ */
+export class HaAgent {
+  private config: HaConfig;
+  private dynamic: DynamicConfig;
+  private readonly logger: Logger;
+  private readonly onEventCb: ((event: HaAgentEvent) => void) | undefined;
+  readonly pg: PostgresControl;
+  readonly dcs: EtcdDcs;
+  private readonly api: HealthApi;
+  private readonly watchdog: Watchdog;
+  private stopping = false;
+  private started = false;
+  private loopPromise: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private wakePending = false;
+  private unwatch: (() => void) | undefined;
+  private leaseGuard: NodeJS.Timeout | undefined;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: Error) => void;
+  /** Resolves when the agent has stopped; rejects after a fatal error (system ID mismatch, failed bootstrap). */
+  readonly done: Promise<void>;
+
+  private view: DcsView | undefined;
+  private dcsLastSeen: number | undefined;
+  private pgStatus: PgStatus | undefined;
+  private pgState = 'stopped';
+  private isLeader = false;
+  private leaseExpiresAt: number | undefined;
+  private roleNow: AgentRole = 'uninitialized';
+  private lastLoopAt: number | undefined;
+  private postgresDownSince: number | undefined;
+  private lastStartAttempt = 0;
+  private systemId: string | undefined;
+  /** This data dir may hold WAL the leader never saw (we ran as primary): check pg_rewind before following. */
+  private mayHaveDiverged = false;
+
+  constructor(config: HaConfig, options: HaAgentOptions = {}) {
+    this.config = config;
+    this.dynamic = config.bootstrap.dcs;
+    this.logger = options.logger ?? silentLogger;
+    this.onEventCb = options.onEvent;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined);
+    this.pg = new PostgresControl({
+      config,
+      dynamic: this.dynamic,
+      runAs: options.runAs,
+      logFile: options.postgresLogFile,
+      logger: this.logger,
+      onStarted: ({ pid, adopted }) => this.emit({ type: 'postmaster_started', pid, adopted }),
+      onUnexpectedExit: (info) => this.onPostmasterDeath(info),
+    });
+    const e = config.etcd3;
+    this.dcs = new EtcdDcs({
+      hosts: e.hosts.map((h) => (h.includes('://') ? h : `${e.protocol}://${h}`)),
+      namespace: config.namespace,
+      scope: config.scope,
+      name: config.name,
+      ttl: this.dynamic.ttl,
+      loopWait: this.dynamic.loopWait,
+      callTimeoutMs: this.dynamic.retryTimeout * 1000,
+      logger: this.logger,
+      ...(e.username && e.password !== undefined ? { auth: { username: e.username, password: e.password } } : {}),
+    });
+    this.watchdog = createWatchdog({
+      mode: config.watchdog.mode,
+      device: config.watchdog.device,
+      ttl: this.dynamic.ttl,
+      loopWait: this.dynamic.loopWait,
+      safetyMargin: config.watchdog.safetyMargin,
+      logger: this.logger,
+    });
+    const ra = config.restapi;
+    this.api = createHealthApi({
+      listen: ra.listen,
+      getState: () => this.nodeState(),
+      getCluster: () => this.clusterInfo(),
+      handlers: createRestHandlers({ dcs: this.dcs, loopWaitSeconds: () => this.dynamic.loopWait, reload: async () => this.requestReload() }),
+      logger: this.logger,
+      ...(ra.authentication ? { auth: { username: ra.authentication.username, password: ra.authentication.password } } : {}),
+      ...(ra.allowlist ? { allowlist: ra.allowlist } : {}),
+      ...(ra.certfile && ra.keyfile
+        ? {
+            tls: {
+              certfile: ra.certfile,
+              keyfile: ra.keyfile,
+              ...(ra.keyfilePassword ? { keyfilePassword: ra.keyfilePassword } : {}),
+              ...(ra.cafile ? { cafile: ra.cafile } : {}),
+              ...(ra.verifyClient ? { verifyClient: ra.verifyClient } : {}),
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** The member name. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The role this node has now. */
+  get role(): AgentRole {
+    return this.roleNow;
+  }
+
+  /** This node holds the leader key (as of its last refresh). */
+  get holdsLeaderKey(): boolean {
+    return this.isLeader;
+  }
+
+  /** The REST API's base URL once started. */
+  get apiUrl(): string | undefined {
+    return this.api.url;
+  }
+
+  /** Starts the REST API, the etcd watch and the HA loop; resolves once they run. */
+  async start(): Promise<void> {
+    if (this.started) throw new PgToolsError('agent_already_started', 'HaAgent.start() was already called');
+    this.started = true;
+    await this.api.start();
+    if (this.pg.adoptRunning()) this.logger.info('found PostgreSQL already running; adopting it');
+    this.unwatch = this.dcs.watch(() => this.wake());
+    this.leaseGuard = setInterval(() => this.checkLease(), 250);
+    this.leaseGuard.unref();
+    this.emit({ type: 'started', apiUrl: this.api.url ?? '' });
+    this.loopPromise = this.loop();
+  }
+
+  /**
+   * SIGTERM semantics: finish the current cycle, stop PostgreSQL (fast), release the leader key so
+   * a replica takes over at once, disarm the watchdog, stop the REST API. The member key stays with
+   * `state: stopped` until its lease expires, like Patroni.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done.catch(() => undefined);
+    this.stopping = true;
+    this.wake();
+    await this.loopPromise?.catch(() => undefined);
+    await this.shutdown(true);
+    this.resolveDone();
+  }
+
+  /** Applies a new static configuration (SIGHUP); the next cycle uses it. */
+  reload(config: HaConfig): void {
+    this.config = config;
+    this.applyDynamic(this.dynamic);
+    this.wake();
+  }
+
+  /** Runs a cycle now instead of at the next `loop_wait` tick. */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeUp?.();
+  }
+
+  private emit(event: HaAgentEvent): void {
+    try {
+      this.onEventCb?.(event);
+    } catch (err) {
+      this.logger.warn('onEvent callback threw', { error: errMessage(err) });
+    }
+  }
+
+  private setRole(role: AgentRole, reason: string): void {
+    if (role === this.roleNow) return;
+    const previous = this.roleNow;
+    this.roleNow = role;
+    this.logger.info(`role changed: ${previous} -> ${role} (${reason})`);
+    this.emit({ type: 'role_changed', previous, role, reason });
+  }
+
+  private async requestReload(): Promise<void> {
+    this.pg.setConfig(this.config, this.dynamic);
+    if (this.pg.isRunning) {
+      await this.pg.configure({ standby: this.roleNow !== 'primary', source: this.currentSource() });
+      this.pg.reload();
+    }
+  }
+
+  private onPostmasterDeath(info: { pid: number; code: number | null; signal: string | null }): void {
+    this.logger.warn(`postmaster (pid ${info.pid}) exited unexpectedly`, { code: info.code, signal: info.signal });
+    this.emit({ type: 'postmaster_exited', ...info });
+    this.postgresDownSince ??= Date.now();
+    this.pgStatus = undefined;
+    this.pgState = 'crashed';
+    if (this.roleNow === 'primary') this.mayHaveDiverged = true;
+    this.wake();
+  }
+
+  /** The primary must not outlive its lease: if the loop could not refresh it in time, stop PostgreSQL now. */
+  private checkLease(): void {
+    if (!this.isLeader || this.leaseExpiresAt === undefined || this.stopping) return;
+    if (Date.now() < this.leaseExpiresAt - 500) return;
+    this.isLeader = false;
+    this.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
+    this.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
+    if (this.pg.isRunning && this.roleNow === 'primary') {
+      this.mayHaveDiverged = true;
+      this.emit({ type: 'demoted', reason: 'leader lease expired', mode: 'immediate' });
+      void this.pg.stop('immediate').then(() => this.setRole('replica', 'leader lease expired'));
+    }
+  }
+
+  private applyDynamic(dynamic: DynamicConfig): void {
+    const prev = this.dynamic;
+    this.dynamic = dynamic;
+    this.pg.setConfig(this.config, dynamic);
+    if (dynamic.ttl !== prev.ttl) this.dcs.setTtl(dynamic.ttl);
+    if (dynamic.loopWait !== prev.loopWait) this.dcs.setLoopWait(dynamic.loopWait);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const began = Date.now();
+      this.wakePending = false;
+      try {
+        await this.cycle();
+      } catch (err) {
+        if (err instanceof PgToolsError && err.code === 'ha_fatal') {
+          await this.fatal(err);
+          return;
+        }
+        this.logger.error(`HA loop error: ${errMessage(err)}`);
+        this.emit({ type: 'loop_error', message: errMessage(err), code: errCode(err) });
+      }
+      this.lastLoopAt = Date.now();
+      if (this.stopping) break;
+      if (this.wakePending) continue;
+      const wait = Math.max(0, this.dynamic.loopWait * 1000 - (Date.now() - began));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, wait);
+        this.wakeUp = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async fatal(err: PgToolsError): Promise<void> {
+    this.logger.error(err.message);
+    this.emit({ type: 'fatal', message: err.message, code: err.code });
+    this.stopping = true;
+    await this.shutdown(false);
+    this.rejectDone(err);
+  }
+
+  private async shutdown(stopPostgres: boolean): Promise<void> {
+    if (this.leaseGuard) clearInterval(this.leaseGuard);
+    this.unwatch?.();
+    if (stopPostgres && this.pg.isRunning) {
+      this.pgState = 'stopping';
+      await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`));
+    }
+    this.watchdog.disable();
+    if (this.isLeader || this.view?.leader?.name === this.name) {
+      try {
+        await this.dcs.deleteLeader();
+        this.emit({ type: 'leader_released', reason: 'shutdown' });
+      } catch (err) {
+        this.logger.warn(`could not release the leader key: ${errMessage(err)}`);
+      }
+      this.isLeader = false;
+    }
+    if (stopPostgres) {
+      this.pgState = 'stopped';
+      this.pgStatus = undefined;
+      await this.dcs.touchMember(this.memberData()).catch(() => undefined);
+      this.setRole('stopped', 'agent stopped');
+    }
+    await this.api.stop().catch(() => undefined);
+    await this.dcs.close().catch(() => undefined);
+    this.emit({ type: 'stopped' });
+  }
+
+  // ---- one HA cycle ----
+
+  private async cycle(): Promise<void> {
+    let dcsReachable = true;
+    try {
+      this.view = await this.dcs.currentView();
+      this.dcsLastSeen = Date.now();
+    } catch (err) {
+      dcsReachable = false;
+      this.logger.warn(`DCS is not accessible: ${errMessage(err)}`);
+    }
+    const view = this.view;
+    if (view?.config) {
+      try {
+        this.applyDynamic(parseDynamicConfig(view.config.value, 'config'));
+      } catch (err) {
+        this.logger.warn(`ignoring invalid dynamic configuration in etcd: ${errMessage(err)}`);
+      }
+    }
+    const paused = view?.config?.value.pause === true;
+
+    const local = await this.observeLocal();
+    if (dcsReachable && view && !view.members.some((m) => m.name === this.name)) {
+      await this.dcs.touchMember(this.memberData()).catch(() => undefined);
+    }
+
+    let leaderRefreshOk: boolean | undefined;
+    if (dcsReachable && view?.leader?.name === this.name) {
+      leaderRefreshOk = await this.refreshLeader();
+    } else if (this.isLeader && view?.leader?.name !== this.name) {
+      this.isLeader = false;
+    }
+
+    const input: DecisionInput = {
+      cluster: view ? toDecisionView(view) : { members: [] },
+      local,
+      config: {
+        name: this.name,
+        ttl: this.dynamic.ttl,
+        loopWait: this.dynamic.loopWait,
+        maximumLagOnFailover: this.dynamic.maximumLagOnFailover,
+        primaryStartTimeout: this.dynamic.primaryStartTimeout,
+        synchronousMode: this.dynamic.synchronousMode,
+        tags: this.config.tags,
+        watchdogUnusable: this.config.watchdog.mode === 'required' && !this.watchdog.isHealthy,
+      },
+      paused,
+      dcsReachable: dcsReachable && view !== undefined,
+      now: Date.now(),
+    };
+    if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    let action = decide(input);
+    if (action.kind === 'probe_members') {
+      const members = input.cluster.members.filter((m) => action.kind === 'probe_members' && action.members.includes(m.name));
+      input.peerProbes = await probeMembers(members);
+      action = decide(input);
+    }
+    this.logger.info(action.message);
+    this.emit({ type: 'action', action });
+    await this.execute(action, view);
+    await this.afterAction(dcsReachable);
+  }
+
+  private async observeLocal(): Promise<LocalState> {
+    const local: LocalState = { postgresRunning: false, role: 'replica', dataDirEmpty: false };
+    if (this.pg.isRunning) {
+      const status = await this.pg.status();
+      if (status) {
+        this.pgStatus = status;
+        this.pgState = 'running';
+        this.postgresDownSince = undefined;
+        local.postgresRunning = true;
+        local.role = status.inRecovery ? 'replica' : 'primary';
+        local.timeline = status.timeline;
+        if (status.walPosition !== undefined) local.walPosition = status.walPosition;
+        if (status.receivedLsn !== undefined) local.receivedLsn = status.receivedLsn;
+        if (status.replayedLsn !== undefined) local.replayedLsn = status.replayedLsn;
+        local.systemId = status.systemId;
+        this.systemId = status.systemId;
+        this.setRole(status.inRecovery ? 'replica' : 'primary', 'observed');
+      } else {
+        this.pgStatus = undefined;
+        this.pgState = 'starting';
+        local.postgresRunning = true;
+        local.postgresStarting = true;
+      }
+    } else {
+      this.pgStatus = undefined;
+      local.dataDirEmpty = await this.pg.dataDirEmpty();
+      if (!local.dataDirEmpty) {
+        if (this.pgState === 'running' || this.pgState === 'starting') this.pgState = 'stopped';
+        this.postgresDownSince ??= Date.now();
+        local.postgresDownSince = this.postgresDownSince;
+        if (!this.systemId) {
+          const cd = await this.pg.controlData().catch(() => undefined);
+          if (cd?.systemId) this.systemId = cd.systemId;
+        }
+        if (this.systemId) local.systemId = this.systemId;
+      } else {
+        this.pgState = 'stopped';
+        this.setRole('uninitialized', 'empty data directory');
+      }
+    }
+    return local;
+  }
+
+  private async refreshLeader(): Promise<boolean> {
+    const t0 = Date.now();
+    try {
+      const ok = await this.dcs.updateLeader();
+      if (ok) {
+        if (!this.isLeader) this.emit({ type: 'leader_acquired' });
+        this.isLeader = true;
+        this.leaseExpiresAt = t0 + this.dynamic.ttl * 1000;
+        this.watchdog.keepalive();
+      } else {
+        this.isLeader = false;
+      }
+      return ok;
+    } catch (err) {
+      this.logger.error(`failed to update leader lock: ${errMessage(err)}`);
+      return false;
+    }
+  }
+
+  private async takeLeader(how: 'race' | 'bootstrap'): Promise<boolean> {
+    const t0 = Date.now();
+    const won = how === 'bootstrap' ? await this.dcs.takeLeader() : await this.dcs.attemptToAcquireLeader();
+    if (won) {
+      this.isLeader = true;
+      this.leaseExpiresAt = t0 + this.dynamic.ttl * 1000;
+      this.emit({ type: 'leader_acquired' });
+    }
+    return won;
+  }
+
+  private currentSource(): ReturnType<PostgresControl['standbySource']> {
+    const leader = this.view?.leader;
+    if (!leader || leader.name === this.name) return undefined;
+    return this.pg.standbySource(memberServer(this.view?.members.find((m) => m.name === leader.name)));
+  }
+
+  private leaderServer(name: string | undefined, view: DcsView | undefined): { host: string; port: number } | undefined {
+    if (!name || name === this.name) return undefined;
+    return memberServer(view?.members.find((m) => m.name === name));
+  }
+
+  private async execute(action: HaAction, view: DcsView | undefined): Promise<void> {
+    switch (action.kind) {
+      case 'bootstrap':
+        return this.bootstrap();
+      case 'clone': {
+        const source = this.leaderServer(action.from, view);
+        if (!source) return;
+        this.pgState = 'creating replica';
+        await this.dcs.touchMember(this.memberData()).catch(() => undefined);
+        await this.pg.clone(source);
+        this.emit({ type: 'cloned', from: action.from });
+        this.systemId = undefined;
+        const leaderName = view?.leader?.name;
+        await this.startReplica(this.leaderServer(leaderName, view), false);
+        return;
+      }
+      case 'exit_system_id_mismatch':
+        throw new PgToolsError('ha_fatal', action.message);
+      case 'acquire_leader_and_promote':
+      case 'acquire_leader': {
+        if (!(await this.takeLeader('race'))) {
+          this.logger.info('lost the leader race');
+          return;
+        }
+        if (action.clearFailoverKey) await this.dcs.clearFailover().catch(() => undefined);
+        if (action.kind === 'acquire_leader_and_promote') await this.promote('acquired the leader key');
+        return;
+      }
+      case 'refresh_leader':
+        if (action.clearFailoverKey) await this.dcs.clearFailover().catch(() => undefined);
+        return;
+      case 'refresh_leader_and_promote':
+        if (action.clearFailoverKey) await this.dcs.clearFailover().catch(() => undefined);
+        await this.promote('holding the leader key');
+        return;
+      case 'release_leader':
+        await this.dcs.deleteLeader().catch(() => undefined);
+        this.isLeader = false;
+        this.emit({ type: 'leader_released', reason: action.reason });
+        return;
+      case 'follow': {
+        const leader = action.leader ?? view?.leader?.name;
+        const server = this.leaderServer(leader, view);
+        if (!server) return;
+        if (this.mayHaveDiverged && this.dynamic.postgresql.usePgRewind) {
+          // A former primary must be rewound before it can stream from the new timeline.
+          this.pgState = 'stopping';
+          await this.pg.stop('fast');
+          await this.startReplica(server, true);
+          return;
+        }
+        await this.pg.follow(server);
+        return;
+      }
+      case 'demote':
+        return this.demote(action.mode, action.reason, action.releaseLeader, view);
+      case 'do_switchover':
+        return this.demote('graceful', `switchover to ${action.candidate ?? 'any healthy member'}`, true, view);
+      case 'restart_postgres_as_primary': {
+        if (Date.now() - this.lastStartAttempt < 500) return;
+        this.lastStartAttempt = Date.now();
+        this.pgState = 'starting';
+        const ready = await this.pg.start({ standby: false }, Math.max(2000, (this.dynamic.ttl - this.dynamic.loopWait) * 500));
+        if (ready) {
+          this.postgresDownSince = undefined;
+          this.mayHaveDiverged = false;
+          this.setRole('primary', 'restarted in place after a crash');
+        }
+        return;
+      }
+      case 'start_postgres_as_replica': {
+        if (Date.now() - this.lastStartAttempt < 500) return;
+        const cd = await this.pg.controlData().catch(() => undefined);
+        if (cd && wasPrimary(cd.clusterState)) this.mayHaveDiverged = true;
+        await this.startReplica(this.leaderServer(action.leader, view), this.mayHaveDiverged);
+        return;
+      }
+      case 'probe_members':
+      case 'wait':
+      case 'wait_for_bootstrap':
+      case 'paused_noop':
+        return;
+    }
+  }
+
+  private async startReplica(leader: { host: string; port: number } | undefined, checkRewind: boolean): Promise<void> {
+    if (checkRewind && leader && this.dynamic.postgresql.usePgRewind) {
+      try {
+        const changed = await this.pg.rewind(leader);
+        this.mayHaveDiverged = false;
+        this.emit({ type: 'rewound', from: `${leader.host}:${leader.port}`, changed });
+      } catch (err) {
+        this.logger.error(`pg_rewind failed: ${errMessage(err)}`);
+        this.emit({ type: 'loop_error', message: `pg_rewind failed: ${errMessage(err)}`, code: errCode(err) });
+      }
+    }
+    this.lastStartAttempt = Date.now();
+    this.pgState = 'starting';
+    const ready = await this.pg.start({ standby: true, source: this.pg.standbySource(leader) }, 30_000);
+    if (ready) {
+      this.postgresDownSince = undefined;
+      this.setRole('replica', leader ? 'following the leader' : 'started read-only');
+    }
+  }
+
+  private async bootstrap(): Promise<void> {
+    if (!(await this.dcs.initialize(true, ''))) {
+      this.logger.info('another member is bootstrapping the cluster');
+      return;
+    }
+    this.pgState = 'initializing new cluster';
+    try {
+      await this.pg.initdb();
+      if (!(await this.pg.start({ standby: false }, 120_000))) throw new PgToolsError('postgres_start_failed', 'PostgreSQL did not start after initdb');
+      await this.pg.createUsers();
+      const status = await this.pg.status();
+      const cd = await this.pg.controlData();
+      const sysid = status?.systemId || cd?.systemId || '';
+      if (this.config.watchdog.mode !== 'off') await this.watchdog.activate();
+      await this.dcs.initialize(false, sysid);
+      await this.dcs.setConfig(this.config.bootstrap.dcsDocument, 0);
+      await this.takeLeader('bootstrap');
+      this.systemId = sysid;
+      this.mayHaveDiverged = false;
+      this.setRole('primary', 'bootstrapped a new cluster');
+      this.emit({ type: 'bootstrapped', systemId: sysid });
+    } catch (err) {
+      this.logger.error(`bootstrap failed: ${errMessage(err)}`);
+      await this.pg.stop('immediate').catch(() => undefined);
+      await this.dcs.cancelInitialization().catch(() => undefined);
+      await this.pg.moveAsideFailed().catch(() => undefined);
+      throw new PgToolsError('ha_fatal', `bootstrap failed: ${errMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async promote(reason: string): Promise<void> {
+    if (this.config.watchdog.mode !== 'off' && !(await this.watchdog.activate()) && this.config.watchdog.mode === 'required') {
+      await this.dcs.deleteLeader().catch(() => undefined);
+      this.isLeader = false;
+      return;
+    }
+    const before = this.pgStatus?.timeline;
+    await this.pg.promote();
+    this.mayHaveDiverged = false;
+    const status = await this.pg.status();
+    if (status) this.pgStatus = status;
+    this.setRole('primary', reason);
+    this.emit({ type: 'promoted', timeline: status?.timeline });
+    if (status && before !== undefined && status.timeline > before) await this.writeHistory(status.timeline).catch((err) => this.logger.warn(`history: ${errMessage(err)}`));
+  }
+
+  private async writeHistory(timeline: number): Promise<void> {
+    const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const text = await withConnection(this.pg.localEndpoint(), async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
+    const switches = parseTimelineHistory(text);
+    const view = await this.dcs.loadCluster();
+    const existing: HistoryEntry[] = view.history?.value ?? [];
+    const known = new Set(existing.map((e) => e[0]));
+    const lines = [...existing];
+    const ts = new Date().toISOString().replace('Z', '+00:00');
+    for (const s of switches) if (!known.has(s.timeline)) lines.push([s.timeline, s.lsn, s.reason, ts, this.name]);
+    if (lines.length > existing.length) await this.dcs.setHistory(lines);
+  }
+
+  private async demote(mode: 'immediate' | 'graceful', reason: string, releaseLeader: boolean, view: DcsView | undefined): Promise<void> {
+    this.logger.warn(`demoting: ${reason}`);
+    this.pgState = 'stopping';
+    if (mode === 'graceful') {
+      await this.pg.checkpoint().catch((err) => this.logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
+      await this.pg.stop('fast');
+    } else {
+      await this.pg.stop('immediate');
+      this.mayHaveDiverged = true;
+    }
+    this.watchdog.disable();
+    if (releaseLeader) {
+      await this.dcs.deleteLeader().catch((err) => this.logger.warn(`could not release the leader key: ${errMessage(err)}`));
+      this.emit({ type: 'leader_released', reason });
+    }
+    this.isLeader = false;
+    this.leaseExpiresAt = undefined;
+    this.emit({ type: 'demoted', reason, mode });
+    const leader = view?.leader?.name;
+    const server = leader !== undefined && leader !== this.name ? this.leaderServer(leader, view) : undefined;
+    await this.startReplica(server, mode === 'immediate' && server !== undefined);
+    this.setRole('replica', reason);
+  }
+
+  /** After the action: refresh the local status, publish the member key, and as leader the status key and slots. */
+  private async afterAction(dcsReachable: boolean): Promise<void> {
+    if (this.pg.isRunning) {
+      const s = await this.pg.status();
+      if (s) {
+        this.pgStatus = s;
+        this.pgState = 'running';
+      }
+    }
+    if (!dcsReachable) return;
+    await this.dcs.touchMember(this.memberData()).catch((err) => this.logger.warn(`member key: ${errMessage(err)}`));
+    const s = this.pgStatus;
+    if (this.isLeader && s && !s.inRecovery) {
+      if (s.walPosition !== undefined) await this.dcs.setStatus({ optime: s.walPosition }).catch(() => undefined);
+      const others = (this.view?.members ?? []).map((m) => m.name).filter((n) => n !== this.name);
+      await this.pg.ensureSlots(others).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
+    }
+  }
+
+  // ---- what others see ----
+
+  private memberData(): MemberData {
+    const s = this.pgStatus;
+    const data: MemberData = {
+      conn_url: `postgres://${this.config.postgresql.connectAddress}/postgres`,
+      api_url: `${this.config.restapi.certfile ? 'https' : 'http'}://${this.config.restapi.connectAddress}/patroni`,
+      state: this.pgState,
+      role: s ? (s.inRecovery ? 'replica' : 'master') : this.roleNow === 'uninitialized' ? 'uninitialized' : this.roleNow === 'primary' ? 'master' : 'replica',
+      version: DEFAULT_PATRONI_VERSION,
+    };
+    if (s) {
+      const xlog = s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.walPosition;
+      if (xlog !== undefined) data.xlog_location = xlog;
+      data.timeline = s.timeline;
+    }
+    const tags: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.config.tags)) if (v !== false && v !== undefined) tags[k] = v;
+    if (Object.keys(tags).length > 0) data.tags = tags;
+    return data;
+  }
+
+  private nodeState(): NodeState {
+    const s = this.pgStatus;
+    const view = this.view;
+    const state: NodeState = {
+      name: this.name,
+      scope: this.config.scope,
+      postgres: { state: this.pgState, role: s ? (s.inRecovery ? 'replica' : 'primary') : this.roleNow === 'uninitialized' ? 'uninitialized' : 'replica' },
+      isLeader: this.isLeader,
+      dcsAvailable: view !== undefined,
+      tags: Object.fromEntries(Object.entries(this.config.tags).filter(([, v]) => v !== false)),
+      paused: view?.config?.value.pause === true,
+      clusterUnlocked: view !== undefined && view.leader === undefined,
+      ttl: this.dynamic.ttl,
+    };
+    if (this.leaseExpiresAt !== undefined && this.isLeader) state.leaderLeaseExpiresAt = this.leaseExpiresAt;
+    if (this.dcsLastSeen !== undefined) state.dcsLastSeen = Math.floor(this.dcsLastSeen / 1000);
+    if (view?.status) state.clusterOptime = view.status.value.optime;
+    if (this.lastLoopAt !== undefined) state.lastLoopAt = this.lastLoopAt;
+    if (this.config.watchdog.mode === 'required' && !this.watchdog.isHealthy) state.watchdogFailed = true;
+    if (this.systemId) state.postgres.systemIdentifier = this.systemId;
+    if (s) {
+      state.postgres.serverVersion = s.serverVersion;
+      state.postgres.timeline = s.timeline;
+      if (s.postmasterStartTime) state.postgres.postmasterStartTime = s.postmasterStartTime;
+      state.postgres.xlog = s.inRecovery
+        ? {
+            ...(s.receivedLsn !== undefined ? { receivedLocation: s.receivedLsn } : {}),
+            ...(s.replayedLsn !== undefined ? { replayedLocation: s.replayedLsn } : {}),
+            replayedTimestamp: s.replayedTimestamp ?? null,
+            paused: s.replayPaused ?? false,
+          }
+        : s.walPosition !== undefined
+          ? { location: s.walPosition }
+          : {};
+      if (!s.inRecovery && s.replication.length > 0) state.postgres.replication = s.replication;
+    }
+    return state;
+  }
+
+  private clusterInfo(): ClusterInfo {
+    const view = this.view;
+    if (!view) return { members: [] };
+    const optime = view.status?.value.optime ?? view.leader?.member?.data.xlog_location;
+    const sync = view.sync?.value.sync_standby?.split(',') ?? [];
+    const info: ClusterInfo = {
+      members: view.members.map((m) => {
+        const d = m.data;
+        const server = memberServer(m);
+        const isLeader = view.leader?.name === m.name;
+        const row: ClusterInfo['members'][number] = {
+          name: m.name,
+          role: isLeader ? 'leader' : sync.includes(m.name) ? 'sync_standby' : 'replica',
+          state: d.state ?? 'unknown',
+        };
+        if (d.api_url) row.api_url = d.api_url;
+        if (server) {
+          row.host = server.host;
+          row.port = server.port;
+        }
+        if (typeof d.timeline === 'number') row.timeline = d.timeline;
+        if (d.tags) row.tags = d.tags;
+        if (!isLeader) row.lag = typeof optime === 'number' && typeof d.xlog_location === 'number' ? Math.max(0, optime - d.xlog_location) : 'unknown';
+        return row;
+      }),
+    };
+    if (view.config?.value.pause === true) info.pause = true;
+    if (view.history) info.history = view.history.value as ClusterInfo['history'];
+    const fo = view.failover?.value;
+    if (fo?.scheduled_at) info.scheduled_switchover = { at: fo.scheduled_at, from: fo.leader ?? '', ...(fo.member ? { to: fo.member } : {}) };
+    return info;
+  }
+}

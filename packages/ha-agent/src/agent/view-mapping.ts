@@ -1,0 +1,71 @@
+import type { ClusterView as DcsView, Member } from '@pgtools/dcs';
+import type { ClusterView, FailoverRequest } from '../decision/decision-input.js';
+
+/**
+ * Host and port of a member's PostgreSQL from its `conn_url` (`postgres://h:p/postgres`).
+ *
+ * @example
+ * ```ts
+ * import { memberServer } from '@pgtools/ha-agent';
+ * memberServer({ name: 'n2', modRevision: 1, data: { conn_url: 'postgres://10.0.0.2:5433/postgres' } }); // { host: '10.0.0.2', port: 5433 }
+ * ```
+ */
+export function memberServer(member: Member | undefined): { host: string; port: number } | undefined {
+  const url = member?.data.conn_url;
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 5432 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The decision step's view of the cluster, from the etcd view.
+ *
+ * @example
+ * ```ts
+ * import { toDecisionView } from '@pgtools/ha-agent';
+ * const view = toDecisionView(await dcs.currentView());
+ * ```
+ */
+export function toDecisionView(view: DcsView): ClusterView {
+  const out: ClusterView = {
+    members: view.members.map((m) => {
+      const d = m.data;
+      const cm: ClusterView['members'][number] = { name: m.name };
+      if (d.role !== undefined) cm.role = d.role;
+      if (d.state !== undefined) cm.state = d.state;
+      if (d.api_url !== undefined) cm.apiUrl = d.api_url;
+      if (d.conn_url !== undefined) cm.connUrl = d.conn_url;
+      if (typeof d.xlog_location === 'number') cm.xlogLocation = d.xlog_location;
+      if (typeof d.timeline === 'number') cm.timeline = d.timeline;
+      if (d.tags) {
+        const t = d.tags;
+        cm.tags = { ...t, nofailover: t.nofailover === true, clonefrom: t.clonefrom === true, noloadbalance: t.noloadbalance === true, nosync: t.nosync === true };
+      }
+      return cm;
+    }),
+  };
+  if (view.leader) out.leader = view.leader.name;
+  if (view.initialize !== undefined) out.initialize = view.initialize;
+  if (view.status) out.optime = view.status.value.optime;
+  const fo = view.failover?.value;
+  if (fo && (fo.leader || fo.member)) {
+    const req: FailoverRequest = {};
+    if (fo.leader) req.leader = fo.leader;
+    if (fo.member) req.candidate = fo.member;
+    if (fo.scheduled_at) {
+      const at = Date.parse(fo.scheduled_at);
+      if (Number.isFinite(at)) req.scheduledAt = at;
+    }
+    out.failover = req;
+  }
+  const sync = view.sync?.value;
+  if (sync) {
+    const sb = sync.sync_standby ? sync.sync_standby.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    out.sync = sync.leader ? { leader: sync.leader, syncStandbys: sb } : { syncStandbys: sb };
+  }
+  return out;
+}

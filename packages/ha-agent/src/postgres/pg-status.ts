@@ -1,0 +1,83 @@
+import type pg from 'pg';
+
+/** One snapshot of a running server, read in a single round trip. */
+export interface PgStatus {
+  inRecovery: boolean;
+  /** Current timeline: from the WAL insert position on a primary, the receiver or checkpoint on a replica. */
+  timeline: number;
+  /** Primary: WAL flush position (bytes). */
+  walPosition?: number;
+  /** Replica: last received position. */
+  receivedLsn?: number;
+  /** Replica: last replayed position. */
+  replayedLsn?: number;
+  replayedTimestamp?: string | null;
+  replayPaused?: boolean;
+  serverVersion: number;
+  postmasterStartTime?: Date;
+  systemId: string;
+  /** Primary: `pg_stat_replication`. */
+  replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+}
+
+const STATUS_SQL = `
+SELECT r.rec AS in_recovery,
+       CASE WHEN r.rec THEN NULL ELSE (pg_current_wal_flush_lsn() - '0/0')::text END AS wal,
+       CASE WHEN r.rec THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_tli,
+       (pg_last_wal_receive_lsn() - '0/0')::text AS received,
+       (pg_last_wal_replay_lsn() - '0/0')::text AS replayed,
+       pg_last_xact_replay_timestamp()::text AS replay_ts,
+       CASE WHEN r.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused,
+       (SELECT received_tli FROM pg_stat_get_wal_receiver()) AS receiver_tli,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       current_setting('server_version_num')::int AS version,
+       pg_postmaster_start_time() AS start_time,
+       (SELECT system_identifier::text FROM pg_control_system()) AS sysid
+  FROM (SELECT pg_is_in_recovery() AS rec) r`;
+
+const REPLICATION_SQL = `
+SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority
+  FROM pg_stat_replication ORDER BY application_name`;
+
+const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
+/**
+ * Reads role, timeline, WAL positions, version and system identifier in one query, plus
+ * `pg_stat_replication` on a primary.
+ *
+ * @example
+ * ```ts
+ * import { queryStatus, withConnection } from '@pgtools/ha-agent';
+ * const s = await withConnection({ host: '127.0.0.1', port: 5432, user: 'postgres' }, queryStatus);
+ * console.log(s.inRecovery, s.timeline);
+ * ```
+ */
+export async function queryStatus(client: pg.Client): Promise<PgStatus> {
+  const res = await client.query<Record<string, unknown>>(STATUS_SQL);
+  const row = res.rows[0] ?? {};
+  const inRecovery = row.in_recovery === true;
+  const timeline = inRecovery ? (num(row.receiver_tli) ?? num(row.checkpoint_tli) ?? 0) : (num(row.primary_tli) ?? num(row.checkpoint_tli) ?? 0);
+  const status: PgStatus = {
+    inRecovery,
+    timeline,
+    serverVersion: Number(row.version),
+    systemId: String(row.sysid ?? ''),
+    replication: [],
+  };
+  const wal = num(row.wal);
+  if (wal !== undefined) status.walPosition = wal;
+  const received = num(row.received);
+  if (received !== undefined) status.receivedLsn = received;
+  const replayed = num(row.replayed);
+  if (replayed !== undefined) status.replayedLsn = replayed;
+  if (inRecovery) {
+    status.replayedTimestamp = (row.replay_ts as string | null) ?? null;
+    status.replayPaused = row.paused === true;
+  }
+  if (row.start_time instanceof Date) status.postmasterStartTime = row.start_time;
+  if (!inRecovery) {
+    const rep = await client.query<PgStatus['replication'][number]>(REPLICATION_SQL);
+    status.replication = rep.rows;
+  }
+  return status;
+}

@@ -1,0 +1,267 @@
+import { readdir, rename } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
+import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { createBootstrapUsers, initdb, prepareDataDir, writeHba } from './bootstrap-cluster.js';
+import { basebackup, emptyDir, rewind } from './clone-and-rewind.js';
+import { readControlData, type ControlData } from './controldata.js';
+import { ensureInclude, writeManagedConf, type StandbySource } from './managed-conf.js';
+import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
+import { queryStatus, type PgStatus } from './pg-status.js';
+import { Postmaster, type StopMode } from './postmaster.js';
+import { ensureSlots, slotNameFor } from './replication-slots.js';
+import { DEFAULT_BIN_DIR, type RunAs } from './run-binary.js';
+import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
+
+/** Options of `PostgresControl`. */
+export interface PostgresControlOptions {
+  config: HaConfig;
+  /** The effective dynamic configuration (etcd `config` key, else `bootstrap.dcs`). */
+  dynamic?: DynamicConfig;
+  /** Run PostgreSQL binaries as this OS user (when the embedding process is root, e.g. tests). */
+  runAs?: RunAs | undefined;
+  /** Append the server's output here; default: debug lines on the logger. */
+  logFile?: string | undefined;
+  logger?: Logger;
+  /** The postmaster exited without being asked to (crash, SIGKILL, OOM killer). */
+  onUnexpectedExit?: (info: { pid: number; code: number | null; signal: string | null }) => void;
+  /** A postmaster was started or adopted (its PID, for the embedding process's bookkeeping). */
+  onStarted?: (info: { pid: number; adopted: boolean }) => void;
+}
+
+/** A member's PostgreSQL as seen from another node: host and port from its `conn_url`. */
+export interface RemoteServer {
+  host: string;
+  port: number;
+}
+
+/**
+ * Controls the node's PostgreSQL: initdb and users, start/stop of the postmaster as a tracked
+ * child process, status, promote, demote, clone, follow (standby configuration), slots and pg_rewind.
+ *
+ * @example
+ * ```ts
+ * import { PostgresControl, loadConfig } from '@pgtools/ha-agent';
+ * const { config } = await loadConfig('/etc/patroni.yml');
+ * const pg = new PostgresControl({ config });
+ * if (await pg.dataDirEmpty()) { await pg.initdb(); await pg.start({ standby: false }); await pg.createUsers(); }
+ * console.log(await pg.status());
+ * await pg.stop('fast');
+ * ```
+ */
+export class PostgresControl {
+  private config: HaConfig;
+  private dynamic: DynamicConfig;
+  readonly runAs: RunAs | undefined;
+  private readonly logger: Logger;
+  private readonly options: PostgresControlOptions;
+  private pm: Postmaster | undefined;
+  private stopping = false;
+
+  constructor(options: PostgresControlOptions) {
+    this.options = options;
+    this.config = options.config;
+    this.dynamic = options.dynamic ?? options.config.bootstrap.dcs;
+    this.runAs = options.runAs;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  get binDir(): string {
+    return this.config.postgresql.binDir ?? DEFAULT_BIN_DIR;
+  }
+
+  get dataDir(): string {
+    return this.config.postgresql.dataDir;
+  }
+
+  /** The current postmaster, if one runs (or ran and has not been replaced). */
+  get postmaster(): Postmaster | undefined {
+    return this.pm;
+  }
+
+  get isRunning(): boolean {
+    return this.pm?.isRunning ?? false;
+  }
+
+  setConfig(config: HaConfig, dynamic: DynamicConfig): void {
+    this.config = config;
+    this.dynamic = dynamic;
+  }
+
+  /** How the agent connects to its own server. */
+  localEndpoint(): PgEndpoint {
+    const { host, port } = splitHostPort(this.config.postgresql.listen);
+    const su = this.config.postgresql.authentication.superuser;
+    const h = host === '' || host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host.split(',')[0]!.trim();
+    return { host: h, port, user: su.username, password: su.password };
+  }
+
+  /** No data directory, or one without PG_VERSION. */
+  async dataDirEmpty(): Promise<boolean> {
+    try {
+      const entries = await readdir(this.dataDir);
+      return entries.length === 0 || !entries.includes('PG_VERSION');
+    } catch {
+      return true;
+    }
+  }
+
+  async controlData(): Promise<ControlData | undefined> {
+    if (!existsSync(join(this.dataDir, 'global', 'pg_control'))) return undefined;
+    return readControlData(this.dataDir, { binDir: this.binDir, runAs: undefined });
+  }
+
+  /** Adopts a postmaster left running by a previous agent process; true if one was found. */
+  adoptRunning(): boolean {
+    if (this.pm?.isRunning) return true;
+    const pm = Postmaster.adopt(this.dataDir);
+    if (!pm) return false;
+    this.track(pm, true);
+    return true;
+  }
+
+  /** initdb with `bootstrap.initdb`, pg_hba lines. */
+  async initdb(): Promise<void> {
+    await initdb(this.config, { binDir: this.binDir, runAs: this.runAs });
+    await ensureInclude(this.dataDir, this.runAs);
+  }
+
+  /** Superuser password, replication/rewind users, `bootstrap.users` (on the fresh primary). */
+  async createUsers(): Promise<void> {
+    await withConnection(this.localEndpoint(), (c) => createBootstrapUsers(c, this.config));
+  }
+
+  /** Renames a failed bootstrap's data dir to `<data_dir>.failed` (Patroni's behaviour). */
+  async moveAsideFailed(): Promise<void> {
+    const target = `${this.dataDir}.failed`;
+    await emptyDir(target);
+    await rename(this.dataDir, target).catch(() => undefined);
+  }
+
+  /** The conninfo a replica uses to stream from `leader`. */
+  replicationConninfo(leader: RemoteServer): string {
+    const r = this.config.postgresql.authentication.replication;
+    return conninfo({
+      host: leader.host,
+      port: leader.port,
+      user: r.username,
+      password: r.password,
+      application_name: this.config.name,
+    });
+  }
+
+  /** Where this node streams from, with its slot when `use_slots`. */
+  standbySource(leader: RemoteServer | undefined): StandbySource | undefined {
+    if (!leader) return undefined;
+    return { conninfo: this.replicationConninfo(leader), slotName: this.dynamic.postgresql.useSlots ? slotNameFor(this.config.name) : undefined };
+  }
+
+  /** Writes pg_hba (when managed) and the managed conf for `role`. True when the conf changed. */
+  async configure(role: { standby: boolean; source?: StandbySource | undefined }): Promise<boolean> {
+    await ensureInclude(this.dataDir, this.runAs);
+    await writeHba(this.config, this.runAs, false);
+    return writeManagedConf(this.dataDir, fileParameters(this.config, this.dynamic), role, this.runAs);
+  }
+
+  /**
+   * Starts the postmaster as primary or standby and waits up to `waitMs` for it to accept
+   * connections. Resolves false when it is still starting (crash recovery) or exited.
+   */
+  async start(role: { standby: boolean; source?: StandbySource | undefined }, waitMs = 60_000): Promise<boolean> {
+    if (this.pm?.isRunning) throw new PgToolsError('postgres_already_running', `PostgreSQL is already running (pid ${this.pm.pid})`);
+    await this.configure(role);
+    const pm = Postmaster.start({
+      binDir: this.binDir,
+      dataDir: this.dataDir,
+      settings: forcedSettings(this.config, this.dynamic),
+      runAs: this.runAs,
+      logFile: this.options.logFile,
+      logger: this.logger,
+    });
+    this.track(pm, false);
+    return pm.waitReady(waitMs);
+  }
+
+  private track(pm: Postmaster, adopted: boolean): void {
+    this.pm = pm;
+    this.stopping = false;
+    pm.on('exit', (code, signal) => {
+      if (this.stopping || this.pm !== pm) return;
+      this.options.onUnexpectedExit?.({ pid: pm.pid, code, signal });
+    });
+    this.options.onStarted?.({ pid: pm.pid, adopted });
+  }
+
+  /** Stops the postmaster (`fast` by default) and waits for it to exit. */
+  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<void> {
+    const pm = this.pm;
+    if (!pm?.isRunning) return;
+    this.stopping = true;
+    await pm.stop(mode, timeoutMs);
+  }
+
+  /** Role, timeline, WAL positions...; undefined when not running or not answering. */
+  async status(timeoutMs = 3000): Promise<PgStatus | undefined> {
+    if (!this.pm?.isRunning) return undefined;
+    try {
+      return await withConnection(this.localEndpoint(), queryStatus, timeoutMs);
+    } catch (err) {
+      this.logger.debug('status query failed', { error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  /** `SELECT pg_promote()` (waits up to 60 s for the end of recovery). */
+  async promote(): Promise<void> {
+    // standby.signal must still exist here: the end of recovery unlinks it and dies (FATAL) if it is gone.
+    const ok = await withConnection(this.localEndpoint(), async (c) => (await c.query<{ ok: boolean }>('SELECT pg_promote(true, 60) AS ok')).rows[0]?.ok === true, 65_000);
+    if (!ok) throw new PgToolsError('promote_failed', 'pg_promote() did not finish within 60 s');
+    await this.configure({ standby: false });
+  }
+
+  async checkpoint(): Promise<void> {
+    await withConnection(this.localEndpoint(), (c) => c.query('CHECKPOINT'), 60_000);
+  }
+
+  /** Re-reads the configuration files (SIGHUP to the postmaster). */
+  reload(): void {
+    this.pm?.signal('SIGHUP');
+  }
+
+  /**
+   * Points a running standby at `leader`: rewrites the managed conf and reloads when
+   * primary_conninfo changed (PostgreSQL 13+ restarts the WAL receiver on reload).
+   */
+  async follow(leader: RemoteServer | undefined): Promise<boolean> {
+    const changed = await this.configure({ standby: true, source: this.standbySource(leader) });
+    if (changed) this.reload();
+    return changed;
+  }
+
+  /** On the leader: a physical slot for every other member. */
+  async ensureSlots(members: string[]): Promise<string[]> {
+    if (!this.dynamic.postgresql.useSlots) return [];
+    const me = slotNameFor(this.config.name);
+    return withConnection(this.localEndpoint(), (c) => ensureSlots(c, members.filter((m) => slotNameFor(m) !== me)));
+  }
+
+  /** pg_basebackup from `source` into the (empty) data dir. */
+  async clone(source: RemoteServer): Promise<void> {
+    await prepareDataDir(this.dataDir, this.runAs);
+    await emptyDir(this.dataDir);
+    const r = this.config.postgresql.authentication.replication;
+    const dsn = conninfo({ host: source.host, port: source.port, user: r.username, application_name: this.config.name });
+    await basebackup(dsn, this.dataDir, { binDir: this.binDir, runAs: this.runAs, password: r.password });
+  }
+
+  /** pg_rewind from `source` (PostgreSQL must be stopped). True when something was rewound. */
+  async rewind(source: RemoteServer): Promise<boolean> {
+    const a = this.config.postgresql.authentication;
+    const user = a.rewind ?? a.superuser;
+    return rewind({ host: source.host, port: source.port, user: user.username, password: user.password }, this.dataDir, {
+      binDir: this.binDir,
+      runAs: this.runAs,
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import type pg from 'pg';
+
+/**
+ * The physical slot name of a member, as Patroni derives it: lowercased, every character that is
+ * not `a-z0-9_` replaced by `_`.
+ *
+ * @example
+ * ```ts
+ * import { slotNameFor } from '@pgtools/ha-agent';
+ * slotNameFor('Node-2.dc1'); // 'node_2_dc1'
+ * ```
+ */
+export function slotNameFor(member: string): string {
+  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+}
+
+/**
+ * On the leader: creates a physical slot (WAL reserved at once) for each member that lacks one.
+ * Slots of members that went away are kept: dropping them as soon as a member key expires (Patroni
+ * 3.0.2) loses the WAL a briefly absent replica needs. Returns the names created.
+ *
+ * @example
+ * ```ts
+ * import { ensureSlots, withConnection } from '@pgtools/ha-agent';
+ * await withConnection(local, (c) => ensureSlots(c, ['node2', 'node3']));
+ * ```
+ */
+export async function ensureSlots(client: pg.Client, members: string[]): Promise<string[]> {
+  const wanted = [...new Set(members.map(slotNameFor))];
+  if (wanted.length === 0) return [];
+  const existing = await client.query<{ slot_name: string }>(
+    `SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' AND slot_name = ANY($1::text[])`,
+    [wanted],
+  );
+  const have = new Set(existing.rows.map((r) => r.slot_name));
+  const created: string[] = [];
+  for (const name of wanted) {
+    if (have.has(name)) continue;
+    await client.query('SELECT pg_create_physical_replication_slot($1, true)', [name]);
+    created.push(name);
+  }
+  return created;
+}

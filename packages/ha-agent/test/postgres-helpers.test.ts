@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import {
+  confValue,
+  conninfo,
+  fileParameters,
+  forcedSettings,
+  lsnToNumber,
+  memberServer,
+  parseConfig,
+  parseControlData,
+  parseTimelineHistory,
+  slotNameFor,
+  splitHostPort,
+  toDecisionView,
+  wasPrimary,
+} from '../src/index.js';
+
+const CONFIG = parseConfig(
+  `
+scope: demo
+name: node1
+restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
+etcd3: {hosts: [127.0.0.1:2379]}
+bootstrap:
+  dcs:
+    postgresql:
+      parameters: {max_connections: 50, wal_keep_size: 128MB, wal_level: logical}
+postgresql:
+  listen: 0.0.0.0:5433
+  connect_address: 10.0.0.1:5433
+  data_dir: /data
+  authentication:
+    superuser: {username: postgres}
+    replication: {username: replicator}
+  parameters: {unix_socket_directories: /run/pg}
+`,
+  {},
+).config;
+
+describe('server settings', () => {
+  it('forces the cluster-wide and replication settings on the command line', () => {
+    const s = forcedSettings(CONFIG, CONFIG.bootstrap.dcs);
+    expect(s).toMatchObject({ listen_addresses: '0.0.0.0', port: 5433, cluster_name: 'demo', hot_standby: 'on', wal_log_hints: 'on', max_connections: 50, wal_level: 'logical', max_wal_senders: 10 });
+  });
+  it('keeps reloadable parameters for the managed file', () => {
+    expect(fileParameters(CONFIG, CONFIG.bootstrap.dcs)).toEqual({ wal_keep_size: '128MB', unix_socket_directories: '/run/pg' });
+  });
+  it('quotes values for postgresql.conf and libpq', () => {
+    expect(confValue("a'b")).toBe("'a''b'");
+    expect(confValue(true)).toBe('on');
+    expect(conninfo({ host: 'h', port: 5, password: "p'w", user: undefined })).toBe("host='h' port='5' password='p\\'w'");
+    expect(splitHostPort('[::1]:6000')).toEqual({ host: '::1', port: 6000 });
+    expect(splitHostPort('db1')).toEqual({ host: 'db1', port: 5432 });
+  });
+});
+
+describe('pg_controldata, timelines, slots', () => {
+  it('parses pg_controldata output', () => {
+    const cd = parseControlData("pg_control version number:            1300\nDatabase system identifier:           7364003399928373256\nDatabase cluster state:               shut down in recovery\nLatest checkpoint's TimeLineID:       3\n");
+    expect(cd).toMatchObject({ systemId: '7364003399928373256', clusterState: 'shut down in recovery', timeline: 3 });
+    expect(wasPrimary(cd.clusterState)).toBe(false);
+    expect(wasPrimary('in production')).toBe(true);
+  });
+  it('parses timeline history files and LSNs', () => {
+    expect(lsnToNumber('1/0')).toBe(2 ** 32);
+    expect(parseTimelineHistory('1\t0/3000060\tno recovery target specified\n\n2\t0/5000000\tat restore point "x"\n')).toEqual([
+      { timeline: 1, lsn: 0x3000060, reason: 'no recovery target specified' },
+      { timeline: 2, lsn: 0x5000000, reason: 'at restore point "x"' },
+    ]);
+  });
+  it('derives slot names like Patroni', () => {
+    expect(slotNameFor('Node-2.dc1')).toBe('node_2_dc1');
+  });
+});
+
+describe('etcd view mapping', () => {
+  it('maps members, leader, failover and status for decide()', () => {
+    const m2 = { name: 'node2', modRevision: 3, data: { conn_url: 'postgres://10.0.0.2:5433/postgres', api_url: 'http://10.0.0.2:8008/patroni', role: 'replica', state: 'running', xlog_location: 100, tags: { nofailover: true } } };
+    const view = toDecisionView({
+      revision: 9,
+      members: [m2],
+      leader: { name: 'node1', modRevision: 2 },
+      initialize: '42',
+      status: { value: { optime: 120 }, modRevision: 5 },
+      failover: { value: { leader: 'node1', member: 'node2' }, modRevision: 6 },
+      problems: [],
+    });
+    expect(view).toMatchObject({ leader: 'node1', initialize: '42', optime: 120, failover: { leader: 'node1', candidate: 'node2' } });
+    expect(view.members[0]).toMatchObject({ name: 'node2', apiUrl: 'http://10.0.0.2:8008/patroni', xlogLocation: 100, tags: { nofailover: true, clonefrom: false } });
+    expect(memberServer(m2)).toEqual({ host: '10.0.0.2', port: 5433 });
+    expect(toDecisionView({ revision: 1, members: [], failover: { value: {}, modRevision: 1 }, problems: [] }).failover).toBeUndefined();
+  });
+});
