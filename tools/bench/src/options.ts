@@ -1,0 +1,140 @@
+import { parseArgs } from 'node:util';
+import { PgToolsError } from '@pgtools/core';
+
+/** The contenders the benchmark knows, in their default order. */
+export const CONTENDERS = ['no-repack', 'pgtools-catalog', 'pgtools-rename', 'pg_repack', 'vacuum-full'] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+/** Everything a benchmark run is configured by. */
+export interface BenchOptions {
+  /** Rows inserted before every second one is deleted. */
+  rows: number;
+  /** Rate of the fixed-rate load (pgbench `--rate`). */
+  tps: number;
+  /** pgbench clients and threads. */
+  clients: number;
+  threads: number;
+  runs: number;
+  contenders: ContenderName[];
+  /** Markdown output file; `undefined` prints only. */
+  out: string | undefined;
+  /** Raw per-pass results as JSON. */
+  json: string | undefined;
+  /** Also run each contender under an unthrottled load to measure the throughput it costs. */
+  unthrottled: boolean;
+  /** Load before the repack starts and after it ends, seconds. */
+  warmupS: number;
+  tailS: number;
+  /** Length of the `no-repack` window, seconds. */
+  baselineS: number;
+  lockSampleMs: number;
+  /** `fsync=on` instead of the test kit's `fsync=off`. */
+  fsync: boolean;
+  /** Index-build connections for pgtools (`jobs`). */
+  pgtoolsJobs: number;
+  /** amcheck (`bt_index_check` with heapallindexed) of every index after every pass. */
+  amcheck: boolean;
+  help: boolean;
+}
+
+export const USAGE = `pnpm bench:repack [options]
+
+  --rows N              rows inserted before every second one is deleted (default 2000000)
+  --tps N               fixed rate of the load (default 400)
+  --heavy               the heavy load: --tps 2000 and 16 clients
+  --clients N           pgbench clients (default 8, heavy 16); --threads N (default 2)
+  --runs N              runs per contender, interleaved A B C A B C (default 3)
+  --contenders LIST     comma-separated, from: ${CONTENDERS.join(', ')} (default: all)
+  --out FILE            markdown output (default docs/benchmarks.md; --no-out to skip)
+  --json FILE           raw per-pass results as JSON
+  --no-unthrottled      skip the unthrottled pass (throughput during the repack)
+  --warmup S            load before each repack (default 3); --tail S after it (default 2)
+  --baseline-seconds S  length of the no-repack window (default 5)
+  --lock-sample-ms MS   pg_locks sampling interval (default 5)
+  --pgtools-jobs N      index-build connections for pgtools (default 1)
+  --fsync               run the server with fsync=on (default off, as in the test kit)
+  --no-amcheck          skip the index checks after each pass
+`;
+
+/**
+ * Parses the benchmark's command line.
+ *
+ * @example
+ * ```ts
+ * const options = parseBenchArgs(['--rows', '100000', '--runs', '1']);
+ * options.tps; // 400
+ * ```
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      options: {
+        rows: { type: 'string' },
+        tps: { type: 'string' },
+        heavy: { type: 'boolean' },
+        clients: { type: 'string' },
+        threads: { type: 'string' },
+        runs: { type: 'string' },
+        contenders: { type: 'string' },
+        out: { type: 'string' },
+        'no-out': { type: 'boolean' },
+        json: { type: 'string' },
+        'no-unthrottled': { type: 'boolean' },
+        warmup: { type: 'string' },
+        tail: { type: 'string' },
+        'baseline-seconds': { type: 'string' },
+        'lock-sample-ms': { type: 'string' },
+        'pgtools-jobs': { type: 'string' },
+        fsync: { type: 'boolean' },
+        'no-amcheck': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new PgToolsError('invalid_option', (err as Error).message, { cause: err });
+  }
+  const v = parsed.values;
+  const heavy = v.heavy ?? false;
+  const contenders = v.contenders === undefined ? [...CONTENDERS] : v.contenders.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of contenders) {
+    if (!(CONTENDERS as readonly string[]).includes(c)) {
+      throw new PgToolsError('invalid_option', `unknown contender "${c}"; known: ${CONTENDERS.join(', ')}`);
+    }
+  }
+  if (contenders.length === 0) throw new PgToolsError('invalid_option', '--contenders names no contender');
+  return {
+    rows: int('rows', v.rows, 2_000_000, 1000),
+    tps: int('tps', v.tps, heavy ? 2000 : 400, 1),
+    clients: int('clients', v.clients, heavy ? 16 : 8, 1),
+    threads: int('threads', v.threads, 2, 1),
+    runs: int('runs', v.runs, 3, 1),
+    contenders: [...new Set(contenders)] as ContenderName[],
+    out: v['no-out'] ? undefined : (v.out ?? 'docs/benchmarks.md'),
+    json: v.json,
+    unthrottled: !v['no-unthrottled'],
+    warmupS: num('warmup', v.warmup, 3, 0),
+    tailS: num('tail', v.tail, 2, 0),
+    baselineS: num('baseline-seconds', v['baseline-seconds'], 5, 0.5),
+    lockSampleMs: num('lock-sample-ms', v['lock-sample-ms'], 5, 0),
+    fsync: v.fsync ?? false,
+    pgtoolsJobs: int('pgtools-jobs', v['pgtools-jobs'], 1, 1),
+    amcheck: !v['no-amcheck'],
+    help: v.help ?? false,
+  };
+}
+
+function num(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isFinite(n) || n < min) throw new PgToolsError('invalid_option', `--${name} must be a number >= ${min}, got "${raw}"`);
+  return n;
+}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number): number {
+  const n = num(name, raw, fallback, min);
+  if (!Number.isInteger(n)) throw new PgToolsError('invalid_option', `--${name} must be an integer, got "${raw}"`);
+  return n;
+}

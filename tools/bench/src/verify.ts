@@ -1,0 +1,71 @@
+import type pg from 'pg';
+import { quoteQualified } from '@pgtools/core';
+import { actualChecksumSql, expectedChecksumSql, FIXTURE } from './fixture.js';
+
+/** The table's state after a pass and whether it is what the load implies. */
+export interface Verification {
+  correct: boolean;
+  /** What is wrong, empty when correct. */
+  problems: string[];
+  liveRows: number;
+  heapBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Checks the table after the load stopped: its checksum equals the one the ledger implies,
+ * it has its three valid indexes, no trigger or tool table is left over, and (with `amcheck`)
+ * every index holds exactly the heap's tuples.
+ *
+ * @example
+ * ```ts
+ * const v = await verifyTable(client, { rows: 2_000_000, amcheck: true });
+ * if (!v.correct) console.error(v.problems);
+ * ```
+ */
+export async function verifyTable(client: pg.ClientBase, { rows, amcheck }: { rows: number; amcheck: boolean }): Promise<Verification> {
+  const problems: string[] = [];
+  const table = quoteQualified(FIXTURE.schema, FIXTURE.table);
+  const actual = (await client.query<{ rows: string; sum: string }>(actualChecksumSql())).rows[0]!;
+  const expected = (await client.query<{ rows: string; sum: string }>(expectedChecksumSql(rows))).rows[0]!;
+  if (actual.rows !== expected.rows || actual.sum !== expected.sum) {
+    problems.push(`checksum: table has ${actual.rows} rows (sum ${actual.sum}), the load implies ${expected.rows} (sum ${expected.sum})`);
+  }
+  const { rows: indexes } = await client.query<{ name: string; valid: boolean; oid: number }>(
+    `SELECT c.relname AS name, i.indisvalid AND i.indisready AS valid, c.oid::int AS oid
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass ORDER BY 1`,
+    [table],
+  );
+  if (indexes.length !== 3) problems.push(`indexes: expected 3, found ${indexes.map((i) => i.name).join(', ') || 'none'}`);
+  for (const i of indexes.filter((x) => !x.valid)) problems.push(`index ${i.name} is not valid`);
+  const { rows: triggers } = await client.query<{ name: string }>(
+    'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal',
+    [table],
+  );
+  if (triggers.length > 0) problems.push(`leftover triggers: ${triggers.map((t) => t.name).join(', ')}`);
+  const { rows: leftovers } = await client.query<{ name: string }>(
+    `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname IN ('pgtools', 'repack') AND c.relkind IN ('r', 'u', 'p')`,
+  );
+  if (leftovers.length > 0) problems.push(`leftover tables: ${leftovers.map((t) => t.name).join(', ')}`);
+  if (amcheck) {
+    for (const i of indexes) {
+      try {
+        await client.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+      } catch (err) {
+        problems.push(`amcheck ${i.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+  const { rows: size } = await client.query<{ heap: string; total: string }>(
+    'SELECT pg_relation_size($1::regclass)::text AS heap, pg_total_relation_size($1::regclass)::text AS total',
+    [table],
+  );
+  return {
+    correct: problems.length === 0,
+    problems,
+    liveRows: Number(actual.rows),
+    heapBytes: Number(size[0]!.heap),
+    totalBytes: Number(size[0]!.total),
+  };
+}
