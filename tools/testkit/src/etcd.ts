@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
+import type { TestNetwork } from './netns.js';
 import { freePort, makeTempDir, spawnManaged, waitFor, type ManagedProcess, type TempDir } from './process.js';
+
+const run = promisify(execFile);
 
 export interface EtcdMember {
   readonly name: string;
@@ -23,6 +28,23 @@ export interface EtcdCluster {
   destroy(): Promise<void>;
 }
 
+/** From inside the member's namespace when it has one: the test process cannot reach it directly. */
+async function memberHealthy(clientUrl: string, netns: string | undefined): Promise<boolean> {
+  if (!netns) {
+    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { health?: string };
+    return body.health === 'true';
+  }
+  try {
+    await run('ip', ['netns', 'exec', netns, 'etcdctl', `--endpoints=${clientUrl}`, '--command-timeout=1s', 'endpoint', 'health'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function etcdBinary(): string {
   if (process.env.ETCD_BIN) return process.env.ETCD_BIN;
   for (const candidate of ['/usr/bin/etcd', '/usr/local/bin/etcd']) if (existsSync(candidate)) return candidate;
@@ -40,18 +62,29 @@ function etcdBinary(): string {
  * await etcd.destroy();
  * ```
  */
-export async function startEtcd({ members = 1 }: { members?: number } = {}): Promise<EtcdCluster> {
+export async function startEtcd({ members = 1, network }: { members?: number; network?: TestNetwork } = {}): Promise<EtcdCluster> {
+  if (network && network.hosts.length < members) throw new Error(`the network has ${network.hosts.length} hosts for ${members} etcd members`);
   const binary = etcdBinary();
   const dir: TempDir = await makeTempDir('etcd');
-  const specs: Array<{ name: string; clientPort: number; peerPort: number }> = [];
-  for (let i = 1; i <= members; i++) specs.push({ name: `etcd${i}`, clientPort: await freePort(), peerPort: await freePort() });
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const specs: Array<{ name: string; host: string; netns: string | undefined; clientPort: number; peerPort: number }> = [];
+  // On a test network each member is alone in its namespace, so fixed ports are free.
+  for (let i = 1; i <= members; i++) {
+    const host = network?.hosts[i - 1];
+    specs.push({
+      name: `etcd${i}`,
+      host: host?.address ?? '127.0.0.1',
+      netns: host?.netns,
+      clientPort: host ? 2379 : await freePort(),
+      peerPort: host ? 2380 : await freePort(),
+    });
+  }
+  const initialCluster = specs.map((s) => `${s.name}=http://${s.host}:${s.peerPort}`).join(',');
   const token = `pgtools-${process.pid}-${Date.now()}`;
   const created: EtcdMember[] = [];
 
   const makeMember = (spec: (typeof specs)[number]): EtcdMember => {
-    const clientUrl = `http://127.0.0.1:${spec.clientPort}`;
-    const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+    const clientUrl = `http://${spec.host}:${spec.clientPort}`;
+    const peerUrl = `http://${spec.host}:${spec.peerPort}`;
     const args = [
       '--name', spec.name,
       '--data-dir', join(dir.path, spec.name),
@@ -76,7 +109,11 @@ export async function startEtcd({ members = 1 }: { members?: number } = {}): Pro
         return proc;
       },
       async start() {
-        proc = spawnManaged(binary, args, { logFile: join(dir.path, `${spec.name}.log`), env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+        proc = spawnManaged(binary, args, {
+          logFile: join(dir.path, `${spec.name}.log`),
+          env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' },
+          ...(spec.netns ? { netns: spec.netns } : {}),
+        });
       },
       async stop() {
         await proc?.stop('SIGTERM', 10_000);
@@ -96,9 +133,7 @@ export async function startEtcd({ members = 1 }: { members?: number } = {}): Pro
         waitFor(
           async () => {
             if (!member.process.isRunning()) throw new Error(`etcd ${member.name} exited:\n${member.process.logTail()}`);
-            const res = await fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-            const body = (await res.json()) as { health?: string };
-            return body.health === 'true';
+            return await memberHealthy(member.clientUrl, specs.find((s) => s.name === member.name)?.netns);
           },
           { timeoutMs: 30_000, describe: () => `etcd ${member.name} healthy:\n${member.process.logTail()}` },
         ),
@@ -113,7 +148,7 @@ export async function startEtcd({ members = 1 }: { members?: number } = {}): Pro
   let destroyed = false;
   return {
     endpoints: created.map((m) => m.clientUrl),
-    hosts: specs.map((s) => `127.0.0.1:${s.clientPort}`),
+    hosts: specs.map((s) => `${s.host}:${s.clientPort}`),
     members: created,
     async destroy() {
       if (destroyed) return;

@@ -41,6 +41,8 @@ export interface SpawnOptions {
   user?: OsUser;
   /** What the reaper sends first if the test process dies (PostgreSQL: SIGINT, fast shutdown). */
   stopSignal?: NodeJS.Signals;
+  /** Run inside this network namespace (see `createNetwork`); needs root. */
+  netns?: string;
   logFile: string;
 }
 
@@ -119,12 +121,27 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   if (options.user) execFileSync('chown', [`${options.user.uid}:${options.user.gid}`, options.logFile]);
   let child: ChildProcess;
   try {
-    child = spawn(command, args, {
+    // `ip netns exec` and `setpriv` both exec in place, so the PID we track is the server's own.
+    const inNetns = options.netns !== undefined;
+    const [file, argv] = inNetns
+      ? [
+          'ip',
+          [
+            'netns',
+            'exec',
+            options.netns!,
+            ...(options.user ? ['setpriv', `--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--init-groups'] : []),
+            command,
+            ...args,
+          ],
+        ]
+      : [command, [...args]];
+    child = spawn(file, argv, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', fd, fd],
       detached: true,
-      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      ...(options.user && !inNetns ? { uid: options.user.uid, gid: options.user.gid } : {}),
     });
   } finally {
     closeSync(fd);
@@ -193,7 +210,7 @@ export interface Reaper {
  * still the same process: its start time is checked, so a reused PID is never hit) and removes `dir`.
  * Normal teardown dismisses it; it only acts after Ctrl-C or a crashed test worker.
  */
-export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJS.Signals }): Reaper {
+export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJS.Signals; netns?: string[] }): Reaper {
   // Field 3 of /proc/PID/stat is the state (Z: a zombie is already dead), field 22 the start time.
   const script = [
     'owner=$1; pid=$2; dir=$3; sig=$4; st=""',
@@ -206,6 +223,7 @@ export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJ
     '  same && kill -KILL "$pid" 2>/dev/null',
     'fi',
     '[ -n "$dir" ] && rm -rf -- "$dir"',
+    'shift 4; for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done',
     'exit 0',
   ].join('\n');
   const args = [
@@ -216,6 +234,7 @@ export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJ
     target.pid === undefined ? '' : String(target.pid),
     target.dir ?? '',
     (target.signal ?? 'SIGTERM').replace(/^SIG/, ''),
+    ...(target.netns ?? []),
   ];
   const reaper = spawn('sh', args, { detached: true, stdio: 'ignore' });
   reaper.unref();
