@@ -56,23 +56,24 @@ WHERE a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE') AND (a.grantee = 0 OR a
 ORDER BY 1`;
 
 /**
- * Creates the change capture for a table: the tool schema if missing, the UNLOGGED log table,
- * the trigger function and an `ENABLE ALWAYS` AFTER row trigger. Run it inside a transaction that
- * holds ACCESS EXCLUSIVE on the table (so no change can slip between the trigger and the copy's
- * snapshot, and a failure leaves nothing behind). Throws `capture_exists` when our trigger, log or
- * function for this table already exists, and the key errors of {@link resolveKey}.
+ * Creates everything the capture needs except the trigger: the log table, its comment, the capture
+ * function and the grants. None of it locks the table against readers or writers, so a caller that
+ * wants its ACCESS EXCLUSIVE moment short runs this first, then {@link attachCapture} under the lock.
+ * The log table keeps rows of the table's type, so from here on DDL that changes the table's columns
+ * fails until the capture is dropped. Throws `capture_exists`, `capture_create_failed` (and the key
+ * errors of `resolveKey`).
  *
  * @example
  * ```ts
- * import { withTransaction } from '@pgtools/core';
- * import { createCapture } from '@pgtools/cdc';
- * const objects = await withTransaction(client, async () => {
- *   await client.query('LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE');
- *   return createCapture(client, { table: { schema: 'public', name: 'orders', oid: 16384 }, keyColumns: ['id'] });
- * });
+ * import { prepareCapture, attachCapture } from '@pgtools/cdc';
+ * const capture = await prepareCapture(client, { table: { schema: 'public', name: 'orders', oid }, keyColumns: ['id'] });
+ * await client.query('BEGIN');
+ * await client.query('LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE');
+ * await attachCapture(client, capture);
+ * await client.query('COMMIT');
  * ```
  */
-export async function createCapture(client: Queryable, options: CreateCaptureOptions): Promise<CdcObjects> {
+export async function prepareCapture(client: Queryable, options: CreateCaptureOptions): Promise<CdcObjects> {
   const logger = options.logger ?? silentLogger;
   const { table, keyColumns } = options;
   const names: CdcNames = cdcObjectNames(table.oid, options.toolSchema ?? DEFAULT_TOOL_SCHEMA);
@@ -113,11 +114,45 @@ export async function createCapture(client: Queryable, options: CreateCaptureOpt
     await client.query(buildCreateLogTableSql(names, table, key.columns));
     await client.query(buildLogCommentSql(names, table, keyColumns));
     await client.query(buildCaptureFunctionSql(names, keyColumns));
-    for (const sql of buildCreateTriggerSql(names, table)) await client.query(sql);
     for (const sql of buildGrantSql(names, writers.rows.map((r) => r.grantee))) await client.query(sql);
   } catch (err) {
     throw wrapPgError(err, 'capture_create_failed', `creating the change capture on ${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`);
   }
-  logger.debug('change capture created', { table: `${table.schema}.${table.name}`, log: `${names.toolSchema}.${names.logTable}` });
+  logger.debug('change capture prepared', { table: `${table.schema}.${table.name}`, log: `${names.toolSchema}.${names.logTable}` });
   return { ...names, table: { ...table }, keyColumns: [...keyColumns], keyOperators: key.operators };
+}
+
+/**
+ * Attaches the capture trigger (AFTER INSERT OR UPDATE OR DELETE, FOR EACH ROW, ENABLE ALWAYS) to a
+ * capture made by {@link prepareCapture}. Takes SHARE ROW EXCLUSIVE on the table; run it while holding
+ * ACCESS EXCLUSIVE so no change slips between the copy's snapshot and the trigger. Throws `capture_create_failed`.
+ *
+ * @example
+ * ```ts
+ * import { attachCapture } from '@pgtools/cdc';
+ * await attachCapture(client, capture); // inside the transaction that holds the lock
+ * ```
+ */
+export async function attachCapture(client: Queryable, capture: CdcObjects): Promise<void> {
+  try {
+    for (const sql of buildCreateTriggerSql(capture, capture.table)) await client.query(sql);
+  } catch (err) {
+    throw wrapPgError(err, 'capture_create_failed', `attaching the capture trigger to ${JSON.stringify(capture.table.schema)}.${JSON.stringify(capture.table.name)}`);
+  }
+}
+
+/**
+ * Creates the change capture in one go: {@link prepareCapture} then {@link attachCapture}. The
+ * caller runs it inside a transaction that holds ACCESS EXCLUSIVE on the table.
+ *
+ * @example
+ * ```ts
+ * import { createCapture } from '@pgtools/cdc';
+ * const capture = await createCapture(client, { table: { schema: 'public', name: 'orders', oid }, keyColumns: ['id'] });
+ * ```
+ */
+export async function createCapture(client: Queryable, options: CreateCaptureOptions): Promise<CdcObjects> {
+  const capture = await prepareCapture(client, options);
+  await attachCapture(client, capture);
+  return capture;
 }

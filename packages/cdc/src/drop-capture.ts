@@ -27,3 +27,25 @@ export async function dropCapture(client: Queryable, names: CdcNames, options: {
   }
   logger.debug('change capture dropped', { tableOid: names.tableOid, log: `${names.toolSchema}.${names.logTable}` });
 }
+
+/**
+ * Drops only the capture trigger (ACCESS EXCLUSIVE on the table, briefly), leaving the function and
+ * the log for {@link dropCapture} later, outside the lock. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { detachCapture, dropCapture } from '@pgtools/cdc';
+ * await detachCapture(client, capture); // under the swap lock
+ * // ... COMMIT, then:
+ * await dropCapture(client, capture);
+ * ```
+ */
+export async function detachCapture(client: Queryable, names: CdcNames): Promise<void> {
+  try {
+    const found = await client.query<RelationName>(TABLE_BY_OID_SQL, [names.tableOid]);
+    const table = found.rows[0];
+    if (table) await client.query(buildDropCaptureSql(names, table)[0]!);
+  } catch (err) {
+    throw wrapPgError(err, 'capture_drop_failed', `dropping the capture trigger of table OID ${names.tableOid}`);
+  }
+}

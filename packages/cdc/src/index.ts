@@ -1,7 +1,7 @@
 export { cdcObjectNames, tableOidFromName, DEFAULT_TOOL_SCHEMA, TRIGGER_PREFIX } from './names.js';
-export { createCapture } from './create-capture.js';
+export { createCapture, prepareCapture, attachCapture } from './create-capture.js';
 export type { CreateCaptureOptions } from './create-capture.js';
-export { dropCapture } from './drop-capture.js';
+export { dropCapture, detachCapture } from './drop-capture.js';
 export { findCaptures } from './find-captures.js';
 export { countLog } from './count-log.js';
 export { applyLog, applyLogUntil } from './apply-log.js';
