@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -7,4 +8,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // The fence is a POSIX sh script, spawned from dist/fence.sh (next to the bundle).
+  onSuccess: async () => {
+    copyFileSync('src/fence/fence.sh', 'dist/fence.sh');
+  },
 });

@@ -5,3 +5,7 @@ export type { WatchdogMode } from './watchdog-mode.js';
 export { watchdogTimeout, isTimeoutUsable } from './watchdog-timing.js';
 export type { WatchdogTiming } from './watchdog-timing.js';
 export { parseWdctlTimeout } from './drivers/linux-driver.js';
+export { startFence, fenceScriptPath } from './fence/fence.js';
+export type { Fence, FenceOptions } from './fence/fence.js';
+export { parseFenceLine } from './fence/fence-protocol.js';
+export type { FenceEvent, FenceReason } from './fence/fence-protocol.js';
