@@ -1,5 +1,5 @@
 import { displayName, PgToolsError, quoteIdent, quoteQualified, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
-import { currentRoleIsSuperuser, loadTable, requireAccessExclusive } from './catalog.js';
+import { currentRoleIsSuperuser, loadTable, requireAccessExclusive, type TableInfo } from './catalog.js';
 import { checkColumnsByAttnum, resolveIndexPairs } from './preconditions.js';
 import type { IndexPair, RelationName, SwapCommonOptions } from './types.js';
 
@@ -21,10 +21,61 @@ export interface CatalogSwapResult {
 }
 
 /**
+ * What {@link executeCatalogSwap} needs, checked by {@link prepareCatalogSwap}: both tables, their
+ * TOAST tables and the index pairs, by OID.
+ */
+export interface CatalogSwapPlan {
+  original: TableInfo;
+  shadow: TableInfo;
+  pairs: Array<{ original: number; shadow: number }>;
+  options: CatalogSwapOptions;
+}
+
+/**
+ * Everything of the catalog swap that needs no ACCESS EXCLUSIVE: the superuser check, matching
+ * columns by attribute number, resolving the index pairs, and giving the shadow the original's
+ * owner. Run it while the tables' structure is protected (a SHARE UPDATE EXCLUSIVE lock held by this
+ * transaction keeps DDL out), so the moment under ACCESS EXCLUSIVE only runs {@link executeCatalogSwap}.
+ * Throws `catalog_swap_requires_superuser`, `swap_precondition`.
+ *
+ * @example
+ * ```ts
+ * import { prepareCatalogSwap, executeCatalogSwap } from '@pgtools/swap';
+ * const plan = await prepareCatalogSwap(client, { original, shadow, indexPairs });
+ * await client.query('LOCK TABLE public.orders, pgtools.table_16385 IN ACCESS EXCLUSIVE MODE');
+ * await executeCatalogSwap(client, plan);
+ * ```
+ */
+export async function prepareCatalogSwap(client: Queryable, options: CatalogSwapOptions): Promise<CatalogSwapPlan> {
+  const who = await currentRoleIsSuperuser(client);
+  if (!who.superuser) {
+    throw new PgToolsError(
+      'catalog_swap_requires_superuser',
+      `the catalog swap updates pg_class and pg_depend directly, which needs a superuser; role ${JSON.stringify(who.role)} is not one. ` +
+        'Use --swap=rename (the rename swap) as the table owner instead',
+    );
+  }
+  const original = await loadTable(client, options.original, 'original');
+  const shadow = await loadTable(client, options.shadow, 'shadow');
+  const orig = displayName(original.schema, original.name);
+  if (original.oid === shadow.oid) throw new PgToolsError('swap_precondition', `original and shadow are the same table ${orig}`);
+  if (original.oid < 16384) throw new PgToolsError('swap_precondition', `${orig} is a system table`);
+  await checkColumnsByAttnum(client, original, shadow);
+  const resolved = await resolveIndexPairs(client, original, shadow, options.indexPairs);
+  options.onEvent?.({ type: 'swap_validated', mode: 'catalog', table: options.original, shadow: options.shadow, indexes: resolved.length });
+  // The TOAST table changes owner with the heap it now belongs to, so give the shadow the original's owner first.
+  if (shadow.ownerOid !== original.ownerOid) {
+    await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
+  }
+  return { original, shadow, pairs: resolved.map((p) => ({ original: p.original.oid, shadow: p.shadow.oid })), options };
+}
+
+/**
  * Swaps the storage of a table and its rebuilt copy in the system catalogs (superuser only), like pg_repack:
  * the original keeps its OID, so views, foreign keys, grants, policies, triggers, publications and comments stay
  * attached. Run it inside the transaction that holds ACCESS EXCLUSIVE on both tables, then commit and call
- * {@link dropShadow} (the shadow then owns the original's old files).
+ * {@link dropShadow} (the shadow then owns the original's old files). It is {@link prepareCatalogSwap} followed by
+ * {@link executeCatalogSwap}.
  *
  * @example
  * ```ts
@@ -41,93 +92,90 @@ export interface CatalogSwapResult {
  * ```
  */
 export async function catalogSwap(client: Queryable, options: CatalogSwapOptions): Promise<CatalogSwapResult> {
-  const logger = options.logger ?? silentLogger;
-  const who = await currentRoleIsSuperuser(client);
-  if (!who.superuser) {
-    throw new PgToolsError(
-      'catalog_swap_requires_superuser',
-      `the catalog swap updates pg_class and pg_depend directly, which needs a superuser; role ${JSON.stringify(who.role)} is not one. ` +
-        'Use --swap=rename (the rename swap) as the table owner instead',
-    );
-  }
-  const original = await loadTable(client, options.original, 'original');
-  const shadow = await loadTable(client, options.shadow, 'shadow');
-  const orig = displayName(original.schema, original.name);
-  if (original.oid === shadow.oid) throw new PgToolsError('swap_precondition', `original and shadow are the same table ${orig}`);
-  if (original.oid < 16384) throw new PgToolsError('swap_precondition', `${orig} is a system table`);
-  await requireAccessExclusive(client, [original, shadow]);
-  await checkColumnsByAttnum(client, original, shadow);
-  const pairs = await resolveIndexPairs(client, original, shadow, options.indexPairs);
-  options.onEvent?.({ type: 'swap_validated', mode: 'catalog', table: options.original, shadow: options.shadow, indexes: pairs.length });
+  return executeCatalogSwap(client, await prepareCatalogSwap(client, options));
+}
 
+/**
+ * The part of the catalog swap that needs ACCESS EXCLUSIVE on both tables, in two round trips: the
+ * lock check, then every catalog update in one multi-statement query (OIDs only, no user text).
+ * Throws `swap_precondition` (locks not held) and `catalog_swap_failed` (the transaction must be rolled back).
+ *
+ * @example
+ * ```ts
+ * import { executeCatalogSwap } from '@pgtools/swap';
+ * await executeCatalogSwap(client, plan); // plan from prepareCatalogSwap, inside the locking transaction
+ * ```
+ */
+export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPlan): Promise<CatalogSwapResult> {
+  const { original, shadow, pairs, options } = plan;
+  const logger = options.logger ?? silentLogger;
+  const orig = displayName(original.schema, original.name);
+  await requireAccessExclusive(client, [original, shadow]);
   const toast: CatalogSwapResult['toast'] =
     original.toastOid && shadow.toastOid ? 'both' : original.toastOid ? 'original' : shadow.toastOid ? 'shadow' : 'none';
-  try {
-    // The TOAST table changes owner with the heap it now belongs to, so give the shadow the original's owner first.
-    if (shadow.ownerOid !== original.ownerOid) {
-      await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
-    }
+  const oid = (n: number): string => {
+    if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
+    return `${n}::oid`;
+  };
+  // Each TOAST table now belongs to the other heap; its internal dependency must follow, or dropping the
+  // shadow would drop the TOAST table the original now uses.
+  const toastPairs: Array<[number, number, number]> = [];
+  if (original.toastOid) toastPairs.push([original.toastOid, original.oid, shadow.oid]);
+  if (shadow.toastOid) toastPairs.push([shadow.toastOid, shadow.oid, original.oid]);
+  // Statement and the row count it must report.
+  const steps: Array<[string, number]> = [
     // One UPDATE reads both old rows from the same snapshot, so each row receives the other's previous values.
-    const heap = await client.query(
+    [
       `UPDATE pg_catalog.pg_class c
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, reltoastrelid = o.reltoastrelid,
               relfrozenxid = o.relfrozenxid, relminmxid = o.relminmxid, relpages = o.relpages,
               reltuples = o.reltuples, relallvisible = o.relallvisible
          FROM pg_catalog.pg_class o
-        WHERE (c.oid = $1::int8::oid AND o.oid = $2::int8::oid) OR (c.oid = $2::int8::oid AND o.oid = $1::int8::oid)`,
-      [original.oid, shadow.oid],
-    );
-    if (heap.rowCount !== 2) throw new Error(`expected to update 2 pg_class rows for the heaps, updated ${heap.rowCount}`);
-    if (pairs.length > 0) {
-      const a = pairs.map((p) => p.original.oid);
-      const b = pairs.map((p) => p.shadow.oid);
-      const idx = await client.query(
-        `UPDATE pg_catalog.pg_class c
-            SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, relpages = o.relpages, reltuples = o.reltuples
-           FROM pg_catalog.pg_class o, ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])) AS p(a, b)
-          WHERE (c.oid = p.a::oid AND o.oid = p.b::oid) OR (c.oid = p.b::oid AND o.oid = p.a::oid)`,
-        [a, b],
-      );
-      if (idx.rowCount !== 2 * pairs.length) {
-        throw new Error(`expected to update ${2 * pairs.length} pg_class rows for the indexes, updated ${idx.rowCount}`);
-      }
+        WHERE (c.oid = ${oid(original.oid)} AND o.oid = ${oid(shadow.oid)}) OR (c.oid = ${oid(shadow.oid)} AND o.oid = ${oid(original.oid)})`,
+      2,
+    ],
+  ];
+  if (pairs.length > 0) {
+    const values = pairs.map((p) => `(${oid(p.original)}, ${oid(p.shadow)})`).join(', ');
+    steps.push([
+      `UPDATE pg_catalog.pg_class c
+          SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, relpages = o.relpages, reltuples = o.reltuples
+         FROM pg_catalog.pg_class o, (VALUES ${values}) AS p(a, b)
+        WHERE (c.oid = p.a AND o.oid = p.b) OR (c.oid = p.b AND o.oid = p.a)`,
+      2 * pairs.length,
+    ]);
+  }
+  for (const [toastOid, from, to] of toastPairs) {
+    steps.push([
+      `UPDATE pg_catalog.pg_depend SET refobjid = ${oid(to)}
+        WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = ${oid(toastOid)} AND objsubid = 0
+          AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND refobjid = ${oid(from)} AND refobjsubid = 0
+          AND deptype = 'i'`,
+      1,
+    ]);
+  }
+  // TOAST names must be pg_toast_<owner oid>: CLUSTER, VACUUM FULL and later swaps create that name again.
+  // Names are unique per schema, so move through a temporary name.
+  for (const suffix of ['_pgtools_swap', '']) {
+    for (const [toastOid, , to] of toastPairs) {
+      steps.push([`UPDATE pg_catalog.pg_class SET relname = 'pg_toast_${to}${suffix}' WHERE oid = ${oid(toastOid)}`, 1]);
+      steps.push([
+        `UPDATE pg_catalog.pg_class SET relname = 'pg_toast_${to}_index${suffix}'
+          WHERE oid = (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${oid(toastOid)})`,
+        1,
+      ]);
     }
-    // Each TOAST table now belongs to the other heap; its internal dependency must follow, or dropping the
-    // shadow would drop the TOAST table the original now uses.
-    const toastPairs: Array<[number, number, number]> = [];
-    if (original.toastOid) toastPairs.push([original.toastOid, original.oid, shadow.oid]);
-    if (shadow.toastOid) toastPairs.push([shadow.toastOid, shadow.oid, original.oid]);
-    for (const [toastOid, from, to] of toastPairs) {
-      const dep = await client.query(
-        `UPDATE pg_catalog.pg_depend SET refobjid = $3::int8::oid
-          WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = $1::int8::oid AND objsubid = 0
-            AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND refobjid = $2::int8::oid AND refobjsubid = 0
-            AND deptype = 'i'`,
-        [toastOid, from, to],
-      );
-      if (dep.rowCount !== 1) throw new Error(`expected one pg_depend row for TOAST table ${toastOid}, found ${dep.rowCount}`);
-    }
-    // TOAST names must be pg_toast_<owner oid>: CLUSTER, VACUUM FULL and later swaps create that name again.
-    // Names are unique per schema, so move through a temporary name.
-    if (toastPairs.length > 0) {
-      for (const [toastOid, , to] of toastPairs) await renameToast(client, toastOid, `pg_toast_${to}`, '_pgtools_swap');
-      for (const [toastOid, , to] of toastPairs) await renameToast(client, toastOid, `pg_toast_${to}`, '');
-    }
+  }
+  try {
+    const results = await client.query(steps.map(([sql]) => sql).join(';\n'));
+    const counts = (Array.isArray(results) ? results : [results]).map((r: { rowCount: number | null }) => r.rowCount);
+    steps.forEach(([sql, expected], i) => {
+      if (counts[i] !== expected) throw new Error(`expected ${expected} row(s) from: ${sql.replace(/\s+/g, ' ').slice(0, 80)}..., got ${counts[i]}`);
+    });
   } catch (err) {
     throw wrapPgError(err, 'catalog_swap_failed', `catalog swap of ${orig} failed (the transaction must be rolled back)`);
   }
   logger.info('catalog swap done', { table: orig, indexes: pairs.length, toast });
   options.onEvent?.({ type: 'catalog_swapped', table: options.original, shadow: options.shadow, indexes: pairs.length, toast });
   return { tableOid: original.oid, shadowOid: shadow.oid, indexes: pairs.length, toast };
-}
-
-async function renameToast(client: Queryable, toastOid: number, base: string, suffix: string): Promise<void> {
-  const heap = await client.query('UPDATE pg_catalog.pg_class SET relname = $2 WHERE oid = $1::int8::oid', [toastOid, `${base}${suffix}`]);
-  if (heap.rowCount !== 1) throw new Error(`TOAST table ${toastOid} not found`);
-  const index = await client.query(
-    `UPDATE pg_catalog.pg_class SET relname = $2
-      WHERE oid = (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = $1::int8::oid)`,
-    [toastOid, `${base}_index${suffix}`],
-  );
-  if (index.rowCount !== 1) throw new Error(`index of TOAST table ${toastOid} not found`);
 }

@@ -1,5 +1,6 @@
-export { catalogSwap } from './catalog-swap.js';
-export type { CatalogSwapOptions, CatalogSwapResult } from './catalog-swap.js';
+export { catalogSwap, prepareCatalogSwap, executeCatalogSwap } from './catalog-swap.js';
+export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan } from './catalog-swap.js';
+export type { TableInfo as SwapTableInfo } from './catalog.js';
 export { renameSwap } from './rename-swap.js';
 export type { RenameSwapOptions, RenameSwapResult } from './rename-swap.js';
 export { createRenameShadow, renameCopyColumns } from './rename-shadow.js';
