@@ -184,7 +184,7 @@ Options:
   -o, --order-by=COLUMNS    order by columns instead of cluster keys
   -n, --no-order            do vacuum full instead of cluster
   -N, --dry-run             print the plan and estimates; take no lock, change nothing
-  -j, --jobs=NUM            use this many parallel jobs for each table
+  -j, --jobs=NUM            build each table's indexes over NUM connections
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table
   -T, --wait-timeout=SECS   timeout to cancel other backends on conflict (default 60)
@@ -218,5 +218,6 @@ Generic options:
   -V, --version             output version information, then exit
   -?, --help                show this help, then exit
 
-Exit codes: 0 done, 1 failed (tables intact), 2 bad usage, 3 some table skipped.
+Exit codes: 0 done (tables left out by --if-bloated count as done), 1 failed (tables intact),
+2 bad usage, 3 some table skipped because it could not be done safely.
 `;

@@ -1,39 +1,73 @@
-import { cleanupLeftovers, planRepack, repack, type RepackResult, type TableResult } from '@pgtools/repack';
+import type pg from 'pg';
+import {
+  cleanupLeftovers,
+  listDatabases,
+  parseOrderBy,
+  parseReplicaLag,
+  planRepack,
+  repack,
+  repackIndexes,
+  type RepackResult,
+  type TablePlan,
+  type TableResult,
+  type TargetSelection,
+} from '@pgtools/repack';
 import { createStreamLogger, PgToolsError } from '@pgtools/core';
 import pkg from '../package.json' with { type: 'json' };
 import { EXIT, HELP, parseCliArgs, UsageError, type CliOptions } from './args.js';
 import { connectionConfig, promptPassword } from './connection.js';
 import { createRenderer } from './render.js';
 
-const NOT_YET: Array<[keyof CliOptions, string]> = [
-  ['all', '-a/--all'],
-  ['parentTables', '-I/--parent-table'],
-  ['schemas', '-c/--schema'],
-  ['tablespace', '-s/--tablespace'],
-  ['moveIndexes', '-S/--moveidx'],
-  ['orderBy', '-o/--order-by'],
-  ['indexes', '-i/--index'],
-  ['onlyIndexes', '-x/--only-indexes'],
-  ['excludeExtensions', '-C/--exclude-extension'],
-  ['ifBloatedPct', '--if-bloated'],
-  ['maxReplicaLag', '--max-replica-lag'],
-  ['maxRate', '--max-rate'],
-];
+/** pg_repack's own refusals of flag combinations (bin/pg_repack.c), plus ours; UsageError means exit 2. */
+function checkCombinations(o: CliOptions): void {
+  if (o.all) {
+    if (o.connection.dbname !== undefined) throw new UsageError('cannot repack all databases and a specific one (-a with -d/DBNAME)');
+    if (o.tables.length > 0 || o.parentTables.length > 0) throw new UsageError('cannot repack specific table(s) in all databases');
+    if (o.schemas.length > 0) throw new UsageError('cannot repack specific schema(s) in all databases');
+    if (o.indexes.length > 0) throw new UsageError('cannot repack specific index(es) in all databases');
+  }
+  if (o.onlyIndexes && o.tables.length === 0 && o.parentTables.length === 0) {
+    throw new UsageError('cannot repack all indexes of database, specify the table(s) via --table (-t) or --parent-table (-I)');
+  }
+  if (o.indexes.length > 0 && o.onlyIndexes) throw new UsageError('cannot specify --index (-i) and --only-indexes (-x) together');
+  if ((o.indexes.length > 0 || o.onlyIndexes) && (o.orderBy !== undefined || o.noOrder || o.tablespace !== undefined || o.ifBloatedPct !== undefined)) {
+    throw new UsageError('--index/--only-indexes rebuild indexes in place: --order-by, --no-order, --tablespace and --if-bloated do not apply');
+  }
+  if (o.indexes.length > 0 && o.schemas.length > 0) throw new UsageError('cannot specify --index (-i) and --schema (-c) together');
+  if (o.moveIndexes && o.tablespace === undefined) throw new UsageError('cannot specify --moveidx (-S) without --tablespace (-s)');
+  if (o.orderBy !== undefined) {
+    try {
+      parseOrderBy(o.orderBy);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (o.maxReplicaLag !== undefined) {
+    try {
+      parseReplicaLag(o.maxReplicaLag);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (o.maxRate !== undefined && o.maxRate <= 0) throw new UsageError('--max-rate expects a positive number of rows per second');
+}
+
+/** The same connection settings aimed at another database (for -a). */
+function forDatabase(config: pg.ClientConfig, database: string): pg.ClientConfig {
+  if (config.connectionString) {
+    const url = new URL(config.connectionString);
+    url.pathname = `/${encodeURIComponent(database)}`;
+    return { ...config, connectionString: url.toString() };
+  }
+  return { ...config, database };
+}
 
 /** Runs pgtools-repack with `argv` (without node and script) and resolves with the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let options: CliOptions;
   try {
     options = parseCliArgs(argv);
-    for (const [key, flag] of NOT_YET) {
-      const v = options[key];
-      if (v === true || (Array.isArray(v) && v.length > 0) || (typeof v === 'string' || typeof v === 'number')) {
-        throw new UsageError(`${flag} is not supported by this version of pgtools-repack yet`);
-      }
-    }
-    if (!options.help && !options.version && !options.cleanup && options.tables.length === 0) {
-      throw new UsageError('no table given: use -t/--table (whole-database runs are not supported yet)');
-    }
+    if (!options.help && !options.version) checkCombinations(options);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`pgtools-repack: ${err.message}\nTry "pgtools-repack --help" for more information.\n`);
@@ -86,43 +120,74 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       }
       return report.kept.length > 0 ? EXIT.failed : EXIT.ok;
     }
-    if (options.dryRun) {
-      const plans = [];
-      for (const table of options.tables) plans.push(...(await planRepack(db, { table, swap: options.swap })));
-      if (options.json) process.stdout.write(`${JSON.stringify({ dryRun: true, tables: plans }, null, 2)}\n`);
-      else for (const p of plans) process.stdout.write(`${renderer.plan(p).join('\n')}\n`);
-      return plans.every((p) => p.ok) ? EXIT.ok : plans.some((p) => p.problems.some((x) => x.severity === 'refuse')) ? EXIT.failed : EXIT.skipped;
-    }
-    const tables: TableResult[] = [];
-    for (const table of options.tables) {
-      const result: RepackResult = await repack(db, {
-        table,
-        swap: options.swap,
+    const selection: TargetSelection = {
+      tables: options.tables,
+      schemas: options.schemas,
+      parentTables: options.parentTables,
+      excludeExtensions: options.excludeExtensions,
+      // pg_repack without -t, -I, -c or -i: every table of the database.
+      allTables: options.tables.length === 0 && options.parentTables.length === 0 && options.schemas.length === 0 && options.indexes.length === 0,
+    };
+    const databases = options.all ? await listDatabases(db) : [undefined];
+    const tables: Array<TableResult & { database?: string }> = [];
+    const plans: Array<TablePlan & { database?: string }> = [];
+    for (const database of databases) {
+      if (controller.signal.aborted) break;
+      const target = database === undefined ? db : forDatabase(db, database);
+      const tag = <T extends object>(x: T): T & { database?: string } => (database === undefined ? x : { database, ...x });
+      if (database !== undefined && !options.json) process.stderr.write(`INFO: repacking database "${database}"\n`);
+      if (options.dryRun) {
+        const found = await planRepack(target, { ...selection, swap: options.swap, ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}), ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}), ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}) });
+        plans.push(...found.map(tag));
+        continue;
+      }
+      const common = {
         waitTimeoutMs: options.waitTimeoutSec * 1000,
-        onBlockers: options.noKillBackend ? 'give-up' : 'terminate',
-        onDdl: options.noKillBackend ? 'give-up' : 'cancel',
-        snapshotWaitMs: options.snapshotWaitSec * 1000,
-        analyze: !options.noAnalyze,
-        jobs: options.jobs,
+        onBlockers: options.noKillBackend ? ('give-up' as const) : ('terminate' as const),
         signal: controller.signal,
         logger,
         onEvent: renderer.onEvent,
         ...(options.echo ? { onQuery: (sql: string) => renderer.echo(sql) } : {}),
-      });
-      tables.push(...result.tables);
+      };
+      const result: RepackResult =
+        options.onlyIndexes || options.indexes.length > 0
+          ? await repackIndexes(target, { ...selection, allTables: false, ...(options.indexes.length > 0 ? { indexes: options.indexes } : {}), ...common })
+          : await repack(target, {
+              ...selection,
+              ...common,
+              swap: options.swap,
+              onDdl: options.noKillBackend ? 'give-up' : 'cancel',
+              snapshotWaitMs: options.snapshotWaitSec * 1000,
+              analyze: !options.noAnalyze,
+              jobs: options.jobs,
+              ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
+              ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
+              ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+              ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
+              ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
+            });
+      tables.push(...result.tables.map(tag));
       renderer.clear();
-      if (!options.json) for (const t of result.tables) process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
-      if (controller.signal.aborted) break;
+    }
+    if (options.dryRun) {
+      if (options.json) process.stdout.write(`${JSON.stringify({ dryRun: true, tables: plans }, null, 2)}\n`);
+      else for (const p of plans) process.stdout.write(`${renderer.plan(p).join('\n')}\n`);
+      const wouldRun = plans.filter((p) => p.selected);
+      return wouldRun.every((p) => p.ok) ? EXIT.ok : wouldRun.some((p) => p.problems.some((x) => x.severity === 'refuse')) ? EXIT.failed : EXIT.skipped;
     }
     const exitCode = tables.some((t) => t.status === 'failed') ? EXIT.failed : tables.some((t) => t.status === 'skipped') ? EXIT.skipped : EXIT.ok;
     if (options.json) process.stdout.write(`${JSON.stringify({ exitCode, tables }, null, 2)}\n`);
+    else {
+      for (const t of tables) process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
+      if (tables.length > 1 || tables.some((t) => t.status !== 'repacked')) process.stderr.write(`${renderer.summaryTable(tables).join('\n')}\n`);
+    }
     return exitCode;
   } catch (err) {
     renderer.clear();
     if (err instanceof PgToolsError) {
       process.stderr.write(`pgtools-repack: ERROR: ${err.message}\n`);
       if (err.hint) process.stderr.write(`HINT: ${err.hint}\n`);
-      return err.code === 'table_not_found' || err.code === 'invalid_name' ? EXIT.usage : EXIT.failed;
+      return ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target'].includes(err.code) ? EXIT.usage : EXIT.failed;
     }
     const e = err as Error & { code?: string };
     process.stderr.write(`pgtools-repack: ERROR: ${e.message}${e.code === 'ECONNREFUSED' ? ' (is the server running? check -h/-p or PGHOST/PGPORT)' : ''}\n`);

@@ -1,5 +1,9 @@
-import type { RepackEvent, TableResult, TablePlan } from '@pgtools/repack';
+import type { BloatEstimate, RepackEvent, TableResult, TablePlan } from '@pgtools/repack';
 
+const bloat = (b: BloatEstimate): string =>
+  b.reclaimablePct === null
+    ? `no bloat estimate (${b.note ?? 'unknown'})`
+    : `about ${b.reclaimablePct}% reclaimable (${mb(b.reclaimableBytes ?? 0)} of ${mb(b.heapBytes)} heap; ${b.method === 'pgstattuple' ? 'measured with pgstattuple' : 'estimated from statistics'})`;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const secs = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 
@@ -82,12 +86,34 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
         case 'warning':
           line(`WARNING: ${e.message}`);
           break;
+        case 'throttle-paused':
+          line(`INFO: ${e.phase} paused for ${secs(e.pausedMs)}: ${e.reason}`);
+          break;
+        case 'throttle-resumed':
+          line(`INFO: ${e.phase} resumed after ${secs(e.pausedMs)}: standbys caught up`);
+          break;
+        case 'order':
+          line(`INFO: ordering "${e.table}" by ${e.orderBy}${e.source === 'cluster-index' ? ' (its CLUSTER index)' : ''}`);
+          break;
+        case 'bloat-estimate':
+          line(`INFO: "${e.table}": ${bloat(e.estimate)}`);
+          break;
+        case 'index-leftovers-dropped':
+          line(`INFO: dropped invalid leftovers of an interrupted REINDEX CONCURRENTLY on "${e.table}": ${e.indexes.join(', ')}`);
+          break;
+        case 'disk-check':
+          if (e.check.method === 'unchecked' || options.echo) line(`INFO: ${e.check.note}`);
+          break;
         default:
           break;
       }
     },
     summary(t: TableResult): string[] {
       const out: string[] = [];
+      if (t.status === 'filtered') return [`Leaving "${t.table}" as is: ${t.message ?? t.code ?? ''}`];
+      if (t.mode === 'indexes' && t.status === 'repacked') {
+        return [`"${t.table}": indexes rebuilt in ${secs(t.totalMs)}: ${t.indexesBuilt.join(', ') || 'none'}${t.indexLeftoversDropped?.length ? `; dropped leftovers ${t.indexLeftoversDropped.join(', ')}` : ''}`];
+      }
       if (t.status !== 'repacked') {
         const verb = t.status === 'skipped' ? 'Skipping' : 'ERROR: repack failed for';
         out.push(`${verb} "${t.table}": ${t.message ?? t.code ?? ''}`);
@@ -104,13 +130,35 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
           `indexes ${t.indexesBuilt.length}; lock waits ${secs(t.lockWaitMs)}; ACCESS EXCLUSIVE ${t.accessExclusive.map((a) => `${a.purpose} ${secs(a.heldMs)}`).join(', ')} (max ${secs(maxAe)})`,
       );
       out.push(`  phases: ${t.phases.map((p) => `${p.phase} ${secs(p.ms)}`).join(', ')}`);
+      if (t.orderBy) out.push(`  ordered by ${t.orderBy}`);
+      if (t.bloat) out.push(`  ${bloat(t.bloat)}`);
       if (t.leftoversRemoved.length > 0) out.push(`  removed leftovers: ${t.leftoversRemoved.join(', ')}`);
       for (const s of t.cancelled) out.push(`  cancelled ${session(s)}`);
       for (const s of t.terminated) out.push(`  terminated ${session(s)}`);
       return out;
     },
+    /** The end-of-run table: every table, what happened and why. */
+    summaryTable(tables: ReadonlyArray<TableResult & { database?: string }>): string[] {
+      const rows = tables.map((t) => [
+        t.database ? `${t.database}:${t.table}` : t.table,
+        t.status === 'filtered' ? 'skipped by filter' : t.status,
+        t.status === 'repacked' ? (t.mode === 'indexes' ? `indexes: ${t.indexesBuilt.join(', ')}` : `${t.sizeBefore ? mb(t.sizeBefore.totalBytes) : '?'} -> ${t.sizeAfter ? mb(t.sizeAfter.totalBytes) : '?'}`) : `${t.code ?? ''}: ${t.message ?? ''}`,
+      ]);
+      const w0 = Math.max(5, ...rows.map((r) => r[0]!.length));
+      const w1 = Math.max(6, ...rows.map((r) => r[1]!.length));
+      const count = (s: TableResult['status']): number => tables.filter((t) => t.status === s).length;
+      return [
+        '',
+        `${'table'.padEnd(w0)}  ${'status'.padEnd(w1)}  detail`,
+        ...rows.map((r) => `${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`),
+        `${tables.length} table(s): ${count('repacked')} repacked, ${count('filtered')} skipped by filter, ${count('skipped')} skipped, ${count('failed')} failed`,
+      ];
+    },
     plan(p: TablePlan): string[] {
-      const out = [`"${p.table}": ${p.ok ? 'can be repacked' : 'cannot be repacked'} (swap: ${p.swap})`];
+      const out = [`"${p.table}": ${!p.selected ? 'left as is by --if-bloated' : p.ok ? 'can be repacked' : 'cannot be repacked'} (swap: ${p.swap})`];
+      out.push(`  bloat: ${bloat(p.bloat)}`);
+      out.push(`  order: ${p.orderBy ?? 'none'}`);
+      out.push(`  disk: ${p.disk.note}`);
       out.push(`  key: ${p.key ? `${p.key.index} (${p.key.columns.join(', ')})` : 'none'}`);
       out.push(`  size: heap ${mb(p.sizeBytes.heap)}, total ${mb(p.sizeBytes.total)}, about ${p.estimatedRows} rows; extra disk needed up to ${mb(p.diskNeededBytes)}`);
       for (const i of p.indexes) out.push(`  index to build: ${i.definition}`);

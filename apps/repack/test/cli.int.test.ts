@@ -113,3 +113,84 @@ describe('pgtools-repack', () => {
     expect(r.stderr).toContain('no leftovers found');
   });
 });
+
+describe('pgtools-repack breadth', () => {
+  it('-c runs over a schema: a summary table names every table, skipped ones with the reason, exit 3; --json lists all', async () => {
+    await pool.query('CREATE SCHEMA sales');
+    await pool.query('CREATE TABLE sales.a (id int PRIMARY KEY, v text)');
+    await pool.query('CREATE TABLE sales.b (id int PRIMARY KEY, v text)');
+    await pool.query('CREATE TABLE sales.keyless (v text)');
+    const r = await run(['-c', 'sales', 'cli db']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/sales\.a\s+repacked/);
+    expect(r.stderr).toMatch(/sales\.b\s+repacked/);
+    expect(r.stderr).toMatch(/sales\.keyless\s+skipped\s+no_usable_key: table sales\.keyless has no primary key/);
+    expect(r.stderr).toMatch(/3 table\(s\): 2 repacked, 0 skipped by filter, 1 skipped, 0 failed/);
+    const j = await run(['-c', 'sales', '--json', 'cli db']);
+    expect(j.code).toBe(3);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.tables.map((t: { table: string; status: string }) => [t.table, t.status])).toEqual([
+      ['sales.a', 'repacked'],
+      ['sales.b', 'repacked'],
+      ['sales.keyless', 'skipped'],
+    ]);
+  });
+
+  it('-x rebuilds the indexes only, -i one index; the heap keeps its file', async () => {
+    const heap = async (): Promise<string> => (await pool.query(`SELECT relfilenode::text AS f FROM pg_class WHERE relname = 'orders'`)).rows[0].f;
+    const before = await heap();
+    const x = await run(['-x', '-t', 'orders', 'cli db']);
+    expect(x.code).toBe(0);
+    expect(x.stderr).toMatch(/"public.orders": indexes rebuilt in .*: orders_pkey/);
+    const i = await run(['-i', 'orders_pkey', '--json', 'cli db']);
+    expect(i.code).toBe(0);
+    expect(JSON.parse(i.stdout).tables[0]).toMatchObject({ table: 'public.orders', mode: 'indexes', indexesBuilt: ['orders_pkey'] });
+    expect(await heap()).toBe(before);
+  });
+
+  it('-o orders by validated columns; SQL in -o is a usage error (exit 2)', async () => {
+    const ok = await run(['-t', 'orders', '-o', 'customer DESC, id', 'cli db']);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/ordered by "customer" DESC, "id"/);
+    const bad = await run(['-t', 'orders', '-o', 'id; DROP TABLE orders', 'cli db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cannot read --order-by/);
+    const unknown = await run(['-t', 'orders', '-o', 'nope', 'cli db']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/has no column "nope"/);
+  });
+
+  it('--if-bloated leaves lean tables as is (exit 0); -N shows the estimate and which method made it', async () => {
+    const r = await run(['-t', 'orders', '--if-bloated', '90', 'cli db']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/public\.orders\s+skipped by filter\s+below_bloat_threshold/);
+    const n = await run(['-N', '-t', 'orders', '--if-bloated', '90', 'cli db']);
+    expect(n.code).toBe(0);
+    expect(n.stdout).toMatch(/left as is by --if-bloated/);
+    expect(n.stdout).toMatch(/bloat: about [\d.]+% reclaimable .*estimated from statistics/);
+    expect(n.stdout).toMatch(/disk: \d+ bytes free at/);
+  });
+
+  it('-a visits every database that allows connections; throttling flags are taken', async () => {
+    await cluster.query('CREATE TABLE in_postgres_db (id int PRIMARY KEY)');
+    const r = await run(['-a', '--json', '--max-rate', '1000000', '--max-replica-lag', '1GB', '-C', 'plpgsql']);
+    const doc = JSON.parse(r.stdout);
+    const dbs = new Set(doc.tables.map((t: { database: string }) => t.database));
+    expect(dbs).toEqual(new Set(['cli db', 'postgres']));
+    expect(doc.tables.some((t: { table: string; database: string }) => t.database === 'cli db' && t.table === 'public.orders')).toBe(true);
+    expect(doc.tables.find((t: { table: string; database: string }) => t.database === 'postgres')).toMatchObject({ table: 'public.in_postgres_db', status: 'repacked' });
+    expect(r.code).toBe(3); // public.nokey and sales.keyless have no key
+  });
+
+  it.each([
+    [['-a', '-t', 'orders'], /cannot repack specific table\(s\) in all databases/],
+    [['-x'], /specify the table\(s\)/],
+    [['-S', '-t', 'orders'], /--moveidx \(-S\) without --tablespace/],
+    [['-t', 'orders', '--max-replica-lag', 'lots'], /max replica lag/],
+  ])('refuses %j (exit 2)', async (args, message) => {
+    const r = await run([...args, 'cli db'].filter((a, i, all) => !(a === 'cli db' && all.includes('-a'))));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
+

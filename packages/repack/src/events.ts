@@ -1,3 +1,5 @@
+import type { BloatEstimate } from './bloat.js';
+import type { DiskCheck } from './disk.js';
 /** The named phases of a repack, in order. */
 export type PhaseName =
   | 'precheck'
@@ -33,4 +35,15 @@ export type RepackEvent =
   | { type: 'snapshot-waiting'; table: string; sessions: SessionInfo[]; waitedMs: number }
   | { type: 'access-exclusive'; table: string; purpose: string; heldMs: number }
   | { type: 'leftovers-removed'; table: string; objects: string[] }
-  | { type: 'warning'; table: string; message: string };
+  | { type: 'warning'; table: string; message: string }
+  /** The copy or the apply stopped because a standby lags too much; repeated every few seconds while paused. */
+  | { type: 'throttle-paused'; table: string; phase: 'copy' | 'apply'; reason: string; pausedMs: number }
+  | { type: 'throttle-resumed'; table: string; phase: 'copy' | 'apply'; pausedMs: number }
+  /** The bloat estimate of a table, before deciding whether to repack it. */
+  | { type: 'bloat-estimate'; table: string; estimate: BloatEstimate }
+  /** The physical order the copy writes in (absent: no ordering). */
+  | { type: 'order'; table: string; orderBy: string; source: 'order-by' | 'cluster-index' }
+  /** Invalid leftovers of an interrupted REINDEX CONCURRENTLY dropped before rebuilding. */
+  | { type: 'index-leftovers-dropped'; table: string; indexes: string[] }
+  /** What the disk check looked at. */
+  | { type: 'disk-check'; table: string; check: DiskCheck };

@@ -1,6 +1,10 @@
-import type { Logger } from '@pgtools/core';
+import { PgToolsError, type Logger } from '@pgtools/core';
+import { parseReplicaLag } from './throttle.js';
 import type { RepackEvent } from './events.js';
 import type { TableRef } from './table-info.js';
+
+/** A replica lag bound: bytes of WAL not yet replayed, or replay delay in ms. */
+export type ReplicaLagLimit = { bytes: number } | { ms: number };
 
 export type SwapMode = 'auto' | 'catalog' | 'rename';
 export type BlockerPolicy = 'give-up' | 'cancel' | 'terminate';
@@ -16,9 +20,30 @@ export type PausePoint =
   | 'before-swap'
   | 'after-swap';
 
-export interface RepackOptions {
-  /** The table: `'schema.name'` (quoted parts allowed) or `{ schema, name }`. A partitioned table means its leaf partitions. */
-  table: TableRef;
+/** Which tables a run works on; combined, they add up (each table once). Nothing given: every table of the database. */
+export interface TargetSelection {
+  /** One table: `'schema.name'` (quoted parts allowed) or `{ schema, name }`. A partitioned table means its leaf partitions. */
+  table?: TableRef;
+  /** More tables (the CLI's repeated `-t`). */
+  tables?: TableRef[];
+  /** Every ordinary table of these schemas (`-c`). */
+  schemas?: string[];
+  /** These tables and every table inheriting from them, partitions included (`-I`). */
+  parentTables?: TableRef[];
+  /** Leave out tables that belong to these extensions (`-C`). */
+  excludeExtensions?: string[];
+  /** Every ordinary table of the database (the CLI without `-t`, `-c` or `-I`); never implied. */
+  allTables?: boolean;
+}
+
+/** A column of `orderBy`: validated against the table, quoted by us. */
+export interface OrderByTerm {
+  column: string;
+  descending?: boolean;
+  nulls?: 'first' | 'last';
+}
+
+export interface RepackOptions extends TargetSelection {
   /** `catalog` keeps the table's OID (superuser); `rename` works for the owner; `auto` picks catalog when superuser. */
   swap?: SwapMode;
   /** How long to try for each short ACCESS EXCLUSIVE moment before escalating. Default 60 s. */
@@ -39,8 +64,29 @@ export interface RepackOptions {
   switchThreshold?: number;
   /** Pages copied per statement during the copy (progress granularity). Default 8192 (64 MB). */
   copyChunkPages?: number;
-  /** Connections for index builds. Default 1. */
+  /** Connections for index builds: each index of the shadow is built on its own connection. Default 1. */
   jobs?: number;
+  /**
+   * Physical order of the rewritten table: `'col [DESC] [NULLS FIRST|LAST], ...'` (the CLI's `-o`) or terms.
+   * Default: the table's CLUSTER index (btree) when it has one. `false`: no ordering (`-n`).
+   */
+  orderBy?: string | OrderByTerm[] | false;
+  /** Only repack tables whose estimated reclaimable space is at least this percentage; others are `filtered`. */
+  ifBloatedPct?: number;
+  /** Cap on rows per second for the copy chunks and the apply batches. */
+  maxRate?: number;
+  /**
+   * Pause the copy and the apply while a standby in pg_stat_replication lags more than this:
+   * `{ bytes }` (replay position behind the current WAL position) or `{ ms }` (its replay_lag).
+   * A string like `'16MB'`, `'1048576'`, `'30s'` or `'500ms'` is parsed the same way.
+   */
+  maxReplicaLag?: ReplicaLagLimit | string;
+  /** Put the rewritten table in this tablespace (`-s`); the swap moves the table there. */
+  tablespace?: string;
+  /** With `tablespace`, put the rebuilt indexes there too (`-S`). */
+  moveIndexes?: boolean;
+  /** Refuse a table when free disk is clearly not enough for its copy, where it can be checked. Default true. */
+  checkDisk?: boolean;
   /** `application_name` of our sessions. */
   applicationName?: string;
   signal?: AbortSignal;
@@ -52,11 +98,24 @@ export interface RepackOptions {
   pausePoint?: (point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void;
 }
 
-export type ResolvedOptions = Required<Omit<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'table'>> &
-  Pick<RepackOptions, 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery'>;
+type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace';
+export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag'>> &
+  Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined };
 
-export function resolveOptions(options: Omit<RepackOptions, 'table'>): ResolvedOptions {
+export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelection>): ResolvedOptions {
+  if (options.maxRate !== undefined && !(options.maxRate > 0)) throw new PgToolsError('invalid_option', `maxRate must be a positive number of rows per second, got ${options.maxRate}`);
+  if (options.ifBloatedPct !== undefined && !(options.ifBloatedPct >= 0 && options.ifBloatedPct <= 100)) {
+    throw new PgToolsError('invalid_option', `ifBloatedPct must be a percentage between 0 and 100, got ${options.ifBloatedPct}`);
+  }
+  if (options.moveIndexes && options.tablespace === undefined) throw new PgToolsError('invalid_option', 'moveIndexes needs a tablespace');
   return {
+    orderBy: options.orderBy,
+    ifBloatedPct: options.ifBloatedPct,
+    maxRate: options.maxRate,
+    maxReplicaLag: typeof options.maxReplicaLag === 'string' ? parseReplicaLag(options.maxReplicaLag) : options.maxReplicaLag,
+    tablespace: options.tablespace,
+    moveIndexes: options.moveIndexes ?? false,
+    checkDisk: options.checkDisk ?? true,
     swap: options.swap ?? 'auto',
     waitTimeoutMs: options.waitTimeoutMs ?? 60_000,
     onBlockers: options.onBlockers ?? 'give-up',

@@ -1,9 +1,12 @@
 import { quoteQualified, type PoolOrConfig } from '@pgtools/core';
 import { connectionSource } from './connections.js';
-import type { RepackOptions } from './options.js';
+import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
-import { resolveTargets } from './repack.js';
+import { resolveTargets } from './targets.js';
 import { inspectTable } from './table-info.js';
+import { estimateBloat, type BloatEstimate } from './bloat.js';
+import { checkDisk, type DiskCheck } from './disk.js';
+import { copyOrder } from './order-by.js';
 
 /** What a repack of one table would do, computed without taking any lock or changing anything. */
 export interface TablePlan {
@@ -15,6 +18,14 @@ export interface TablePlan {
   sizeBytes: { heap: number; total: number };
   /** Peak extra disk: a full copy of the table and its indexes, plus the change log. */
   diskNeededBytes: number;
+  /** Reclaimable space and how it was estimated (pgstattuple, statistics, or unavailable). */
+  bloat: BloatEstimate;
+  /** With `ifBloatedPct`: would the table be repacked or left out by the filter? */
+  selected: boolean;
+  /** The copy's ORDER BY (from `orderBy` or the CLUSTER index); undefined: unordered. */
+  orderBy: string | undefined;
+  /** Free disk, where it can be checked, and what was checked. */
+  disk: DiskCheck;
   /** The locks the run would take, in order. */
   locks: string[];
   problems: Problem[];
@@ -32,10 +43,13 @@ export interface TablePlan {
  * for (const p of plans) console.log(p.table, p.ok ? 'ok' : p.problems.map((x) => x.message));
  * ```
  */
-export async function planRepack(db: PoolOrConfig, options: Pick<RepackOptions, 'table' | 'swap'>): Promise<TablePlan[]> {
+export async function planRepack(
+  db: PoolOrConfig,
+  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema'>,
+): Promise<TablePlan[]> {
   const source = connectionSource(db);
   try {
-    const targets = await resolveTargets(source, options.table);
+    const targets = await resolveTargets(source, options, options.toolSchema);
     const client = await source.connect();
     try {
       const { rows: su } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
@@ -46,6 +60,18 @@ export async function planRepack(db: PoolOrConfig, options: Pick<RepackOptions, 
         const info = await inspectTable(client, target);
         const swap = (options.swap ?? 'auto') === 'auto' ? (superuser ? 'catalog' : 'rename') : (options.swap as 'catalog' | 'rename');
         const { key, problems } = precheck(info, { swap, publicationsForAllTables: pubs.map((p) => p.pubname) });
+        if (target.discovered) for (const p of problems) if (['unlogged_table', 'temporary_table', 'not_a_table'].includes(p.code)) p.severity = 'skip';
+        let orderBy: string | undefined;
+        try {
+          orderBy = (await copyOrder(client, info, options.orderBy))?.sql;
+        } catch (err) {
+          problems.push({ code: 'invalid_order_by', severity: 'refuse', message: (err as Error).message });
+        }
+        const bloat = await estimateBloat(client, info.oid);
+        const disk = await checkDisk(client, info, options.tablespace);
+        if (!disk.ok) problems.push({ code: 'insufficient_disk', severity: 'skip', message: disk.note });
+        const selected =
+          options.ifBloatedPct === undefined || (bloat.reclaimablePct !== null && bloat.reclaimablePct >= options.ifBloatedPct);
         if (swap === 'catalog' && !superuser) {
           problems.push({
             code: 'catalog_swap_requires_superuser',
@@ -63,6 +89,10 @@ export async function planRepack(db: PoolOrConfig, options: Pick<RepackOptions, 
           estimatedRows: info.estimatedRows,
           sizeBytes: { heap: info.heapBytes, total: info.totalBytes },
           diskNeededBytes: info.totalBytes,
+          bloat,
+          selected,
+          orderBy,
+          disk,
           locks: [
             `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
             `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,

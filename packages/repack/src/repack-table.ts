@@ -19,6 +19,11 @@ import { emptyTableResult, type TableResult } from './result.js';
 import { inspectTable, type TableInfo } from './table-info.js';
 import { waitForOldSnapshots } from './snapshots.js';
 import { shadowTableName } from './names.js';
+import { copyOrder, type CopyOrder } from './order-by.js';
+import { estimateBloat } from './bloat.js';
+import { checkDisk } from './disk.js';
+import { Throttle } from './throttle.js';
+import type { RepackTarget } from './targets.js';
 
 /** Connections the run works with; `connect` hands out dedicated clients. */
 export interface ConnectionSource {
@@ -27,6 +32,11 @@ export interface ConnectionSource {
 }
 
 class Skip extends PgToolsError {}
+/** Left out by a filter such as ifBloatedPct: counts as done. */
+class Filtered extends PgToolsError {}
+
+/** Problems that make a table ineligible; in a schema or database-wide run they skip the table instead of failing it. */
+const ELIGIBILITY = new Set(['unlogged_table', 'temporary_table', 'not_a_table', 'partitioned_table']);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -34,8 +44,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Repacks one ordinary table online. Never throws for a table-level problem: the result says
  * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
  */
-export async function repackOneTable(source: ConnectionSource, tableOid: number, display: string, opts: ResolvedOptions): Promise<TableResult> {
+export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions): Promise<TableResult> {
+  const { oid: tableOid, display } = target;
   const result = emptyTableResult(display);
+  result.mode = 'table';
   const logger: Logger = opts.logger ?? silentLogger;
   const started = Date.now();
   const emit = (event: RepackEvent): void => {
@@ -110,7 +122,7 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
     await work.query('SET row_security = off');
 
     // ---- precheck -------------------------------------------------------------------------
-    const swapMode = await phase('precheck', async () => {
+    const { mode: swapMode, order } = await phase('precheck', async () => {
       info = await inspectTable(work, await oidToRef(work, tableOid));
       result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
       const superuser = await isSuperuser(work);
@@ -120,11 +132,41 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
       }
       const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
       const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
+      if (target.discovered) for (const p of checked.problems) if (ELIGIBILITY.has(p.code)) p.severity = 'skip';
       raiseProblems(checked.problems, logger, (m) => emit({ type: 'warning', table: display, message: m }));
       const key = checked.key!;
       result.key = { index: key.name, columns: key.keyColumns as string[] };
       result.swap = mode;
-      return mode;
+      if (opts.tablespace !== undefined) {
+        const { rows: ts } = await work.query('SELECT 1 FROM pg_tablespace WHERE spcname = $1', [opts.tablespace]);
+        if (ts.length === 0) throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(opts.tablespace)} does not exist`);
+      }
+      const order = await copyOrder(work, info, opts.orderBy);
+      if (order) {
+        result.orderBy = order.sql;
+        emit({ type: 'order', table: display, orderBy: order.sql, source: order.source });
+      }
+      if (opts.ifBloatedPct !== undefined) {
+        const estimate = await estimateBloat(work, tableOid);
+        result.bloat = estimate;
+        emit({ type: 'bloat-estimate', table: display, estimate });
+        if (estimate.reclaimablePct === null) {
+          throw new Filtered('bloat_unknown', `${display}: no bloat estimate (${estimate.note ?? 'unknown'}); not repacked by --if-bloated`);
+        }
+        if (estimate.reclaimablePct < opts.ifBloatedPct) {
+          throw new Filtered(
+            'below_bloat_threshold',
+            `${display}: about ${estimate.reclaimablePct}% reclaimable (${estimate.method}), below --if-bloated ${opts.ifBloatedPct}%`,
+          );
+        }
+      }
+      if (opts.checkDisk) {
+        const disk = await checkDisk(work, info, opts.tablespace);
+        result.diskCheck = disk;
+        emit({ type: 'disk-check', table: display, check: disk });
+        if (!disk.ok) throw new Skip('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
+      }
+      return { mode, order };
     });
     const table = { schema: info!.schema, name: info!.name };
 
@@ -219,10 +261,12 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
       },
     });
 
+    const throttle = new Throttle({ maxRate: opts.maxRate, maxReplicaLag: opts.maxReplicaLag, table: display, emit, signal: opts.signal });
+
     // ---- copy: one snapshot for the copy and the log truncation -----------------------------
     const shadowName = shadowTableName(tableOid);
     const copy = await phase('copy', () =>
-      copyTable(work, info!, { schema: opts.toolSchema, name: shadowName }, capture!, swapMode, opts, emit, () => pause('during-copy')),
+      copyTable(work, info!, { schema: opts.toolSchema, name: shadowName }, capture!, swapMode, opts, emit, () => pause('during-copy'), order, throttle),
     );
     shadow = { schema: opts.toolSchema, name: shadowName };
     result.rowsCopied = copy.rows;
@@ -230,16 +274,23 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
 
     // ---- indexes ------------------------------------------------------------------------------
     const indexPairs = await phase('indexes', async () => {
-      const definitions = await shadowIndexDefinitions(work, { original: table, shadow: shadow! });
-      const pairs: Array<{ original: { schema: string; name: string }; shadow: { schema: string; name: string } }> = [];
-      for (const def of definitions) {
+      const definitions = await shadowIndexDefinitions(work, {
+        original: table,
+        shadow: shadow!,
+        ...(opts.moveIndexes && opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
+      });
+      const pairs = definitions.map((def) => ({
+        original: { schema: def.originalIndex.schema, name: def.originalIndex.name },
+        shadow: { schema: shadow!.schema, name: def.shadowIndexName },
+      }));
+      const build = async (client: pg.ClientBase, def: (typeof definitions)[number]): Promise<void> => {
         checkAbort();
         const t0 = Date.now();
-        await work.query(def.sql);
-        pairs.push({ original: { schema: def.originalIndex.schema, name: def.originalIndex.name }, shadow: { schema: shadow!.schema, name: def.shadowIndexName } });
+        await client.query(def.sql);
         result.indexesBuilt.push(def.originalIndex.name);
         emit({ type: 'index-built', table: display, index: def.originalIndex.name, ms: Date.now() - t0 });
-      }
+      };
+      await buildInParallel(source, work, definitions, Math.min(opts.jobs, definitions.length), opts.applicationName, build);
       return pairs;
     });
     await pause('after-indexes');
@@ -251,7 +302,7 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
         target: shadow!,
         keyColumns: result.key!.columns,
         columns: copy.columns,
-        batchSize: opts.applyBatchSize,
+        batchSize: throttle.stepRows(opts.applyBatchSize),
         transaction: inTransaction ? 'caller' : 'own',
       });
       result.log.entries += stats.entries;
@@ -264,6 +315,7 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
       for (let round = 0; ; round++) {
         checkAbort();
         const applied = await applyOnce(work, false);
+        await throttle.after(work, applied, 'apply');
         const remaining = await countLog(work, capture!);
         emit({ type: 'apply-progress', table: display, applied: result.log.entries, remaining });
         if (round === 0) await pause('during-apply');
@@ -280,7 +332,7 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
         onWaiting: (sessions, waitedMs) => emit({ type: 'snapshot-waiting', table: display, sessions, waitedMs }),
         between: async () => {
           checkAbort();
-          await applyOnce(work, false);
+          await throttle.after(work, await applyOnce(work, false), 'apply');
         },
         signal: opts.signal,
       }).then((outcome) => {
@@ -307,7 +359,12 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
       let lockedAt = 0;
       for (let attempt = 1; ; attempt++) {
         // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
-        while ((await applyOnce(work, false)) >= opts.switchThreshold) checkAbort();
+        for (;;) {
+          const applied = await applyOnce(work, false);
+          await throttle.after(work, applied, 'apply');
+          checkAbort();
+          if (applied < opts.switchThreshold) break;
+        }
         await guard!.query('SAVEPOINT pgtools_swap');
         const acquired = await acquireTableLock({
           client: guard!,
@@ -377,10 +434,11 @@ export async function repackOneTable(source: ConnectionSource, tableOid: number,
     result.status = 'repacked';
   } catch (err) {
     const e = err instanceof PgToolsError ? err : wrapPgError(err, 'repack_failed', `repack of ${display} failed`);
-    result.status = e instanceof Skip || SKIP_CODES.has(e.code) ? 'skipped' : 'failed';
+    result.status = e instanceof Filtered ? 'filtered' : e instanceof Skip || SKIP_CODES.has(e.code) ? 'skipped' : 'failed';
     result.code = e.code;
     result.message = e.message;
-    logger.error(e.message, e.toJSON());
+    if (result.status === 'filtered') logger.info(e.message);
+    else logger.error(e.message, e.toJSON());
   } finally {
     await ddlGuard?.stop().catch(() => {});
     // Roll back whatever is open; the original table is untouched by anything not committed.
@@ -503,7 +561,10 @@ async function copyTable(
   opts: ResolvedOptions,
   emit: (e: RepackEvent) => void,
   midway: () => Promise<void>,
+  order: CopyOrder | undefined,
+  throttle: Throttle,
 ): Promise<CopyOutcome> {
+  const tablespace = opts.tablespace ?? info.tablespace;
   const source = `ONLY ${quoteQualified(info.schema, info.name)}`;
   const target = quoteQualified(shadow.schema, shadow.name);
   const live = info.columns.filter((c) => !c.dropped);
@@ -532,7 +593,7 @@ async function copyTable(
         .map((o) => o.replace(/^([a-z_.]+)=(.*)$/, (_m, k: string, v: string) => `${k}=${quoteLiteral(v)}`))
         .join(', ');
       await client.query(
-        `CREATE TABLE ${target} WITH (${withOptions}, toast.autovacuum_enabled=false)${info.tablespace ? ` TABLESPACE ${quoteIdent(info.tablespace)}` : ''} AS SELECT ${select} FROM ${source} WITH NO DATA`,
+        `CREATE TABLE ${target} WITH (${withOptions}, toast.autovacuum_enabled=false)${tablespace ? ` TABLESPACE ${quoteIdent(tablespace)}` : ''} AS SELECT ${select} FROM ${source} WITH NO DATA`,
       );
       insertColumns = liveNames;
       selectList = liveNames.map(quoteIdent).join(', ');
@@ -541,7 +602,13 @@ async function copyTable(
       const { rows: log } = await client.query<{ oid: string }>('SELECT to_regclass($1)::oid::text AS oid', [
         quoteQualified(capture.toolSchema, capture.logTable),
       ]);
-      await createRenameShadow(client, { original, shadow, excludeTriggers: [capture.triggerName], ignoreRelations: [Number(log[0]!.oid)] });
+      await createRenameShadow(client, {
+        original,
+        shadow,
+        excludeTriggers: [capture.triggerName],
+        ignoreRelations: [Number(log[0]!.oid)],
+        ...(opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
+      });
       const copyColumns = await renameCopyColumns(client, original);
       insertColumns = copyColumns.columns;
       selectList = copyColumns.selectList;
@@ -549,8 +616,25 @@ async function copyTable(
     }
     const insertPrefix = `INSERT INTO ${target} (${insertColumns.map(quoteIdent).join(', ')}) ${overriding} SELECT ${selectList} FROM ${source}`;
     let rows = 0;
-    const chunk = Math.max(1, opts.copyChunkPages);
-    for (let start = 0; ; start += chunk) {
+    if (order) {
+      // TID ranges cannot produce one physical order: the ordered copy is a single statement.
+      await throttle.waitForReplicas(client, 'copy');
+      const res = await client.query(`${insertPrefix} ORDER BY ${order.sql}`);
+      rows = res.rowCount ?? 0;
+      emit({ type: 'copy-progress', table: info.display, rowsDone: rows, rowsTotal: rows, bytesDone: totalPages * 8192, bytesTotal: totalPages * 8192 });
+      await midway();
+      await throttle.after(client, rows, 'copy');
+    }
+    let chunk = Math.max(1, opts.copyChunkPages);
+    if (opts.maxRate !== undefined && totalPages > 0) {
+      const rowsPerPage = Math.max(1, info.estimatedRows / totalPages);
+      chunk = Math.max(1, Math.min(chunk, Math.floor(opts.maxRate / rowsPerPage)));
+    }
+    if (opts.maxReplicaLag && 'bytes' in opts.maxReplicaLag) {
+      // Keep the WAL of one chunk well under the allowed lag, so the check between chunks can hold it.
+      chunk = Math.max(1, Math.min(chunk, Math.floor(opts.maxReplicaLag.bytes / 2 / 8192)));
+    }
+    for (let start = 0; !order; start += chunk) {
       const last = start + chunk >= totalPages;
       const where = last ? `WHERE ctid >= '(${start},0)'::tid` : `WHERE ctid >= '(${start},0)'::tid AND ctid < '(${start + chunk},0)'::tid`;
       const res = await client.query(`${insertPrefix} ${where}`);
@@ -565,6 +649,7 @@ async function copyTable(
       });
       if (start === 0) await midway();
       if (last) break;
+      await throttle.after(client, res.rowCount ?? 0, 'copy');
     }
     if (swapMode === 'catalog') {
       for (const c of info.columns.filter((col) => col.dropped)) {
@@ -643,5 +728,44 @@ async function cleanupAfterFailure(
     return hint;
   } finally {
     if (own) await source.release(own, false);
+  }
+}
+
+/**
+ * Builds the shadow's indexes over up to `jobs` connections, one index per connection at a time.
+ * Extra connections are ours only for the build; `work` keeps building too.
+ */
+async function buildInParallel<T>(
+  source: ConnectionSource,
+  work: pg.ClientBase,
+  items: readonly T[],
+  jobs: number,
+  applicationName: string,
+  build: (client: pg.ClientBase, item: T) => Promise<void>,
+): Promise<void> {
+  const queue = [...items];
+  const extra: Array<pg.PoolClient | pg.Client> = [];
+  let failed = false;
+  try {
+    for (let i = 1; i < jobs; i++) {
+      const c = await source.connect();
+      extra.push(c);
+      await prepareSession(c, { applicationName: `${applicationName} index-build` });
+    }
+    const worker = async (client: pg.ClientBase): Promise<void> => {
+      for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift()) {
+        try {
+          await build(client, item);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const outcomes = await Promise.allSettled([worker(work), ...extra.map((c) => worker(c))]);
+    const error = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (error) throw error.reason;
+  } finally {
+    for (const c of extra) await source.release(c, failed);
   }
 }

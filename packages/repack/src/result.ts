@@ -1,3 +1,5 @@
+import type { BloatEstimate } from './bloat.js';
+import type { DiskCheck } from './disk.js';
 import type { PhaseName, SessionInfo } from './events.js';
 
 export interface PhaseTiming {
@@ -8,8 +10,23 @@ export interface PhaseTiming {
 /** What happened to one table. */
 export interface TableResult {
   table: string;
-  /** `repacked`; `skipped` (could not be done safely: exit code 3); `failed` (exit code 1, table intact). */
-  status: 'repacked' | 'skipped' | 'failed';
+  /**
+   * `repacked`; `filtered` (left out by a filter such as `ifBloatedPct`: counts as done, exit code 0);
+   * `skipped` (could not be done safely: exit code 3); `failed` (exit code 1, table intact).
+   */
+  status: 'repacked' | 'filtered' | 'skipped' | 'failed';
+  /** `table` (full repack) or `indexes` (indexes only). */
+  mode?: 'table' | 'indexes';
+  /** The bloat estimate, when `ifBloatedPct` asked for one. */
+  bloat?: BloatEstimate;
+  /** The physical order the copy wrote in, when ordered. */
+  orderBy?: string;
+  /** What the disk check looked at. */
+  diskCheck?: DiskCheck;
+  /** Indexes-only runs: invalid leftovers of an interrupted REINDEX CONCURRENTLY that were dropped. */
+  indexLeftoversDropped?: string[];
+  /** Time spent paused by `maxReplicaLag` and `maxRate`. */
+  throttledMs?: number;
   /** Stable code when skipped or failed (e.g. `no_usable_key`, `lock_timeout`, `old_snapshots`). */
   code?: string;
   message?: string;
