@@ -17,11 +17,15 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`;
  * await dropCapture(client, cdcObjectNames(16384));
  * ```
  */
-export async function dropCapture(client: Queryable, names: CdcNames, options: { logger?: Logger } = {}): Promise<void> {
+export async function dropCapture(
+  client: Queryable,
+  names: CdcNames,
+  options: { logger?: Logger; /** The trigger is gone already (detachCapture): do not lock the table again. */ triggerDropped?: boolean } = {},
+): Promise<void> {
   const logger = options.logger ?? silentLogger;
   try {
-    const found = await client.query<RelationName>(TABLE_BY_OID_SQL, [names.tableOid]);
-    for (const sql of buildDropCaptureSql(names, found.rows[0])) await client.query(sql);
+    const found = options.triggerDropped ? undefined : (await client.query<RelationName>(TABLE_BY_OID_SQL, [names.tableOid])).rows[0];
+    for (const sql of buildDropCaptureSql(names, found)) await client.query(sql);
   } catch (err) {
     throw wrapPgError(err, 'capture_drop_failed', `dropping the change capture of table OID ${names.tableOid}`);
   }

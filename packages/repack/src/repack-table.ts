@@ -10,8 +10,8 @@ import {
   type Logger,
 } from '@pgtools/core';
 import { acquireTableLock, releaseAdvisoryTableLock, startDdlGuard, tryAdvisoryTableLock, type DdlGuard, type LockEvent } from '@pgtools/lock';
-import { applyLog, cdcObjectNames, countLog, createCapture, dropCapture, type CdcObjects } from '@pgtools/cdc';
-import { catalogSwap, createRenameShadow, dropShadow, renameCopyColumns, renameSwap, shadowIndexDefinitions } from '@pgtools/swap';
+import { applyLog, attachCapture, cdcObjectNames, countLog, detachCapture, dropCapture, prepareCapture, type CdcObjects } from '@pgtools/cdc';
+import { createRenameShadow, dropShadow, executeCatalogSwap, prepareCatalogSwap, renameCopyColumns, renameSwap, shadowIndexDefinitions } from '@pgtools/swap';
 import type { PhaseName, RepackEvent, SessionInfo } from './events.js';
 import type { PausePoint, ResolvedOptions } from './options.js';
 import { precheck, type Problem } from './precheck.js';
@@ -188,6 +188,45 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
 
     // ---- setup: capture trigger under a brief ACCESS EXCLUSIVE -----------------------------
     await phase('setup', async () => {
+      // Leftovers of a dead run (we hold the advisory lock, so no live run owns them) go first; dropping
+      // their trigger needs its own short ACCESS EXCLUSIVE, only on this rare path.
+      if (await hasLeftovers(work, tableOid, opts.toolSchema)) {
+        await acquireTableLock({
+          client: work,
+          relations: [table],
+          mode: 'ACCESS EXCLUSIVE',
+          waitTimeoutMs: opts.waitTimeoutMs,
+          onBlockers: opts.onBlockers,
+          excludePids: [guardPid],
+          signal: opts.signal,
+          logger,
+          onEvent: lockEvents('setup'),
+        });
+        const since = Date.now();
+        try {
+          const removed = await removeLeftovers(work, tableOid, opts.toolSchema);
+          await work.query('COMMIT');
+          result.leftoversRemoved.push(...removed);
+          emit({ type: 'leftovers-removed', table: display, objects: removed });
+          logger.info(`removed leftovers of an interrupted run on ${display}`, { objects: removed });
+        } catch (err) {
+          await work.query('ROLLBACK').catch(() => {});
+          throw err;
+        } finally {
+          result.accessExclusive.push({ purpose: 'cleanup', heldMs: Date.now() - since });
+        }
+      }
+      // Everything but the trigger is made before the lock; from here on the log table (it keeps rows of
+      // the table's type) refuses column DDL, so the columns inspected now stay valid.
+      info = await inspectTable(work, table);
+      const recheck = precheck(info, { swap: swapMode });
+      raiseProblems(recheck.problems.filter((p) => p.code !== 'publication_all_tables'), logger, () => {});
+      const key = recheck.key!;
+      result.key = { index: key.name, columns: key.keyColumns as string[] };
+      capture = await prepareCapture(work, { table: { ...table, oid: tableOid }, keyColumns: key.keyColumns as string[], toolSchema: opts.toolSchema });
+      await guard!.query('BEGIN');
+      guardInTransaction = true;
+
       const acquired = await acquireTableLock({
         client: work,
         relations: [table],
@@ -203,27 +242,11 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       result.lockWaitMs += acquired.waitedMs;
       emit({ type: 'lock-acquired', table: display, purpose: 'setup', waitedMs: acquired.waitedMs, tries: acquired.tries });
       try {
-        // The table may have changed between the inspection and the lock.
-        info = await inspectTable(work, table);
-        const recheck = precheck(info, { swap: swapMode });
-        raiseProblems(recheck.problems.filter((p) => p.code !== 'publication_all_tables'), logger, () => {});
-        const key = recheck.key!;
-        result.key = { index: key.name, columns: key.keyColumns as string[] };
-        const removed = await removeLeftovers(work, tableOid, opts.toolSchema);
-        if (removed.length > 0) {
-          result.leftoversRemoved.push(...removed);
-          emit({ type: 'leftovers-removed', table: display, objects: removed });
-          logger.info(`removed leftovers of an interrupted run on ${display}`, { objects: removed });
-        }
-        capture = await createCapture(work, {
-          table: { ...table, oid: tableOid },
-          keyColumns: key.keyColumns as string[],
-          toolSchema: opts.toolSchema,
-        });
+        // Indexes are not protected by the log table: the key must still be the one we chose.
+        await requireKeyIndex(work, key.oid, display);
+        await attachCapture(work, capture);
         // The guard queues for SHARE UPDATE EXCLUSIVE behind our ACCESS EXCLUSIVE, so no DDL can
         // slip in between our commit and its grant; check it is really queued before committing.
-        await guard!.query('BEGIN');
-        guardInTransaction = true;
         const guardLock = guard!.query(`LOCK TABLE ${quoteQualified(table.schema, table.name)} IN SHARE UPDATE EXCLUSIVE MODE`);
         guardLock.catch(() => {});
         await waitUntilQueued(work, guardPid, tableOid);
@@ -232,7 +255,6 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         await guardLock;
       } catch (err) {
         await work.query('ROLLBACK').catch(() => {});
-        capture = undefined;
         throw err;
       } finally {
         const heldMs = Date.now() - lockedAt;
@@ -356,6 +378,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         result.accessExclusive.push({ purpose: 'swap', heldMs });
         emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
       };
+      // Validation needs no ACCESS EXCLUSIVE: the guard's SHARE UPDATE EXCLUSIVE already keeps DDL out.
+      const catalogPlan = swapMode === 'catalog' ? await prepareCatalogSwap(guard!, { original: table, shadow: shadow!, indexPairs }) : undefined;
       let lockedAt = 0;
       for (let attempt = 1; ; attempt++) {
         // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
@@ -390,30 +414,43 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         recordHold(lockedAt);
         logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
       }
+      let afterCommit: string[] = [];
       try {
-        // Bounded: at most about 2 x switchThreshold entries are left and writers are now blocked.
-        while ((await applyOnce(guard!, true)) > 0) {
+        // Bounded: at most about 2 x switchThreshold entries are left and writers are now blocked,
+        // so a batch smaller than the batch size has emptied the log.
+        while ((await applyOnce(guard!, true)) >= opts.applyBatchSize) {
           /* drain */
         }
         // Writers are blocked and the log is empty: the trigger has nothing left to capture.
-        await dropCapture(guard!, capture!);
-        let afterCommit: string[] = [];
-        if (swapMode === 'catalog') {
-          await catalogSwap(guard!, { original: table, shadow: shadow!, indexPairs });
+        await detachCapture(guard!, capture!);
+        if (catalogPlan) {
+          await executeCatalogSwap(guard!, catalogPlan);
         } else {
           // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
-          afterCommit = (await renameSwap(guard!, { original: table, shadow: shadow!, indexPairs, foreignKeyValidation: 'after-commit' })).afterCommit;
+          afterCommit = (
+            await renameSwap(guard!, {
+              original: table,
+              shadow: shadow!,
+              indexPairs,
+              foreignKeyValidation: 'after-commit',
+              // The log keeps rows of the table's type until it is dropped right after the commit.
+              ignoreRelations: [await relationOid(guard!, capture!.toolSchema, capture!.logTable)],
+            })
+          ).afterCommit;
         }
-        await dropShadow(guard!, shadow!);
         await pause('after-swap');
         await guard!.query('COMMIT');
         guardInTransaction = false;
-        capture = undefined;
-        shadow = undefined;
-        for (const sql of afterCommit) await guard!.query(sql);
       } finally {
         recordHold(lockedAt);
       }
+      // Outside the lock: the log (it keeps rows of the old table's type, so it goes first), the old
+      // storage, then foreign key validation. A crash here leaves only tool objects for the next run.
+      await dropCapture(guard!, capture!, { triggerDropped: true });
+      capture = undefined;
+      await dropShadow(guard!, shadow!);
+      shadow = undefined;
+      for (const sql of afterCommit) await guard!.query(sql);
     });
 
     await phase('cleanup', async () => {
@@ -672,20 +709,48 @@ function placeholderName(attnum: number): string {
   return `pgtools.dropped.${attnum}`;
 }
 
+async function relationOid(client: pg.ClientBase, schema: string, name: string): Promise<number> {
+  const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [quoteQualified(schema, name)]);
+  if (!rows[0]?.oid) throw new PgToolsError('relation_missing', `${schema}.${name} does not exist`);
+  return Number(rows[0].oid);
+}
+
+/** One round trip under the setup lock: the key index chosen before the lock is still there and valid. */
+async function requireKeyIndex(client: pg.ClientBase, indexOid: number, display: string): Promise<void> {
+  const { rows } = await client.query(
+    'SELECT 1 FROM pg_index WHERE indexrelid = $1 AND indisvalid AND indisready AND indislive AND indisunique AND indimmediate',
+    [indexOid],
+  );
+  if (rows.length === 0) throw new Skip('no_usable_key', `the key index of ${display} changed while the repack was starting; run it again`);
+}
+
 /** Drops what an earlier, dead run left for this table (we hold the advisory lock, so it is dead). */
-async function removeLeftovers(client: pg.ClientBase, tableOid: number, toolSchema: string): Promise<string[]> {
+async function findLeftovers(client: pg.ClientBase, tableOid: number, toolSchema: string): Promise<string[]> {
   const names = cdcObjectNames(tableOid, toolSchema);
   const { rows } = await client.query<{ what: string }>(
     `SELECT 'trigger ' || t.tgname AS what FROM pg_trigger t WHERE t.tgrelid = $1 AND t.tgname = $2
      UNION ALL
      SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $3 AND c.relname IN ($4, $5)`,
-    [tableOid, names.triggerName, toolSchema, names.logTable, shadowTableName(tableOid)],
+      WHERE n.nspname = $3 AND c.relname IN ($4, $5)
+     UNION ALL
+     SELECT 'function ' || n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $3 AND p.proname = $6`,
+    [tableOid, names.triggerName, toolSchema, names.logTable, shadowTableName(tableOid), names.functionName],
   );
-  if (rows.length === 0) return [];
-  await dropCapture(client, names);
-  await client.query(`DROP TABLE IF EXISTS ${quoteQualified(toolSchema, shadowTableName(tableOid))}`);
   return rows.map((r) => r.what);
+}
+
+async function hasLeftovers(client: pg.ClientBase, tableOid: number, toolSchema: string): Promise<boolean> {
+  return (await findLeftovers(client, tableOid, toolSchema)).length > 0;
+}
+
+async function removeLeftovers(client: pg.ClientBase, tableOid: number, toolSchema: string): Promise<string[]> {
+  const found = await findLeftovers(client, tableOid, toolSchema);
+  if (found.length === 0) return [];
+  // The log keeps rows of a table's type (after a rename swap, of the old table now in the shadow's place): it goes first.
+  await dropCapture(client, cdcObjectNames(tableOid, toolSchema));
+  await client.query(`DROP TABLE IF EXISTS ${quoteQualified(toolSchema, shadowTableName(tableOid))}`);
+  return found;
 }
 
 /**
