@@ -1,0 +1,14 @@
+export { up, down, reinit, startAgent, liveness, printSummary } from './lifecycle.js';
+export type { UpOptions } from './lifecycle.js';
+export { chaos, SCENARIOS } from './chaos.js';
+export type { ChaosResult, ChaosOptions, Scenario } from './chaos.js';
+export { loadStart, loadStop, loadRates, measureImpact, outageWindow, readLog } from './load.js';
+export type { Impact, LoadRecord } from './load.js';
+export { statusReport, statusText } from './status.js';
+export type { StatusReport } from './status.js';
+export { observeNodes, clusterHealth, nodeQuery } from './cluster.js';
+export type { NodeView, Health } from './cluster.js';
+export { labDir, readState, writeState, stateFile } from './state.js';
+export type { LabState, LabNode } from './state.js';
+export { isSameProcess, spawnDetached, stopProcess, signalIfSame, postmasterOf } from './proc.js';
+export type { ProcessRecord } from './proc.js';
