@@ -55,6 +55,7 @@ describe('parseConfig with the seed article configuration', () => {
       postgresql: {
         usePgRewind: true,
         useSlots: true,
+        removeDataDirectoryOnRewindFailure: false,
         parameters: { wal_level: 'replica', hot_standby: 'on', logging_collector: 'on', max_wal_senders: 5, max_replication_slots: 5, wal_log_hints: 'on' },
       },
     });

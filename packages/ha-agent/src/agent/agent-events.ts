@@ -25,8 +25,10 @@ export type HaAgentEvent =
   | { type: 'bootstrapped'; systemId: string }
   | { type: 'cloned'; from: string }
   | { type: 'rewound'; from: string; changed: boolean }
+  | { type: 'rewind_failed'; message: string }
   | { type: 'postmaster_started'; pid: number; adopted: boolean }
   | { type: 'postmaster_exited'; pid: number; code: number | null; signal: string | null }
   | { type: 'loop_error'; message: string; code?: string | undefined }
   | { type: 'fatal'; message: string; code: string }
+  | { type: 'api_request'; method: string; path: string; status: number }
   | { type: 'stopped' };

@@ -10,6 +10,12 @@ export interface RestHandlerContext {
   reload(): Promise<void>;
   /** Milliseconds to sleep between polls (tests may shorten). */
   pollMs?: number;
+  /**
+   * Runs the HA loop now. Needed after this node's own writes: EtcdDcs caches them at once, so the
+   * watch event that follows is no change and wakes nobody here (a switchover posted to the leader
+   * would otherwise wait for its next loop_wait tick).
+   */
+  wake?(): void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -51,9 +57,11 @@ export function createRestHandlers(ctx: RestHandlerContext): HealthApiHandlers {
     if (req.scheduledAt) {
       value.scheduled_at = req.scheduledAt.toISOString().replace('Z', '+00:00');
       await dcs.setFailover(value);
+      ctx.wake?.();
       return { status: 202, body: `${action === 'switchover' ? 'Switchover' : 'Failover'} scheduled` };
     }
     await dcs.setFailover(value);
+    ctx.wake?.();
     const timeoutMs = 2 * Math.max(10, ctx.loopWaitSeconds()) * 1000;
     const deadline = Date.now() + timeoutMs;
     const verb = action === 'switchover' ? 'switched over' : 'failed over';
@@ -65,12 +73,15 @@ export function createRestHandlers(ctx: RestHandlerContext): HealthApiHandlers {
       } catch {
         continue;
       }
+      // Like Patroni's poll_failover_result: a new leader is success at once (the failover key may
+      // be cleared a moment later); the key gone with the same leader means it was refused.
+      const newLeader = now.leader?.name;
+      if (newLeader && newLeader !== leader) {
+        if (!req.candidate || req.candidate === newLeader) return { status: 200, body: `Successfully ${verb} to "${newLeader}"` };
+        return { status: 200, body: `${action === 'switchover' ? 'Switched' : 'Failed'} over to "${newLeader}" instead of "${req.candidate}"` };
+      }
       const fo = now.failover?.value;
       if (fo && (fo.leader || fo.member)) continue;
-      const newLeader = now.leader?.name;
-      if (newLeader && newLeader !== leader && (!req.candidate || req.candidate === newLeader)) {
-        return { status: 200, body: `Successfully ${verb} to "${newLeader}"` };
-      }
       if (!newLeader) continue;
       return { status: 503, body: `${action === 'switchover' ? 'Switchover' : 'Failover'} failed` };
     }
@@ -85,6 +96,7 @@ export function createRestHandlers(ctx: RestHandlerContext): HealthApiHandlers {
       const fo = view.failover;
       if (!fo?.value.scheduled_at) return { status: 404, body: 'no switchover is scheduled' };
       const ok = await dcs.clearFailover(fo.modRevision);
+      ctx.wake?.();
       return ok ? { status: 200, body: 'scheduled switchover deleted' } : { status: 409, body: 'Conflict' };
     },
     async getConfig() {
@@ -95,10 +107,12 @@ export function createRestHandlers(ctx: RestHandlerContext): HealthApiHandlers {
     async patchConfig({ merged, version, changed }) {
       if (!changed) return { status: 200, body: merged };
       const ok = await dcs.setConfig(merged, typeof version === 'number' ? version : Number(version ?? 0));
+      if (ok) ctx.wake?.();
       return ok ? { status: 200, body: merged } : { status: 409, body: 'Conflict' };
     },
     async putConfig({ config }) {
       await dcs.setConfig(config);
+      ctx.wake?.();
       return { status: 200, body: config };
     },
     async reload() {

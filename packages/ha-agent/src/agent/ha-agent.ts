@@ -7,11 +7,13 @@ import type { DynamicConfig, HaConfig } from '../config/config-types.js';
 import { decide } from '../decision/decide.js';
 import type { DecisionInput, LocalState } from '../decision/decision-input.js';
 import type { HaAction } from '../decision/ha-action.js';
+import { emptyDir } from '../postgres/clone-and-rewind.js';
 import { wasPrimary } from '../postgres/controldata.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import type { PgStatus } from '../postgres/pg-status.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
+import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { probeMembers } from './peer-probes.js';
@@ -57,7 +59,9 @@ export class HaAgent {
   readonly dcs: EtcdDcs;
   private readonly api: HealthApi;
   private readonly watchdog: Watchdog;
+  private readonly maintenance: MaintenanceQueue;
   private stopping = false;
+  private abandoned = false;
   private started = false;
   private loopPromise: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -82,6 +86,7 @@ export class HaAgent {
   private systemId: string | undefined;
   /** This data dir may hold WAL the leader never saw (we ran as primary): check pg_rewind before following. */
   private mayHaveDiverged = false;
+  private liveStatusAt = 0;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
     this.config = config;
@@ -122,13 +127,33 @@ export class HaAgent {
       safetyMargin: config.watchdog.safetyMargin,
       logger: this.logger,
     });
+    this.maintenance = new MaintenanceQueue({
+      name: config.name,
+      role: () => (this.pg.isRunning && this.pgStatus ? (this.pgStatus.inRecovery ? 'replica' : 'primary') : undefined),
+      serverVersion: () => this.pgStatus?.serverVersion,
+      pendingRestart: async () =>
+        withConnection(this.pg.localEndpoint(), async (c) => (await c.query<{ p: boolean }>('SELECT count(*) > 0 AS p FROM pg_settings WHERE pending_restart')).rows[0]?.p === true).catch(
+          () => false,
+        ),
+      leader: () => this.view?.leader?.name,
+      restartPostgres: (timeoutMs) => this.restartInPlace(timeoutMs),
+      wipeDataDir: () => this.wipeDataDir(),
+      wake: () => this.wake(),
+      log: (message) => this.logger.info(message),
+    });
     const ra = config.restapi;
     this.api = createHealthApi({
       listen: ra.listen,
-      getState: () => this.nodeState(),
+      getState: () => this.liveNodeState(),
       getCluster: () => this.clusterInfo(),
-      handlers: createRestHandlers({ dcs: this.dcs, loopWaitSeconds: () => this.dynamic.loopWait, reload: async () => this.requestReload() }),
+      handlers: {
+        ...createRestHandlers({ dcs: this.dcs, loopWaitSeconds: () => this.dynamic.loopWait, reload: async () => this.requestReload(), wake: () => this.wake() }),
+        ...this.maintenance.handlers(),
+      },
       logger: this.logger,
+      onEvent: (e) => {
+        if (e.type === 'request') this.emit({ type: 'api_request', method: e.method, path: e.path, status: e.status });
+      },
       ...(ra.authentication ? { auth: { username: ra.authentication.username, password: ra.authentication.password } } : {}),
       ...(ra.allowlist ? { allowlist: ra.allowlist } : {}),
       ...(ra.certfile && ra.keyfile
@@ -160,6 +185,15 @@ export class HaAgent {
     return this.isLeader;
   }
 
+  /**
+   * When the leader key's lease can expire at the earliest (ms since epoch), counted from the
+   * moment the last successful refresh was sent; undefined when not the leader. The primary stops
+   * accepting writes before this moment if it cannot refresh.
+   */
+  get leaderLeaseExpiresAt(): number | undefined {
+    return this.isLeader ? this.leaseExpiresAt : undefined;
+  }
+
   /** The REST API's base URL once started. */
   get apiUrl(): string | undefined {
     return this.api.url;
@@ -189,6 +223,25 @@ export class HaAgent {
     this.wake();
     await this.loopPromise?.catch(() => undefined);
     await this.shutdown(true);
+    this.resolveDone();
+  }
+
+  /**
+   * Simulates the loss of this node's agent (power cut, SIGKILL), for tests and chaos drills: the
+   * loop, the lease guard, the etcd watch and connections and the REST API stop at once, and nothing
+   * is cleaned up: the leader key and member key stay until their lease expires, PostgreSQL is left
+   * as it is (kill it too to simulate a power loss). The instance cannot be started again.
+   */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    this.stopping = true;
+    if (this.leaseGuard) clearInterval(this.leaseGuard);
+    this.maintenance.cancelAll();
+    this.unwatch?.();
+    this.wake();
+    this.isLeader = false;
+    await Promise.all([this.api.stop().catch(() => undefined), this.dcs.close().catch(() => undefined)]);
+    await this.loopPromise?.catch(() => undefined);
     this.resolveDone();
   }
 
@@ -230,6 +283,7 @@ export class HaAgent {
   }
 
   private onPostmasterDeath(info: { pid: number; code: number | null; signal: string | null }): void {
+    if (this.abandoned) return;
     this.logger.warn(`postmaster (pid ${info.pid}) exited unexpectedly`, { code: info.code, signal: info.signal });
     this.emit({ type: 'postmaster_exited', ...info });
     this.postgresDownSince ??= Date.now();
@@ -242,7 +296,8 @@ export class HaAgent {
   /** The primary must not outlive its lease: if the loop could not refresh it in time, stop PostgreSQL now. */
   private checkLease(): void {
     if (!this.isLeader || this.leaseExpiresAt === undefined || this.stopping) return;
-    if (Date.now() < this.leaseExpiresAt - 500) return;
+    // The margin covers this timer's period, a busy event loop and the immediate stop itself.
+    if (Date.now() < this.leaseExpiresAt - Math.min(2000, Math.max(1000, this.dynamic.ttl * 100))) return;
     this.isLeader = false;
     this.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
     this.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
@@ -278,7 +333,10 @@ export class HaAgent {
       this.lastLoopAt = Date.now();
       if (this.stopping) break;
       if (this.wakePending) continue;
-      const wait = Math.max(0, this.dynamic.loopWait * 1000 - (Date.now() - began));
+      let wait = Math.max(0, this.dynamic.loopWait * 1000 - (Date.now() - began));
+      // A scheduled switchover runs at its time, not at the next loop_wait tick after it.
+      const scheduled = Date.parse(this.view?.failover?.value.scheduled_at ?? '');
+      if (Number.isFinite(scheduled) && scheduled > Date.now()) wait = Math.min(wait, scheduled - Date.now() + 20);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, wait);
         this.wakeUp = () => {
@@ -300,6 +358,7 @@ export class HaAgent {
 
   private async shutdown(stopPostgres: boolean): Promise<void> {
     if (this.leaseGuard) clearInterval(this.leaseGuard);
+    this.maintenance.cancelAll();
     this.unwatch?.();
     if (stopPostgres && this.pg.isRunning) {
       this.pgState = 'stopping';
@@ -347,6 +406,7 @@ export class HaAgent {
     }
     const paused = view?.config?.value.pause === true;
 
+    if (dcsReachable && !this.stopping) await this.maintenance.runDue();
     const local = await this.observeLocal();
     if (dcsReachable && view && !view.members.some((m) => m.name === this.name)) {
       await this.dcs.touchMember(this.memberData()).catch(() => undefined);
@@ -474,6 +534,7 @@ export class HaAgent {
   }
 
   private async execute(action: HaAction, view: DcsView | undefined): Promise<void> {
+    if (this.abandoned) return;
     switch (action.kind) {
       case 'bootstrap':
         return this.bootstrap();
@@ -558,6 +619,34 @@ export class HaAgent {
     }
   }
 
+  /** `POST /restart`: stop (fast) and start again in the role PostgreSQL has now, holding the leader key if it holds it. */
+  private async restartInPlace(timeoutMs: number): Promise<boolean> {
+    const standby = this.pgStatus ? this.pgStatus.inRecovery : this.roleNow !== 'primary';
+    this.logger.info(`restarting PostgreSQL as ${standby ? 'a replica' : 'primary'} (REST request)`);
+    this.pgState = 'restarting';
+    await this.pg.stop('fast');
+    this.pgStatus = undefined;
+    this.lastStartAttempt = Date.now();
+    const ready = await this.pg.start({ standby, source: standby ? this.currentSource() : undefined }, timeoutMs);
+    this.pgState = ready ? 'running' : 'restart failed';
+    if (ready) this.postgresDownSince = undefined;
+    return ready;
+  }
+
+  /** `POST /reinitialize`: the data dir is emptied; the next decision clones it from the leader. */
+  private async wipeDataDir(): Promise<void> {
+    this.logger.warn('reinitializing: removing the data directory to clone it again from the leader');
+    this.pgState = 'stopping';
+    await this.pg.stop('immediate');
+    await emptyDir(this.pg.dataDir);
+    this.pgStatus = undefined;
+    this.systemId = undefined;
+    this.mayHaveDiverged = false;
+    this.postgresDownSince = undefined;
+    this.pgState = 'stopped';
+    this.setRole('uninitialized', 'reinitialize requested');
+  }
+
   private async startReplica(leader: { host: string; port: number } | undefined, checkRewind: boolean): Promise<void> {
     if (checkRewind && leader && this.dynamic.postgresql.usePgRewind) {
       try {
@@ -566,7 +655,19 @@ export class HaAgent {
         this.emit({ type: 'rewound', from: `${leader.host}:${leader.port}`, changed });
       } catch (err) {
         this.logger.error(`pg_rewind failed: ${errMessage(err)}`);
-        this.emit({ type: 'loop_error', message: `pg_rewind failed: ${errMessage(err)}`, code: errCode(err) });
+        this.emit({ type: 'rewind_failed', message: errMessage(err) });
+        // Starting the diverged data dir as a standby cannot work (its timeline is not in the leader's history).
+        this.pgState = 'stopped';
+        if (this.dynamic.postgresql.removeDataDirectoryOnRewindFailure) {
+          this.logger.warn('remove_data_directory_on_rewind_failure: emptying the data directory to clone it again');
+          await emptyDir(this.pg.dataDir);
+          this.systemId = undefined;
+          this.mayHaveDiverged = false;
+          this.wake();
+        } else {
+          this.logger.error('not starting PostgreSQL: it would diverge from the leader (set remove_data_directory_on_rewind_failure to re-clone)');
+        }
+        return;
       }
     }
     this.lastStartAttempt = Date.now();
@@ -663,6 +764,7 @@ export class HaAgent {
 
   /** After the action: refresh the local status, publish the member key, and as leader the status key and slots. */
   private async afterAction(dcsReachable: boolean): Promise<void> {
+    if (this.abandoned) return;
     if (this.pg.isRunning) {
       const s = await this.pg.status();
       if (s) {
@@ -671,10 +773,20 @@ export class HaAgent {
       }
     }
     if (!dcsReachable) return;
-    await this.dcs.touchMember(this.memberData()).catch((err) => this.logger.warn(`member key: ${errMessage(err)}`));
+    // These writes only inform others. Each may hang up to retry_timeout when etcd degrades right
+    // after a successful refresh; waiting for both would push the next refresh attempt (and so the
+    // demotion) past loop_wait + 2 * retry_timeout, the bound ttl is validated against. So the loop
+    // waits for them at most retry_timeout in all; a late one finishes (or fails) on its own.
+    const budgetEnds = Date.now() + this.dynamic.retryTimeout * 1000;
+    const bounded = async (p: Promise<unknown>): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, budgetEnds - Date.now()))))]);
+      clearTimeout(timer);
+    };
+    await bounded(this.dcs.touchMember(this.memberData()).catch((err) => this.logger.warn(`member key: ${errMessage(err)}`)));
     const s = this.pgStatus;
     if (this.isLeader && s && !s.inRecovery) {
-      if (s.walPosition !== undefined) await this.dcs.setStatus({ optime: s.walPosition }).catch(() => undefined);
+      if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }));
       const others = (this.view?.members ?? []).map((m) => m.name).filter((n) => n !== this.name);
       await this.pg.ensureSlots(others).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
     }
@@ -696,10 +808,27 @@ export class HaAgent {
       if (xlog !== undefined) data.xlog_location = xlog;
       data.timeline = s.timeline;
     }
+    if (this.view?.config?.value.pause === true) data.pause = true;
+    const sr = this.maintenance.scheduledRestart();
+    if (sr) data.scheduled_restart = sr;
     const tags: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this.config.tags)) if (v !== false && v !== undefined) tags[k] = v;
     if (Object.keys(tags).length > 0) data.tags = tags;
     return data;
+  }
+
+  /**
+   * The REST API's view, with PostgreSQL asked afresh (at most every 250 ms) like Patroni does per
+   * request: role, timeline and WAL positions must not lag a loop_wait behind (HAProxy checks, a
+   * replica that just switched timeline).
+   */
+  private async liveNodeState(): Promise<NodeState> {
+    if (this.pg.isRunning && !this.abandoned && this.pgState === 'running' && Date.now() - this.liveStatusAt > 250) {
+      this.liveStatusAt = Date.now();
+      const s = await this.pg.status(1000);
+      if (s && this.pg.isRunning && this.pgState === 'running') this.pgStatus = s;
+    }
+    return this.nodeState();
   }
 
   private nodeState(): NodeState {
@@ -722,6 +851,8 @@ export class HaAgent {
     if (this.lastLoopAt !== undefined) state.lastLoopAt = this.lastLoopAt;
     if (this.config.watchdog.mode === 'required' && !this.watchdog.isHealthy) state.watchdogFailed = true;
     if (this.systemId) state.postgres.systemIdentifier = this.systemId;
+    const sr = this.maintenance.scheduledRestart();
+    if (sr) state.scheduledRestart = sr;
     if (s) {
       state.postgres.serverVersion = s.serverVersion;
       state.postgres.timeline = s.timeline;

@@ -22,6 +22,8 @@ export interface DynamicConfig {
   postgresql: {
     usePgRewind: boolean;
     useSlots: boolean;
+    /** When pg_rewind fails, empty the data dir and clone again (else the node stays stopped). */
+    removeDataDirectoryOnRewindFailure: boolean;
     parameters: Record<string, string | number | boolean>;
   };
 }

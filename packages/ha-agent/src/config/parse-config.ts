@@ -43,7 +43,7 @@ const IGNORED = {
   etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
   bootstrap: ['method', 'post_bootstrap'],
   dcs: ['standby_cluster', 'check_timeline', 'max_timelines_history', 'synchronous_node_count', 'slots', 'ignore_slots', 'member_slots_ttl', 'master_stop_timeout', 'primary_stop_timeout'],
-  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines'],
+  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
   postgresql: ['callbacks', 'create_replica_methods', 'basebackup', 'recovery_conf', 'custom_conf', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'bin_name', 'proxy_address', 'connect_address_dcs'],
   watchdog: ['driver'],
 };
@@ -153,6 +153,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
+  const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
   const params = parameters(pg, 'parameters');
   pg.unknownKeys(warnings, IGNORED.dcsPostgresql);
   s.unknownKeys(warnings, IGNORED.dcs);
@@ -171,7 +172,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousMode,
     synchronousModeStrict,
     failsafeMode,
-    postgresql: { usePgRewind, useSlots, parameters: params },
+    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params },
   };
 }
 

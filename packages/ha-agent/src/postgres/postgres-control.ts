@@ -11,7 +11,7 @@ import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, type StopMode } from './postmaster.js';
 import { ensureSlots, slotNameFor } from './replication-slots.js';
-import { DEFAULT_BIN_DIR, type RunAs } from './run-binary.js';
+import { DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
 
 /** Options of `PostgresControl`. */
@@ -255,8 +255,33 @@ export class PostgresControl {
     await basebackup(dsn, this.dataDir, { binDir: this.binDir, runAs: this.runAs, password: r.password });
   }
 
+  /**
+   * A data dir left by a crash (or SIGKILL, power loss) is first recovered in single-user mode with
+   * the forced settings: pg_rewind would otherwise run that recovery itself from postgresql.conf
+   * alone, which lacks `wal_log_hints = on` (we pass it on the command line), record it as off in
+   * pg_control and then refuse to rewind. Recovery signal files are set aside meanwhile because a
+   * single-user server cannot run as a standby. True when recovery ran.
+   */
+  async finishCrashRecovery(): Promise<boolean> {
+    const cd = await this.controlData();
+    if (!cd || cd.clusterState === 'shut down' || cd.clusterState === 'shut down in recovery') return false;
+    this.logger.info(`running crash recovery in single-user mode (cluster state: ${cd.clusterState})`);
+    const signals = ['standby.signal', 'recovery.signal'].filter((f) => existsSync(join(this.dataDir, f)));
+    for (const f of signals) await rename(join(this.dataDir, f), join(this.dataDir, `${f}.pgtools`));
+    try {
+      const args = ['--single', '-D', this.dataDir];
+      for (const [k, v] of Object.entries(forcedSettings(this.config, this.dynamic))) args.push('-c', `${k}=${typeof v === 'string' ? v : String(v)}`);
+      args.push('-c', 'archive_mode=off', 'postgres');
+      await runBinary('postgres', args, { binDir: this.binDir, runAs: this.runAs, cwd: this.dataDir, timeoutMs: 3_600_000 });
+    } finally {
+      for (const f of signals) await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch(() => undefined);
+    }
+    return true;
+  }
+
   /** pg_rewind from `source` (PostgreSQL must be stopped). True when something was rewound. */
   async rewind(source: RemoteServer): Promise<boolean> {
+    await this.finishCrashRecovery();
     const a = this.config.postgresql.authentication;
     const user = a.rewind ?? a.superuser;
     return rewind({ host: source.host, port: source.port, user: user.username, password: user.password }, this.dataDir, {

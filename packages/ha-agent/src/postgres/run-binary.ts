@@ -34,7 +34,7 @@ export interface RunBinaryOptions {
 export function runBinary(name: string, args: readonly string[], options: RunBinaryOptions): Promise<{ stdout: string; stderr: string }> {
   const file = join(options.binDir, name);
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {
@@ -53,5 +53,7 @@ export function runBinary(name: string, args: readonly string[], options: RunBin
         resolve({ stdout: String(stdout), stderr: String(stderr) });
       },
     );
+    // No binary we run reads stdin; single-user postgres must see EOF to shut down after recovery.
+    child.stdin?.end();
   });
 }
