@@ -204,6 +204,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     },
     async createDatabase({ name, template = 'template1' } = {}) {
       const dbName = name ?? `test_${process.pid}_${++databaseCounter}`;
+      // Not @pgtools/core's quoteIdent: core's own tests use this kit, and the kit must not depend on what it tests.
       const quote = (s: string): string => `"${s.replace(/"/g, '""')}"`;
       await cluster.query(`CREATE DATABASE ${quote(dbName)} TEMPLATE ${quote(template)}`);
       return {
