@@ -91,7 +91,13 @@ async function main(): Promise<void> {
     console.log(`| switchover ${switchover.leaderBefore} -> ${switchover.leaderAfter} | write outage ${secs(switchover.impact?.outageMs ?? 0)} through HAProxy |`);
     console.log(`| primary ${kill.leaderBefore} killed (agent + postmaster) | write outage ${secs(kill.impact?.outageMs ?? 0)}, new leader ${kill.leaderAfter} |`);
     console.log(`| acknowledged writes lost | ${lost} |`);
-    if (repacked.code !== 0 || lost > 0) process.exitCode = 1;
+    if (lost > 0) {
+      console.log(
+        'The lab replicates asynchronously: a primary killed outright can take its last acknowledged writes with it ' +
+          '(bounded by maximum_lag_on_failover). Synchronous mode, which loses none, is not built yet.',
+      );
+    }
+    if (repacked.code !== 0) process.exitCode = 1;
   } finally {
     if (keep || wasRunning) {
       console.log(bold('\nThe lab keeps running. Keep playing:'));

@@ -182,13 +182,21 @@ export async function measureImpact(state: LabState, faultAt: number, until = Da
   const acks = readLog(state.load.writerLog).filter((r) => r.seq !== undefined && !r.err);
   const { outageMs, gapFrom, gapTo } = outageWindow(acks.map((r) => r.t), faultAt, until);
   const seqs = acks.map((r) => r.seq!);
-  const client = await writerClient(state);
-  let present: Set<number>;
-  try {
-    const rows = (await client.query<{ seq: string }>('SELECT seq FROM lab_writes WHERE run = $1 AND seq = ANY($2::bigint[])', [state.load.runId, seqs])).rows;
-    present = new Set(rows.map((r) => Number(r.seq)));
-  } finally {
-    await client.end().catch(() => undefined);
+  // Right after a failover HAProxy may still mark servers up or down and cut sessions: retry briefly.
+  let present: Set<number> | undefined;
+  for (let attempt = 1; present === undefined; attempt++) {
+    try {
+      const client = await writerClient(state);
+      try {
+        const rows = (await client.query<{ seq: string }>('SELECT seq FROM lab_writes WHERE run = $1 AND seq = ANY($2::bigint[])', [state.load.runId, seqs])).rows;
+        present = new Set(rows.map((r) => Number(r.seq)));
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
   return { outageMs, gapFrom, gapTo, acknowledged: seqs.length, lost: seqs.filter((s) => !present.has(s)) };
 }
