@@ -190,8 +190,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     await phase('setup', async () => {
       // Leftovers of a dead run (we hold the advisory lock, so no live run owns them) go first; dropping
       // their trigger needs its own short ACCESS EXCLUSIVE, only on this rare path.
-      if (await hasLeftovers(work, tableOid, opts.toolSchema)) {
-        await acquireTableLock({
+      const lockTable = () =>
+        acquireTableLock({
           client: work,
           relations: [table],
           mode: 'ACCESS EXCLUSIVE',
@@ -202,6 +202,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
           logger,
           onEvent: lockEvents('setup'),
         });
+      if (await hasLeftovers(work, tableOid, opts.toolSchema)) {
+        await lockTable();
         const since = Date.now();
         try {
           const removed = await removeLeftovers(work, tableOid, opts.toolSchema);
@@ -227,17 +229,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       await guard!.query('BEGIN');
       guardInTransaction = true;
 
-      const acquired = await acquireTableLock({
-        client: work,
-        relations: [table],
-        mode: 'ACCESS EXCLUSIVE',
-        waitTimeoutMs: opts.waitTimeoutMs,
-        onBlockers: opts.onBlockers,
-        excludePids: [guardPid],
-        signal: opts.signal,
-        logger,
-        onEvent: lockEvents('setup'),
-      });
+      const acquired = await lockTable();
       const lockedAt = Date.now();
       result.lockWaitMs += acquired.waitedMs;
       emit({ type: 'lock-acquired', table: display, purpose: 'setup', waitedMs: acquired.waitedMs, tries: acquired.tries });
