@@ -18,6 +18,8 @@ export { HaAgent } from './agent/ha-agent.js';
 export type { HaAgentOptions } from './agent/ha-agent.js';
 export type { HaAgentEvent, AgentRole } from './agent/agent-events.js';
 export { createRestHandlers } from './agent/agent-rest-handlers.js';
+export { AgentFence } from './agent/agent-fence.js';
+export type { AgentFenceOptions } from './agent/agent-fence.js';
 export { MaintenanceQueue } from './agent/agent-maintenance.js';
 export type { MaintenanceHost } from './agent/agent-maintenance.js';
 export type { RestHandlerContext } from './agent/agent-rest-handlers.js';

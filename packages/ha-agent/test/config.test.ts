@@ -72,7 +72,7 @@ describe('parseConfig with the seed article configuration', () => {
       authentication: { replication: { username: 'replicator', password: 'vagrant' }, superuser: { username: 'postgres', password: 'vagrant' } },
       parameters: { unix_socket_directories: '/var/run/postgresql' },
     });
-    expect(config.watchdog).toEqual({ mode: 'required', device: '/dev/watchdog', safetyMargin: 5 });
+    expect(config.watchdog).toEqual({ mode: 'required', device: '/dev/watchdog', safetyMargin: 5, softwareFence: true });
     expect(config.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
@@ -98,7 +98,12 @@ describe('parseConfig rules', () => {
     const { config } = parseConfig(MINIMAL, NOENV);
     expect(config.bootstrap.dcs).toMatchObject({ ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576, primaryStartTimeout: 300, synchronousMode: false });
     expect(config.namespace).toBe('/service/');
-    expect(config.watchdog).toEqual({ mode: 'automatic', device: '/dev/watchdog', safetyMargin: 5 });
+    expect(config.watchdog).toEqual({ mode: 'automatic', device: '/dev/watchdog', safetyMargin: 5, softwareFence: true });
+  });
+
+  it('turns the software fence off with watchdog.software_fence: false, and refuses a non-boolean', () => {
+    expect(parseConfig(`${MINIMAL}watchdog:\n  software_fence: false\n`, NOENV).config.watchdog.softwareFence).toBe(false);
+    expect(() => parseConfig(`${MINIMAL}watchdog:\n  software_fence: sometimes\n`, NOENV)).toThrow(/watchdog.software_fence/);
   });
 
   it('reads YAML 1.1 like PyYAML: unquoted off is false (watchdog off)', () => {

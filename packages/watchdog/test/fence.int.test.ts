@@ -328,4 +328,29 @@ describe('fence process, without PostgreSQL', () => {
       fake.kill('SIGKILL');
     }
   });
+
+  it('a keepalive with a deadline overrides the timeout both ways (longer and shorter)', async () => {
+    const fake = spawn('/bin/sh', ['-c', 'sleep 60'], { stdio: 'ignore' });
+    const fakePid = fake.pid!;
+    const events: FenceEvent[] = [];
+    const fence = await startFence({ timeoutMs: 1000, quitGraceMs: 300, onEvent: (e) => events.push(e) });
+    try {
+      await fence.arm(fakePid);
+      // Longer: 2.5 s of validity outlives the 1 s timeout.
+      fence.keepalive(2500);
+      await sleep(1800);
+      expect(events.some((e) => e.type === 'fencing')).toBe(false);
+      expect(isAlive(fakePid)).toBe(true);
+      // Shorter: a lease with 300 ms left must not get the full second.
+      fence.keepalive(5000);
+      fence.keepalive(300);
+      const t0 = performance.now();
+      await waitUntil(() => events.some((e) => e.type === 'fenced'), 5000);
+      expect(performance.now() - t0).toBeLessThan(900);
+      expect(isAlive(fakePid)).toBe(false);
+    } finally {
+      await fence.stop();
+      fake.kill('SIGKILL');
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import type { FenceEvent } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
 
 /** The role the agent reports for its node. */
@@ -31,4 +32,6 @@ export type HaAgentEvent =
   | { type: 'loop_error'; message: string; code?: string | undefined }
   | { type: 'fatal'; message: string; code: string }
   | { type: 'api_request'; method: string; path: string; status: number }
+  /** What the software fence reported (armed, disarmed, fencing, fenced...). */
+  | { type: 'fence'; event: FenceEvent }
   | { type: 'stopped' };

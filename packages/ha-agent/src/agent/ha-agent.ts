@@ -13,6 +13,7 @@ import { withConnection } from '../postgres/pg-connection.js';
 import type { PgStatus } from '../postgres/pg-status.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
+import { AgentFence } from './agent-fence.js';
 import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
@@ -59,6 +60,7 @@ export class HaAgent {
   readonly dcs: EtcdDcs;
   private readonly api: HealthApi;
   private readonly watchdog: Watchdog;
+  private readonly fence: AgentFence | undefined;
   private readonly maintenance: MaintenanceQueue;
   private stopping = false;
   private abandoned = false;
@@ -127,6 +129,15 @@ export class HaAgent {
       safetyMargin: config.watchdog.safetyMargin,
       logger: this.logger,
     });
+    if (config.watchdog.softwareFence && process.platform === 'linux') {
+      const logDir = typeof config.log.dir === 'string' ? config.log.dir : undefined;
+      this.fence = new AgentFence({
+        dataDir: config.postgresql.dataDir,
+        logFile: logDir ? `${logDir}/pgtools-fence.log` : undefined,
+        logger: this.logger,
+        onEvent: (event) => this.emit({ type: 'fence', event }),
+      });
+    }
     this.maintenance = new MaintenanceQueue({
       name: config.name,
       role: () => (this.pg.isRunning && this.pgStatus ? (this.pgStatus.inRecovery ? 'replica' : 'primary') : undefined),
@@ -204,6 +215,7 @@ export class HaAgent {
     if (this.started) throw new PgToolsError('agent_already_started', 'HaAgent.start() was already called');
     this.started = true;
     await this.api.start();
+    await this.fence?.start();
     if (this.pg.adoptRunning()) this.logger.info('found PostgreSQL already running; adopting it');
     this.unwatch = this.dcs.watch(() => this.wake());
     this.leaseGuard = setInterval(() => this.checkLease(), 250);
@@ -240,6 +252,7 @@ export class HaAgent {
     this.unwatch?.();
     this.wake();
     this.isLeader = false;
+    this.fence?.abandon();
     await Promise.all([this.api.stop().catch(() => undefined), this.dcs.close().catch(() => undefined)]);
     await this.loopPromise?.catch(() => undefined);
     this.resolveDone();
@@ -360,6 +373,7 @@ export class HaAgent {
     if (this.leaseGuard) clearInterval(this.leaseGuard);
     this.maintenance.cancelAll();
     this.unwatch?.();
+    await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {
       this.pgState = 'stopping';
       await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`));
@@ -380,6 +394,7 @@ export class HaAgent {
       await this.dcs.touchMember(this.memberData()).catch(() => undefined);
       this.setRole('stopped', 'agent stopped');
     }
+    await this.fence?.stop();
     await this.api.stop().catch(() => undefined);
     await this.dcs.close().catch(() => undefined);
     this.emit({ type: 'stopped' });
@@ -501,6 +516,7 @@ export class HaAgent {
         this.isLeader = true;
         this.leaseExpiresAt = t0 + this.dynamic.ttl * 1000;
         this.watchdog.keepalive();
+        this.fence?.keepalive(this.leaseExpiresAt - Date.now());
       } else {
         this.isLeader = false;
       }
@@ -743,8 +759,10 @@ export class HaAgent {
     this.pgState = 'stopping';
     if (mode === 'graceful') {
       await this.pg.checkpoint().catch((err) => this.logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
+      await this.fence?.release();
       await this.pg.stop('fast');
     } else {
+      await this.fence?.release();
       await this.pg.stop('immediate');
       this.mayHaveDiverged = true;
     }
@@ -772,6 +790,7 @@ export class HaAgent {
         this.pgState = 'running';
       }
     }
+    await this.holdOrReleaseFence();
     if (!dcsReachable) return;
     // These writes only inform others. Each may hang up to retry_timeout when etcd degrades right
     // after a successful refresh; waiting for both would push the next refresh attempt (and so the
@@ -789,6 +808,19 @@ export class HaAgent {
       if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }));
       const others = (this.view?.members ?? []).map((m) => m.name).filter((n) => n !== this.name);
       await this.pg.ensureSlots(others).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
+    }
+  }
+
+  /** Armed exactly while this node runs the primary under a live lease, outside pause. */
+  private async holdOrReleaseFence(): Promise<void> {
+    if (!this.fence) return;
+    const pm = this.pg.postmaster;
+    const s = this.pgStatus;
+    const paused = this.view?.config?.value.pause === true;
+    if (this.isLeader && !this.stopping && !paused && pm?.isRunning && s && !s.inRecovery && this.leaseExpiresAt !== undefined) {
+      await this.fence.hold({ postmasterPid: pm.pid, leaseValidForMs: this.leaseExpiresAt - Date.now() });
+    } else {
+      await this.fence.release();
     }
   }
 

@@ -94,6 +94,11 @@ export interface HaConfig {
     mode: 'off' | 'automatic' | 'required';
     device: string;
     safetyMargin: number;
+    /**
+     * pgtools extension `watchdog.software_fence` (default true): a small sh process that stops
+     * PostgreSQL when the agent dies or hangs while it runs the primary, before the lease expires.
+     */
+    softwareFence: boolean;
   };
   tags: NodeTags;
   /** `log:` as written (level, format, dir...). */

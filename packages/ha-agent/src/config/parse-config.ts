@@ -294,7 +294,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     else throw invalid(w.key('mode'), `must be off, automatic or required, got "${String(modeRaw)}"`);
   }
   const safetyMargin = w.int('safety_margin', { min: -1 }) ?? 5;
-  const watchdog = { mode, device: w.string('device') ?? '/dev/watchdog', safetyMargin };
+  const watchdog = { mode, device: w.string('device') ?? '/dev/watchdog', safetyMargin, softwareFence: w.bool('software_fence') ?? true };
   w.unknownKeys(warnings, IGNORED.watchdog);
   if (mode !== 'off') {
     const timeout = safetyMargin === -1 ? Math.floor(dcs.ttl / 2) : dcs.ttl - safetyMargin;

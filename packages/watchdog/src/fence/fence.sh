@@ -2,7 +2,9 @@
 #
 # Usage: sh fence.sh TIMEOUT_MS GRACE_MS TICK_MS [LOG_FILE]
 #
-# stdin (from the agent, one command a line): arm PID STARTTIME | ka | disarm | exit | ping
+# stdin (from the agent, one command a line): arm PID STARTTIME | ka [VALID_MS] | disarm | exit | ping
+#   "ka VALID_MS" moves the deadline to VALID_MS from now instead of TIMEOUT_MS: the agent knows
+#   when its leader lease expires and a keepalive sent late must not outlive the lease.
 # stdout (to the agent): ready | armed PID START | disarmed | pong | fencing PID REASON SINCE_MS |
 #   fenced PID SIGQUIT|SIGKILL TOOK_MS SINCE_MS | failed PID PIDS... | skip PID REASON | bye REASON |
 #   error TEXT
@@ -151,6 +153,15 @@ arm() {
   say "armed $PM $PM_START"
 }
 
+# The fence fires when NOW - LAST reaches T_CS, so a deadline VALID from now is LAST = NOW + VALID - T_CS.
+keepalive_for() {
+  case $1 in
+    ''|*[!0-9]*) say "error bad_keepalive $1"; return 0 ;;
+  esac
+  now
+  LAST=$(( NOW + ($1 + 9) / 10 - T_CS ))
+}
+
 main_loop() {
   while IFS= read -r _cmd; do
     case $_cmd in
@@ -161,6 +172,7 @@ main_loop() {
         fi
         ;;
       'c ka') now; LAST=$NOW ;;
+      'c ka '*) keepalive_for "${_cmd#c ka }" ;;
       'c arm '*) arm ${_cmd#c arm } ;;
       'c disarm') ARMED=0; say disarmed ;;
       'c exit') ARMED=0; say "bye exit"; exit 0 ;;

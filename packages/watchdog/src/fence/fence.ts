@@ -46,12 +46,22 @@ export interface Fence {
    * the one read now. Resolves once the fence acknowledged.
    */
   arm(postmasterPid: number, options?: { startTime?: number }): Promise<void>;
-  /** Sends a keepalive: call it after every successful leader lease refresh. False when the fence is gone. */
-  keepalive(): boolean;
+  /**
+   * Sends a keepalive: call it after every successful leader lease refresh. With `validForMs` the
+   * fence acts that long from now instead of after `timeoutMs` (pass the time left on the lease
+   * minus a margin, so a refresh answered late never stretches the fence past the lease).
+   * False when the fence is gone.
+   */
+  keepalive(validForMs?: number): boolean;
   /** Disarms (demote, pause). Resolves once the fence acknowledged. */
   disarm(): Promise<void>;
   /** Disarms and makes the fence exit (clean agent shutdown); resolves when every fence process is gone. */
   stop(): Promise<void>;
+  /**
+   * Closes the channel without disarming, exactly as the agent's death does (the fence then acts
+   * at once if armed, and exits): for an embedding process that gives up its agent without exiting.
+   */
+  abandon(): void;
   /** Resident memory of all fence processes (the shells and their current `sleep`), kB. */
   rssKb(): number;
   /** Like `rssKb()`, with the number of processes and PSS (shared pages split between processes). */
@@ -260,8 +270,9 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
         return undefined;
       });
     },
-    keepalive() {
-      return send('ka');
+    keepalive(validForMs) {
+      if (validForMs === undefined) return send('ka');
+      return send(`ka ${Math.max(0, Math.floor(validForMs))}`);
     },
     async disarm() {
       await request('disarm', (e) => (e.type === 'disarmed' ? true : undefined));
@@ -288,6 +299,9 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
           // already gone
         }
       }
+    },
+    abandon() {
+      child.stdin.end();
     },
     rssKb() {
       return memoryOf(processGroupMembers(pid)).rssKb;
