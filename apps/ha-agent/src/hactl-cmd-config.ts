@@ -9,6 +9,7 @@ import { callMember, ctlError, membersLeaderFirst, withDcs, type CtlContext } fr
 import { unifiedDiff } from './hactl-diff.js';
 import { isPaused } from './hactl-members.js';
 import { pyYaml } from './hactl-pyfmt.js';
+import { redactSecrets } from './hactl-redact.js';
 
 /**
  * `hactl pause` / `hactl resume`: `PATCH /config` with `{"pause": true}` (or `{"pause": null}`)
@@ -137,7 +138,15 @@ export async function editConfigCommand(ctx: CtlContext, o: EditConfigOptions): 
       if (!o.quiet) ctx.out('Not changed\n');
       return 0;
     }
-    if (!o.quiet) for (const line of unifiedDiff(before, after ?? pyYaml(changed))) ctx.out(`${line}\n`);
+    if (!o.quiet) {
+      // Secrets never reach the terminal: with any in either version, the diff compares redacted
+      // renderings, where a changed secret reads "******** (changed)".
+      const hidden = redactSecrets(data);
+      const hiddenAfter = redactSecrets(changed, data);
+      const plain = JSON.stringify(hidden) === JSON.stringify(data) && JSON.stringify(redactSecrets(changed)) === JSON.stringify(changed);
+      const lines = plain ? unifiedDiff(before, after ?? pyYaml(changed)) : unifiedDiff(pyYaml(hidden), pyYaml(hiddenAfter));
+      for (const line of lines) ctx.out(`${line}\n`);
+    }
     if ((o.apply === '-' || o.replace === '-') && !o.force) {
       ctx.out('Use --force option to apply changes\n');
       return 1;

@@ -1,6 +1,7 @@
 import { withDcs, type CtlContext } from './hactl-context.js';
 import { formatHistory, formatMembers, type OutputFormat } from './hactl-output.js';
 import { ctlTimestamp, pyYaml } from './hactl-pyfmt.js';
+import { redactSecrets } from './hactl-redact.js';
 
 /**
  * Options of `list` and `topology`.
@@ -61,7 +62,8 @@ export async function historyCommand(ctx: CtlContext, cluster: string, fmt: Outp
 }
 
 /**
- * `hactl show-config`: the dynamic configuration (`config` key) as YAML.
+ * `hactl show-config`: the dynamic configuration (`config` key) as YAML, with secrets hidden
+ * (patronictl prints it as it is; see `redactSecrets`).
  *
  * @example
  * ```ts
@@ -70,7 +72,7 @@ export async function historyCommand(ctx: CtlContext, cluster: string, fmt: Outp
  */
 export async function showConfigCommand(ctx: CtlContext, cluster: string): Promise<number> {
   const view = await withDcs(ctx, cluster, (dcs) => dcs.loadCluster());
-  ctx.out(`${pyYaml(view.config?.value ?? {})}\n`);
+  ctx.out(`${pyYaml(redactSecrets(view.config?.value ?? {}))}\n`);
   return 0;
 }
 

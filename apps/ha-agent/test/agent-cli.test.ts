@@ -28,6 +28,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ha-agent-cli-'));
   await writeFile(join(dir, 'ok.yml'), VALID, { mode: 0o600 });
   await writeFile(join(dir, 'v2.yml'), VALID.replace('etcd3:', 'etcd:'), { mode: 0o600 });
+  await writeFile(join(dir, 'badlog.yml'), `${VALID}log: {type: xml}\n`, { mode: 0o600 });
+  await writeFile(join(dir, 'jsonlog.yml'), `${VALID}log: {type: json}\nunknown_top_key: 1\n`, { mode: 0o600 });
   await writeFile(join(dir, 'timing.yml'), `${VALID}bootstrap: {dcs: {ttl: 10, loop_wait: 5, retry_timeout: 4}}\n`, { mode: 0o600 });
 });
 afterAll(async () => {
@@ -57,6 +59,16 @@ describe('ha-agent CLI', () => {
   it('validates a configuration without running (--validate-config)', async () => {
     expect(await main(['--validate-config', join(dir, 'ok.yml')], { stderr: sink(), env: {} })).toBe(0);
     expect(await main(['--validate-config', join(dir, 'v2.yml')], { stderr: sink(), env: {} })).toBe(2);
+  });
+
+  it('--validate-config checks the log section and speaks JSON when log.type is json', async () => {
+    const err = sink();
+    expect(await main(['--validate-config', join(dir, 'badlog.yml')], { stderr: err, env: {} })).toBe(2);
+    expect(err.text()).toMatch(/log\.type: must be plain or json, got "xml"/);
+    const err2 = sink();
+    expect(await main(['--validate-config', join(dir, 'jsonlog.yml')], { stderr: err2, env: {} })).toBe(0);
+    const lines = err2.text().trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
+    expect(lines.some((l) => l.level === 'warn' && l.message.includes('unknown_top_key'))).toBe(true);
   });
 
   it('rejects bad usage with exit 2', async () => {

@@ -16,6 +16,7 @@ import { createStreamLogger, PgToolsError } from '@pgtools/core';
 import pkg from '../package.json' with { type: 'json' };
 import { EXIT, HELP, parseCliArgs, UsageError, type CliOptions } from './args.js';
 import { connectionConfig, promptPassword } from './connection.js';
+import { checkPrivileges } from './privileges.js';
 import { createRenderer } from './render.js';
 
 /** pg_repack's own refusals of flag combinations (bin/pg_repack.c), plus ours; UsageError means exit 2. */
@@ -136,6 +137,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       const target = database === undefined ? db : forDatabase(db, database);
       const tag = <T extends object>(x: T): T & { database?: string } => (database === undefined ? x : { database, ...x });
       if (database !== undefined && !options.json) process.stderr.write(`INFO: repacking database "${database}"\n`);
+      // pg_repack's client-side superuser check, turned into "what this role needs"; -k skips it like pg_repack's.
+      if (!options.noSuperuserCheck) {
+        await checkPrivileges(target, { selection, swap: options.swap, indexesOnly: options.onlyIndexes || options.indexes.length > 0 });
+      }
       if (options.dryRun) {
         const found = await planRepack(target, { ...selection, swap: options.swap, ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}), ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}), ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}) });
         plans.push(...found.map(tag));
@@ -178,7 +183,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const exitCode = tables.some((t) => t.status === 'failed') ? EXIT.failed : tables.some((t) => t.status === 'skipped') ? EXIT.skipped : EXIT.ok;
     if (options.json) process.stdout.write(`${JSON.stringify({ exitCode, tables }, null, 2)}\n`);
     else {
-      for (const t of tables) process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
+      for (const t of tables) {
+        process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
+        // The server itself refused the catalog update (hardened or managed server): the rename swap needs no catalog write.
+        if (t.status === 'failed' && t.swap === 'catalog' && /permission denied/i.test(t.message ?? '')) {
+          process.stderr.write(`HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table\n`);
+        }
+      }
       if (tables.length > 1 || tables.some((t) => t.status !== 'repacked')) process.stderr.write(`${renderer.summaryTable(tables).join('\n')}\n`);
     }
     return exitCode;
@@ -186,8 +197,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     renderer.clear();
     if (err instanceof PgToolsError) {
       process.stderr.write(`pgtools-repack: ERROR: ${err.message}\n`);
-      if (err.hint) process.stderr.write(`HINT: ${err.hint}\n`);
-      return ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target'].includes(err.code) ? EXIT.usage : EXIT.failed;
+      if (err.hint && !err.message.includes(err.hint)) process.stderr.write(`HINT: ${err.hint}\n`);
+      return ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target', 'catalog_swap_requires_superuser'].includes(err.code) ? EXIT.usage : EXIT.failed;
     }
     const e = err as Error & { code?: string };
     process.stderr.write(`pgtools-repack: ERROR: ${e.message}${e.code === 'ECONNREFUSED' ? ' (is the server running? check -h/-p or PGHOST/PGPORT)' : ''}\n`);

@@ -9,7 +9,7 @@ export {
   MAX_IDENTIFIER_BYTES,
 } from './quote.js';
 export type { QualifiedName } from './quote.js';
-export { silentLogger, createStreamLogger } from './logger.js';
-export type { Logger, LogFields, LogLevel } from './logger.js';
+export { silentLogger, createStreamLogger, stringifyLogValue } from './logger.js';
+export type { Logger, LogFields, LogLevel, LogRecord, StreamLoggerOptions } from './logger.js';
 export { prepareSession, withTransaction, isPool } from './session.js';
 export type { Queryable, SessionSettings, PoolOrConfig, PoolClient } from './session.js';

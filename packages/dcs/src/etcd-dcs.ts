@@ -11,9 +11,9 @@ import {
   type IKeyValue,
   type Watcher,
 } from 'etcd3';
-import { DCS_ERROR, deadlineError, toDcsError } from './dcs-errors.js';
+import { DCS_ERROR, deadlineError, toDcsError, type TlsSetup } from './dcs-errors.js';
 import { jsonEqual } from './deep-equal.js';
-import { deadlineFaultHandling } from './fault-handling.js';
+import { attemptsWithinDeadline, deadlineFaultHandling } from './fault-handling.js';
 import { keyLayout, type KeyLayout } from './key-layout.js';
 import { KvCache, type KeyChange } from './kv-cache.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -129,6 +129,9 @@ export class EtcdDcs {
   private readonly listeners = new Set<WakeListener>();
   private watchLoop: Promise<void> | undefined;
   private stopWatcher: (() => void) | undefined;
+  private interruptWatch: ((reason: string) => void) | undefined;
+  /** The leader key's mod revision (0: absent) that the watch had not delivered at the last check. */
+  private leaderMismatch: number | undefined;
   private readonly closing = new AbortController();
   private closed = false;
   /** Our member key as last seen (read or written), to skip writes that change nothing. */
@@ -136,6 +139,7 @@ export class EtcdDcs {
   private lastStatus: StatusValue | undefined;
   private lastFailsafe: FailsafeValue | undefined;
   private readonly reportedProblems = new Set<string>();
+  private tlsSetup: TlsSetup = 'none';
 
   constructor(options: EtcdDcsOptions) {
     this.layout = keyLayout(options.namespace, options.scope);
@@ -171,7 +175,12 @@ export class EtcdDcs {
         callOptions: () => ({ deadline: Date.now() + this.callTimeoutMs }),
       };
     }
+    if (this.hosts.some((h) => /^https:\/\//i.test(h))) this.tlsSetup = 'server';
     if (options.tls) {
+      if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
+        throw new RangeError('tls.cert and tls.key go together: give both (client certificate authentication) or neither');
+      }
+      this.tlsSetup = options.tls.cert !== undefined ? 'mutual' : 'server';
       const buf = (v: string | Buffer | undefined): Buffer | undefined => (v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
       const credentials: NonNullable<IOptions['credentials']> = { rootCertificate: buf(options.tls.ca) as Buffer };
       const key = buf(options.tls.key);
@@ -211,7 +220,7 @@ export class EtcdDcs {
     this.loopWaitSeconds = seconds;
   }
 
-  /** One serializable range read of the whole cluster prefix. */
+  /** One range read of the whole cluster prefix, through the quorum. */
   async loadCluster(): Promise<ClusterView> {
     return this.op('load cluster', async (deadline) => {
       const { kvs, revision } = await this.readPrefix(deadline);
@@ -227,9 +236,33 @@ export class EtcdDcs {
     return this.toView(this.cache.snapshot(), this.cache.revision);
   }
 
-  /** `cachedView()` when the watch is healthy, else a fresh `loadCluster()`. */
+  /**
+   * `cachedView()` when the watch is healthy, else a fresh `loadCluster()`. A watch attached to a
+   * member cut off from the quorum (dropped packets, no reset) reports nothing, and a leader key
+   * that expired would look alive until gRPC's keepalive gives up on it; so the leader key is also
+   * read through the quorum, and a cache behind it is not used (and its watch restarted).
+   */
   async currentView(): Promise<ClusterView> {
-    return this.cachedView() ?? (await this.loadCluster());
+    const cached = this.cachedView();
+    if (!cached) return this.loadCluster();
+    const cachedLeader = this.cache.get(this.layout.leader);
+    const fresh = await this.op('read leader key', (deadline) =>
+      attemptsWithinDeadline(deadline, this.hosts.length, (d) => this.client.kv.range({ key: Buffer.from(this.layout.leader) }, { deadline: d })),
+    );
+    const kv = fresh.kvs[0];
+    const freshRevision = kv ? Number(kv.mod_revision) : 0;
+    if (freshRevision === (cachedLeader?.modRevision ?? 0)) {
+      this.leaderMismatch = undefined;
+      return cached;
+    }
+    // A change the watch has not delivered yet is normal for a few milliseconds; the same one
+    // missing at the next loop is not.
+    if (this.leaderMismatch === freshRevision) {
+      this.logger.warn('the etcd watch is behind the quorum; restarting it');
+      this.interruptWatch?.('behind the quorum');
+    }
+    this.leaderMismatch = freshRevision;
+    return this.loadCluster();
   }
 
   /**
@@ -478,7 +511,7 @@ export class EtcdDcs {
     try {
       return await Promise.race([work, timeout]);
     } catch (err) {
-      const error = toDcsError(err, operation, this.hosts);
+      const error = toDcsError(err, operation, this.hosts, this.tlsSetup);
       this.logger.debug('etcd operation failed', { operation, code: error.code, error: error.message });
       throw error;
     } finally {
@@ -503,7 +536,7 @@ export class EtcdDcs {
   }
 
   private async txn(deadline: number, compare: ICompare[], success: IRequestOp[]): Promise<ITxnResponse> {
-    return this.client.kv.txn({ compare, success, failure: [] }, { deadline });
+    return attemptsWithinDeadline(deadline, this.hosts.length, (d) => this.client.kv.txn({ compare, success, failure: [] }, { deadline: d }));
   }
 
   private async putKey(deadline: number, key: string, value: string, compare: ICompare[]): Promise<boolean> {
@@ -519,9 +552,9 @@ export class EtcdDcs {
   }
 
   private async readPrefix(deadline: number): Promise<{ kvs: RawKeyValue[]; revision: number }> {
-    const res = await this.client.kv.range(
-      { key: Buffer.from(this.layout.prefix), range_end: prefixEnd(this.layout.prefix), serializable: true },
-      { deadline },
+    const res = await attemptsWithinDeadline(deadline, this.hosts.length, (d) =>
+      // Linearizable: a member cut off from the quorum must not serve an old leader key.
+      this.client.kv.range({ key: Buffer.from(this.layout.prefix), range_end: prefixEnd(this.layout.prefix) }, { deadline: d }),
     );
     return { kvs: res.kvs.map(toRaw), revision: Number(res.header.revision) };
   }
@@ -607,6 +640,7 @@ export class EtcdDcs {
         if (done) return;
         done = true;
         this.stopWatcher = undefined;
+        this.interruptWatch = undefined;
         this.cacheReady = false;
         watcher.removeAllListeners();
         // A late 'error' emitted with no listener would throw inside etcd3's stream handler.
@@ -615,6 +649,7 @@ export class EtcdDcs {
         resolve(reason);
       };
       this.stopWatcher = () => finish('stopped');
+      this.interruptWatch = finish;
       watcher.on('data', (res: IWatchResponse) => {
         const changes: KeyChange[] = [];
         for (const event of res.events ?? []) {

@@ -1,4 +1,5 @@
-import { isRecoverableError, type IOptions } from 'etcd3';
+import { GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
+import { TLS_FAILURE } from './dcs-errors.js';
 
 type FaultHandling = NonNullable<IOptions['faultHandling']>;
 type Policy = NonNullable<FaultHandling['global']>;
@@ -61,12 +62,49 @@ export function deadlineFaultHandling(hostCount: number, options: { cooldownMs: 
         coolingUntil.set(name, 0);
         return result;
       } catch (err) {
-        if (err instanceof Error && isRecoverableError(err)) coolingUntil.set(name, Date.now() + options.cooldownMs);
+        if (isHostFailure(err)) coolingUntil.set(name, Date.now() + options.cooldownMs);
         throw err;
       }
     });
 
   return { global, host, watchBackoff: exponentialBackoff(100, options.maxWatchBackoffMs) };
+}
+
+/** The host did not answer in time or at all: another member may. */
+export function isHostFailure(err: unknown): boolean {
+  return err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
+}
+
+/**
+ * Runs one etcd call in attempts that share `deadline`, each with its own share of it (the time
+ * left split between the members, at least 1 s), like Patroni splits retry_timeout: a member that
+ * drops packets (cut off, no reset) costs its share instead of the whole deadline, and the next
+ * attempt goes to another member (the failed one cools down in the pool). Refused connections (etcd
+ * down) are retried every 100 ms until the deadline rather than failing at once.
+ *
+ * @example
+ * ```ts
+ * const res = await attemptsWithinDeadline(Date.now() + 10_000, 3, (deadline) => client.kv.range({ key }, { deadline }));
+ * ```
+ */
+export async function attemptsWithinDeadline<T>(deadline: number, hostCount: number, call: (attemptDeadline: number) => Promise<T>): Promise<T> {
+  const share = Math.max(1000, Math.floor((deadline - Date.now()) / Math.max(1, hostCount)));
+  // Later attempts know less ("deadline exceeded", "Last error: null") than the first failure.
+  let telling: unknown;
+  for (;;) {
+    const began = Date.now();
+    const attemptDeadline = Math.min(deadline, began + share);
+    try {
+      return await call(attemptDeadline);
+    } catch (err) {
+      if (!(err instanceof GRPCDeadlineExceededError)) telling ??= err;
+      // A certificate etcd or we refuse will not be accepted on a retry: say so now.
+      if (!isHostFailure(err) || (err instanceof Error && TLS_FAILURE.test(err.message))) throw err;
+      if (Date.now() >= deadline - 50) throw telling ?? err;
+      const pause = Math.min(100 - (Date.now() - began), deadline - Date.now() - 50);
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
 
 function exponentialBackoff(durationMs: number, maxMs: number): Backoff {

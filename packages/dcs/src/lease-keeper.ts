@@ -1,4 +1,5 @@
-import { EtcdLeaseInvalidError, isRecoverableError, type Etcd3, type Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { attemptsWithinDeadline } from './fault-handling.js';
 
 /**
  * Owns this agent's one etcd lease. Keepalives are sent only when we ask (one per HA loop), never
@@ -15,7 +16,7 @@ export class LeaseKeeper {
     private readonly client: Etcd3,
     private ttlSeconds: number,
     /** Keepalives go over a stream, which etcd3 does not retry: we try up to this many hosts. */
-    private readonly attempts: number,
+    private readonly hostCount: number,
     private readonly onChange: (event: { type: 'granted' | 'lost'; lease: string; ttl: number }) => void,
   ) {}
 
@@ -53,21 +54,15 @@ export class LeaseKeeper {
   private async ensureNow(deadline: number, options: { force: boolean; minIntervalMs: number }): Promise<{ id: string; created: boolean }> {
     if (this.lease && this.leaseId !== undefined) {
       if (!options.force && Date.now() - this.lastRefresh < options.minIntervalMs) return { id: this.leaseId, created: false };
-      for (let attempt = 1; ; attempt++) {
-        const started = Date.now();
-        try {
-          await this.lease.keepaliveOnce({ deadline });
-          this.lastRefresh = started;
-          return { id: this.leaseId, created: false };
-        } catch (err) {
-          if (err instanceof EtcdLeaseInvalidError) {
-            this.markGone();
-            break;
-          }
-          // The failed host was just marked by the pool's host policy, so the next try goes elsewhere.
-          const retriable = err instanceof Error && isRecoverableError(err) && attempt < this.attempts && Date.now() < deadline;
-          if (!retriable) throw err;
-        }
+      const lease = this.lease;
+      const started = Date.now();
+      try {
+        await attemptsWithinDeadline(deadline, this.hostCount, (d) => lease.keepaliveOnce({ deadline: d }));
+        this.lastRefresh = started;
+        return { id: this.leaseId, created: false };
+      } catch (err) {
+        if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+        this.markGone();
       }
     }
     return { id: await this.grant(deadline), created: true };
@@ -89,11 +84,13 @@ export class LeaseKeeper {
 
   private async grant(deadline: number): Promise<string> {
     const started = Date.now();
-    const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: false, deadline });
-    // A failed grant emits 'lost' on the Lease; without a listener that is harmless, but keep one
-    // so that a future etcd3 turning it into an 'error'-like event cannot crash the process.
-    lease.on('lost', () => {});
-    const id = await lease.grant();
+    const { lease, id } = await attemptsWithinDeadline(deadline, this.hostCount, async (d) => {
+      const attempt = this.client.lease(this.ttlSeconds, { autoKeepAlive: false, deadline: d });
+      // A failed grant emits 'lost' on the Lease; without a listener that is harmless, but keep one
+      // so that a future etcd3 turning it into an 'error'-like event cannot crash the process.
+      attempt.on('lost', () => {});
+      return { lease: attempt, id: await attempt.grant() };
+    });
     this.lease = lease;
     this.leaseId = id;
     this.lastRefresh = started;

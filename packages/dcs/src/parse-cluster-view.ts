@@ -72,7 +72,16 @@ export function parseClusterView(layout: KeyLayout, kvs: readonly RawKeyValue[],
   const view: ClusterView = { revision, members: [], problems };
 
   const initialize = byKey.get(layout.initialize);
-  if (initialize) view.initialize = initialize.value;
+  if (initialize) {
+    // A system identifier is a decimal number; anything else would make every node exit with
+    // "system ID mismatch". The key still proves the cluster was initialized, so it reads as ''
+    // (initialized, identifier unknown): nobody bootstraps over it and nobody exits.
+    if (initialize.value === '' || /^\d+$/.test(initialize.value)) view.initialize = initialize.value;
+    else {
+      problem(initialize, 'initialize is not a system identifier (digits)');
+      view.initialize = '';
+    }
+  }
 
   const config = byKey.get(layout.config);
   if (config) {
@@ -92,8 +101,11 @@ export function parseClusterView(layout: KeyLayout, kvs: readonly RawKeyValue[],
     let data: MemberData = {};
     const parsed = parseJson(kv);
     if (parsed.ok) {
-      if (isObject(parsed.value)) data = parsed.value as MemberData;
-      else problem(kv, 'member data is not a JSON object');
+      if (isObject(parsed.value)) {
+        const { clean, dropped } = sanitizeMember(parsed.value);
+        data = clean;
+        if (dropped.length > 0) problem(kv, `member fields with the wrong type ignored: ${dropped.join(', ')}`);
+      } else problem(kv, 'member data is not a JSON object');
     }
     const member: Member = { name, data, modRevision: toRevision(kv.modRevision) };
     const lease = leaseOf(kv);
@@ -106,6 +118,7 @@ export function parseClusterView(layout: KeyLayout, kvs: readonly RawKeyValue[],
   const leader = byKey.get(layout.leader);
   if (leader) {
     if (leader.value === '') problem(leader, 'leader key is empty');
+    else if (!isMemberName(leader.value)) problem(leader, 'leader key does not hold a member name');
     else {
       const info: LeaderInfo = { name: leader.value, modRevision: toRevision(leader.modRevision) };
       const lease = leaseOf(leader);
@@ -196,6 +209,45 @@ export function syncStandbys(sync: SyncState | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/** What `keyLayout().member()` accepts, minus control characters and undecodable bytes. */
+function isMemberName(value: string): boolean {
+  return value !== '' && !value.includes('/') && !/[\u0000-\u001f\u007f\ufffd]/.test(value);
+}
+
+const MEMBER_FIELD_TYPES: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
+  conn_url: 'string',
+  api_url: 'string',
+  state: 'string',
+  role: 'string',
+  version: 'string',
+  xlog_location: 'number',
+  timeline: 'number',
+  tags: 'object',
+  pending_restart: 'boolean',
+  scheduled_restart: 'object',
+  pause: 'boolean',
+  checkpoint_after_promote: 'boolean',
+};
+
+/**
+ * Drops the fields whose type the agent relies on but which hold something else (a hand-edited
+ * key with `"xlog_location": "abc"` must not reach the lag arithmetic). Unknown fields are kept.
+ */
+function sanitizeMember(value: JsonObject): { clean: MemberData; dropped: string[] } {
+  const clean: JsonObject = {};
+  const dropped: string[] = [];
+  for (const [field, v] of Object.entries(value)) {
+    const want = MEMBER_FIELD_TYPES[field];
+    const ok =
+      want === undefined ||
+      v === null ||
+      (want === 'object' ? isObject(v) : want === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === want);
+    if (!ok) dropped.push(field);
+    else if (v !== null || want === undefined) clean[field] = v;
+  }
+  return { clean: clean as MemberData, dropped };
 }
 
 function toRevision(value: number | string): number {

@@ -90,6 +90,29 @@ describe('parseClusterView', () => {
     expect(config?.reason).toMatch(/invalid JSON/);
   });
 
+  it('ignores a leader key that cannot be a member name and an initialize that is not a system identifier', () => {
+    for (const bad of ['', 'a/b', 'tab\there', 'bytes\ufffd']) {
+      const view = parseClusterView(layout, [kv('leader', bad, 3)], 3);
+      expect(view.leader).toBeUndefined();
+      expect(view.problems).toHaveLength(1);
+    }
+    expect(parseClusterView(layout, [kv('leader', 'pg-1.example', 3)], 3).leader?.name).toBe('pg-1.example');
+    const init = parseClusterView(layout, [kv('initialize', 'not-a-sysid', 3)], 3);
+    // Still initialized (the key exists), so no node bootstraps over it and none exits on a mismatch.
+    expect(init.initialize).toBe('');
+    expect(init.problems[0]).toMatchObject({ key: '/service/demo/initialize', raw: 'not-a-sysid' });
+  });
+
+  it('drops member fields of the wrong type, keeping the rest and unknown fields', () => {
+    const view = parseClusterView(
+      layout,
+      [kv('members/n', '{"conn_url":5,"api_url":"http://h:8008/patroni","xlog_location":"12","timeline":1e999,"tags":[1],"pause":"yes","role":"replica","extra":{"a":1},"state":null}', 3)],
+      3,
+    );
+    expect(view.members[0]?.data).toEqual({ api_url: 'http://h:8008/patroni', role: 'replica', extra: { a: 1 } });
+    expect(view.problems[0]?.reason).toBe('member fields with the wrong type ignored: conn_url, xlog_location, timeline, tags, pause');
+  });
+
   it('ignores keys of other clusters and nested keys under members/', () => {
     const view = parseClusterView(
       layout,

@@ -1,4 +1,4 @@
-export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
+export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, secretsReadableWarning, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
 export { applyEnvOverrides } from './config/env-overrides.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
 export { decide } from './decision/decide.js';
@@ -21,6 +21,9 @@ export { createRestHandlers } from './agent/agent-rest-handlers.js';
 export { AgentFence } from './agent/agent-fence.js';
 export type { AgentFenceOptions } from './agent/agent-fence.js';
 export { MaintenanceQueue } from './agent/agent-maintenance.js';
+export { dcsOptionsFromConfig } from './agent/dcs-options.js';
+export { pickSyncStandby, synchronousStandbyNames } from './agent/sync-standby.js';
+export type { SyncStandbyChoice } from './agent/sync-standby.js';
 export type { MaintenanceHost } from './agent/agent-maintenance.js';
 export type { RestHandlerContext } from './agent/agent-rest-handlers.js';
 export { probeMembers } from './agent/peer-probes.js';

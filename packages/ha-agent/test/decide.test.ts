@@ -96,7 +96,12 @@ const cases: Case[] = [
 
   // --- etcd unreachable ---
   { name: 'etcd unreachable: primary demotes', input: asLeader({ dcsReachable: false }), expect: { kind: 'demote', mode: 'immediate', message: 'demoting self because DCS is not accessible and I was a leader' } },
+  { name: 'etcd unreachable, lease valid 3 s more: primary kept, retried soon', input: asLeader({ dcsReachable: false, leaseValidForMs: 3000 }), expect: { kind: 'wait', retrySoon: true, message: 'DCS is not accessible; keeping the primary while the leader lease is valid (3.0 s more) and retrying' } },
+  { name: 'etcd unreachable, lease used up: primary demotes', input: asLeader({ dcsReachable: false, leaseValidForMs: -10 }), expect: { kind: 'demote', mode: 'immediate' } },
+  { name: 'refresh failed, lease valid: primary kept', input: asLeader({ leaderRefreshOk: false, leaseValidForMs: 5000 }), expect: { kind: 'wait', retrySoon: true } },
+  { name: 'refresh failed, lease valid, but a replica: not promoted', input: asLeader({ leaderRefreshOk: false, leaseValidForMs: 5000, local: { role: 'replica' } }), expect: { kind: 'wait', message: 'not promoting because failed to update leader lock in DCS' } },
   { name: 'etcd unreachable: replica carries on', input: input({ dcsReachable: false }), expect: { kind: 'wait' } },
+  { name: 'etcd unreachable, PostgreSQL stopped: started read-only', input: input({ dcsReachable: false, local: { postgresRunning: false, systemId: '7300' } }), expect: { kind: 'start_postgres_as_replica', leader: undefined } },
 
   // --- pause ---
   { name: 'pause: leader keeps its lock and does nothing else', input: asLeader({ paused: true }), expect: { kind: 'refresh_leader', message: 'PAUSE: no action. I am (node1), the leader with the lock' } },

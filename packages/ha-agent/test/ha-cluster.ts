@@ -36,6 +36,8 @@ export interface HaClusterOptions {
   scope: string;
   timings?: Timings;
   restapiAuth?: { username: string; password: string };
+  /** `bootstrap.dcs.synchronous_mode` (and `_strict`). */
+  synchronousMode?: boolean | 'strict';
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
@@ -51,6 +53,8 @@ bootstrap:
     loop_wait: ${t.loopWait}
     retry_timeout: ${t.retryTimeout}
     maximum_lag_on_failover: 1048576
+    synchronous_mode: ${o.synchronousMode ? 'true' : 'false'}
+    synchronous_mode_strict: ${o.synchronousMode === 'strict' ? 'true' : 'false'}
     postgresql:
       use_pg_rewind: true
       use_slots: true

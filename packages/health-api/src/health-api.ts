@@ -360,17 +360,36 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       if (options.tls) {
         const tls = options.tls;
         const verify = tls.verifyClient ?? 'none';
-        s = createHttpsServer(
-          {
-            cert: readFileSync(tls.certfile),
-            key: readFileSync(tls.keyfile),
-            ...(tls.keyfilePassword ? { passphrase: tls.keyfilePassword } : {}),
-            ...(tls.cafile ? { ca: readFileSync(tls.cafile) } : {}),
-            requestCert: verify !== 'none',
-            rejectUnauthorized: verify === 'required',
-          },
-          listener,
-        );
+        const read = (path: string, setting: string): Buffer => {
+          try {
+            return readFileSync(path);
+          } catch (err) {
+            throw new PgToolsError('tls_setup_failed', `restapi.${setting}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+          }
+        };
+        const cert = read(tls.certfile, 'certfile');
+        const key = read(tls.keyfile, 'keyfile');
+        const ca = tls.cafile ? read(tls.cafile, 'cafile') : undefined;
+        try {
+          s = createHttpsServer(
+            {
+              cert,
+              key,
+              ...(tls.keyfilePassword ? { passphrase: tls.keyfilePassword } : {}),
+              ...(ca ? { ca } : {}),
+              requestCert: verify !== 'none',
+              rejectUnauthorized: verify === 'required',
+            },
+            listener,
+          );
+        } catch (err) {
+          // OpenSSL's words ("bad decrypt", "key values mismatch") never include the passphrase.
+          throw new PgToolsError(
+            'tls_setup_failed',
+            `REST API TLS: cannot use certfile ${tls.certfile} with keyfile ${tls.keyfile}: ${(err as Error).message}`,
+            { cause: err, hint: tls.keyfilePassword ? 'check restapi.keyfile_password' : 'an encrypted keyfile needs restapi.keyfile_password' },
+          );
+        }
       } else {
         s = createHttpServer(listener);
       }

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { displayName, PgToolsError, type PoolOrConfig } from '@pgtools/core';
+import { displayName, parseQualifiedName, PgToolsError, type PoolOrConfig } from '@pgtools/core';
 import { connectionSource } from './connections.js';
 import type { TargetSelection } from './options.js';
-import { resolveTable } from './table-info.js';
+import { resolveTable, type TableRef } from './table-info.js';
 
 /** A table to work on, after partitioned parents were expanded to their leaves. */
 export interface RepackTarget {
@@ -58,7 +58,7 @@ export async function resolveTargets(db: PoolOrConfig | Source, selection: Targe
     };
     const named = [...(selection.table !== undefined ? [selection.table] : []), ...(selection.tables ?? [])];
     for (const ref of named) {
-      const table = await resolveTable(client, ref);
+      const table = await resolveNamed(client, ref);
       const { rows } = await client.query<{ oid: string; schema: string; name: string }>(
         `SELECT ${LIST_COLUMNS}
            FROM pg_partition_tree($1::oid::regclass) p
@@ -80,7 +80,7 @@ export async function resolveTargets(db: PoolOrConfig | Source, selection: Targe
       add(leaves, false);
     }
     for (const ref of selection.parentTables ?? []) {
-      const table = await resolveTable(client, ref);
+      const table = await resolveNamed(client, ref);
       const { rows } = await client.query<{ oid: string; schema: string; name: string }>(
         `WITH RECURSIVE tree(oid, level) AS (
            SELECT $3::oid, 0 UNION ALL SELECT i.inhrelid, t.level + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
@@ -119,6 +119,62 @@ export async function resolveTargets(db: PoolOrConfig | Source, selection: Targe
   } finally {
     await source.release(client);
     await own?.end();
+  }
+}
+
+/** Levenshtein distance, case-insensitive: "ordrs" is 1 away from "orders". */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[y.length]!;
+}
+
+// Tables whose name is close to a name that does not exist: the same name in another schema or
+// another case, a name that contains it, or a small typo (edit distance up to a quarter of the length).
+async function suggestTables(client: Pick<pg.ClientBase, 'query'>, ref: TableRef, limit = 5): Promise<string[]> {
+  const parsed = typeof ref === 'string' ? parseQualifiedName(ref) : ref;
+  const name = parsed.name;
+  const maxDistance = Math.max(1, Math.floor(name.length / 4));
+  // Bounded: only names of about the same length or containing the name, so a huge catalog stays cheap.
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'
+        AND (abs(length(c.relname) - length($1)) <= $2 OR strpos(lower(c.relname), lower($1)) > 0)
+      ORDER BY n.nspname, c.relname
+      LIMIT 5000`,
+    [name, maxDistance],
+  );
+  const scored = rows
+    .map((r) => {
+      // The same name in another schema (or a typo in the schema) counts as closest.
+      const distance = editDistance(r.name, name);
+      const contains = r.name.toLowerCase().includes(name.toLowerCase());
+      return { display: displayName(r.schema, r.name), distance: contains && distance > maxDistance ? maxDistance + 0.5 : distance };
+    })
+    .filter((r) => r.distance <= maxDistance + 0.5)
+    .sort((a, b) => a.distance - b.distance || a.display.localeCompare(b.display));
+  return scored.slice(0, limit).map((r) => r.display);
+}
+
+/** resolveTable, with a "did you mean" that also catches typos and the same name in another schema. */
+async function resolveNamed(client: pg.PoolClient | pg.Client, ref: TableRef): Promise<{ oid: number; schema: string; name: string }> {
+  try {
+    return await resolveTable(client, ref);
+  } catch (err) {
+    if (!(err instanceof PgToolsError) || err.code !== 'table_not_found') throw err;
+    const parsed = typeof ref === 'string' ? parseQualifiedName(ref) : ref;
+    const shown = displayName(parsed.schema, parsed.name);
+    const near = await suggestTables(client, ref).catch(() => [] as string[]);
+    const hint = near.length > 0 ? `did you mean ${near.join(', ')}?` : 'list the tables with \\dt *.* in psql; a name with capitals or spaces needs double quotes, e.g. -t \'public."Orders"\'';
+    throw new PgToolsError('table_not_found', `table ${shown} does not exist${near.length > 0 ? `; ${hint}` : ''}`, { hint, cause: err });
   }
 }
 

@@ -208,14 +208,20 @@ export interface Reaper {
 /**
  * A detached `sh` that waits for this test process to die and then stops `pid` (only if it is
  * still the same process: its start time is checked, so a reused PID is never hit) and removes `dir`.
+ * `pidFile` (e.g. a data dir's `postmaster.pid`, whose process another program restarts) is re-read
+ * while this process lives; the last PID it named is SIGKILLed if it still runs a `postgres` binary.
  * Normal teardown dismisses it; it only acts after Ctrl-C or a crashed test worker.
  */
-export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJS.Signals; netns?: string[] }): Reaper {
+export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJS.Signals; netns?: string[]; pidFile?: string }): Reaper {
   // Field 3 of /proc/PID/stat is the state (Z: a zombie is already dead), field 22 the start time.
   const script = [
-    'owner=$1; pid=$2; dir=$3; sig=$4; st=""',
+    'owner=$1; pid=$2; dir=$3; sig=$4; pidfile=$5; st=""; pm=""; pmst=""',
     '[ -n "$pid" ] && st=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null)',
-    'while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done',
+    'while kill -0 "$owner" 2>/dev/null; do',
+    '  if [ -n "$pidfile" ] && [ -f "$pidfile" ]; then p=$(head -n 1 "$pidfile" 2>/dev/null); case "$p" in ""|*[!0-9]*) ;; *) pm=$p; pmst=$(cut -d" " -f22 "/proc/$pm/stat" 2>/dev/null);; esac; fi',
+    '  sleep 0.5',
+    'done',
+    'if [ -n "$pm" ] && [ -n "$pmst" ] && [ "$(cut -d" " -f22 "/proc/$pm/stat" 2>/dev/null)" = "$pmst" ] && tr "\\0" " " < "/proc/$pm/cmdline" 2>/dev/null | grep -q postgres; then kill -KILL "$pm" 2>/dev/null; fi',
     'same() { [ -n "$st" ] && [ "$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null)" = "$st" ] && [ "$(cut -d" " -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; }',
     'if same; then',
     '  kill -CONT "$pid" 2>/dev/null; kill -"$sig" "$pid" 2>/dev/null',
@@ -223,7 +229,7 @@ export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJ
     '  same && kill -KILL "$pid" 2>/dev/null',
     'fi',
     '[ -n "$dir" ] && rm -rf -- "$dir"',
-    'shift 4; for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done',
+    'shift 5; for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done',
     'exit 0',
   ].join('\n');
   const args = [
@@ -234,6 +240,7 @@ export function startReaper(target: { pid?: number; dir?: string; signal?: NodeJ
     target.pid === undefined ? '' : String(target.pid),
     target.dir ?? '',
     (target.signal ?? 'SIGTERM').replace(/^SIG/, ''),
+    target.pidFile ?? '',
     ...(target.netns ?? []),
   ];
   const reaper = spawn('sh', args, { detached: true, stdio: 'ignore' });

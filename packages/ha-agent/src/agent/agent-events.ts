@@ -32,6 +32,8 @@ export type HaAgentEvent =
   | { type: 'loop_error'; message: string; code?: string | undefined }
   | { type: 'fatal'; message: string; code: string }
   | { type: 'api_request'; method: string; path: string; status: number }
+  /** Synchronous mode: the `sync` key now names this standby. */
+  | { type: 'sync_standby_changed'; standby: string }
   /** What the software fence reported (armed, disarmed, fencing, fenced...). */
   | { type: 'fence'; event: FenceEvent }
   | { type: 'stopped' };

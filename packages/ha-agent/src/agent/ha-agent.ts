@@ -13,11 +13,13 @@ import { withConnection } from '../postgres/pg-connection.js';
 import type { PgStatus } from '../postgres/pg-status.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
-import { AgentFence } from './agent-fence.js';
+import { AgentFence, FENCE_MARGIN_MS } from './agent-fence.js';
+import { dcsOptionsFromConfig } from './dcs-options.js';
 import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { probeMembers } from './peer-probes.js';
+import { pickSyncStandby, synchronousStandbyNames } from './sync-standby.js';
 import { parseTimelineHistory } from './timeline-history.js';
 import { memberServer, toDecisionView } from './view-mapping.js';
 
@@ -30,6 +32,12 @@ export interface HaAgentOptions {
   /** Append PostgreSQL's output to this file; default: debug lines on the logger. */
   postgresLogFile?: string;
 }
+
+/**
+ * The lease guard stops a primary this long before its lease can expire: more than the software
+ * fence's own margin, so the agent (when alive) acts first and the fence only backs it up.
+ */
+const LEASE_GUARD_MARGIN_MS = FENCE_MARGIN_MS + 400;
 
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const errCode = (err: unknown): string | undefined => (err instanceof PgToolsError ? err.code : undefined);
@@ -89,6 +97,8 @@ export class HaAgent {
   /** This data dir may hold WAL the leader never saw (we ran as primary): check pg_rewind before following. */
   private mayHaveDiverged = false;
   private liveStatusAt = 0;
+  /** The last decision asked for a quick retry (etcd unreachable while the lease is valid). */
+  private retrySoon = false;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
     this.config = config;
@@ -109,18 +119,7 @@ export class HaAgent {
       onStarted: ({ pid, adopted }) => this.emit({ type: 'postmaster_started', pid, adopted }),
       onUnexpectedExit: (info) => this.onPostmasterDeath(info),
     });
-    const e = config.etcd3;
-    this.dcs = new EtcdDcs({
-      hosts: e.hosts.map((h) => (h.includes('://') ? h : `${e.protocol}://${h}`)),
-      namespace: config.namespace,
-      scope: config.scope,
-      name: config.name,
-      ttl: this.dynamic.ttl,
-      loopWait: this.dynamic.loopWait,
-      callTimeoutMs: this.dynamic.retryTimeout * 1000,
-      logger: this.logger,
-      ...(e.username && e.password !== undefined ? { auth: { username: e.username, password: e.password } } : {}),
-    });
+    this.dcs = new EtcdDcs(dcsOptionsFromConfig(config, this.dynamic, this.logger));
     this.watchdog = createWatchdog({
       mode: config.watchdog.mode,
       device: config.watchdog.device,
@@ -310,7 +309,7 @@ export class HaAgent {
   private checkLease(): void {
     if (!this.isLeader || this.leaseExpiresAt === undefined || this.stopping) return;
     // The margin covers this timer's period, a busy event loop and the immediate stop itself.
-    if (Date.now() < this.leaseExpiresAt - Math.min(2000, Math.max(1000, this.dynamic.ttl * 100))) return;
+    if (Date.now() < this.leaseExpiresAt - LEASE_GUARD_MARGIN_MS) return;
     this.isLeader = false;
     this.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
     this.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
@@ -347,6 +346,7 @@ export class HaAgent {
       if (this.stopping) break;
       if (this.wakePending) continue;
       let wait = Math.max(0, this.dynamic.loopWait * 1000 - (Date.now() - began));
+      if (this.retrySoon) wait = Math.min(wait, 500);
       // A scheduled switchover runs at its time, not at the next loop_wait tick after it.
       const scheduled = Date.parse(this.view?.failover?.value.scheduled_at ?? '');
       if (Number.isFinite(scheduled) && scheduled > Date.now()) wait = Math.min(wait, scheduled - Date.now() + 20);
@@ -452,6 +452,7 @@ export class HaAgent {
       now: Date.now(),
     };
     if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    if (this.isLeader && this.leaseExpiresAt !== undefined) input.leaseValidForMs = this.leaseExpiresAt - LEASE_GUARD_MARGIN_MS - Date.now();
     let action = decide(input);
     if (action.kind === 'probe_members') {
       const members = input.cluster.members.filter((m) => action.kind === 'probe_members' && action.members.includes(m.name));
@@ -460,6 +461,12 @@ export class HaAgent {
     }
     this.logger.info(action.message);
     this.emit({ type: 'action', action });
+    this.retrySoon = action.kind === 'wait' && action.retrySoon === true;
+    // A primary restarted in place must wait for its synchronous standby from its first commit on.
+    const syncKey = view?.sync?.value;
+    if (this.dynamic.synchronousMode && syncKey?.leader === this.name && this.pg.synchronousStandbyNames === undefined) {
+      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(syncKey.sync_standby?.split(',')[0]?.trim() || undefined, this.dynamic.synchronousModeStrict));
+    }
     await this.execute(action, view);
     await this.afterAction(dcsReachable);
   }
@@ -712,6 +719,7 @@ export class HaAgent {
       await this.dcs.initialize(false, sysid);
       await this.dcs.setConfig(this.config.bootstrap.dcsDocument, 0);
       await this.takeLeader('bootstrap');
+      if (this.dynamic.synchronousMode) await this.dcs.setSync({ leader: this.name, sync_standby: null });
       this.systemId = sysid;
       this.mayHaveDiverged = false;
       this.setRole('primary', 'bootstrapped a new cluster');
@@ -731,6 +739,7 @@ export class HaAgent {
       this.isLeader = false;
       return;
     }
+    if (this.dynamic.synchronousMode && !(await this.claimSyncKey())) return;
     const before = this.pgStatus?.timeline;
     await this.pg.promote();
     this.mayHaveDiverged = false;
@@ -767,6 +776,7 @@ export class HaAgent {
       this.mayHaveDiverged = true;
     }
     this.watchdog.disable();
+    await this.pg.setSynchronousStandbyNames(undefined);
     if (releaseLeader) {
       await this.dcs.deleteLeader().catch((err) => this.logger.warn(`could not release the leader key: ${errMessage(err)}`));
       this.emit({ type: 'leader_released', reason });
@@ -805,9 +815,85 @@ export class HaAgent {
     await bounded(this.dcs.touchMember(this.memberData()).catch((err) => this.logger.warn(`member key: ${errMessage(err)}`)));
     const s = this.pgStatus;
     if (this.isLeader && s && !s.inRecovery) {
+      if (this.view?.config?.value.pause !== true) {
+        await this.manageSyncReplication().catch((err) => this.logger.warn(`synchronous replication: ${errMessage(err)}`));
+      }
       if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }));
       const others = (this.view?.members ?? []).map((m) => m.name).filter((n) => n !== this.name);
       await this.pg.ensureSlots(others).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
+    }
+  }
+
+  /**
+   * Before promoting in synchronous mode: make the `sync` key name this node as leader with no
+   * standby, by compare-and-swap on the key that made it eligible, so no other member (nor the old
+   * leader coming back) may promote over commits only this node has. False = not now.
+   */
+  private async claimSyncKey(): Promise<boolean> {
+    let sync = this.view?.sync;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const v = sync?.value;
+      const listed = v === undefined || v.leader === this.name || (v.sync_standby ?? '').split(',').map((x) => x.trim()).includes(this.name);
+      if (!listed) break;
+      if (await this.dcs.setSync({ leader: this.name, sync_standby: null }, sync?.modRevision ?? 0)) {
+        await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(undefined, this.dynamic.synchronousModeStrict));
+        return true;
+      }
+      sync = (await this.dcs.loadCluster()).sync;
+    }
+    this.logger.warn('not promoting: this node is no longer the synchronous standby in the sync key');
+    return false;
+  }
+
+  /**
+   * Synchronous mode on the leader (Patroni's `process_sync_replication`): keep one streaming
+   * member as the synchronous standby. The `sync` key only names a standby PostgreSQL already waits
+   * for; a standby loses the privilege in the key before PostgreSQL stops waiting for it. So any
+   * member the key names has every acknowledged commit and may take over. Off: hand
+   * `synchronous_standby_names` back to the configuration and remove the key.
+   */
+  private async manageSyncReplication(): Promise<void> {
+    const view = this.view;
+    const s = this.pgStatus;
+    if (!view || !s) return;
+    const primary = { standby: false };
+    const key = view.sync;
+    if (!this.dynamic.synchronousMode) {
+      if (this.pg.synchronousStandbyNames !== undefined) await this.pg.setSynchronousStandbyNames(undefined, primary);
+      if (key?.value.leader === this.name) await this.dcs.deleteSync(key.modRevision);
+      return;
+    }
+    const strict = this.dynamic.synchronousModeStrict;
+    const mine = key?.value.leader === this.name;
+    const current = mine ? key.value.sync_standby?.split(',')[0]?.trim() || undefined : undefined;
+    const members = view.members.map((m) => ({ name: m.name, nosync: m.data.tags?.nosync === true }));
+    const choice = pickSyncStandby({ me: this.name, current, members, replication: s.replication });
+    if (mine && choice.picked === current) {
+      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(current, strict), primary);
+      return;
+    }
+    let revision = key?.modRevision ?? 0;
+    if (!mine || current !== undefined) {
+      if (current !== undefined) this.logger.info(`Removing synchronous privilege from ${current}`);
+      if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, revision))) return;
+      revision = (await this.dcs.loadCluster()).sync?.modRevision ?? 0;
+    }
+    await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(choice.picked, strict), primary);
+    const picked = choice.picked;
+    if (picked === undefined) return;
+    let confirmed = choice.confirmed === picked;
+    for (let i = 0; i < 15 && !confirmed && !this.stopping; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = await this.pg.status(1000);
+      confirmed = now?.replication.some((r) => r.application_name === picked && r.sync_state === 'sync') ?? false;
+    }
+    if (!confirmed) {
+      this.logger.info(`Assigning synchronous standby status to ${picked}`);
+      return;
+    }
+    if (await this.dcs.setSync({ leader: this.name, sync_standby: picked }, revision)) {
+      this.logger.info(`Synchronous standby status assigned to ${picked}`);
+      this.emit({ type: 'sync_standby_changed', standby: picked });
     }
   }
 
@@ -882,6 +968,8 @@ export class HaAgent {
     if (view?.status) state.clusterOptime = view.status.value.optime;
     if (this.lastLoopAt !== undefined) state.lastLoopAt = this.lastLoopAt;
     if (this.config.watchdog.mode === 'required' && !this.watchdog.isHealthy) state.watchdogFailed = true;
+    const sync = view?.sync?.value;
+    if (sync?.sync_standby && sync.leader !== this.name && sync.sync_standby.split(',').map((x) => x.trim()).includes(this.name)) state.isSyncStandby = true;
     if (this.systemId) state.postgres.systemIdentifier = this.systemId;
     const sr = this.maintenance.scheduledRestart();
     if (sr) state.scheduledRestart = sr;

@@ -241,6 +241,11 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     const v = e.string(key);
     if (v !== undefined) etcd3[key] = v;
   }
+  if (etcd3.key !== undefined && etcd3.cert === undefined) throw invalid(e.key('cert'), 'is required when etcd3.key is set');
+  if (etcd3.password !== undefined && etcd3.username === undefined) warnings.push('etcd3.password: set without etcd3.username, ignored');
+  if (protocol === 'http' && (etcd3.cacert !== undefined || etcd3.cert !== undefined)) {
+    warnings.push('etcd3.protocol: is http but certificates are configured; the connection uses TLS (set protocol: https)');
+  }
   e.unknownKeys(warnings, IGNORED.etcd3);
 
   const b = top.section('bootstrap');
@@ -356,9 +361,45 @@ export function configHasPasswords(config: HaConfig): boolean {
   );
 }
 
+function holdsPassword(value: unknown, depth = 0): boolean {
+  if (depth > 20) return false;
+  if (Array.isArray(value)) return value.some((v) => holdsPassword(v, depth + 1));
+  if (!isObj(value)) return false;
+  return Object.entries(value).some(
+    ([k, v]) => (/(^|_)password$/i.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'object') || holdsPassword(v, depth + 1),
+  );
+}
+
+/**
+ * The warning for a configuration file whose group or other users may read it while it holds a
+ * password (REST API, etcd, PostgreSQL roles, bootstrap users, `keyfile_password`), or undefined.
+ * Only what is written in the file counts: `PATRONI_*_PASSWORD` variables are not in it.
+ *
+ * @example
+ * ```ts
+ * import { secretsReadableWarning } from '@pgtools/ha-agent';
+ * secretsReadableWarning('/etc/patroni.yml', 0o100644, 'restapi: {authentication: {username: u, password: p}}');
+ * // '/etc/patroni.yml holds passwords and is readable by other users (group and others, mode 0644): run chmod 600 /etc/patroni.yml ...'
+ * ```
+ */
+export function secretsReadableWarning(path: string, mode: number, text: string): string | undefined {
+  const readable = mode & 0o044;
+  if (readable === 0) return undefined;
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { version: '1.1' });
+  } catch {
+    return undefined;
+  }
+  if (!holdsPassword(doc)) return undefined;
+  const who = readable === 0o044 ? 'group and others' : readable === 0o040 ? 'its group' : 'others';
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  return `${path} holds passwords and is readable by other users (${who}, mode ${octal}): run chmod 600 ${path} (or pass the passwords in PATRONI_* environment variables)`;
+}
+
 /**
  * Reads and parses a configuration file (or YAML text when the argument contains a newline).
- * Warns when a file that others can read holds passwords.
+ * Warns when a file that its group or others can read holds passwords.
  *
  * @example
  * ```ts
@@ -378,8 +419,7 @@ export async function loadConfig(pathOrText: string, env: Record<string, string 
     throw new PgToolsError('config_unreadable', `cannot read configuration file ${pathOrText}: ${(err as Error).message}`, { cause: err });
   }
   const parsed = parseConfig(text, env);
-  if ((mode & 0o004) !== 0 && configHasPasswords(parsed.config)) {
-    parsed.warnings.push(`${pathOrText} contains passwords and is readable by other users: chmod 600 it (or pass passwords through PATRONI_* variables)`);
-  }
+  const warning = secretsReadableWarning(pathOrText, mode, text);
+  if (warning) parsed.warnings.push(warning);
   return parsed;
 }

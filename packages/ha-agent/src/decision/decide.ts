@@ -66,6 +66,7 @@ export function decide(input: DecisionInput): HaAction {
   // etcd unreachable past retry_timeout: a primary cannot know it still holds the key.
   if (!input.dcsReachable) {
     if (paused) return { kind: 'paused_noop', message: 'PAUSE: DCS is not accessible' };
+    if (runningPrimary && iHoldKey && (input.leaseValidForMs ?? 0) > 0) return keepWhileLeaseValid('DCS is not accessible', input.leaseValidForMs ?? 0);
     if (runningPrimary) {
       return {
         kind: 'demote',
@@ -74,6 +75,10 @@ export function decide(input: DecisionInput): HaAction {
         reason: 'DCS is not accessible',
         message: 'demoting self because DCS is not accessible and I was a leader',
       };
+    }
+    if (!local.postgresRunning && !local.dataDirEmpty && local.systemId !== undefined) {
+      // Stopped by the lease guard, or a crash: serve reads as a standby until etcd is back.
+      return { kind: 'start_postgres_as_replica', leader: undefined, message: 'DCS is not accessible; starting as a read-only secondary' };
     }
     return { kind: 'wait', message: `DCS is not accessible; I am (${me}), a secondary, and carry on` };
   }
@@ -157,6 +162,10 @@ export function decide(input: DecisionInput): HaAction {
   return decideRace(input, runningPrimary);
 }
 
+function keepWhileLeaseValid(why: string, validForMs: number): HaAction {
+  return { kind: 'wait', retrySoon: true, message: `${why}; keeping the primary while the leader lease is valid (${(validForMs / 1000).toFixed(1)} s more) and retrying` };
+}
+
 function releaseForStartTimeout(timeout: number): HaAction {
   const reason = timeout === 0 ? 'primary_start_timeout is 0' : `primary start has timed out (primary_start_timeout ${timeout} s)`;
   return { kind: 'release_leader', reason, message: `${reason}: releasing the leader key so that a replica can take over` };
@@ -189,6 +198,7 @@ function decideAsLeader(input: DecisionInput, runningPrimary: boolean): HaAction
   const { cluster, config: cfg } = input;
   const me = cfg.name;
   if (input.leaderRefreshOk === false) {
+    if (runningPrimary && (input.leaseValidForMs ?? 0) > 0) return keepWhileLeaseValid('failed to update leader lock in DCS', input.leaseValidForMs ?? 0);
     if (runningPrimary) {
       return {
         kind: 'demote',

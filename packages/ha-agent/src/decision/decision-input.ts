@@ -107,6 +107,13 @@ export interface DecisionInput {
    * refreshes first, then decides. `false` = the refresh failed.
    */
   leaderRefreshOk?: boolean;
+  /**
+   * While this node believes it holds the leader key: how long its lease stays valid (from the
+   * last successful refresh) beyond the lease guard's margin, ms. When etcd cannot be reached (a
+   * member lost, an etcd leader election) the primary keeps running while this is positive: the
+   * lease guard stops it in time, so a blip shorter than the lease costs no demotion.
+   */
+  leaseValidForMs?: number;
   /** ms since epoch. */
   now: number;
   /** Answers of the other members' `GET /patroni`, when the agent has asked (the race, a switchover). */

@@ -23,7 +23,8 @@ export type HaAction =
   | (Base & { kind: 'do_switchover'; candidate: string | undefined })
   | (Base & { kind: 'restart_postgres_as_primary' })
   | (Base & { kind: 'start_postgres_as_replica'; leader: string | undefined })
-  | (Base & { kind: 'wait' })
+  /** `retrySoon`: run the next cycle within half a second (etcd blip while the lease is still valid). */
+  | (Base & { kind: 'wait'; retrySoon?: boolean })
   | (Base & { kind: 'paused_noop' });
 
 /** The `kind` of every action, for exhaustive handling and tests. */

@@ -1,5 +1,6 @@
-import { readdir, rename } from 'node:fs/promises';
+import { readdir, readFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
@@ -9,9 +10,9 @@ import { readControlData, type ControlData } from './controldata.js';
 import { ensureInclude, writeManagedConf, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
-import { Postmaster, type StopMode } from './postmaster.js';
+import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
 import { ensureSlots, slotNameFor } from './replication-slots.js';
-import { DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
+import { checkPgBinaries, DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
 
 /** Options of `PostgresControl`. */
@@ -58,6 +59,7 @@ export class PostgresControl {
   private readonly options: PostgresControlOptions;
   private pm: Postmaster | undefined;
   private stopping = false;
+  private syncNames: string | undefined;
 
   constructor(options: PostgresControlOptions) {
     this.options = options;
@@ -161,7 +163,80 @@ export class PostgresControl {
   async configure(role: { standby: boolean; source?: StandbySource | undefined }): Promise<boolean> {
     await ensureInclude(this.dataDir, this.runAs);
     await writeHba(this.config, this.runAs, false);
-    return writeManagedConf(this.dataDir, fileParameters(this.config, this.dynamic), role, this.runAs);
+    const parameters = fileParameters(this.config, this.dynamic);
+    if (this.syncNames !== undefined) parameters.synchronous_standby_names = this.syncNames;
+    return writeManagedConf(this.dataDir, parameters, role, this.runAs);
+  }
+
+  /** The `synchronous_standby_names` the agent manages (synchronous mode); undefined = the configured value. */
+  get synchronousStandbyNames(): string | undefined {
+    return this.syncNames;
+  }
+
+  /**
+   * Sets (or with undefined, hands back to the configuration) `synchronous_standby_names`; with
+   * `role`, rewrites the managed conf and reloads a running server when it changed (true then).
+   */
+  async setSynchronousStandbyNames(value: string | undefined, role?: { standby: boolean; source?: StandbySource | undefined }): Promise<boolean> {
+    this.syncNames = value;
+    // Not running (or no role given): the next start or configure writes it.
+    if (!role || !this.isRunning) return false;
+    const changed = await this.configure(role);
+    if (changed) this.reload();
+    return changed;
+  }
+
+  /**
+   * Throws `pg_binaries_not_found` (naming `postgresql.bin_dir`, the path tried and the server
+   * directories found on this machine) when postgres/initdb/pg_controldata are missing; returns the
+   * missing replica-only binaries (pg_basebackup, pg_rewind).
+   */
+  checkBinaries(): string[] {
+    return checkPgBinaries(this.binDir, this.config.postgresql.binDir !== undefined);
+  }
+
+  /**
+   * Checks that PostgreSQL can take its address (`postgresql.listen`) before it is started: throws
+   * `postgres_port_in_use` when another process listens on the port (TCP, or the unix socket lock in
+   * a configured `unix_socket_directories`) and `postgres_listen_address_unavailable` when the host
+   * is not an address of this machine. A postmaster of our own data directory is not a conflict.
+   */
+  async checkListen(): Promise<void> {
+    const own = readPidFile(this.dataDir);
+    const ownPid = own && isAlive(own.pid) ? own.pid : undefined;
+    if (ownPid !== undefined) return;
+    const { host, port } = splitHostPort(this.config.postgresql.listen);
+    const hosts = host === '' || host === '*' ? ['0.0.0.0'] : host.split(',').map((h) => h.trim()).filter(Boolean);
+    for (const h of hosts) {
+      const code = await tryBind(h === '*' ? '0.0.0.0' : h, port);
+      if (code === 'EADDRINUSE') {
+        throw new PgToolsError(
+          'postgres_port_in_use',
+          `PostgreSQL port ${port} on ${h} is already in use by another process (postgresql.listen is ${this.config.postgresql.listen}): stop that server (often a distribution's own PostgreSQL: systemctl stop postgresql) or choose another port in postgresql.listen and postgresql.connect_address`,
+          { hint: `see who listens there: ss -ltnp 'sport = :${port}'` },
+        );
+      }
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+        throw new PgToolsError(
+          'postgres_listen_address_unavailable',
+          `postgresql.listen host ${h} is not an address of this machine (${code}): use one of its addresses, or 0.0.0.0 / * for all`,
+        );
+      }
+    }
+    const socketDirs = String(this.config.postgresql.parameters.unix_socket_directories ?? '')
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== '' && !d.startsWith('@'));
+    for (const dir of socketDirs) {
+      const lock = join(dir, `.s.PGSQL.${port}.lock`);
+      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new PgToolsError(
+          'postgres_port_in_use',
+          `PostgreSQL port ${port} is already in use by another server (pid ${pid}) with its socket in ${dir} (${lock}): stop it, or choose another port in postgresql.listen`,
+        );
+      }
+    }
   }
 
   /**
@@ -170,6 +245,9 @@ export class PostgresControl {
    */
   async start(role: { standby: boolean; source?: StandbySource | undefined }, waitMs = 60_000): Promise<boolean> {
     if (this.pm?.isRunning) throw new PgToolsError('postgres_already_running', `PostgreSQL is already running (pid ${this.pm.pid})`);
+    this.checkBinaries();
+    // PostgreSQL would exit with "could not bind ... Address already in use", seen only in its own log: say it here.
+    await this.checkListen().catch((err: unknown) => this.logger.error(err instanceof Error ? err.message : String(err)));
     await this.configure(role);
     const pm = Postmaster.start({
       binDir: this.binDir,
@@ -217,7 +295,8 @@ export class PostgresControl {
     // standby.signal must still exist here: the end of recovery unlinks it and dies (FATAL) if it is gone.
     const ok = await withConnection(this.localEndpoint(), async (c) => (await c.query<{ ok: boolean }>('SELECT pg_promote(true, 60) AS ok')).rows[0]?.ok === true, 65_000);
     if (!ok) throw new PgToolsError('promote_failed', 'pg_promote() did not finish within 60 s');
-    await this.configure({ standby: false });
+    // Settings a primary needs at once (synchronous_standby_names in strict mode) come with a reload.
+    if (await this.configure({ standby: false })) this.reload();
   }
 
   async checkpoint(): Promise<void> {
@@ -289,4 +368,23 @@ export class PostgresControl {
       runAs: this.runAs,
     });
   }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, but another user's process.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Binds and releases `host:port` at once; resolves with the error code, or undefined when it was free. */
+function tryBind(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EUNKNOWN'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
 }

@@ -100,10 +100,12 @@ ARMED=0
 PM=
 PM_START=
 LAST=0
+# When the last keepalive came (LAST is shifted by keepalives that carry a deadline).
+KA_AT=0
 
 fence() {
   now
-  _since=$(( (NOW - LAST) * 10 ))
+  _since=$(( (NOW - KA_AT) * 10 ))
   ARMED=0
   say "fencing $PM $1 $_since"
   if ! same_proc "$PM" "$PM_START"; then
@@ -149,6 +151,7 @@ arm() {
   PM_START=$2
   now
   LAST=$NOW
+  KA_AT=$NOW
   ARMED=1
   say "armed $PM $PM_START"
 }
@@ -159,6 +162,7 @@ keepalive_for() {
     ''|*[!0-9]*) say "error bad_keepalive $1"; return 0 ;;
   esac
   now
+  KA_AT=$NOW
   LAST=$(( NOW + ($1 + 9) / 10 - T_CS ))
 }
 
@@ -171,7 +175,7 @@ main_loop() {
           if [ $(( NOW - LAST )) -ge "$T_CS" ]; then fence timeout; fi
         fi
         ;;
-      'c ka') now; LAST=$NOW ;;
+      'c ka') now; LAST=$NOW; KA_AT=$NOW ;;
       'c ka '*) keepalive_for "${_cmd#c ka }" ;;
       'c arm '*) arm ${_cmd#c arm } ;;
       'c disarm') ARMED=0; say disarmed ;;

@@ -1,0 +1,91 @@
+import type { AgentKind } from './agent-kind.js';
+import { HA_BENCH_SCENARIOS, type HaBenchScenario } from './bench-ha-scenarios.js';
+
+/** What the `bench:ha` command line asks for. */
+export interface HaBenchArgs {
+  help: boolean;
+  runs: number;
+  agents: AgentKind[];
+  scenarios: HaBenchScenario[];
+  /** Write the markdown here too (default: print only). */
+  out?: string;
+  /** Keep the agents' logs here. */
+  keepLogs?: string;
+}
+
+/** `pnpm bench:ha --help`. */
+export const HA_BENCH_USAGE = `Usage: pnpm bench:ha [--runs N] [--only ha-agent|patroni] [--scenarios ${HA_BENCH_SCENARIOS.join(',')}] [--out FILE] [--keep-logs DIR]
+
+The side-by-side of pgtools' HA agent and Patroni 3.0.2 (issue 6): one 3-node cluster per agent
+(network namespaces, 3-member etcd, HAProxy inter 3s fall 3 rise 2, ttl 10 / loop_wait 2 /
+retry_timeout 4), each scenario run in turn under a writer through HAProxy; prints one markdown table.
+Needs root, iproute2, etcd, HAProxy, PostgreSQL 15 and (for Patroni) /usr/bin/patroni or PATRONI_BIN.
+
+  --runs N          each scenario N times per agent (default 1; times become median and range)
+  --only AGENT      ha-agent or patroni (default both)
+  --scenarios LIST  comma-separated subset of ${HA_BENCH_SCENARIOS.join(', ')} (default all, in that order)
+  --out FILE        also write the markdown to FILE
+  --keep-logs DIR   keep every agent's log under DIR
+`;
+
+/**
+ * Parses the `bench:ha` arguments (`--name value` or `--name=value`); throws an `Error` whose
+ * message says what is wrong (the CLI prints it with the usage and exits 2).
+ *
+ * @example
+ * ```ts
+ * import { parseHaBenchArgs } from '@pgtools/ha-scenarios';
+ * parseHaBenchArgs(['--only', 'patroni', '--scenarios', 'switchover']);
+ * // { help: false, runs: 1, agents: ['patroni'], scenarios: ['switchover'] }
+ * ```
+ */
+export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
+  const args: HaBenchArgs = { help: false, runs: 1, agents: ['ha-agent', 'patroni'], scenarios: [...HA_BENCH_SCENARIOS] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      args.help = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--runs': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1 || n > 20) throw new Error(`--runs must be an integer from 1 to 20, got ${v}`);
+        args.runs = n;
+        break;
+      }
+      case '--only': {
+        const v = value();
+        if (v !== 'ha-agent' && v !== 'patroni') throw new Error(`--only must be ha-agent or patroni, got ${v}`);
+        args.agents = [v];
+        break;
+      }
+      case '--scenarios': {
+        const list = value().split(',').map((s) => s.trim()).filter(Boolean);
+        const unknown = list.filter((s) => !(HA_BENCH_SCENARIOS as readonly string[]).includes(s));
+        if (unknown.length || list.length === 0) throw new Error(`--scenarios: unknown ${unknown.join(', ') || '(empty list)'}; choose from ${HA_BENCH_SCENARIOS.join(', ')}`);
+        // Run order stays the bench's own, whatever order the list names them in.
+        args.scenarios = HA_BENCH_SCENARIOS.filter((s) => list.includes(s));
+        break;
+      }
+      case '--out':
+        args.out = value();
+        break;
+      case '--keep-logs':
+        args.keepLogs = value();
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}`);
+    }
+  }
+  return args;
+}
