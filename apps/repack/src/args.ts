@@ -23,7 +23,8 @@ export interface CliOptions {
   orderBy: string | undefined;
   noOrder: boolean;
   dryRun: boolean;
-  jobs: number;
+  /** Undefined: the library's default (2 connections, 1 when the pool has no spare one). */
+  jobs: number | undefined;
   indexes: string[];
   onlyIndexes: boolean;
   waitTimeoutSec: number;
@@ -116,8 +117,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (swap !== 'auto' && swap !== 'catalog' && swap !== 'rename') {
     throw new UsageError(`--swap must be auto, catalog or rename, got "${swap}"`);
   }
-  const jobs = nonNegativeNumber('--jobs', values.jobs, 1);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs expects a whole number of at least 1, got "${values.jobs}"`);
+  const jobs = values.jobs === undefined ? undefined : nonNegativeNumber('--jobs', values.jobs, 1);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs expects a whole number of at least 1, got "${values.jobs}"`);
   const port = values.port === undefined ? undefined : nonNegativeNumber('--port', values.port, 0);
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port expects a TCP port, got "${values.port}"`);
   if (values['no-password'] && values.password) throw new UsageError('-w/--no-password and -W/--password cannot be used together');
@@ -184,7 +185,7 @@ Options:
   -o, --order-by=COLUMNS    order by columns instead of cluster keys
   -n, --no-order            do vacuum full instead of cluster
   -N, --dry-run             print the plan and estimates; take no lock, change nothing
-  -j, --jobs=NUM            build each table's indexes over NUM connections
+  -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table
   -T, --wait-timeout=SECS   timeout to cancel other backends on conflict (default 60)

@@ -164,7 +164,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
               onDdl: options.noKillBackend ? 'give-up' : 'cancel',
               snapshotWaitMs: options.snapshotWaitSec * 1000,
               analyze: !options.noAnalyze,
-              jobs: options.jobs,
+              ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
               ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
               ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
               ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),

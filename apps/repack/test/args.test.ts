@@ -17,7 +17,7 @@ describe('parseCliArgs', () => {
     expect(o.waitTimeoutSec).toBe(60);
     expect(o.swap).toBe('auto');
     expect(o.snapshotWaitSec).toBe(60);
-    expect(o.jobs).toBe(1);
+    expect(o.jobs).toBeUndefined();
     expect(o.noKillBackend).toBe(false);
   });
 

@@ -58,10 +58,11 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
   const n = batch.rows[0]?.n ?? 0;
   if (n === 0) return emptyStats();
   const ids = batch.rows[0]!.ids;
-  if (own) await client.query('BEGIN');
+  // One round trip opens the transaction and sets the planner up for the delete step.
+  if (own) await client.query(`BEGIN; ${INDEX_PROBES_LOCAL}`);
   try {
     // Separate statements, in this order: the insert must see the deletes.
-    await client.query(p.deleteSql, [ids]);
+    await withIndexProbes(client, own, () => client.query(p.deleteSql, [ids]));
     await client.query(p.insertSql, [ids]);
     const purged = await client.query<{ entries: number; inserts: number; updates: number; deletes: number }>(p.purgeSql, [ids]);
     const row = purged.rows[0];
@@ -76,6 +77,31 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
   } catch (err) {
     if (own) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+const INDEX_PROBES_LOCAL = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
+
+/**
+ * Runs the delete step with hash and merge joins off. The shadow table has no statistics and the
+ * batch looks big next to it, so the planner would hash the whole shadow for every batch (a scan
+ * of the full table per batch: seconds on a large table under load); a nested loop probes the key
+ * index once per touched key instead. In our own transaction SET LOCAL ends with it; in the
+ * caller's transaction the previous values are put back.
+ */
+async function withIndexProbes<R>(client: Queryable, own: boolean, fn: () => Promise<R>): Promise<R> {
+  // Our own transaction already ran INDEX_PROBES_LOCAL with its BEGIN.
+  if (own) return fn();
+  const { rows } = await client.query<{ h: string; m: string }>(
+    `SELECT pg_catalog.current_setting('enable_hashjoin') AS h, pg_catalog.current_setting('enable_mergejoin') AS m,
+            pg_catalog.set_config('enable_hashjoin', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true)`,
+  );
+  try {
+    return await fn();
+  } finally {
+    await client
+      .query(`SELECT pg_catalog.set_config('enable_hashjoin', $1, true), pg_catalog.set_config('enable_mergejoin', $2, true)`, [rows[0]!.h, rows[0]!.m])
+      .catch(() => undefined);
   }
 }
 

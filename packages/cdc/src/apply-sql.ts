@@ -57,8 +57,24 @@ export function buildBatchIdsSql(names: CdcNames): string {
   return `SELECT count(*)::int AS n, coalesce(array_agg(b.id ORDER BY b.id), '{}')::text AS ids FROM (SELECT l.id FROM ${log} AS l ORDER BY l.id LIMIT $1) AS b`;
 }
 
+/**
+ * The batch's entries (`$1`: their ids, ascending). The explicit list decides membership; the range
+ * between its first and last id only lets the log's primary key find them, where a filter alone
+ * would read the whole log, dead rows of earlier batches included, once per statement.
+ */
+const BATCH_FILTER = 'l.id BETWEEN ($1::bigint[])[1] AND ($1::bigint[])[cardinality($1::bigint[])] AND l.id = ANY ($1::bigint[])';
+
+/**
+ * Which log entries a statement applies: `'batch'`, the ids in `$1`; `'all'`, the whole log, with no
+ * parameter, for a moment when no writer can add entries (ACCESS EXCLUSIVE held on the table, so
+ * every transaction that wrote to it has ended).
+ */
+export type ApplyScope = 'batch' | 'all';
+
+const scopeFilter = (scope: ApplyScope): string => (scope === 'all' ? 'true' : BATCH_FILTER);
+
 /** Every key a batch touches: old keys of updates and deletes, keys of the new images. */
-function touchedKeys(parts: ApplySqlParts, withImages: boolean): string {
+function touchedKeys(parts: ApplySqlParts, withImages: boolean, scope: ApplyScope): string {
   const log = quoteQualified(parts.names.toolSchema, parts.names.logTable);
   const alias = (i: number): string => quoteIdent(`k${i + 1}`);
   const oldKeys = parts.keyColumns.map((_, i) => `l.${quoteIdent(oldKeyColumn(i))} AS ${alias(i)}`).join(', ');
@@ -66,9 +82,9 @@ function touchedKeys(parts: ApplySqlParts, withImages: boolean): string {
   const imgOld = withImages ? 'l.id, false AS has_image, NULL AS image, ' : '';
   const imgNew = withImages ? 'l.id, true AS has_image, l.new_row AS image, ' : '';
   return [
-    `SELECT ${imgNew}${newKeys} FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) AND l.op <> 'D'`,
+    `SELECT ${imgNew}${newKeys} FROM ${log} AS l WHERE ${scopeFilter(scope)} AND l.op <> 'D'`,
     'UNION ALL',
-    `SELECT ${imgOld}${oldKeys} FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) AND l.op <> 'I'`,
+    `SELECT ${imgOld}${oldKeys} FROM ${log} AS l WHERE ${scopeFilter(scope)} AND l.op <> 'I'`,
   ].join('\n');
 }
 
@@ -83,14 +99,14 @@ function touchedKeys(parts: ApplySqlParts, withImages: boolean): string {
  *   keyColumns: ['id'], columns: ['id', 'v'], keyOperators: ['OPERATOR("pg_catalog".=)'] });
  * ```
  */
-export function buildApplyDeleteSql(parts: ApplySqlParts): string {
+export function buildApplyDeleteSql(parts: ApplySqlParts, scope: ApplyScope = 'batch'): string {
   check(parts);
   const cond = parts.keyColumns
     .map((k, i) => `s.${quoteIdent(k)} ${parts.keyOperators[i]!} k.${quoteIdent(`k${i + 1}`)}`)
     .join(' AND ');
   return [
     `DELETE FROM ${quoteQualified(parts.target.schema, parts.target.name)} AS s USING (`,
-    touchedKeys(parts, false),
+    touchedKeys(parts, false, scope),
     `) AS k WHERE ${cond}`,
   ].join('\n');
 }
@@ -108,7 +124,7 @@ export function buildApplyDeleteSql(parts: ApplySqlParts): string {
  *   keyColumns: ['id'], columns: ['id', 'v'], keyOperators: ['OPERATOR("pg_catalog".=)'] });
  * ```
  */
-export function buildApplyInsertSql(parts: ApplySqlParts): string {
+export function buildApplyInsertSql(parts: ApplySqlParts, scope: ApplyScope = 'batch'): string {
   check(parts);
   const keys = parts.keyColumns.map((_, i) => `e.${quoteIdent(`k${i + 1}`)}`).join(', ');
   const cols = parts.columns.map((c) => quoteIdent(c)).join(', ');
@@ -117,7 +133,7 @@ export function buildApplyInsertSql(parts: ApplySqlParts): string {
     `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})`,
     `SELECT ${vals} FROM (`,
     `  SELECT DISTINCT ON (${keys}) e.has_image, e.image FROM (`,
-    touchedKeys(parts, true),
+    touchedKeys(parts, true, scope),
     `  ) AS e ORDER BY ${keys}, e.id DESC, e.has_image DESC`,
     ') AS w WHERE w.has_image',
   ].join('\n');
@@ -132,13 +148,38 @@ export function buildApplyInsertSql(parts: ApplySqlParts): string {
  * const { rows } = await client.query(buildApplyPurgeSql(cdcObjectNames(16384)), ['{1,2,3}']);
  * ```
  */
-export function buildApplyPurgeSql(names: CdcNames): string {
+export function buildApplyPurgeSql(names: CdcNames, scope: ApplyScope = 'batch'): string {
   const log = quoteQualified(names.toolSchema, names.logTable);
   return [
-    `WITH d AS (DELETE FROM ${log} AS l WHERE l.id = ANY ($1::bigint[]) RETURNING l.op)`,
+    `WITH d AS (DELETE FROM ${log} AS l WHERE ${scopeFilter(scope)} RETURNING l.op)`,
     "SELECT count(*)::int AS entries, (count(*) FILTER (WHERE op = 'I'))::int AS inserts,",
     "  (count(*) FILTER (WHERE op = 'U'))::int AS updates, (count(*) FILTER (WHERE op = 'D'))::int AS deletes FROM d",
   ].join('\n');
+}
+
+/**
+ * The whole log applied at once, as statements without parameters, so a caller holding ACCESS
+ * EXCLUSIVE on the table can send them in one multi-statement round trip together with its own
+ * (the swap). The first two set hash and merge joins off until the end of the caller's transaction
+ * (see `applyLog`: the delete step probes the key index instead of hashing the whole target); the
+ * last returns one row of counts (`entries`, `inserts`, `updates`, `deletes`) like a batch's purge.
+ *
+ * @example
+ * ```ts
+ * import { buildDrainLogSql, cdcObjectNames } from '@pgtools/cdc';
+ * const statements = buildDrainLogSql({ names: cdcObjectNames(16384), target: { schema: 'pgtools', name: 'table_16384' },
+ *   keyColumns: ['id'], columns: ['id', 'v'], keyOperators: ['OPERATOR("pg_catalog".=)'] });
+ * const results = await client.query(statements.join(';\n')); // inside the locking transaction
+ * ```
+ */
+export function buildDrainLogSql(parts: ApplySqlParts): string[] {
+  return [
+    'SET LOCAL enable_hashjoin = off',
+    'SET LOCAL enable_mergejoin = off',
+    buildApplyDeleteSql(parts, 'all'),
+    buildApplyInsertSql(parts, 'all'),
+    buildApplyPurgeSql(parts.names, 'all'),
+  ];
 }
 
 /**

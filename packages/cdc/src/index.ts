@@ -25,8 +25,9 @@ export {
   buildApplyInsertSql,
   buildApplyPurgeSql,
   buildCountLogSql,
+  buildDrainLogSql,
 } from './apply-sql.js';
-export type { ApplySqlParts } from './apply-sql.js';
+export type { ApplySqlParts, ApplyScope } from './apply-sql.js';
 export type {
   TableRef,
   RelationName,

@@ -9,6 +9,7 @@ import {
   buildApplyInsertSql,
   buildApplyPurgeSql,
   buildBatchIdsSql,
+  buildDrainLogSql,
   cdcObjectNames,
   countLog,
   createCapture,
@@ -246,8 +247,12 @@ describe('capture', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      await client.query('SET LOCAL enable_mergejoin = off');
       const s = await applyLogUntil(client, { ...base, batchSize: 3, transaction: 'caller' });
       expect(s).toMatchObject({ entries: 10, batches: 4 });
+      // The planner settings of the delete step do not leak into the caller's transaction.
+      const { rows: planner } = await client.query('SELECT current_setting($1) AS h, current_setting($2) AS m', ['enable_hashjoin', 'enable_mergejoin']);
+      expect(planner[0]).toEqual({ h: 'on', m: 'off' });
       await client.query('ROLLBACK'); // undoes both the replay and the purge
     } finally {
       client.release();
@@ -268,6 +273,31 @@ describe('capture', () => {
     await pool.query("INSERT INTO modes VALUES (11, 'x')");
     await expect(applyLog(pool, { ...base, target: pub('no_such_shadow') })).rejects.toMatchObject({ code: 'apply_failed', sqlState: '42P01' });
     expect(await countLog(pool, c.objects)).toBe(1); // rolled back, nothing lost
+  });
+
+  it('drains the whole log in one multi-statement round trip (the swap lock case)', async () => {
+    await pool.query('CREATE TABLE drained (id int PRIMARY KEY, v text)');
+    await pool.query("INSERT INTO drained SELECT g, 'a' FROM generate_series(1, 20) g");
+    const c = await captureAndCopy(pool, pub('drained'), ['id']);
+    await pool.query("UPDATE drained SET v = 'b' WHERE id <= 5");
+    await pool.query('UPDATE drained SET id = id + 100 WHERE id BETWEEN 6 AND 8');
+    await pool.query('DELETE FROM drained WHERE id BETWEEN 9 AND 12');
+    await pool.query("INSERT INTO drained VALUES (50, NULL), (51, 'n')");
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('LOCK TABLE drained IN ACCESS EXCLUSIVE MODE');
+      const statements = buildDrainLogSql({ names: c.objects, target: c.shadow, keyColumns: c.keyColumns, columns: c.columns, keyOperators: c.objects.keyOperators });
+      const out = await client.query(statements.join(';\n'));
+      const results = Array.isArray(out) ? out : [out];
+      expect(results).toHaveLength(statements.length);
+      expect(results.at(-1)!.rows[0]).toEqual({ entries: 14, inserts: 2, updates: 8, deletes: 4 });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await countLog(pool, c.objects)).toBe(0);
+    expect(await diff(pool, pub('drained'), c.shadow)).toEqual({ missing: 0, extra: 0, countT: 18, countS: 18 });
   });
 
   it('captures a partition written through its parent, rows moving in and out included', async () => {

@@ -7,6 +7,7 @@ import {
   buildBatchIdsSql,
   buildCaptureFunctionSql,
   buildCountLogSql,
+  buildDrainLogSql,
   buildCreateLogTableSql,
   buildCreateSchemaSql,
   buildCreateTriggerSql,
@@ -130,8 +131,26 @@ describe('apply SQL', () => {
 
   it('purges by explicit id and counts per operation', () => {
     const sql = buildApplyPurgeSql(names);
-    expect(sql).toContain('DELETE FROM "tool ""S"" ü"."log_16384" AS l WHERE l.id = ANY ($1::bigint[]) RETURNING l.op');
+    expect(sql).toContain('DELETE FROM "tool ""S"" ü"."log_16384" AS l WHERE ');
+    expect(sql).toContain('l.id = ANY ($1::bigint[]) RETURNING l.op');
     expect(buildCountLogSql(names)).toBe('SELECT count(*)::bigint AS n FROM "tool ""S"" ü"."log_16384"');
+  });
+
+  it('finds a batch through the log key: its first and last id bound a range, the explicit list decides', () => {
+    for (const sql of [buildApplyDeleteSql(parts), buildApplyInsertSql(parts), buildApplyPurgeSql(names)]) {
+      expect(sql).toContain('l.id BETWEEN ($1::bigint[])[1] AND ($1::bigint[])[cardinality($1::bigint[])] AND l.id = ANY ($1::bigint[])');
+    }
+  });
+
+  it('drains the whole log without parameters, index probes forced, counts last', () => {
+    const statements = buildDrainLogSql(parts);
+    expect(statements.slice(0, 2)).toEqual(['SET LOCAL enable_hashjoin = off', 'SET LOCAL enable_mergejoin = off']);
+    expect(statements[2]).toBe(buildApplyDeleteSql(parts, 'all'));
+    expect(statements[3]).toBe(buildApplyInsertSql(parts, 'all'));
+    expect(statements[4]).toBe(buildApplyPurgeSql(names, 'all'));
+    for (const sql of statements) expect(sql).not.toContain('$1');
+    expect(statements[4]).toContain('DELETE FROM "tool ""S"" ü"."log_16384" AS l WHERE true RETURNING l.op');
+    expect(statements[4]).toMatch(/AS entries/);
   });
 
   it('refuses inconsistent parts and non-operators', () => {

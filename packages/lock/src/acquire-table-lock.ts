@@ -159,10 +159,7 @@ export async function acquireTableLock(options: AcquireTableLockOptions): Promis
   };
 
   // Both undo paths leave the caller exactly where it was before the try.
-  const openTry = async (): Promise<void> => {
-    if (inTransaction) await client.query(`SAVEPOINT ${TRY_SAVEPOINT}`);
-    else await client.query(options.isolationLevel ? `BEGIN ISOLATION LEVEL ${options.isolationLevel}` : 'BEGIN');
-  };
+  const openTrySql = inTransaction ? `SAVEPOINT ${TRY_SAVEPOINT}` : options.isolationLevel ? `BEGIN ISOLATION LEVEL ${options.isolationLevel}` : 'BEGIN';
   const undoTry = async (): Promise<void> => {
     if (inTransaction) {
       await client.query(`ROLLBACK TO SAVEPOINT ${TRY_SAVEPOINT}`);
@@ -228,13 +225,8 @@ export async function acquireTableLock(options: AcquireTableLockOptions): Promis
     const phaseEnd = Math.min(deadline, (phase + 1) * T);
     const tryMs = Math.max(MIN_TRY_MS, Math.min(firstTryMs * 2 ** Math.min(tries - 1, 30), maxTryMs, phaseEnd - now));
     try {
-      await openTry();
-    } catch (err) {
-      throw wrapPgError(err, 'lock_failed', `could not start a try to lock ${what}`);
-    }
-    try {
-      await client.query(`SET LOCAL lock_timeout = ${tryMs}`);
-      await client.query(lockSql);
+      // One round trip per try: while the request waits, every reader queues behind it.
+      await client.query(`${openTrySql}; SET LOCAL lock_timeout = ${tryMs}; ${lockSql}`);
     } catch (err) {
       try {
         await undoTry();
@@ -267,8 +259,9 @@ export async function acquireTableLock(options: AcquireTableLockOptions): Promis
         throw abortError();
       }
       if (inTransaction) {
-        await client.query(`RELEASE SAVEPOINT ${TRY_SAVEPOINT}`);
-        await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [previousLockTimeout]);
+        // One round trip: the caller's lock is held from here on. The previous value is a whole number
+        // of milliseconds read from pg_settings, so it can stand in the statement like tryMs.
+        await client.query(`RELEASE SAVEPOINT ${TRY_SAVEPOINT}; SET LOCAL lock_timeout = ${previousLockTimeout}`);
       } else {
         // SET LOCAL, not RESET: RESET would bring back a role default (pg_repack #160).
         await client.query('SET LOCAL lock_timeout = 0');
@@ -321,13 +314,15 @@ async function checkTransactionState(client: ClientBase, inTransaction: boolean)
     // transaction and both timestamps are the same instant; inside one, the block started earlier.
     const res = await client.query<{ in_block: boolean; lock_timeout: string }>(
       `SELECT pg_catalog.statement_timestamp() <> pg_catalog.transaction_timestamp() AS in_block,
-              pg_catalog.current_setting('lock_timeout') AS lock_timeout`,
+              (SELECT s.setting FROM pg_catalog.pg_settings s WHERE s.name = 'lock_timeout') AS lock_timeout`,
     );
     row = res.rows[0];
   } catch (err) {
     throw wrapPgError(err, 'lock_failed', 'could not read the session state before locking');
   }
   if (!row) throw new PgToolsError('lock_failed', 'could not read the session state before locking');
+  // pg_settings reports lock_timeout in milliseconds, a whole number.
+  if (!/^\d+$/.test(row.lock_timeout)) throw new PgToolsError('lock_failed', `unexpected lock_timeout setting ${JSON.stringify(row.lock_timeout)}`);
   if (row.in_block && !inTransaction) {
     throw new PgToolsError(
       'invalid_transaction_state',

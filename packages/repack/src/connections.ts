@@ -18,6 +18,11 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
         (client as pg.PoolClient).release(destroy ? true : undefined);
       },
       async end() {},
+      spare() {
+        const p = db as pg.Pool & { options?: { max?: number } };
+        const max = p.options?.max ?? 10;
+        return p.idleCount > 0 || p.totalCount < max;
+      },
     };
   }
   const open = new Set<pg.Client>();

@@ -64,7 +64,10 @@ export interface RepackOptions extends TargetSelection {
   switchThreshold?: number;
   /** Pages copied per statement during the copy (progress granularity). Default 8192 (64 MB). */
   copyChunkPages?: number;
-  /** Connections for index builds: each index of the shadow is built on its own connection. Default 1. */
+  /**
+   * Connections for index builds: each index of the shadow is built on its own connection, largest
+   * first. Default 2 (one extra connection during the index phase; 1 when the caller's pool is full).
+   */
   jobs?: number;
   /**
    * Physical order of the rewritten table: `'col [DESC] [NULLS FIRST|LAST], ...'` (the CLI's `-o`) or terms.
@@ -98,7 +101,7 @@ export interface RepackOptions extends TargetSelection {
   pausePoint?: (point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void;
 }
 
-type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace';
+type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs';
 export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag'>> &
   Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined };
 
@@ -126,7 +129,7 @@ export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelectio
     applyBatchSize: options.applyBatchSize ?? 10_000,
     switchThreshold: options.switchThreshold ?? 1_000,
     copyChunkPages: options.copyChunkPages ?? 8192,
-    jobs: Math.max(1, options.jobs ?? 1),
+    jobs: options.jobs === undefined ? undefined : Math.max(1, options.jobs),
     applicationName: options.applicationName ?? 'pgtools-repack',
     signal: options.signal,
     logger: options.logger,

@@ -6,12 +6,23 @@ import {
   quoteLiteral,
   quoteQualified,
   silentLogger,
+  sqlStateOf,
   wrapPgError,
   type Logger,
 } from '@pgtools/core';
 import { acquireTableLock, releaseAdvisoryTableLock, startDdlGuard, tryAdvisoryTableLock, type DdlGuard, type LockEvent } from '@pgtools/lock';
-import { applyLog, attachCapture, cdcObjectNames, countLog, detachCapture, dropCapture, prepareCapture, type CdcObjects } from '@pgtools/cdc';
-import { createRenameShadow, dropShadow, executeCatalogSwap, prepareCatalogSwap, renameCopyColumns, renameSwap, shadowIndexDefinitions } from '@pgtools/swap';
+import { applyLog, buildCreateTriggerSql, buildDrainLogSql, buildDropCaptureSql, cdcObjectNames, countLog, dropCapture, prepareCapture, type CdcObjects } from '@pgtools/cdc';
+import {
+  catalogSwapError,
+  catalogSwapStatements,
+  createRenameShadow,
+  dropShadow,
+  finishCatalogSwap,
+  prepareCatalogSwap,
+  renameCopyColumns,
+  renameSwap,
+  shadowIndexDefinitions,
+} from '@pgtools/swap';
 import type { PhaseName, RepackEvent, SessionInfo } from './events.js';
 import type { PausePoint, ResolvedOptions } from './options.js';
 import { precheck, type Problem } from './precheck.js';
@@ -29,6 +40,8 @@ import type { RepackTarget } from './targets.js';
 export interface ConnectionSource {
   connect(): Promise<pg.PoolClient | pg.Client>;
   release(client: pg.PoolClient | pg.Client, destroy?: boolean): Promise<void>;
+  /** False when another connection would have to wait (a full pool): optional extras are then skipped. */
+  spare?(): boolean;
 }
 
 class Skip extends PgToolsError {}
@@ -37,6 +50,13 @@ class Filtered extends PgToolsError {}
 
 /** Problems that make a table ineligible; in a schema or database-wide run they skip the table instead of failing it. */
 const ELIGIBILITY = new Set(['unlogged_table', 'temporary_table', 'not_a_table', 'partitioned_table']);
+
+/**
+ * Index-build connections when `jobs` is not given. Two builds side by side roughly halve the index
+ * phase on a two-core server (parallel maintenance workers alone gained little there), at the cost
+ * of one more connection for the length of that phase.
+ */
+const DEFAULT_JOBS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -118,8 +138,10 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     const workPid = await backendPid(work);
     await prepareSession(work, { applicationName: opts.applicationName });
     // Copy every row whatever the policies say: with row_security off PostgreSQL raises an error
-    // instead of silently filtering rows for a non-superuser owner.
-    await work.query('SET row_security = off');
+    // instead of silently filtering rows for a non-superuser owner. Asynchronous commit for this
+    // connection's bulk transactions (copy, apply batches): nothing it commits is worth anything
+    // without the swap, and the swap's own synchronous commit (on the guard) flushes all WAL before it.
+    await work.query('SET row_security = off; SET synchronous_commit = off');
 
     // ---- precheck -------------------------------------------------------------------------
     const { mode: swapMode, order } = await phase('precheck', async () => {
@@ -234,15 +256,18 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       result.lockWaitMs += acquired.waitedMs;
       emit({ type: 'lock-acquired', table: display, purpose: 'setup', waitedMs: acquired.waitedMs, tries: acquired.tries });
       try {
-        // Indexes are not protected by the log table: the key must still be the one we chose.
-        await requireKeyIndex(work, key.oid, display);
-        await attachCapture(work, capture);
         // The guard queues for SHARE UPDATE EXCLUSIVE behind our ACCESS EXCLUSIVE, so no DDL can
-        // slip in between our commit and its grant; check it is really queued before committing.
+        // slip in between our commit and its grant; sent first, it queues while we work, and it is
+        // checked to be really queued before we commit.
         const guardLock = guard!.query(`LOCK TABLE ${quoteQualified(table.schema, table.name)} IN SHARE UPDATE EXCLUSIVE MODE`);
         guardLock.catch(() => {});
-        await waitUntilQueued(work, guardPid, tableOid);
-        await cancelQueuedConflicts(work, tableOid, guardPid, opts.onDdl, (s) => emit({ type: 'ddl-cancelled', table: display, session: s }));
+        // One round trip (each one under the lock adds to every blocked writer's wait): the key check
+        // (indexes are not protected by the log table: the key must still be the one we chose) and the trigger.
+        const checked = await work.query([requireKeyIndexSql(key.oid), ...buildCreateTriggerSql(capture, capture.table)].join(';\n'));
+        if ((Array.isArray(checked) ? checked[0] : checked)?.rowCount !== 1) {
+          throw new Skip('no_usable_key', `the key index of ${display} changed while the repack was starting; run it again`);
+        }
+        await guardQueuedAndConflicts(work, tableOid, guardPid, opts.onDdl, (s) => emit({ type: 'ddl-cancelled', table: display, session: s }));
         await work.query('COMMIT');
         await guardLock;
       } catch (err) {
@@ -304,7 +329,12 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         result.indexesBuilt.push(def.originalIndex.name);
         emit({ type: 'index-built', table: display, index: def.originalIndex.name, ms: Date.now() - t0 });
       };
-      await buildInParallel(source, work, definitions, Math.min(opts.jobs, definitions.length), opts.applicationName, build);
+      // Longest first (the original's size stands in for the build cost), so a big index never starts
+      // last on one connection while the others sit idle.
+      const sizes = await indexSizes(work, definitions.map((d) => d.originalIndex.oid));
+      const ordered = [...definitions].sort((a, b) => (sizes.get(b.originalIndex.oid) ?? 0) - (sizes.get(a.originalIndex.oid) ?? 0));
+      const jobs = Math.min(opts.jobs ?? (source.spare?.() === false ? 1 : DEFAULT_JOBS), ordered.length);
+      await buildInParallel(source, work, ordered, jobs, opts.applicationName, build, await workerBudget(work, jobs));
       return pairs;
     });
     await pause('after-indexes');
@@ -364,7 +394,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     // ---- swap: upgrade the guard's lock, drain the log, swap, drop, one transaction ------------
     await ddlGuard.stop();
     ddlGuard = undefined;
-    await phase('swap', async () => {
+    const afterSwap = await phase('swap', async () => {
       const recordHold = (since: number): void => {
         const heldMs = Date.now() - since;
         result.accessExclusive.push({ purpose: 'swap', heldMs });
@@ -372,6 +402,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       };
       // Validation needs no ACCESS EXCLUSIVE: the guard's SHARE UPDATE EXCLUSIVE already keeps DDL out.
       const catalogPlan = swapMode === 'catalog' ? await prepareCatalogSwap(guard!, { original: table, shadow: shadow!, indexPairs }) : undefined;
+      const logOid = await relationOid(guard!, capture!.toolSchema, capture!.logTable);
       let lockedAt = 0;
       for (let attempt = 1; ; attempt++) {
         // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
@@ -408,15 +439,33 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       }
       let afterCommit: string[] = [];
       try {
-        // Bounded: at most about 2 x switchThreshold entries are left and writers are now blocked,
-        // so a batch smaller than the batch size has emptied the log.
-        while ((await applyOnce(guard!, true)) >= opts.applyBatchSize) {
-          /* drain */
+        // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
+        // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and, in
+        // catalog mode, the whole swap go to the server as one multi-statement query.
+        const drain = buildDrainLogSql({
+          names: capture!,
+          target: shadow!,
+          keyColumns: result.key!.columns,
+          columns: copy.columns,
+          keyOperators: capture!.keyOperators,
+        });
+        // Writers are blocked and the log is drained: the trigger has nothing left to capture.
+        const dropTrigger = buildDropCaptureSql(capture!, table)[0]!;
+        const swapStatements = catalogPlan ? catalogSwapStatements(catalogPlan) : [];
+        let results: pg.QueryResult[];
+        try {
+          const out = await guard!.query([...drain, dropTrigger, ...swapStatements.map((st) => st.sql)].join(';\n'));
+          results = Array.isArray(out) ? out : [out];
+        } catch (err) {
+          throw catalogPlan && sqlStateOf(err) === '55000' ? catalogSwapError(catalogPlan, err) : wrapPgError(err, 'swap_failed', `the swap of ${display} failed; the table is intact`);
         }
-        // Writers are blocked and the log is empty: the trigger has nothing left to capture.
-        await detachCapture(guard!, capture!);
+        const drained = results[drain.length - 1]?.rows[0] as { entries: number; inserts: number; updates: number; deletes: number } | undefined;
+        result.log.entries += drained?.entries ?? 0;
+        result.log.inserts += drained?.inserts ?? 0;
+        result.log.updates += drained?.updates ?? 0;
+        result.log.deletes += drained?.deletes ?? 0;
         if (catalogPlan) {
-          await executeCatalogSwap(guard!, catalogPlan);
+          finishCatalogSwap(catalogPlan, swapStatements, results.slice(drain.length + 1).map((r) => r.rowCount));
         } else {
           // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
           afterCommit = (
@@ -426,7 +475,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
               indexPairs,
               foreignKeyValidation: 'after-commit',
               // The log keeps rows of the table's type until it is dropped right after the commit.
-              ignoreRelations: [await relationOid(guard!, capture!.toolSchema, capture!.logTable)],
+              ignoreRelations: [logOid],
             })
           ).afterCommit;
         }
@@ -436,24 +485,31 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       } finally {
         recordHold(lockedAt);
       }
-      // Outside the lock: the log (it keeps rows of the old table's type, so it goes first), the old
-      // storage, then foreign key validation. A crash here leaves only tool objects for the next run.
+      return afterCommit;
+    });
+
+    // Outside the lock, side by side: the guard drops the log (it keeps rows of the old table's type,
+    // so it goes first) and the old storage, validates foreign keys and lets go of the advisory lock,
+    // while the work connection analyzes the new table. Neither needs a lock the other holds (ANALYZE
+    // only conflicts with a validation of the same table, which then simply waits). A crash here
+    // leaves only tool objects for the next run.
+    const cleanup = phase('cleanup', async () => {
       await dropCapture(guard!, capture!, { triggerDropped: true });
       capture = undefined;
       await dropShadow(guard!, shadow!);
       shadow = undefined;
-      for (const sql of afterCommit) await guard!.query(sql);
-    });
-
-    await phase('cleanup', async () => {
+      for (const sql of afterSwap) await guard!.query(sql);
       await releaseAdvisoryTableLock(guard!, tableOid);
       advisoryHeld = false;
     });
-    if (opts.analyze) {
-      await phase('analyze', async () => {
-        await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
-      });
-    }
+    const analyze = opts.analyze
+      ? phase('analyze', async () => {
+          await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
+        })
+      : Promise.resolve();
+    const [cleaned, analyzed] = await Promise.allSettled([cleanup, analyze]);
+    if (cleaned.status === 'rejected') throw cleaned.reason;
+    if (analyzed.status === 'rejected') throw analyzed.reason;
     const { rows: after } = await work.query<{ heap: string; total: string }>(
       // By name: the rename swap gives the table a new OID.
       'SELECT pg_relation_size(c.oid)::text AS heap, pg_total_relation_size(c.oid)::text AS total FROM pg_class c WHERE c.oid = to_regclass($1)',
@@ -534,33 +590,35 @@ function clientConfigOf(client: pg.ClientBase): pg.ClientConfig {
   return { host: p.host, port: p.port, user: p.user, database: p.database, password: p.password as string | undefined, ssl: p.ssl };
 }
 
-async function waitUntilQueued(client: pg.ClientBase, pid: number, tableOid: number): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const { rows } = await client.query(
-      `SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND relation = $2 AND NOT granted`,
-      [pid, tableOid],
-    );
-    if (rows.length > 0) return;
-    await sleep(10);
-  }
-  throw new PgToolsError('guard_not_queued', 'the guard connection did not queue its lock request within 5 s');
-}
-
-/** Waiters queued ahead of our guard for a lock that conflicts with it would get the table first. */
-async function cancelQueuedConflicts(
+/**
+ * Waits (polling every 2 ms, at most 5 s) until the guard's lock request is queued, and in the same
+ * query lists the waiters queued for a lock that conflicts with the guard's: they would get the table
+ * before it. Those are cancelled, or the run gives up.
+ */
+async function guardQueuedAndConflicts(
   client: pg.ClientBase,
   tableOid: number,
   guardPid: number,
   onDdl: 'cancel' | 'give-up',
   onCancelled: (s: SessionInfo) => void,
 ): Promise<void> {
-  const { rows } = await client.query(
-    `SELECT l.pid, a.usename AS user, a.application_name AS application, left(a.query, 200) AS query
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'relation' AND l.relation = $1 AND NOT l.granted AND l.pid NOT IN ($2, pg_backend_pid())
-        AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')`,
-    [tableOid, guardPid],
-  );
+  let rows: Array<{ pid: number | null; user: string | null; application: string | null; query: string | null; queued: boolean }> = [];
+  for (let i = 0; ; i++) {
+    ({ rows } = await client.query(
+      `SELECT q.queued, w.pid, w.user, w.application, w.query
+         FROM (SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $2 AND locktype = 'relation' AND relation = $1 AND NOT granted) AS queued) AS q
+         LEFT JOIN (SELECT l.pid, a.usename AS user, a.application_name AS application, left(a.query, 200) AS query
+                      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE l.locktype = 'relation' AND l.relation = $1 AND NOT l.granted AND l.pid NOT IN ($2, pg_backend_pid())
+                       AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) AS w
+           ON q.queued`,
+      [tableOid, guardPid],
+    ));
+    if (rows[0]?.queued) break;
+    if (i >= 2500) throw new PgToolsError('guard_not_queued', 'the guard connection did not queue its lock request within 5 s');
+    await sleep(2);
+  }
+  rows = rows.filter((r) => r.pid !== null);
   if (rows.length === 0) return;
   const sessions = rows.map(toSession);
   if (onDdl === 'give-up') {
@@ -665,7 +723,8 @@ async function copyTable(
     }
     for (let start = 0; !order; start += chunk) {
       const last = start + chunk >= totalPages;
-      const where = last ? `WHERE ctid >= '(${start},0)'::tid` : `WHERE ctid >= '(${start},0)'::tid AND ctid < '(${start + chunk},0)'::tid`;
+      const where =
+        start === 0 && last ? '' : last ? `WHERE ctid >= '(${start},0)'::tid` : `WHERE ctid >= '(${start},0)'::tid AND ctid < '(${start + chunk},0)'::tid`;
       const res = await client.query(`${insertPrefix} ${where}`);
       rows += res.rowCount ?? 0;
       emit({
@@ -701,19 +760,40 @@ function placeholderName(attnum: number): string {
   return `pgtools.dropped.${attnum}`;
 }
 
+/**
+ * Parallel maintenance workers per build when several builds run side by side: together they stay
+ * within the processes one CREATE INDEX may use by the server's own setting (1 + its
+ * max_parallel_maintenance_workers). On two cores, two builds without workers beat two builds with
+ * two workers each, which only fight for the CPU. Undefined: one build at a time, nothing to change.
+ */
+async function workerBudget(client: pg.ClientBase, jobs: number): Promise<{ perBuild: number; previous: string } | undefined> {
+  if (jobs < 2) return undefined;
+  const { rows } = await client.query<{ w: string }>("SELECT current_setting('max_parallel_maintenance_workers') AS w");
+  const previous = rows[0]!.w;
+  return { perBuild: Math.max(0, Math.floor((1 + Number(previous)) / jobs) - 1), previous };
+}
+
+async function indexSizes(client: pg.ClientBase, oids: number[]): Promise<Map<number, number>> {
+  const { rows } = await client.query<{ oid: string; bytes: string }>(
+    'SELECT o::text AS oid, pg_relation_size(o)::text AS bytes FROM unnest($1::oid[]) AS o',
+    [oids],
+  );
+  return new Map(rows.map((r) => [Number(r.oid), Number(r.bytes)]));
+}
+
 async function relationOid(client: pg.ClientBase, schema: string, name: string): Promise<number> {
   const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [quoteQualified(schema, name)]);
   if (!rows[0]?.oid) throw new PgToolsError('relation_missing', `${schema}.${name} does not exist`);
   return Number(rows[0].oid);
 }
 
-/** One round trip under the setup lock: the key index chosen before the lock is still there and valid. */
-async function requireKeyIndex(client: pg.ClientBase, indexOid: number, display: string): Promise<void> {
-  const { rows } = await client.query(
-    'SELECT 1 FROM pg_index WHERE indexrelid = $1 AND indisvalid AND indisready AND indislive AND indisunique AND indimmediate',
-    [indexOid],
-  );
-  if (rows.length === 0) throw new Skip('no_usable_key', `the key index of ${display} changed while the repack was starting; run it again`);
+/**
+ * One row when the key index chosen before the setup lock is still there and valid. The OID is a
+ * number we checked, so it stands in the text and the check can share a round trip with the trigger.
+ */
+function requireKeyIndexSql(indexOid: number): string {
+  if (!Number.isSafeInteger(indexOid) || indexOid <= 0) throw new PgToolsError('invalid_argument', `not an OID: ${indexOid}`);
+  return `SELECT 1 FROM pg_index WHERE indexrelid = ${indexOid}::oid AND indisvalid AND indisready AND indislive AND indisunique AND indimmediate`;
 }
 
 /** Drops what an earlier, dead run left for this table (we hold the advisory lock, so it is dead). */
@@ -799,16 +879,22 @@ async function buildInParallel<T>(
   jobs: number,
   applicationName: string,
   build: (client: pg.ClientBase, item: T) => Promise<void>,
+  workers: { perBuild: number; previous: string } | undefined,
 ): Promise<void> {
   const queue = [...items];
   const extra: Array<pg.PoolClient | pg.Client> = [];
   let failed = false;
+  const setWorkers = (c: pg.ClientBase, value: string) =>
+    c.query("SELECT pg_catalog.set_config('max_parallel_maintenance_workers', $1, false)", [value]);
   try {
     for (let i = 1; i < jobs; i++) {
       const c = await source.connect();
       extra.push(c);
       await prepareSession(c, { applicationName: `${applicationName} index-build` });
+      await c.query('SET synchronous_commit = off');
+      if (workers) await setWorkers(c, String(workers.perBuild));
     }
+    if (workers) await setWorkers(work, String(workers.perBuild));
     const worker = async (client: pg.ClientBase): Promise<void> => {
       for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift()) {
         try {
@@ -822,6 +908,7 @@ async function buildInParallel<T>(
     const outcomes = await Promise.allSettled([worker(work), ...extra.map((c) => worker(c))]);
     const error = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (error) throw error.reason;
+    if (workers) await setWorkers(work, workers.previous);
   } finally {
     for (const c of extra) await source.release(c, failed);
   }

@@ -1,5 +1,5 @@
-import { displayName, PgToolsError, quoteIdent, quoteQualified, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
-import { currentRoleIsSuperuser, loadTable, requireAccessExclusive, type TableInfo } from './catalog.js';
+import { displayName, PgToolsError, quoteIdent, quoteQualified, silentLogger, sqlStateOf, wrapPgError, type Queryable } from '@pgtools/core';
+import { currentRoleIsSuperuser, loadTable, preconditionError, type TableInfo } from './catalog.js';
 import { checkColumnsByAttnum, resolveIndexPairs } from './preconditions.js';
 import type { IndexPair, RelationName, SwapCommonOptions } from './types.js';
 
@@ -96,8 +96,8 @@ export async function catalogSwap(client: Queryable, options: CatalogSwapOptions
 }
 
 /**
- * The part of the catalog swap that needs ACCESS EXCLUSIVE on both tables, in two round trips: the
- * lock check, then every catalog update in one multi-statement query (OIDs only, no user text).
+ * The part of the catalog swap that needs ACCESS EXCLUSIVE on both tables, in one round trip: the
+ * lock check and every catalog update in one multi-statement query (OIDs only, no user text).
  * Throws `swap_precondition` (locks not held) and `catalog_swap_failed` (the transaction must be rolled back).
  *
  * @example
@@ -107,12 +107,66 @@ export async function catalogSwap(client: Queryable, options: CatalogSwapOptions
  * ```
  */
 export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPlan): Promise<CatalogSwapResult> {
-  const { original, shadow, pairs, options } = plan;
-  const logger = options.logger ?? silentLogger;
-  const orig = displayName(original.schema, original.name);
-  await requireAccessExclusive(client, [original, shadow]);
-  const toast: CatalogSwapResult['toast'] =
-    original.toastOid && shadow.toastOid ? 'both' : original.toastOid ? 'original' : shadow.toastOid ? 'shadow' : 'none';
+  const statements = catalogSwapStatements(plan);
+  let counts: Array<number | null>;
+  try {
+    const results = await client.query(statements.map((st) => st.sql).join(';\n'));
+    counts = (Array.isArray(results) ? results : [results]).map((r: { rowCount: number | null }) => r.rowCount);
+  } catch (err) {
+    throw catalogSwapError(plan, err);
+  }
+  return finishCatalogSwap(plan, statements, counts);
+}
+
+const LOCK_NOT_HELD_STATE = '55000';
+const LOCK_NOT_HELD_MESSAGE = 'pgtools catalog swap: ACCESS EXCLUSIVE is not held on both tables';
+
+/**
+ * The error to throw when the statements of {@link catalogSwapStatements} failed on the server:
+ * `swap_precondition` when the lock check refused, `catalog_swap_failed` otherwise (either way the
+ * transaction must be rolled back).
+ *
+ * @example
+ * ```ts
+ * import { catalogSwapError } from '@pgtools/swap';
+ * try { await client.query(sql); } catch (err) { throw catalogSwapError(plan, err); }
+ * ```
+ */
+export function catalogSwapError(plan: CatalogSwapPlan, err: unknown): PgToolsError {
+  const orig = displayName(plan.original.schema, plan.original.name);
+  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && (err as Error).message === LOCK_NOT_HELD_MESSAGE) {
+    return preconditionError(
+      `this transaction does not hold ACCESS EXCLUSIVE on ${orig} and ${displayName(plan.shadow.schema, plan.shadow.name)}; ` +
+        'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
+    );
+  }
+  return wrapPgError(err, 'catalog_swap_failed', `catalog swap of ${orig} failed (the transaction must be rolled back)`);
+}
+
+/** One statement of the catalog swap and the row count it must report (null: a statement without one). */
+export interface CatalogSwapStatement {
+  sql: string;
+  expectedRows: number | null;
+}
+
+/**
+ * The catalog updates of {@link executeCatalogSwap} (OIDs only, no user text, no parameters), for a
+ * caller that sends them in one multi-statement round trip together with its own statements while it
+ * holds ACCESS EXCLUSIVE on both tables (the first statement raises an error if it does not; map a
+ * failure with {@link catalogSwapError}). Pass the row counts the server reported to
+ * {@link finishCatalogSwap} before committing.
+ *
+ * @example
+ * ```ts
+ * import { catalogSwapStatements, finishCatalogSwap } from '@pgtools/swap';
+ * const statements = catalogSwapStatements(plan);
+ * const results = await client.query(statements.map((s) => s.sql).join(';\n'));
+ * finishCatalogSwap(plan, statements, results.map((r) => r.rowCount));
+ * await client.query('COMMIT');
+ * ```
+ */
+export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStatement[] {
+  const { original, shadow, pairs } = plan;
   const oid = (n: number): string => {
     if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
     return `${n}::oid`;
@@ -123,25 +177,42 @@ export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPla
   if (original.toastOid) toastPairs.push([original.toastOid, original.oid, shadow.oid]);
   if (shadow.toastOid) toastPairs.push([shadow.toastOid, shadow.oid, original.oid]);
   // Statement and the row count it must report.
-  const steps: Array<[string, number]> = [
+  const steps: Array<[string, number | null]> = [
+    // First the lock check: it raises an error unless this transaction holds ACCESS EXCLUSIVE on both
+    // tables, so no update after it runs (the server skips the rest of a failed multi-statement query).
+    [
+      `DO $pgtools$ BEGIN
+         IF (SELECT count(*) FROM pg_catalog.pg_locks l
+              WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+                AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+                AND l.relation IN (${oid(original.oid)}, ${oid(shadow.oid)})) <> 2 THEN
+           RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${LOCK_NOT_HELD_MESSAGE}';
+         END IF;
+       END $pgtools$`,
+      null,
+    ],
     // One UPDATE reads both old rows from the same snapshot, so each row receives the other's previous values.
     [
       `UPDATE pg_catalog.pg_class c
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, reltoastrelid = o.reltoastrelid,
               relfrozenxid = o.relfrozenxid, relminmxid = o.relminmxid, relpages = o.relpages,
               reltuples = o.reltuples, relallvisible = o.relallvisible
-         FROM pg_catalog.pg_class o
-        WHERE (c.oid = ${oid(original.oid)} AND o.oid = ${oid(shadow.oid)}) OR (c.oid = ${oid(shadow.oid)} AND o.oid = ${oid(original.oid)})`,
+         FROM (VALUES (${oid(original.oid)}, ${oid(shadow.oid)}), (${oid(shadow.oid)}, ${oid(original.oid)})) AS p(dst, src)
+         JOIN pg_catalog.pg_class o ON o.oid = p.src
+        WHERE c.oid = p.dst`,
       2,
     ],
   ];
   if (pairs.length > 0) {
-    const values = pairs.map((p) => `(${oid(p.original)}, ${oid(p.shadow)})`).join(', ');
+    // Both directions as plain (dst, src) rows: equalities on oid use pg_class's index, where an OR of
+    // two join orders made the planner compare every pg_class row with every other (~30 ms under the lock).
+    const values = pairs.flatMap((p) => [`(${oid(p.original)}, ${oid(p.shadow)})`, `(${oid(p.shadow)}, ${oid(p.original)})`]).join(', ');
     steps.push([
       `UPDATE pg_catalog.pg_class c
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, relpages = o.relpages, reltuples = o.reltuples
-         FROM pg_catalog.pg_class o, (VALUES ${values}) AS p(a, b)
-        WHERE (c.oid = p.a AND o.oid = p.b) OR (c.oid = p.b AND o.oid = p.a)`,
+         FROM (VALUES ${values}) AS p(dst, src)
+         JOIN pg_catalog.pg_class o ON o.oid = p.src
+        WHERE c.oid = p.dst`,
       2 * pairs.length,
     ]);
   }
@@ -166,15 +237,36 @@ export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPla
       ]);
     }
   }
-  try {
-    const results = await client.query(steps.map(([sql]) => sql).join(';\n'));
-    const counts = (Array.isArray(results) ? results : [results]).map((r: { rowCount: number | null }) => r.rowCount);
-    steps.forEach(([sql, expected], i) => {
-      if (counts[i] !== expected) throw new Error(`expected ${expected} row(s) from: ${sql.replace(/\s+/g, ' ').slice(0, 80)}..., got ${counts[i]}`);
-    });
-  } catch (err) {
-    throw wrapPgError(err, 'catalog_swap_failed', `catalog swap of ${orig} failed (the transaction must be rolled back)`);
+  return steps.map(([sql, expectedRows]) => ({ sql, expectedRows }));
+}
+
+/**
+ * Checks the row counts the server reported for {@link catalogSwapStatements} (in order) and reports
+ * the swap; throws `catalog_swap_failed` when one differs (the transaction must then be rolled back).
+ *
+ * @example
+ * ```ts
+ * import { finishCatalogSwap } from '@pgtools/swap';
+ * const result = finishCatalogSwap(plan, statements, results.map((r) => r.rowCount));
+ * ```
+ */
+export function finishCatalogSwap(plan: CatalogSwapPlan, statements: readonly CatalogSwapStatement[], counts: ReadonlyArray<number | null>): CatalogSwapResult {
+  const { original, shadow, pairs, options } = plan;
+  const logger = options.logger ?? silentLogger;
+  const orig = displayName(original.schema, original.name);
+  if (statements.length !== counts.length) {
+    throw new PgToolsError('catalog_swap_failed', `catalog swap of ${orig}: ${statements.length} statements but ${counts.length} results`);
   }
+  statements.forEach(({ sql, expectedRows }, i) => {
+    if (counts[i] !== expectedRows) {
+      throw new PgToolsError(
+        'catalog_swap_failed',
+        `catalog swap of ${orig} failed (the transaction must be rolled back): expected ${expectedRows} row(s) from: ${sql.replace(/\s+/g, ' ').slice(0, 80)}..., got ${counts[i]}`,
+      );
+    }
+  });
+  const toast: CatalogSwapResult['toast'] =
+    original.toastOid && shadow.toastOid ? 'both' : original.toastOid ? 'original' : shadow.toastOid ? 'shadow' : 'none';
   logger.info('catalog swap done', { table: orig, indexes: pairs.length, toast });
   options.onEvent?.({ type: 'catalog_swapped', table: options.original, shadow: options.shadow, indexes: pairs.length, toast });
   return { tableOid: original.oid, shadowOid: shadow.oid, indexes: pairs.length, toast };

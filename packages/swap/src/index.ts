@@ -1,5 +1,5 @@
-export { catalogSwap, prepareCatalogSwap, executeCatalogSwap } from './catalog-swap.js';
-export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan } from './catalog-swap.js';
+export { catalogSwap, prepareCatalogSwap, executeCatalogSwap, catalogSwapStatements, finishCatalogSwap, catalogSwapError } from './catalog-swap.js';
+export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan, CatalogSwapStatement } from './catalog-swap.js';
 export type { TableInfo as SwapTableInfo } from './catalog.js';
 export { renameSwap } from './rename-swap.js';
 export type { RenameSwapOptions, RenameSwapResult } from './rename-swap.js';

@@ -56,7 +56,7 @@ const childScript = (): string => {
  * contenderCommand('vacuum-full', tools, target); // ['/usr/lib/postgresql/15/bin/psql', ...]
  * ```
  */
-export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tools: Tools, t: Target, pgtoolsJobs = 1): string[] {
+export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tools: Tools, t: Target, pgtoolsJobs?: number): string[] {
   const conn = ['-h', t.host, '-p', String(t.port), '-U', t.user];
   switch (name) {
     case 'pgtools-catalog':
@@ -65,7 +65,7 @@ export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tool
         config: { host: t.host, port: t.port, user: t.user, database: t.database },
         table: TABLE_NAME,
         swap: name === 'pgtools-catalog' ? 'catalog' : 'rename',
-        jobs: pgtoolsJobs,
+        ...(pgtoolsJobs === undefined ? {} : { jobs: pgtoolsJobs }),
       };
       return [process.execPath, childScript(), JSON.stringify(spec)];
     }
@@ -87,7 +87,7 @@ export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tool
  * console.log(outcome.ok, outcome.run.endedAt - outcome.run.startedAt, 'ms');
  * ```
  */
-export async function runContender(name: Exclude<ContenderName, 'no-repack'>, tools: Tools, t: Target, pgtoolsJobs = 1): Promise<ContenderOutcome> {
+export async function runContender(name: Exclude<ContenderName, 'no-repack'>, tools: Tools, t: Target, pgtoolsJobs?: number): Promise<ContenderOutcome> {
   const [cmd, ...args] = contenderCommand(name, tools, t, pgtoolsJobs);
   const run = await runMeasured(cmd!, args);
   if (name === 'pgtools-catalog' || name === 'pgtools-rename') {

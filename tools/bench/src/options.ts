@@ -30,8 +30,8 @@ export interface BenchOptions {
   lockSampleMs: number;
   /** `fsync=on` instead of the test kit's `fsync=off`. */
   fsync: boolean;
-  /** Index-build connections for pgtools (`jobs`). */
-  pgtoolsJobs: number;
+  /** Index-build connections for pgtools (`jobs`); undefined: the library's default. */
+  pgtoolsJobs: number | undefined;
   /** amcheck (`bt_index_check` with heapallindexed) of every index after every pass. */
   amcheck: boolean;
   help: boolean;
@@ -51,7 +51,7 @@ export const USAGE = `pnpm bench:repack [options]
   --warmup S            load before each repack (default 3); --tail S after it (default 2)
   --baseline-seconds S  length of the no-repack window (default 5)
   --lock-sample-ms MS   pg_locks sampling interval (default 5)
-  --pgtools-jobs N      index-build connections for pgtools (default 1)
+  --pgtools-jobs N      index-build connections for pgtools (default: the library's, 2)
   --fsync               run the server with fsync=on (default off, as in the test kit)
   --no-amcheck          skip the index checks after each pass
 `;
@@ -120,7 +120,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     baselineS: num('baseline-seconds', v['baseline-seconds'], 5, 0.5),
     lockSampleMs: num('lock-sample-ms', v['lock-sample-ms'], 5, 0),
     fsync: v.fsync ?? false,
-    pgtoolsJobs: int('pgtools-jobs', v['pgtools-jobs'], 1, 1),
+    pgtoolsJobs: v['pgtools-jobs'] === undefined ? undefined : int('pgtools-jobs', v['pgtools-jobs'], 1, 1),
     amcheck: !v['no-amcheck'],
     help: v.help ?? false,
   };

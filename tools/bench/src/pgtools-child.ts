@@ -6,12 +6,13 @@ interface ChildSpec {
   config: { host: string; port: number; user: string; database: string };
   table: string;
   swap: SwapMode;
-  jobs: number;
+  /** Absent: the library's default. */
+  jobs?: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as ChildSpec;
 const startedAt = Date.now();
-const result = await repack(spec.config, { table: spec.table, swap: spec.swap, jobs: spec.jobs });
+const result = await repack(spec.config, { table: spec.table, swap: spec.swap, ...(spec.jobs === undefined ? {} : { jobs: spec.jobs }) });
 const endedAt = Date.now();
 process.stdout.write(`${JSON.stringify({ startedAt, endedAt, result })}\n`);
 process.exitCode = result.exitCode;

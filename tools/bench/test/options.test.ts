@@ -7,6 +7,9 @@ describe('parseBenchArgs', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ rows: 2_000_000, tps: 400, runs: 3, clients: 8, out: 'docs/benchmarks.md', unthrottled: true, amcheck: true });
     expect(o.contenders).toEqual([...CONTENDERS]);
+    // pgtools runs with its library default unless --pgtools-jobs is given.
+    expect(o.pgtoolsJobs).toBeUndefined();
+    expect(parseBenchArgs(['--pgtools-jobs', '1']).pgtoolsJobs).toBe(1);
   });
 
   it('reads sizes, the heavy load and a contender list', () => {

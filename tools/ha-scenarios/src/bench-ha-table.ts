@@ -17,11 +17,19 @@ function spread(values: readonly number[]): string {
   return sorted.length === 1 ? secs(median) : `${secs(median)} (${(sorted[0]! / 1000).toFixed(2)}–${(sorted.at(-1)! / 1000).toFixed(2)})`;
 }
 
+/** A short reason for the table cell; the details list has the whole message. */
+function failure(m: HaBenchMeasurement): string {
+  const error = m.ok ? '' : m.error;
+  if (/did not converge/.test(error)) return 'failed: did not converge';
+  if (/^skipped/.test(error)) return 'skipped';
+  return `failed: ${error.slice(0, 60)}`;
+}
+
 function cells(ms: readonly HaBenchMeasurement[]): string[] {
   if (ms.length === 0) return COLUMNS.map(() => 'not run');
   const ok = ms.flatMap((m) => (m.ok ? [m] : []));
   const failed = ms.length - ok.length;
-  if (ok.length === 0) return [`failed (${ms[0]!.ok ? '' : ms[0]!.error.slice(0, 80)})`, ...COLUMNS.slice(1).map(() => '–')];
+  if (ok.length === 0) return [failure(ms[0]!), ...COLUMNS.slice(1).map(() => '–')];
   const rs = ok.map((m) => m.result);
   const anySplit = rs.some((r) => r.splitBrain);
   return [

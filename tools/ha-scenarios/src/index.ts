@@ -34,3 +34,4 @@ export type { HaBenchEvent, HaBenchMeasurement, HaBenchOptions, HaBenchReport } 
 export { formatHaBenchTable } from './bench-ha-table.js';
 export { parseHaBenchArgs, HA_BENCH_USAGE } from './bench-ha-args.js';
 export type { HaBenchArgs } from './bench-ha-args.js';
+export { waitForSyncStandby } from './sync-standby.js';

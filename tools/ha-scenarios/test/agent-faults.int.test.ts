@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatScenarioSummary, runScenario, signalAgent, stallAgent, startScenarioCluster, waitForNewPrimary, type ScenarioCluster, type ScenarioResult } from '../src/index.js';
+import { formatScenarioSummary, runScenario, signalAgent, stallAgent, startScenarioCluster, waitForNewPrimary, waitForSyncStandby, type ScenarioCluster, type ScenarioResult } from '../src/index.js';
 
 // Scenarios 4 and 5 of issue 6: the primary's agent killed or stalled while its PostgreSQL runs.
 // The software fence must stop PostgreSQL before a replica can take over. Synchronous mode is on,
@@ -20,21 +20,6 @@ function handover(r: ScenarioResult): { oldLast: number | undefined; newFirst: n
   return { oldLast: old.length ? Math.max(...old) : undefined, newFirst: fresh.length ? Math.min(...fresh) : undefined };
 }
 
-/**
- * In synchronous mode nobody may take over until the leader has named a synchronous standby (a
- * commit could otherwise exist on the leader alone): wait for one before injecting a fault.
- */
-async function syncStandbyNamed(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const answers = await Promise.all(cluster.nodes.map((n) => n.rest('GET', '/cluster').catch(() => undefined)));
-    const named = answers.some((a) => a?.status === 200 && (JSON.parse(a.body) as { members: Array<{ role: string }> }).members.some((m) => m.role === 'sync_standby'));
-    if (named) return;
-    if (Date.now() > deadline) throw new Error('no synchronous standby named within 60 s');
-    await sleep(500);
-  }
-}
-
 beforeAll(async () => {
   cluster = await startScenarioCluster({ scope: 'agentfault', synchronousMode: true });
 }, 240_000);
@@ -47,7 +32,7 @@ afterAll(async () => {
 describe('agent faults on the primary, synchronous mode (ttl 10 / loop_wait 2 / retry_timeout 4)', () => {
   it('(4) agent SIGKILL on the primary: the fence stops PostgreSQL at once, a replica takes over, nothing lost, no split brain', async () => {
     let killedAt = 0;
-    await syncStandbyNamed();
+    await waitForSyncStandby(cluster);
     const r = await runScenario(cluster, {
       name: 'agent SIGKILL on the primary',
       fault: async ({ leader }) => {
@@ -97,7 +82,7 @@ describe('agent faults on the primary, synchronous mode (ttl 10 / loop_wait 2 / 
   it('(5) agent stalled longer than ttl: fenced before the lease expires, a replica takes over, the agent rejoins as a replica on SIGCONT', async () => {
     let stoppedAt = 0;
     let stall: Promise<unknown> = Promise.resolve();
-    await syncStandbyNamed();
+    await waitForSyncStandby(cluster);
     const r = await runScenario(cluster, {
       name: 'agent stalled 15 s on the primary',
       fault: async ({ leader }) => {

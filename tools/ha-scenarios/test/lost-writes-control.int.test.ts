@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatScenarioSummary, powerLoss, runScenario, startScenarioCluster, waitForNewPrimary, type ScenarioCluster, type ScenarioContext, type ScenarioResult } from '../src/index.js';
+import { formatScenarioSummary, powerLoss, runScenario, startScenarioCluster, waitForNewPrimary, waitForSyncStandby, type ScenarioCluster, type ScenarioContext, type ScenarioResult } from '../src/index.js';
 
 // Negative control for the lost-writes check: replication to both replicas stalls (the primary's
 // WAL senders SIGSTOPped) for 2 s of writes, then the primary loses power. With asynchronous
@@ -52,13 +52,7 @@ describe('negative control: lost acknowledged writes (ttl 10 / loop_wait 2 / ret
 
   it('the same fault in synchronous mode loses nothing', async () => {
     await cluster.setDynamicConfig({ synchronous_mode: true });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const answers = await Promise.all(cluster.nodes.map((n) => n.rest('GET', '/cluster').catch(() => undefined)));
-      if (answers.some((a) => a?.status === 200 && (JSON.parse(a.body) as { members: Array<{ role: string }> }).members.some((m) => m.role === 'sync_standby'))) break;
-      if (Date.now() > deadline) throw new Error('no synchronous standby named within 60 s');
-      await sleep(500);
-    }
+    await waitForSyncStandby(cluster);
     const r = await stalledReplicationThenPowerLoss('stalled replication + power loss, synchronous');
     console.log(formatScenarioSummary(r));
     expect(r.leaderAfter).not.toBe(r.leaderBefore);
