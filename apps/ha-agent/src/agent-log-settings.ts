@@ -8,7 +8,7 @@ export interface AgentLogSettings {
   /**
    * Patroni's `log.format`: for plain, a Python logging format string (`%(asctime)s %(levelname)s: %(message)s`);
    * for json, the same string or a list of attribute names, each optionally renamed (`- levelname: level`).
-   * Undefined: ha-agent's own layout (`INFO: message {fields}`, or JSON with `time`, `level`, `message`).
+   * Undefined: Patroni's default (`%(asctime)s %(levelname)s: %(message)s`, then the fields), or for JSON `time`, `level`, `message`.
    */
   format?: string | Array<string | Record<string, string>>;
   /** strftime format of `%(asctime)s` (Python's default `%Y-%m-%d %H:%M:%S,mmm` when unset). */

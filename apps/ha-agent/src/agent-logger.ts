@@ -78,8 +78,11 @@ function jsonFormat(settings: AgentLogSettings, startedAt: number): ((r: LogReco
   };
 }
 
+/** Patroni's default plain format: operators (and timing evidence) need the time on every line. */
+const PATRONI_PLAIN_FORMAT = '%(asctime)s %(levelname)s: %(message)s';
+
 function plainFormat(settings: AgentLogSettings, startedAt: number): ((r: LogRecord) => string) | undefined {
-  const spec = settings.format;
+  const spec = settings.format ?? PATRONI_PLAIN_FORMAT;
   if (typeof spec !== 'string') return undefined;
   return (record) => {
     const line = renderPyFormat(spec, pyAttributes(record, { name: 'ha-agent', dateformat: settings.dateformat, startedAt }));
