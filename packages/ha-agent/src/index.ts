@@ -45,6 +45,6 @@ export { queryStatus } from './postgres/pg-status.js';
 export type { PgStatus } from './postgres/pg-status.js';
 export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/managed-conf.js';
 export type { StandbySource } from './postgres/managed-conf.js';
-export { slotNameFor, ensureSlots } from './postgres/replication-slots.js';
+export { slotNameFor, ensureSlots, dropSlots } from './postgres/replication-slots.js';
 export { initdb, writeHba, createBootstrapUsers, prepareDataDir } from './postgres/bootstrap-cluster.js';
 export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';

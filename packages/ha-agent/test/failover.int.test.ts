@@ -70,6 +70,9 @@ describe(`failover after the primary node is lost (ttl ${timings.ttl} / loop_wai
     expect(lostWindowMs).toBeLessThan(1000);
     const other = rest.find((n) => n !== newLeader)!;
     expect(other.agent.role).toBe('replica');
+    // The new leader keeps a slot for the lost primary (its member key is gone): it can rejoin at once.
+    const slots = await sql<{ slot_name: string }>(newLeader.pgPort, 'SELECT slot_name FROM pg_replication_slots');
+    expect(slots.map((r) => r.slot_name)).toContain(oldLeader.name);
   });
 
   it('a new agent on the old data dir rejoins as a replica with pg_rewind on the new timeline', async () => {

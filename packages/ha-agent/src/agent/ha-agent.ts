@@ -39,6 +39,9 @@ export interface HaAgentOptions {
  */
 const LEASE_GUARD_MARGIN_MS = FENCE_MARGIN_MS + 400;
 
+/** Slots of members absent this long are dropped (Patroni 4's `member_slots_ttl` default). */
+const MEMBER_SLOTS_TTL_MS = 30 * 60_000;
+
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const errCode = (err: unknown): string | undefined => (err instanceof PgToolsError ? err.code : undefined);
 
@@ -97,6 +100,11 @@ export class HaAgent {
   /** This data dir may hold WAL the leader never saw (we ran as primary): check pg_rewind before following. */
   private mayHaveDiverged = false;
   private liveStatusAt = 0;
+  /**
+   * When each member was last seen in etcd, whatever this node's role: a new leader then keeps a
+   * slot for the old primary whose member key expired, so it can rejoin without waiting for one.
+   */
+  private readonly membersSeenAt = new Map<string, number>();
   /** The last decision asked for a quick retry (etcd unreachable while the lease is valid). */
   private retrySoon = false;
 
@@ -412,6 +420,7 @@ export class HaAgent {
       this.logger.warn(`DCS is not accessible: ${errMessage(err)}`);
     }
     const view = this.view;
+    if (dcsReachable && view) for (const m of view.members) this.membersSeenAt.set(m.name, Date.now());
     if (view?.config) {
       try {
         this.applyDynamic(parseDynamicConfig(view.config.value, 'config'));
@@ -743,6 +752,9 @@ export class HaAgent {
     const before = this.pgStatus?.timeline;
     await this.pg.promote();
     this.mayHaveDiverged = false;
+    // Before the replicas point at us: a standby whose slot is missing retries only after
+    // wal_retrieve_retry_interval (5 s).
+    await this.maintainSlots();
     const status = await this.pg.status();
     if (status) this.pgStatus = status;
     this.setRole('primary', reason);
@@ -819,8 +831,7 @@ export class HaAgent {
         await this.manageSyncReplication().catch((err) => this.logger.warn(`synchronous replication: ${errMessage(err)}`));
       }
       if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }));
-      const others = (this.view?.members ?? []).map((m) => m.name).filter((n) => n !== this.name);
-      await this.pg.ensureSlots(others).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
+      await this.maintainSlots();
     }
   }
 
@@ -895,6 +906,25 @@ export class HaAgent {
       this.logger.info(`Synchronous standby status assigned to ${picked}`);
       this.emit({ type: 'sync_standby_changed', standby: picked });
     }
+  }
+
+  /** On the leader: a slot for every member seen lately, none for members gone for good. */
+  private async maintainSlots(): Promise<void> {
+    const now = Date.now();
+    const recent: string[] = [];
+    const gone: string[] = [];
+    for (const [name, seenAt] of this.membersSeenAt) {
+      if (name === this.name) continue;
+      (now - seenAt < MEMBER_SLOTS_TTL_MS ? recent : gone).push(name);
+    }
+    await this.pg.ensureSlots(recent).catch((err) => this.logger.warn(`replication slots: ${errMessage(err)}`));
+    if (gone.length === 0) return;
+    const dropped = await this.pg.dropSlots(gone).catch((err) => {
+      this.logger.warn(`replication slots: ${errMessage(err)}`);
+      return [];
+    });
+    for (const name of gone) this.membersSeenAt.delete(name);
+    if (dropped.length > 0) this.logger.info(`dropped the replication slots of members gone for ${MEMBER_SLOTS_TTL_MS / 60_000} min: ${dropped.join(', ')}`);
   }
 
   /** Armed exactly while this node runs the primary under a live lease, outside pause. */

@@ -11,7 +11,7 @@ import { ensureInclude, writeManagedConf, type StandbySource } from './managed-c
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
-import { ensureSlots, slotNameFor } from './replication-slots.js';
+import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
 import { checkPgBinaries, DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
 
@@ -323,6 +323,13 @@ export class PostgresControl {
     if (!this.dynamic.postgresql.useSlots) return [];
     const me = slotNameFor(this.config.name);
     return withConnection(this.localEndpoint(), (c) => ensureSlots(c, members.filter((m) => slotNameFor(m) !== me)));
+  }
+
+  /** On the leader: drops the unused slots of members gone for good (never this node's own). */
+  async dropSlots(members: string[]): Promise<string[]> {
+    if (!this.dynamic.postgresql.useSlots) return [];
+    const me = slotNameFor(this.config.name);
+    return withConnection(this.localEndpoint(), (c) => dropSlots(c, members.filter((m) => slotNameFor(m) !== me)));
   }
 
   /** pg_basebackup from `source` into the (empty) data dir. */

@@ -16,8 +16,9 @@ export function slotNameFor(member: string): string {
 
 /**
  * On the leader: creates a physical slot (WAL reserved at once) for each member that lacks one.
- * Slots of members that went away are kept: dropping them as soon as a member key expires (Patroni
- * 3.0.2) loses the WAL a briefly absent replica needs. Returns the names created.
+ * Slots of members that went away are kept (the agent drops them with `dropSlots` only after a
+ * long absence): dropping them as soon as a member key expires (Patroni 3.0.2) loses the WAL a
+ * briefly absent replica needs. Returns the names created.
  *
  * @example
  * ```ts
@@ -40,4 +41,30 @@ export async function ensureSlots(client: pg.Client, members: string[]): Promise
     created.push(name);
   }
   return created;
+}
+
+/**
+ * On the leader: drops the physical slots of `members` that no walsender uses (members gone for
+ * good must not hold WAL forever). Returns the names dropped.
+ *
+ * @example
+ * ```ts
+ * import { dropSlots, withConnection } from '@pgtools/ha-agent';
+ * await withConnection(local, (c) => dropSlots(c, ['node4']));
+ * ```
+ */
+export async function dropSlots(client: pg.Client, members: string[]): Promise<string[]> {
+  const names = [...new Set(members.map(slotNameFor))];
+  if (names.length === 0) return [];
+  const res = await client.query<{ slot_name: string }>(
+    `SELECT slot_name FROM pg_replication_slots
+      WHERE slot_type = 'physical' AND NOT active AND slot_name = ANY($1::text[])`,
+    [names],
+  );
+  const dropped: string[] = [];
+  for (const { slot_name } of res.rows) {
+    // A walsender may have attached since the query: then the drop fails and the slot stays.
+    if (await client.query('SELECT pg_drop_replication_slot($1)', [slot_name]).then(() => true, () => false)) dropped.push(slot_name);
+  }
+  return dropped;
 }
