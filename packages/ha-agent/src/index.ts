@@ -27,7 +27,7 @@ export type { SyncStandbyChoice } from './agent/sync-standby.js';
 export type { MaintenanceHost } from './agent/agent-maintenance.js';
 export type { RestHandlerContext } from './agent/agent-rest-handlers.js';
 export { probeMembers } from './agent/peer-probes.js';
-export { lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
+export { divergedFromHistory, lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
 export type { TimelineSwitch } from './agent/timeline-history.js';
 export { memberServer, toDecisionView } from './agent/view-mapping.js';
 export { PostgresControl } from './postgres/postgres-control.js';

@@ -8,6 +8,7 @@ import {
   memberServer,
   parseConfig,
   parseControlData,
+  divergedFromHistory,
   parseTimelineHistory,
   slotNameFor,
   splitHostPort,
@@ -89,5 +90,16 @@ describe('etcd view mapping', () => {
     expect(view.members[0]).toMatchObject({ name: 'node2', apiUrl: 'http://10.0.0.2:8008/patroni', xlogLocation: 100, tags: { nofailover: true, clonefrom: false } });
     expect(memberServer(m2)).toEqual({ host: '10.0.0.2', port: 5433 });
     expect(toDecisionView({ revision: 1, members: [], failover: { value: {}, modRevision: 1 }, problems: [] }).failover).toBeUndefined();
+  });
+});
+
+describe('divergedFromHistory', () => {
+  const history = parseTimelineHistory('1\t0/3000060\tno recovery target specified\n2\t0/5000000\tno recovery target specified\n');
+  it('a replica behind the fork only lags; one past it, or on a timeline the leader never had, diverged', () => {
+    expect(divergedFromHistory(1, 0x3000060, history)).toBe(false);
+    expect(divergedFromHistory(1, 0x3000061, history)).toBe(true);
+    expect(divergedFromHistory(2, 0x4000000, history)).toBe(false);
+    expect(divergedFromHistory(2, 0x5000100, history)).toBe(true);
+    expect(divergedFromHistory(7, 0x1000, history)).toBe(true);
   });
 });

@@ -20,7 +20,7 @@ import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { probeMembers } from './peer-probes.js';
 import { pickSyncStandby, synchronousStandbyNames } from './sync-standby.js';
-import { parseTimelineHistory } from './timeline-history.js';
+import { divergedFromHistory, parseTimelineHistory } from './timeline-history.js';
 import { memberServer, toDecisionView } from './view-mapping.js';
 
 /** Options of `HaAgent`. */
@@ -105,6 +105,7 @@ export class HaAgent {
    * slot for the old primary whose member key expired, so it can rejoin without waiting for one.
    */
   private readonly membersSeenAt = new Map<string, number>();
+  private divergenceCheckedAt = 0;
   /** The last decision asked for a quick retry (etcd unreachable while the lease is valid). */
   private retrySoon = false;
 
@@ -610,8 +611,12 @@ export class HaAgent {
         const leader = action.leader ?? view?.leader?.name;
         const server = this.leaderServer(leader, view);
         if (!server) return;
+        if (this.dynamic.postgresql.usePgRewind && !this.mayHaveDiverged && leader && (await this.replicaDiverged(leader, server, view))) {
+          this.logger.warn(`this replica has WAL that ${leader}'s timeline history does not contain (it streamed from a primary that kept writing): rewinding`);
+          this.mayHaveDiverged = true;
+        }
         if (this.mayHaveDiverged && this.dynamic.postgresql.usePgRewind) {
-          // A former primary must be rewound before it can stream from the new timeline.
+          // A former primary (or a replica that followed one too far) must be rewound before it can stream from the new timeline.
           this.pgState = 'stopping';
           await this.pg.stop('fast');
           await this.startReplica(server, true);
@@ -648,6 +653,28 @@ export class HaAgent {
       case 'wait_for_bootstrap':
       case 'paused_noop':
         return;
+    }
+  }
+
+  /**
+   * A replica on an older timeline than the leader's (at most every 5 s): is it past the point
+   * where the leader's timeline forked from its own? Read from the leader's history file.
+   */
+  private async replicaDiverged(leader: string, server: { host: string; port: number }, view: DcsView | undefined): Promise<boolean> {
+    const s = this.pgStatus;
+    const leaderTimeline = view?.members.find((m) => m.name === leader)?.data.timeline;
+    if (!s?.inRecovery || typeof leaderTimeline !== 'number' || leaderTimeline <= s.timeline) return false;
+    if (Date.now() - this.divergenceCheckedAt < 5000) return false;
+    this.divergenceCheckedAt = Date.now();
+    const a = this.config.postgresql.authentication;
+    const user = a.rewind ?? a.superuser;
+    const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    try {
+      const text = await withConnection({ host: server.host, port: server.port, user: user.username, password: user.password }, async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
+      return divergedFromHistory(s.timeline, Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0), parseTimelineHistory(text));
+    } catch (err) {
+      this.logger.debug(`timeline history of ${leader}: ${errMessage(err)}`);
+      return false;
     }
   }
 

@@ -42,3 +42,22 @@ export function parseTimelineHistory(text: string): TimelineSwitch[] {
   }
   return out;
 }
+
+/**
+ * Whether a replica at `position` on `timeline` has WAL the leader's history does not contain: its
+ * timeline is not in the leader's history, or it went past the point where the leader's timeline
+ * forked from it (it streamed from a primary that kept writing after the failover). Such a replica
+ * can never stream from the leader again without pg_rewind.
+ *
+ * @example
+ * ```ts
+ * import { divergedFromHistory, parseTimelineHistory } from '@pgtools/ha-agent';
+ * const leaderHistory = parseTimelineHistory('1\t0/3000060\tno recovery target specified');
+ * divergedFromHistory(1, 0x3000100, leaderHistory); // true: it went on writing timeline 1 past the fork
+ * divergedFromHistory(1, 0x3000000, leaderHistory); // false: it only lags
+ * ```
+ */
+export function divergedFromHistory(timeline: number, position: number, leaderHistory: TimelineSwitch[]): boolean {
+  const fork = leaderHistory.find((s) => s.timeline === timeline);
+  return fork === undefined || position > fork.lsn;
+}
