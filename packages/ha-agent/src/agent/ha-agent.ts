@@ -1050,7 +1050,9 @@ export class HaAgent {
   }
 
   private clusterInfo(): ClusterInfo {
-    const view = this.view;
+    // The watched cache, not the last cycle's view: it already has this agent's own writes (the
+    // sync key it just assigned), which the loop's view only gets at the next cycle.
+    const view = this.dcs.cachedView() ?? this.view;
     if (!view) return { members: [] };
     const optime = view.status?.value.optime ?? view.leader?.member?.data.xlog_location;
     const sync = view.sync?.value.sync_standby?.split(',') ?? [];
