@@ -38,6 +38,8 @@ export interface HaClusterOptions {
   restapiAuth?: { username: string; password: string };
   /** `bootstrap.dcs.synchronous_mode` (and `_strict`). */
   synchronousMode?: boolean | 'strict';
+  /** `watchdog.software_fence` (default true). */
+  softwareFence?: boolean;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
@@ -74,7 +76,7 @@ postgresql:
     replication: {username: replicator, password: replicator}
     rewind: {username: postgres, password: postgres}
   parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB}
-watchdog: {mode: "off"}
+watchdog: {mode: "off"${o.softwareFence === false ? ', software_fence: false' : ''}}
 `;
 }
 
