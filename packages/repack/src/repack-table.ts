@@ -112,12 +112,14 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     checkAbort();
     emit({ type: 'phase-start', table: display, phase: name });
     const t0 = Date.now();
+    // Recorded in start order: cleanup and analyze run side by side and may end either way round.
+    const timing = { phase: name, ms: 0 };
+    result.phases.push(timing);
     try {
       return await fn();
     } finally {
-      const ms = Date.now() - t0;
-      result.phases.push({ phase: name, ms });
-      emit({ type: 'phase-end', table: display, phase: name, ms });
+      timing.ms = Date.now() - t0;
+      emit({ type: 'phase-end', table: display, phase: name, ms: timing.ms });
     }
   };
   const lockEvents = (purpose: string) => (e: LockEvent): void => {
