@@ -612,11 +612,14 @@ export class HaAgent {
         const server = this.leaderServer(leader, view);
         if (!server) return;
         if (this.dynamic.postgresql.usePgRewind && !this.mayHaveDiverged && leader && (await this.replicaDiverged(leader, server, view))) {
-          this.logger.warn(`this replica has WAL that ${leader}'s timeline history does not contain (it streamed from a primary that kept writing): rewinding`);
-          this.mayHaveDiverged = true;
+          this.logger.warn(`this replica replayed WAL that ${leader}'s timeline history does not contain (it streamed from a primary that kept writing): rewinding`);
+          this.pgState = 'stopping';
+          await this.pg.stop('fast');
+          await this.startReplica(server, true, true);
+          return;
         }
         if (this.mayHaveDiverged && this.dynamic.postgresql.usePgRewind) {
-          // A former primary (or a replica that followed one too far) must be rewound before it can stream from the new timeline.
+          // A former primary must be rewound before it can stream from the new timeline.
           this.pgState = 'stopping';
           await this.pg.stop('fast');
           await this.startReplica(server, true);
@@ -671,7 +674,8 @@ export class HaAgent {
     const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
     try {
       const text = await withConnection({ host: server.host, port: server.port, user: user.username, password: user.password }, async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
-      return divergedFromHistory(s.timeline, Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0), parseTimelineHistory(text));
+      // PostgreSQL checks the replay position against the fork: WAL received past it but not replayed is simply discarded.
+      return divergedFromHistory(s.timeline, s.replayedLsn ?? s.receivedLsn ?? 0, parseTimelineHistory(text));
     } catch (err) {
       this.logger.debug(`timeline history of ${leader}: ${errMessage(err)}`);
       return false;
@@ -706,7 +710,8 @@ export class HaAgent {
     this.setRole('uninitialized', 'reinitialize requested');
   }
 
-  private async startReplica(leader: { host: string; port: number } | undefined, checkRewind: boolean): Promise<void> {
+  /** `wasReplica`: the rewind was a precaution for a replica; if it fails, start it as it was (never worse than before). */
+  private async startReplica(leader: { host: string; port: number } | undefined, checkRewind: boolean, wasReplica = false): Promise<void> {
     if (checkRewind && leader && this.dynamic.postgresql.usePgRewind) {
       try {
         const changed = await this.pg.rewind(leader);
@@ -715,6 +720,7 @@ export class HaAgent {
       } catch (err) {
         this.logger.error(`pg_rewind failed: ${errMessage(err)}`);
         this.emit({ type: 'rewind_failed', message: errMessage(err) });
+        if (wasReplica) return this.startReplica(leader, false);
         // Starting the diverged data dir as a standby cannot work (its timeline is not in the leader's history).
         this.pgState = 'stopped';
         if (this.dynamic.postgresql.removeDataDirectoryOnRewindFailure) {
