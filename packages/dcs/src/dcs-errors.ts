@@ -32,6 +32,9 @@ export const DCS_ERROR = {
 /** How the client was set up for TLS, to tell the user what to check when a call fails. */
 export type TlsSetup = 'none' | 'server' | 'mutual';
 
+/** etcd's own words for a cluster that is between leaders or has lost quorum: transient, worth another member. */
+export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped)/i;
+
 // gRPC reports TLS failures as UNAVAILABLE with OpenSSL's words in the message.
 export const TLS_FAILURE = /certificate|ssl|tls|handshake|wrong version number|self.signed|unable to (verify|get local issuer)/i;
 
@@ -70,7 +73,7 @@ export function toDcsError(err: unknown, operation: string, hosts: readonly stri
           : "set etcd3.cacert to the CA that signed etcd's certificate (the certificate must name the host or IP you connect to)",
     });
   }
-  if (err instanceof Error && (isRecoverableError(err) || /unavailable|deadline|ECONNREFUSED|No connection|connect/i.test(reason))) {
+  if (err instanceof Error && (isRecoverableError(err) || ETCD_TRANSIENT.test(reason) || /unavailable|deadline|ECONNREFUSED|No connection|connect/i.test(reason))) {
     // etcd with --client-cert-auth closes the handshake of a client without certificate, and
     // gRPC reports only "no connection established".
     const hint = tls === 'server' ? { hint: 'if etcd runs with --client-cert-auth, set etcd3.cert and etcd3.key' } : {};

@@ -1,5 +1,5 @@
 import { GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
-import { TLS_FAILURE } from './dcs-errors.js';
+import { ETCD_TRANSIENT, TLS_FAILURE } from './dcs-errors.js';
 
 type FaultHandling = NonNullable<IOptions['faultHandling']>;
 type Policy = NonNullable<FaultHandling['global']>;
@@ -70,9 +70,9 @@ export function deadlineFaultHandling(hostCount: number, options: { cooldownMs: 
   return { global, host, watchBackoff: exponentialBackoff(100, options.maxWatchBackoffMs) };
 }
 
-/** The host did not answer in time or at all: another member may. */
+/** The host did not answer in time or at all, or its cluster is between leaders: another member may. */
 export function isHostFailure(err: unknown): boolean {
-  return err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
+  return err instanceof GRPCDeadlineExceededError || (err instanceof Error && (isRecoverableError(err) || ETCD_TRANSIENT.test(err.message)));
 }
 
 /**
