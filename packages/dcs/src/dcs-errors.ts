@@ -33,7 +33,7 @@ export const DCS_ERROR = {
 export type TlsSetup = 'none' | 'server' | 'mutual';
 
 /** etcd's own words for a cluster that is between leaders or has lost quorum: transient, worth another member. */
-export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped)/i;
+export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped|unhealthy cluster)/i;
 
 // gRPC reports TLS failures as UNAVAILABLE with OpenSSL's words in the message.
 export const TLS_FAILURE = /certificate|ssl|tls|handshake|wrong version number|self.signed|unable to (verify|get local issuer)/i;
