@@ -29,7 +29,7 @@ export type { RestHandlerContext } from './agent/agent-rest-handlers.js';
 export { probeMembers } from './agent/peer-probes.js';
 export { divergedFromHistory, lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
 export type { TimelineSwitch } from './agent/timeline-history.js';
-export { memberServer, toDecisionView } from './agent/view-mapping.js';
+export { memberServer, syncStandbysOf, toDecisionView } from './agent/view-mapping.js';
 export { PostgresControl } from './postgres/postgres-control.js';
 export type { PostgresControlOptions, RemoteServer } from './postgres/postgres-control.js';
 export { Postmaster, readPidFile } from './postgres/postmaster.js';

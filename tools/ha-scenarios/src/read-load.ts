@@ -1,5 +1,5 @@
-import type pg from 'pg';
-import { connectSocket, dropClient, type SocketTarget } from './pg-socket.js';
+import { startPacedLoop } from './paced-loop.js';
+import type { SocketTarget } from './pg-socket.js';
 import type { LoadError } from './write-load.js';
 
 /** One successful read through the reader port. */
@@ -31,33 +31,10 @@ export interface ReadLoad {
 export function startReader(o: { target: SocketTarget; run: string; intervalMs?: number; timeoutMs?: number; serverName?: (address: string) => string; maxDurationMs?: number }): ReadLoad {
   const reads: Read[] = [];
   const errors: LoadError[] = [];
-  const intervalMs = o.intervalMs ?? 100;
-  const deadline = Date.now() + (o.maxDurationMs ?? 15 * 60_000);
-  let stopping = false;
-  const loop = (async () => {
-    let client: pg.Client | undefined;
-    while (!stopping && Date.now() < deadline) {
-      const started = Date.now();
-      try {
-        client ??= await connectSocket(o.target, 'ha-scenarios-reader', o.timeoutMs ?? 2000);
-        const r = await client.query<{ server: string | null; seen: number | null }>('SELECT host(inet_server_addr()) AS server, (SELECT max(id) FROM ha_writes WHERE run = $1) AS seen', [o.run]);
-        const address = r.rows[0]?.server ?? '?';
-        reads.push({ at: Date.now(), server: o.serverName ? o.serverName(address) : address, seen: Number(r.rows[0]?.seen ?? 0) });
-      } catch (err) {
-        errors.push({ at: Date.now(), message: (err as Error).message.split('\n')[0] ?? '' });
-        if (client) dropClient(client);
-        client = undefined;
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (Date.now() - started))));
-    }
-    if (client) dropClient(client);
-  })();
-  return {
-    reads,
-    errors,
-    async stop() {
-      stopping = true;
-      await loop;
-    },
-  };
+  const loop = startPacedLoop({ ...o, applicationName: 'ha-scenarios-reader', errors }, async (client) => {
+    const r = await client.query<{ server: string | null; seen: number | null }>('SELECT host(inet_server_addr()) AS server, (SELECT max(id) FROM ha_writes WHERE run = $1) AS seen', [o.run]);
+    const address = r.rows[0]?.server ?? '?';
+    reads.push({ at: Date.now(), server: o.serverName ? o.serverName(address) : address, seen: Number(r.rows[0]?.seen ?? 0) });
+  });
+  return { reads, errors, stop: () => loop.stop() };
 }

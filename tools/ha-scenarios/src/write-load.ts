@@ -1,5 +1,5 @@
-import type pg from 'pg';
-import { connectSocket, dropClient, type SocketTarget } from './pg-socket.js';
+import { startPacedLoop } from './paced-loop.js';
+import type { SocketTarget } from './pg-socket.js';
 
 /** One acknowledged write: its id, when the client saw the COMMIT acknowledged, which node took it. */
 export interface Ack {
@@ -56,36 +56,12 @@ export function startWriter(o: {
 }): WriteLoad {
   const acks: Ack[] = [];
   const errors: LoadError[] = [];
-  const intervalMs = o.intervalMs ?? 100;
-  const deadline = Date.now() + (o.maxDurationMs ?? 15 * 60_000);
-  let stopping = false;
-  const loop = (async () => {
-    let client: pg.Client | undefined;
-    let id = 0;
-    while (!stopping && Date.now() < deadline) {
-      const started = Date.now();
-      try {
-        client ??= await connectSocket(o.target, 'ha-scenarios-writer', o.timeoutMs ?? 2000);
-        const n = ++id;
-        const r = await client.query<{ server: string | null }>('INSERT INTO ha_writes (run, id, client_at) VALUES ($1, $2, $3) RETURNING host(inet_server_addr()) AS server', [o.run, n, new Date(started)]);
-        const address = r.rows[0]?.server ?? '?';
-        acks.push({ id: n, at: Date.now(), server: o.serverName ? o.serverName(address) : address });
-      } catch (err) {
-        errors.push({ at: Date.now(), message: (err as Error).message.split('\n')[0] ?? '' });
-        if (client) dropClient(client);
-        client = undefined;
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (Date.now() - started))));
-    }
-    if (client) dropClient(client);
-  })();
-  return {
-    run: o.run,
-    acks,
-    errors,
-    async stop() {
-      stopping = true;
-      await loop;
-    },
-  };
+  let id = 0;
+  const loop = startPacedLoop({ ...o, applicationName: 'ha-scenarios-writer', errors }, async (client, started) => {
+    const n = ++id;
+    const r = await client.query<{ server: string | null }>('INSERT INTO ha_writes (run, id, client_at) VALUES ($1, $2, $3) RETURNING host(inet_server_addr()) AS server', [o.run, n, new Date(started)]);
+    const address = r.rows[0]?.server ?? '?';
+    acks.push({ id: n, at: Date.now(), server: o.serverName ? o.serverName(address) : address });
+  });
+  return { run: o.run, acks, errors, stop: () => loop.stop() };
 }

@@ -21,7 +21,7 @@ import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { probeMembers } from './peer-probes.js';
 import { pickSyncStandby, synchronousStandbyNames } from './sync-standby.js';
 import { divergedFromHistory, parseTimelineHistory } from './timeline-history.js';
-import { memberServer, toDecisionView } from './view-mapping.js';
+import { memberServer, syncStandbysOf, toDecisionView } from './view-mapping.js';
 
 /** Options of `HaAgent`. */
 export interface HaAgentOptions {
@@ -475,7 +475,7 @@ export class HaAgent {
     // A primary restarted in place must wait for its synchronous standby from its first commit on.
     const syncKey = view?.sync?.value;
     if (this.dynamic.synchronousMode && syncKey?.leader === this.name && this.pg.synchronousStandbyNames === undefined) {
-      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(syncKey.sync_standby?.split(',')[0]?.trim() || undefined, this.dynamic.synchronousModeStrict));
+      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(syncStandbysOf(syncKey)[0], this.dynamic.synchronousModeStrict));
     }
     await this.execute(action, view);
     await this.afterAction(dcsReachable);
@@ -877,7 +877,7 @@ export class HaAgent {
     let sync = this.view?.sync;
     for (let attempt = 0; attempt < 2; attempt++) {
       const v = sync?.value;
-      const listed = v === undefined || v.leader === this.name || (v.sync_standby ?? '').split(',').map((x) => x.trim()).includes(this.name);
+      const listed = v === undefined || v.leader === this.name || syncStandbysOf(v).includes(this.name);
       if (!listed) break;
       if (await this.dcs.setSync({ leader: this.name, sync_standby: null }, sync?.modRevision ?? 0)) {
         await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(undefined, this.dynamic.synchronousModeStrict));
@@ -909,7 +909,7 @@ export class HaAgent {
     }
     const strict = this.dynamic.synchronousModeStrict;
     const mine = key?.value.leader === this.name;
-    const current = mine ? key.value.sync_standby?.split(',')[0]?.trim() || undefined : undefined;
+    const current = mine ? syncStandbysOf(key.value)[0] : undefined;
     const members = view.members.map((m) => ({ name: m.name, nosync: m.data.tags?.nosync === true }));
     const choice = pickSyncStandby({ me: this.name, current, members, replication: s.replication });
     if (mine && choice.picked === current) {
@@ -1032,7 +1032,7 @@ export class HaAgent {
     if (this.lastLoopAt !== undefined) state.lastLoopAt = this.lastLoopAt;
     if (this.config.watchdog.mode === 'required' && !this.watchdog.isHealthy) state.watchdogFailed = true;
     const sync = view?.sync?.value;
-    if (sync?.sync_standby && sync.leader !== this.name && sync.sync_standby.split(',').map((x) => x.trim()).includes(this.name)) state.isSyncStandby = true;
+    if (sync && sync.leader !== this.name && syncStandbysOf(sync).includes(this.name)) state.isSyncStandby = true;
     if (this.systemId) state.postgres.systemIdentifier = this.systemId;
     const sr = this.maintenance.scheduledRestart();
     if (sr) state.scheduledRestart = sr;
@@ -1061,7 +1061,7 @@ export class HaAgent {
     const view = this.dcs.cachedView() ?? this.view;
     if (!view) return { members: [] };
     const optime = view.status?.value.optime ?? view.leader?.member?.data.xlog_location;
-    const sync = view.sync?.value.sync_standby?.split(',') ?? [];
+    const sync = syncStandbysOf(view.sync?.value);
     const info: ClusterInfo = {
       members: view.members.map((m) => {
         const d = m.data;

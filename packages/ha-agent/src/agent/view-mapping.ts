@@ -64,8 +64,21 @@ export function toDecisionView(view: DcsView): ClusterView {
   }
   const sync = view.sync?.value;
   if (sync) {
-    const sb = sync.sync_standby ? sync.sync_standby.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    const sb = syncStandbysOf(sync);
     out.sync = sync.leader ? { leader: sync.leader, syncStandbys: sb } : { syncStandbys: sb };
   }
   return out;
+}
+
+/**
+ * The members the `sync` key names as synchronous standbys (`sync_standby` is a comma-separated list).
+ *
+ * @example
+ * ```ts
+ * import { syncStandbysOf } from '@pgtools/ha-agent';
+ * syncStandbysOf({ leader: 'node1', sync_standby: 'node2, node3' }); // ['node2', 'node3']
+ * ```
+ */
+export function syncStandbysOf(sync: { sync_standby: string | null } | undefined): string[] {
+  return sync?.sync_standby ? sync.sync_standby.split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
