@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { clusterHealth, observeNodes } from './cluster.js';
+import { clusterHealth, observeNodes, socketQuery } from './cluster.js';
+import { runHactl } from './hactl.js';
+import { setLinkUp } from './network.js';
 import { canThrottle, releaseThrottle, throttle } from './cpu-throttle.js';
 import { binPaths } from './layout.js';
-import { startAgent } from './lifecycle.js';
+import { hostOf, startAgent } from './lifecycle.js';
 import { measureImpact, readLog, type Impact } from './load.js';
 import { isSameProcess, postmasterOf, signalIfSame, sleep, spawnDetached } from './proc.js';
 import { writeState, type LabNode, type LabState } from './state.js';
@@ -26,6 +28,41 @@ export interface ChaosResult {
   settledAfterMs: number | undefined;
   impact: Impact | undefined;
   rejoinedAfterMs: number | undefined;
+  /** `partition` of the leader: when the cut-off node stopped accepting writes (seen on its unix socket). */
+  isolatedWritesStoppedAfterMs?: number | undefined;
+}
+
+interface IsolationWatch {
+  /** Stops watching; the time the node was first seen not writable, if it was. */
+  stop(): Promise<number | undefined>;
+}
+
+/** Polls a cut-off primary through its unix socket until it is in recovery or refuses connections. */
+function watchIsolatedPrimary(node: LabNode, since: number): IsolationWatch {
+  let stoppedAt: number | undefined;
+  let done = false;
+  const loop = (async () => {
+    while (!done && stoppedAt === undefined) {
+      const at = Date.now();
+      try {
+        const [row] = await socketQuery<{ r: boolean }>(node, 'SELECT pg_is_in_recovery() AS r');
+        if (row?.r) stoppedAt = at;
+      } catch {
+        if (at > since) stoppedAt = at;
+      }
+      await sleep(200);
+    }
+  })();
+  return {
+    async stop() {
+      // The cut-off primary may take up to its lease to step down: give it that long after settling.
+      const deadline = Date.now() + 20_000;
+      while (stoppedAt === undefined && Date.now() < deadline) await sleep(200);
+      done = true;
+      await loop;
+      return stoppedAt;
+    },
+  };
 }
 
 export interface ChaosOptions {
@@ -50,7 +87,7 @@ async function waitFor<T>(timeoutMs: number, check: () => Promise<T | undefined>
 }
 
 async function currentLeader(state: LabState, timeoutMs: number): Promise<LabNode> {
-  const names = state.nodes.filter((n) => isSameProcess(n.agent)).map((n) => n.name);
+  const names = state.nodes.filter((n) => isSameProcess(n.agent) && !state.partitioned?.includes(n.name)).map((n) => n.name);
   const leader = await waitFor(timeoutMs, async () => {
     const h = await clusterHealth(state, names);
     return h.settled ? h.leader : undefined;
@@ -82,10 +119,16 @@ function nodeArg(state: LabState, name: string | undefined, fallback: LabNode): 
  */
 export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions): Promise<ChaosResult> {
   const out = o.out;
-  if (scenario === 'partition' || scenario === 'heal') {
-    throw Object.assign(new Error(`chaos ${scenario} is not available: the lab runs every node on 127.0.0.1 of one host, and cutting one node off would need per-node network namespaces, which the lab does not set up. Use kill-agent to see a primary that lost its agent, or cpu-burn.`), { exitCode: 2 });
+  if ((scenario === 'partition' || scenario === 'heal') && !state.network) {
+    throw Object.assign(
+      new Error(`chaos ${scenario} needs each node on a host of its own, and this lab runs every node on 127.0.0.1 of one host. Re-create it in network namespaces (root): lab down --clean && lab up --netns`),
+      { exitCode: 2 },
+    );
   }
-  const leader = await currentLeader(state, 30_000);
+  if (scenario === 'heal' && !(state.partitioned ?? []).length) throw Object.assign(new Error('no node is partitioned (`lab chaos partition [node]` cuts one off)'), { exitCode: 2 });
+  const partitioned = (): string[] => state.partitioned ?? [];
+  // With a node cut off there may be no leader to find yet: heal must work whatever the others did.
+  const leader = scenario === 'heal' ? await currentLeader(state, 5_000).catch(() => state.nodes.find((n) => !partitioned().includes(n.name))!) : await currentLeader(state, 30_000);
   const actions: string[] = [];
   const act = (line: string): void => {
     actions.push(line);
@@ -96,6 +139,8 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
   let killedAgent: LabNode | undefined;
   let expectLeader: ((name: string) => boolean) | undefined;
   let extraSettled: () => boolean = () => true;
+  let isolated: IsolationWatch | undefined;
+  let healed: LabNode[] = [];
 
   switch (scenario) {
     case 'kill-primary':
@@ -123,17 +168,42 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
     case 'switchover': {
       const views = await observeNodes(state);
       const candidate = nodeArg(state, o.args[0], state.nodes.find((n) => n.name !== leader.name && views.find((v) => v.name === n.name)?.replicaCheck) ?? state.nodes.find((n) => n.name !== leader.name)!);
-      const args = [binPaths().hactl, '-c', state.hactlConfig, 'switchover', '--leader', leader.name, '--candidate', candidate.name, '--force'];
-      act(`hactl -c ${state.hactlConfig} switchover --leader ${leader.name} --candidate ${candidate.name} --force`);
+      const args = ['switchover', '--leader', leader.name, '--candidate', candidate.name, '--force'];
+      act(`hactl -c ${state.hactlConfig} ${args.join(' ')}`);
       faultAt = Date.now();
       try {
-        const r = await run(process.execPath, args, { timeout: 120_000 });
+        const r = await runHactl(state, args, 120_000);
         for (const line of r.stdout.trim().split('\n')) if (line) out(`  ${line}`);
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string };
         throw new Error(`hactl switchover failed: ${(e.stdout ?? '') + (e.stderr ?? '') || e.message}`);
       }
       expectLeader = (n) => n === candidate.name;
+      break;
+    }
+    case 'partition': {
+      const node = nodeArg(state, o.args[0], leader);
+      if (partitioned().includes(node.name)) throw Object.assign(new Error(`${node.name} is already cut off (\`lab chaos heal\` reconnects it)`), { exitCode: 2 });
+      const wasLeader = node === leader;
+      faultAt = Date.now();
+      setLinkUp(state.network!, node.name, false);
+      state.partitioned = [...partitioned(), node.name];
+      writeState(state);
+      act(`cut ${node.name}'s network link (${hostOf(state, node.name)})${wasLeader ? ' [leader]' : ''}: it loses etcd, the other nodes and HAProxy; its processes keep running`);
+      if (wasLeader) {
+        // Seen through its unix socket (filesystem sockets cross namespaces): when it stops taking writes.
+        isolated = watchIsolatedPrimary(node, faultAt);
+        expectLeader = (n) => n !== node.name;
+      }
+      break;
+    }
+    case 'heal': {
+      healed = state.nodes.filter((n) => partitioned().includes(n.name));
+      faultAt = Date.now();
+      for (const n of healed) setLinkUp(state.network!, n.name, true);
+      state.partitioned = [];
+      writeState(state);
+      act(`reconnected ${healed.map((n) => n.name).join(', ')}`);
       break;
     }
     case 'cpu-burn': {
@@ -180,7 +250,7 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
   }
 
   const settleStart = Date.now();
-  const running = (): string[] => state.nodes.filter((n) => n !== killedAgent && isSameProcess(n.agent)).map((n) => n.name);
+  const running = (): string[] => state.nodes.filter((n) => n !== killedAgent && !partitioned().includes(n.name) && isSameProcess(n.agent)).map((n) => n.name);
   const settledLeader = await waitFor(o.settleTimeoutMs, async () => {
     const h = await clusterHealth(state, running());
     if (!h.settled || !h.leader || !extraSettled()) return undefined;
@@ -207,7 +277,25 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
     }
   }
 
+  let isolatedWritesStoppedAfterMs: number | undefined;
+  if (isolated) {
+    const stoppedAt = await isolated.stop();
+    isolatedWritesStoppedAfterMs = stoppedAt === undefined ? undefined : stoppedAt - faultAt;
+    out(
+      stoppedAt === undefined
+        ? `${leader.name} (cut off) still accepts writes on its own socket: nothing from HAProxy reaches it, but check its agent log (${leader.agent.logFile})`
+        : `${leader.name} (cut off) stopped accepting writes ${secs(stoppedAt - faultAt)} after the cut${settledLeader ? `, ${secs(settledAt - stoppedAt)} before the cluster settled on ${settledLeader}` : ''}; \`lab chaos heal\` reconnects it`,
+    );
+  }
   let rejoinedAfterMs: number | undefined;
+  if (healed.length && settledLeader) {
+    rejoinedAfterMs = settledAt - faultAt;
+    const views = await observeNodes(state);
+    for (const n of healed) {
+      const v = views.find((x) => x.name === n.name);
+      out(`${n.name} rejoined as ${v?.role ?? 'unknown'} on timeline ${v?.timeline ?? '?'} (leader ${settledLeader})`);
+    }
+  }
   if (killedAgent && o.restart) {
     const restartAt = Date.now();
     startAgent(state, killedAgent);
@@ -223,5 +311,5 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
   } else if (killedAgent) {
     out(`${killedAgent.name}'s ha-agent stays down; \`lab up\` restarts it`);
   }
-  return { scenario, actions, leaderBefore: leader.name, leaderAfter: settledLeader, faultAt, settledAfterMs: settledLeader ? settledAt - faultAt : undefined, impact, rejoinedAfterMs };
+  return { scenario, actions, leaderBefore: leader.name, leaderAfter: settledLeader, faultAt, settledAfterMs: settledLeader ? settledAt - faultAt : undefined, impact, rejoinedAfterMs, isolatedWritesStoppedAfterMs };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { chaos, SCENARIOS, type Scenario } from './chaos.js';
+import { hactlInteractive } from './hactl.js';
 import { down, reinit, up } from './lifecycle.js';
 import { loadStart, loadStop } from './load.js';
 import { sleep } from './proc.js';
@@ -12,16 +13,19 @@ const HELP = `pgtools lab: a local HA cluster to play with (seed article layout)
 
 Usage: lab <verb> [options]
 
-  up [--etcd 1|3] [--seed-timings] [--tight-haproxy]
+  up [--etcd 1|3] [--seed-timings] [--tight-haproxy] [--netns]
         etcd (3 members by default), three ha-agents with PostgreSQL 15, HAProxy writer/reader ports;
         ttl 10 / loop_wait 2 / retry_timeout 4 (--seed-timings: 30/10/10). Idempotent.
+        --netns (root): each node and its etcd member on a host of its own (network namespaces),
+        so \`chaos partition\` can cut one off; HAProxy still listens on 127.0.0.1.
   status [--json]              the cluster table (hactl list), processes, load success per second
   watch [--count N] [--interval S]   status, refreshed in place (Ctrl-C to stop)
   load start [--max-seconds N] | load stop
                                a writer and a reader through HAProxy, logged in .lab/load/
   chaos <scenario> [args] [--no-restart] [--json] [--settle-timeout S]
         kill-primary | kill-postmaster | kill-agent | switchover [candidate] | cpu-burn [node] [seconds]
-        | partition | heal (not available: see the message)
+        | partition [node] (default the leader; needs up --netns) | heal
+  hactl <args>                 hactl on the lab's cluster (e.g. lab hactl list)
   reinit <node>                re-create a replica from the leader (empties its data directory)
   down [--clean]               stop everything the lab started, by PID; --clean removes .lab/
 
@@ -45,6 +49,8 @@ function requireState() {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Everything after `hactl` is hactl's, flags included.
+  if (argv[0] === 'hactl') return hactlInteractive(requireState(), argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -61,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       'no-restart': { type: 'boolean' },
       'settle-timeout': { type: 'string' },
       clean: { type: 'boolean' },
+      netns: { type: 'boolean' },
     },
   });
   const [verb, ...rest] = positionals;
@@ -80,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
         etcdMembers: members,
         timings: values['seed-timings'] ? { ttl: 30, loopWait: 10, retryTimeout: 10 } : { ttl: 10, loopWait: 2, retryTimeout: 4 },
         tightHaproxy: values['tight-haproxy'] ?? false,
+        ...(values.netns !== undefined ? { netns: values.netns } : {}),
         out,
       });
       return 0;

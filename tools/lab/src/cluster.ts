@@ -69,7 +69,11 @@ export async function observeNodes(state: LabState): Promise<NodeView[]> {
  * ```
  */
 export async function nodeQuery<R extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  return queryOnce({ host: '127.0.0.1', port, password: 'postgres' }, text, params);
+}
+
+async function queryOnce<R extends pg.QueryResultRow>(where: { host: string; port: number; password?: string }, text: string, params: unknown[]): Promise<R[]> {
+  const client = new pg.Client({ ...where, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 5000 });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -77,6 +81,19 @@ export async function nodeQuery<R extends pg.QueryResultRow>(port: number, text:
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Runs one query on a node's PostgreSQL through its unix socket in the node's directory: it works
+ * while the node is cut off the network (filesystem sockets are not namespaced).
+ *
+ * @example
+ * ```ts
+ * const [row] = await socketQuery<{ r: boolean }>(state.nodes[0]!, 'SELECT pg_is_in_recovery() AS r');
+ * ```
+ */
+export async function socketQuery<R extends pg.QueryResultRow>(node: LabNode, text: string, params: unknown[] = []): Promise<R[]> {
+  return queryOnce({ host: node.dir, port: node.pgPort }, text, params);
 }
 
 /** The cluster is settled when exactly one node is the writable leader and `expected` others stream from it. */

@@ -25,16 +25,21 @@ export interface Timings {
   retryTimeout: number;
 }
 
-/** The seed article's Patroni configuration, one node of it, on loopback ports. */
-export function agentConfigYaml(o: { scope: string; name: string; dir: string; pgPort: number; apiPort: number; etcdHosts: string[]; timings: Timings }): string {
+/**
+ * The seed article's Patroni configuration, one node of it: on loopback ports, or on the node's
+ * own host address in the lab network (`host`, with `hbaNet` the network PostgreSQL trusts).
+ */
+export function agentConfigYaml(o: { scope: string; name: string; dir: string; host?: string; hbaNet?: string; pgPort: number; apiPort: number; etcdHosts: string[]; timings: Timings }): string {
+  const host = o.host ?? '127.0.0.1';
+  const hbaNet = o.hbaNet ?? '127.0.0.1/32';
   return `# Written by the pgtools lab; the seed article's layout (Patroni-compatible).
 scope: ${o.scope}
 name: ${o.name}
 log:
   level: INFO
 restapi:
-  listen: 127.0.0.1:${o.apiPort}
-  connect_address: 127.0.0.1:${o.apiPort}
+  listen: ${host}:${o.apiPort}
+  connect_address: ${host}:${o.apiPort}
 etcd3:
   hosts: [${o.etcdHosts.join(', ')}]
 bootstrap:
@@ -58,11 +63,11 @@ bootstrap:
     - locale: C
   pg_hba:
     - local all all trust
-    - host all all 127.0.0.1/32 trust
-    - host replication all 127.0.0.1/32 trust
+    - host all all ${hbaNet} trust
+    - host replication all ${hbaNet} trust
 postgresql:
-  listen: 127.0.0.1:${o.pgPort}
-  connect_address: 127.0.0.1:${o.pgPort}
+  listen: ${host}:${o.pgPort}
+  connect_address: ${host}:${o.pgPort}
   data_dir: ${join(o.dir, 'data')}
   bin_dir: ${pgBinDir()}
   pgpass: ${join(o.dir, 'pgpass')}
@@ -93,10 +98,26 @@ export function hactlConfigYaml(scope: string, etcdHosts: string[]): string {
  * `OPTIONS /replica`); `tight` checks every second and marks a server up after one good check.
  */
 export function labHaproxyConfig(
-  nodes: Array<{ name: string; pgPort: number; apiPort: number }>,
+  nodes: Array<{ name: string; host?: string; pgPort: number; apiPort: number }>,
   ports: { writerPort: number; readerPort: number; statsPort: number },
   tight: boolean,
+  network?: { clientNetns: string; forwards: Array<{ name: string; port: number; host: string }> },
 ): string {
-  const layout = tight ? { nodes, interMs: 1000, fall: 2, rise: 1 } : { nodes, interMs: 3000, fall: 3, rise: 2 };
-  return haproxyConfig(layout, { primaryPort: ports.writerPort, replicaPort: ports.readerPort, statsPort: ports.statsPort });
+  const checks = tight ? { interMs: 1000, fall: 2, rise: 1 } : { interMs: 3000, fall: 3, rise: 2 };
+  const base = haproxyConfig({ nodes, ...checks, ...(network ? { serverNetns: network.clientNetns } : {}) }, { primaryPort: ports.writerPort, replicaPort: ports.readerPort, statsPort: ports.statsPort });
+  if (!network) return base;
+  // In the lab network every node's own ports (PostgreSQL, REST, etcd) are reachable from this
+  // host only through HAProxy: same port number on 127.0.0.1, opened from the client namespace.
+  const forwards = network.forwards.map(
+    (f) => `
+listen ${f.name}
+    bind 127.0.0.1:${f.port}
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    retries 0
+    server ${f.name} ${f.host}:${f.port} namespace ${network.clientNetns}
+`,
+  );
+  return base + forwards.join('');
 }

@@ -5,6 +5,7 @@ import { freePort, serverUser } from '@pgtools/testkit';
 import { clusterHealth, nodeQuery, observeNodes } from './cluster.js';
 import { releaseThrottle } from './cpu-throttle.js';
 import { agentConfigYaml, binPaths, etcdBinary, hactlConfigYaml, labHaproxyConfig, type Timings } from './layout.js';
+import { createLabNetwork, existingNamespaces, netnsUnavailable, planNetwork, removeLabNetwork, setLinkUp } from './network.js';
 import { isSameProcess, postmasterOf, sleep, spawnDetached, stopProcess } from './proc.js';
 import { labDir, readState, writeState, type LabNode, type LabState } from './state.js';
 
@@ -13,6 +14,8 @@ export interface UpOptions {
   etcdMembers: 1 | 3;
   timings: Timings;
   tightHaproxy: boolean;
+  /** Each node on a host of its own, in network namespaces (root): needed by `chaos partition`. */
+  netns?: boolean;
   out: (line: string) => void;
   /** How long to wait for one leader and two streaming replicas. */
   timeoutMs?: number;
@@ -39,8 +42,28 @@ function plan(dir: string, o: UpOptions, ports: number[]): LabState {
     nodes,
     haproxy: { configFile: join(dir, 'haproxy.cfg'), writerPort: take(), readerPort: take(), statsPort: take(), tight: o.tightHaproxy, proc: { pid: 0, startTime: '', marker: '', logFile: '' } },
     hactlConfig: join(dir, 'hactl.yml'),
+    ...(o.netns ? { network: planNetwork(dir, nodes.map((n) => n.name)) } : {}),
   };
 }
+
+/**
+ * Where a node's servers listen: its host address in the lab network, else 127.0.0.1. Ports are
+ * the same either way (in the network HAProxy forwards 127.0.0.1:port to the node's port).
+ *
+ * @example
+ * ```ts
+ * hostOf(state, 'node1'); // '127.0.0.1', or '10.252.0.1' with --netns
+ * ```
+ */
+export function hostOf(state: LabState, nodeName: string): string {
+  return state.network?.hosts.find((h) => h.name === nodeName)?.address ?? '127.0.0.1';
+}
+
+/** etcd member i runs on node i's host (the seed's layout); with one member, on node1's. */
+const etcdHostOf = (state: LabState, i: number): { host: string; netns: string | undefined } => {
+  const h = state.network?.hosts[i];
+  return { host: h?.address ?? '127.0.0.1', netns: h?.netns };
+};
 
 async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
@@ -50,12 +73,14 @@ async function distinctFreePorts(n: number): Promise<number[]> {
 }
 
 function writeFiles(state: LabState): void {
-  const etcdHosts = state.etcd.map((e) => `127.0.0.1:${e.clientPort}`);
+  const etcdHosts = state.etcd.map((e, i) => `${etcdHostOf(state, i).host}:${e.clientPort}`);
+  const net = state.network;
   mkdirSync(join(state.labDir, 'etcd'), { recursive: true });
   mkdirSync(join(state.labDir, 'load'), { recursive: true });
   for (const node of state.nodes) {
     mkdirSync(node.dir, { recursive: true });
-    writeFileSync(node.configFile, agentConfigYaml({ scope: state.scope, name: node.name, dir: node.dir, pgPort: node.pgPort, apiPort: node.apiPort, etcdHosts, timings: state.timings }), { mode: 0o600 });
+    const where = net ? { host: hostOf(state, node.name), hbaNet: `${net.subnet}.0/24` } : {};
+    writeFileSync(node.configFile, agentConfigYaml({ scope: state.scope, name: node.name, dir: node.dir, ...where, pgPort: node.pgPort, apiPort: node.apiPort, etcdHosts, timings: state.timings }), { mode: 0o600 });
     chmodSync(node.configFile, 0o600);
     if (state.os) {
       // PostgreSQL runs as the postgres OS user: it must own its node directory, and nobody else may read it.
@@ -65,7 +90,17 @@ function writeFiles(state: LabState): void {
     chmodSync(node.dir, 0o700);
   }
   writeFileSync(state.hactlConfig, hactlConfigYaml(state.scope, etcdHosts));
-  writeFileSync(state.haproxy.configFile, labHaproxyConfig(state.nodes, state.haproxy, state.haproxy.tight));
+  const forwards = net
+    ? [
+        ...state.nodes.flatMap((n) => [
+          { name: `${n.name}-pg`, port: n.pgPort, host: hostOf(state, n.name) },
+          { name: `${n.name}-api`, port: n.apiPort, host: hostOf(state, n.name) },
+        ]),
+        ...state.etcd.map((e, i) => ({ name: e.name, port: e.clientPort, host: etcdHostOf(state, i).host })),
+      ]
+    : [];
+  const nodes = state.nodes.map((n) => ({ ...n, host: hostOf(state, n.name) }));
+  writeFileSync(state.haproxy.configFile, labHaproxyConfig(nodes, state.haproxy, state.haproxy.tight, net ? { clientNetns: net.client.netns, forwards } : undefined));
 }
 
 /** Refuses early, with what to do, when the postgres OS user cannot reach the lab or the agent's code. */
@@ -100,21 +135,23 @@ export function startAgent(state: LabState, node: LabNode): void {
     env,
     cwd: node.dir,
     ...(state.os ? { uid: state.os.uid, gid: state.os.gid } : {}),
+    ...(state.network ? { netns: state.network.hosts.find((h) => h.name === node.name)!.netns } : {}),
   });
   writeState(state);
 }
 
 function startEtcdMember(state: LabState, member: LabState['etcd'][number]): void {
-  const initialCluster = state.etcd.map((e) => `${e.name}=http://127.0.0.1:${e.peerPort}`).join(',');
+  const initialCluster = state.etcd.map((e, i) => `${e.name}=http://${etcdHostOf(state, i).host}:${e.peerPort}`).join(',');
   const dataDir = join(state.labDir, 'etcd', member.name);
-  const client = `http://127.0.0.1:${member.clientPort}`;
-  const peer = `http://127.0.0.1:${member.peerPort}`;
+  const { host, netns } = etcdHostOf(state, state.etcd.indexOf(member));
+  const client = `http://${host}:${member.clientPort}`;
+  const peer = `http://${host}:${member.peerPort}`;
   member.proc = spawnDetached(
     etcdBinary(),
     ['--name', member.name, '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client, '--listen-peer-urls', peer,
       '--initial-advertise-peer-urls', peer, '--initial-cluster', initialCluster, '--initial-cluster-token', `pgtools-lab-${state.createdAt}`,
       '--initial-cluster-state', 'new', '--heartbeat-interval', '100', '--election-timeout', '1000', '--log-level', 'warn'],
-    { logFile: join(state.labDir, 'etcd', `${member.name}.log`), marker: dataDir },
+    { logFile: join(state.labDir, 'etcd', `${member.name}.log`), marker: dataDir, ...(netns ? { netns } : {}) },
   );
   writeState(state);
 }
@@ -129,6 +166,18 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<s
     if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}: ${last}`);
     await sleep(250);
   }
+}
+
+function startHaproxy(state: LabState): void {
+  try {
+    execFileSync('haproxy', ['-c', '-q', '-f', state.haproxy.configFile], { stdio: 'pipe' });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') throw new Error('HAProxy not found: install it (apt-get install haproxy, or bash tools/scripts/setup.sh)');
+    throw new Error(`HAProxy refused ${state.haproxy.configFile}: ${e.stderr?.toString().trim() ?? e.message}`);
+  }
+  state.haproxy.proc = spawnDetached('haproxy', ['-db', '-f', state.haproxy.configFile], { logFile: join(state.labDir, 'haproxy.log'), marker: state.haproxy.configFile });
+  writeState(state);
 }
 
 /**
@@ -161,6 +210,9 @@ export function liveness(state: LabState): { etcd: boolean[]; agents: boolean[];
 export async function up(o: UpOptions): Promise<LabState> {
   const dir = labDir();
   let state = readState(dir);
+  if (state && o.netns !== undefined && o.netns !== (state.network !== undefined)) {
+    throw Object.assign(new Error(`the lab in ${dir} runs ${state.network ? 'in network namespaces' : 'on 127.0.0.1 without namespaces'}; \`lab down --clean\` first to re-create it ${o.netns ? 'with' : 'without'} --netns`), { exitCode: 2 });
+  }
   if (state) {
     const live = liveness(state);
     if (live.etcd.every(Boolean) && live.agents.every(Boolean) && live.haproxy) {
@@ -170,13 +222,25 @@ export async function up(o: UpOptions): Promise<LabState> {
     }
     o.out(`Restarting what is not running of the lab in ${dir}.`);
   } else {
+    if (o.netns) {
+      const why = netnsUnavailable();
+      if (why) throw Object.assign(new Error(`--netns: ${why}`), { exitCode: 2 });
+    }
     mkdirSync(dir, { recursive: true });
     state = plan(dir, o, await distinctFreePorts(o.etcdMembers * 2 + 6 + 3));
     writeFiles(state);
     writeState(state);
   }
   checkAgentUser(state);
+  if (state.network) {
+    createLabNetwork(state.network);
+    // A host cut off by an earlier `chaos partition` stays cut until `chaos heal`.
+    for (const name of state.partitioned ?? []) setLinkUp(state.network, name, false);
+    o.out(`network: ${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}, HAProxy connects from ${state.network.client.address} (namespaces ${state.network.switchNs.replace(/-sw$/, '')}-*)`);
+  }
   const live = liveness(state);
+  // HAProxy first: in the lab network it is also this host's way to the etcd members' ports.
+  if (!live.haproxy) startHaproxy(state);
   state.etcd.forEach((m, i) => {
     if (!live.etcd[i]) startEtcdMember(state, m);
   });
@@ -192,17 +256,6 @@ export async function up(o: UpOptions): Promise<LabState> {
   state.nodes.forEach((n, i) => {
     if (!live.agents[i]) startAgent(state, n);
   });
-  if (!live.haproxy) {
-    try {
-      execFileSync('haproxy', ['-c', '-q', '-f', state.haproxy.configFile], { stdio: 'pipe' });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-      if (e.code === 'ENOENT') throw new Error('HAProxy not found: install it (apt-get install haproxy, or bash tools/scripts/setup.sh)');
-      throw new Error(`HAProxy refused ${state.haproxy.configFile}: ${e.stderr?.toString().trim() ?? e.message}`);
-    }
-    state.haproxy.proc = spawnDetached('haproxy', ['-db', '-f', state.haproxy.configFile], { logFile: join(dir, 'haproxy.log'), marker: state.haproxy.configFile });
-    writeState(state);
-  }
   o.out('ha-agents and HAProxy started; waiting for one leader and two streaming replicas ...');
   const names = state.nodes.map((n) => n.name);
   await waitUntil('the cluster', o.timeoutMs ?? 180_000, async () => {
@@ -239,14 +292,16 @@ export function printSummary(state: LabState, out: (line: string) => void): void
   const rel = relative(process.cwd(), state.hactlConfig) || state.hactlConfig;
   const { hactl } = binPaths();
   out(`pgtools lab (scope "${state.scope}", ttl ${t.ttl} / loop_wait ${t.loopWait} / retry_timeout ${t.retryTimeout}, HAProxy ${state.haproxy.tight ? 'tight: inter 1s fall 2 rise 1' : 'seed: inter 3s fall 3 rise 2'})`);
+  if (state.network) out(`  network   each node on a host of its own (${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}); this host reaches every port below through HAProxy`);
   out(`  etcd      ${state.etcd.map((e) => `127.0.0.1:${e.clientPort}`).join(', ')}`);
   for (const n of state.nodes) out(`  ${n.name.padEnd(9)} postgresql://postgres:postgres@127.0.0.1:${n.pgPort}/postgres   REST http://127.0.0.1:${n.apiPort}/patroni`);
   out(`  writer    postgresql://postgres:postgres@127.0.0.1:${state.haproxy.writerPort}/postgres   (HAProxy -> the primary)`);
   out(`  reader    postgresql://postgres:postgres@127.0.0.1:${state.haproxy.readerPort}/postgres   (HAProxy -> the replicas, round robin)`);
   out(`  stats     http://127.0.0.1:${state.haproxy.statsPort}/`);
   out('Inspect:');
-  out(`  pnpm exec hactl -c ${rel} list        (outside the repository: node ${hactl} -c ${state.hactlConfig} list)`);
-  out('Next: lab status | lab watch | lab load start | lab chaos switchover | lab down [--clean]');
+  if (state.network) out(`  pnpm lab hactl list        (hactl -c ${rel} run on the client host of the lab network)`);
+  else out(`  pnpm exec hactl -c ${rel} list        (outside the repository: node ${hactl} -c ${state.hactlConfig} list)`);
+  out(`Next: lab status | lab watch | lab load start | lab chaos switchover${state.network ? ' | lab chaos partition [node]' : ''} | lab down [--clean]`);
 }
 
 /**
@@ -264,11 +319,12 @@ export async function down(o: { clean: boolean; out: (line: string) => void }): 
     o.out(`No lab recorded in ${dir}.`);
   } else {
     if (state.load && (await stopProcess(state.load.proc, 'SIGTERM', 10_000))) o.out(`stopped the load generator (pid ${state.load.proc.pid})`);
+    // Asked before HAProxy stops: in the lab network the REST APIs are reached through it.
+    const leaders = new Set((await observeNodes(state)).filter((v) => v.primaryCheck || v.role === 'master').map((v) => v.name));
     if (await stopProcess(state.haproxy.proc, 'SIGTERM', 10_000)) o.out(`stopped HAProxy (pid ${state.haproxy.proc.pid})`);
     for (const burner of state.burners ?? []) await stopProcess(burner, 'SIGKILL', 5_000);
     for (const group of state.cpuGroups ?? []) releaseThrottle(group);
     // Replicas first, so the leader's clean stop does not trigger a failover onto a node about to stop.
-    const leaders = new Set((await observeNodes(state)).filter((v) => v.primaryCheck || v.role === 'master').map((v) => v.name));
     for (const group of [state.nodes.filter((n) => !leaders.has(n.name)), state.nodes.filter((n) => leaders.has(n.name))]) {
       const stops = await Promise.all(group.map(async (n) => [n, await stopProcess(n.agent, 'SIGTERM', 60_000)] as const));
       for (const [n, was] of stops) if (was) o.out(`stopped ${n.name}'s ha-agent (pid ${n.agent.pid}) and its PostgreSQL`);
@@ -279,6 +335,12 @@ export async function down(o: { clean: boolean; out: (line: string) => void }): 
       if (pm && (await stopProcess(pm, 'SIGINT', 30_000))) o.out(`stopped ${n.name}'s orphan postmaster (pid ${pm.pid})`);
     }
     for (const m of state.etcd) if (await stopProcess(m.proc, 'SIGTERM', 10_000)) o.out(`stopped ${m.name} (pid ${m.proc.pid})`);
+    if (state.network) {
+      const removed = removeLabNetwork(state.network);
+      if (removed.length) o.out(`removed network namespaces ${removed.join(', ')}`);
+      const left = [...existingNamespaces()].filter((ns) => ns.startsWith(state.network!.switchNs.replace(/-sw$/, '-')));
+      if (left.length) o.out(`could not remove network namespaces ${left.join(', ')}: \`ip netns del <name>\` once nothing runs in them`);
+    }
   }
   if (o.clean && existsSync(dir)) {
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { inNetns } from './network.js';
 
 /** How a recorded process is recognised again by a later `lab` process: PID, start time, command line. */
 export interface ProcessRecord {
@@ -65,16 +66,19 @@ export function isSameProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime' | 'ma
 export function spawnDetached(
   command: string,
   args: readonly string[],
-  options: { logFile: string; marker: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string },
+  options: { logFile: string; marker: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string; netns?: string },
 ): ProcessRecord {
   const fd = openSync(options.logFile, 'a');
+  const user = options.uid !== undefined && options.gid !== undefined ? { uid: options.uid, gid: options.gid } : undefined;
   try {
-    const child = spawn(command, args, {
+    // In a namespace the user switch happens after `ip netns exec` (which needs root), via setpriv.
+    const [file, ...argv] = options.netns ? inNetns(options.netns, [command, ...args], user) : [command, ...args];
+    const child = spawn(file!, argv, {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: options.env ?? process.env,
       ...(options.cwd ? { cwd: options.cwd } : {}),
-      ...(options.uid !== undefined && options.gid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
+      ...(user && !options.netns ? user : {}),
     });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { LabNetwork } from './network.js';
 import type { ProcessRecord } from './proc.js';
 
 /** One lab node: an ha-agent and the PostgreSQL it runs. */
@@ -25,6 +26,10 @@ export interface LabState {
   nodes: LabNode[];
   haproxy: { configFile: string; writerPort: number; readerPort: number; statsPort: number; tight: boolean; proc: ProcessRecord };
   hactlConfig: string;
+  /** Set when the lab runs in network namespaces of its own (`up --netns`): every node is a host. */
+  network?: LabNetwork;
+  /** Nodes whose link is cut by `chaos partition` (until `chaos heal`). */
+  partitioned?: string[];
   /** cpu-burn processes, bounded in time; `down` stops any still running. */
   burners?: ProcessRecord[];
   /** cgroups of a cpu-burn in progress; `down` moves their processes back and removes them. */

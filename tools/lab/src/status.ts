@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { clusterHealth, observeNodes, type Health, type NodeView } from './cluster.js';
-import { binPaths } from './layout.js';
+import { runHactl } from './hactl.js';
 import { liveness } from './lifecycle.js';
 import { loadRates } from './load.js';
 import type { LabState } from './state.js';
 
-const run = promisify(execFile);
 
 /** What `lab status --json` prints. */
 export interface StatusReport {
@@ -43,7 +40,7 @@ export async function statusText(state: LabState): Promise<string> {
   const report = await statusReport(state);
   const lines: string[] = [];
   try {
-    const r = await run(process.execPath, [binPaths().hactl, '-c', state.hactlConfig, 'list'], { timeout: 15_000 });
+    const r = await runHactl(state, ['list']);
     lines.push(r.stdout.trimEnd());
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -56,7 +53,8 @@ export async function statusText(state: LabState): Promise<string> {
     `agents: ${state.nodes
       .map((n, i) => {
         const v = report.nodes[i]!;
-        return `${n.name} ${mark(p.agents[i]!)}${v.postmasterPid ? ` (postmaster ${v.postmasterPid})` : ' (no postmaster)'}`;
+        const cut = state.partitioned?.includes(n.name) ? ' PARTITIONED' : '';
+        return `${n.name} ${mark(p.agents[i]!)}${v.postmasterPid ? ` (postmaster ${v.postmasterPid})` : ' (no postmaster)'}${cut}`;
       })
       .join(', ')}`,
   );

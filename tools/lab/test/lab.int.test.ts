@@ -90,10 +90,13 @@ describe('lab up / status / load / chaos / down', () => {
     console.log(`[lab] kill-postmaster on ${result.leaderBefore}: settled after ${result.settledAfterMs} ms, outage ${result.impact!.outageMs} ms`);
   });
 
-  it('partition is refused with an explanation and exit code 2', async () => {
+  it('partition on a lab without namespaces is refused, naming `up --netns`, with exit code 2', async () => {
     const err = (await lab('chaos', 'partition', 'node1').then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
     expect(err?.code).toBe(2);
-    expect(err?.stderr).toContain('not available');
+    expect(err?.stderr).toContain('lab up --netns');
+    const mismatch = (await lab('up', '--netns').then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    expect(mismatch?.code).toBe(2);
+    expect(mismatch?.stderr).toContain('lab down --clean');
   });
 
   it('down --clean stops every recorded process and removes .lab', async () => {

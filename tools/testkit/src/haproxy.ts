@@ -32,6 +32,11 @@ export interface HaproxyLayout {
   socketDir?: string;
   /** Also forward `<socketDir>/api-<name>.sock` to each node's REST API (needs `socketDir`). */
   apiProxies?: boolean;
+  /**
+   * Open server connections (and health checks) inside this network namespace while HAProxy
+   * itself listens in its own (HAProxy's `namespace` server keyword; HAProxy must run as root).
+   */
+  serverNetns?: string;
 }
 
 /** Where `haproxyConfig` puts a node's REST API forward (`apiProxies`). */
@@ -78,7 +83,7 @@ export function haproxyConfig(layout: HaproxyLayout, ports: { primaryPort: numbe
   const bind = (port: number, file = `.s.PGSQL.${port}`): string => (sock ? `${join(sock, file)} mode 600` : `127.0.0.1:${port}`);
   const servers = (check: string): string =>
     layout.nodes
-      .map((n) => `    server ${n.name} ${n.host ?? '127.0.0.1'}:${n.pgPort} maxconn 100 check port ${n.apiPort}`)
+      .map((n) => `    server ${n.name} ${n.host ?? '127.0.0.1'}:${n.pgPort} maxconn 100 check port ${n.apiPort}${layout.serverNetns ? ` namespace ${layout.serverNetns}` : ''}`)
       .join('\n')
       .replace(/^/, `    option httpchk OPTIONS ${check}\n    http-check expect status 200\n    default-server inter ${inter}ms fall ${fall} rise ${rise} on-marked-down shutdown-sessions\n`);
   return `global
