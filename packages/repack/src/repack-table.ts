@@ -19,9 +19,14 @@ import {
   dropShadow,
   finishCatalogSwap,
   prepareCatalogSwap,
+  finishRenameSwap,
+  prepareRenameSwap,
   renameCopyColumns,
-  renameSwap,
+  renameSwapError,
+  renameSwapStatements,
   shadowIndexDefinitions,
+  type CatalogSwapPlan,
+  type RenameSwapPlan,
 } from '@pgtools/swap';
 import type { PhaseName, RepackEvent, SessionInfo } from './events.js';
 import type { PausePoint, ResolvedOptions } from './options.js';
@@ -402,92 +407,111 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         result.accessExclusive.push({ purpose: 'swap', heldMs });
         emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
       };
-      // Validation needs no ACCESS EXCLUSIVE: the guard's SHARE UPDATE EXCLUSIVE already keeps DDL out.
-      const catalogPlan = swapMode === 'catalog' ? await prepareCatalogSwap(guard!, { original: table, shadow: shadow!, indexPairs }) : undefined;
       const logOid = await relationOid(guard!, capture!.toolSchema, capture!.logTable);
-      let lockedAt = 0;
-      for (let attempt = 1; ; attempt++) {
-        // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
-        for (;;) {
-          const applied = await applyOnce(work, false);
-          await throttle.after(work, applied, 'apply');
-          checkAbort();
-          if (applied < opts.switchThreshold) break;
+      // Validation and, in rename mode, every statement of the swap need no ACCESS EXCLUSIVE: the
+      // guard's SHARE UPDATE EXCLUSIVE already keeps DDL out (the rename plan re-checks under the
+      // lock what that lets through, such as a GRANT).
+      const planSwap = async (): Promise<{ catalog?: CatalogSwapPlan; rename?: RenameSwapPlan }> =>
+        swapMode === 'catalog'
+          ? { catalog: await prepareCatalogSwap(guard!, { original: table, shadow: shadow!, indexPairs }) }
+          : {
+              rename: await prepareRenameSwap(guard!, {
+                original: table,
+                shadow: shadow!,
+                indexPairs,
+                // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
+                foreignKeyValidation: 'after-commit',
+                // The log keeps rows of the table's type until it is dropped right after the commit.
+                ignoreRelations: [logOid],
+                // Dropped in the same round trip, before the swap statements.
+                excludeTriggers: [capture!.triggerName],
+              }),
+            };
+      for (let replans = 0; ; replans++) {
+        const plan = await planSwap();
+        let lockedAt = 0;
+        for (let attempt = 1; ; attempt++) {
+          // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
+          for (;;) {
+            const applied = await applyOnce(work, false);
+            await throttle.after(work, applied, 'apply');
+            checkAbort();
+            if (applied < opts.switchThreshold) break;
+          }
+          await guard!.query('SAVEPOINT pgtools_swap');
+          const acquired = await acquireTableLock({
+            client: guard!,
+            relations: [table, shadow!],
+            mode: 'ACCESS EXCLUSIVE',
+            inTransaction: true,
+            waitTimeoutMs: opts.waitTimeoutMs,
+            onBlockers: opts.onBlockers,
+            excludePids: [workPid],
+            signal: opts.signal,
+            logger,
+            onEvent: lockEvents('swap'),
+          });
+          lockedAt = Date.now();
+          result.lockWaitMs += acquired.waitedMs;
+          emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+          // Writers kept writing while we waited for the lock: if they left more than a short drain,
+          // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
+          const pending = await countLog(guard!, capture!);
+          // About 1,000 entries replay in well under 50 ms.
+          if (pending <= Math.max(2 * opts.switchThreshold, 1_000) || attempt >= 5) break;
+          await guard!.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+          recordHold(lockedAt);
+          logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
         }
-        await guard!.query('SAVEPOINT pgtools_swap');
-        const acquired = await acquireTableLock({
-          client: guard!,
-          relations: [table, shadow!],
-          mode: 'ACCESS EXCLUSIVE',
-          inTransaction: true,
-          waitTimeoutMs: opts.waitTimeoutMs,
-          onBlockers: opts.onBlockers,
-          excludePids: [workPid],
-          signal: opts.signal,
-          logger,
-          onEvent: lockEvents('swap'),
-        });
-        lockedAt = Date.now();
-        result.lockWaitMs += acquired.waitedMs;
-        emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
-        // Writers kept writing while we waited for the lock: if they left more than a short drain,
-        // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
-        const pending = await countLog(guard!, capture!);
-        // About 1,000 entries replay in well under 50 ms.
-        if (pending <= Math.max(2 * opts.switchThreshold, 1_000) || attempt >= 5) break;
-        await guard!.query('ROLLBACK TO SAVEPOINT pgtools_swap');
-        recordHold(lockedAt);
-        logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
-      }
-      let afterCommit: string[] = [];
-      try {
-        // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
-        // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and, in
-        // catalog mode, the whole swap go to the server as one multi-statement query.
-        const drain = buildDrainLogSql({
-          names: capture!,
-          target: shadow!,
-          keyColumns: result.key!.columns,
-          columns: copy.columns,
-          keyOperators: capture!.keyOperators,
-        });
-        // Writers are blocked and the log is drained: the trigger has nothing left to capture.
-        const dropTrigger = buildDropCaptureSql(capture!, table)[0]!;
-        const swapStatements = catalogPlan ? catalogSwapStatements(catalogPlan) : [];
-        let results: pg.QueryResult[];
+        let afterCommit: string[] = [];
         try {
-          const out = await guard!.query([...drain, dropTrigger, ...swapStatements.map((st) => st.sql)].join(';\n'));
-          results = Array.isArray(out) ? out : [out];
+          // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
+          // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
+          // whole swap go to the server as one multi-statement query.
+          const drain = buildDrainLogSql({
+            names: capture!,
+            target: shadow!,
+            keyColumns: result.key!.columns,
+            columns: copy.columns,
+            keyOperators: capture!.keyOperators,
+          });
+          // Writers are blocked and the log is drained: the trigger has nothing left to capture.
+          const dropTrigger = buildDropCaptureSql(capture!, table)[0]!;
+          const catalogStatements = plan.catalog ? catalogSwapStatements(plan.catalog) : [];
+          const rename = plan.rename ? renameSwapStatements(plan.rename) : undefined;
+          // The rename plan's check goes first: it must see the table as planned, trigger included.
+          const head = rename ? [rename.check] : [];
+          let results: pg.QueryResult[];
+          try {
+            const out = await guard!.query([...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? [])].join(';\n'));
+            results = (Array.isArray(out) ? out : [out]).slice(head.length);
+          } catch (err) {
+            if (plan.catalog && sqlStateOf(err) === '55000') throw catalogSwapError(plan.catalog, err);
+            if (plan.rename && sqlStateOf(err) === '55000') throw renameSwapError(plan.rename, err);
+            throw wrapPgError(err, 'swap_failed', `the swap of ${display} failed; the table is intact`);
+          }
+          const drained = results[drain.length - 1]?.rows[0] as { entries: number; inserts: number; updates: number; deletes: number } | undefined;
+          result.log.entries += drained?.entries ?? 0;
+          result.log.inserts += drained?.inserts ?? 0;
+          result.log.updates += drained?.updates ?? 0;
+          result.log.deletes += drained?.deletes ?? 0;
+          if (plan.catalog) finishCatalogSwap(plan.catalog, catalogStatements, results.slice(drain.length + 1).map((r) => r.rowCount));
+          else afterCommit = finishRenameSwap(plan.rename!).afterCommit;
+          await pause('after-swap');
+          await guard!.query('COMMIT');
+          guardInTransaction = false;
         } catch (err) {
-          throw catalogPlan && sqlStateOf(err) === '55000' ? catalogSwapError(catalogPlan, err) : wrapPgError(err, 'swap_failed', `the swap of ${display} failed; the table is intact`);
+          // A GRANT or a new view slipped in between the plan and the lock: nothing ran. Back to the
+          // savepoint (the guard keeps SHARE UPDATE EXCLUSIVE), plan again and take the lock again.
+          if (!(err instanceof PgToolsError && err.code === 'rename_swap_stale') || replans >= 3) throw err;
+          await guard!.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+          logger.info(`${display} changed while the rename swap waited for its lock (${err.message}); planning it again`);
+          continue;
+        } finally {
+          recordHold(lockedAt);
         }
-        const drained = results[drain.length - 1]?.rows[0] as { entries: number; inserts: number; updates: number; deletes: number } | undefined;
-        result.log.entries += drained?.entries ?? 0;
-        result.log.inserts += drained?.inserts ?? 0;
-        result.log.updates += drained?.updates ?? 0;
-        result.log.deletes += drained?.deletes ?? 0;
-        if (catalogPlan) {
-          finishCatalogSwap(catalogPlan, swapStatements, results.slice(drain.length + 1).map((r) => r.rowCount));
-        } else {
-          // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
-          afterCommit = (
-            await renameSwap(guard!, {
-              original: table,
-              shadow: shadow!,
-              indexPairs,
-              foreignKeyValidation: 'after-commit',
-              // The log keeps rows of the table's type until it is dropped right after the commit.
-              ignoreRelations: [logOid],
-            })
-          ).afterCommit;
-        }
-        await pause('after-swap');
-        await guard!.query('COMMIT');
-        guardInTransaction = false;
-      } finally {
-        recordHold(lockedAt);
+        return afterCommit;
       }
-      return afterCommit;
     });
 
     // Outside the lock, side by side: the guard drops the log (it keeps rows of the old table's type,
@@ -703,6 +727,10 @@ async function copyTable(
       selectList = copyColumns.selectList;
       overriding = copyColumns.overriding;
     }
+    // The shadow takes the table's owner now, while no other session knows it (a no-op when it has
+    // it): at the swap an ALTER OWNER would take ACCESS EXCLUSIVE on it inside the guard's
+    // transaction, and the log apply on the other connection would wait for it forever.
+    await client.query(`ALTER TABLE ${target} OWNER TO ${quoteIdent(info.owner)}`);
     const insertPrefix = `INSERT INTO ${target} (${insertColumns.map(quoteIdent).join(', ')}) ${overriding} SELECT ${selectList} FROM ${source}`;
     let rows = 0;
     if (order) {

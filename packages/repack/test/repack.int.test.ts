@@ -18,7 +18,7 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-type Shape = 'plain' | 'composite-key' | 'unique-not-null' | 'toast' | 'dropped-columns' | 'generated-identity' | 'types' | 'hostile' | 'referenced';
+type Shape = 'plain' | 'composite-key' | 'unique-not-null' | 'toast' | 'dropped-columns' | 'generated-identity' | 'types' | 'hostile' | 'referenced' | 'other-owner';
 
 async function createTable(schema: string, name: string, shape: Shape, rows: number): Promise<string> {
   const q = quoteQualified(schema, name);
@@ -40,6 +40,11 @@ async function createTable(schema: string, name: string, shape: Shape, rows: num
     await pool.query(`DO $$ BEGIN CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
     await pool.query(`DO $$ BEGIN CREATE DOMAIN posint AS int CHECK (VALUE > 0); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
     await pool.query(`ALTER TABLE ${q} ADD COLUMN arr int[] DEFAULT '{1,2,3}', ADD COLUMN m mood DEFAULT 'ok', ADD COLUMN p posint DEFAULT 5`);
+  }
+  if (shape === 'other-owner') {
+    // The common case: a superuser repacks an application's table (the shadow must take its owner).
+    await pool.query(`DO $$ BEGIN CREATE ROLE app_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await pool.query(`ALTER TABLE ${q} OWNER TO app_owner`);
   }
   await pool.query(`CREATE INDEX ON ${q} (a)`);
   await pool.query(`CREATE INDEX ON ${q} (lower(b)) WHERE a > 10`);
@@ -68,7 +73,7 @@ const slowPhases = (ms: number) => async (): Promise<void> => {
 };
 
 describe.each(['catalog', 'rename'] as const)('repack with --swap=%s under concurrent writes', (swap) => {
-  const shapes: Shape[] = ['plain', 'composite-key', 'unique-not-null', 'toast', 'dropped-columns', 'generated-identity', 'types', 'hostile'];
+  const shapes: Shape[] = ['plain', 'composite-key', 'unique-not-null', 'toast', 'dropped-columns', 'generated-identity', 'types', 'hostile', 'other-owner'];
   it.each(shapes)('keeps every row of a %s table exactly', async (shape) => {
     const schema = shape === 'hostile' ? `Sch "émä" ${swap}` : 'public';
     const name = shape === 'hostile' ? `Tab.le "x" ${swap} Ü` : `t_${shape.replace(/-/g, '_')}_${swap}`;
@@ -110,6 +115,10 @@ describe.each(['catalog', 'rename'] as const)('repack with --swap=%s under concu
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${q} WHERE arr = '{1,2,3}' AND m = 'ok' AND p = 5`);
       const { rows: all } = await pool.query(`SELECT count(*)::int AS n FROM ${q}`);
       expect(rows[0].n).toBe(all[0].n);
+    }
+    if (shape === 'other-owner') {
+      const { rows } = await pool.query(`SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = $1::regclass`, [q]);
+      expect(rows[0].owner).toBe('app_owner');
     }
     await amcheck(q);
     // Nothing of ours is left behind.

@@ -1,8 +1,8 @@
 export { catalogSwap, prepareCatalogSwap, executeCatalogSwap, catalogSwapStatements, finishCatalogSwap, catalogSwapError } from './catalog-swap.js';
 export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan, CatalogSwapStatement } from './catalog-swap.js';
 export type { TableInfo as SwapTableInfo } from './catalog.js';
-export { renameSwap } from './rename-swap.js';
-export type { RenameSwapOptions, RenameSwapResult } from './rename-swap.js';
+export { renameSwap, prepareRenameSwap, executeRenameSwap, renameSwapStatements, finishRenameSwap, renameSwapError } from './rename-swap.js';
+export type { RenameSwapOptions, RenameSwapResult, RenameSwapPlan, RenameSwapStep } from './rename-swap.js';
 export { createRenameShadow, renameCopyColumns } from './rename-shadow.js';
 export type { CreateRenameShadowOptions, CreateRenameShadowResult, RenameCopyColumns } from './rename-shadow.js';
 export { shadowIndexDefinitions, shadowIndexName } from './index-definitions.js';

@@ -5,10 +5,11 @@ import {
   quoteLiteral,
   quoteQualified,
   silentLogger,
+  sqlStateOf,
   wrapPgError,
   type Queryable,
 } from '@pgtools/core';
-import { loadColumns, loadTable, preconditionError, requireAccessExclusive, withCatalogSearchPath, type TableInfo } from './catalog.js';
+import { loadColumns, loadTable, preconditionError, withCatalogSearchPath, type TableInfo } from './catalog.js';
 import { resolveIndexPairs, type ResolvedIndexPair } from './preconditions.js';
 import { parseReloptions, reloptionsClause } from './reloptions.js';
 import { inspectForRename, statisticsSql, type AclEntry, type RenameInventory } from './rename-inspect.js';
@@ -70,6 +71,7 @@ const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'I
  * sequences (continuing from the old value), views (CREATE OR REPLACE, so they keep their OID, grants and
  * dependents) and publication membership. What it cannot move makes it refuse with `rename_swap_unsupported`
  * before changing anything. Runs in the caller's transaction, which must hold ACCESS EXCLUSIVE on both tables.
+ * It is {@link prepareRenameSwap} followed by {@link executeRenameSwap}.
  *
  * @example
  * ```ts
@@ -86,7 +88,201 @@ const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'I
  * ```
  */
 export async function renameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapResult> {
+  return executeRenameSwap(client, await prepareRenameSwap(client, options));
+}
+
+const oidLiteral = (n: number): string => {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
+  return `${n}::pg_catalog.oid`;
+};
+
+/**
+ * One text that changes whenever something the rename swap moves changes: the table's own row
+ * (name, owner, ACL, options, RLS, replica identity), its columns (ACLs, statistics targets,
+ * options), every dependency on it, its indexes or its row type (views, sequences, statistics,
+ * constraints, triggers, policies, publications), their flags and every comment on them.
+ */
+function fingerprintSql(tableOid: number): string {
+  const t = oidLiteral(tableOid);
+  return `WITH objs AS (
+      SELECT ${t} AS oid
+      UNION ALL SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${t}
+      UNION ALL SELECT con.oid FROM pg_catalog.pg_constraint con WHERE con.conrelid = ${t} OR con.confrelid = ${t}
+      UNION ALL SELECT tg.oid FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = ${t}
+      UNION ALL SELECT pol.oid FROM pg_catalog.pg_policy pol WHERE pol.polrelid = ${t}
+      UNION ALL SELECT st.oid FROM pg_catalog.pg_statistic_ext st WHERE st.stxrelid = ${t})
+    SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
+      (SELECT pg_catalog.concat_ws(',', c.relname, c.relnamespace, c.relowner, c.relacl, c.reloptions, c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.reltype)
+         FROM pg_catalog.pg_class c WHERE c.oid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', a.attnum, a.attname, a.attacl, a.attstattarget, a.attoptions), ';' ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', d.classid, d.objid, d.objsubid, d.refobjid, d.refobjsubid, d.deptype), ';'
+                                    ORDER BY d.classid, d.objid, d.objsubid, d.refobjid, d.refobjsubid)
+         FROM pg_catalog.pg_depend d
+        WHERE d.refobjid IN (SELECT o.oid FROM objs o UNION ALL SELECT c.reltype FROM pg_catalog.pg_class c WHERE c.oid = ${t})),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', i.indexrelid, i.indisclustered, i.indisreplident, i.indisvalid), ';' ORDER BY i.indexrelid)
+         FROM pg_catalog.pg_index i WHERE i.indrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', tg.oid, tg.tgname, tg.tgenabled), ';' ORDER BY tg.oid)
+         FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', con.oid, con.conname, con.convalidated), ';' ORDER BY con.oid)
+         FROM pg_catalog.pg_constraint con WHERE con.conrelid = ${t} OR con.confrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', pol.oid, pol.polname, pol.polroles, pol.polqual::pg_catalog.text, pol.polwithcheck::pg_catalog.text), ';' ORDER BY pol.oid)
+         FROM pg_catalog.pg_policy pol WHERE pol.polrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', pr.oid, pr.prpubid, pr.prqual::pg_catalog.text, pr.prattrs), ';' ORDER BY pr.oid)
+         FROM pg_catalog.pg_publication_rel pr WHERE pr.prrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', st.oid, st.stxname, st.stxnamespace, st.stxstattarget), ';' ORDER BY st.oid)
+         FROM pg_catalog.pg_statistic_ext st WHERE st.stxrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', x.objoid, x.classoid, x.objsubid, x.description), ';' ORDER BY x.objoid, x.classoid, x.objsubid)
+         FROM pg_catalog.pg_description x WHERE x.objoid IN (SELECT o.oid FROM objs o)))) AS f`;
+}
+
+async function readFingerprint(client: Queryable, tableOid: number): Promise<string> {
+  const { rows } = await client.query<{ f: string }>(fingerprintSql(tableOid));
+  return rows[0]?.f ?? '';
+}
+
+const LOCK_NOT_HELD_STATE = '55000';
+const LOCK_NOT_HELD_MESSAGE = 'pgtools rename swap: ACCESS EXCLUSIVE is not held on both tables';
+const CHANGED_MESSAGE = 'pgtools rename swap: the table changed since the swap was planned';
+
+/**
+ * The statements of a planned rename swap, for a caller that sends them in one multi-statement round
+ * trip with its own while it holds ACCESS EXCLUSIVE on both tables: `check` raises an error unless the
+ * lock is held and nothing the plan relies on changed (send it first), then `steps` in order. Map a
+ * failure with {@link renameSwapError}; call {@link finishRenameSwap} once they ran.
+ *
+ * @example
+ * ```ts
+ * import { renameSwapStatements, finishRenameSwap } from '@pgtools/swap';
+ * const { check, steps } = renameSwapStatements(plan);
+ * await client.query([check, ...steps].join(';\n'));
+ * const result = finishRenameSwap(plan);
+ * ```
+ */
+export function renameSwapStatements(plan: RenameSwapPlan): { check: string; steps: string[] } {
+  const check = `DO $pgtools$ BEGIN
+      IF (SELECT count(*) FROM pg_catalog.pg_locks l
+           WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+             AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+             AND l.relation IN (${oidLiteral(plan.original.oid)}, ${oidLiteral(plan.shadow.oid)})) <> 2 THEN
+        RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${LOCK_NOT_HELD_MESSAGE}';
+      END IF;
+      IF (${fingerprintSql(plan.original.oid)}) IS DISTINCT FROM ${quoteLiteral(plan.fingerprint)} THEN
+        RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${CHANGED_MESSAGE}';
+      END IF;
+    END $pgtools$`;
+  return { check, steps: plan.steps.map((s) => s.sql) };
+}
+
+/**
+ * The error for a failure of {@link renameSwapStatements} on the server (the transaction must be
+ * rolled back either way): `swap_precondition` when the lock is not held, `rename_swap_stale` when
+ * something attached to the table changed since {@link prepareRenameSwap} (prepare again),
+ * `rename_swap_failed` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { renameSwapError } from '@pgtools/swap';
+ * try { await client.query(sql); } catch (err) { throw renameSwapError(plan, err); }
+ * ```
+ */
+export function renameSwapError(plan: RenameSwapPlan, err: unknown): PgToolsError {
+  const orig = displayName(plan.original.schema, plan.original.name);
+  const message = (err as Error | undefined)?.message;
+  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && message === LOCK_NOT_HELD_MESSAGE) {
+    return preconditionError(
+      `this transaction does not hold ACCESS EXCLUSIVE on ${orig} and ${displayName(plan.shadow.schema, plan.shadow.name)}; ` +
+        'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
+    );
+  }
+  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && message === CHANGED_MESSAGE) {
+    return new PgToolsError('rename_swap_stale', `something attached to ${orig} (a grant, a view, a comment, ...) changed since the rename swap was planned; roll back and plan it again`, { cause: err });
+  }
+  return wrapPgError(err, 'rename_swap_failed', `rename swap of ${orig} failed (roll the transaction back)`);
+}
+
+/**
+ * Reports a rename swap whose statements ran (events `rename_step` for each, then `rename_swapped`).
+ *
+ * @example
+ * ```ts
+ * import { finishRenameSwap } from '@pgtools/swap';
+ * const { afterCommit } = finishRenameSwap(plan);
+ * ```
+ */
+export function finishRenameSwap(plan: RenameSwapPlan): RenameSwapResult {
+  const { options } = plan;
   const logger = options.logger ?? silentLogger;
+  for (const { step, sql } of plan.steps) {
+    options.onEvent?.({ type: 'rename_step', step, sql });
+    logger.debug('rename swap step', { step, sql });
+  }
+  logger.info('rename swap done', { table: displayName(plan.original.schema, plan.original.name), statements: plan.steps.length });
+  options.onEvent?.({ type: 'rename_swapped', table: options.original, shadow: options.shadow });
+  return plan.result;
+}
+
+/**
+ * The part of the rename swap that needs ACCESS EXCLUSIVE on both tables, in one round trip: the
+ * lock and change check, then every statement of the plan. Throws `swap_precondition`,
+ * `rename_swap_stale` and `rename_swap_failed` (see {@link renameSwapError}).
+ *
+ * @example
+ * ```ts
+ * import { executeRenameSwap } from '@pgtools/swap';
+ * await executeRenameSwap(client, plan); // plan from prepareRenameSwap, inside the locking transaction
+ * ```
+ */
+export async function executeRenameSwap(client: Queryable, plan: RenameSwapPlan): Promise<RenameSwapResult> {
+  const { check, steps } = renameSwapStatements(plan);
+  // The statements were written with pg_catalog first in the search path (as pg_get_*def printed them).
+  await withCatalogSearchPath(client, async () => {
+    try {
+      await client.query([check, ...steps].join(';\n'));
+    } catch (err) {
+      throw renameSwapError(plan, err);
+    }
+  });
+  return finishRenameSwap(plan);
+}
+
+/** One statement of a planned rename swap and what it is for (`rename`, `index`, `grant`, ...). */
+export interface RenameSwapStep {
+  step: string;
+  sql: string;
+}
+
+/**
+ * A rename swap worked out by {@link prepareRenameSwap}: every statement, and a fingerprint of the
+ * catalog rows it was worked out from, checked again under ACCESS EXCLUSIVE.
+ */
+export interface RenameSwapPlan {
+  original: TableInfo;
+  shadow: TableInfo;
+  fingerprint: string;
+  steps: RenameSwapStep[];
+  result: RenameSwapResult;
+  options: RenameSwapOptions;
+}
+
+/**
+ * Everything of the rename swap that needs no ACCESS EXCLUSIVE: the ownership check, the inventory of
+ * what is attached to the original (refusing with `rename_swap_unsupported` what cannot be moved),
+ * the shadow's definition, the index pairs, giving the shadow the original's owner, and every
+ * statement of the swap. Run it while the table's structure is protected (a SHARE UPDATE EXCLUSIVE
+ * lock held by this transaction keeps most DDL out); {@link renameSwapStatements} then checks, under
+ * ACCESS EXCLUSIVE, that nothing the plan relies on changed meanwhile (a GRANT or a new view needs no
+ * such lock). Throws `rename_swap_not_owner`, `rename_swap_unsupported`, `swap_precondition`.
+ *
+ * @example
+ * ```ts
+ * import { prepareRenameSwap, executeRenameSwap } from '@pgtools/swap';
+ * const plan = await prepareRenameSwap(client, { original, shadow, indexPairs });
+ * await client.query('LOCK TABLE public.orders, pgtools.table_16385 IN ACCESS EXCLUSIVE MODE');
+ * const result = await executeRenameSwap(client, plan);
+ * ```
+ */
+export async function prepareRenameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapPlan> {
   const original = await loadTable(client, options.original, 'original');
   const shadow = await loadTable(client, options.shadow, 'shadow');
   const orig = displayName(original.schema, original.name);
@@ -103,8 +299,6 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
         `(be a member of its owner role ${JSON.stringify(own[0]?.owner ? shadow.owner : original.owner)}) to swap it by renaming`,
     );
   }
-  await requireAccessExclusive(client, [original, shadow]);
-
   return withCatalogSearchPath(client, async () => {
     const inv = await inspectForRename(client, original, new Set(options.excludeTriggers ?? []), new Set(options.ignoreRelations ?? []));
     if (inv.blockers.length > 0) {
@@ -134,15 +328,10 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
       afterCommit: [],
       statements: [],
     };
-    const run = async (step: string, sql: string): Promise<void> => {
+    const steps: RenameSwapStep[] = [];
+    const run = (step: string, sql: string): void => {
+      steps.push({ step, sql });
       result.statements.push(sql);
-      options.onEvent?.({ type: 'rename_step', step, sql });
-      logger.debug('rename swap step', { step, sql });
-      try {
-        await client.query(sql);
-      } catch (err) {
-        throw wrapPgError(err, 'rename_swap_failed', `rename swap of ${orig} failed at ${step} (${sql}); roll the transaction back`);
-      }
     };
 
     const T = quoteQualified(original.schema, original.name);
@@ -150,42 +339,44 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
     const tmpOld = `pgtools_swap_old_${original.oid}`;
     const sameSchema = original.schema === shadow.schema;
 
+    // The shadow is ours: it can take the original's owner now, outside the swap's lock.
     if (shadow.ownerOid !== original.ownerOid) {
-      await run('owner', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
+      await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
     }
+    const fingerprint = await readFingerprint(client, original.oid);
     // Detach what points at the old table while it still has its name.
     for (const pub of inv.publications) {
-      await run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} DROP TABLE ${T}`);
+      run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} DROP TABLE ${T}`);
     }
     for (const fk of inv.foreignKeysIn) {
-      await run('foreign key', `ALTER TABLE ${quoteQualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+      run('foreign key', `ALTER TABLE ${quoteQualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
     }
     // The old table's own foreign keys go too: their triggers on the referenced tables would keep checking stale rows.
     for (const fk of inv.foreignKeysOut) {
-      await run('foreign key', `ALTER TABLE ${T} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+      run('foreign key', `ALTER TABLE ${T} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
     }
     for (const p of pairs) {
-      await run('index', `ALTER INDEX ${quoteQualified(p.original.schema, p.original.name)} RENAME TO ${quoteIdent(`pgtools_old_${p.original.oid}`)}`);
+      run('index', `ALTER INDEX ${quoteQualified(p.original.schema, p.original.name)} RENAME TO ${quoteIdent(`pgtools_old_${p.original.oid}`)}`);
     }
     for (const s of inv.identitySequences) {
-      await run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
+      run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
     }
     for (const s of inv.statistics) {
-      await run('statistics', `ALTER STATISTICS ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
+      run('statistics', `ALTER STATISTICS ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
     }
 
     // The tables trade places. Serial sequences are re-owned between the two moves: SET SCHEMA carries a table's
     // owned sequences along, and neither sequence should leave the schema it lives in.
-    await run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} RENAME TO ${quoteIdent(tmpNew)}`);
-    if (!sameSchema) await run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpNew)} SET SCHEMA ${quoteIdent(original.schema)}`);
-    await run('rename', `ALTER TABLE ${T} RENAME TO ${quoteIdent(tmpOld)}`);
-    await run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpNew)} RENAME TO ${quoteIdent(original.name)}`);
+    run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} RENAME TO ${quoteIdent(tmpNew)}`);
+    if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpNew)} SET SCHEMA ${quoteIdent(original.schema)}`);
+    run('rename', `ALTER TABLE ${T} RENAME TO ${quoteIdent(tmpOld)}`);
+    run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpNew)} RENAME TO ${quoteIdent(original.name)}`);
     for (const s of inv.serialSequences) {
-      await run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} OWNED BY ${T}.${quoteIdent(s.column)}`);
+      run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} OWNED BY ${T}.${quoteIdent(s.column)}`);
       result.moved.sequencesReowned.push(displayName(s.schema, s.name));
     }
-    if (!sameSchema) await run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpOld)} SET SCHEMA ${quoteIdent(shadow.schema)}`);
-    await run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
+    if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpOld)} SET SCHEMA ${quoteIdent(shadow.schema)}`);
+    run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
 
     // Indexes take the original names; constraints are attached to them (which names the index after the constraint).
     const indexName = new Map<number, string>();
@@ -195,73 +386,73 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
       if (o.constraintType === 'p' || o.constraintType === 'u') {
         const kind = o.constraintType === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
         const deferrable = o.deferrable ? (o.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE') : '';
-        await run('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(o.constraintName!)} ${kind} USING INDEX ${quoteIdent(p.shadow.name)}${deferrable}`);
+        run('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(o.constraintName!)} ${kind} USING INDEX ${quoteIdent(p.shadow.name)}${deferrable}`);
         result.moved.constraints.push(o.constraintName!);
         if (o.constraintName !== o.name) {
-          await run('index', `ALTER INDEX ${quoteQualified(original.schema, o.constraintName!)} RENAME TO ${quoteIdent(o.name)}`);
+          run('index', `ALTER INDEX ${quoteQualified(original.schema, o.constraintName!)} RENAME TO ${quoteIdent(o.name)}`);
         }
       } else {
-        await run('index', `ALTER INDEX ${current} RENAME TO ${quoteIdent(o.name)}`);
+        run('index', `ALTER INDEX ${current} RENAME TO ${quoteIdent(o.name)}`);
       }
       indexName.set(o.oid, o.name);
       result.moved.indexes.push(o.name);
       const detail = inv.indexDetails.find((d) => d.oid === o.oid);
       const idx = quoteQualified(original.schema, o.name);
       for (const st of detail?.statTargets ?? []) {
-        await run('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
+        run('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
       }
-      if (detail?.comment != null) await run('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
+      if (detail?.comment != null) run('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
     }
     for (const c of inv.constraintComments) {
-      await run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);
+      run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);
     }
 
     // Foreign keys: the captured definitions name the referenced table as schema.name, which now means the new table.
     const validate: Array<{ table: string; name: string }> = [];
-    const addFk = async (table: string, fk: { name: string; def: string; validated: boolean; comment: string | null }) => {
-      await run('foreign key', `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}${fk.validated ? ' NOT VALID' : ''}`);
+    const addFk = (table: string, fk: { name: string; def: string; validated: boolean; comment: string | null }): void => {
+      run('foreign key', `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}${fk.validated ? ' NOT VALID' : ''}`);
       if (fk.validated) validate.push({ table, name: fk.name });
-      if (fk.comment !== null) await run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${table} IS ${quoteLiteral(fk.comment)}`);
+      if (fk.comment !== null) run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${table} IS ${quoteLiteral(fk.comment)}`);
     };
     for (const fk of inv.foreignKeysOut) {
-      await addFk(T, fk);
+      addFk(T, fk);
       result.moved.foreignKeysOut.push(fk.name);
     }
     for (const fk of inv.foreignKeysIn) {
-      await addFk(quoteQualified(fk.schema, fk.table), fk);
+      addFk(quoteQualified(fk.schema, fk.table), fk);
       result.moved.foreignKeysIn.push(`${displayName(fk.schema, fk.table)}.${fk.name}`);
     }
     for (const v of validate) {
       const sql = `ALTER TABLE ${v.table} VALIDATE CONSTRAINT ${quoteIdent(v.name)}`;
-      if ((options.foreignKeyValidation ?? 'inside') === 'inside') await run('foreign key', sql);
+      if ((options.foreignKeyValidation ?? 'inside') === 'inside') run('foreign key', sql);
       else result.afterCommit.push(sql);
     }
 
     for (const tg of inv.triggers) {
-      await run('trigger', tg.def);
+      run('trigger', tg.def);
       const state = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' }[tg.enabled];
-      if (state) await run('trigger', `ALTER TABLE ${T} ${state} ${quoteIdent(tg.name)}`);
-      if (tg.comment !== null) await run('comment', `COMMENT ON TRIGGER ${quoteIdent(tg.name)} ON ${T} IS ${quoteLiteral(tg.comment)}`);
+      if (state) run('trigger', `ALTER TABLE ${T} ${state} ${quoteIdent(tg.name)}`);
+      if (tg.comment !== null) run('comment', `COMMENT ON TRIGGER ${quoteIdent(tg.name)} ON ${T} IS ${quoteLiteral(tg.comment)}`);
       result.moved.triggers.push(tg.name);
     }
 
-    if (inv.rowSecurity) await run('row security', `ALTER TABLE ${T} ENABLE ROW LEVEL SECURITY`);
-    if (inv.forceRowSecurity) await run('row security', `ALTER TABLE ${T} FORCE ROW LEVEL SECURITY`);
+    if (inv.rowSecurity) run('row security', `ALTER TABLE ${T} ENABLE ROW LEVEL SECURITY`);
+    if (inv.forceRowSecurity) run('row security', `ALTER TABLE ${T} FORCE ROW LEVEL SECURITY`);
     for (const p of inv.policies) {
       const cmd = POLICY_COMMANDS[p.cmd];
       if (!cmd) throw new PgToolsError('rename_swap_failed', `policy ${p.name} has an unknown command ${JSON.stringify(p.cmd)}`);
       const roles = p.roles.map((r) => (r === '' ? 'PUBLIC' : quoteIdent(r))).join(', ');
-      await run(
+      run(
         'policy',
         `CREATE POLICY ${quoteIdent(p.name)} ON ${T} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${cmd} TO ${roles}` +
           (p.qual !== null ? ` USING (${p.qual})` : '') +
           (p.withCheck !== null ? ` WITH CHECK (${p.withCheck})` : ''),
       );
-      if (p.comment !== null) await run('comment', `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${T} IS ${quoteLiteral(p.comment)}`);
+      if (p.comment !== null) run('comment', `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${T} IS ${quoteLiteral(p.comment)}`);
       result.moved.policies.push(p.name);
     }
 
-    result.moved.grants = await copyGrants(client, run, T, shadow.oid, original.owner, inv);
+    result.moved.grants = copyGrants(await aclGrantees(client, shadow.oid), run, T, original.owner, inv);
 
     // Table settings.
     const currentOptions = await client.query<{ heap: string[]; toast: string[] }>(
@@ -274,28 +465,29 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
       ...parseReloptions(cur.heap).filter((o) => !parseReloptions(original.reloptions).some((x) => x.name === o.name)).map((o) => quoteIdent(o.name)),
       ...parseReloptions(cur.toast).filter((o) => !parseReloptions(original.toastReloptions).some((x) => x.name === o.name)).map((o) => `toast.${quoteIdent(o.name)}`),
     ];
-    if (reset.length > 0) await run('reloptions', `ALTER TABLE ${T} RESET (${reset.join(', ')})`);
+    if (reset.length > 0) run('reloptions', `ALTER TABLE ${T} RESET (${reset.join(', ')})`);
     const set = reloptionsClause(original.reloptions, original.toastReloptions);
-    if (set) await run('reloptions', `ALTER TABLE ${T} SET (${set})`);
+    if (set) run('reloptions', `ALTER TABLE ${T} SET (${set})`);
     if (inv.replicaIdentity === 'i' && inv.replicaIdentityIndex !== null) {
-      await run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY USING INDEX ${quoteIdent(indexName.get(inv.replicaIdentityIndex)!)}`);
+      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY USING INDEX ${quoteIdent(indexName.get(inv.replicaIdentityIndex)!)}`);
     } else if (inv.replicaIdentity === 'f') {
-      await run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY FULL`);
+      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY FULL`);
     } else if (inv.replicaIdentity === 'n') {
-      await run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY NOTHING`);
+      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY NOTHING`);
     }
-    if (inv.clusterIndex !== null) await run('cluster', `ALTER TABLE ${T} CLUSTER ON ${quoteIdent(indexName.get(inv.clusterIndex)!)}`);
+    if (inv.clusterIndex !== null) run('cluster', `ALTER TABLE ${T} CLUSTER ON ${quoteIdent(indexName.get(inv.clusterIndex)!)}`);
     for (const col of inv.columns) {
       const c = quoteIdent(col.name);
-      if (col.statTarget >= 0) await run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET STATISTICS ${col.statTarget}`);
+      if (col.statTarget >= 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET STATISTICS ${col.statTarget}`);
       // Options named pg_* are kept by the server itself (some builds record one on every column); only user options are copied.
       const userOptions = col.options.filter((o) => !o.startsWith('pg_'));
-      if (userOptions.length > 0) await run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET (${reloptionsClause(userOptions)})`);
-      await run('comment', `COMMENT ON COLUMN ${T}.${c} IS ${col.comment === null ? 'NULL' : quoteLiteral(col.comment)}`);
+      if (userOptions.length > 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET (${reloptionsClause(userOptions)})`);
+      run('comment', `COMMENT ON COLUMN ${T}.${c} IS ${col.comment === null ? 'NULL' : quoteLiteral(col.comment)}`);
     }
-    if (inv.tableComment !== null) await run('comment', `COMMENT ON TABLE ${T} IS ${quoteLiteral(inv.tableComment)}`);
+    if (inv.tableComment !== null) run('comment', `COMMENT ON TABLE ${T} IS ${quoteLiteral(inv.tableComment)}`);
 
-    // Identity columns continue from the old sequence's value and take its name.
+    // Identity columns continue from the old sequence's value and take its name. The new table's
+    // identity sequences are read now, in the shadow's schema; by then they moved with it.
     const { rows: newIdentity } = await client.query<{ oid: number; schema: string; name: string; column: string }>(
       `SELECT s.oid::int8 AS oid, n.nspname AS schema, s.relname AS name, a.attname AS column
          FROM pg_catalog.pg_depend d
@@ -309,77 +501,77 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
     for (const old of inv.identitySequences) {
       const fresh = newIdentity.find((s) => s.column === old.column);
       if (!fresh) throw new PgToolsError('rename_swap_failed', `identity column ${old.column} has no sequence on the new table`);
-      const { rows: last } = await client.query<{ v: string | null }>(
-        'SELECT pg_catalog.pg_sequence_last_value($1::int8::oid::regclass)::text AS v',
-        [old.oid],
+      // Read under the lock, as part of the swap: the old sequence may still be advancing until then.
+      run(
+        'sequence',
+        `SELECT pg_catalog.setval(${oidLiteral(Number(fresh.oid))}::pg_catalog.regclass, s.v, true)
+           FROM (SELECT pg_catalog.pg_sequence_last_value(${oidLiteral(old.oid)}::pg_catalog.regclass) AS v) s WHERE s.v IS NOT NULL`,
       );
-      const value = last[0]?.v ?? null;
-      if (value !== null) {
-        result.statements.push(`SELECT setval(${fresh.oid}, ${value}, true)`);
-        await client.query('SELECT pg_catalog.setval($1::int8::oid::regclass, $2::int8, true)', [Number(fresh.oid), value]);
-      }
-      await run('sequence', `ALTER SEQUENCE ${quoteQualified(fresh.schema, fresh.name)} RENAME TO ${quoteIdent(old.name)}`);
+      run('sequence', `ALTER SEQUENCE ${quoteQualified(original.schema, fresh.name)} RENAME TO ${quoteIdent(old.name)}`);
       result.moved.identityContinued.push(old.column);
     }
 
     for (const [from, to] of statPairs) {
       if (from.schema !== to.schema) {
-        await run('statistics', `ALTER STATISTICS ${quoteQualified(from.schema, from.name)} SET SCHEMA ${quoteIdent(to.schema)}`);
+        run('statistics', `ALTER STATISTICS ${quoteQualified(from.schema, from.name)} SET SCHEMA ${quoteIdent(to.schema)}`);
       }
       const st = quoteQualified(to.schema, to.name);
-      await run('statistics', `ALTER STATISTICS ${quoteQualified(to.schema, from.name)} RENAME TO ${quoteIdent(to.name)}`);
-      if (to.target >= 0) await run('statistics', `ALTER STATISTICS ${st} SET STATISTICS ${to.target}`);
-      if (to.comment !== null) await run('comment', `COMMENT ON STATISTICS ${st} IS ${quoteLiteral(to.comment)}`);
+      run('statistics', `ALTER STATISTICS ${quoteQualified(to.schema, from.name)} RENAME TO ${quoteIdent(to.name)}`);
+      if (to.target >= 0) run('statistics', `ALTER STATISTICS ${st} SET STATISTICS ${to.target}`);
+      if (to.comment !== null) run('comment', `COMMENT ON STATISTICS ${st} IS ${quoteLiteral(to.comment)}`);
       result.moved.statistics.push(to.name);
     }
 
     // Views keep their OID (so grants, owner, comments and views built on them stay): only the query is re-bound.
     for (const v of inv.views) {
       const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
-      await run('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);
+      run('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);
       result.moved.views.push(displayName(v.schema, v.name));
     }
     for (const pub of inv.publications) {
       const cols = pub.columns ? ` (${pub.columns.map((c) => quoteIdent(c)).join(', ')})` : '';
       const where = pub.filter !== null ? ` WHERE (${pub.filter})` : '';
-      await run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} ADD TABLE ONLY ${T}${cols}${where}`);
+      run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} ADD TABLE ONLY ${T}${cols}${where}`);
       result.moved.publications.push(pub.name);
     }
 
-    logger.info('rename swap done', { table: orig, statements: result.statements.length });
-    options.onEvent?.({ type: 'rename_swapped', table: options.original, shadow: options.shadow });
-    return result;
+    return { original, shadow, fingerprint, steps, result, options };
   });
 }
 
-type Run = (step: string, sql: string) => Promise<void>;
+type Run = (step: string, sql: string) => void;
 
-/** Makes the new table's ACL equal to the old one's (grantor aside: every grant is made by the current role). */
-async function copyGrants(client: Queryable, run: Run, T: string, newOid: number, owner: string, inv: RenameInventory): Promise<number> {
-  const { rows: current } = await client.query<{ grantee: string | null }>(
+/** Who holds privileges on a table now (NULL: PUBLIC). */
+async function aclGrantees(client: Queryable, oid: number): Promise<Array<string | null>> {
+  const { rows } = await client.query<{ grantee: string | null }>(
     `SELECT DISTINCT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(x.grantee) END AS grantee
        FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) AS x WHERE c.oid = $1::int8::oid`,
-    [newOid],
+    [oid],
   );
+  return rows.map((r) => r.grantee);
+}
+
+/** Makes the new table's ACL equal to the old one's (grantor aside: every grant is made by the current role). */
+function copyGrants(current: Array<string | null>, run: Run, T: string, owner: string, inv: RenameInventory): number {
   const who = (g: string | null) => (g === null ? 'PUBLIC' : quoteIdent(g));
   let count = 0;
   // A table made under ALTER DEFAULT PRIVILEGES starts with grants of its own: clear them first.
   if (current.length > 0 || !inv.tableAclIsNull) {
-    const grantees = new Set(current.map((r) => r.grantee));
+    const grantees = new Set(current);
     grantees.add(owner);
-    for (const g of grantees) await run('grant', `REVOKE ALL ON TABLE ${T} FROM ${who(g)}`);
+    for (const g of grantees) run('grant', `REVOKE ALL ON TABLE ${T} FROM ${who(g)}`);
     const entries: AclEntry[] = inv.tableAclIsNull
       ? [{ grantee: owner, privilege: 'ALL', grantable: false }]
       : inv.tableGrants;
     for (const e of entries) {
       if (e.privilege !== 'ALL' && !PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
-      await run('grant', `GRANT ${e.privilege} ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
+      run('grant', `GRANT ${e.privilege} ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
       count++;
     }
   }
   for (const e of inv.columnGrants) {
     if (!PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
-    await run('grant', `GRANT ${e.privilege} (${quoteIdent(e.column)}) ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
+    run('grant', `GRANT ${e.privilege} (${quoteIdent(e.column)}) ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
     count++;
   }
   return count;

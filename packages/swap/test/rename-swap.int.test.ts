@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
 import { PgToolsError } from '@pgtools/core';
-import { createRenameShadow, dropShadow, renameCopyColumns, renameSwap, shadowIndexDefinitions, type RelationName } from '../src/index.js';
+import { createRenameShadow, dropShadow, executeRenameSwap, prepareRenameSwap, renameCopyColumns, renameSwap, shadowIndexDefinitions, type RelationName } from '../src/index.js';
 import { contentMd5 } from './shadow-helpers.js';
 
 let cluster: PgCluster;
@@ -250,6 +250,52 @@ describe('renameSwap as a non-superuser table owner', () => {
       expect(err.message).toMatch(/materialized view app\.mv/);
       expect(err.message).toMatch(/function app\.count_base/);
       expect((await c.query(`SELECT to_regclass('pgtools.mv_shadow') AS r`)).rows).toEqual([{ r: null }]);
+    } finally {
+      c.release();
+    }
+  });
+
+  it('planned before the lock: refuses to run without ACCESS EXCLUSIVE, or after a GRANT or a new view, and changes nothing', async () => {
+    const original = { schema: 'app', name: 'planned' };
+    const shadow = { schema: 'pgtools', name: 'planned_shadow' };
+    await owner.query('CREATE TABLE app.planned (id int PRIMARY KEY, v text)');
+    await owner.query(`INSERT INTO app.planned SELECT g, 'v' || g FROM generate_series(1, 50) g`);
+    const c = await owner.connect();
+    try {
+      await createRenameShadow(c, { original, shadow });
+      await c.query('INSERT INTO pgtools.planned_shadow SELECT * FROM app.planned');
+      const defs = await shadowIndexDefinitions(c, { original, shadow });
+      for (const d of defs) await c.query(d.sql);
+      const indexPairs = defs.map((d) => ({ original: d.originalIndex.oid, shadow: { schema: shadow.schema, name: d.shadowIndexName } }));
+      const oidBefore = (await q(`SELECT 'app.planned'::regclass::oid::int8 AS oid`))[0]!.oid as string;
+      const attempt = async (between: () => Promise<unknown>, lock = true): Promise<unknown> => {
+        await c.query('BEGIN');
+        // As the repack does: SHARE UPDATE EXCLUSIVE keeps DDL out while the plan is made.
+        await c.query('LOCK TABLE app.planned IN SHARE UPDATE EXCLUSIVE MODE');
+        const plan = await prepareRenameSwap(c, { original, shadow, indexPairs });
+        await between();
+        if (lock) await c.query('LOCK TABLE app.planned, pgtools.planned_shadow IN ACCESS EXCLUSIVE MODE');
+        const outcome = await executeRenameSwap(c, plan).catch((e: unknown) => e);
+        await c.query(outcome instanceof Error ? 'ROLLBACK' : 'COMMIT');
+        return outcome;
+      };
+      const noLock = (await attempt(async () => undefined, false)) as PgToolsError;
+      expect(noLock).toMatchObject({ code: 'swap_precondition' });
+      expect(noLock.message).toContain('ACCESS EXCLUSIVE');
+      // GRANT takes no table lock: it slips in between the plan and the lock.
+      const granted = (await attempt(() => admin.query('GRANT SELECT ON app.planned TO reader'))) as PgToolsError;
+      expect(granted).toMatchObject({ code: 'rename_swap_stale' });
+      // So does a view (ACCESS SHARE): left behind on the old table, it would block the shadow's drop.
+      const viewed = (await attempt(() => owner.query('CREATE VIEW app.planned_v AS SELECT id FROM app.planned'))) as PgToolsError;
+      expect(viewed).toMatchObject({ code: 'rename_swap_stale' });
+      expect((await q(`SELECT 'app.planned'::regclass::oid::int8 AS oid`))[0]!.oid).toBe(oidBefore);
+      // Planned again with the grant and the view, it moves both.
+      const done = await attempt(async () => undefined);
+      expect(done).toMatchObject({ oldTableOid: Number(oidBefore) });
+      expect((await q(`SELECT has_table_privilege('reader', 'app.planned', 'SELECT') AS r`))[0]).toEqual({ r: true });
+      expect((await q(`SELECT count(*)::int AS n FROM app.planned_v`))[0]).toEqual({ n: 50 });
+      expect((await q(`SELECT 'app.planned'::regclass::oid::int8 AS oid`))[0]!.oid).not.toBe(oidBefore);
+      await dropShadow(c, shadow);
     } finally {
       c.release();
     }
