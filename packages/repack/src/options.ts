@@ -18,6 +18,7 @@ export type PausePoint =
   | 'after-indexes'
   | 'during-apply'
   | 'before-swap'
+  | 'swap-planned'
   | 'after-swap';
 
 /** Which tables a run works on; combined, they add up (each table once). Nothing given: every table of the database. */

@@ -255,7 +255,9 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       const key = recheck.key!;
       result.key = { index: key.name, columns: key.keyColumns as string[] };
       capture = await prepareCapture(work, { table: { ...table, oid: tableOid }, keyColumns: key.keyColumns as string[], toolSchema: opts.toolSchema });
-      await guard!.query('BEGIN');
+      // READ COMMITTED whatever the server's default: the drain and the rename swap's change check
+      // under the swap lock must see what committed up to then, not a snapshot from here.
+      await guard!.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       guardInTransaction = true;
 
       const acquired = await lockTable();
@@ -415,7 +417,9 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         swapMode === 'catalog'
           ? { catalog: await prepareCatalogSwap(guard!, { original: table, shadow: shadow!, indexPairs }) }
           : {
-              rename: await prepareRenameSwap(guard!, {
+              // On the work connection, in autocommit: reading view definitions locks the views, and
+              // in the guard's transaction those locks would last until the swap commits.
+              rename: await prepareRenameSwap(work, {
                 original: table,
                 shadow: shadow!,
                 indexPairs,
@@ -429,6 +433,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
             };
       for (let replans = 0; ; replans++) {
         const plan = await planSwap();
+        await pause('swap-planned');
         let lockedAt = 0;
         for (let attempt = 1; ; attempt++) {
           // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
@@ -487,7 +492,11 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
             results = (Array.isArray(out) ? out : [out]).slice(head.length);
           } catch (err) {
             if (plan.catalog && sqlStateOf(err) === '55000') throw catalogSwapError(plan.catalog, err);
-            if (plan.rename && sqlStateOf(err) === '55000') throw renameSwapError(plan.rename, err);
+            if (plan.rename) {
+              // Only the plan's own check (lock not held, table changed) is the rename swap's to report.
+              const mapped = renameSwapError(plan.rename, err);
+              if (mapped.code !== 'rename_swap_failed') throw mapped;
+            }
             throw wrapPgError(err, 'swap_failed', `the swap of ${display} failed; the table is intact`);
           }
           const drained = results[drain.length - 1]?.rows[0] as { entries: number; inserts: number; updates: number; deletes: number } | undefined;

@@ -222,6 +222,29 @@ describe('indexes only', () => {
   });
 });
 
+describe('rename swap planned before its lock', () => {
+  it('plans again when a GRANT lands between the plan and the lock, and the new table carries it', async () => {
+    await bloatedTable('replan_me', 2000);
+    await pool.query(`DO $$ BEGIN CREATE ROLE late_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    const planned: number[] = [];
+    const result = await repack(pool, {
+      table: 'replan_me',
+      swap: 'rename',
+      pausePoint: async (point) => {
+        if (point !== 'swap-planned') return;
+        planned.push(Date.now());
+        // GRANT takes no lock on the table: nothing but the plan's check under the lock can see it.
+        if (planned.length === 1) await pool.query('GRANT SELECT ON replan_me TO late_reader');
+      },
+    });
+    expect(result.tables[0]!.message ?? '').toBe('');
+    expect(result.tables[0]!.status).toBe('repacked');
+    expect(planned).toHaveLength(2);
+    const { rows } = await pool.query(`SELECT has_table_privilege('late_reader', 'replan_me', 'SELECT') AS r`);
+    expect(rows[0].r).toBe(true);
+  });
+});
+
 describe('bloat-aware selection and the dry run', () => {
   it('--if-bloated repacks only tables above the threshold (statistics, then pgstattuple); others count as done', async () => {
     await pool.query('CREATE SCHEMA bloat');

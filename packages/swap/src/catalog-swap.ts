@@ -33,8 +33,7 @@ export interface CatalogSwapPlan {
 
 /**
  * Everything of the catalog swap that needs no ACCESS EXCLUSIVE: the superuser check, matching
- * columns by attribute number, resolving the index pairs, and giving the shadow the original's
- * owner. Run it while the tables' structure is protected (a SHARE UPDATE EXCLUSIVE lock held by this
+ * columns by attribute number and resolving the index pairs. Run it while the tables' structure is protected (a SHARE UPDATE EXCLUSIVE lock held by this
  * transaction keeps DDL out), so the moment under ACCESS EXCLUSIVE only runs {@link executeCatalogSwap}.
  * Throws `catalog_swap_requires_superuser`, `swap_precondition`.
  *
@@ -63,10 +62,6 @@ export async function prepareCatalogSwap(client: Queryable, options: CatalogSwap
   await checkColumnsByAttnum(client, original, shadow);
   const resolved = await resolveIndexPairs(client, original, shadow, options.indexPairs);
   options.onEvent?.({ type: 'swap_validated', mode: 'catalog', table: options.original, shadow: options.shadow, indexes: resolved.length });
-  // The TOAST table changes owner with the heap it now belongs to, so give the shadow the original's owner first.
-  if (shadow.ownerOid !== original.ownerOid) {
-    await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
-  }
   return { original, shadow, pairs: resolved.map((p) => ({ original: p.original.oid, shadow: p.shadow.oid })), options };
 }
 
@@ -191,6 +186,14 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
        END $pgtools$`,
       null,
     ],
+  ];
+  if (shadow.ownerOid !== original.ownerOid) {
+    // The TOAST table changes owner with the heap it now belongs to, so the shadow takes the original's
+    // owner first. Here, under the lock: before it, ALTER OWNER would take ACCESS EXCLUSIVE on the shadow
+    // in the caller's transaction, which may keep writing to it from another session.
+    steps.push([`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`, null]);
+  }
+  steps.push(
     // One UPDATE reads both old rows from the same snapshot, so each row receives the other's previous values.
     [
       `UPDATE pg_catalog.pg_class c
@@ -202,7 +205,7 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
         WHERE c.oid = p.dst`,
       2,
     ],
-  ];
+  );
   if (pairs.length > 0) {
     // Both directions as plain (dst, src) rows: equalities on oid use pg_class's index, where an OR of
     // two join orders made the planner compare every pg_class row with every other (~30 ms under the lock).

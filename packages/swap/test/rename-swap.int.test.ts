@@ -272,7 +272,9 @@ describe('renameSwap as a non-superuser table owner', () => {
         await c.query('BEGIN');
         // As the repack does: SHARE UPDATE EXCLUSIVE keeps DDL out while the plan is made.
         await c.query('LOCK TABLE app.planned IN SHARE UPDATE EXCLUSIVE MODE');
-        const plan = await prepareRenameSwap(c, { original, shadow, indexPairs });
+        // Planned on another connection in autocommit (as the repack does): its reads lock nothing for long.
+        const planner = await owner.connect();
+        const plan = await prepareRenameSwap(planner, { original, shadow, indexPairs }).finally(() => planner.release());
         await between();
         if (lock) await c.query('LOCK TABLE app.planned, pgtools.planned_shadow IN ACCESS EXCLUSIVE MODE');
         const outcome = await executeRenameSwap(c, plan).catch((e: unknown) => e);
@@ -288,12 +290,16 @@ describe('renameSwap as a non-superuser table owner', () => {
       // So does a view (ACCESS SHARE): left behind on the old table, it would block the shadow's drop.
       const viewed = (await attempt(() => owner.query('CREATE VIEW app.planned_v AS SELECT id FROM app.planned'))) as PgToolsError;
       expect(viewed).toMatchObject({ code: 'rename_swap_stale' });
+      // Options of a view the swap re-creates change without any lock on the table.
+      const barrier = (await attempt(() => owner.query('ALTER VIEW app.planned_v SET (security_barrier = true)'))) as PgToolsError;
+      expect(barrier).toMatchObject({ code: 'rename_swap_stale' });
       expect((await q(`SELECT 'app.planned'::regclass::oid::int8 AS oid`))[0]!.oid).toBe(oidBefore);
       // Planned again with the grant and the view, it moves both.
       const done = await attempt(async () => undefined);
       expect(done).toMatchObject({ oldTableOid: Number(oidBefore) });
       expect((await q(`SELECT has_table_privilege('reader', 'app.planned', 'SELECT') AS r`))[0]).toEqual({ r: true });
       expect((await q(`SELECT count(*)::int AS n FROM app.planned_v`))[0]).toEqual({ n: 50 });
+      expect((await q(`SELECT reloptions FROM pg_class WHERE oid = 'app.planned_v'::regclass`))[0]).toEqual({ reloptions: ['security_barrier=true'] });
       expect((await q(`SELECT 'app.planned'::regclass::oid::int8 AS oid`))[0]!.oid).not.toBe(oidBefore);
       await dropShadow(c, shadow);
     } finally {

@@ -1,18 +1,13 @@
-import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { clusterHealth, observeNodes, socketQuery } from './cluster.js';
 import { runHactl } from './hactl.js';
 import { setLinkUp } from './network.js';
 import { canThrottle, releaseThrottle, throttle } from './cpu-throttle.js';
-import { binPaths } from './layout.js';
 import { hostOf, startAgent } from './lifecycle.js';
 import { measureImpact, readLog, type Impact } from './load.js';
 import { isSameProcess, postmasterOf, signalIfSame, sleep, spawnDetached } from './proc.js';
 import { writeState, type LabNode, type LabState } from './state.js';
-
-const run = promisify(execFile);
 
 /** The scenarios `lab chaos` knows. */
 export const SCENARIOS = ['kill-primary', 'kill-postmaster', 'kill-agent', 'switchover', 'cpu-burn', 'partition', 'heal'] as const;
