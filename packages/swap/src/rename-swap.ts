@@ -306,7 +306,17 @@ export interface RenameSwapPlan {
  * ```
  */
 export async function prepareRenameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapPlan> {
+  return withCatalogSearchPath(client, () => planRenameSwap(client, options));
+}
+
+async function planRenameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapPlan> {
+  // The fingerprint comes before everything the plan reads: each read sees what committed by then
+  // (READ COMMITTED), so a change that commits while the plan is made changes the fingerprint and
+  // is caught under the lock. It is read with the search path pinned, as the check under the lock.
+  const { oid: originalOid } = await loadTable(client, options.original, 'original');
+  const fingerprint = await readFingerprint(client, originalOid);
   const original = await loadTable(client, options.original, 'original');
+  if (original.oid !== originalOid) throw preconditionError(`${displayName(original.schema, original.name)} was replaced while the swap was planned`);
   const shadow = await loadTable(client, options.shadow, 'shadow');
   const orig = displayName(original.schema, original.name);
   if (original.oid === shadow.oid) throw preconditionError(`original and shadow are the same table ${orig}`);
@@ -322,247 +332,242 @@ export async function prepareRenameSwap(client: Queryable, options: RenameSwapOp
         `(be a member of its owner role ${JSON.stringify(own[0]?.owner ? shadow.owner : original.owner)}) to swap it by renaming`,
     );
   }
-  return withCatalogSearchPath(client, async () => {
-    // Before anything else is read: each read below sees what committed by then (READ COMMITTED),
-    // so a change that commits while the plan is made changes the fingerprint and is caught.
-    const fingerprint = await readFingerprint(client, original.oid);
-    const inv = await inspectForRename(client, original, new Set(options.excludeTriggers ?? []), new Set(options.ignoreRelations ?? []));
-    if (inv.blockers.length > 0) {
-      throw new PgToolsError(
-        'rename_swap_unsupported',
-        `the rename swap cannot move everything attached to ${orig}: ${inv.blockers.join('; ')}. Use --swap=catalog as a superuser`,
-      );
-    }
-    await checkShadowDefinition(client, original, shadow, inv);
-    const pairs = await resolveIndexPairs(client, original, shadow, options.indexPairs);
-    for (const p of pairs) {
-      if (p.original.constraintType === 'x') {
-        throw new PgToolsError('rename_swap_unsupported', `index ${displayName(p.original.schema, p.original.name)} backs an exclusion constraint`);
-      }
-    }
-    const shadowStats = await loadStatistics(client, shadow.oid);
-    const statPairs = pairStatistics(inv, shadowStats);
-    options.onEvent?.({ type: 'swap_validated', mode: 'rename', table: options.original, shadow: options.shadow, indexes: pairs.length });
-
-    const result: RenameSwapResult = {
-      tableOid: shadow.oid,
-      oldTableOid: original.oid,
-      moved: {
-        indexes: [], constraints: [], foreignKeysOut: [], foreignKeysIn: [], triggers: [], policies: [], views: [],
-        publications: [], sequencesReowned: [], identityContinued: [], statistics: [], grants: 0,
-      },
-      afterCommit: [],
-      statements: [],
-    };
-    const steps: RenameSwapStep[] = [];
-    const run = (step: string, sql: string): void => {
-      steps.push({ step, sql });
-      result.statements.push(sql);
-    };
-
-    const T = quoteQualified(original.schema, original.name);
-    const tmpNew = `pgtools_swap_new_${shadow.oid}`;
-    const tmpOld = `pgtools_swap_old_${original.oid}`;
-    const sameSchema = original.schema === shadow.schema;
-
-    if (shadow.ownerOid !== original.ownerOid) {
-      // Under the swap's lock, not now: outside it ALTER OWNER would take ACCESS EXCLUSIVE on the
-      // shadow in the caller's transaction, which may keep writing to it from another session.
-      run('owner', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
-    }
-    // Detach what points at the old table while it still has its name.
-    for (const pub of inv.publications) {
-      run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} DROP TABLE ${T}`);
-    }
-    for (const fk of inv.foreignKeysIn) {
-      run('foreign key', `ALTER TABLE ${quoteQualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-    }
-    // The old table's own foreign keys go too: their triggers on the referenced tables would keep checking stale rows.
-    for (const fk of inv.foreignKeysOut) {
-      run('foreign key', `ALTER TABLE ${T} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-    }
-    for (const p of pairs) {
-      run('index', `ALTER INDEX ${quoteQualified(p.original.schema, p.original.name)} RENAME TO ${quoteIdent(`pgtools_old_${p.original.oid}`)}`);
-    }
-    for (const s of inv.identitySequences) {
-      run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
-    }
-    for (const s of inv.statistics) {
-      run('statistics', `ALTER STATISTICS ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
-    }
-
-    // The tables trade places. Serial sequences are re-owned between the two moves: SET SCHEMA carries a table's
-    // owned sequences along, and neither sequence should leave the schema it lives in.
-    run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} RENAME TO ${quoteIdent(tmpNew)}`);
-    if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpNew)} SET SCHEMA ${quoteIdent(original.schema)}`);
-    run('rename', `ALTER TABLE ${T} RENAME TO ${quoteIdent(tmpOld)}`);
-    run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpNew)} RENAME TO ${quoteIdent(original.name)}`);
-    for (const s of inv.serialSequences) {
-      run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} OWNED BY ${T}.${quoteIdent(s.column)}`);
-      result.moved.sequencesReowned.push(displayName(s.schema, s.name));
-    }
-    if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpOld)} SET SCHEMA ${quoteIdent(shadow.schema)}`);
-    run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
-
-    // Indexes take the original names; constraints are attached to them (which names the index after the constraint).
-    const indexName = new Map<number, string>();
-    for (const p of pairs) {
-      const current = quoteQualified(original.schema, p.shadow.name);
-      const o = p.original;
-      if (o.constraintType === 'p' || o.constraintType === 'u') {
-        const kind = o.constraintType === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
-        const deferrable = o.deferrable ? (o.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE') : '';
-        run('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(o.constraintName!)} ${kind} USING INDEX ${quoteIdent(p.shadow.name)}${deferrable}`);
-        result.moved.constraints.push(o.constraintName!);
-        if (o.constraintName !== o.name) {
-          run('index', `ALTER INDEX ${quoteQualified(original.schema, o.constraintName!)} RENAME TO ${quoteIdent(o.name)}`);
-        }
-      } else {
-        run('index', `ALTER INDEX ${current} RENAME TO ${quoteIdent(o.name)}`);
-      }
-      indexName.set(o.oid, o.name);
-      result.moved.indexes.push(o.name);
-      const detail = inv.indexDetails.find((d) => d.oid === o.oid);
-      const idx = quoteQualified(original.schema, o.name);
-      for (const st of detail?.statTargets ?? []) {
-        run('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
-      }
-      if (detail?.comment != null) run('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
-    }
-    for (const c of inv.constraintComments) {
-      run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);
-    }
-
-    // Foreign keys: the captured definitions name the referenced table as schema.name, which now means the new table.
-    const validate: Array<{ table: string; name: string }> = [];
-    const addFk = (table: string, fk: { name: string; def: string; validated: boolean; comment: string | null }): void => {
-      run('foreign key', `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}${fk.validated ? ' NOT VALID' : ''}`);
-      if (fk.validated) validate.push({ table, name: fk.name });
-      if (fk.comment !== null) run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${table} IS ${quoteLiteral(fk.comment)}`);
-    };
-    for (const fk of inv.foreignKeysOut) {
-      addFk(T, fk);
-      result.moved.foreignKeysOut.push(fk.name);
-    }
-    for (const fk of inv.foreignKeysIn) {
-      addFk(quoteQualified(fk.schema, fk.table), fk);
-      result.moved.foreignKeysIn.push(`${displayName(fk.schema, fk.table)}.${fk.name}`);
-    }
-    for (const v of validate) {
-      const sql = `ALTER TABLE ${v.table} VALIDATE CONSTRAINT ${quoteIdent(v.name)}`;
-      if ((options.foreignKeyValidation ?? 'inside') === 'inside') run('foreign key', sql);
-      else result.afterCommit.push(sql);
-    }
-
-    for (const tg of inv.triggers) {
-      run('trigger', tg.def);
-      const state = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' }[tg.enabled];
-      if (state) run('trigger', `ALTER TABLE ${T} ${state} ${quoteIdent(tg.name)}`);
-      if (tg.comment !== null) run('comment', `COMMENT ON TRIGGER ${quoteIdent(tg.name)} ON ${T} IS ${quoteLiteral(tg.comment)}`);
-      result.moved.triggers.push(tg.name);
-    }
-
-    if (inv.rowSecurity) run('row security', `ALTER TABLE ${T} ENABLE ROW LEVEL SECURITY`);
-    if (inv.forceRowSecurity) run('row security', `ALTER TABLE ${T} FORCE ROW LEVEL SECURITY`);
-    for (const p of inv.policies) {
-      const cmd = POLICY_COMMANDS[p.cmd];
-      if (!cmd) throw new PgToolsError('rename_swap_failed', `policy ${p.name} has an unknown command ${JSON.stringify(p.cmd)}`);
-      const roles = p.roles.map((r) => (r === '' ? 'PUBLIC' : quoteIdent(r))).join(', ');
-      run(
-        'policy',
-        `CREATE POLICY ${quoteIdent(p.name)} ON ${T} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${cmd} TO ${roles}` +
-          (p.qual !== null ? ` USING (${p.qual})` : '') +
-          (p.withCheck !== null ? ` WITH CHECK (${p.withCheck})` : ''),
-      );
-      if (p.comment !== null) run('comment', `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${T} IS ${quoteLiteral(p.comment)}`);
-      result.moved.policies.push(p.name);
-    }
-
-    result.moved.grants = copyGrants(await aclGrantees(client, shadow.oid), run, T, original.owner, inv);
-
-    // Table settings.
-    const currentOptions = await client.query<{ heap: string[]; toast: string[] }>(
-      `SELECT COALESCE(c.reloptions, '{}') AS heap, COALESCE(t.reloptions, '{}') AS toast
-         FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::int8::oid`,
-      [shadow.oid],
+  const inv = await inspectForRename(client, original, new Set(options.excludeTriggers ?? []), new Set(options.ignoreRelations ?? []));
+  if (inv.blockers.length > 0) {
+    throw new PgToolsError(
+      'rename_swap_unsupported',
+      `the rename swap cannot move everything attached to ${orig}: ${inv.blockers.join('; ')}. Use --swap=catalog as a superuser`,
     );
-    const cur = currentOptions.rows[0] ?? { heap: [], toast: [] };
-    const reset = [
-      ...parseReloptions(cur.heap).filter((o) => !parseReloptions(original.reloptions).some((x) => x.name === o.name)).map((o) => quoteIdent(o.name)),
-      ...parseReloptions(cur.toast).filter((o) => !parseReloptions(original.toastReloptions).some((x) => x.name === o.name)).map((o) => `toast.${quoteIdent(o.name)}`),
-    ];
-    if (reset.length > 0) run('reloptions', `ALTER TABLE ${T} RESET (${reset.join(', ')})`);
-    const set = reloptionsClause(original.reloptions, original.toastReloptions);
-    if (set) run('reloptions', `ALTER TABLE ${T} SET (${set})`);
-    if (inv.replicaIdentity === 'i' && inv.replicaIdentityIndex !== null) {
-      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY USING INDEX ${quoteIdent(indexName.get(inv.replicaIdentityIndex)!)}`);
-    } else if (inv.replicaIdentity === 'f') {
-      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY FULL`);
-    } else if (inv.replicaIdentity === 'n') {
-      run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY NOTHING`);
+  }
+  await checkShadowDefinition(client, original, shadow, inv);
+  const pairs = await resolveIndexPairs(client, original, shadow, options.indexPairs);
+  for (const p of pairs) {
+    if (p.original.constraintType === 'x') {
+      throw new PgToolsError('rename_swap_unsupported', `index ${displayName(p.original.schema, p.original.name)} backs an exclusion constraint`);
     }
-    if (inv.clusterIndex !== null) run('cluster', `ALTER TABLE ${T} CLUSTER ON ${quoteIdent(indexName.get(inv.clusterIndex)!)}`);
-    for (const col of inv.columns) {
-      const c = quoteIdent(col.name);
-      if (col.statTarget >= 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET STATISTICS ${col.statTarget}`);
-      // Options named pg_* are kept by the server itself (some builds record one on every column); only user options are copied.
-      const userOptions = col.options.filter((o) => !o.startsWith('pg_'));
-      if (userOptions.length > 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET (${reloptionsClause(userOptions)})`);
-      run('comment', `COMMENT ON COLUMN ${T}.${c} IS ${col.comment === null ? 'NULL' : quoteLiteral(col.comment)}`);
-    }
-    if (inv.tableComment !== null) run('comment', `COMMENT ON TABLE ${T} IS ${quoteLiteral(inv.tableComment)}`);
+  }
+  const shadowStats = await loadStatistics(client, shadow.oid);
+  const statPairs = pairStatistics(inv, shadowStats);
+  options.onEvent?.({ type: 'swap_validated', mode: 'rename', table: options.original, shadow: options.shadow, indexes: pairs.length });
 
-    // Identity columns continue from the old sequence's value and take its name. The new table's
-    // identity sequences are read now, in the shadow's schema; by then they moved with it.
-    const { rows: newIdentity } = await client.query<{ oid: number; schema: string; name: string; column: string }>(
-      `SELECT s.oid::int8 AS oid, n.nspname AS schema, s.relname AS name, a.attname AS column
-         FROM pg_catalog.pg_depend d
-         JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
-         JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace
-         JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-        WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
-          AND d.refobjid = $1::int8::oid AND d.deptype = 'i'`,
-      [shadow.oid],
-    );
-    for (const old of inv.identitySequences) {
-      const fresh = newIdentity.find((s) => s.column === old.column);
-      if (!fresh) throw new PgToolsError('rename_swap_failed', `identity column ${old.column} has no sequence on the new table`);
-      // Read under the lock, as part of the swap: the old sequence may still be advancing until then.
-      run(
-        'sequence',
-        `SELECT pg_catalog.setval(${oidLiteral(Number(fresh.oid))}::pg_catalog.regclass, s.v, true)
-           FROM (SELECT pg_catalog.pg_sequence_last_value(${oidLiteral(old.oid)}::pg_catalog.regclass) AS v) s WHERE s.v IS NOT NULL`,
-      );
-      run('sequence', `ALTER SEQUENCE ${quoteQualified(original.schema, fresh.name)} RENAME TO ${quoteIdent(old.name)}`);
-      result.moved.identityContinued.push(old.column);
-    }
+  const result: RenameSwapResult = {
+    tableOid: shadow.oid,
+    oldTableOid: original.oid,
+    moved: {
+      indexes: [], constraints: [], foreignKeysOut: [], foreignKeysIn: [], triggers: [], policies: [], views: [],
+      publications: [], sequencesReowned: [], identityContinued: [], statistics: [], grants: 0,
+    },
+    afterCommit: [],
+    statements: [],
+  };
+  const steps: RenameSwapStep[] = [];
+  const run = (step: string, sql: string): void => {
+    steps.push({ step, sql });
+    result.statements.push(sql);
+  };
 
-    for (const [from, to] of statPairs) {
-      if (from.schema !== to.schema) {
-        run('statistics', `ALTER STATISTICS ${quoteQualified(from.schema, from.name)} SET SCHEMA ${quoteIdent(to.schema)}`);
+  const T = quoteQualified(original.schema, original.name);
+  const tmpNew = `pgtools_swap_new_${shadow.oid}`;
+  const tmpOld = `pgtools_swap_old_${original.oid}`;
+  const sameSchema = original.schema === shadow.schema;
+
+  if (shadow.ownerOid !== original.ownerOid) {
+    // Under the swap's lock, not now: outside it ALTER OWNER would take ACCESS EXCLUSIVE on the
+    // shadow in the caller's transaction, which may keep writing to it from another session.
+    run('owner', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
+  }
+  // Detach what points at the old table while it still has its name.
+  for (const pub of inv.publications) {
+    run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} DROP TABLE ${T}`);
+  }
+  for (const fk of inv.foreignKeysIn) {
+    run('foreign key', `ALTER TABLE ${quoteQualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  }
+  // The old table's own foreign keys go too: their triggers on the referenced tables would keep checking stale rows.
+  for (const fk of inv.foreignKeysOut) {
+    run('foreign key', `ALTER TABLE ${T} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  }
+  for (const p of pairs) {
+    run('index', `ALTER INDEX ${quoteQualified(p.original.schema, p.original.name)} RENAME TO ${quoteIdent(`pgtools_old_${p.original.oid}`)}`);
+  }
+  for (const s of inv.identitySequences) {
+    run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
+  }
+  for (const s of inv.statistics) {
+    run('statistics', `ALTER STATISTICS ${quoteQualified(s.schema, s.name)} RENAME TO ${quoteIdent(`pgtools_old_${s.oid}`)}`);
+  }
+
+  // The tables trade places. Serial sequences are re-owned between the two moves: SET SCHEMA carries a table's
+  // owned sequences along, and neither sequence should leave the schema it lives in.
+  run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} RENAME TO ${quoteIdent(tmpNew)}`);
+  if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpNew)} SET SCHEMA ${quoteIdent(original.schema)}`);
+  run('rename', `ALTER TABLE ${T} RENAME TO ${quoteIdent(tmpOld)}`);
+  run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpNew)} RENAME TO ${quoteIdent(original.name)}`);
+  for (const s of inv.serialSequences) {
+    run('sequence', `ALTER SEQUENCE ${quoteQualified(s.schema, s.name)} OWNED BY ${T}.${quoteIdent(s.column)}`);
+    result.moved.sequencesReowned.push(displayName(s.schema, s.name));
+  }
+  if (!sameSchema) run('rename', `ALTER TABLE ${quoteQualified(original.schema, tmpOld)} SET SCHEMA ${quoteIdent(shadow.schema)}`);
+  run('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
+
+  // Indexes take the original names; constraints are attached to them (which names the index after the constraint).
+  const indexName = new Map<number, string>();
+  for (const p of pairs) {
+    const current = quoteQualified(original.schema, p.shadow.name);
+    const o = p.original;
+    if (o.constraintType === 'p' || o.constraintType === 'u') {
+      const kind = o.constraintType === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+      const deferrable = o.deferrable ? (o.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE') : '';
+      run('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(o.constraintName!)} ${kind} USING INDEX ${quoteIdent(p.shadow.name)}${deferrable}`);
+      result.moved.constraints.push(o.constraintName!);
+      if (o.constraintName !== o.name) {
+        run('index', `ALTER INDEX ${quoteQualified(original.schema, o.constraintName!)} RENAME TO ${quoteIdent(o.name)}`);
       }
-      const st = quoteQualified(to.schema, to.name);
-      run('statistics', `ALTER STATISTICS ${quoteQualified(to.schema, from.name)} RENAME TO ${quoteIdent(to.name)}`);
-      if (to.target >= 0) run('statistics', `ALTER STATISTICS ${st} SET STATISTICS ${to.target}`);
-      if (to.comment !== null) run('comment', `COMMENT ON STATISTICS ${st} IS ${quoteLiteral(to.comment)}`);
-      result.moved.statistics.push(to.name);
+    } else {
+      run('index', `ALTER INDEX ${current} RENAME TO ${quoteIdent(o.name)}`);
     }
+    indexName.set(o.oid, o.name);
+    result.moved.indexes.push(o.name);
+    const detail = inv.indexDetails.find((d) => d.oid === o.oid);
+    const idx = quoteQualified(original.schema, o.name);
+    for (const st of detail?.statTargets ?? []) {
+      run('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
+    }
+    if (detail?.comment != null) run('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
+  }
+  for (const c of inv.constraintComments) {
+    run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);
+  }
 
-    // Views keep their OID (so grants, owner, comments and views built on them stay): only the query is re-bound.
-    for (const v of inv.views) {
-      const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
-      run('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);
-      result.moved.views.push(displayName(v.schema, v.name));
-    }
-    for (const pub of inv.publications) {
-      const cols = pub.columns ? ` (${pub.columns.map((c) => quoteIdent(c)).join(', ')})` : '';
-      const where = pub.filter !== null ? ` WHERE (${pub.filter})` : '';
-      run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} ADD TABLE ONLY ${T}${cols}${where}`);
-      result.moved.publications.push(pub.name);
-    }
+  // Foreign keys: the captured definitions name the referenced table as schema.name, which now means the new table.
+  const validate: Array<{ table: string; name: string }> = [];
+  const addFk = (table: string, fk: { name: string; def: string; validated: boolean; comment: string | null }): void => {
+    run('foreign key', `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}${fk.validated ? ' NOT VALID' : ''}`);
+    if (fk.validated) validate.push({ table, name: fk.name });
+    if (fk.comment !== null) run('comment', `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${table} IS ${quoteLiteral(fk.comment)}`);
+  };
+  for (const fk of inv.foreignKeysOut) {
+    addFk(T, fk);
+    result.moved.foreignKeysOut.push(fk.name);
+  }
+  for (const fk of inv.foreignKeysIn) {
+    addFk(quoteQualified(fk.schema, fk.table), fk);
+    result.moved.foreignKeysIn.push(`${displayName(fk.schema, fk.table)}.${fk.name}`);
+  }
+  for (const v of validate) {
+    const sql = `ALTER TABLE ${v.table} VALIDATE CONSTRAINT ${quoteIdent(v.name)}`;
+    if ((options.foreignKeyValidation ?? 'inside') === 'inside') run('foreign key', sql);
+    else result.afterCommit.push(sql);
+  }
 
-    return { original, shadow, fingerprint, steps, result, options };
-  });
+  for (const tg of inv.triggers) {
+    run('trigger', tg.def);
+    const state = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' }[tg.enabled];
+    if (state) run('trigger', `ALTER TABLE ${T} ${state} ${quoteIdent(tg.name)}`);
+    if (tg.comment !== null) run('comment', `COMMENT ON TRIGGER ${quoteIdent(tg.name)} ON ${T} IS ${quoteLiteral(tg.comment)}`);
+    result.moved.triggers.push(tg.name);
+  }
+
+  if (inv.rowSecurity) run('row security', `ALTER TABLE ${T} ENABLE ROW LEVEL SECURITY`);
+  if (inv.forceRowSecurity) run('row security', `ALTER TABLE ${T} FORCE ROW LEVEL SECURITY`);
+  for (const p of inv.policies) {
+    const cmd = POLICY_COMMANDS[p.cmd];
+    if (!cmd) throw new PgToolsError('rename_swap_failed', `policy ${p.name} has an unknown command ${JSON.stringify(p.cmd)}`);
+    const roles = p.roles.map((r) => (r === '' ? 'PUBLIC' : quoteIdent(r))).join(', ');
+    run(
+      'policy',
+      `CREATE POLICY ${quoteIdent(p.name)} ON ${T} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${cmd} TO ${roles}` +
+        (p.qual !== null ? ` USING (${p.qual})` : '') +
+        (p.withCheck !== null ? ` WITH CHECK (${p.withCheck})` : ''),
+    );
+    if (p.comment !== null) run('comment', `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${T} IS ${quoteLiteral(p.comment)}`);
+    result.moved.policies.push(p.name);
+  }
+
+  result.moved.grants = copyGrants(await aclGrantees(client, shadow.oid), run, T, original.owner, inv);
+
+  // Table settings.
+  const currentOptions = await client.query<{ heap: string[]; toast: string[] }>(
+    `SELECT COALESCE(c.reloptions, '{}') AS heap, COALESCE(t.reloptions, '{}') AS toast
+       FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::int8::oid`,
+    [shadow.oid],
+  );
+  const cur = currentOptions.rows[0] ?? { heap: [], toast: [] };
+  const reset = [
+    ...parseReloptions(cur.heap).filter((o) => !parseReloptions(original.reloptions).some((x) => x.name === o.name)).map((o) => quoteIdent(o.name)),
+    ...parseReloptions(cur.toast).filter((o) => !parseReloptions(original.toastReloptions).some((x) => x.name === o.name)).map((o) => `toast.${quoteIdent(o.name)}`),
+  ];
+  if (reset.length > 0) run('reloptions', `ALTER TABLE ${T} RESET (${reset.join(', ')})`);
+  const set = reloptionsClause(original.reloptions, original.toastReloptions);
+  if (set) run('reloptions', `ALTER TABLE ${T} SET (${set})`);
+  if (inv.replicaIdentity === 'i' && inv.replicaIdentityIndex !== null) {
+    run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY USING INDEX ${quoteIdent(indexName.get(inv.replicaIdentityIndex)!)}`);
+  } else if (inv.replicaIdentity === 'f') {
+    run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY FULL`);
+  } else if (inv.replicaIdentity === 'n') {
+    run('replica identity', `ALTER TABLE ${T} REPLICA IDENTITY NOTHING`);
+  }
+  if (inv.clusterIndex !== null) run('cluster', `ALTER TABLE ${T} CLUSTER ON ${quoteIdent(indexName.get(inv.clusterIndex)!)}`);
+  for (const col of inv.columns) {
+    const c = quoteIdent(col.name);
+    if (col.statTarget >= 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET STATISTICS ${col.statTarget}`);
+    // Options named pg_* are kept by the server itself (some builds record one on every column); only user options are copied.
+    const userOptions = col.options.filter((o) => !o.startsWith('pg_'));
+    if (userOptions.length > 0) run('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET (${reloptionsClause(userOptions)})`);
+    run('comment', `COMMENT ON COLUMN ${T}.${c} IS ${col.comment === null ? 'NULL' : quoteLiteral(col.comment)}`);
+  }
+  if (inv.tableComment !== null) run('comment', `COMMENT ON TABLE ${T} IS ${quoteLiteral(inv.tableComment)}`);
+
+  // Identity columns continue from the old sequence's value and take its name. The new table's
+  // identity sequences are read now, in the shadow's schema; by then they moved with it.
+  const { rows: newIdentity } = await client.query<{ oid: number; schema: string; name: string; column: string }>(
+    `SELECT s.oid::int8 AS oid, n.nspname AS schema, s.relname AS name, a.attname AS column
+       FROM pg_catalog.pg_depend d
+       JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+        AND d.refobjid = $1::int8::oid AND d.deptype = 'i'`,
+    [shadow.oid],
+  );
+  for (const old of inv.identitySequences) {
+    const fresh = newIdentity.find((s) => s.column === old.column);
+    if (!fresh) throw new PgToolsError('rename_swap_failed', `identity column ${old.column} has no sequence on the new table`);
+    // Read under the lock, as part of the swap: the old sequence may still be advancing until then.
+    run(
+      'sequence',
+      `SELECT pg_catalog.setval(${oidLiteral(Number(fresh.oid))}::pg_catalog.regclass, s.v, true)
+         FROM (SELECT pg_catalog.pg_sequence_last_value(${oidLiteral(old.oid)}::pg_catalog.regclass) AS v) s WHERE s.v IS NOT NULL`,
+    );
+    run('sequence', `ALTER SEQUENCE ${quoteQualified(original.schema, fresh.name)} RENAME TO ${quoteIdent(old.name)}`);
+    result.moved.identityContinued.push(old.column);
+  }
+
+  for (const [from, to] of statPairs) {
+    if (from.schema !== to.schema) {
+      run('statistics', `ALTER STATISTICS ${quoteQualified(from.schema, from.name)} SET SCHEMA ${quoteIdent(to.schema)}`);
+    }
+    const st = quoteQualified(to.schema, to.name);
+    run('statistics', `ALTER STATISTICS ${quoteQualified(to.schema, from.name)} RENAME TO ${quoteIdent(to.name)}`);
+    if (to.target >= 0) run('statistics', `ALTER STATISTICS ${st} SET STATISTICS ${to.target}`);
+    if (to.comment !== null) run('comment', `COMMENT ON STATISTICS ${st} IS ${quoteLiteral(to.comment)}`);
+    result.moved.statistics.push(to.name);
+  }
+
+  // Views keep their OID (so grants, owner, comments and views built on them stay): only the query is re-bound.
+  for (const v of inv.views) {
+    const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
+    run('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);
+    result.moved.views.push(displayName(v.schema, v.name));
+  }
+  for (const pub of inv.publications) {
+    const cols = pub.columns ? ` (${pub.columns.map((c) => quoteIdent(c)).join(', ')})` : '';
+    const where = pub.filter !== null ? ` WHERE (${pub.filter})` : '';
+    run('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} ADD TABLE ONLY ${T}${cols}${where}`);
+    result.moved.publications.push(pub.name);
+  }
+
+  return { original, shadow, fingerprint, steps, result, options };
 }
 
 type Run = (step: string, sql: string) => void;
