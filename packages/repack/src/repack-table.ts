@@ -443,6 +443,9 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
             checkAbort();
             if (applied < opts.switchThreshold) break;
           }
+          // The drain under the lock scans the whole log, whose applied entries are dead rows (its
+          // autovacuum is off): under a 2,000 tps load they made each scan ~6 ms and the drain ~30 ms.
+          await work.query(`VACUUM ${quoteQualified(capture!.toolSchema, capture!.logTable)}`);
           await guard!.query('SAVEPOINT pgtools_swap');
           const acquired = await acquireTableLock({
             client: guard!,
