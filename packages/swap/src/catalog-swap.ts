@@ -1,5 +1,5 @@
-import { displayName, PgToolsError, quoteIdent, quoteQualified, silentLogger, sqlStateOf, wrapPgError, type Queryable } from '@pgtools/core';
-import { currentRoleIsSuperuser, loadTable, preconditionError, type TableInfo } from './catalog.js';
+import { displayName, PgToolsError, quoteIdent, quoteQualified, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
+import { accessExclusiveCheck, currentRoleIsSuperuser, loadTable, lockNotHeldError, oidLiteral, type TableInfo } from './catalog.js';
 import { checkColumnsByAttnum, resolveIndexPairs } from './preconditions.js';
 import type { IndexPair, RelationName, SwapCommonOptions } from './types.js';
 
@@ -113,8 +113,6 @@ export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPla
   return finishCatalogSwap(plan, statements, counts);
 }
 
-const LOCK_NOT_HELD_STATE = '55000';
-const LOCK_NOT_HELD_MESSAGE = 'pgtools catalog swap: ACCESS EXCLUSIVE is not held on both tables';
 
 /**
  * The error to throw when the statements of {@link catalogSwapStatements} failed on the server:
@@ -128,13 +126,9 @@ const LOCK_NOT_HELD_MESSAGE = 'pgtools catalog swap: ACCESS EXCLUSIVE is not hel
  * ```
  */
 export function catalogSwapError(plan: CatalogSwapPlan, err: unknown): PgToolsError {
+  const notLocked = lockNotHeldError(err, plan.original, plan.shadow);
+  if (notLocked) return notLocked;
   const orig = displayName(plan.original.schema, plan.original.name);
-  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && (err as Error).message === LOCK_NOT_HELD_MESSAGE) {
-    return preconditionError(
-      `this transaction does not hold ACCESS EXCLUSIVE on ${orig} and ${displayName(plan.shadow.schema, plan.shadow.name)}; ` +
-        'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
-    );
-  }
   return wrapPgError(err, 'catalog_swap_failed', `catalog swap of ${orig} failed (the transaction must be rolled back)`);
 }
 
@@ -162,10 +156,6 @@ export interface CatalogSwapStatement {
  */
 export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStatement[] {
   const { original, shadow, pairs } = plan;
-  const oid = (n: number): string => {
-    if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
-    return `${n}::oid`;
-  };
   // Each TOAST table now belongs to the other heap; its internal dependency must follow, or dropping the
   // shadow would drop the TOAST table the original now uses.
   const toastPairs: Array<[number, number, number]> = [];
@@ -177,12 +167,7 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
     // tables, so no update after it runs (the server skips the rest of a failed multi-statement query).
     [
       `DO $pgtools$ BEGIN
-         IF (SELECT count(*) FROM pg_catalog.pg_locks l
-              WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
-                AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
-                AND l.relation IN (${oid(original.oid)}, ${oid(shadow.oid)})) <> 2 THEN
-           RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${LOCK_NOT_HELD_MESSAGE}';
-         END IF;
+         ${accessExclusiveCheck(original, shadow)}
        END $pgtools$`,
       null,
     ],
@@ -200,7 +185,7 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, reltoastrelid = o.reltoastrelid,
               relfrozenxid = o.relfrozenxid, relminmxid = o.relminmxid, relpages = o.relpages,
               reltuples = o.reltuples, relallvisible = o.relallvisible
-         FROM (VALUES (${oid(original.oid)}, ${oid(shadow.oid)}), (${oid(shadow.oid)}, ${oid(original.oid)})) AS p(dst, src)
+         FROM (VALUES (${oidLiteral(original.oid)}, ${oidLiteral(shadow.oid)}), (${oidLiteral(shadow.oid)}, ${oidLiteral(original.oid)})) AS p(dst, src)
          JOIN pg_catalog.pg_class o ON o.oid = p.src
         WHERE c.oid = p.dst`,
       2,
@@ -209,7 +194,7 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
   if (pairs.length > 0) {
     // Both directions as plain (dst, src) rows: equalities on oid use pg_class's index, where an OR of
     // two join orders made the planner compare every pg_class row with every other (~30 ms under the lock).
-    const values = pairs.flatMap((p) => [`(${oid(p.original)}, ${oid(p.shadow)})`, `(${oid(p.shadow)}, ${oid(p.original)})`]).join(', ');
+    const values = pairs.flatMap((p) => [`(${oidLiteral(p.original)}, ${oidLiteral(p.shadow)})`, `(${oidLiteral(p.shadow)}, ${oidLiteral(p.original)})`]).join(', ');
     steps.push([
       `UPDATE pg_catalog.pg_class c
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, relpages = o.relpages, reltuples = o.reltuples
@@ -221,9 +206,9 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
   }
   for (const [toastOid, from, to] of toastPairs) {
     steps.push([
-      `UPDATE pg_catalog.pg_depend SET refobjid = ${oid(to)}
-        WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = ${oid(toastOid)} AND objsubid = 0
-          AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND refobjid = ${oid(from)} AND refobjsubid = 0
+      `UPDATE pg_catalog.pg_depend SET refobjid = ${oidLiteral(to)}
+        WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = ${oidLiteral(toastOid)} AND objsubid = 0
+          AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND refobjid = ${oidLiteral(from)} AND refobjsubid = 0
           AND deptype = 'i'`,
       1,
     ]);
@@ -232,10 +217,10 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
   // Names are unique per schema, so move through a temporary name.
   for (const suffix of ['_pgtools_swap', '']) {
     for (const [toastOid, , to] of toastPairs) {
-      steps.push([`UPDATE pg_catalog.pg_class SET relname = 'pg_toast_${to}${suffix}' WHERE oid = ${oid(toastOid)}`, 1]);
+      steps.push([`UPDATE pg_catalog.pg_class SET relname = 'pg_toast_${to}${suffix}' WHERE oid = ${oidLiteral(toastOid)}`, 1]);
       steps.push([
         `UPDATE pg_catalog.pg_class SET relname = 'pg_toast_${to}_index${suffix}'
-          WHERE oid = (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${oid(toastOid)})`,
+          WHERE oid = (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${oidLiteral(toastOid)})`,
         1,
       ]);
     }

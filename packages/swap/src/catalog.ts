@@ -1,4 +1,4 @@
-import { displayName, PgToolsError, type Queryable } from '@pgtools/core';
+import { displayName, PgToolsError, sqlStateOf, type Queryable } from '@pgtools/core';
 import type { IndexRef, RelationName } from './types.js';
 
 /** What the swap functions need to know about a table. */
@@ -85,23 +85,55 @@ export async function currentRoleIsSuperuser(client: Queryable): Promise<{ super
 }
 
 /**
- * Refuses unless this backend holds ACCESS EXCLUSIVE on every given table: the swap must run
- * inside the transaction that locked them, or another session could read or vacuum a file mid-swap.
+ * An OID as a SQL literal, for statements sent without parameters (multi-statement queries, DO blocks).
+ *
+ * @example
+ * ```ts
+ * oidLiteral(16384); // '16384::pg_catalog.oid'
+ * ```
  */
-export async function requireAccessExclusive(client: Queryable, tables: TableInfo[]): Promise<void> {
-  const { rows } = await client.query<{ relation: number }>(
-    `SELECT l.relation::int8 AS relation FROM pg_catalog.pg_locks l
-      WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
-        AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`,
+export function oidLiteral(n: number): string {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
+  return `${n}::pg_catalog.oid`;
+}
+
+/** SQLSTATE of the swaps' own checks under the lock (object_not_in_prerequisite_state). */
+export const SWAP_CHECK_STATE = '55000';
+const LOCK_NOT_HELD_MESSAGE = 'pgtools swap: ACCESS EXCLUSIVE is not held on both tables';
+
+/**
+ * PL/pgSQL that raises an error unless this transaction holds ACCESS EXCLUSIVE on both tables:
+ * the swap must run inside the transaction that locked them, or another session could read or
+ * vacuum a file mid-swap. Put inside a DO block sent first, so nothing after it runs.
+ *
+ * @example
+ * ```ts
+ * const sql = `DO $pgtools$ BEGIN ${accessExclusiveCheck(original, shadow)} END $pgtools$`;
+ * ```
+ */
+export function accessExclusiveCheck(a: TableInfo, b: TableInfo): string {
+  return `IF (SELECT count(*) FROM pg_catalog.pg_locks l
+           WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+             AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+             AND l.relation IN (${oidLiteral(a.oid)}, ${oidLiteral(b.oid)})) <> 2 THEN
+        RAISE EXCEPTION USING ERRCODE = '${SWAP_CHECK_STATE}', MESSAGE = '${LOCK_NOT_HELD_MESSAGE}';
+      END IF;`;
+}
+
+/**
+ * The `swap_precondition` error when `err` is the refusal of {@link accessExclusiveCheck}, else undefined.
+ *
+ * @example
+ * ```ts
+ * throw lockNotHeldError(err, original, shadow) ?? err;
+ * ```
+ */
+export function lockNotHeldError(err: unknown, a: TableInfo, b: TableInfo): PgToolsError | undefined {
+  if (sqlStateOf(err) !== SWAP_CHECK_STATE || (err as Error | undefined)?.message !== LOCK_NOT_HELD_MESSAGE) return undefined;
+  return preconditionError(
+    `this transaction does not hold ACCESS EXCLUSIVE on ${displayName(a.schema, a.name)} and ${displayName(b.schema, b.name)}; ` +
+      'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
   );
-  const held = new Set(rows.map((r) => Number(r.relation)));
-  const missing = tables.filter((t) => !held.has(t.oid));
-  if (missing.length > 0) {
-    throw preconditionError(
-      `this transaction does not hold ACCESS EXCLUSIVE on ${missing.map((t) => displayName(t.schema, t.name)).join(' and ')}; ` +
-        'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
-    );
-  }
 }
 
 export interface ColumnInfo {

@@ -9,8 +9,8 @@ import {
   wrapPgError,
   type Queryable,
 } from '@pgtools/core';
-import { loadColumns, loadTable, preconditionError, withCatalogSearchPath, type TableInfo } from './catalog.js';
-import { resolveIndexPairs, type ResolvedIndexPair } from './preconditions.js';
+import { accessExclusiveCheck, loadColumns, loadTable, lockNotHeldError, oidLiteral, preconditionError, SWAP_CHECK_STATE, withCatalogSearchPath, type TableInfo } from './catalog.js';
+import { resolveIndexPairs } from './preconditions.js';
 import { parseReloptions, reloptionsClause } from './reloptions.js';
 import { inspectForRename, statisticsSql, type AclEntry, type RenameInventory } from './rename-inspect.js';
 import type { IndexPair, RelationName, SwapCommonOptions } from './types.js';
@@ -91,11 +91,6 @@ export async function renameSwap(client: Queryable, options: RenameSwapOptions):
   return executeRenameSwap(client, await prepareRenameSwap(client, options));
 }
 
-const oidLiteral = (n: number): string => {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new PgToolsError('swap_precondition', `not an OID: ${n}`);
-  return `${n}::pg_catalog.oid`;
-};
-
 /**
  * One text that changes whenever something the rename swap moves, or names in its statements,
  * changes: the table's own row (name, owner, ACL, options, RLS, replica identity), its columns
@@ -161,8 +156,6 @@ async function readFingerprint(client: Queryable, tableOid: number): Promise<str
   return rows[0]?.f ?? '';
 }
 
-const LOCK_NOT_HELD_STATE = '55000';
-const LOCK_NOT_HELD_MESSAGE = 'pgtools rename swap: ACCESS EXCLUSIVE is not held on both tables';
 const CHANGED_MESSAGE = 'pgtools rename swap: the table changed since the swap was planned';
 
 /**
@@ -181,14 +174,9 @@ const CHANGED_MESSAGE = 'pgtools rename swap: the table changed since the swap w
  */
 export function renameSwapStatements(plan: RenameSwapPlan): { check: string; steps: string[] } {
   const check = `DO $pgtools$ BEGIN
-      IF (SELECT count(*) FROM pg_catalog.pg_locks l
-           WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
-             AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
-             AND l.relation IN (${oidLiteral(plan.original.oid)}, ${oidLiteral(plan.shadow.oid)})) <> 2 THEN
-        RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${LOCK_NOT_HELD_MESSAGE}';
-      END IF;
+      ${accessExclusiveCheck(plan.original, plan.shadow)}
       IF (${fingerprintSql(plan.original.oid)}) IS DISTINCT FROM ${quoteLiteral(plan.fingerprint)} THEN
-        RAISE EXCEPTION USING ERRCODE = '${LOCK_NOT_HELD_STATE}', MESSAGE = '${CHANGED_MESSAGE}';
+        RAISE EXCEPTION USING ERRCODE = '${SWAP_CHECK_STATE}', MESSAGE = '${CHANGED_MESSAGE}';
       END IF;
     END $pgtools$`;
   return { check, steps: plan.steps.map((s) => s.sql) };
@@ -207,15 +195,10 @@ export function renameSwapStatements(plan: RenameSwapPlan): { check: string; ste
  * ```
  */
 export function renameSwapError(plan: RenameSwapPlan, err: unknown): PgToolsError {
+  const notLocked = lockNotHeldError(err, plan.original, plan.shadow);
+  if (notLocked) return notLocked;
   const orig = displayName(plan.original.schema, plan.original.name);
-  const message = (err as Error | undefined)?.message;
-  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && message === LOCK_NOT_HELD_MESSAGE) {
-    return preconditionError(
-      `this transaction does not hold ACCESS EXCLUSIVE on ${orig} and ${displayName(plan.shadow.schema, plan.shadow.name)}; ` +
-        'run the swap inside the transaction that ran LOCK TABLE ... IN ACCESS EXCLUSIVE MODE on both tables',
-    );
-  }
-  if (sqlStateOf(err) === LOCK_NOT_HELD_STATE && message === CHANGED_MESSAGE) {
+  if (sqlStateOf(err) === SWAP_CHECK_STATE && (err as Error | undefined)?.message === CHANGED_MESSAGE) {
     return new PgToolsError('rename_swap_stale', `something attached to ${orig} (a grant, a view, a comment, ...) changed since the rename swap was planned; roll back and plan it again`, { cause: err });
   }
   return wrapPgError(err, 'rename_swap_failed', `rename swap of ${orig} failed (roll the transaction back)`);

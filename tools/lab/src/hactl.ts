@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { binPaths } from './layout.js';
-import { inNetns } from './network.js';
+import { netnsExec } from '@pgtools/testkit';
 import type { LabState } from './state.js';
 
 const run = promisify(execFile);
@@ -18,7 +18,7 @@ const run = promisify(execFile);
  */
 export function hactlCommand(state: LabState, args: readonly string[]): string[] {
   const argv = [process.execPath, binPaths().hactl, '-c', state.hactlConfig, ...args];
-  return state.network ? inNetns(state.network.client.netns, argv) : argv;
+  return state.network ? netnsExec(state.network.client.netns, argv) : argv;
 }
 
 /**

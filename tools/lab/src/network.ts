@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { hostCommands, switchCommands } from '@pgtools/testkit';
 
 /**
  * The lab's own network when it runs with `--netns`: one namespace per node host, one for the
@@ -75,16 +76,8 @@ export function planNetwork(labDir: string, nodeNames: readonly string[]): LabNe
   };
 }
 
-function addHost(net: LabNetwork, netns: string, address: string, switchPort: string): void {
-  ip('netns', 'add', netns);
-  ip('-n', netns, 'link', 'set', 'lo', 'up');
-  // The pair is created inside the host namespace, then one end moves to the switch.
-  ip('-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', switchPort);
-  ip('-n', netns, 'link', 'set', switchPort, 'netns', net.switchNs);
-  ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-  ip('-n', netns, 'link', 'set', 'eth0', 'up');
-  ip('-n', net.switchNs, 'link', 'set', switchPort, 'master', 'br0');
-  ip('-n', net.switchNs, 'link', 'set', switchPort, 'up');
+function run(commands: string[][]): void {
+  for (const args of commands) ip(...args);
 }
 
 /**
@@ -93,7 +86,7 @@ function addHost(net: LabNetwork, netns: string, address: string, switchPort: st
  *
  * @example
  * ```ts
- * createNetwork(planNetwork(dir, ['node1', 'node2', 'node3']));
+ * createLabNetwork(planNetwork(dir, ['node1', 'node2', 'node3']));
  * ```
  */
 export function createLabNetwork(net: LabNetwork): void {
@@ -101,14 +94,11 @@ export function createLabNetwork(net: LabNetwork): void {
   if (!existing.has(net.switchNs)) {
     // A half-built earlier network cannot be completed link by link: start over.
     removeLabNetwork(net);
-    ip('netns', 'add', net.switchNs);
-    ip('-n', net.switchNs, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', net.switchNs, 'link', 'set', 'br0', 'up');
-    ip('-n', net.switchNs, 'link', 'set', 'lo', 'up');
+    run(switchCommands(net.switchNs));
   }
   const now = existingNamespaces();
-  if (!now.has(net.client.netns)) addHost(net, net.client.netns, net.client.address, 'pc');
-  for (const h of net.hosts) if (!now.has(h.netns)) addHost(net, h.netns, h.address, h.switchPort);
+  if (!now.has(net.client.netns)) run(hostCommands(net.switchNs, net.client.netns, net.client.address, 'pc'));
+  for (const h of net.hosts) if (!now.has(h.netns)) run(hostCommands(net.switchNs, h.netns, h.address, h.switchPort));
 }
 
 /**
@@ -148,17 +138,4 @@ export function setLinkUp(net: LabNetwork, nodeName: string, up: boolean): void 
   const host = net.hosts.find((h) => h.name === nodeName);
   if (!host) throw new Error(`no host for ${nodeName} in the lab network`);
   ip('-n', net.switchNs, 'link', 'set', host.switchPort, up ? 'up' : 'down');
-}
-
-/**
- * The command line that runs `command` inside a namespace, optionally as another user; `ip netns
- * exec` and `setpriv` both exec in place, so the PID spawned is the program's own.
- *
- * @example
- * ```ts
- * inNetns('pglabc123-node1', ['etcd', '--name', 'etcd1']); // ['ip', 'netns', 'exec', 'pglabc123-node1', 'etcd', '--name', 'etcd1']
- * ```
- */
-export function inNetns(netns: string, argv: readonly string[], user?: { uid: number; gid: number }): string[] {
-  return ['ip', 'netns', 'exec', netns, ...(user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups'] : []), ...argv];
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { inNetns } from './network.js';
+import { netnsExec } from '@pgtools/testkit';
 
 /** How a recorded process is recognised again by a later `lab` process: PID, start time, command line. */
 export interface ProcessRecord {
@@ -72,7 +72,7 @@ export function spawnDetached(
   const user = options.uid !== undefined && options.gid !== undefined ? { uid: options.uid, gid: options.gid } : undefined;
   try {
     // In a namespace the user switch happens after `ip netns exec` (which needs root), via setpriv.
-    const [file, ...argv] = options.netns ? inNetns(options.netns, [command, ...args], user) : [command, ...args];
+    const [file, ...argv] = options.netns ? netnsExec(options.netns, [command, ...args], user) : [command, ...args];
     const child = spawn(file!, argv, {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -6,5 +6,5 @@ export { startHaproxy, haproxyConfig } from './haproxy.js';
 export type { Haproxy, HaproxyLayout, HaproxyNode } from './haproxy.js';
 export { isAlive, freePort, makeTempDir, serverUser, spawnManaged, startReaper, waitFor } from './process.js';
 export type { ManagedProcess, OsUser, SpawnOptions, TempDir, Reaper } from './process.js';
-export { createNetwork } from './netns.js';
+export { createNetwork, hostCommands, netnsExec, switchCommands } from './netns.js';
 export type { NetHost, TestNetwork } from './netns.js';

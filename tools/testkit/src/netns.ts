@@ -32,6 +32,59 @@ export interface TestNetwork {
 let networkCounter = 0;
 
 /**
+ * The `ip` arguments that create a switch namespace with a bridge `br0` (run them in order).
+ *
+ * @example
+ * ```ts
+ * for (const args of switchCommands('lab-sw')) execFileSync('ip', args);
+ * ```
+ */
+export function switchCommands(switchNs: string): string[][] {
+  return [
+    ['netns', 'add', switchNs],
+    ['-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge'],
+    ['-n', switchNs, 'link', 'set', 'br0', 'up'],
+    ['-n', switchNs, 'link', 'set', 'lo', 'up'],
+  ];
+}
+
+/**
+ * The `ip` arguments that create host namespace `netns` with `eth0` at `address/24`, cabled by a
+ * veth pair to port `switchPort` of the bridge in `switchNs` (taking that port down is a partition).
+ *
+ * @example
+ * ```ts
+ * for (const args of hostCommands('lab-sw', 'lab-h1', '10.252.0.1', 'p1')) execFileSync('ip', args);
+ * ```
+ */
+export function hostCommands(switchNs: string, netns: string, address: string, switchPort: string): string[][] {
+  return [
+    ['netns', 'add', netns],
+    ['-n', netns, 'link', 'set', 'lo', 'up'],
+    // The pair is created inside the host namespace, then one end moves to the switch.
+    ['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', switchPort],
+    ['-n', netns, 'link', 'set', switchPort, 'netns', switchNs],
+    ['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0'],
+    ['-n', netns, 'link', 'set', 'eth0', 'up'],
+    ['-n', switchNs, 'link', 'set', switchPort, 'master', 'br0'],
+    ['-n', switchNs, 'link', 'set', switchPort, 'up'],
+  ];
+}
+
+/**
+ * The command line that runs `argv` inside a namespace, optionally as another user. `ip netns exec`
+ * and `setpriv` both exec in place, so the PID spawned is the program's own.
+ *
+ * @example
+ * ```ts
+ * netnsExec('lab-h1', ['etcd', '--name', 'etcd1']); // ['ip', 'netns', 'exec', 'lab-h1', 'etcd', '--name', 'etcd1']
+ * ```
+ */
+export function netnsExec(netns: string, argv: readonly string[], user?: { uid: number; gid: number }): string[] {
+  return ['ip', 'netns', 'exec', netns, ...(user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups'] : []), ...argv];
+}
+
+/**
  * Hosts in network namespaces of our own, joined by veth pairs to a bridge that lives in one more
  * namespace (nothing is added to the machine's own network). Partitions are real: a host whose
  * link is down loses every connection to the others, as when a cable is pulled. Needs root and iproute2.
@@ -57,26 +110,19 @@ export async function createNetwork({ hosts = 3, subnet = '10.251.0' }: { hosts?
   const reaper = startReaper({ netns: [switchNs, ...names] });
   const created: string[] = [];
   try {
-    await ip('netns', 'add', switchNs);
+    const [addSwitch, ...setupSwitch] = switchCommands(switchNs);
+    await ip(...addSwitch!);
     created.push(switchNs);
-    await ip('-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge');
-    await ip('-n', switchNs, 'link', 'set', 'br0', 'up');
-    await ip('-n', switchNs, 'link', 'set', 'lo', 'up');
+    for (const args of setupSwitch) await ip(...args);
     const result: NetHost[] = [];
     for (const [i, ns] of names.entries()) {
       const index = i + 1;
       const address = `${subnet}.${index}`;
       const port = `p${index}`;
-      await ip('netns', 'add', ns);
+      const [addHost, ...setupHost] = hostCommands(switchNs, ns, address, port);
+      await ip(...addHost!);
       created.push(ns);
-      await ip('-n', ns, 'link', 'set', 'lo', 'up');
-      // The pair is created inside the host namespace, then one end moves to the switch.
-      await ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port);
-      await ip('-n', ns, 'link', 'set', port, 'netns', switchNs);
-      await ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-      await ip('-n', ns, 'link', 'set', 'eth0', 'up');
-      await ip('-n', switchNs, 'link', 'set', port, 'master', 'br0');
-      await ip('-n', switchNs, 'link', 'set', port, 'up');
+      for (const args of setupHost) await ip(...args);
       result.push({
         index,
         netns: ns,

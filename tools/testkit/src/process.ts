@@ -4,6 +4,7 @@ import { mkdtemp, chown, chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { netnsExec } from './netns.js';
 
 /** True while `pid` is a live process (a zombie counts as dead). */
 export function isAlive(pid: number): boolean {
@@ -123,20 +124,8 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   try {
     // `ip netns exec` and `setpriv` both exec in place, so the PID we track is the server's own.
     const inNetns = options.netns !== undefined;
-    const [file, argv] = inNetns
-      ? [
-          'ip',
-          [
-            'netns',
-            'exec',
-            options.netns!,
-            ...(options.user ? ['setpriv', `--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--init-groups'] : []),
-            command,
-            ...args,
-          ],
-        ]
-      : [command, [...args]];
-    child = spawn(file, argv, {
+    const [file, ...argv] = inNetns ? netnsExec(options.netns!, [command, ...args], options.user) : [command, ...args];
+    child = spawn(file!, argv, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', fd, fd],
