@@ -1,5 +1,5 @@
 import { PgToolsError, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
-import { buildApplyDeleteSql, buildApplyInsertSql, buildApplyPurgeSql, buildBatchIdsSql } from './apply-sql.js';
+import { buildApplyDeleteSql, buildApplyInsertSql, buildApplyPurgeSql, buildBatchIdsSql, INDEX_PROBES_LOCAL } from './apply-sql.js';
 import { resolveKey } from './resolve-key.js';
 import type { ApplyLogOptions, ApplyLogUntilOptions, ApplyStats, ApplyUntilStats, CdcNames, CdcObjects } from './types.js';
 
@@ -59,7 +59,7 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
   if (n === 0) return emptyStats();
   const ids = batch.rows[0]!.ids;
   // One round trip opens the transaction and sets the planner up for the delete step.
-  if (own) await client.query(`BEGIN; ${INDEX_PROBES_LOCAL}`);
+  if (own) await client.query(['BEGIN', ...INDEX_PROBES_LOCAL].join('; '));
   try {
     // Separate statements, in this order: the insert must see the deletes.
     await withIndexProbes(client, own, () => client.query(p.deleteSql, [ids]));
@@ -79,8 +79,6 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
     throw err;
   }
 }
-
-const INDEX_PROBES_LOCAL = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
 
 /**
  * Runs the delete step with hash and merge joins off. The shadow table has no statistics and the

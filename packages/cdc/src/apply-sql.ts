@@ -158,6 +158,12 @@ export function buildApplyPurgeSql(names: CdcNames, scope: ApplyScope = 'batch')
 }
 
 /**
+ * Makes the delete step probe the target's key index for the rest of the transaction: the shadow
+ * has no statistics and a batch looks big next to it, so the planner would hash the whole shadow.
+ */
+export const INDEX_PROBES_LOCAL = ['SET LOCAL enable_hashjoin = off', 'SET LOCAL enable_mergejoin = off'];
+
+/**
  * The whole log applied at once, as statements without parameters, so a caller holding ACCESS
  * EXCLUSIVE on the table can send them in one multi-statement round trip together with its own
  * (the swap). The first two set hash and merge joins off until the end of the caller's transaction
@@ -174,8 +180,7 @@ export function buildApplyPurgeSql(names: CdcNames, scope: ApplyScope = 'batch')
  */
 export function buildDrainLogSql(parts: ApplySqlParts): string[] {
   return [
-    'SET LOCAL enable_hashjoin = off',
-    'SET LOCAL enable_mergejoin = off',
+    ...INDEX_PROBES_LOCAL,
     buildApplyDeleteSql(parts, 'all'),
     buildApplyInsertSql(parts, 'all'),
     buildApplyPurgeSql(parts.names, 'all'),
