@@ -94,8 +94,23 @@ export async function makeTempDir(prefix: string, user?: OsUser): Promise<TempDi
   };
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+// The kernel may give the same ephemeral port to two listen(0) calls in a row once the first is
+// closed, and callers often ask for several ports before starting anything (an etcd cluster's
+// client and peer URLs): a port is never handed out twice by one process.
+const portsHandedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1 that was free a moment ago and that this process has not handed out before. */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await listenOnEphemeralPort();
+    if (portsHandedOut.has(port)) continue;
+    portsHandedOut.add(port);
+    return port;
+  }
+  throw new Error('could not find a free port that was not handed out before');
+}
+
+function listenOnEphemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
