@@ -33,7 +33,18 @@ export const DCS_ERROR = {
 export type TlsSetup = 'none' | 'server' | 'mutual';
 
 /** etcd's own words for a cluster that is between leaders or has lost quorum: transient, worth another member. */
-export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped|unhealthy cluster)/i;
+export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|not leader|request timed out|request cancelled|too many requests|server stopped|unhealthy cluster)/i;
+
+/**
+ * The call or its stream broke below etcd (a member stopping or cut off mid-call, a reset
+ * connection): nothing says etcd refused it, so it is unavailability, worth another member.
+ */
+export const TRANSPORT_FAILURE = /\b(CANCELLED|INTERNAL)\b|Stream removed|RST_STREAM|Connection dropped|ECONNRESET|EPIPE|socket hang up/;
+
+/** The call may succeed on another member or a moment later: etcd did not refuse it. */
+export function isTransientFailure(err: unknown): boolean {
+  return err instanceof Error && (isRecoverableError(err) || ETCD_TRANSIENT.test(err.message) || TRANSPORT_FAILURE.test(err.message));
+}
 
 // gRPC reports TLS failures as UNAVAILABLE with OpenSSL's words in the message.
 export const TLS_FAILURE = /certificate|ssl|tls|handshake|wrong version number|self.signed|unable to (verify|get local issuer)/i;
@@ -73,7 +84,7 @@ export function toDcsError(err: unknown, operation: string, hosts: readonly stri
           : "set etcd3.cacert to the CA that signed etcd's certificate (the certificate must name the host or IP you connect to)",
     });
   }
-  if (err instanceof Error && (isRecoverableError(err) || ETCD_TRANSIENT.test(reason) || /unavailable|deadline|ECONNREFUSED|No connection|connect/i.test(reason))) {
+  if (isTransientFailure(err) || /unavailable|deadline|ECONNREFUSED|No connection|connect/i.test(reason)) {
     // etcd with --client-cert-auth closes the handshake of a client without certificate, and
     // gRPC reports only "no connection established".
     const hint = tls === 'server' ? { hint: 'if etcd runs with --client-cert-auth, set etcd3.cert and etcd3.key' } : {};

@@ -1,5 +1,5 @@
 import { GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
-import { ETCD_TRANSIENT, TLS_FAILURE } from './dcs-errors.js';
+import { isTransientFailure, TLS_FAILURE } from './dcs-errors.js';
 
 type FaultHandling = NonNullable<IOptions['faultHandling']>;
 type Policy = NonNullable<FaultHandling['global']>;
@@ -72,7 +72,7 @@ export function deadlineFaultHandling(hostCount: number, options: { cooldownMs: 
 
 /** The host did not answer in time or at all, or its cluster is between leaders: another member may. */
 export function isHostFailure(err: unknown): boolean {
-  return err instanceof GRPCDeadlineExceededError || (err instanceof Error && (isRecoverableError(err) || ETCD_TRANSIENT.test(err.message)));
+  return err instanceof GRPCDeadlineExceededError || isTransientFailure(err);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RestartRequest } from '@pgtools/health-api';
 import { MaintenanceQueue, type MaintenanceHost } from '../src/index.js';
 
@@ -73,15 +73,22 @@ describe('MaintenanceQueue', () => {
   });
 
   it('runs a scheduled restart once it is due', async () => {
-    const h = host();
-    const q = new MaintenanceQueue(h);
-    await q.handlers().restart!({ scheduledAt: new Date(Date.now() + 30) });
-    await q.runDue();
-    expect(h.restarts).toEqual([]);
-    await new Promise((r) => setTimeout(r, 60));
-    await q.runDue();
-    expect(h.restarts).toEqual([60_000]);
-    expect(q.scheduledRestart()).toBeUndefined();
+    // Only the clock is faked: a pause of the test worker must not make the restart due early.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-01-01T00:00:00Z') });
+    try {
+      const h = host();
+      const q = new MaintenanceQueue(h);
+      await q.handlers().restart!({ scheduledAt: new Date(Date.now() + 30) });
+      vi.setSystemTime(Date.now() + 29);
+      await q.runDue();
+      expect(h.restarts).toEqual([]);
+      vi.setSystemTime(Date.now() + 1);
+      await q.runDue();
+      expect(h.restarts).toEqual([60_000]);
+      expect(q.scheduledRestart()).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reinitialize: refused without a leader or on the leader; else wipes the data dir', async () => {

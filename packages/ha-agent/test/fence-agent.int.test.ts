@@ -76,17 +76,20 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
 
   it('disarmed in pause: losing the agent then leaves the primary running, as an operator in maintenance expects', async () => {
     const leader = await cluster.waitForHealthy(cluster.nodes, 60_000);
+    // Only events after the request count: an earlier disarm must not pass for this one.
+    const before = leader.events.length;
     const res = await fetch(`http://127.0.0.1:${leader.apiPort}/config`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ pause: true }),
     });
     expect(res.status).toBe(200);
-    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'disarmed'), { timeoutMs: 20_000, describe: () => 'the fence disarmed in pause' });
+    await waitFor(() => leader.events.slice(before).some((e) => e.type === 'fence' && e.event.type === 'disarmed'), { timeoutMs: 20_000, describe: () => 'the fence disarmed in pause' });
     await leader.agent.abandon();
     await new Promise((r) => setTimeout(r, 2000));
     expect(await acceptsWrites(leader)).toBe(true);
 
+    leader.events.length = 0;
     leader.agent = cluster.newAgent(leader);
     await leader.agent.start();
     const resume = await fetch(`http://127.0.0.1:${leader.apiPort}/config`, {

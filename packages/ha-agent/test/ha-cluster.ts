@@ -29,7 +29,8 @@ export interface HaNode {
   apiPort: number;
   configFile: string;
   agent: HaAgent;
-  events: HaAgentEvent[];
+  /** Every event of the node's agents, with when this process saw it (`Date.now()`). */
+  events: Array<HaAgentEvent & { at: number }>;
 }
 
 export interface HaClusterOptions {
@@ -139,7 +140,7 @@ export class HaCluster {
       ...(runAs ? { runAs } : {}),
       postgresLogFile: join(node.dir.path, 'postgres.log'),
       onEvent: (e) => {
-        node.events.push(e);
+        node.events.push({ ...e, at: Date.now() });
         if (e.type === 'postmaster_started') {
           this.postmasterPids.add(e.pid);
           // Stops this postmaster by PID if the test process dies before destroy() runs.

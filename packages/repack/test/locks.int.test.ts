@@ -28,7 +28,12 @@ async function blockerAt(point: string, sql: string[]): Promise<{ client: pg.Poo
     pid: rows[0].pid,
     pausePoint: async (p: string) => {
       if (p !== point) return;
-      for (const s of sql) void client.query(s).catch(() => {});
+      // The statements that take the lock are awaited (the blocker surely holds it before the
+      // swap tries); a trailing pg_sleep keeps the backend busy and is not.
+      for (const s of sql) {
+        if (/^SELECT pg_sleep/.test(s)) void client.query(s).catch(() => {});
+        else await client.query(s);
+      }
       await new Promise((r) => setTimeout(r, 100));
     },
   };

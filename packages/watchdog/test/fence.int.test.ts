@@ -168,7 +168,7 @@ describe('software fence against a real PostgreSQL', () => {
   it('(3) disarm then clean exit, or SIGTERM: PostgreSQL keeps running and the fence is gone', async () => {
     const pm = await ensurePostgres();
     const client = await connect();
-    const cfg = { timeoutMs: 1000, quitGraceMs: 500, keepaliveMs: 200, dataDir: cluster.dataDir, postmasterPid: pm };
+    const cfg = { timeoutMs: 2000, quitGraceMs: 500, keepaliveMs: 200, dataDir: cluster.dataDir, postmasterPid: pm };
 
     const a = await agent(cfg);
     await a.waitLine((l) => l === `ARMED ${pm}`);
@@ -203,7 +203,7 @@ describe('software fence against a real PostgreSQL', () => {
   it('(4) keepalives keep PostgreSQL running well past the timeout; (6) fence memory', async () => {
     const pm = await ensurePostgres();
     const client = await connect();
-    const timeoutMs = 1000;
+    const timeoutMs = 2000;
     const a = await agent({ timeoutMs, keepaliveMs: 200, dataDir: cluster.dataDir, postmasterPid: pm });
     await a.waitLine((l) => l === `ARMED ${pm}`);
     await sleep(timeoutMs * 3.5);
@@ -333,20 +333,21 @@ describe('fence process, without PostgreSQL', () => {
     const fake = spawn('/bin/sh', ['-c', 'sleep 60'], { stdio: 'ignore' });
     const fakePid = fake.pid!;
     const events: FenceEvent[] = [];
-    const fence = await startFence({ timeoutMs: 1000, quitGraceMs: 300, onEvent: (e) => events.push(e) });
+    // Bounds with seconds of slack: a stalled timer on a loaded machine must not decide this test.
+    const fence = await startFence({ timeoutMs: 3000, quitGraceMs: 300, onEvent: (e) => events.push(e) });
     try {
       await fence.arm(fakePid);
-      // Longer: 2.5 s of validity outlives the 1 s timeout.
-      fence.keepalive(2500);
-      await sleep(1800);
+      // Longer: 6 s of validity outlives the 3 s timeout.
+      fence.keepalive(6000);
+      await sleep(4000);
       expect(events.some((e) => e.type === 'fencing')).toBe(false);
       expect(isAlive(fakePid)).toBe(true);
-      // Shorter: a lease with 300 ms left must not get the full second.
-      fence.keepalive(5000);
+      // Shorter: a lease with 300 ms left must get neither the 8 s before it nor the 3 s timeout.
+      fence.keepalive(8000);
       fence.keepalive(300);
       const t0 = performance.now();
-      await waitUntil(() => events.some((e) => e.type === 'fenced'), 5000);
-      expect(performance.now() - t0).toBeLessThan(900);
+      await waitUntil(() => events.some((e) => e.type === 'fenced'), 8000);
+      expect(performance.now() - t0).toBeLessThan(2000);
       expect(isAlive(fakePid)).toBe(false);
     } finally {
       await fence.stop();

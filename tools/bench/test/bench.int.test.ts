@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PgCluster } from '@pgtools/testkit';
+import { startPostgres, waitFor, type PgCluster } from '@pgtools/testkit';
 import { runBenchmark } from '../src/bench.js';
 import { fixtureStatements, TABLE_NAME } from '../src/fixture.js';
 import { startLoad } from '../src/load.js';
@@ -44,7 +44,12 @@ describe('load, ledger and verification on a real server', () => {
       threads: 1,
       tps: 200,
     });
-    await sleep(1500);
+    // pgbench's start-up comes out of any fixed window: wait for the ledger to fill instead.
+    await waitFor(async () => Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM bench_ledger')).rows[0]!.n) > 450, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      describe: () => 'the load wrote 450 ledger entries (one to three per transaction)',
+    });
     const stopped = await load.stop(client);
     expect(stopped.clientsAlive).toBe(2);
     expect(stopped.transactions.length).toBeGreaterThan(100);

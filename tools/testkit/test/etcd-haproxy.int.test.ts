@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startEtcd, startHaproxy } from '../src/index.js';
+import { startEtcd, startHaproxy, waitFor } from '../src/index.js';
 
 async function put(endpoint: string, key: string, value: string): Promise<void> {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -35,7 +35,8 @@ describe('startEtcd', () => {
       const pid = etcd.members[0]!.process.pid;
       await etcd.members[0]!.stop();
       expect(() => process.kill(pid, 0)).toThrow();
-      await put(etcd.endpoints[1]!, '/quorum', 'kept');
+      // If the stopped member led raft, the two left answer "leader changed" until they elect one.
+      await waitFor(() => put(etcd.endpoints[1]!, '/quorum', 'kept').then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 200, describe: () => 'a write on the two members left' });
       expect(await get(etcd.endpoints[2]!, '/quorum')).toBe('kept');
     } finally {
       await etcd.destroy();
