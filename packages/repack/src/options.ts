@@ -63,7 +63,12 @@ export interface RepackOptions extends TargetSelection {
   applyBatchSize?: number;
   /** Take the swap lock once a batch applies fewer entries than this. Default 1 000. */
   switchThreshold?: number;
-  /** Pages copied per statement during the copy (progress granularity). Default 8192 (64 MB). */
+  /**
+   * Pages copied per statement. Default: with the catalog swap, the whole table in one
+   * `CREATE TABLE ... AS` (the server's bulk-insert path, ~15% faster; progress is estimated from
+   * the WAL written, every second); with the rename swap, or when `maxRate` or a byte
+   * `maxReplicaLag` needs pauses between statements, 8192 (64 MB, exact progress per chunk).
+   */
   copyChunkPages?: number;
   /**
    * Connections for index builds: each index of the shadow is built on its own connection, largest
@@ -102,7 +107,7 @@ export interface RepackOptions extends TargetSelection {
   pausePoint?: (point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void;
 }
 
-type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs';
+type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs' | 'copyChunkPages';
 export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag'>> &
   Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined };
 
@@ -129,7 +134,7 @@ export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelectio
     toolSchema: options.toolSchema ?? 'pgtools',
     applyBatchSize: options.applyBatchSize ?? 10_000,
     switchThreshold: options.switchThreshold ?? 1_000,
-    copyChunkPages: options.copyChunkPages ?? 8192,
+    copyChunkPages: options.copyChunkPages === undefined ? undefined : Math.max(1, options.copyChunkPages),
     jobs: options.jobs === undefined ? undefined : Math.max(1, options.jobs),
     applicationName: options.applicationName ?? 'pgtools-repack',
     signal: options.signal,
