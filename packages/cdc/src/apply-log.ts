@@ -81,11 +81,10 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
 }
 
 /**
- * Runs the delete step with hash and merge joins off. The shadow table has no statistics and the
- * batch looks big next to it, so the planner would hash the whole shadow for every batch (a scan
- * of the full table per batch: seconds on a large table under load); a nested loop probes the key
- * index once per touched key instead. In our own transaction SET LOCAL ends with it; in the
- * caller's transaction the previous values are put back.
+ * Runs the delete step under INDEX_PROBES_LOCAL: without it the planner hashes the whole shadow for
+ * every batch (seconds on a large table under load); a nested loop probes the key index once per
+ * touched key instead. In our own transaction SET LOCAL ends with it; in the caller's transaction
+ * the previous values are put back.
  */
 async function withIndexProbes<R>(client: Queryable, own: boolean, fn: () => Promise<R>): Promise<R> {
   // Our own transaction already ran INDEX_PROBES_LOCAL with its BEGIN.

@@ -33,13 +33,13 @@ export const DCS_ERROR = {
 export type TlsSetup = 'none' | 'server' | 'mutual';
 
 /** etcd's own words for a cluster that is between leaders or has lost quorum: transient, worth another member. */
-export const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|not leader|request timed out|request cancelled|too many requests|server stopped|unhealthy cluster)/i;
+const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|not leader|request timed out|request cancelled|too many requests|server stopped|unhealthy cluster)/i;
 
 /**
  * The call or its stream broke below etcd (a member stopping or cut off mid-call, a reset
  * connection): nothing says etcd refused it, so it is unavailability, worth another member.
  */
-export const TRANSPORT_FAILURE = /\b(CANCELLED|INTERNAL)\b|Stream removed|RST_STREAM|Connection dropped|ECONNRESET|EPIPE|socket hang up/;
+const TRANSPORT_FAILURE = /\b(CANCELLED|INTERNAL)\b|Stream removed|RST_STREAM|Connection dropped|ECONNRESET|EPIPE|socket hang up/;
 
 /** The call may succeed on another member or a moment later: etcd did not refuse it. */
 export function isTransientFailure(err: unknown): boolean {

@@ -724,6 +724,7 @@ async function copyTable(
     const singleStatement = order !== undefined || totalPages <= chunk;
     /** One statement copies everything; a long one reports progress estimated from the WAL it writes. */
     const copyInOneStatement = async (sql: string): Promise<number> => {
+      await throttle.waitForReplicas(client, 'copy');
       const expected = connections.spare?.() === false ? undefined : await expectedCopyWal(client, info.oid, info.estimatedRows);
       let sampler: WalProgressSampler | undefined;
       if (expected !== undefined) {
@@ -774,7 +775,6 @@ async function copyTable(
       insertColumns = liveNames;
       selectList = liveNames.map(quoteIdent).join(', ');
       if (singleStatement) {
-        await throttle.waitForReplicas(client, 'copy');
         rows = await copyInOneStatement(`${create}${orderBy}`);
         filledByCreate = true;
       } else {
@@ -803,10 +803,7 @@ async function copyTable(
     await client.query(`ALTER TABLE ${target} OWNER TO ${quoteIdent(info.owner)}`);
     const insertPrefix = `INSERT INTO ${target} (${insertColumns.map(quoteIdent).join(', ')}) ${overriding} SELECT ${selectList} FROM ${source}`;
     if (singleStatement) {
-      if (!filledByCreate) {
-        await throttle.waitForReplicas(client, 'copy');
-        rows = await copyInOneStatement(`${insertPrefix}${orderBy}`);
-      }
+      if (!filledByCreate) rows = await copyInOneStatement(`${insertPrefix}${orderBy}`);
       emit({ type: 'copy-progress', table: info.display, rowsDone: rows, rowsTotal: rows, bytesDone: totalPages * 8192, bytesTotal: totalPages * 8192 });
       await midway();
       await throttle.after(client, rows, 'copy');
