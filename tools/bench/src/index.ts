@@ -26,3 +26,6 @@ export type { ReportInput } from './report.js';
 export { describeMachine } from './machine.js';
 export type { MachineInfo } from './machine.js';
 export { median, percentile } from './stats.js';
+export { runFloors } from './floors.js';
+export type { FloorsResult, FloorSample, LoadFloorSample } from './floors.js';
+export { startCpuMeter } from './cpu-meter.js';

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PgToolsError } from '@pgtools/core';
 import { runBenchmark } from './bench.js';
+import { runFloors } from './floors.js';
 import { parseBenchArgs, USAGE } from './options.js';
 
 /**
@@ -29,17 +30,25 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const command = ['pnpm bench:repack', ...argv].join(' ');
+  const write = (text: string): void => {
+    if (!options.out) return;
+    const path = resolve(options.out);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    process.stderr.write(`report written to ${path}\n`);
+  };
+  if (options.floors) {
+    const floors = await runFloors(options, { command, log: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(`\n${floors.report}\n`);
+    write(floors.report);
+    return 0;
+  }
   const result = await runBenchmark(options, { command, log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`\n${result.table}\n\n`);
   for (const t of result.targets) {
     process.stdout.write(`${t.met === undefined ? 'n/a ' : t.met ? 'met ' : 'MISS'}  ${t.contender}: ${t.target}: ${t.actual}\n`);
   }
-  if (options.out) {
-    const path = resolve(options.out);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, result.report);
-    process.stderr.write(`report written to ${path}\n`);
-  }
+  write(result.report);
   if (options.json) {
     writeFileSync(resolve(options.json), `${JSON.stringify({ summaries: result.summaries, targets: result.targets, passes: result.passes }, null, 2)}\n`);
   }

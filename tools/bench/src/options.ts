@@ -34,6 +34,8 @@ export interface BenchOptions {
   pgtoolsJobs: number | undefined;
   /** amcheck (`bt_index_check` with heapallindexed) of every index after every pass. */
   amcheck: boolean;
+  /** Measure the cost floors (each step of a repack alone, the load with and without the capture trigger) instead of the contenders. */
+  floors: boolean;
   help: boolean;
 }
 
@@ -54,6 +56,9 @@ export const USAGE = `pnpm bench:repack [options]
   --pgtools-jobs N      index-build connections for pgtools (default: the library's, 2)
   --fsync               run the server with fsync=on (default off, as in the test kit)
   --no-amcheck          skip the index checks after each pass
+  --floors              instead of the contenders: each step of a repack alone on an idle server,
+                        and the load alone and with the capture trigger (--runs, --rows, --tps,
+                        --baseline-seconds apply); prints only unless --out is given
 `;
 
 /**
@@ -90,6 +95,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'pgtools-jobs': { type: 'string' },
         fsync: { type: 'boolean' },
         'no-amcheck': { type: 'boolean' },
+        floors: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -98,6 +104,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   const v = parsed.values;
   const heavy = v.heavy ?? false;
+  const floors = v.floors ?? false;
   const contenders = v.contenders === undefined ? [...CONTENDERS] : v.contenders.split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of contenders) {
     if (!(CONTENDERS as readonly string[]).includes(c)) {
@@ -112,7 +119,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     threads: int('threads', v.threads, 2, 1),
     runs: int('runs', v.runs, 3, 1),
     contenders: [...new Set(contenders)] as ContenderName[],
-    out: v['no-out'] ? undefined : (v.out ?? 'docs/benchmarks.md'),
+    // The floors are one section of the report: never written over the whole of it by default.
+    out: v['no-out'] ? undefined : (v.out ?? (floors ? undefined : 'docs/benchmarks.md')),
     json: v.json,
     unthrottled: !v['no-unthrottled'],
     warmupS: num('warmup', v.warmup, 3, 0),
@@ -122,6 +130,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     fsync: v.fsync ?? false,
     pgtoolsJobs: v['pgtools-jobs'] === undefined ? undefined : int('pgtools-jobs', v['pgtools-jobs'], 1, 1),
     amcheck: !v['no-amcheck'],
+    floors,
     help: v.help ?? false,
   };
 }

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import os from 'node:os';
 import pg from 'pg';
 import { startPostgres, waitFor, type PgCluster } from '@pgtools/testkit';
 import { runBenchmark } from '../src/bench.js';
 import { fixtureStatements, TABLE_NAME } from '../src/fixture.js';
+import { runFloors } from '../src/floors.js';
 import { startLoad } from '../src/load.js';
 import { startLockSampler } from '../src/lock-sampler.js';
 import { parseBenchArgs } from '../src/options.js';
@@ -113,5 +115,37 @@ describe('runBenchmark end to end (tiny table)', () => {
     expect(vacuumFull.sampledHolds.length).toBeGreaterThanOrEqual(1);
     expect(result.report).toContain('| pg_repack |');
     expect(result.summaries.map((s) => s.contender)).toEqual(['no-repack', 'pgtools-catalog', 'pgtools-rename', 'pg_repack', 'vacuum-full']);
+  }, 240_000);
+});
+
+describe('cost floors (tiny table)', () => {
+  it('times every step of a repack and the load with and without a capture that really captures', async () => {
+    const options = parseBenchArgs(['--floors', '--rows', '4000', '--runs', '1', '--baseline-seconds', '1']);
+    expect(options.out).toBeUndefined();
+    const result = await runFloors(options, { command: 'test', log: () => {} });
+    expect(result.work.size).toBe(9);
+    for (const [step, samples] of result.work) {
+      expect(samples, step).toHaveLength(1);
+      expect(samples[0]!.ms, step).toBeGreaterThan(0);
+      // /proc/stat counts in 10 ms ticks: a step of a few ms on this tiny table may see none.
+      expect(samples[0]!.cores, step).toBeGreaterThanOrEqual(0);
+      expect(samples[0]!.cores, step).toBeLessThanOrEqual(os.cpus().length + 0.01);
+    }
+    expect(result.load.map((l) => `${l.level} ${l.capture}`)).toEqual([
+      '400 tps false',
+      '400 tps true',
+      '2000 tps (heavy, 16 clients) false',
+      '2000 tps (heavy, 16 clients) true',
+      'unthrottled false',
+      'unthrottled true',
+    ]);
+    for (const l of result.load) {
+      expect(l.tps, l.level).toBeGreaterThan(0);
+      // Only the capture windows have a log, and the trigger filled it.
+      if (l.capture) expect(l.logRows, l.level).toBeGreaterThan(0);
+      else expect(l.logRows).toBeUndefined();
+    }
+    expect(result.report).toContain('## Cost floors');
+    expect(result.report).toMatch(/\| unthrottled \| yes \| \d+ \(\d+%\) \|/);
   }, 240_000);
 });

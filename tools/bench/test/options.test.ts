@@ -18,6 +18,12 @@ describe('parseBenchArgs', () => {
     expect(o.contenders).toEqual(['pg_repack', 'vacuum-full']);
   });
 
+  it('--floors prints only, unless --out names a file (it never overwrites the whole report by default)', () => {
+    expect(parseBenchArgs(['--floors'])).toMatchObject({ floors: true, out: undefined });
+    expect(parseBenchArgs(['--floors', '--out', '/tmp/floors.md'])).toMatchObject({ floors: true, out: '/tmp/floors.md' });
+    expect(parseBenchArgs([]).floors).toBe(false);
+  });
+
   it('rejects unknown contenders, bad numbers and unknown flags with invalid_option', () => {
     for (const argv of [['--contenders', 'cluster'], ['--rows', 'many'], ['--runs', '0'], ['--runs', '1.5'], ['--bogus']]) {
       let caught: unknown;

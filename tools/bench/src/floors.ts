@@ -1,0 +1,253 @@
+import pg from 'pg';
+import { quoteIdent, quoteQualified } from '@pgtools/core';
+import { createCapture, dropCapture } from '@pgtools/cdc';
+import { startPostgres } from '@pgtools/testkit';
+import { startCpuMeter } from './cpu-meter.js';
+import { FIXTURE, fixtureStatements } from './fixture.js';
+import { startLoad } from './load.js';
+import { describeMachine } from './machine.js';
+import type { BenchOptions } from './options.js';
+import { benchSettings } from './settings.js';
+import { median } from './stats.js';
+
+/** One measured piece of work: wall time and how many cores the machine kept busy meanwhile. */
+export interface FloorSample {
+  ms: number;
+  cores: number;
+}
+
+/** One load window: the load's throughput and the machine's busy cores, with or without the capture trigger. */
+export interface LoadFloorSample {
+  level: string;
+  capture: boolean;
+  tps: number;
+  cores: number;
+  /** With the capture: the log rows the trigger wrote during the load. */
+  logRows?: number;
+}
+
+/** What `--floors` measured, and its markdown report. */
+export interface FloorsResult {
+  work: Map<string, FloorSample[]>;
+  load: LoadFloorSample[];
+  report: string;
+}
+
+const DB = 'floors';
+const COPY = 'floor_copy';
+
+/** The benchmark table's indexes, rebuilt on the copy; the size of the original orders the schedule. */
+const INDEXES = [
+  { label: 'primary key (id)', original: `${FIXTURE.table}_pkey`, sql: `CREATE UNIQUE INDEX floor_pk ON ${COPY} (id)`, name: 'floor_pk' },
+  { label: 'account', original: FIXTURE.accountIndex, sql: `CREATE INDEX floor_account ON ${COPY} (account)`, name: 'floor_account' },
+  { label: 'code (text)', original: FIXTURE.codeIndex, sql: `CREATE INDEX floor_code ON ${COPY} (code)`, name: 'floor_code' },
+];
+
+const STEP = {
+  ctas: 'copy: CREATE TABLE ... AS SELECT (pgtools, catalog swap)',
+  insert: 'copy: INSERT ... SELECT (pg_repack, chunked pgtools copies)',
+  hints: 'first read of the new heap (sets hint bits; the first index builds pay it)',
+  pgtoolsBuilds: 'the 3 index builds over 2 connections, largest first, no parallel workers (pgtools)',
+  serialBuilds: 'the 3 index builds one at a time with parallel workers (pg_repack, VACUUM FULL)',
+  analyze: 'ANALYZE of the new heap',
+} as const;
+const indexStep = (label: string): string => `index ${label} alone, no parallel workers`;
+
+/**
+ * Measures what bounds a repack's speed on this machine, piece by piece, with the benchmark's
+ * server settings and table: each server-side step of a repack alone on an idle server (wall time
+ * and busy cores), then the load by itself and with the change-capture trigger at each load level.
+ * The sums say how fast any tool doing this work could be here; the load windows say what the
+ * trigger alone costs the application. Progress lines go to `log`.
+ *
+ * @example
+ * ```ts
+ * import { parseBenchArgs, runFloors } from '@pgtools/bench';
+ * const { report } = await runFloors(parseBenchArgs(['--floors', '--rows', '200000', '--runs', '1']), {
+ *   command: 'pnpm bench:repack --floors --rows 200000 --runs 1',
+ *   log: (line) => console.error(line),
+ * });
+ * console.log(report);
+ * ```
+ */
+export async function runFloors(options: BenchOptions, { command, log }: { command: string; log: (line: string) => void }): Promise<FloorsResult> {
+  const settings = benchSettings({ fsync: options.fsync });
+  const machine = describeMachine();
+  const cluster = await startPostgres({ settings, name: 'bench-floors' });
+  const work = new Map<string, FloorSample[]>();
+  const load: LoadFloorSample[] = [];
+  try {
+    await cluster.query(`CREATE DATABASE ${quoteIdent(DB)}`);
+    const a = new pg.Client(cluster.clientConfig(DB));
+    const b = new pg.Client(cluster.clientConfig(DB));
+    await a.connect();
+    await b.connect();
+    let liveRows = 0;
+    let version = '';
+    try {
+      log(`building the table: ${options.rows} rows`);
+      for (const sql of fixtureStatements(options.rows)) await a.query(sql);
+      const { rows } = await a.query<{ live: string; version: string }>(`SELECT (SELECT count(*) FROM ${FIXTURE.table})::text AS live, version() AS version`);
+      liveRows = Number(rows[0]!.live);
+      version = rows[0]!.version.replace(/ on .*$/, '');
+      const { rows: sizes } = await a.query<{ name: string; bytes: string }>(
+        'SELECT relname AS name, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE relname = ANY($1)',
+        [INDEXES.map((i) => i.original)],
+      );
+      const size = (name: string): number => Number(sizes.find((s) => s.name === name)?.bytes ?? 0);
+      const bySize = [...INDEXES].sort((x, y) => size(y.original) - size(x.original));
+
+      const measure = async (step: string, fn: () => Promise<unknown>): Promise<void> => {
+        // As before every benchmark pass: no checkpoint of earlier steps' writes lands in this one.
+        await a.query('CHECKPOINT');
+        const meter = startCpuMeter();
+        const t0 = performance.now();
+        await fn();
+        const sample = { ms: performance.now() - t0, cores: meter.stop() };
+        work.set(step, [...(work.get(step) ?? []), sample]);
+        log(`  ${step}: ${sample.ms.toFixed(0)} ms, ${sample.cores.toFixed(2)} cores`);
+      };
+      const dropIndexes = () => a.query(`DROP INDEX IF EXISTS ${INDEXES.map((i) => i.name).join(', ')}`);
+      const workers = (n: string) => Promise.all([a, b].map((c) => c.query("SELECT set_config('max_parallel_maintenance_workers', $1, false)", [n])));
+      for (let run = 1; run <= options.runs; run++) {
+        log(`server work, run ${run}/${options.runs}`);
+        await a.query(`DROP TABLE IF EXISTS ${COPY}, floor_insert`);
+        await measure(STEP.ctas, () => a.query(`CREATE TABLE ${COPY} AS SELECT * FROM ${FIXTURE.table}`));
+        await a.query(`CREATE TABLE floor_insert (LIKE ${FIXTURE.table})`);
+        await measure(STEP.insert, () => a.query(`INSERT INTO floor_insert SELECT * FROM ${FIXTURE.table}`));
+        await a.query('DROP TABLE floor_insert');
+        await measure(STEP.hints, () => a.query(`SELECT count(*) FROM ${COPY}`));
+        await workers('0');
+        for (const index of INDEXES) {
+          await measure(indexStep(index.label), () => a.query(index.sql));
+          await dropIndexes();
+        }
+        await measure(STEP.pgtoolsBuilds, async () => {
+          const queue = [...bySize];
+          const worker = async (c: pg.Client): Promise<void> => {
+            for (let next = queue.shift(); next; next = queue.shift()) await c.query(next.sql);
+          };
+          await Promise.all([worker(a), worker(b)]);
+        });
+        await dropIndexes();
+        await workers(String(settings.max_parallel_maintenance_workers));
+        await measure(STEP.serialBuilds, async () => {
+          for (const index of bySize) await a.query(index.sql);
+        });
+        await measure(STEP.analyze, () => a.query(`ANALYZE ${COPY}`));
+      }
+      await a.query(`DROP TABLE IF EXISTS ${COPY}`);
+
+      const levels = [
+        { level: `${options.tps} tps`, tps: options.tps as number | undefined, clients: options.clients },
+        { level: '2000 tps (heavy, 16 clients)', tps: 2000, clients: 16 },
+        { level: 'unthrottled', tps: undefined, clients: options.clients },
+      ];
+      const oid = Number((await a.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [FIXTURE.table])).rows[0]!.oid);
+      for (let run = 1; run <= options.runs; run++) {
+        for (const level of levels) {
+          for (const capture of [false, true]) {
+            const objects = capture
+              ? await createCapture(a, { table: { schema: FIXTURE.schema, name: FIXTURE.table, oid }, keyColumns: ['id'], toolSchema: 'floors' })
+              : undefined;
+            try {
+              const running = await startLoad(a, {
+                pgbench: `${cluster.binDir}/pgbench`,
+                host: cluster.host,
+                port: cluster.port,
+                user: cluster.superuser,
+                database: DB,
+                rows: options.rows,
+                clients: level.clients,
+                threads: options.threads,
+                tps: level.tps,
+              });
+              // Clients connect and prepare first; the window starts once they are running.
+              await new Promise((r) => setTimeout(r, 1000));
+              const meter = startCpuMeter();
+              const from = Date.now();
+              await new Promise((r) => setTimeout(r, options.baselineS * 1000));
+              const to = Date.now();
+              const cores = meter.stop();
+              const { transactions } = await running.stop(a);
+              const done = transactions.filter((t) => !t.failed && t.endMs >= from && t.endMs < to).length;
+              const sample: LoadFloorSample = { level: level.level, capture, tps: done / ((to - from) / 1000), cores };
+              if (objects) {
+                const logged = await a.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteQualified(objects.toolSchema, objects.logTable)}`);
+                sample.logRows = Number(logged.rows[0]!.n);
+              }
+              load.push(sample);
+              log(`load ${level.level}${capture ? ' with the capture trigger' : ''}, run ${run}: ${sample.tps.toFixed(0)} tps, ${cores.toFixed(2)} cores`);
+            } finally {
+              if (objects) await dropCapture(a, objects);
+            }
+          }
+        }
+      }
+    } finally {
+      await a.end();
+      await b.end();
+    }
+    return { work, load, report: renderFloors({ command, machine, version, settings, options, liveRows, work, load }) };
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+function renderFloors(input: {
+  command: string;
+  machine: ReturnType<typeof describeMachine>;
+  version: string;
+  settings: Record<string, string | number | boolean>;
+  options: BenchOptions;
+  liveRows: number;
+  work: Map<string, FloorSample[]>;
+  load: LoadFloorSample[];
+}): string {
+  const { work, load, options } = input;
+  const ms = (step: string): number => median((work.get(step) ?? []).map((s) => s.ms)) ?? Number.NaN;
+  const cores = (step: string): number => median((work.get(step) ?? []).map((s) => s.cores)) ?? Number.NaN;
+  const s = (x: number): string => (x / 1000).toFixed(2);
+  const workRows = [...work.keys()].map((step) => {
+    const all = work.get(step)!.map((x) => x.ms);
+    return `| ${step} | ${s(ms(step))} (${s(Math.min(...all))}–${s(Math.max(...all))}) | ${cores(step).toFixed(2)} | ${((ms(step) * cores(step)) / 1000).toFixed(2)} |`;
+  });
+  const pgtoolsSum = ms(STEP.ctas) + ms(STEP.hints) + ms(STEP.pgtoolsBuilds) + ms(STEP.analyze);
+  const pgRepackSum = ms(STEP.insert) + ms(STEP.hints) + ms(STEP.serialBuilds) + ms(STEP.analyze);
+  const levels = [...new Set(load.map((l) => l.level))];
+  const loadOf = (level: string, capture: boolean) => load.filter((l) => l.level === level && l.capture === capture);
+  const loadRows = levels.flatMap((level) =>
+    [false, true].map((capture) => {
+      const samples = loadOf(level, capture);
+      const tps = median(samples.map((x) => x.tps)) ?? Number.NaN;
+      const without = median(loadOf(level, false).map((x) => x.tps)) ?? Number.NaN;
+      // At a fixed rate the trigger shows as CPU, not as throughput.
+      const share = capture && level === 'unthrottled' ? ` (${((100 * tps) / without).toFixed(0)}%)` : '';
+      return `| ${level} | ${capture ? 'yes' : 'no'} | ${tps.toFixed(0)}${share} | ${(median(samples.map((x) => x.cores)) ?? Number.NaN).toFixed(2)} |`;
+    }),
+  );
+  return [
+    '## Cost floors: what bounds a repack here',
+    '',
+    `Produced by \`${input.command}\` on ${new Date().toISOString()}: ${input.machine.cpuModel}, \`nproc\` = ${input.machine.nproc}; ${input.version}; ` +
+      `the benchmark's server settings and table (${input.liveRows} live rows of ${options.rows} inserted). Busy cores are the whole machine's (Linux \`/proc/stat\`), so they include everything running, in 10 ms ticks (rough for steps under 0.1 s); CPU s = wall × busy cores.`,
+    '',
+    `### The server's work in a repack, nothing else running (median of ${options.runs})`,
+    '',
+    '| step | wall s (min–max) | busy cores | CPU s |',
+    '|---|---|---|---|',
+    ...workRows,
+    '',
+    `- pgtools' schedule of this work (copy, first read, two build connections, ANALYZE): **${s(pgtoolsSum)} s**. pg_repack's (INSERT, first read, one build at a time with workers, ANALYZE): **${s(pgRepackSum)} s**. ` +
+      'Neither includes the log apply, the swap, connection set-up or process start-up, nor the load running beside them.',
+    '',
+    `### The load alone and with the capture trigger (median of ${options.runs} windows of ${options.baselineS} s)`,
+    '',
+    '| load | capture trigger | tps (unthrottled: share of without) | busy cores |',
+    '|---|---|---|---|',
+    ...loadRows,
+    '',
+    '- With the trigger, every row the load writes also writes a log row: at a fixed rate that costs CPU, unthrottled it costs throughput. It is the price of an online repack built on a trigger (pg_repack pays it too), before any copying.',
+    '',
+  ].join('\n');
+}
