@@ -34,14 +34,16 @@ export interface FloorsResult {
 }
 
 const DB = 'floors';
-const COPY = 'floor_copy';
+const TABLE = quoteQualified(FIXTURE.schema, FIXTURE.table);
+const COPY = quoteQualified(FIXTURE.schema, 'floor_copy');
+const INSERTED = quoteQualified(FIXTURE.schema, 'floor_insert');
 
 /** The benchmark table's indexes, rebuilt on the copy; the size of the original orders the schedule. */
 const INDEXES = [
-  { label: 'primary key (id)', original: `${FIXTURE.table}_pkey`, sql: `CREATE UNIQUE INDEX floor_pk ON ${COPY} (id)`, name: 'floor_pk' },
-  { label: 'account', original: FIXTURE.accountIndex, sql: `CREATE INDEX floor_account ON ${COPY} (account)`, name: 'floor_account' },
-  { label: 'code (text)', original: FIXTURE.codeIndex, sql: `CREATE INDEX floor_code ON ${COPY} (code)`, name: 'floor_code' },
-];
+  { label: 'primary key (id)', original: `${FIXTURE.table}_pkey`, name: 'floor_pk', unique: true, column: 'id' },
+  { label: 'account', original: FIXTURE.accountIndex, name: 'floor_account', unique: false, column: 'account' },
+  { label: 'code (text)', original: FIXTURE.codeIndex, name: 'floor_code', unique: false, column: 'code' },
+].map((i) => ({ ...i, sql: `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(i.name)} ON ${COPY} (${quoteIdent(i.column)})` }));
 
 const STEP = {
   ctas: 'copy: CREATE TABLE ... AS SELECT (pgtools, catalog swap)',
@@ -87,7 +89,7 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
     try {
       log(`building the table: ${options.rows} rows`);
       for (const sql of fixtureStatements(options.rows)) await a.query(sql);
-      const { rows } = await a.query<{ live: string; version: string }>(`SELECT (SELECT count(*) FROM ${FIXTURE.table})::text AS live, version() AS version`);
+      const { rows } = await a.query<{ live: string; version: string }>(`SELECT (SELECT count(*) FROM ${TABLE})::text AS live, version() AS version`);
       liveRows = Number(rows[0]!.live);
       version = rows[0]!.version.replace(/ on .*$/, '');
       const { rows: sizes } = await a.query<{ name: string; bytes: string }>(
@@ -107,15 +109,15 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
         work.set(step, [...(work.get(step) ?? []), sample]);
         log(`  ${step}: ${sample.ms.toFixed(0)} ms, ${sample.cores.toFixed(2)} cores`);
       };
-      const dropIndexes = () => a.query(`DROP INDEX IF EXISTS ${INDEXES.map((i) => i.name).join(', ')}`);
+      const dropIndexes = () => a.query(`DROP INDEX IF EXISTS ${INDEXES.map((i) => quoteQualified(FIXTURE.schema, i.name)).join(', ')}`);
       const workers = (n: string) => Promise.all([a, b].map((c) => c.query("SELECT set_config('max_parallel_maintenance_workers', $1, false)", [n])));
       for (let run = 1; run <= options.runs; run++) {
         log(`server work, run ${run}/${options.runs}`);
-        await a.query(`DROP TABLE IF EXISTS ${COPY}, floor_insert`);
-        await measure(STEP.ctas, () => a.query(`CREATE TABLE ${COPY} AS SELECT * FROM ${FIXTURE.table}`));
-        await a.query(`CREATE TABLE floor_insert (LIKE ${FIXTURE.table})`);
-        await measure(STEP.insert, () => a.query(`INSERT INTO floor_insert SELECT * FROM ${FIXTURE.table}`));
-        await a.query('DROP TABLE floor_insert');
+        await a.query(`DROP TABLE IF EXISTS ${COPY}, ${INSERTED}`);
+        await measure(STEP.ctas, () => a.query(`CREATE TABLE ${COPY} AS SELECT * FROM ${TABLE}`));
+        await a.query(`CREATE TABLE ${INSERTED} (LIKE ${TABLE})`);
+        await measure(STEP.insert, () => a.query(`INSERT INTO ${INSERTED} SELECT * FROM ${TABLE}`));
+        await a.query(`DROP TABLE ${INSERTED}`);
         await measure(STEP.hints, () => a.query(`SELECT count(*) FROM ${COPY}`));
         await workers('0');
         for (const index of INDEXES) {
@@ -143,7 +145,7 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
         { level: '2000 tps (heavy, 16 clients)', tps: 2000, clients: 16 },
         { level: 'unthrottled', tps: undefined, clients: options.clients },
       ];
-      const oid = Number((await a.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [FIXTURE.table])).rows[0]!.oid);
+      const oid = Number((await a.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [TABLE])).rows[0]!.oid);
       for (let run = 1; run <= options.runs; run++) {
         for (const level of levels) {
           for (const capture of [false, true]) {
