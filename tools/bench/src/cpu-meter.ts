@@ -1,18 +1,42 @@
 import { readFileSync } from 'node:fs';
 
-interface CpuTimes {
+/** Cumulative CPU time of the whole machine from one `/proc/stat` snapshot, in clock ticks. */
+export interface CpuTimes {
   busy: number;
   total: number;
   cores: number;
 }
 
-function readCpuTimes(): CpuTimes {
-  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-  const fields = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+/**
+ * Reads a `/proc/stat` text: the aggregate `cpu` line's first eight fields (user nice system idle
+ * iowait irq softirq steal; guest time is already part of user and nice) and the number of `cpuN` lines.
+ *
+ * @example
+ * ```ts
+ * parseCpuTimes('cpu  10 0 5 80 5 0 0 0 0 0\ncpu0 5 0 2 40 3 0 0 0 0 0\ncpu1 5 0 3 40 2 0 0 0 0 0\n');
+ * // => { busy: 15, total: 100, cores: 2 }
+ * ```
+ */
+export function parseCpuTimes(text: string): CpuTimes {
+  const lines = text.split('\n');
+  const fields = (lines[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
   // idle + iowait: the CPU had nothing to run.
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   const total = fields.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total, cores: lines.filter((l) => /^cpu\d+ /.test(l)).length };
+}
+
+/**
+ * The average number of busy cores between two snapshots.
+ *
+ * @example
+ * ```ts
+ * busyCores({ busy: 0, total: 0, cores: 2 }, { busy: 50, total: 100, cores: 2 }); // 1
+ * ```
+ */
+export function busyCores(start: CpuTimes, end: CpuTimes): number {
+  const total = end.total - start.total;
+  return total > 0 ? (start.cores * (end.busy - start.busy)) / total : 0;
 }
 
 /**
@@ -27,12 +51,7 @@ function readCpuTimes(): CpuTimes {
  * ```
  */
 export function startCpuMeter(): { stop(): number } {
-  const start = readCpuTimes();
-  return {
-    stop() {
-      const end = readCpuTimes();
-      const total = end.total - start.total;
-      return total > 0 ? (start.cores * (end.busy - start.busy)) / total : 0;
-    },
-  };
+  const read = (): CpuTimes => parseCpuTimes(readFileSync('/proc/stat', 'utf8'));
+  const start = read();
+  return { stop: () => busyCores(start, read()) };
 }

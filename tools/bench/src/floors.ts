@@ -5,7 +5,7 @@ import { startPostgres } from '@pgtools/testkit';
 import { startCpuMeter } from './cpu-meter.js';
 import { FIXTURE, fixtureStatements } from './fixture.js';
 import { startLoad } from './load.js';
-import { describeMachine } from './machine.js';
+import { describeMachine, type MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import { benchSettings } from './settings.js';
 import { median } from './stats.js';
@@ -24,6 +24,8 @@ export interface LoadFloorSample {
   cores: number;
   /** With the capture: the log rows the trigger wrote during the load. */
   logRows?: number;
+  /** Load clients that aborted during the window (their share of throughput is missing). */
+  clientsLost?: number;
 }
 
 /** What `--floors` measured, and its markdown report. */
@@ -45,7 +47,8 @@ const INDEXES = [
   { label: 'code (text)', original: FIXTURE.codeIndex, name: 'floor_code', unique: false, column: 'code' },
 ].map((i) => ({ ...i, sql: `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(i.name)} ON ${COPY} (${quoteIdent(i.column)})` }));
 
-const STEP = {
+/** The names of the measured steps, as the report and {@link FloorsResult.work} key them. */
+export const FLOOR_STEPS = {
   ctas: 'copy: CREATE TABLE ... AS SELECT (pgtools, catalog swap)',
   insert: 'copy: INSERT ... SELECT (pg_repack, chunked pgtools copies)',
   hints: 'first read of the new heap (sets hint bits; the first index builds pay it)',
@@ -55,12 +58,37 @@ const STEP = {
 } as const;
 const indexStep = (label: string): string => `index ${label} alone, no parallel workers`;
 
+/** One load level of the floors: a fixed rate, or unthrottled (`tps` undefined). */
+export interface FloorLoadLevel {
+  level: string;
+  tps: number | undefined;
+  clients: number;
+}
+
+/**
+ * The loads `--floors` runs: the benchmark's fixed rate, the heavy 2,000 tps (once, when the fixed
+ * rate is already that), and unthrottled.
+ *
+ * @example
+ * ```ts
+ * floorLoadLevels({ tps: 400, clients: 8 }).map((l) => l.level); // ['400 tps', '2000 tps (heavy, 16 clients)', 'unthrottled']
+ * ```
+ */
+export function floorLoadLevels(options: Pick<BenchOptions, 'tps' | 'clients'>): FloorLoadLevel[] {
+  const heavy: FloorLoadLevel = { level: '2000 tps (heavy, 16 clients)', tps: 2000, clients: 16 };
+  return [
+    ...(options.tps === heavy.tps ? [] : [{ level: `${options.tps} tps`, tps: options.tps, clients: options.clients }]),
+    heavy,
+    { level: 'unthrottled', tps: undefined, clients: options.clients },
+  ];
+}
+
 /**
  * Measures what bounds a repack's speed on this machine, piece by piece, with the benchmark's
  * server settings and table: each server-side step of a repack alone on an idle server (wall time
  * and busy cores), then the load by itself and with the change-capture trigger at each load level.
- * The sums say how fast any tool doing this work could be here; the load windows say what the
- * trigger alone costs the application. Progress lines go to `log`.
+ * The sums say how fast the two schedules of this work (pgtools', and pg_repack's and VACUUM FULL's)
+ * run here; the load windows say what the trigger alone costs the application. Progress lines go to `log`.
  *
  * @example
  * ```ts
@@ -82,11 +110,13 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
     await cluster.query(`CREATE DATABASE ${quoteIdent(DB)}`);
     const a = new pg.Client(cluster.clientConfig(DB));
     const b = new pg.Client(cluster.clientConfig(DB));
-    await a.connect();
-    await b.connect();
+    // A connection lost mid-way fails the query in flight; no unhandled 'error' event on top of it.
+    for (const c of [a, b]) c.on('error', () => {});
     let liveRows = 0;
     let version = '';
     try {
+      await a.connect();
+      await b.connect();
       log(`building the table: ${options.rows} rows`);
       for (const sql of fixtureStatements(options.rows)) await a.query(sql);
       const { rows } = await a.query<{ live: string; version: string }>(`SELECT (SELECT count(*) FROM ${TABLE})::text AS live, version() AS version`);
@@ -114,17 +144,17 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
       for (let run = 1; run <= options.runs; run++) {
         log(`server work, run ${run}/${options.runs}`);
         await a.query(`DROP TABLE IF EXISTS ${COPY}, ${INSERTED}`);
-        await measure(STEP.ctas, () => a.query(`CREATE TABLE ${COPY} AS SELECT * FROM ${TABLE}`));
+        await measure(FLOOR_STEPS.ctas, () => a.query(`CREATE TABLE ${COPY} AS SELECT * FROM ${TABLE}`));
         await a.query(`CREATE TABLE ${INSERTED} (LIKE ${TABLE})`);
-        await measure(STEP.insert, () => a.query(`INSERT INTO ${INSERTED} SELECT * FROM ${TABLE}`));
+        await measure(FLOOR_STEPS.insert, () => a.query(`INSERT INTO ${INSERTED} SELECT * FROM ${TABLE}`));
         await a.query(`DROP TABLE ${INSERTED}`);
-        await measure(STEP.hints, () => a.query(`SELECT count(*) FROM ${COPY}`));
+        await measure(FLOOR_STEPS.hints, () => a.query(`SELECT count(*) FROM ${COPY}`));
         await workers('0');
         for (const index of INDEXES) {
           await measure(indexStep(index.label), () => a.query(index.sql));
           await dropIndexes();
         }
-        await measure(STEP.pgtoolsBuilds, async () => {
+        await measure(FLOOR_STEPS.pgtoolsBuilds, async () => {
           const queue = [...bySize];
           const worker = async (c: pg.Client): Promise<void> => {
             for (let next = queue.shift(); next; next = queue.shift()) await c.query(next.sql);
@@ -133,22 +163,19 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
         });
         await dropIndexes();
         await workers(String(settings.max_parallel_maintenance_workers));
-        await measure(STEP.serialBuilds, async () => {
+        await measure(FLOOR_STEPS.serialBuilds, async () => {
           for (const index of bySize) await a.query(index.sql);
         });
-        await measure(STEP.analyze, () => a.query(`ANALYZE ${COPY}`));
+        await measure(FLOOR_STEPS.analyze, () => a.query(`ANALYZE ${COPY}`));
       }
       await a.query(`DROP TABLE IF EXISTS ${COPY}`);
 
-      const levels = [
-        { level: `${options.tps} tps`, tps: options.tps as number | undefined, clients: options.clients },
-        { level: '2000 tps (heavy, 16 clients)', tps: 2000, clients: 16 },
-        { level: 'unthrottled', tps: undefined, clients: options.clients },
-      ];
+      const levels = floorLoadLevels(options);
       const oid = Number((await a.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [TABLE])).rows[0]!.oid);
       for (let run = 1; run <= options.runs; run++) {
         for (const level of levels) {
-          for (const capture of [false, true]) {
+          // Alternated, so neither window always runs on the table the other has just written to.
+          for (const capture of run % 2 === 1 ? [false, true] : [true, false]) {
             const objects = capture
               ? await createCapture(a, { table: { schema: FIXTURE.schema, name: FIXTURE.table, oid }, keyColumns: ['id'], toolSchema: 'floors' })
               : undefined;
@@ -164,16 +191,30 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
                 threads: options.threads,
                 tps: level.tps,
               });
-              // Clients connect and prepare first; the window starts once they are running.
-              await new Promise((r) => setTimeout(r, 1000));
-              const meter = startCpuMeter();
-              const from = Date.now();
-              await new Promise((r) => setTimeout(r, options.baselineS * 1000));
-              const to = Date.now();
-              const cores = meter.stop();
-              const { transactions } = await running.stop(a);
+              let stopped: Awaited<ReturnType<typeof running.stop>> | undefined;
+              let from = 0;
+              let to = 0;
+              let cores = 0;
+              try {
+                // Clients connect and prepare first; the window starts once they are running.
+                await new Promise((r) => setTimeout(r, 1000));
+                const meter = startCpuMeter();
+                from = Date.now();
+                await new Promise((r) => setTimeout(r, options.baselineS * 1000));
+                to = Date.now();
+                cores = meter.stop();
+              } finally {
+                stopped = await running.stop(a);
+              }
+              const { transactions, clientsAlive, stderr } = stopped;
               const done = transactions.filter((t) => !t.failed && t.endMs >= from && t.endMs < to).length;
               const sample: LoadFloorSample = { level: level.level, capture, tps: done / ((to - from) / 1000), cores };
+              // A client that died (a deadlock between two load transactions aborts it) lowers the
+              // throughput for a reason other than the trigger: the report says so next to the figure.
+              if (clientsAlive < level.clients) {
+                sample.clientsLost = level.clients - clientsAlive;
+                log(`  ${sample.clientsLost} load client(s) aborted: ${stderr.slice(-300)}`);
+              }
               if (objects) {
                 const logged = await a.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteQualified(objects.toolSchema, objects.logTable)}`);
                 sample.logRows = Number(logged.rows[0]!.n);
@@ -187,26 +228,44 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
         }
       }
     } finally {
-      await a.end();
-      await b.end();
+      await a.end().catch(() => {});
+      await b.end().catch(() => {});
     }
-    return { work, load, report: renderFloors({ command, machine, version, settings, options, liveRows, work, load }) };
+    return {
+      work,
+      load,
+      report: renderFloors({ command, date: new Date().toISOString(), machine, version, rows: options.rows, runs: options.runs, windowS: options.baselineS, liveRows, work, load }),
+    };
   } finally {
     await cluster.destroy();
   }
 }
 
-function renderFloors(input: {
+/** What {@link renderFloors} shows. */
+export interface FloorsReportInput {
   command: string;
-  machine: ReturnType<typeof describeMachine>;
+  date: string;
+  machine: Pick<MachineInfo, 'cpuModel' | 'nproc'>;
   version: string;
-  settings: Record<string, string | number | boolean>;
-  options: BenchOptions;
+  rows: number;
+  runs: number;
+  windowS: number;
   liveRows: number;
   work: Map<string, FloorSample[]>;
   load: LoadFloorSample[];
-}): string {
-  const { work, load, options } = input;
+}
+
+/**
+ * The markdown section of a `--floors` run: the steps with their medians, both schedules' sums,
+ * and the load windows with the unthrottled share kept under the capture trigger.
+ *
+ * @example
+ * ```ts
+ * const markdown = renderFloors({ command, date, machine, version, rows, runs, windowS, liveRows, work, load });
+ * ```
+ */
+export function renderFloors(input: FloorsReportInput): string {
+  const { work, load } = input;
   const ms = (step: string): number => median((work.get(step) ?? []).map((s) => s.ms)) ?? Number.NaN;
   const cores = (step: string): number => median((work.get(step) ?? []).map((s) => s.cores)) ?? Number.NaN;
   const s = (x: number): string => (x / 1000).toFixed(2);
@@ -214,8 +273,8 @@ function renderFloors(input: {
     const all = work.get(step)!.map((x) => x.ms);
     return `| ${step} | ${s(ms(step))} (${s(Math.min(...all))}–${s(Math.max(...all))}) | ${cores(step).toFixed(2)} | ${((ms(step) * cores(step)) / 1000).toFixed(2)} |`;
   });
-  const pgtoolsSum = ms(STEP.ctas) + ms(STEP.hints) + ms(STEP.pgtoolsBuilds) + ms(STEP.analyze);
-  const pgRepackSum = ms(STEP.insert) + ms(STEP.hints) + ms(STEP.serialBuilds) + ms(STEP.analyze);
+  const pgtoolsSum = ms(FLOOR_STEPS.ctas) + ms(FLOOR_STEPS.hints) + ms(FLOOR_STEPS.pgtoolsBuilds) + ms(FLOOR_STEPS.analyze);
+  const pgRepackSum = ms(FLOOR_STEPS.insert) + ms(FLOOR_STEPS.hints) + ms(FLOOR_STEPS.serialBuilds) + ms(FLOOR_STEPS.analyze);
   const levels = [...new Set(load.map((l) => l.level))];
   const loadOf = (level: string, capture: boolean) => load.filter((l) => l.level === level && l.capture === capture);
   const loadRows = levels.flatMap((level) =>
@@ -225,16 +284,18 @@ function renderFloors(input: {
       const without = median(loadOf(level, false).map((x) => x.tps)) ?? Number.NaN;
       // At a fixed rate the trigger shows as CPU, not as throughput.
       const share = capture && level === 'unthrottled' ? ` (${((100 * tps) / without).toFixed(0)}%)` : '';
-      return `| ${level} | ${capture ? 'yes' : 'no'} | ${tps.toFixed(0)}${share} | ${(median(samples.map((x) => x.cores)) ?? Number.NaN).toFixed(2)} |`;
+      const lost = samples.reduce((n, x) => n + (x.clientsLost ?? 0), 0);
+      const aborted = lost > 0 ? `; ${lost} client(s) aborted` : '';
+      return `| ${level} | ${capture ? 'yes' : 'no'} | ${tps.toFixed(0)}${share}${aborted} | ${(median(samples.map((x) => x.cores)) ?? Number.NaN).toFixed(2)} |`;
     }),
   );
   return [
     '## Cost floors: what bounds a repack here',
     '',
-    `Produced by \`${input.command}\` on ${new Date().toISOString()}: ${input.machine.cpuModel}, \`nproc\` = ${input.machine.nproc}; ${input.version}; ` +
-      `the benchmark's server settings and table (${input.liveRows} live rows of ${options.rows} inserted). Busy cores are the whole machine's (Linux \`/proc/stat\`), so they include everything running, in 10 ms ticks (rough for steps under 0.1 s); CPU s = wall × busy cores.`,
+    `Produced by \`${input.command}\` on ${input.date}: ${input.machine.cpuModel}, \`nproc\` = ${input.machine.nproc}; ${input.version}; ` +
+      `the benchmark's server settings and table (${input.liveRows} live rows of ${input.rows} inserted). Busy cores are the whole machine's (Linux \`/proc/stat\`), so they include everything running, in 10 ms ticks (rough for steps under 0.1 s); CPU s = wall × busy cores.`,
     '',
-    `### The server's work in a repack, nothing else running (median of ${options.runs})`,
+    `### The server's work in a repack, nothing else running (median of ${input.runs})`,
     '',
     '| step | wall s (min–max) | busy cores | CPU s |',
     '|---|---|---|---|',
@@ -243,13 +304,13 @@ function renderFloors(input: {
     `- pgtools' schedule of this work (copy, first read, two build connections, ANALYZE): **${s(pgtoolsSum)} s**. pg_repack's (INSERT, first read, one build at a time with workers, ANALYZE): **${s(pgRepackSum)} s**. ` +
       'Neither includes the log apply, the swap, connection set-up or process start-up, nor the load running beside them.',
     '',
-    `### The load alone and with the capture trigger (median of ${options.runs} windows of ${options.baselineS} s)`,
+    `### The load alone and with the capture trigger (median of ${input.runs} windows of ${input.windowS} s)`,
     '',
     '| load | capture trigger | tps (unthrottled: share of without) | busy cores |',
     '|---|---|---|---|',
     ...loadRows,
     '',
-    '- With the trigger, every row the load writes also writes a log row: at a fixed rate that costs CPU, unthrottled it costs throughput. It is the price of an online repack built on a trigger (pg_repack pays it too), before any copying.',
+    "- With the trigger, every row the load writes also writes a log row: at a fixed rate that costs CPU, unthrottled it costs throughput. It is the price of an online repack built on a trigger, before any copying; pg_repack's trigger writes a log row per row change as well (not measured here).",
     '',
   ].join('\n');
 }
