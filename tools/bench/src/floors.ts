@@ -5,6 +5,7 @@ import { startPostgres } from '@pgtools/testkit';
 import { startCpuMeter } from './cpu-meter.js';
 import { FIXTURE, fixtureStatements } from './fixture.js';
 import { startLoad } from './load.js';
+import { loadWindowStats } from './pgbench-log.js';
 import { describeMachine, type MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import { benchSettings } from './settings.js';
@@ -207,8 +208,7 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
                 stopped = await running.stop(a);
               }
               const { transactions, clientsAlive, stderr } = stopped;
-              const done = transactions.filter((t) => !t.failed && t.endMs >= from && t.endMs < to).length;
-              const sample: LoadFloorSample = { level: level.level, capture, tps: done / ((to - from) / 1000), cores };
+              const sample: LoadFloorSample = { level: level.level, capture, tps: loadWindowStats(transactions, from, to).tps, cores };
               // A client that died (a deadlock between two load transactions aborts it) lowers the
               // throughput for a reason other than the trigger: the report says so next to the figure.
               if (clientsAlive < level.clients) {
