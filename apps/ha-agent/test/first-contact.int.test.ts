@@ -5,14 +5,15 @@ import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeTempDir, pgBinDir, serverUser, spawnManaged, waitFor, type TempDir } from '@pgtools/testkit';
+import { freePort, makeTempDir, packageDirFor, pgBinDir, serverUser, spawnManaged, waitFor, type TempDir } from '@pgtools/testkit';
 import { main } from '../src/ha-agent.js';
 
 // The errors a newcomer meets first, each produced for real: a missing bin_dir, ports taken by
 // real listeners, an etcd address where nothing answers. No mock: main() runs as the CLI does.
-const AGENT = resolve(__dirname, '../bin/ha-agent.js');
 const FIXTURE = resolve(__dirname, '../../../packages/ha-agent/test/fixtures/seed-config-loopback.yml');
 const user = serverUser();
+// Run as the PostgreSQL OS user: from a copy it can read when the checkout is in /root.
+const agentBin = (): string => join(packageDirFor('@pgtools/ha-agent-cli', resolve(__dirname, '..'), user), 'bin', 'ha-agent.js');
 
 let dir: TempDir;
 const servers: Server[] = [];
@@ -120,7 +121,7 @@ describe('ha-agent JSON logs (the real CLI)', () => {
   it('--log-format json: every stderr line is one JSON object with time, level and message', async () => {
     const { file, etcdPort } = await writeConfig('json', (doc) => doc.setIn(['log'], { level: 'INFO', static_fields: { app: 'ha-agent-test' } }));
     const logFile = join(dir.path, 'json-agent.log');
-    const agent = spawnManaged(process.execPath, [AGENT, '--log-format', 'json', file], { env, cwd: dir.path, logFile, ...(user ? { user } : {}), stopSignal: 'SIGTERM' });
+    const agent = spawnManaged(process.execPath, [agentBin(), '--log-format', 'json', file], { env, cwd: dir.path, logFile, ...(user ? { user } : {}), stopSignal: 'SIGTERM' });
     try {
       await waitFor(() => readFileSync(logFile, 'utf8').includes('etcd is unreachable') || !agent.isRunning(), { timeoutMs: 30_000, intervalMs: 200, describe: () => readFileSync(logFile, 'utf8') });
       agent.signal('SIGTERM');

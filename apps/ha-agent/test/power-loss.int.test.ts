@@ -3,12 +3,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isAlive, makeTempDir, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
+import { freePort, isAlive, makeTempDir, packageDirFor, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
 
 // Three real `ha-agent` processes (one per node, as the PostgreSQL OS user) over a 3-member etcd.
 // Power loss of the primary node: SIGKILL of its agent process and of its PostgreSQL process group.
-const AGENT = resolve(__dirname, '../bin/ha-agent.js');
 const user = serverUser();
+// Run as the PostgreSQL OS user: from a copy it can read when the checkout is in /root.
+const AGENT = join(packageDirFor('@pgtools/ha-agent-cli', resolve(__dirname, '..'), user), 'bin', 'ha-agent.js');
 const TTL = 10;
 
 interface Node {

@@ -4,14 +4,15 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isAlive, makeTempDir, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
+import { freePort, isAlive, makeTempDir, packageDirFor, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
 
 // The seed article's node configuration, adapted to loopback and temp dirs, runs a working node
 // with the real `ha-agent` CLI (as the PostgreSQL OS user); hactl list/pause/resume drive it.
-const AGENT = resolve(__dirname, '../bin/ha-agent.js');
 const HACTL = resolve(__dirname, '../bin/hactl.js');
 const FIXTURE = resolve(__dirname, '../../../packages/ha-agent/test/fixtures/seed-config-loopback.yml');
 const user = serverUser();
+// Run as the PostgreSQL OS user: from a copy it can read when the checkout is in /root.
+const AGENT = join(packageDirFor('@pgtools/ha-agent-cli', resolve(__dirname, '..'), user), 'bin', 'ha-agent.js');
 
 let etcd: EtcdCluster;
 let dir: TempDir;

@@ -95,6 +95,16 @@ export type WakeListener = (view: ClusterView, changes: KeyChange[]) => void;
 
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/** `postmaster_start_time` of a member key's JSON value ('' when absent or unreadable). */
+function startTimeOf(value: string | undefined): string {
+  try {
+    const v = (JSON.parse(value ?? '{}') as { postmaster_start_time?: unknown }).postmaster_start_time;
+    return typeof v === 'string' ? v : '';
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The distributed configuration store of the HA agent: etcd v3 with Patroni's key layout, so that
  * patronictl, vip-manager and other Patroni tools see a correct cluster.
@@ -580,6 +590,11 @@ export class EtcdDcs {
     if (key === this.layout.leader || key === this.layout.failover || key === this.layout.config) return true;
     // The leader wrote status itself; replicas want the new optime to re-evaluate lag at once.
     if (key === this.layout.status || key === this.layout.leaderOptime) return change.newValue !== undefined && leaderName !== this.name;
+    // The leader's PostgreSQL restarted in place: its replicas reconnect at once (issue 14).
+    // The leader key's value is not trusted to be a valid member name: compare, never build, the key.
+    if (leaderName !== undefined && leaderName !== this.name && key === `${this.layout.members}${leaderName}`) {
+      return change.newValue !== undefined && startTimeOf(change.oldValue) !== startTimeOf(change.newValue);
+    }
     return false;
   }
 

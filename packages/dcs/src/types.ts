@@ -41,6 +41,8 @@ export interface MemberData {
   scheduled_restart?: { schedule: string; postgres_version?: string; [key: string]: unknown };
   pause?: boolean;
   checkpoint_after_promote?: boolean;
+  /** When its PostgreSQL started (ISO 8601; pgtools only): a leader restarted in place shows a new value. */
+  postmaster_start_time?: string;
   [key: string]: unknown;
 }
 

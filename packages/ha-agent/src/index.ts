@@ -1,7 +1,7 @@
 export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, secretsReadableWarning, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
 export { applyEnvOverrides } from './config/env-overrides.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
-export { decide } from './decision/decide.js';
+export { decide, RECONNECT_KICK_WINDOW_MS } from './decision/decide.js';
 export { probeFromPatroniStatus } from './decision/peer-probe.js';
 export type { HaAction, HaActionKind, DemoteMode } from './decision/ha-action.js';
 export type {
@@ -13,6 +13,7 @@ export type {
   DecisionConfig,
   PeerProbe,
   MemberRole,
+  LastLeader,
 } from './decision/decision-input.js';
 export { HaAgent } from './agent/ha-agent.js';
 export type { HaAgentOptions } from './agent/ha-agent.js';
@@ -27,12 +28,15 @@ export type { SyncStandbyChoice } from './agent/sync-standby.js';
 export type { MaintenanceHost } from './agent/agent-maintenance.js';
 export type { RestHandlerContext } from './agent/agent-rest-handlers.js';
 export { probeMembers } from './agent/peer-probes.js';
+export { LeaderStream } from './agent/leader-stream.js';
 export { divergedFromHistory, lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
 export type { TimelineSwitch } from './agent/timeline-history.js';
 export { memberServer, syncStandbysOf, toDecisionView } from './agent/view-mapping.js';
 export { PostgresControl } from './postgres/postgres-control.js';
 export type { PostgresControlOptions, RemoteServer } from './postgres/postgres-control.js';
 export { Postmaster, readPidFile } from './postgres/postmaster.js';
+export { reapLeftovers, serverProcessesIn, LEFTOVER_QUIT_GRACE_MS } from './postgres/postmaster-leftovers.js';
+export type { ProcessId } from './postgres/postmaster-leftovers.js';
 export type { StopMode, PostmasterStatus, PostmasterStartOptions } from './postgres/postmaster.js';
 export { runBinary, DEFAULT_BIN_DIR } from './postgres/run-binary.js';
 export type { RunAs, RunBinaryOptions } from './postgres/run-binary.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, probeFromPatroniStatus, type DecisionInput, type HaAction, type PeerProbe } from '../src/index.js';
+import { decide, LeaderStream, probeFromPatroniStatus, RECONNECT_KICK_WINDOW_MS, type DecisionInput, type HaAction, type PeerProbe } from '../src/index.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 const MB = 1024 * 1024;
@@ -120,6 +120,51 @@ const cases: Case[] = [
   { name: 'race: another member ahead -> lose', input: race({ peerProbes: [down('node1'), replicaProbe('node3', 100 * MB + 1)] }), expect: { kind: 'follow', leader: undefined, message: 'following a different leader because I am not the healthiest node: Wal position of node3 is ahead of my wal position' } },
   { name: 'race: a nofailover member ahead does not count', input: race({ peerProbes: [down('node1'), replicaProbe('node3', 200 * MB, { nofailover: true })] }), expect: { kind: 'acquire_leader_and_promote' } },
   { name: 'race: primary still alive -> lose', input: race({ peerProbes: [primaryProbe('node1'), replicaProbe('node3')] }), expect: { kind: 'follow', message: 'following a different leader because I am not the healthiest node: Primary (node1) is still alive' } },
+  // --- a leader restarted in place (issue 14) ---
+  {
+    name: 'leader restarted, nothing streamed from it since: wake the WAL receiver and check again soon',
+    input: input({ lastLeader: { name: 'node1', startedAt: NOW - 300, seenAt: NOW - 100 }, local: { streamedFromLeaderAt: NOW - 400 } }),
+    expect: { kind: 'follow', leader: 'node1', reconnect: true, message: 'the leader (node1) restarted and I (node2) have not streamed from it since: waking the WAL receiver now' },
+  },
+  {
+    name: 'leader restarted, streaming from it again: plain follow',
+    input: input({ lastLeader: { name: 'node1', startedAt: NOW - 300, seenAt: NOW - 100 }, local: { streamedFromLeaderAt: NOW - 250 } }),
+    expect: { kind: 'follow', leader: 'node1', message: 'no action. I am (node2), a secondary, and following a leader (node1)' },
+  },
+  {
+    name: 'leader restarted long ago, never streamed: PostgreSQL retries on its own, no more wake-ups',
+    input: input({ lastLeader: { name: 'node1', startedAt: NOW - 60_000, seenAt: NOW - RECONNECT_KICK_WINDOW_MS } }),
+    expect: { kind: 'follow', leader: 'node1', message: 'no action. I am (node2), a secondary, and following a leader (node1)' },
+  },
+  {
+    name: 'race: the last leader restarted and I have not streamed from it since -> out, however small the published lag',
+    input: race({ lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 }, local: { streamedFromLeaderAt: NOW - 3100 }, peerProbes: [down('node1'), down('node3')] }),
+    expect: {
+      kind: 'follow',
+      leader: undefined,
+      message: `following a different leader because I am not the healthiest node: I cannot tell how far behind node1 I am: its PostgreSQL started at ${new Date(NOW - 3000).toISOString()} and I have not streamed from it since`,
+    },
+  },
+  {
+    name: 'race: the last leader restarted and I streamed from it since -> in',
+    input: race({ lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 }, local: { streamedFromLeaderAt: NOW - 50 }, peerProbes: [down('node1'), down('node3')] }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race in synchronous mode: the sync key vouches for a listed standby that missed the restart',
+    input: race({
+      config: { synchronousMode: true },
+      cluster: { sync: { leader: 'node1', syncStandbys: ['node2'] } },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+      peerProbes: [down('node1'), down('node3')],
+    }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: manual failover to me overrides the unknown lag (the operator decided)',
+    input: race({ lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 }, cluster: { failover: { candidate: 'node2' } } }),
+    expect: { kind: 'acquire_leader_and_promote', clearFailoverKey: true },
+  },
   { name: 'race: lag beyond maximum_lag_on_failover -> out', input: race({ local: { receivedLsn: 100 * MB - 1048577, replayedLsn: 90 * MB } }), expect: { kind: 'follow' } },
   { name: 'race: lag exactly at maximum_lag_on_failover -> still in', input: race({ local: { receivedLsn: 100 * MB - 1048576, replayedLsn: 90 * MB }, peerProbes: [down('node1'), down('node3')] }), expect: { kind: 'acquire_leader_and_promote' } },
   { name: 'race: received (not replayed) position counts', input: race({ local: { receivedLsn: 100 * MB, replayedLsn: 10 * MB }, peerProbes: [down('node1'), down('node3')] }), expect: { kind: 'acquire_leader_and_promote' } },
@@ -192,5 +237,45 @@ describe('probeFromPatroniStatus', () => {
     });
     expect(probeFromPatroniStatus('n1', { state: 'running', role: 'master', xlog: { location: 999 } }).walPosition).toBe(999);
     expect(probeFromPatroniStatus('n3', 'garbage')).toEqual({ name: 'n3', reachable: false });
+  });
+});
+
+describe('LeaderStream: what a replica streamed from its leader since its last start', () => {
+  const server = { host: '10.0.0.1', port: 5432 };
+  const view = (startedAt: number, leader = 'node1') => ({ leader, members: [{ name: leader, postmasterStartTime: startedAt }, { name: 'node2' }] });
+  const streaming = (sentAt: number, host = '10.0.0.1') => ({
+    inRecovery: true,
+    timeline: 1,
+    serverVersion: 150000,
+    systemId: SYSID,
+    replication: [],
+    walReceiver: { status: 'streaming', senderHost: host, senderPort: 5432, lastMessageSentAt: sentAt },
+  });
+
+  it('remembers the leader and what arrived from it; a restart shows as a start time after it', () => {
+    const ls = new LeaderStream('node2');
+    ls.observeView(view(1000), NOW);
+    ls.observeReceiver(streaming(5000), server);
+    expect(ls.lastLeader).toEqual({ name: 'node1', startedAt: 1000, seenAt: NOW });
+    expect(ls.streamedAt).toBe(5000);
+    ls.observeView(view(6000), NOW + 10);
+    expect(ls.lastLeader).toEqual({ name: 'node1', startedAt: 6000, seenAt: NOW + 10 });
+    expect(ls.streamedAt).toBe(5000);
+    // the key is gone (the race): the last leader is still known
+    ls.observeView({ members: [] }, NOW + 20);
+    expect(ls.lastLeader?.startedAt).toBe(6000);
+  });
+
+  it('counts only messages from the leader, while streaming; a new leader starts from nothing', () => {
+    const ls = new LeaderStream('node2');
+    ls.observeView(view(1000), NOW);
+    ls.observeReceiver(streaming(5000, '10.0.0.3'), server);
+    ls.observeReceiver({ ...streaming(5000), walReceiver: { status: 'waiting', senderHost: '10.0.0.1', senderPort: 5432, lastMessageSentAt: 5000 } }, server);
+    expect(ls.streamedAt).toBeUndefined();
+    ls.observeReceiver(streaming(5000), server);
+    ls.observeView(view(900, 'node3'), NOW + 5);
+    expect(ls.streamedAt).toBeUndefined();
+    ls.observeView(view(900, 'node2'), NOW + 6);
+    expect(ls.lastLeader).toBeUndefined();
   });
 });

@@ -8,4 +8,6 @@ export { parseWdctlTimeout } from './drivers/linux-driver.js';
 export { startFence, fenceScriptPath } from './fence/fence.js';
 export type { Fence, FenceOptions } from './fence/fence.js';
 export { parseFenceLine } from './fence/fence-protocol.js';
+export { readProcStat } from './fence/proc-stat.js';
+export type { ProcStat } from './fence/proc-stat.js';
 export type { FenceEvent, FenceReason } from './fence/fence-protocol.js';

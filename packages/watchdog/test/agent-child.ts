@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OsUser } from '@pgtools/testkit';
+import { packageDirFor, type OsUser } from '@pgtools/testkit';
 import type { FenceEvent } from '../src/index.js';
 
 const pkgDir = new URL('..', import.meta.url).pathname;
@@ -42,8 +42,18 @@ export interface AgentChild {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The fixture where `user` can run it: next to a copy of the built package when the checkout may be unreadable (/root). */
+function fixtureFor(user: OsUser | undefined): string {
+  const dir = packageDirFor('@pgtools/watchdog', pkgDir, user);
+  if (dir === pkgDir) return fixture;
+  const copy = join(dir, 'test/fixtures/fence-agent.mjs');
+  mkdirSync(join(dir, 'test/fixtures'), { recursive: true, mode: 0o755 });
+  copyFileSync(fixture, copy);
+  return copy;
+}
+
 export async function startAgent(config: AgentConfig, user: OsUser | undefined): Promise<AgentChild> {
-  const child = spawn(process.execPath, [fixture, JSON.stringify(config)], {
+  const child = spawn(process.execPath, [fixtureFor(user), JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
   });

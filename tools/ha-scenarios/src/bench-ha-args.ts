@@ -1,5 +1,6 @@
 import type { AgentKind } from './agent-kind.js';
 import { HA_BENCH_SCENARIOS, type HaBenchScenario } from './bench-ha-scenarios.js';
+import type { HaBenchMode } from './bench-ha-sequences.js';
 
 /** What the `bench:ha` command line asks for. */
 export interface HaBenchArgs {
@@ -7,6 +8,8 @@ export interface HaBenchArgs {
   runs: number;
   agents: AgentKind[];
   scenarios: HaBenchScenario[];
+  /** Modes of the fault sequences (`--sequences async,sync` or `none`). */
+  sequenceModes: HaBenchMode[];
   /** Write the markdown here too (default: print only). */
   out?: string;
   /** Keep the agents' logs here. */
@@ -14,16 +17,19 @@ export interface HaBenchArgs {
 }
 
 /** `pnpm bench:ha --help`. */
-export const HA_BENCH_USAGE = `Usage: pnpm bench:ha [--runs N] [--only ha-agent|patroni] [--scenarios ${HA_BENCH_SCENARIOS.join(',')}] [--out FILE] [--keep-logs DIR]
+export const HA_BENCH_USAGE = `Usage: pnpm bench:ha [--runs N] [--only ha-agent|patroni] [--scenarios ${HA_BENCH_SCENARIOS.join(',')}] [--sequences async,sync|none] [--out FILE] [--keep-logs DIR]
 
 The side-by-side of pgtools' HA agent and Patroni 3.0.2 (issue 6): one 3-node cluster per agent
 (network namespaces, 3-member etcd, HAProxy inter 3s fall 3 rise 2, ttl 10 / loop_wait 2 /
-retry_timeout 4), each scenario run in turn under a writer through HAProxy; prints one markdown table.
+retry_timeout 4), each scenario run in turn under a writer through HAProxy, then the fault sequences
+(postmaster kill followed by power loss or agent kill; switchover, kill, power loss) asynchronous on the
+same cluster and with synchronous_mode on a cluster of their own; prints markdown tables.
 Needs root, iproute2, etcd, HAProxy, PostgreSQL 15 and (for Patroni) /usr/bin/patroni or PATRONI_BIN.
 
   --runs N          each scenario N times per agent (default 1; times become median and range)
   --only AGENT      ha-agent or patroni (default both)
   --scenarios LIST  comma-separated subset of ${HA_BENCH_SCENARIOS.join(', ')} (default all, in that order)
+  --sequences MODES async, sync, both (default async,sync) or none
   --out FILE        also write the markdown to FILE
   --keep-logs DIR   keep every agent's log under DIR
 `;
@@ -40,7 +46,7 @@ Needs root, iproute2, etcd, HAProxy, PostgreSQL 15 and (for Patroni) /usr/bin/pa
  * ```
  */
 export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
-  const args: HaBenchArgs = { help: false, runs: 1, agents: ['ha-agent', 'patroni'], scenarios: [...HA_BENCH_SCENARIOS] };
+  const args: HaBenchArgs = { help: false, runs: 1, agents: ['ha-agent', 'patroni'], scenarios: [...HA_BENCH_SCENARIOS], sequenceModes: ['async', 'sync'] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -75,6 +81,13 @@ export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
         if (unknown.length || list.length === 0) throw new Error(`--scenarios: unknown ${unknown.join(', ') || '(empty list)'}; choose from ${HA_BENCH_SCENARIOS.join(', ')}`);
         // Run order stays the bench's own, whatever order the list names them in.
         args.scenarios = HA_BENCH_SCENARIOS.filter((s) => list.includes(s));
+        break;
+      }
+      case '--sequences': {
+        const v = value();
+        const list = v === 'none' ? [] : v.split(',').map((s) => s.trim());
+        if (list.some((m) => m !== 'async' && m !== 'sync') || (v !== 'none' && list.length === 0)) throw new Error(`--sequences must be async, sync, async,sync or none, got ${v}`);
+        args.sequenceModes = (['async', 'sync'] as const).filter((m) => list.includes(m));
         break;
       }
       case '--out':

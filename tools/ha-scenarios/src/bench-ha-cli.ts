@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     const report = await runHaBench({
       agents: args.agents,
       scenarios: args.scenarios,
+      sequenceModes: args.sequenceModes,
       runs: args.runs,
       ...(args.keepLogs ? { keepLogsIn: resolve(args.keepLogs) } : {}),
       signal: controller.signal,
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       writeFileSync(file, markdown);
       process.stderr.write(`[bench:ha] written to ${file}\n`);
     }
-    const failed = report.measurements.filter((m) => !m.ok).length + Object.keys(report.clusterErrors).length;
+    const failed = report.measurements.filter((m) => !m.ok).length + report.sequences.filter((m) => !m.ok).length + Object.keys(report.clusterErrors).length;
     return failed ? 1 : 0;
   } catch (err) {
     if (controller.signal.aborted) {

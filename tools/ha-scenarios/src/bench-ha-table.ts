@@ -2,6 +2,7 @@ import type { AgentKind } from './agent-kind.js';
 import type { AgentRss } from './agent-rss.js';
 import type { HaBenchMeasurement, HaBenchReport } from './bench-ha.js';
 import { HA_BENCH_TITLES, type HaBenchScenario } from './bench-ha-scenarios.js';
+import { formatSequenceTable } from './bench-ha-sequences.js';
 
 const AGENT_TITLES: Readonly<Record<AgentKind, string>> = { 'ha-agent': 'pgtools ha-agent', patroni: 'Patroni 3.0.2' };
 const COLUMNS = ['outage via HAProxy', 'outage at PostgreSQL level', 'acked writes lost', 'split brain seen', 'timeline'] as const;
@@ -99,6 +100,8 @@ export function formatHaBenchTable(report: HaBenchReport, o: { command?: string 
   if (report.measurements.some((m) => m.extras.orphanWritesDiscarded)) {
     out.push('', '† Direct writes (the split-brain probe, one every 100 ms on the node\'s own socket) that the old primary acknowledged after the new primary existed and that are missing on the final primary: a client writing to the old primary directly (or through a proxy still routing to it) lost them.');
   }
+  const sequences = formatSequenceTable(report.sequences, agents);
+  if (sequences) out.push('', sequences);
   if (o.command) out.push('', `Command: \`${o.command}\``);
   out.push('', 'Details:');
   for (const m of report.measurements) {

@@ -1,5 +1,6 @@
 import type { AgentKind } from './agent-kind.js';
 import { agentRss, type AgentRss } from './agent-rss.js';
+import { runBenchSequences, type HaBenchMode, type HaBenchSequenceMeasurement } from './bench-ha-sequences.js';
 import { finishHaBenchExtras, haBenchSpec, HA_BENCH_SCENARIOS, type HaBenchExtras, type HaBenchScenario, type HaBenchSpecOptions } from './bench-ha-scenarios.js';
 import { SCENARIO_TIMINGS, type HaTimings } from './node-config.js';
 import { startScenarioCluster, type ScenarioCluster } from './scenario-cluster.js';
@@ -11,6 +12,8 @@ export interface HaBenchOptions extends HaBenchSpecOptions {
   agents?: AgentKind[];
   /** Default all of `HA_BENCH_SCENARIOS`, in that order. */
   scenarios?: HaBenchScenario[];
+  /** The fault sequences in these modes (default both; `[]` = none): async on the scenarios' cluster, sync on one of its own. */
+  sequenceModes?: HaBenchMode[];
   /** Each scenario this many times per agent (default 1). */
   runs?: number;
   /** Default ttl 10 / loop_wait 2 / retry_timeout 4, the same for both agents. */
@@ -45,6 +48,8 @@ export interface HaBenchReport {
   timings: HaTimings;
   haproxy: { interMs: number; fall: number; rise: number };
   measurements: HaBenchMeasurement[];
+  /** The fault sequences (issue 14). */
+  sequences: HaBenchSequenceMeasurement[];
   /** Agent RSS per node once the cluster first converged, and after the last scenario. */
   rss: Partial<Record<AgentKind, { start?: AgentRss[]; end?: AgentRss[] }>>;
   /** Per agent: why its cluster could not start, if it could not. */
@@ -76,7 +81,8 @@ export async function runHaBench(options: HaBenchOptions = {}): Promise<HaBenchR
   const runs = Math.max(1, Math.floor(options.runs ?? 1));
   const timings = options.timings ?? SCENARIO_TIMINGS;
   const haproxy = { interMs: options.haproxy?.interMs ?? 3000, fall: options.haproxy?.fall ?? 3, rise: options.haproxy?.rise ?? 2 };
-  const report: HaBenchReport = { agents, scenarios, runs, timings, haproxy, measurements: [], rss: {}, clusterErrors: {}, startedAt: Date.now(), finishedAt: 0 };
+  const sequenceModes = options.sequenceModes ?? ['async', 'sync'];
+  const report: HaBenchReport = { agents, scenarios, runs, timings, haproxy, measurements: [], sequences: [], rss: {}, clusterErrors: {}, startedAt: Date.now(), finishedAt: 0 };
   const signal = options.signal;
   let current: ScenarioCluster | undefined;
 
@@ -93,13 +99,14 @@ export async function runHaBench(options: HaBenchOptions = {}): Promise<HaBenchR
     return Promise.race([p, aborted]);
   };
 
-  const start = async (agent: AgentKind, attempt: number): Promise<ScenarioCluster> => {
+  const start = async (agent: AgentKind, attempt: number, synchronous = false): Promise<ScenarioCluster> => {
     const emit = (type: HaBenchEvent['type'], message: string): void => options.onEvent?.({ type, agent, message });
-    emit('cluster', `starting a ${agent} cluster${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    emit('cluster', `starting a ${synchronous ? 'synchronous_mode ' : ''}${agent} cluster${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     const started = Date.now();
     const pending = startScenarioCluster({
       agent,
-      scope: `bench-${agent}${attempt > 1 ? `-${attempt}` : ''}`,
+      scope: `bench-${agent}${synchronous ? '-sync' : ''}${attempt > 1 ? `-${attempt}` : ''}`,
+      ...(synchronous ? { synchronousMode: true } : {}),
       timings,
       haproxy,
       ...(options.keepLogsIn ? { keepLogsIn: options.keepLogsIn } : {}),
@@ -187,8 +194,21 @@ export async function runHaBench(options: HaBenchOptions = {}): Promise<HaBenchR
           if (signal?.aborted) throw err;
           emit('failed', `no RSS sample at the end: ${firstLine(err)}`);
         }
+        if (sequenceModes.includes('async')) report.sequences.push(...(await step(runBenchSequences(current, agent, 'async', (m) => emit('scenario', m)))));
         emit('cluster', `destroying the ${agent} cluster`);
         await current.destroy();
+        current = undefined;
+      }
+      if (sequenceModes.includes('sync')) {
+        try {
+          current = await start(agent, 1, true);
+          report.sequences.push(...(await step(runBenchSequences(current, agent, 'sync', (m) => emit('scenario', m)))));
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          emit('failed', `synchronous_mode sequences: ${firstLine(err)}`);
+          report.clusterErrors[agent] ??= `synchronous_mode cluster: ${firstLine(err)}`;
+        }
+        await current?.destroy();
         current = undefined;
       }
     }

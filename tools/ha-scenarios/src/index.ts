@@ -35,3 +35,8 @@ export { formatHaBenchTable } from './bench-ha-table.js';
 export { parseHaBenchArgs, HA_BENCH_USAGE } from './bench-ha-args.js';
 export type { HaBenchArgs } from './bench-ha-args.js';
 export { waitForSyncStandby } from './sync-standby.js';
+export { runFaultSequence, attributeLosses, formatSequenceSummary } from './fault-sequence.js';
+export type { AttributedLoss, SequenceContext, SequenceFault, SequenceResult, SequenceSpec } from './fault-sequence.js';
+export { crashThenPowerLoss, crashThenAgentKill, switchoverThenCrashThenPowerLoss, replicasStreamingAgain, SECOND_FAULT_AFTER_MS } from './fault-sequences.js';
+export { runBenchSequences, benchSequenceSpec, formatSequenceTable, HA_BENCH_SEQUENCES, ASYNC_LOSS_BOUND_MS } from './bench-ha-sequences.js';
+export type { HaBenchMode, HaBenchSequence, HaBenchSequenceMeasurement } from './bench-ha-sequences.js';

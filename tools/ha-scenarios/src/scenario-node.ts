@@ -88,7 +88,7 @@ export class ScenarioNode implements SocketTarget {
    */
   startAgent(): ManagedProcess {
     if (this.agentProc?.isRunning()) throw new Error(`${this.name}: the agent is already running (pid ${this.agentProc.pid})`);
-    const { command, args } = agentCommand(this.o.agent, this.configFile);
+    const { command, args } = agentCommand(this.o.agent, this.configFile, this.o.user);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATRONI_')));
     env.HOME = this.o.dir.path;
     this.agentProc = spawnManaged(command, args, {

@@ -193,7 +193,7 @@ export function formatScenarioSummary(r: ScenarioResult): string {
  * const at = await waitForNewPrimary(ctx, ctx.leader.name, faultAt, 60_000);
  * ```
  */
-export async function waitForNewPrimary(ctx: ScenarioContext, notFrom: string, since: number, timeoutMs: number): Promise<number | undefined> {
+export async function waitForNewPrimary(ctx: Pick<ScenarioContext, 'detector'>, notFrom: string, since: number, timeoutMs: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const hit = ctx.detector().acceptances.find((a) => a.node !== notFrom && a.ackedAt > since);

@@ -37,7 +37,7 @@ export const PROBE_TABLE_DDL = 'CREATE TABLE IF NOT EXISTS ha_probe (node text N
  * analyzeAcceptances([{ node: 'a', round: 1, startedAt: 0, ackedAt: 1 }, { node: 'b', round: 1, startedAt: 0, ackedAt: 2 }]).splitBrain; // true
  * ```
  */
-export function analyzeAcceptances(acceptances: readonly Acceptance[]): { splitBrain: boolean; evidence: string[] } {
+export function analyzeAcceptances(acceptances: readonly Acceptance[], o: { leadershipMayReturn?: boolean } = {}): { splitBrain: boolean; evidence: string[] } {
   const evidence: string[] = [];
   const byRound = new Map<number, Set<string>>();
   for (const a of acceptances) {
@@ -60,6 +60,10 @@ export function analyzeAcceptances(acceptances: readonly Acceptance[]): { splitB
     while (j >= 0 && runs[j]!.node !== current.node) j--;
     if (j >= 0) {
       const between = runs.slice(j + 1, i).map((r) => r.node);
+      // A sequence of faults may hand the lead back (A, then B, then A once B is dead): that is
+      // no split brain when no node in between accepts again after the return (overlaps show up
+      // as one round accepted by two nodes, checked above).
+      if (o.leadershipMayReturn && !runs.slice(i + 1).some((r) => between.includes(r.node))) continue;
       evidence.push(`${current.node} accepted at ${new Date(current.from).toISOString()} after ${[...new Set(between)].join(', ')} had accepted (interleaved)`);
     }
   }
@@ -88,7 +92,10 @@ export interface SplitBrainDetector {
  * const { splitBrain, evidence } = await detector.stop();
  * ```
  */
-export function startSplitBrainDetector(targets: readonly ProbeTarget[], o: { intervalMs?: number; timeoutMs?: number; maxRounds?: number } = {}): SplitBrainDetector {
+export function startSplitBrainDetector(
+  targets: readonly ProbeTarget[],
+  o: { intervalMs?: number; timeoutMs?: number; maxRounds?: number; leadershipMayReturn?: boolean } = {},
+): SplitBrainDetector {
   const intervalMs = o.intervalMs ?? 100;
   const timeoutMs = o.timeoutMs ?? 1000;
   const maxRounds = o.maxRounds ?? 20_000;
@@ -127,7 +134,7 @@ export function startSplitBrainDetector(targets: readonly ProbeTarget[], o: { in
     }
   })();
 
-  const report = (): SplitBrainReport => ({ rounds: round, acceptances: [...acceptances], ...analyzeAcceptances(acceptances) });
+  const report = (): SplitBrainReport => ({ rounds: round, acceptances: [...acceptances], ...analyzeAcceptances(acceptances, { leadershipMayReturn: o.leadershipMayReturn === true }) });
   return {
     report,
     async stop() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeAcceptances, deepMerge, nodeConfig, outageWindow, type Acceptance } from '../src/index.js';
+import { analyzeAcceptances, attributeLosses, deepMerge, nodeConfig, outageWindow, type Acceptance } from '../src/index.js';
 
 const acc = (node: string, round: number, ackedAt: number): Acceptance => ({ node, round, startedAt: ackedAt - 5, ackedAt });
 
@@ -20,6 +20,35 @@ describe('split-brain analysis', () => {
   });
   it('a primary restarted in place (A, gap, A) is not split brain', () => {
     expect(analyzeAcceptances([acc('a', 1, 100), acc('a', 30, 3000)]).splitBrain).toBe(false);
+  });
+  it('in a fault sequence the lead may come back (A, B dead for good, A) but never alternate', () => {
+    const back = [acc('a', 1, 100), acc('b', 20, 2000), acc('b', 21, 2100), acc('a', 200, 20_000)];
+    expect(analyzeAcceptances(back).splitBrain).toBe(true);
+    expect(analyzeAcceptances(back, { leadershipMayReturn: true })).toEqual({ splitBrain: false, evidence: [] });
+    const alternating = [...back, acc('b', 201, 20_100)];
+    expect(analyzeAcceptances(alternating, { leadershipMayReturn: true }).splitBrain).toBe(true);
+    expect(analyzeAcceptances([acc('a', 7, 700), acc('b', 7, 705)], { leadershipMayReturn: true }).splitBrain).toBe(true);
+  });
+});
+
+describe('losses of a fault sequence', () => {
+  const ack = (id: number, at: number) => ({ id, at, server: 'node1' });
+  const faults = [
+    { name: 'postmaster SIGKILL', node: 'node1', at: 1000 },
+    { name: 'power loss', node: 'node1', at: 4000 },
+  ];
+  it('each loss goes with the first fault after it; only a tail within the bound is excused', () => {
+    const r = attributeLosses([ack(1, 900), ack(2, 2000), ack(3, 3500), ack(4, 4050), ack(5, 6000)], faults, 1000);
+    expect(r.map((l) => [l.ack.id, l.fault?.name, l.beforeFaultMs, l.excused])).toEqual([
+      [1, 'postmaster SIGKILL', 100, true],
+      [2, 'power loss', 2000, false],
+      [3, 'power loss', 500, true],
+      [4, 'power loss', -50, true],
+      [5, undefined, undefined, false],
+    ]);
+  });
+  it('with a bound of 0 (synchronous) nothing is excused', () => {
+    expect(attributeLosses([ack(1, 3990)], faults, 0)[0]!.excused).toBe(false);
   });
 });
 

@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { freePort, serverUser } from '@pgtools/testkit';
+import { deployPackage, freePort, serverUser } from '@pgtools/testkit';
 import { clusterHealth, nodeQuery, observeNodes } from './cluster.js';
 import { releaseThrottle } from './cpu-throttle.js';
 import { agentConfigYaml, binPaths, etcdBinary, hactlConfigYaml, labHaproxyConfig, type Timings } from './layout.js';
@@ -26,9 +27,15 @@ const SCOPE = 'lab';
 function plan(dir: string, o: UpOptions, ports: number[]): LabState {
   const take = (): number => ports.shift()!;
   const user = serverUser();
+  // As root the agents run as the postgres OS user: their directories go where that user can reach them.
+  let agentsDir: string | undefined;
+  if (user) {
+    agentsDir = mkdtempSync(join(tmpdir(), 'pgtools-lab-'));
+    chmodSync(agentsDir, 0o755);
+  }
   const etcd = Array.from({ length: o.etcdMembers }, (_, i) => ({ name: `etcd${i + 1}`, clientPort: take(), peerPort: take(), proc: { pid: 0, startTime: '', marker: '', logFile: '' } }));
   const nodes: LabNode[] = [1, 2, 3].map((i) => {
-    const nodeDir = join(dir, `node${i}`);
+    const nodeDir = join(agentsDir ?? dir, `node${i}`);
     return { name: `node${i}`, dir: nodeDir, dataDir: join(nodeDir, 'data'), configFile: join(nodeDir, 'ha-agent.yml'), pgPort: take(), apiPort: take(), agent: { pid: 0, startTime: '', marker: '', logFile: '' } };
   });
   return {
@@ -42,6 +49,7 @@ function plan(dir: string, o: UpOptions, ports: number[]): LabState {
     nodes,
     haproxy: { configFile: join(dir, 'haproxy.cfg'), writerPort: take(), readerPort: take(), statsPort: take(), tight: o.tightHaproxy, proc: { pid: 0, startTime: '', marker: '', logFile: '' } },
     hactlConfig: join(dir, 'hactl.yml'),
+    ...(agentsDir ? { agentsDir } : {}),
     ...(o.netns ? { network: planNetwork(dir, nodes.map((n) => n.name)) } : {}),
   };
 }
@@ -103,11 +111,25 @@ function writeFiles(state: LabState): void {
   writeFileSync(state.haproxy.configFile, labHaproxyConfig(nodes, state.haproxy, state.haproxy.tight, net ? { clientNetns: net.client.netns, forwards } : undefined));
 }
 
+/** The ha-agent the nodes run: the checkout's, or (as root) the copy in the agents' directory. */
+function agentBin(state: LabState): string {
+  return state.agentsDir ? join(state.agentsDir, 'runtime', 'bin', 'ha-agent.js') : binPaths().haAgent;
+}
+
+/** Copies the built ha-agent with its dependencies where the postgres OS user can run it (`lab down` removes it). */
+function ensureRuntime(state: LabState, out: (line: string) => void): void {
+  if (!state.agentsDir || existsSync(agentBin(state))) return;
+  const runtime = join(state.agentsDir, 'runtime');
+  rmSync(runtime, { recursive: true, force: true });
+  deployPackage('@pgtools/ha-agent-cli', runtime);
+  out(`copied ha-agent and its dependencies to ${runtime} (the agents run from there as ${state.os?.user ?? 'postgres'})`);
+}
+
 /** Refuses early, with what to do, when the postgres OS user cannot reach the lab or the agent's code. */
 function checkAgentUser(state: LabState): void {
   if (!state.os) return;
   const { uid, gid } = state.os;
-  const bin = binPaths().haAgent;
+  const bin = agentBin(state);
   const run = spawnSync(process.execPath, [bin, '--version'], { uid, gid, encoding: 'utf8', cwd: '/' });
   if (run.status !== 0) {
     throw new Error(`the ha-agents run as the OS user "${state.os.user}", who cannot run ${bin}:\n${(run.stderr || run.error?.message || '').trim()}\nMake the checkout readable by that user (its parent directories need o+x), or run the lab as a non-root user.`);
@@ -129,7 +151,7 @@ function checkAgentUser(state: LabState): void {
 export function startAgent(state: LabState, node: LabNode): void {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: node.dir };
   delete env.PGPASSWORD;
-  node.agent = spawnDetached(process.execPath, [binPaths().haAgent, node.configFile], {
+  node.agent = spawnDetached(process.execPath, [agentBin(state), node.configFile], {
     logFile: join(node.dir, 'ha-agent.log'),
     marker: node.configFile,
     env,
@@ -231,6 +253,7 @@ export async function up(o: UpOptions): Promise<LabState> {
     writeFiles(state);
     writeState(state);
   }
+  ensureRuntime(state, o.out);
   checkAgentUser(state);
   if (state.network) {
     createLabNetwork(state.network);
@@ -335,12 +358,20 @@ export async function down(o: { clean: boolean; out: (line: string) => void }): 
       if (pm && (await stopProcess(pm, 'SIGINT', 30_000))) o.out(`stopped ${n.name}'s orphan postmaster (pid ${pm.pid})`);
     }
     for (const m of state.etcd) if (await stopProcess(m.proc, 'SIGTERM', 10_000)) o.out(`stopped ${m.name} (pid ${m.proc.pid})`);
+    if (state.agentsDir && existsSync(join(state.agentsDir, 'runtime'))) {
+      rmSync(join(state.agentsDir, 'runtime'), { recursive: true, force: true });
+      o.out(`removed the agents' copy of ha-agent from ${state.agentsDir}`);
+    }
     if (state.network) {
       const removed = removeLabNetwork(state.network);
       if (removed.length) o.out(`removed network namespaces ${removed.join(', ')}`);
       const left = [...existingNamespaces()].filter((ns) => ns.startsWith(state.network!.switchNs.replace(/-sw$/, '-')));
       if (left.length) o.out(`could not remove network namespaces ${left.join(', ')}: \`ip netns del <name>\` once nothing runs in them`);
     }
+  }
+  if (o.clean && state?.agentsDir && existsSync(state.agentsDir)) {
+    rmSync(state.agentsDir, { recursive: true, force: true });
+    o.out(`removed ${state.agentsDir}`);
   }
   if (o.clean && existsSync(dir)) {
     rmSync(dir, { recursive: true, force: true });

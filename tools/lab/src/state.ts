@@ -26,6 +26,11 @@ export interface LabState {
   nodes: LabNode[];
   haproxy: { configFile: string; writerPort: number; readerPort: number; statsPort: number; tight: boolean; proc: ProcessRecord };
   hactlConfig: string;
+  /**
+   * Run as root, the agents run as the PostgreSQL OS user, who may not enter the checkout (a clone in
+   * /root is mode 0700): their node directories and a copy of the agent's runtime live here, in /tmp.
+   */
+  agentsDir?: string;
   /** Set when the lab runs in network namespaces of its own (`up --netns`): every node is a host. */
   network?: LabNetwork;
   /** Nodes whose link is cut by `chaos partition` (until `chaos heal`). */

@@ -8,3 +8,4 @@ export { isAlive, freePort, makeTempDir, serverUser, spawnManaged, startReaper, 
 export type { ManagedProcess, OsUser, SpawnOptions, TempDir, Reaper } from './process.js';
 export { createNetwork, hostCommands, netnsExec, switchCommands } from './netns.js';
 export type { NetHost, TestNetwork } from './netns.js';
+export { deployPackage, packageDirFor, workspaceRoot } from './runtime-copy.js';

@@ -18,6 +18,7 @@ import { dcsOptionsFromConfig } from './dcs-options.js';
 import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
+import { LeaderStream } from './leader-stream.js';
 import { probeMembers } from './peer-probes.js';
 import { pickSyncStandby, synchronousStandbyNames } from './sync-standby.js';
 import { divergedFromHistory, parseTimelineHistory } from './timeline-history.js';
@@ -38,6 +39,13 @@ export interface HaAgentOptions {
  * fence's own margin, so the agent (when alive) acts first and the fence only backs it up.
  */
 const LEASE_GUARD_MARGIN_MS = FENCE_MARGIN_MS + 400;
+
+/**
+ * While a replica has not streamed from its restarted leader, the next check comes this soon: the
+ * leader accepts writes again ~0.2 s after a crash (issue 14), and every write until a replica
+ * streams exists on the leader alone.
+ */
+const RECONNECT_RETRY_MS = 200;
 
 /** Slots of members absent this long are dropped (Patroni 4's `member_slots_ttl` default). */
 const MEMBER_SLOTS_TTL_MS = 30 * 60_000;
@@ -106,14 +114,17 @@ export class HaAgent {
    */
   private readonly membersSeenAt = new Map<string, number>();
   private divergenceCheckedAt = 0;
-  /** The last decision asked for a quick retry (etcd unreachable while the lease is valid). */
-  private retrySoon = false;
+  /** The last decision asked for a quick retry: ms to the next cycle at most (etcd blip, a replica reconnecting). */
+  private retryInMs: number | undefined;
+  /** The leader's PostgreSQL incarnation and what this replica streamed from it. */
+  private readonly leaderStream: LeaderStream;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
     this.config = config;
     this.dynamic = config.bootstrap.dcs;
     this.logger = options.logger ?? silentLogger;
     this.onEventCb = options.onEvent;
+    this.leaderStream = new LeaderStream(config.name);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -355,7 +366,7 @@ export class HaAgent {
       if (this.stopping) break;
       if (this.wakePending) continue;
       let wait = Math.max(0, this.dynamic.loopWait * 1000 - (Date.now() - began));
-      if (this.retrySoon) wait = Math.min(wait, 500);
+      if (this.retryInMs !== undefined) wait = Math.min(wait, this.retryInMs);
       // A scheduled switchover runs at its time, not at the next loop_wait tick after it.
       const scheduled = Date.parse(this.view?.failover?.value.scheduled_at ?? '');
       if (Number.isFinite(scheduled) && scheduled > Date.now()) wait = Math.min(wait, scheduled - Date.now() + 20);
@@ -430,6 +441,8 @@ export class HaAgent {
       }
     }
     const paused = view?.config?.value.pause === true;
+    const cluster = view ? toDecisionView(view) : { members: [] };
+    if (dcsReachable) this.leaderStream.observeView(cluster, Date.now());
 
     if (dcsReachable && !this.stopping) await this.maintenance.runDue();
     const local = await this.observeLocal();
@@ -445,7 +458,7 @@ export class HaAgent {
     }
 
     const input: DecisionInput = {
-      cluster: view ? toDecisionView(view) : { members: [] },
+      cluster,
       local,
       config: {
         name: this.name,
@@ -462,6 +475,8 @@ export class HaAgent {
       now: Date.now(),
     };
     if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    const lastLeader = this.leaderStream.lastLeader;
+    if (lastLeader) input.lastLeader = lastLeader;
     if (this.isLeader && this.leaseExpiresAt !== undefined) input.leaseValidForMs = this.leaseExpiresAt - LEASE_GUARD_MARGIN_MS - Date.now();
     let action = decide(input);
     if (action.kind === 'probe_members') {
@@ -471,7 +486,7 @@ export class HaAgent {
     }
     this.logger.info(action.message);
     this.emit({ type: 'action', action });
-    this.retrySoon = action.kind === 'wait' && action.retrySoon === true;
+    this.retryInMs = action.kind === 'wait' && action.retrySoon === true ? 500 : action.kind === 'follow' && action.reconnect === true ? RECONNECT_RETRY_MS : undefined;
     // A primary restarted in place must wait for its synchronous standby from its first commit on.
     const syncKey = view?.sync?.value;
     if (this.dynamic.synchronousMode && syncKey?.leader === this.name && this.pg.synchronousStandbyNames === undefined) {
@@ -497,6 +512,10 @@ export class HaAgent {
         if (status.replayedLsn !== undefined) local.replayedLsn = status.replayedLsn;
         local.systemId = status.systemId;
         this.systemId = status.systemId;
+        const leader = this.leaderStream.lastLeader?.name;
+        this.leaderStream.observeReceiver(status, this.leaderServer(leader, this.view));
+        const streamed = this.leaderStream.streamedAt;
+        if (streamed !== undefined) local.streamedFromLeaderAt = streamed;
         this.setRole(status.inRecovery ? 'replica' : 'primary', 'observed');
       } else {
         this.pgStatus = undefined;
@@ -625,7 +644,8 @@ export class HaAgent {
           await this.startReplica(server, true);
           return;
         }
-        await this.pg.follow(server);
+        // A reload also wakes the startup process out of its wal_retrieve_retry_interval wait.
+        if (!(await this.pg.follow(server)) && action.reconnect) this.pg.reload();
         return;
       }
       case 'demote':
@@ -988,6 +1008,7 @@ export class HaAgent {
       const xlog = s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.walPosition;
       if (xlog !== undefined) data.xlog_location = xlog;
       data.timeline = s.timeline;
+      if (s.postmasterStartTime) data.postmaster_start_time = s.postmasterStartTime.toISOString();
     }
     if (this.view?.config?.value.pause === true) data.pause = true;
     const sr = this.maintenance.scheduledRestart();

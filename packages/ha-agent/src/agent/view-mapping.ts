@@ -41,6 +41,8 @@ export function toDecisionView(view: DcsView): ClusterView {
       if (d.conn_url !== undefined) cm.connUrl = d.conn_url;
       if (typeof d.xlog_location === 'number') cm.xlogLocation = d.xlog_location;
       if (typeof d.timeline === 'number') cm.timeline = d.timeline;
+      const started = typeof d.postmaster_start_time === 'string' ? Date.parse(d.postmaster_start_time) : Number.NaN;
+      if (Number.isFinite(started)) cm.postmasterStartTime = started;
       if (d.tags) {
         const t = d.tags;
         cm.tags = { ...t, nofailover: t.nofailover === true, clonefrom: t.clonefrom === true, noloadbalance: t.noloadbalance === true, nosync: t.nosync === true };

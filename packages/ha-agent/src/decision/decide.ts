@@ -1,6 +1,14 @@
 import type { ClusterMember, DecisionInput, PeerProbe } from './decision-input.js';
 import type { HaAction } from './ha-action.js';
 
+/**
+ * How long after it first sees a leader's new PostgreSQL start time a replica keeps waking its WAL
+ * receiver. The receiver's first attempt after the leader's crash fails (the leader is down for
+ * ~0.2 s), and PostgreSQL then waits `wal_retrieve_retry_interval` (5 s by default) before the next
+ * one: 4-5 s with no replica in issue 14's lab. Past 10 s PostgreSQL's own retry has come twice.
+ */
+export const RECONNECT_KICK_WINDOW_MS = 10_000;
+
 const isPrimaryRole = (role: string | undefined): boolean => role === 'master' || role === 'primary';
 
 /** This node's WAL position: flush position on a primary, max(received, replayed) on a replica. */
@@ -156,10 +164,33 @@ export function decide(input: DecisionInput): HaAction {
         message: 'demoting self because I do not have the lock and I was a leader',
       };
     }
+    if (needsReconnect(input)) {
+      return {
+        kind: 'follow',
+        leader: cluster.leader,
+        reconnect: true,
+        message: `the leader (${cluster.leader}) restarted and I (${me}) have not streamed from it since: waking the WAL receiver now`,
+      };
+    }
     return { kind: 'follow', leader: cluster.leader, message: `no action. I am (${me}), a secondary, and following a leader (${cluster.leader})` };
   }
 
   return decideRace(input, runningPrimary);
+}
+
+/**
+ * True when the key holder's PostgreSQL started after the newest message this replica received
+ * from it: what it wrote since may exist on the leader alone. Both times are on the leader's clock.
+ */
+function missedLeaderRestart(input: DecisionInput, leader: string | undefined): boolean {
+  const last = input.lastLeader;
+  if (!last || last.name !== leader || last.name === input.config.name) return false;
+  return (input.local.streamedFromLeaderAt ?? Number.NEGATIVE_INFINITY) < last.startedAt;
+}
+
+function needsReconnect(input: DecisionInput): boolean {
+  const last = input.lastLeader;
+  return last !== undefined && missedLeaderRestart(input, input.cluster.leader) && input.now - last.seenAt < RECONNECT_KICK_WINDOW_MS;
 }
 
 function keepWhileLeaseValid(why: string, validForMs: number): HaAction {
@@ -310,6 +341,14 @@ function decideRace(input: DecisionInput, runningPrimary: boolean): HaAction {
   }
   if (runningPrimary) return win('');
 
+  // The optime the leader published may be older than its last restart's writes. In synchronous
+  // mode the sync key already guarantees them (a listed standby confirmed every commit).
+  const last = input.lastLeader;
+  if (!cfg.synchronousMode && last && missedLeaderRestart(input, last.name)) {
+    return lose(
+      `I cannot tell how far behind ${last.name} I am: its PostgreSQL started at ${new Date(last.startedAt).toISOString()} and I have not streamed from it since`,
+    );
+  }
   if (cluster.optime !== undefined && cluster.optime - myWal > cfg.maximumLagOnFailover) {
     return lose(`my wal position ${myWal} is behind the last leader position ${cluster.optime} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
   }

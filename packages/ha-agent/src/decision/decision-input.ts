@@ -17,6 +17,11 @@ export interface ClusterMember {
   /** WAL position the member last reported, bytes. */
   xlogLocation?: number;
   timeline?: number;
+  /**
+   * When the member's PostgreSQL started (`postmaster_start_time` in its key, ms on its own clock):
+   * a leader restarted in place shows a new value.
+   */
+  postmasterStartTime?: number;
   tags?: { nofailover?: boolean; noloadbalance?: boolean; clonefrom?: boolean; nosync?: boolean; [key: string]: unknown };
 }
 
@@ -63,6 +68,24 @@ export interface LocalState {
   postgresDownSince?: number;
   /** A long action running in the background: promote, restart, basebackup, rewind... */
   asyncAction?: string;
+  /**
+   * Replica: the newest send time (the sender's clock, ms) of a message this node's WAL receiver
+   * got from `lastLeader` while streaming from it; undefined = none seen since the agent started.
+   */
+  streamedFromLeaderAt?: number;
+}
+
+/**
+ * The leader this node last saw holding the key (remembered by the agent while the key is gone),
+ * with its PostgreSQL start time: comparing it with `streamedFromLeaderAt` tells whether this
+ * replica has received anything the leader wrote since its last (re)start.
+ */
+export interface LastLeader {
+  name: string;
+  /** Its `postmasterStartTime` (ms, its own clock). */
+  startedAt: number;
+  /** When this node first saw that start time (ms, this node's clock). */
+  seenAt: number;
 }
 
 /** The settings the decision needs (static config merged with the etcd `config` key). */
@@ -116,6 +139,8 @@ export interface DecisionInput {
   leaseValidForMs?: number;
   /** ms since epoch. */
   now: number;
+  /** The leader (not this node) last seen holding the key, with its PostgreSQL start time. */
+  lastLeader?: LastLeader;
   /** Answers of the other members' `GET /patroni`, when the agent has asked (the race, a switchover). */
   peerProbes?: PeerProbe[];
 }

@@ -18,7 +18,11 @@ export type HaAction =
   | (Base & { kind: 'refresh_leader'; clearFailoverKey: boolean })
   | (Base & { kind: 'refresh_leader_and_promote'; clearFailoverKey: boolean })
   | (Base & { kind: 'release_leader'; reason: string })
-  | (Base & { kind: 'follow'; leader: string | undefined })
+  /**
+   * `reconnect`: the leader restarted and this replica has not streamed from it since; wake the WAL
+   * receiver now (instead of after `wal_retrieve_retry_interval`) and check again shortly.
+   */
+  | (Base & { kind: 'follow'; leader: string | undefined; reconnect?: boolean })
   | (Base & { kind: 'demote'; mode: DemoteMode; reason: string; releaseLeader: boolean })
   | (Base & { kind: 'do_switchover'; candidate: string | undefined })
   | (Base & { kind: 'restart_postgres_as_primary' })

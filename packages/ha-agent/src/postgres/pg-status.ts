@@ -16,6 +16,12 @@ export interface PgStatus {
   serverVersion: number;
   postmasterStartTime?: Date;
   systemId: string;
+  /**
+   * Replica: its WAL receiver (`pg_stat_wal_receiver`), when one runs. `lastMessageSentAt` is the
+   * newest message's send time on the sender's clock (ms), comparable with the sender's
+   * `pg_postmaster_start_time()`.
+   */
+  walReceiver?: { status: string; senderHost: string | null; senderPort: number | null; lastMessageSentAt: number | null };
   /** Primary: `pg_stat_replication`. */
   replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
 }
@@ -29,11 +35,14 @@ SELECT r.rec AS in_recovery,
        pg_last_xact_replay_timestamp()::text AS replay_ts,
        CASE WHEN r.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused,
        (SELECT received_tli FROM pg_stat_get_wal_receiver()) AS receiver_tli,
+       w.status AS receiver_status, w.sender_host, w.sender_port,
+       (extract(epoch FROM w.last_msg_send_time) * 1000)::float8 AS receiver_sent_ms,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
        current_setting('server_version_num')::int AS version,
        pg_postmaster_start_time() AS start_time,
        (SELECT system_identifier::text FROM pg_control_system()) AS sysid
-  FROM (SELECT pg_is_in_recovery() AS rec) r`;
+  FROM (SELECT pg_is_in_recovery() AS rec) r
+  LEFT JOIN (SELECT status, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
 const REPLICATION_SQL = `
 SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority
@@ -73,6 +82,14 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
   if (inRecovery) {
     status.replayedTimestamp = (row.replay_ts as string | null) ?? null;
     status.replayPaused = row.paused === true;
+    if (typeof row.receiver_status === 'string') {
+      status.walReceiver = {
+        status: row.receiver_status,
+        senderHost: (row.sender_host as string | null) ?? null,
+        senderPort: num(row.sender_port) ?? null,
+        lastMessageSentAt: num(row.receiver_sent_ms) ?? null,
+      };
+    }
   }
   if (row.start_time instanceof Date) status.postmasterStartTime = row.start_time;
   if (!inRecovery) {

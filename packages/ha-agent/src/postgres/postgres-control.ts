@@ -11,6 +11,7 @@ import { ensureInclude, writeManagedConf, type StandbySource } from './managed-c
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
+import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
 import { checkPgBinaries, DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
@@ -246,6 +247,7 @@ export class PostgresControl {
   async start(role: { standby: boolean; source?: StandbySource | undefined }, waitMs = 60_000): Promise<boolean> {
     if (this.pm?.isRunning) throw new PgToolsError('postgres_already_running', `PostgreSQL is already running (pid ${this.pm.pid})`);
     this.checkBinaries();
+    await this.reapLeftovers();
     // PostgreSQL would exit with "could not bind ... Address already in use", seen only in its own log: say it here.
     await this.checkListen().catch((err: unknown) => this.logger.error(err instanceof Error ? err.message : String(err)));
     await this.configure(role);
@@ -259,6 +261,18 @@ export class PostgresControl {
     });
     this.track(pm, false);
     return pm.waitReady(waitMs);
+  }
+
+  /**
+   * A postmaster that was SIGKILLed leaves its backends running until they notice; a new one must
+   * not start (nor recover the WAL) before every one of them is gone. Skipped while a live
+   * postmaster owns the data directory (starting then fails on its own, with PostgreSQL's message).
+   */
+  private async reapLeftovers(): Promise<void> {
+    const own = readPidFile(this.dataDir);
+    if (own && isAlive(own.pid)) return;
+    const found = await reapLeftovers(this.dataDir);
+    if (found.length > 0) this.logger.warn(`stopped ${found.length} server process(es) left in ${this.dataDir} by a dead postmaster before starting a new one: ${found.map((p) => p.pid).join(', ')}`);
   }
 
   private track(pm: Postmaster, adopted: boolean): void {

@@ -1,0 +1,3 @@
+import { faultSequenceSuite } from './fault-sequence-suite.js';
+
+faultSequenceSuite({ synchronous: false });
