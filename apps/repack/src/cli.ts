@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   cleanupLeftovers,
+  exitCodeOf,
   listDatabases,
   parseOrderBy,
   parseReplicaLag,
@@ -12,7 +13,7 @@ import {
   type TableResult,
   type TargetSelection,
 } from '@pgtools/repack';
-import { createStreamLogger, PgToolsError } from '@pgtools/core';
+import { createStreamLogger, PgToolsError, SQLSTATE } from '@pgtools/core';
 import pkg from '../package.json' with { type: 'json' };
 import { EXIT, HELP, parseCliArgs, UsageError, type CliOptions } from './args.js';
 import { connectionConfig, promptPassword } from './connection.js';
@@ -180,13 +181,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       const wouldRun = plans.filter((p) => p.selected);
       return wouldRun.every((p) => p.ok) ? EXIT.ok : wouldRun.some((p) => p.problems.some((x) => x.severity === 'refuse')) ? EXIT.failed : EXIT.skipped;
     }
-    const exitCode = tables.some((t) => t.status === 'failed') ? EXIT.failed : tables.some((t) => t.status === 'skipped') ? EXIT.skipped : EXIT.ok;
+    const exitCode = exitCodeOf(tables);
     if (options.json) process.stdout.write(`${JSON.stringify({ exitCode, tables }, null, 2)}\n`);
     else {
       for (const t of tables) {
         process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
         // The server itself refused the catalog update (hardened or managed server): the rename swap needs no catalog write.
-        if (t.status === 'failed' && t.swap === 'catalog' && /permission denied/i.test(t.message ?? '')) {
+        if (t.status === 'failed' && t.swap === 'catalog' && t.sqlState === SQLSTATE.insufficientPrivilege) {
           process.stderr.write(`HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table\n`);
         }
       }

@@ -100,6 +100,28 @@ describe('pgtools-repack', () => {
     }
   });
 
+  it('a lock not obtained with -D is a skip (exit 3) in both modes, and the table mode leaves nothing behind', async () => {
+    const blocker = await pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE public.orders IN SHARE UPDATE EXCLUSIVE MODE');
+      const table = await run(['-t', 'orders', '-d', 'cli db', '-D', '-T', '1', '--json']);
+      const indexes = await run(['-x', '-t', 'orders', '-d', 'cli db', '-D', '-T', '1', '--json']);
+      for (const r of [table, indexes]) {
+        expect(r.code, r.stderr).toBe(3);
+        const doc = JSON.parse(r.stdout);
+        expect(doc.exitCode).toBe(3);
+        expect(doc.tables[0]).toMatchObject({ status: 'skipped', code: 'lock_timeout' });
+      }
+      const { rows } = await pool.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgtools'`);
+      expect(rows.map((r) => r.relname as string), 'nothing was attached to the table, so nothing is left').toEqual([]);
+      expect(JSON.parse(table.stdout).tables[0].cleanupHint).toBeUndefined();
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+    }
+  });
+
   it('-e echoes the statements it runs', async () => {
     const r = await run(['-e', '-t', 'orders', '-d', 'cli db']);
     expect(r.code).toBe(0);

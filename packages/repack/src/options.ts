@@ -21,7 +21,7 @@ export type PausePoint =
   | 'swap-planned'
   | 'after-swap';
 
-/** Which tables a run works on; combined, they add up (each table once). Nothing given: every table of the database. */
+/** Which tables a run works on; combined, they add up (each table once). Nothing given is refused (`no_target`): say `allTables` for every table. */
 export interface TargetSelection {
   /** One table: `'schema.name'` (quoted parts allowed) or `{ schema, name }`. A partitioned table means its leaf partitions. */
   table?: TableRef;

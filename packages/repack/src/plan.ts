@@ -7,6 +7,7 @@ import { inspectTable } from './table-info.js';
 import { estimateBloat, type BloatEstimate } from './bloat.js';
 import { checkDisk, type DiskCheck } from './disk.js';
 import { copyOrder } from './order-by.js';
+import { outcomeOf } from './outcomes.js';
 
 /** What a repack of one table would do, computed without taking any lock or changing anything. */
 export interface TablePlan {
@@ -60,7 +61,6 @@ export async function planRepack(
         const info = await inspectTable(client, target);
         const swap = (options.swap ?? 'auto') === 'auto' ? (superuser ? 'catalog' : 'rename') : (options.swap as 'catalog' | 'rename');
         const { key, problems } = precheck(info, { swap, publicationsForAllTables: pubs.map((p) => p.pubname) });
-        if (target.discovered) for (const p of problems) if (['unlogged_table', 'temporary_table', 'not_a_table'].includes(p.code)) p.severity = 'skip';
         let orderBy: string | undefined;
         try {
           orderBy = (await copyOrder(client, info, options.orderBy))?.sql;
@@ -80,6 +80,8 @@ export async function planRepack(
             fix: 'use --swap=rename (table owner)',
           });
         }
+        // A dry run predicts what the run would do: skip or refuse, from the one outcome table.
+        for (const p of problems) if (p.severity !== 'warn') p.severity = outcomeOf(p.code, { discovered: target.discovered === true }) === 'skipped' ? 'skip' : 'refuse';
         const name = quoteQualified(info.schema, info.name);
         plans.push({
           table: info.display,

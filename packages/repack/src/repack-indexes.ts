@@ -16,6 +16,7 @@ import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock, type 
 import { connectionSource } from './connections.js';
 import type { RepackEvent } from './events.js';
 import type { BlockerPolicy, TargetSelection } from './options.js';
+import { outcomeOf } from './outcomes.js';
 import { emptyTableResult, exitCodeOf, type RepackResult, type TableResult } from './result.js';
 import { resolveTargets, type RepackTarget } from './targets.js';
 
@@ -161,7 +162,7 @@ async function reindexTable(
 
     const lock = await tryAdvisoryTableLock(work, target.oid);
     if (!lock.acquired) {
-      throw Object.assign(new PgToolsError('repack_running', `another repack is running on ${display}${lock.holderPid ? ` (PID ${lock.holderPid})` : ''}; try again later`), { skip: true });
+      throw new PgToolsError('repack_running', `another repack is running on ${display}${lock.holderPid ? ` (PID ${lock.holderPid})` : ''}; try again later`);
     }
     advisory = true;
 
@@ -218,12 +219,10 @@ async function reindexTable(
         const leftovers = await dropLeftovers(work, target.oid).catch(() => [] as string[]);
         result.indexLeftoversDropped.push(...leftovers);
         if (sqlStateOf(err) === SQLSTATE.lockNotAvailable) {
-          throw Object.assign(
-            new PgToolsError(
-              'lock_timeout',
-              `REINDEX CONCURRENTLY of ${name} waited more than ${Math.round(waitTimeoutMs / 1000)} s for a lock or for older transactions; ${display} skipped (its indexes are intact)`,
-            ),
-            { skip: true },
+          throw new PgToolsError(
+            'lock_timeout',
+            `REINDEX CONCURRENTLY of ${name} waited more than ${Math.round(waitTimeoutMs / 1000)} s for a lock or for older transactions; ${display} skipped (its indexes are intact)`,
+            { cause: err },
           );
         }
         throw err;
@@ -237,8 +236,9 @@ async function reindexTable(
     result.status = 'repacked';
   } catch (err) {
     const e = err instanceof PgToolsError ? err : wrapPgError(err, 'repack_failed', `index rebuild of ${display} failed`);
-    result.status = (err as { skip?: boolean }).skip ? 'skipped' : 'failed';
     result.code = e.code === 'repack_failed' && options.signal?.aborted ? 'aborted' : e.code;
+    result.status = outcomeOf(result.code);
+    if (e.sqlState) result.sqlState = e.sqlState;
     result.message = e.message;
     logger.error(e.message, e.toJSON());
   } finally {

@@ -41,6 +41,7 @@ import { checkDisk } from './disk.js';
 import { Throttle } from './throttle.js';
 import { expectedCopyWal, sampleWalProgress, type WalProgressSampler } from './copy-progress.js';
 import type { RepackTarget } from './targets.js';
+import { ELIGIBILITY_CODES, outcomeOf } from './outcomes.js';
 
 /** Connections the run works with; `connect` hands out dedicated clients. */
 export interface ConnectionSource {
@@ -50,12 +51,6 @@ export interface ConnectionSource {
   spare?(): boolean;
 }
 
-class Skip extends PgToolsError {}
-/** Left out by a filter such as ifBloatedPct: counts as done. */
-class Filtered extends PgToolsError {}
-
-/** Problems that make a table ineligible; in a schema or database-wide run they skip the table instead of failing it. */
-const ELIGIBILITY = new Set(['unlogged_table', 'temporary_table', 'not_a_table', 'partitioned_table']);
 
 /**
  * Index-build connections when `jobs` is not given. Two builds side by side roughly halve the index
@@ -90,6 +85,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
   let guard: pg.PoolClient | pg.Client | undefined;
   let guardInTransaction = false;
   let capture: CdcObjects | undefined;
+  /** The capture trigger may be on the user's table (sent, and not known to be rolled back). */
+  let triggerMayExist = false;
   let shadow: { schema: string; name: string } | undefined;
   let advisoryHeld = false;
   let info: TableInfo | undefined;
@@ -161,11 +158,11 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       const superuser = await isSuperuser(work);
       const mode = opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
       if (mode === 'catalog' && !superuser) {
-        throw new Skip('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
+        throw new PgToolsError('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
       }
       const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
       const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
-      if (target.discovered) for (const p of checked.problems) if (ELIGIBILITY.has(p.code)) p.severity = 'skip';
+      if (target.discovered) for (const p of checked.problems) if (ELIGIBILITY_CODES.has(p.code)) p.severity = 'skip';
       raiseProblems(checked.problems, logger, (m) => emit({ type: 'warning', table: display, message: m }));
       const key = checked.key!;
       result.key = { index: key.name, columns: key.keyColumns as string[] };
@@ -184,10 +181,10 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         result.bloat = estimate;
         emit({ type: 'bloat-estimate', table: display, estimate });
         if (estimate.reclaimablePct === null) {
-          throw new Filtered('bloat_unknown', `${display}: no bloat estimate (${estimate.note ?? 'unknown'}); not repacked by --if-bloated`);
+          throw new PgToolsError('bloat_unknown', `${display}: no bloat estimate (${estimate.note ?? 'unknown'}); not repacked by --if-bloated`);
         }
         if (estimate.reclaimablePct < opts.ifBloatedPct) {
-          throw new Filtered(
+          throw new PgToolsError(
             'below_bloat_threshold',
             `${display}: about ${estimate.reclaimablePct}% reclaimable (${estimate.method}), below --if-bloated ${opts.ifBloatedPct}%`,
           );
@@ -197,7 +194,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         const disk = await checkDisk(work, info, opts.tablespace);
         result.diskCheck = disk;
         emit({ type: 'disk-check', table: display, check: disk });
-        if (!disk.ok) throw new Skip('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
+        if (!disk.ok) throw new PgToolsError('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
       }
       return { mode, order };
     });
@@ -211,7 +208,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     // Same key as pg_repack, so the two tools never work on one table at once.
     const advisory = await tryAdvisoryTableLock(guard, tableOid);
     if (!advisory.acquired) {
-      throw new Skip(
+      throw new PgToolsError(
         'repack_running',
         `another repack is running on ${display}${advisory.holderPid ? ` (PID ${advisory.holderPid}${advisory.holderApplication ? `, ${advisory.holderApplication}` : ''})` : ''}; try again later`,
       );
@@ -276,15 +273,17 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         guardLock.catch(() => {});
         // One round trip (each one under the lock adds to every blocked writer's wait): the key check
         // (indexes are not protected by the log table: the key must still be the one we chose) and the trigger.
+        triggerMayExist = true;
         const checked = await work.query([requireKeyIndexSql(key.oid), ...buildCreateTriggerSql(capture, capture.table)].join(';\n'));
         if ((Array.isArray(checked) ? checked[0] : checked)?.rowCount !== 1) {
-          throw new Skip('no_usable_key', `the key index of ${display} changed while the repack was starting; run it again`);
+          throw new PgToolsError('no_usable_key', `the key index of ${display} changed while the repack was starting; run it again`);
         }
         await guardQueuedAndConflicts(work, tableOid, guardPid, opts.onDdl, (s) => emit({ type: 'ddl-cancelled', table: display, session: s }));
         await work.query('COMMIT');
         await guardLock;
       } catch (err) {
-        await work.query('ROLLBACK').catch(() => {});
+        // Rolled back for sure: the trigger was never there (nor is it after a failed COMMIT).
+        if (await work.query('ROLLBACK').then(() => true, () => false)) triggerMayExist = false;
         throw err;
       } finally {
         const heldMs = Date.now() - lockedAt;
@@ -307,7 +306,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         } else if (e.type === 'ddl-queued' && !ddlController.signal.aborted) {
           const s = toSession(e.session);
           ddlController.abort(
-            new Skip('ddl_waiting', `a DDL statement (PID ${s.pid}, user ${s.user ?? '?'}: ${s.query ?? ''}) is waiting for ${display}; giving up so it can proceed`),
+            new PgToolsError('ddl_waiting', `a DDL statement (PID ${s.pid}, user ${s.user ?? '?'}: ${s.query ?? ''}) is waiting for ${display}; giving up so it can proceed`),
           );
         }
       },
@@ -394,7 +393,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
         signal: opts.signal,
       }).then((outcome) => {
         if (!outcome.ok) {
-          throw new Skip(
+          throw new PgToolsError(
             'old_snapshots',
             `${outcome.sessions.length} session(s) still hold a snapshot older than the copy after ${Math.round(opts.snapshotWaitMs / 1000)} s ` +
               `(${outcome.sessions.map((s) => `PID ${s.pid}${s.user ? ` ${s.user}` : ''}`).join(', ')}); swapping now would make them see an empty table. Try again later or raise --snapshot-wait`,
@@ -561,8 +560,9 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     result.status = 'repacked';
   } catch (err) {
     const e = err instanceof PgToolsError ? err : wrapPgError(err, 'repack_failed', `repack of ${display} failed`);
-    result.status = e instanceof Filtered ? 'filtered' : e instanceof Skip || SKIP_CODES.has(e.code) ? 'skipped' : 'failed';
+    result.status = outcomeOf(e.code, { discovered: target.discovered === true });
     result.code = e.code;
+    if (e.sqlState) result.sqlState = e.sqlState;
     result.message = e.message;
     if (result.status === 'filtered') logger.info(e.message);
     else logger.error(e.message, e.toJSON());
@@ -571,7 +571,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     // Roll back whatever is open; the original table is untouched by anything not committed.
     if (guard && guardInTransaction && !guardBroken) await guard.query('ROLLBACK').catch(() => {});
     if (capture || shadow) {
-      const leftover = await cleanupAfterFailure(work, workBroken, source, { schema: info?.schema ?? '', name: info?.name ?? '' }, tableOid, opts, logger);
+      const leftover = await cleanupAfterFailure(work, workBroken, source, { schema: info?.schema ?? '', name: info?.name ?? '' }, tableOid, triggerMayExist, opts, logger);
       if (leftover) result.cleanupHint = leftover;
     }
     if (advisoryHeld && guard && !guardBroken) await releaseAdvisoryTableLock(guard, tableOid).catch(() => {});
@@ -582,8 +582,6 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
   return result;
 }
 
-const SKIP_CODES = new Set(['lock_timeout', 'no_usable_key', 'repack_running', 'pg_repack_running', 'old_snapshots', 'ddl_waiting']);
-
 function raiseProblems(problems: Problem[], logger: Logger, warn: (m: string) => void): void {
   for (const p of problems.filter((x) => x.severity === 'warn')) {
     logger.warn(p.message);
@@ -592,7 +590,7 @@ function raiseProblems(problems: Problem[], logger: Logger, warn: (m: string) =>
   const blocking = problems.find((p) => p.severity !== 'warn');
   if (!blocking) return;
   const message = blocking.fix ? `${blocking.message}; ${blocking.fix}` : blocking.message;
-  if (blocking.severity === 'skip') throw new Skip(blocking.code, message);
+  // The status comes from the outcome table; a discovered table's eligibility problem skips it.
   throw new PgToolsError(blocking.code, message);
 }
 
@@ -664,7 +662,7 @@ async function guardQueuedAndConflicts(
   if (rows.length === 0) return;
   const sessions = rows.map(toSession);
   if (onDdl === 'give-up') {
-    throw new Skip('ddl_waiting', `DDL is waiting for the table (${sessions.map((s) => `PID ${s.pid}: ${s.query ?? ''}`).join('; ')}); giving up so it can proceed`);
+    throw new PgToolsError('ddl_waiting', `DDL is waiting for the table (${sessions.map((s) => `PID ${s.pid}: ${s.query ?? ''}`).join('; ')}); giving up so it can proceed`);
   }
   for (const s of sessions) {
     await client.query('SELECT pg_cancel_backend($1)', [s.pid]);
@@ -915,6 +913,7 @@ async function removeLeftovers(client: pg.ClientBase, tableOid: number, toolSche
  * After a failure: drop the capture trigger, the log and the shadow table. Dropping the trigger
  * needs a short ACCESS EXCLUSIVE; if it cannot be had, the objects stay (the trigger keeps logging
  * into the unlogged log table, harmless but growing) and the caller tells the user how to clean.
+ * When the trigger was never attached, only our own objects are dropped, with no lock on the table.
  */
 async function cleanupAfterFailure(
   work: pg.ClientBase,
@@ -922,17 +921,27 @@ async function cleanupAfterFailure(
   source: ConnectionSource,
   table: { schema: string; name: string },
   tableOid: number,
+  triggerMayExist: boolean,
   opts: ResolvedOptions,
   logger: Logger,
 ): Promise<string | undefined> {
   let client: pg.ClientBase = work;
   let own: (pg.PoolClient | pg.Client) | undefined;
+  const shadowSql = `DROP TABLE IF EXISTS ${quoteQualified(opts.toolSchema, shadowTableName(tableOid))}`;
   try {
     if (workBroken) {
       own = await source.connect();
       client = own;
     }
     await client.query('ROLLBACK').catch(() => {});
+    if (!triggerMayExist) {
+      // Bounded anyway: the drops lock only our objects, never wait long for anyone.
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(Math.min(opts.waitTimeoutMs, 10_000))]);
+      for (const sql of [...buildDropCaptureSql(cdcObjectNames(tableOid, opts.toolSchema)), shadowSql]) await client.query(sql);
+      await client.query('COMMIT');
+      return undefined;
+    }
     await acquireTableLock({
       client,
       relations: [table],
@@ -946,7 +955,8 @@ async function cleanupAfterFailure(
     return undefined;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
-    const hint = `the table is intact; leftovers of this run remain (trigger on the table, ${opts.toolSchema}.log_${tableOid}, ${opts.toolSchema}.${shadowTableName(tableOid)}): run pgtools-repack --cleanup -t ${quoteQualified(table.schema, table.name)} or simply run the repack again`;
+    const trigger = triggerMayExist ? 'trigger on the table, ' : '';
+    const hint = `the table is intact; leftovers of this run remain (${trigger}${opts.toolSchema}.log_${tableOid}, ${opts.toolSchema}.${shadowTableName(tableOid)}): run pgtools-repack --cleanup -t ${quoteQualified(table.schema, table.name)} or simply run the repack again`;
     logger.warn(`could not clean up after the failed repack: ${(err as Error).message}`);
     return hint;
   } finally {

@@ -1,6 +1,9 @@
 import type { BloatEstimate } from './bloat.js';
 import type { DiskCheck } from './disk.js';
 import type { PhaseName, SessionInfo } from './events.js';
+import { exitCodeOf, type TableStatus } from './outcomes.js';
+
+export { exitCodeOf };
 
 export interface PhaseTiming {
   phase: PhaseName;
@@ -14,7 +17,7 @@ export interface TableResult {
    * `repacked`; `filtered` (left out by a filter such as `ifBloatedPct`: counts as done, exit code 0);
    * `skipped` (could not be done safely: exit code 3); `failed` (exit code 1, table intact).
    */
-  status: 'repacked' | 'filtered' | 'skipped' | 'failed';
+  status: TableStatus;
   /** `table` (full repack) or `indexes` (indexes only). */
   mode?: 'table' | 'indexes';
   /** The bloat estimate, when `ifBloatedPct` asked for one. */
@@ -29,6 +32,8 @@ export interface TableResult {
   throttledMs?: number;
   /** Stable code when skipped or failed (e.g. `no_usable_key`, `lock_timeout`, `old_snapshots`). */
   code?: string;
+  /** The server's SQLSTATE when PostgreSQL refused (`42501` permission denied, `55P03` lock not available, ...). */
+  sqlState?: string;
   message?: string;
   swap?: 'catalog' | 'rename';
   key?: { index: string; columns: string[] };
@@ -71,10 +76,4 @@ export function emptyTableResult(table: string): TableResult {
     leftoversRemoved: [],
     totalMs: 0,
   };
-}
-
-export function exitCodeOf(tables: readonly TableResult[]): 0 | 1 | 3 {
-  if (tables.some((t) => t.status === 'failed')) return 1;
-  if (tables.some((t) => t.status === 'skipped')) return 3;
-  return 0;
 }

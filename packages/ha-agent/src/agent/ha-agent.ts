@@ -755,6 +755,10 @@ export class HaAgent {
         return;
       }
     }
+    // A crashed primary started read-only (no leader yet, or no rewind) first ends its crash recovery
+    // in single-user mode: recovered in standby mode instead, its WAL ends in a torn record that a
+    // later pg_rewind cannot read past ("could not find previous WAL record").
+    if (this.mayHaveDiverged) await this.pg.finishCrashRecovery();
     this.lastStartAttempt = Date.now();
     this.pgState = 'starting';
     const ready = await this.pg.start({ standby: true, source: this.pg.standbySource(leader) }, 30_000);

@@ -363,6 +363,8 @@ export class PostgresControl {
    * single-user server cannot run as a standby. True when recovery ran.
    */
   async finishCrashRecovery(): Promise<boolean> {
+    // Single-user mode would refuse (shared memory still attached) or race the old backends.
+    await this.reapLeftovers();
     const cd = await this.controlData();
     if (!cd || cd.clusterState === 'shut down' || cd.clusterState === 'shut down in recovery') return false;
     this.logger.info(`running crash recovery in single-user mode (cluster state: ${cd.clusterState})`);
