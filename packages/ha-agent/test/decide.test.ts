@@ -124,7 +124,7 @@ const cases: Case[] = [
   {
     name: 'leader restarted, nothing streamed from it since: wake the WAL receiver and check again soon',
     input: input({ lastLeader: { name: 'node1', startedAt: NOW - 300, seenAt: NOW - 100 }, local: { streamedFromLeaderAt: NOW - 400 } }),
-    expect: { kind: 'follow', leader: 'node1', reconnect: true, message: 'the leader (node1) restarted and I (node2) have not streamed from it since: waking the WAL receiver now' },
+    expect: { kind: 'follow', leader: 'node1', reconnect: true, message: 'I (node2) have not streamed from the leader (node1) since its PostgreSQL started: waking the WAL receiver now' },
   },
   {
     name: 'leader restarted, streaming from it again: plain follow',

@@ -47,6 +47,9 @@ const LEASE_GUARD_MARGIN_MS = FENCE_MARGIN_MS + 400;
  */
 const RECONNECT_RETRY_MS = 200;
 
+/** PostgreSQL's state as published in the member key and `GET /patroni` (Patroni's words). */
+type PgState = 'stopped' | 'crashed' | 'starting' | 'running' | 'stopping' | 'restarting' | 'restart failed' | 'creating replica' | 'initializing new cluster';
+
 /** Slots of members absent this long are dropped (Patroni 4's `member_slots_ttl` default). */
 const MEMBER_SLOTS_TTL_MS = 30 * 60_000;
 
@@ -97,7 +100,7 @@ export class HaAgent {
   private view: DcsView | undefined;
   private dcsLastSeen: number | undefined;
   private pgStatus: PgStatus | undefined;
-  private pgState = 'stopped';
+  private pgState: PgState = 'stopped';
   private isLeader = false;
   private leaseExpiresAt: number | undefined;
   private roleNow: AgentRole = 'uninitialized';
@@ -676,6 +679,10 @@ export class HaAgent {
       case 'wait_for_bootstrap':
       case 'paused_noop':
         return;
+      default: {
+        const unhandled: never = action;
+        throw new PgToolsError('ha_unknown_action', `no executor for action ${JSON.stringify(unhandled)}`);
+      }
     }
   }
 

@@ -169,7 +169,7 @@ export function decide(input: DecisionInput): HaAction {
         kind: 'follow',
         leader: cluster.leader,
         reconnect: true,
-        message: `the leader (${cluster.leader}) restarted and I (${me}) have not streamed from it since: waking the WAL receiver now`,
+        message: `I (${me}) have not streamed from the leader (${cluster.leader}) since its PostgreSQL started: waking the WAL receiver now`,
       };
     }
     return { kind: 'follow', leader: cluster.leader, message: `no action. I am (${me}), a secondary, and following a leader (${cluster.leader})` };
