@@ -1,4 +1,6 @@
-export { startPostgres, pgBinDir } from './postgres.js';
+export { startPostgres } from './postgres.js';
+export { PG_MAJORS, defaultPgMajor, pgBinDir, testPgVersions } from './pg-versions.js';
+export type { PgMajor } from './pg-versions.js';
 export type { PgCluster, PgSettings, StartPostgresOptions, TestDatabase } from './postgres.js';
 export { startEtcd } from './etcd.js';
 export type { EtcdCluster, EtcdMember, EtcdTlsFiles, EtcdAuthUsers, StartEtcdOptions } from './etcd.js';

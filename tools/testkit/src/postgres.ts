@@ -1,25 +1,19 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { defaultPgMajor, pgBinDir, type PgMajor } from './pg-versions.js';
 import { freePort, makeTempDir, serverUser, spawnManaged, waitFor, type ManagedProcess, type OsUser, type TempDir } from './process.js';
 
 const run = promisify(execFile);
 
-/** Where the PostgreSQL 15 server binaries are (`PG_BIN` overrides). */
-export function pgBinDir(): string {
-  if (process.env.PG_BIN) return process.env.PG_BIN;
-  for (const dir of ['/usr/lib/postgresql/15/bin', '/usr/local/pgsql/bin']) {
-    if (existsSync(join(dir, 'postgres'))) return dir;
-  }
-  throw new Error('PostgreSQL 15 server binaries not found: install postgresql-15 or set PG_BIN');
-}
 
 export type PgSettings = Record<string, string | number | boolean>;
 
 export interface StartPostgresOptions {
+  /** The server's major (default: `PGTOOLS_PG_MAJOR`, else 15). 16-18 have no client tools, so no `replicaOf`. */
+  version?: PgMajor;
   /** Server settings passed as `-c name=value` (e.g. `{ wal_level: 'replica', max_wal_senders: 5 }`). */
   settings?: PgSettings;
   /** Extra `initdb` arguments (e.g. `['--data-checksums']`). */
@@ -50,6 +44,8 @@ export interface PgCluster {
   readonly socketDir: string;
   readonly dataDir: string;
   readonly binDir: string;
+  /** The server's major version. */
+  readonly version: PgMajor;
   readonly superuser: 'postgres';
   readonly user: OsUser | undefined;
   readonly process: ManagedProcess;
@@ -72,7 +68,7 @@ export interface PgCluster {
 let databaseCounter = 0;
 
 /**
- * Starts a real PostgreSQL 15 cluster for a test: initdb into a temp dir, a free port on
+ * Starts a real PostgreSQL cluster (15 unless `version` says otherwise) for a test: initdb into a temp dir, a free port on
  * 127.0.0.1, its unix socket inside the temp dir, trust authentication, `fsync=off` for speed.
  * When the tests run as root the server runs as the `postgres` OS user.
  *
@@ -87,7 +83,11 @@ let databaseCounter = 0;
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PgCluster> {
   const user = serverUser();
-  const binDir = pgBinDir();
+  const version = options.version ?? defaultPgMajor();
+  if (options.replicaOf && version !== 15) {
+    throw new Error(`replicaOf needs pg_basebackup of PostgreSQL ${version}, which the npm builds of 16-18 do not ship`);
+  }
+  const binDir = pgBinDir(version, { shared: user !== undefined });
   const dir: TempDir = await makeTempDir(`pg-${options.name ?? 'cluster'}`, user);
   const dataDir = join(dir.path, 'data');
   const socketDir = join(dir.path, 'sock');
@@ -185,6 +185,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     socketDir,
     dataDir,
     binDir,
+    version,
     superuser: 'postgres',
     user,
     get process() {
