@@ -97,3 +97,24 @@ export function toDcsError(err: unknown, operation: string, hosts: readonly stri
 export function deadlineError(operation: string, hosts: readonly string[], timeoutMs: number): PgToolsError {
   return new PgToolsError(DCS_ERROR.unavailable, `${operation}: etcd ${hosts.join(', ')} did not answer within ${timeoutMs} ms`);
 }
+
+/**
+ * Runs `body` under one deadline covering all its etcd calls. gRPC's own deadline normally fires
+ * first and carries the cause; the timer here is the backstop for anything in etcd3 that does not
+ * honour it.
+ */
+export async function withinDeadline<T>(operation: string, timeoutMs: number, hosts: readonly string[], body: (deadline: number) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const work = body(deadline);
+  // Lost the race: its rejection, if any, is already reported as the deadline error.
+  work.catch(() => undefined);
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(deadlineError(operation, hosts, timeoutMs)), timeoutMs + 25);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,109 +1,23 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
-import {
-  Etcd3,
-  EtcdLeaseInvalidError,
-  type ICompare,
-  type IOptions,
-  type IRequestOp,
-  type ITxnResponse,
-  type IWatchResponse,
-  type IKeyValue,
-  type Watcher,
-} from 'etcd3';
-import { DCS_ERROR, deadlineError, toDcsError, type TlsSetup } from './dcs-errors.js';
+import { EtcdLeaseInvalidError, type Etcd3, type ICompare, type IRequestOp, type ITxnResponse } from 'etcd3';
+import { ClusterWatch } from './cluster-watch.js';
+import { DCS_ERROR, toDcsError, withinDeadline, type TlsSetup } from './dcs-errors.js';
 import { jsonEqual } from './deep-equal.js';
-import { attemptsWithinDeadline, deadlineFaultHandling } from './fault-handling.js';
+import { connectEtcd } from './etcd-client.js';
+import { modCompare, prefixEnd, putOp, toRaw } from './etcd-requests.js';
+import { attemptsWithinDeadline } from './fault-handling.js';
 import { keyLayout, type KeyLayout } from './key-layout.js';
 import { KvCache, type KeyChange } from './kv-cache.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { parseClusterView, type RawKeyValue } from './parse-cluster-view.js';
+import { OwnMemberKey } from './own-member-key.js';
 import { patroniJson } from './patroni-json.js';
-import type {
-  ClusterConfig,
-  ClusterView,
-  FailoverValue,
-  FailsafeValue,
-  HistoryEntry,
-  MemberData,
-  StatusValue,
-  SyncState,
-  ViewProblem,
-} from './types.js';
-
-/**
- * Options of `EtcdDcs`.
- *
- * @example
- * ```ts
- * import type { EtcdDcsOptions } from '@pgtools/dcs';
- * const options: EtcdDcsOptions = { hosts: ['127.0.0.1:2379'], scope: 'demo', name: 'node1', ttl: 30 };
- * ```
- */
-export interface EtcdDcsOptions {
-  /** `host:port` (Patroni's `etcd3.hosts`) or `http(s)://host:port` URLs. Comma-separated strings are split. */
-  hosts: string[];
-  /** Default `service`, like Patroni. */
-  namespace?: string;
-  scope: string;
-  /** This member's name (the value of the leader key while we hold it). */
-  name: string;
-  /** Lease TTL in seconds (Patroni's `ttl`). etcd enforces a minimum of about 2 s. */
-  ttl: number;
-  /**
-   * Seconds (Patroni's `loop_wait`, default 10). A keepalive is sent by `touchMember` and
-   * `attemptToAcquireLeader` only when the last one is older than min(loopWait, ttl / 2);
-   * `updateLeader` always sends one.
-   */
-  loopWait?: number;
-  /** Deadline of every public method, in milliseconds (default 5000). Nothing waits longer. */
-  callTimeoutMs?: number;
-  auth?: { username: string; password: string };
-  /** PEM contents (not paths). With only `ca`, the server is verified; with `cert` + `key`, we authenticate too. */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
-  logger?: Logger;
-  onEvent?: (event: DcsEvent) => void;
-}
-
-/**
- * Typed events `EtcdDcs` reports through `onEvent` (it never prints).
- *
- * @example
- * ```ts
- * import type { DcsEvent } from '@pgtools/dcs';
- * const onEvent = (e: DcsEvent): void => { if (e.type === 'lease_lost') console.error('lease gone', e.lease); };
- * ```
- */
-export type DcsEvent =
-  | { type: 'lease_granted'; lease: string; ttl: number }
-  | { type: 'lease_lost'; lease: string }
-  | { type: 'watch_started'; revision: number }
-  | { type: 'watch_interrupted'; reason: string }
-  | { type: 'view_problem'; problem: ViewProblem };
-
-/**
- * Called by `watch` when a key that matters to the HA loop changes (leader, config, failover, or
- * status while someone else leads): wake up and run a cycle now.
- *
- * @example
- * ```ts
- * import type { WakeListener } from '@pgtools/dcs';
- * const wake: WakeListener = (view, changes) => console.log(changes.map((c) => c.key), view.leader?.name);
- * ```
- */
-export type WakeListener = (view: ClusterView, changes: KeyChange[]) => void;
+import { ProblemLog } from './problem-log.js';
+import type { DcsEvent, EtcdDcsOptions, WakeListener } from './etcd-dcs-options.js';
+import { isWakeChange } from './wake-changes.js';
+import type { ClusterConfig, ClusterView, FailoverValue, FailsafeValue, HistoryEntry, MemberData, StatusValue, SyncState } from './types.js';
 
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
-
-/** `postmaster_start_time` of a member key's JSON value ('' when absent or unreadable). */
-function startTimeOf(value: string | undefined): string {
-  try {
-    const v = (JSON.parse(value ?? '{}') as { postmaster_start_time?: unknown }).postmaster_start_time;
-    return typeof v === 'string' ? v : '';
-  } catch {
-    return '';
-  }
-}
 
 /**
  * The distributed configuration store of the HA agent: etcd v3 with Patroni's key layout, so that
@@ -135,21 +49,17 @@ export class EtcdDcs {
   private loopWaitSeconds: number;
   private readonly lease: LeaseKeeper;
   private readonly cache = new KvCache();
-  private cacheReady = false;
   private readonly listeners = new Set<WakeListener>();
-  private watchLoop: Promise<void> | undefined;
-  private stopWatcher: (() => void) | undefined;
-  private interruptWatch: ((reason: string) => void) | undefined;
+  private readonly watcher: ClusterWatch;
   /** The leader key's mod revision (0: absent) that the watch had not delivered at the last check. */
   private leaderMismatch: number | undefined;
-  private readonly closing = new AbortController();
   private closed = false;
   /** Our member key as last seen (read or written), to skip writes that change nothing. */
-  private knownMember: { value: string | undefined; lease: string | undefined; revision: number } | undefined;
+  private readonly ownMember = new OwnMemberKey();
   private lastStatus: StatusValue | undefined;
   private lastFailsafe: FailsafeValue | undefined;
-  private readonly reportedProblems = new Set<string>();
-  private tlsSetup: TlsSetup = 'none';
+  private readonly reportedProblems = new ProblemLog();
+  private readonly tlsSetup: TlsSetup;
 
   constructor(options: EtcdDcsOptions) {
     this.layout = keyLayout(options.namespace, options.scope);
@@ -163,43 +73,18 @@ export class EtcdDcs {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.loopWaitSeconds = options.loopWait ?? 10;
 
-    const etcdOptions: IOptions = {
-      hosts: [...this.hosts],
-      // Unary calls get our deadline explicitly; this default only guards calls we forgot.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
-      faultHandling: deadlineFaultHandling(this.hosts.length, {
-        cooldownMs: Math.min(2000, this.callTimeoutMs),
-        maxWatchBackoffMs: 2000,
-      }),
-      grpcOptions: {
-        // Detect a silently dead connection (the watch stream would otherwise wait forever).
-        // etcd refuses pings more often than every 5 s by default.
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': Math.max(1000, this.callTimeoutMs),
-      },
-    };
-    if (options.auth) {
-      etcdOptions.auth = {
-        username: options.auth.username,
-        password: options.auth.password,
-        callOptions: () => ({ deadline: Date.now() + this.callTimeoutMs }),
-      };
-    }
-    if (this.hosts.some((h) => /^https:\/\//i.test(h))) this.tlsSetup = 'server';
-    if (options.tls) {
-      if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
-        throw new RangeError('tls.cert and tls.key go together: give both (client certificate authentication) or neither');
-      }
-      this.tlsSetup = options.tls.cert !== undefined ? 'mutual' : 'server';
-      const buf = (v: string | Buffer | undefined): Buffer | undefined => (v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
-      const credentials: NonNullable<IOptions['credentials']> = { rootCertificate: buf(options.tls.ca) as Buffer };
-      const key = buf(options.tls.key);
-      const cert = buf(options.tls.cert);
-      if (key) credentials.privateKey = key;
-      if (cert) credentials.certChain = cert;
-      etcdOptions.credentials = credentials;
-    }
-    this.client = new Etcd3(etcdOptions);
+    ({ client: this.client, tlsSetup: this.tlsSetup } = connectEtcd(this.hosts, this.callTimeoutMs, options));
+    this.watcher = new ClusterWatch({
+      client: this.client,
+      prefix: this.layout.prefix,
+      cache: this.cache,
+      readPrefix: () => this.op('watch: read cluster', (deadline) => this.readPrefix(deadline)),
+      wanted: () => !this.closed && this.listeners.size > 0,
+      onChanges: (changes) => this.notify(changes),
+      logger: this.logger,
+      onStarted: (revision) => this.onEvent?.({ type: 'watch_started', revision }),
+      onInterrupted: (reason) => this.onEvent?.({ type: 'watch_interrupted', reason }),
+    });
     this.lease = new LeaseKeeper(this.client, options.ttl, this.hosts.length, (event) => {
       if (event.type === 'granted') {
         this.logger.debug('etcd lease granted', { lease: event.lease, ttl: event.ttl });
@@ -235,14 +120,14 @@ export class EtcdDcs {
     return this.op('load cluster', async (deadline) => {
       const { kvs, revision } = await this.readPrefix(deadline);
       const mine = kvs.find((kv) => kv.key === this.layout.member(this.name));
-      this.rememberMember(mine?.value, mine?.lease, revision);
+      this.ownMember.remember(mine?.value, mine?.lease, revision);
       return this.toView(kvs, revision);
     });
   }
 
   /** The view kept up to date by `watch`, or undefined when no watch is running or it is resyncing. */
   cachedView(): ClusterView | undefined {
-    if (!this.cacheReady || this.closed) return undefined;
+    if (!this.watcher.ready || this.closed) return undefined;
     return this.toView(this.cache.snapshot(), this.cache.revision);
   }
 
@@ -269,7 +154,7 @@ export class EtcdDcs {
     // missing at the next loop is not.
     if (this.leaderMismatch === freshRevision) {
       this.logger.warn('the etcd watch is behind the quorum; restarting it');
-      this.interruptWatch?.('behind the quorum');
+      this.watcher.interrupt('behind the quorum');
     }
     this.leaderMismatch = freshRevision;
     return this.loadCluster();
@@ -285,12 +170,10 @@ export class EtcdDcs {
   watch(onChange: WakeListener): () => void {
     if (this.closed) throw new PgToolsError(DCS_ERROR.closed, 'watch: EtcdDcs is closed');
     this.listeners.add(onChange);
-    this.watchLoop ??= this.runWatchLoop().finally(() => {
-      this.watchLoop = undefined;
-    });
+    this.watcher.start();
     return () => {
       this.listeners.delete(onChange);
-      if (this.listeners.size === 0) this.stopWatcher?.();
+      if (this.listeners.size === 0) this.watcher.interrupt('stopped');
     };
   }
 
@@ -377,11 +260,12 @@ export class EtcdDcs {
       const key = this.layout.member(this.name);
       const json = patroniJson(data);
       const { id: current } = await this.lease.ensure(deadline, { force: false, minIntervalMs: this.keepaliveIntervalMs() });
-      if (this.memberUpToDate(key, data, current)) return true;
+      const watched = this.watcher.ready ? { entry: this.cache.get(key), revision: this.cache.revision } : undefined;
+      if (this.ownMember.upToDate(json, current, watched)) return true;
       const res = await this.withLease(deadline, false, (lease) => this.txn(deadline, [], [putOp(key, json, lease)]));
       const revision = Number(res.txn.header.revision);
       this.cache.put({ key, value: json, modRevision: revision, lease: res.lease });
-      this.rememberMember(json, res.lease, revision);
+      this.ownMember.remember(json, res.lease, revision);
       return true;
     });
   }
@@ -467,11 +351,8 @@ export class EtcdDcs {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cacheReady = false;
-    this.closing.abort();
-    this.stopWatcher?.();
     this.listeners.clear();
-    await this.watchLoop?.catch(() => undefined);
+    await this.watcher.close();
     this.lease.forget();
     this.client.close();
   }
@@ -482,50 +363,15 @@ export class EtcdDcs {
     return Math.min(this.loopWaitSeconds, this.lease.ttl / 2) * 1000;
   }
 
-  private rememberMember(value: string | undefined, lease: string | undefined, revision: number): void {
-    if (this.knownMember && this.knownMember.revision > revision) return;
-    this.knownMember = { value, lease: lease === '0' ? undefined : lease, revision };
-  }
-
-  /**
-   * Compares with the freshest knowledge of our key: the watched cache, else the last range read
-   * or write, whichever is newer (like Patroni, which compares with its last cluster view).
-   */
-  private memberUpToDate(key: string, data: MemberData, lease: string): boolean {
-    const cached = this.cacheReady ? this.cache.get(key) : undefined;
-    const known =
-      this.cacheReady && (this.knownMember === undefined || this.cache.revision >= this.knownMember.revision)
-        ? { value: cached?.value, lease: cached?.lease }
-        : this.knownMember;
-    if (!known || known.value === undefined || known.lease !== lease) return false;
-    try {
-      return jsonEqual(JSON.parse(known.value), JSON.parse(patroniJson(data)));
-    } catch {
-      return false;
-    }
-  }
-
   /** Runs `body` under one deadline covering all its etcd calls; maps failures to PgToolsError. */
   private async op<T>(operation: string, body: (deadline: number) => Promise<T>): Promise<T> {
     if (this.closed) throw new PgToolsError(DCS_ERROR.closed, `${operation}: EtcdDcs is closed`);
-    const timeoutMs = this.callTimeoutMs;
-    const deadline = Date.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const work = body(deadline);
-    work.catch(() => undefined);
-    const timeout = new Promise<never>((_, reject) => {
-      // gRPC's own deadline normally fires first and carries the cause; this is the backstop for
-      // anything in etcd3 that does not honour it.
-      timer = setTimeout(() => reject(deadlineError(operation, this.hosts, timeoutMs)), timeoutMs + 25);
-    });
     try {
-      return await Promise.race([work, timeout]);
+      return await withinDeadline(operation, this.callTimeoutMs, this.hosts, body);
     } catch (err) {
       const error = toDcsError(err, operation, this.hosts, this.tlsSetup);
       this.logger.debug('etcd operation failed', { operation, code: error.code, error: error.message });
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -571,11 +417,7 @@ export class EtcdDcs {
 
   private toView(kvs: RawKeyValue[], revision: number): ClusterView {
     const view = parseClusterView(this.layout, kvs, revision);
-    for (const problem of view.problems) {
-      const id = `${problem.key}@${problem.modRevision}`;
-      if (this.reportedProblems.has(id)) continue;
-      if (this.reportedProblems.size > 1000) this.reportedProblems.clear();
-      this.reportedProblems.add(id);
+    for (const problem of this.reportedProblems.unseen(view.problems)) {
       this.logger.warn('ignoring an unreadable value in etcd', { key: problem.key, reason: problem.reason });
       this.onEvent?.({ type: 'view_problem', problem });
     }
@@ -585,23 +427,10 @@ export class EtcdDcs {
     return view;
   }
 
-  private isWakeChange(change: KeyChange, leaderName: string | undefined): boolean {
-    const { key } = change;
-    if (key === this.layout.leader || key === this.layout.failover || key === this.layout.config) return true;
-    // The leader wrote status itself; replicas want the new optime to re-evaluate lag at once.
-    if (key === this.layout.status || key === this.layout.leaderOptime) return change.newValue !== undefined && leaderName !== this.name;
-    // The leader's PostgreSQL restarted in place: its replicas reconnect at once (issue 14).
-    // The leader key's value is not trusted to be a valid member name: compare, never build, the key.
-    if (leaderName !== undefined && leaderName !== this.name && key === `${this.layout.members}${leaderName}`) {
-      return change.newValue !== undefined && startTimeOf(change.oldValue) !== startTimeOf(change.newValue);
-    }
-    return false;
-  }
-
   private notify(changes: KeyChange[]): void {
     if (changes.length === 0 || this.listeners.size === 0) return;
     const leaderName = this.cache.get(this.layout.leader)?.value;
-    const relevant = changes.filter((c) => this.isWakeChange(c, leaderName));
+    const relevant = changes.filter((c) => isWakeChange(this.layout, this.name, c, leaderName));
     if (relevant.length === 0) return;
     const view = this.toView(this.cache.snapshot(), this.cache.revision);
     for (const listener of [...this.listeners]) {
@@ -612,98 +441,4 @@ export class EtcdDcs {
       }
     }
   }
-
-  private async runWatchLoop(): Promise<void> {
-    let backoffMs = 200;
-    let failing = false;
-    while (!this.closed && this.listeners.size > 0) {
-      try {
-        const { kvs, revision } = await this.op('watch: read cluster', (deadline) => this.readPrefix(deadline));
-        if (this.closed || this.listeners.size === 0) break;
-        const changes = this.cache.reset(kvs, revision);
-        this.cacheReady = true;
-        failing = false;
-        backoffMs = 200;
-        this.onEvent?.({ type: 'watch_started', revision });
-        this.notify(changes);
-        const reason = await this.follow(revision + 1);
-        if (this.closed || this.listeners.size === 0) break;
-        this.logger.warn('etcd watch interrupted; re-reading the cluster', { reason });
-        this.onEvent?.({ type: 'watch_interrupted', reason });
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        if (!failing) this.logger.warn('cannot (re)start the etcd watch', { error: message });
-        failing = true;
-      }
-      this.cacheReady = false;
-      try {
-        await sleep(backoffMs, undefined, { signal: this.closing.signal });
-      } catch {
-        break;
-      }
-      backoffMs = Math.min(backoffMs * 2, 2000);
-    }
-    this.cacheReady = false;
-  }
-
-  /** Applies watch events until the watch breaks; resolves with the reason. */
-  private follow(startRevision: number): Promise<string> {
-    return new Promise((resolve) => {
-      const watcher: Watcher = this.client.watch().prefix(this.layout.prefix).startRevision(String(startRevision)).watcher();
-      let done = false;
-      const finish = (reason: string): void => {
-        if (done) return;
-        done = true;
-        this.stopWatcher = undefined;
-        this.interruptWatch = undefined;
-        this.cacheReady = false;
-        watcher.removeAllListeners();
-        // A late 'error' emitted with no listener would throw inside etcd3's stream handler.
-        watcher.on('error', () => undefined);
-        watcher.cancel().catch(() => undefined);
-        resolve(reason);
-      };
-      this.stopWatcher = () => finish('stopped');
-      this.interruptWatch = finish;
-      watcher.on('data', (res: IWatchResponse) => {
-        const changes: KeyChange[] = [];
-        for (const event of res.events ?? []) {
-          const raw = toRaw(event.kv);
-          const change = event.type === 'Delete' ? this.cache.delete(raw.key, Number(event.kv.mod_revision)) : this.cache.put(raw);
-          if (change) changes.push(change);
-        }
-        this.notify(changes);
-      });
-      watcher.on('disconnected', (err: Error) => finish(`disconnected: ${err.message}`));
-      watcher.on('error', (err: Error) => finish(`error: ${err.message}`));
-      watcher.on('end', () => finish('ended'));
-    });
-  }
-}
-
-function toRaw(kv: IKeyValue): RawKeyValue {
-  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision), lease: kv.lease };
-}
-
-function putOp(key: string, value: string, lease?: string): IRequestOp {
-  const put: NonNullable<IRequestOp['request_put']> = { key: Buffer.from(key), value: Buffer.from(value) };
-  if (lease !== undefined) put.lease = lease;
-  return { request_put: put };
-}
-
-function modCompare(key: string, expectedModRevision: number | undefined): ICompare[] {
-  if (expectedModRevision === undefined) return [];
-  return [{ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: expectedModRevision }];
-}
-
-/** The range end that selects every key starting with `prefix`. */
-function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0xff) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }

@@ -1,5 +1,5 @@
 export { EtcdDcs } from './etcd-dcs.js';
-export type { EtcdDcsOptions, DcsEvent, WakeListener } from './etcd-dcs.js';
+export type { EtcdDcsOptions, DcsEvent, WakeListener } from './etcd-dcs-options.js';
 export { DCS_ERROR } from './dcs-errors.js';
 export { keyLayout } from './key-layout.js';
 export type { KeyLayout } from './key-layout.js';
