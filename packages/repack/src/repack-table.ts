@@ -41,15 +41,8 @@ import { checkDisk } from './disk.js';
 import { Throttle } from './throttle.js';
 import { expectedCopyWal, sampleWalProgress, type WalProgressSampler } from './copy-progress.js';
 import type { RepackTarget } from './targets.js';
+import type { ConnectionSource } from './connection-source.js';
 import { ELIGIBILITY_CODES, outcomeOf } from './outcomes.js';
-
-/** Connections the run works with; `connect` hands out dedicated clients. */
-export interface ConnectionSource {
-  connect(): Promise<pg.PoolClient | pg.Client>;
-  release(client: pg.PoolClient | pg.Client, destroy?: boolean): Promise<void>;
-  /** False when another connection would have to wait (a full pool): optional extras are then skipped. */
-  spare?(): boolean;
-}
 
 
 /**
