@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { isPool, type PoolOrConfig } from '@pgtools/core';
-import type { ConnectionSource } from './repack-table.js';
+import type { ConnectionSource } from './connection-source.js';
 
 /**
  * Dedicated connections from the caller's pool, or new clients from a configuration.

@@ -1,0 +1,90 @@
+import type pg from 'pg';
+import { PgToolsError } from '@pgtools/core';
+import { applyLog, countLog, type CdcObjects } from '@pgtools/cdc';
+import { waitForOldSnapshots } from '../snapshots.js';
+import type { Throttle } from '../throttle.js';
+import type { QualifiedName, TableRun } from '../table-run.js';
+
+/** Applies one batch of the log to the shadow; returns the entries applied. */
+export type ApplyBatch = (client: pg.ClientBase, inTransaction: boolean) => Promise<number>;
+
+export interface ApplyTarget {
+  capture: CdcObjects;
+  shadow: QualifiedName;
+  keyColumns: string[];
+  /** The columns the copy wrote. */
+  columns: string[];
+  throttle: Throttle;
+}
+
+/** One batch at a time (sized by the throttle), counted into the result. */
+export function logApplier(run: TableRun, target: ApplyTarget): ApplyBatch {
+  const { opts, result } = run;
+  return async (client, inTransaction) => {
+    const stats = await applyLog(client, {
+      objects: target.capture,
+      target: target.shadow,
+      keyColumns: target.keyColumns,
+      columns: target.columns,
+      batchSize: target.throttle.stepRows(opts.applyBatchSize),
+      transaction: inTransaction ? 'caller' : 'own',
+    });
+    result.log.entries += stats.entries;
+    result.log.inserts += stats.inserts;
+    result.log.updates += stats.updates;
+    result.log.deletes += stats.deletes;
+    return stats.entries;
+  };
+}
+
+/** The apply phase: replays the log until it is small. Pauses at `during-apply` after the first round. */
+export async function runApply(run: TableRun, applyOnce: ApplyBatch, capture: CdcObjects, throttle: Throttle): Promise<void> {
+  const { work, opts, display, result } = run;
+  await run.phase('apply', async () => {
+    for (let round = 0; ; round++) {
+      run.checkAbort();
+      const applied = await applyOnce(work, false);
+      await throttle.after(work, applied, 'apply');
+      const remaining = await countLog(work, capture);
+      run.emit({ type: 'apply-progress', table: display, applied: result.log.entries, remaining });
+      if (round === 0) await run.pause('during-apply');
+      if (applied < opts.switchThreshold && remaining < opts.switchThreshold) break;
+    }
+  });
+}
+
+/**
+ * The snapshot-wait phase: waits (applying meanwhile) until no session holds a snapshot older than
+ * the copy; swapping before would show them an empty table.
+ */
+export async function runSnapshotWait(
+  run: TableRun,
+  copy: { xid: string; committedAt: string },
+  ourPids: number[],
+  applyOnce: ApplyBatch,
+  throttle: Throttle,
+): Promise<void> {
+  const { work, opts, display } = run;
+  await run.phase('snapshot-wait', () =>
+    waitForOldSnapshots(work, {
+      copyXid: copy.xid,
+      copyCommittedAt: copy.committedAt,
+      ourPids,
+      timeoutMs: opts.snapshotWaitMs,
+      onWaiting: (sessions, waitedMs) => run.emit({ type: 'snapshot-waiting', table: display, sessions, waitedMs }),
+      between: async () => {
+        run.checkAbort();
+        await throttle.after(work, await applyOnce(work, false), 'apply');
+      },
+      signal: opts.signal,
+    }).then((outcome) => {
+      if (!outcome.ok) {
+        throw new PgToolsError(
+          'old_snapshots',
+          `${outcome.sessions.length} session(s) still hold a snapshot older than the copy after ${Math.round(opts.snapshotWaitMs / 1000)} s ` +
+            `(${outcome.sessions.map((s) => `PID ${s.pid}${s.user ? ` ${s.user}` : ''}`).join(', ')}); swapping now would make them see an empty table. Try again later or raise --snapshot-wait`,
+        );
+      }
+    }),
+  );
+}

@@ -1,0 +1,51 @@
+import { quoteQualified } from '@pgtools/core';
+import { releaseAdvisoryTableLock } from '@pgtools/lock';
+import { dropCapture, type CdcObjects } from '@pgtools/cdc';
+import { dropShadow } from '@pgtools/swap';
+import type { Guard, QualifiedName, TableRun } from '../table-run.js';
+
+export interface CleanupInput {
+  guard: Guard;
+  capture: CdcObjects;
+  /** After the swap: the old table's storage, under the shadow's name. */
+  shadow: QualifiedName;
+  table: QualifiedName;
+  /** What the swap left to run after its commit. */
+  afterSwap: string[];
+}
+
+/**
+ * The cleanup and analyze phases, after the swap committed, then the table's new size. Outside
+ * the lock, side by side: the guard drops the log (it keeps rows of the old table's type, so it
+ * goes first) and the old storage, validates foreign keys and lets go of the advisory lock, while
+ * the work connection analyzes the new table. Neither needs a lock the other holds (ANALYZE only
+ * conflicts with a validation of the same table, which then simply waits). A crash here leaves
+ * only tool objects for the next run.
+ */
+export async function runCleanup(run: TableRun, input: CleanupInput): Promise<void> {
+  const { work, opts, result } = run;
+  const { guard, capture, shadow, table, afterSwap } = input;
+  const cleanup = run.phase('cleanup', async () => {
+    await dropCapture(guard.client, capture, { triggerDropped: true });
+    run.capture = undefined;
+    await dropShadow(guard.client, shadow);
+    run.shadow = undefined;
+    for (const sql of afterSwap) await guard.client.query(sql);
+    await releaseAdvisoryTableLock(guard.client, run.tableOid);
+    run.advisoryHeld = false;
+  });
+  const analyze = opts.analyze
+    ? run.phase('analyze', async () => {
+        await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
+      })
+    : Promise.resolve();
+  const [cleaned, analyzed] = await Promise.allSettled([cleanup, analyze]);
+  if (cleaned.status === 'rejected') throw cleaned.reason;
+  if (analyzed.status === 'rejected') throw analyzed.reason;
+  const { rows: after } = await work.query<{ heap: string; total: string }>(
+    // By name: the rename swap gives the table a new OID.
+    'SELECT pg_relation_size(c.oid)::text AS heap, pg_total_relation_size(c.oid)::text AS total FROM pg_class c WHERE c.oid = to_regclass($1)',
+    [quoteQualified(table.schema, table.name)],
+  );
+  if (after[0]) result.sizeAfter = { heapBytes: Number(after[0].heap), totalBytes: Number(after[0].total) };
+}

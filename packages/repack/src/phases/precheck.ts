@@ -1,0 +1,104 @@
+import type pg from 'pg';
+import { PgToolsError, quoteIdent, type Logger } from '@pgtools/core';
+import { precheck, type PrecheckResult, type Problem } from '../precheck.js';
+import { inspectTable, type TableInfo } from '../table-info.js';
+import { copyOrder, type CopyOrder } from '../order-by.js';
+import { estimateBloat } from '../bloat.js';
+import { checkDisk } from '../disk.js';
+import { ELIGIBILITY_CODES } from '../outcomes.js';
+import type { QualifiedName, TableRun } from '../table-run.js';
+
+/** What the precheck decided; the later phases work from it. */
+export interface Prechecked {
+  info: TableInfo;
+  table: QualifiedName;
+  swapMode: 'catalog' | 'rename';
+  order: CopyOrder | undefined;
+}
+
+/**
+ * The precheck phase: looks at the table and the options, changes nothing. Throws (a skip, a
+ * refusal or a filter, by its code) when the table is not to be repacked as asked.
+ */
+export async function runPrecheck(run: TableRun): Promise<Prechecked> {
+  const { work, opts, display, result } = run;
+  return run.phase('precheck', async () => {
+    const info = await inspectTable(work, await oidToRef(work, run.tableOid));
+    result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
+    const superuser = await isSuperuser(work);
+    const mode = opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
+    if (mode === 'catalog' && !superuser) {
+      throw new PgToolsError('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
+    }
+    const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
+    const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
+    if (run.target.discovered) for (const p of checked.problems) if (ELIGIBILITY_CODES.has(p.code)) p.severity = 'skip';
+    raiseProblems(checked.problems, run.logger, (m) => run.emit({ type: 'warning', table: display, message: m }));
+    const key = requireKey(checked);
+    result.key = { index: key.name, columns: key.keyColumns as string[] };
+    result.swap = mode;
+    if (opts.tablespace !== undefined) {
+      const { rows: ts } = await work.query('SELECT 1 FROM pg_tablespace WHERE spcname = $1', [opts.tablespace]);
+      if (ts.length === 0) throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(opts.tablespace)} does not exist`);
+    }
+    const order = await copyOrder(work, info, opts.orderBy);
+    if (order) {
+      result.orderBy = order.sql;
+      run.emit({ type: 'order', table: display, orderBy: order.sql, source: order.source });
+    }
+    if (opts.ifBloatedPct !== undefined) {
+      const estimate = await estimateBloat(work, run.tableOid);
+      result.bloat = estimate;
+      run.emit({ type: 'bloat-estimate', table: display, estimate });
+      if (estimate.reclaimablePct === null) {
+        throw new PgToolsError('bloat_unknown', `${display}: no bloat estimate (${estimate.note ?? 'unknown'}); not repacked by --if-bloated`);
+      }
+      if (estimate.reclaimablePct < opts.ifBloatedPct) {
+        throw new PgToolsError(
+          'below_bloat_threshold',
+          `${display}: about ${estimate.reclaimablePct}% reclaimable (${estimate.method}), below --if-bloated ${opts.ifBloatedPct}%`,
+        );
+      }
+    }
+    if (opts.checkDisk) {
+      const disk = await checkDisk(work, info, opts.tablespace);
+      result.diskCheck = disk;
+      run.emit({ type: 'disk-check', table: display, check: disk });
+      if (!disk.ok) throw new PgToolsError('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
+    }
+    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order };
+  });
+}
+
+/** Throws the first problem that is not a warning; warnings are logged and passed to `warn`. */
+export function raiseProblems(problems: Problem[], logger: Logger, warn: (m: string) => void): void {
+  for (const p of problems.filter((x) => x.severity === 'warn')) {
+    logger.warn(p.message);
+    warn(p.message);
+  }
+  const blocking = problems.find((p) => p.severity !== 'warn');
+  if (!blocking) return;
+  const message = blocking.fix ? `${blocking.message}; ${blocking.fix}` : blocking.message;
+  // The status comes from the outcome table; a discovered table's eligibility problem skips it.
+  throw new PgToolsError(blocking.code, message);
+}
+
+/** The key after `raiseProblems` passed: a missing key is always one of its problems. */
+export function requireKey(checked: PrecheckResult): NonNullable<PrecheckResult['key']> {
+  if (!checked.key) throw new PgToolsError('no_usable_key', 'no usable key (a precheck without a key reported no problem)');
+  return checked.key;
+}
+
+async function isSuperuser(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
+  return rows[0]?.su ?? false;
+}
+
+async function oidToRef(client: pg.ClientBase, oid: number): Promise<{ schema: string; name: string }> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    'SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1',
+    [oid],
+  );
+  if (!rows[0]) throw new PgToolsError('table_not_found', `table with OID ${oid} no longer exists`);
+  return rows[0];
+}

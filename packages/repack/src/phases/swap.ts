@@ -1,0 +1,167 @@
+import type pg from 'pg';
+import { PgToolsError, quoteQualified, sqlStateOf, wrapPgError } from '@pgtools/core';
+import { acquireTableLock } from '@pgtools/lock';
+import { buildDrainLogSql, buildDropCaptureSql, countLog, type CdcObjects } from '@pgtools/cdc';
+import {
+  catalogSwapError,
+  catalogSwapStatements,
+  finishCatalogSwap,
+  finishRenameSwap,
+  prepareCatalogSwap,
+  prepareRenameSwap,
+  renameSwapError,
+  renameSwapStatements,
+  type CatalogSwapPlan,
+  type IndexPair,
+  type RenameSwapPlan,
+} from '@pgtools/swap';
+import type { Throttle } from '../throttle.js';
+import type { Guard, QualifiedName, TableRun } from '../table-run.js';
+import type { ApplyBatch } from './apply.js';
+
+export interface SwapInput {
+  table: QualifiedName;
+  shadow: QualifiedName;
+  capture: CdcObjects;
+  keyColumns: string[];
+  /** The columns the copy wrote. */
+  columns: string[];
+  swapMode: 'catalog' | 'rename';
+  indexPairs: IndexPair[];
+  guard: Guard;
+  workPid: number;
+  applyOnce: ApplyBatch;
+  throttle: Throttle;
+}
+
+/**
+ * The swap phase: upgrades the guard's lock, drains the log, removes the trigger and swaps, in one
+ * transaction. Pauses at `swap-planned` (each plan) and `after-swap` (before the commit). Returns
+ * what must run after the commit (the rename swap's foreign key validations).
+ */
+export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]> {
+  const { work, opts, display, result, logger } = run;
+  const { table, shadow, capture, keyColumns, columns, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
+  return run.phase('swap', async () => {
+    const recordHold = (since: number): void => {
+      const heldMs = Date.now() - since;
+      result.accessExclusive.push({ purpose: 'swap', heldMs });
+      run.emit({ type: 'access-exclusive', table: display, purpose: 'swap', heldMs });
+    };
+    const logOid = await relationOid(guard.client, capture.toolSchema, capture.logTable);
+    // Validation and, in rename mode, every statement of the swap need no ACCESS EXCLUSIVE: the
+    // guard's SHARE UPDATE EXCLUSIVE already keeps DDL out (the rename plan re-checks under the
+    // lock what that lets through, such as a GRANT).
+    const planSwap = async (): Promise<{ catalog?: CatalogSwapPlan; rename?: RenameSwapPlan }> =>
+      swapMode === 'catalog'
+        ? { catalog: await prepareCatalogSwap(guard.client, { original: table, shadow, indexPairs }) }
+        : {
+            // On the work connection, in autocommit: reading view definitions locks the views, and
+            // in the guard's transaction those locks would last until the swap commits.
+            rename: await prepareRenameSwap(work, {
+              original: table,
+              shadow,
+              indexPairs,
+              // Re-validating foreign keys scans the referencing tables: do it after the lock is gone.
+              foreignKeyValidation: 'after-commit',
+              // The log keeps rows of the table's type until it is dropped right after the commit.
+              ignoreRelations: [logOid],
+              // Dropped in the same round trip, before the swap statements.
+              excludeTriggers: [capture.triggerName],
+            }),
+          };
+    for (let replans = 0; ; replans++) {
+      const plan = await planSwap();
+      await run.pause('swap-planned');
+      let lockedAt = 0;
+      for (let attempt = 1; ; attempt++) {
+        // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
+        for (;;) {
+          const applied = await applyOnce(work, false);
+          await throttle.after(work, applied, 'apply');
+          run.checkAbort();
+          if (applied < opts.switchThreshold) break;
+        }
+        // The drain under the lock scans the whole log, whose applied entries are dead rows (its
+        // autovacuum is off): under a 2,000 tps load they made each scan ~6 ms and the drain ~30 ms.
+        await work.query(`VACUUM ${quoteQualified(capture.toolSchema, capture.logTable)}`);
+        await guard.client.query('SAVEPOINT pgtools_swap');
+        const acquired = await acquireTableLock({
+          client: guard.client,
+          relations: [table, shadow],
+          mode: 'ACCESS EXCLUSIVE',
+          inTransaction: true,
+          waitTimeoutMs: opts.waitTimeoutMs,
+          onBlockers: opts.onBlockers,
+          excludePids: [workPid],
+          signal: opts.signal,
+          logger,
+          onEvent: run.lockEvents('swap'),
+        });
+        lockedAt = Date.now();
+        result.lockWaitMs += acquired.waitedMs;
+        run.emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+        // Writers kept writing while we waited for the lock: if they left more than a short drain,
+        // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
+        const pending = await countLog(guard.client, capture);
+        // About 1,000 entries replay in well under 50 ms.
+        if (pending <= Math.max(2 * opts.switchThreshold, 1_000) || attempt >= 5) break;
+        await guard.client.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+        recordHold(lockedAt);
+        logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
+      }
+      let afterCommit: string[] = [];
+      try {
+        // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
+        // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
+        // whole swap go to the server as one multi-statement query.
+        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators });
+        // Writers are blocked and the log is drained: the trigger has nothing left to capture.
+        const dropTrigger = buildDropCaptureSql(capture, table)[0]!;
+        const catalogStatements = plan.catalog ? catalogSwapStatements(plan.catalog) : [];
+        const rename = plan.rename ? renameSwapStatements(plan.rename) : undefined;
+        // The rename plan's check goes first: it must see the table as planned, trigger included.
+        const head = rename ? [rename.check] : [];
+        let results: pg.QueryResult[];
+        try {
+          const out = await guard.client.query([...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? [])].join(';\n'));
+          results = (Array.isArray(out) ? out : [out]).slice(head.length);
+        } catch (err) {
+          if (plan.catalog && sqlStateOf(err) === '55000') throw catalogSwapError(plan.catalog, err);
+          if (plan.rename) {
+            // Only the plan's own check (lock not held, table changed) is the rename swap's to report.
+            const mapped = renameSwapError(plan.rename, err);
+            if (mapped.code !== 'rename_swap_failed') throw mapped;
+          }
+          throw wrapPgError(err, 'swap_failed', `the swap of ${display} failed; the table is intact`);
+        }
+        const drained = results[drain.length - 1]?.rows[0] as { entries: number; inserts: number; updates: number; deletes: number } | undefined;
+        result.log.entries += drained?.entries ?? 0;
+        result.log.inserts += drained?.inserts ?? 0;
+        result.log.updates += drained?.updates ?? 0;
+        result.log.deletes += drained?.deletes ?? 0;
+        if (plan.catalog) finishCatalogSwap(plan.catalog, catalogStatements, results.slice(drain.length + 1).map((r) => r.rowCount));
+        else if (plan.rename) afterCommit = finishRenameSwap(plan.rename).afterCommit;
+        await run.pause('after-swap');
+        await guard.client.query('COMMIT');
+        run.guardInTransaction = false;
+      } catch (err) {
+        // A GRANT or a new view slipped in between the plan and the lock: nothing ran. Back to the
+        // savepoint (the guard keeps SHARE UPDATE EXCLUSIVE), plan again and take the lock again.
+        if (!(err instanceof PgToolsError && err.code === 'rename_swap_stale') || replans >= 3) throw err;
+        await guard.client.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+        logger.info(`${display} changed while the rename swap waited for its lock (${err.message}); planning it again`);
+        continue;
+      } finally {
+        recordHold(lockedAt);
+      }
+      return afterCommit;
+    }
+  });
+}
+
+async function relationOid(client: pg.ClientBase, schema: string, name: string): Promise<number> {
+  const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [quoteQualified(schema, name)]);
+  if (!rows[0]?.oid) throw new PgToolsError('relation_missing', `${schema}.${name} does not exist`);
+  return Number(rows[0].oid);
+}
