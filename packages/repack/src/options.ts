@@ -1,10 +1,9 @@
 import { PgToolsError, type Logger } from '@pgtools/core';
-import { parseReplicaLag } from './throttle.js';
+import { parseReplicaLag, type ReplicaLagLimit } from './throttle.js';
 import type { RepackEvent } from './events.js';
 import type { TableRef } from './table-info.js';
 
-/** A replica lag bound: bytes of WAL not yet replayed, or replay delay in ms. */
-export type ReplicaLagLimit = { bytes: number } | { ms: number };
+export type { ReplicaLagLimit };
 
 export type SwapMode = 'auto' | 'catalog' | 'rename';
 export type BlockerPolicy = 'give-up' | 'cancel' | 'terminate';

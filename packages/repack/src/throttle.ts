@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { PgToolsError } from '@pgtools/core';
 import type { RepackEvent } from './events.js';
-import type { ReplicaLagLimit } from './options.js';
+
+/** A replica lag bound: bytes of WAL not yet replayed, or replay delay in ms. */
+export type ReplicaLagLimit = { bytes: number } | { ms: number };
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, min: 60_000, h: 3_600_000 };

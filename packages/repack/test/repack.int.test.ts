@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '@pgtools/core';
-import { startPostgres, type PgCluster } from '@pgtools/testkit';
+import { startPostgres, waitFor, type PgCluster } from '@pgtools/testkit';
 import { cleanupLeftovers, repack, planRepack, type RepackEvent, type PausePoint } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
 
@@ -198,10 +198,8 @@ describe('online behaviour', () => {
     const run = repack(pool, {
       table: q,
       snapshotWaitMs: 30_000,
-      onEvent: async (e) => {
-        if (e.type === 'snapshot-waiting' && !sawWaiting) {
-          sawWaiting = true;
-        }
+      onEvent: (e) => {
+        if (e.type === 'snapshot-waiting') sawWaiting = true;
       },
       pausePoint: async (point) => {
         if (point === 'during-copy') {
@@ -211,8 +209,7 @@ describe('online behaviour', () => {
       },
     });
     // Wait until the repack reports it is waiting for our snapshot, read again, then finish.
-    for (let i = 0; i < 300 && !sawWaiting; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(sawWaiting).toBe(true);
+    await waitFor(() => sawWaiting, { timeoutMs: 15_000, describe: () => 'the repack waiting for our snapshot' });
     const { rows: mid } = await reader.query(`SELECT count(*)::int AS n FROM ${q}`);
     readsWhileWaiting = mid[0].n;
     await reader.query('COMMIT');

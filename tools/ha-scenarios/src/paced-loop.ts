@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import { connectSocket, dropClient, type SocketTarget } from './pg-socket.js';
-import type { LoadError } from './write-load.js';
+
+/** A failed attempt. */
+export interface LoadError {
+  at: number;
+  message: string;
+}
 
 /**
  * Runs `step` every `intervalMs` on one connection to `target`, re-established after any error

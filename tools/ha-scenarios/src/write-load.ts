@@ -1,4 +1,4 @@
-import { startPacedLoop } from './paced-loop.js';
+import { startPacedLoop, type LoadError } from './paced-loop.js';
 import type { SocketTarget } from './pg-socket.js';
 
 /** One acknowledged write: its id, when the client saw the COMMIT acknowledged, which node took it. */
@@ -10,11 +10,7 @@ export interface Ack {
   server: string;
 }
 
-/** A failed attempt. */
-export interface LoadError {
-  at: number;
-  message: string;
-}
+export type { LoadError } from './paced-loop.js';
 
 /** The running writer (an HAtester-style load through HAProxy's writer port). */
 export interface WriteLoad {

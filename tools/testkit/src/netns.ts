@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { netnsExec } from './netns-exec.js';
 import { startReaper } from './process.js';
 
 const run = promisify(execFile);
@@ -71,18 +72,6 @@ export function hostCommands(switchNs: string, netns: string, address: string, s
   ];
 }
 
-/**
- * The command line that runs `argv` inside a namespace, optionally as another user. `ip netns exec`
- * and `setpriv` both exec in place, so the PID spawned is the program's own.
- *
- * @example
- * ```ts
- * netnsExec('lab-h1', ['etcd', '--name', 'etcd1']); // ['ip', 'netns', 'exec', 'lab-h1', 'etcd', '--name', 'etcd1']
- * ```
- */
-export function netnsExec(netns: string, argv: readonly string[], user?: { uid: number; gid: number }): string[] {
-  return ['ip', 'netns', 'exec', netns, ...(user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups'] : []), ...argv];
-}
 
 /**
  * Hosts in network namespaces of our own, joined by veth pairs to a bridge that lives in one more
@@ -148,3 +137,5 @@ export async function createNetwork({ hosts = 3, subnet = '10.251.0' }: { hosts?
     throw err;
   }
 }
+
+export { netnsExec };

@@ -4,7 +4,7 @@ import { mkdtemp, chown, chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netnsExec } from './netns.js';
+import { netnsExec } from './netns-exec.js';
 
 /** True while `pid` is a live process (a zombie counts as dead). */
 export function isAlive(pid: number): boolean {
