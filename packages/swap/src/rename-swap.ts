@@ -172,7 +172,8 @@ export interface RenameSwapPlan {
  * such lock). Reading view definitions takes ACCESS SHARE on each view until the transaction ends:
  * run it outside the transaction that will hold the locks (in autocommit, on another connection of
  * the same role) so DDL on those views is not held up meanwhile. Throws `rename_swap_not_owner`,
- * `rename_swap_unsupported`, `swap_precondition`.
+ * `rename_swap_unsupported`, `swap_precondition`. It is {@link readRenameFacts} (every catalog read),
+ * then the pure {@link renameSwapRefusal} and {@link renameSwapSteps}.
  *
  * @example
  * ```ts
