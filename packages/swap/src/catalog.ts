@@ -60,8 +60,16 @@ export async function loadTable(client: Queryable, ref: RelationName, role: stri
   };
 }
 
-/** Resolves an index reference to its OID and the table it belongs to. */
-export async function loadIndex(client: Queryable, ref: IndexRef): Promise<{ oid: number; table: number; schema: string; name: string }> {
+/** An index reference resolved to its OID and the table it belongs to. */
+export interface IndexIdentity {
+  oid: number;
+  table: number;
+  schema: string;
+  name: string;
+}
+
+/** Resolves an index reference; a `missing` text when there is no such index. */
+export async function findIndex(client: Queryable, ref: IndexRef): Promise<IndexIdentity | { missing: string }> {
   const byOid = typeof ref === 'number';
   const { rows } = await client.query<{ oid: number; table: number; schema: string; name: string }>(
     `SELECT c.oid::int8 AS oid, i.indrelid::int8 AS table, n.nspname AS schema, c.relname AS name
@@ -72,7 +80,7 @@ export async function loadIndex(client: Queryable, ref: IndexRef): Promise<{ oid
     byOid ? [ref] : [ref.schema, ref.name],
   );
   const row = rows[0];
-  if (!row) throw preconditionError(`index ${byOid ? `with OID ${ref}` : displayName(ref.schema, ref.name)} does not exist`);
+  if (!row) return { missing: `index ${byOid ? `with OID ${ref}` : displayName(ref.schema, ref.name)} does not exist` };
   return { oid: Number(row.oid), table: Number(row.table), schema: row.schema, name: row.name };
 }
 

@@ -3,7 +3,26 @@ export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan, CatalogSwa
 export type { TableInfo as SwapTableInfo } from './catalog.js';
 export { renameSwap, prepareRenameSwap, executeRenameSwap, renameSwapStatements, finishRenameSwap, renameSwapError } from './rename-swap.js';
 export type { RenameSwapOptions, RenameSwapResult, RenameSwapPlan, RenameSwapStep } from './rename-swap.js';
-export { createRenameShadow, renameCopyColumns } from './rename-shadow.js';
+export { readRenameFacts } from './rename-read.js';
+export { renameBlockers, renameSwapRefusal } from './rename-refusal.js';
+export type { RenameSwapAccepted } from './rename-refusal.js';
+export { renameSwapSteps } from './rename-steps.js';
+export type { RenameSwapSteps } from './rename-steps.js';
+export type {
+  AclEntry as RenameAclEntry,
+  ForeignKeyFacts,
+  PolicyFacts,
+  RenameDependent,
+  RenameFacts,
+  RenameMoved,
+  RenameStepName,
+  RenameStepOptions,
+  RenameTableFacts,
+  SequenceFacts,
+  StatObject,
+} from './rename-facts.js';
+export type { IndexLookup, IndexPairFacts } from './preconditions.js';
+export { createRenameShadow, renameCopyColumns, renameShadowStatements } from './rename-shadow.js';
 export type { CreateRenameShadowOptions, CreateRenameShadowResult, RenameCopyColumns } from './rename-shadow.js';
 export { shadowIndexDefinitions, shadowIndexName } from './index-definitions.js';
 export type { ShadowIndexDefinition, ShadowIndexDefinitionsOptions } from './index-definitions.js';

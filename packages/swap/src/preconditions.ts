@@ -1,5 +1,5 @@
-import { displayName, type Queryable } from '@pgtools/core';
-import { loadColumns, loadIndex, loadIndexes, preconditionError, type IndexShape, type TableInfo } from './catalog.js';
+import { displayName, PgToolsError, type Queryable } from '@pgtools/core';
+import { findIndex, loadColumns, loadIndexes, preconditionError, type IndexIdentity, type IndexShape, type TableInfo } from './catalog.js';
 import type { IndexPair } from './types.js';
 
 /** An index pair after resolution and checks. */
@@ -46,25 +46,49 @@ export async function checkColumnsByAttnum(client: Queryable, original: TableInf
   }
 }
 
-/**
- * Resolves the pairs and checks that they cover every index of both tables exactly once and that each copy is
- * structurally the same index (access method, columns, operator classes, collations, options, expressions, predicate).
- */
-export async function resolveIndexPairs(
+/** An index named in an {@link IndexPair}, looked up; `missing` is the reason it was not found. */
+export type IndexLookup = IndexIdentity | { missing: string };
+
+/** Both tables' indexes and the caller's pairs, looked up: what {@link matchIndexPairs} decides from. */
+export interface IndexPairFacts {
+  original: IndexShape[];
+  shadow: IndexShape[];
+  pairs: Array<{ original: IndexLookup; shadow: IndexLookup }>;
+}
+
+/** Reads both tables' indexes and looks up every index the pairs name. */
+export async function readIndexPairFacts(
   client: Queryable,
   original: TableInfo,
   shadow: TableInfo,
   pairs: readonly IndexPair[],
-): Promise<ResolvedIndexPair[]> {
+): Promise<IndexPairFacts> {
   const [origIndexes, shadowIndexes] = await Promise.all([loadIndexes(client, original.oid), loadIndexes(client, shadow.oid)]);
-  const byOid = new Map<number, IndexShape>([...origIndexes, ...shadowIndexes].map((i) => [i.oid, i]));
+  const looked: IndexPairFacts['pairs'] = [];
+  for (const pair of pairs) {
+    const [o, s] = await Promise.all([findIndex(client, pair.original), findIndex(client, pair.shadow)]);
+    looked.push({ original: o, shadow: s });
+  }
+  return { original: origIndexes, shadow: shadowIndexes, pairs: looked };
+}
+
+/**
+ * Checks that the pairs cover every index of both tables exactly once and that each copy is
+ * structurally the same index (access method, columns, operator classes, collations, options,
+ * expressions, predicate). Pure: returns the resolved pairs or the `swap_precondition` error.
+ */
+export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shadow: TableInfo): ResolvedIndexPair[] | PgToolsError {
+  const byOid = new Map<number, IndexShape>([...facts.original, ...facts.shadow].map((i) => [i.oid, i]));
   const problems: string[] = [];
   const seen = new Set<number>();
   const out: ResolvedIndexPair[] = [];
   const orig = displayName(original.schema, original.name);
   const shad = displayName(shadow.schema, shadow.name);
-  for (const pair of pairs) {
-    const [o, s] = await Promise.all([loadIndex(client, pair.original), loadIndex(client, pair.shadow)]);
+  for (const pair of facts.pairs) {
+    const { original: o, shadow: s } = pair;
+    // A missing index ends the check at once, as the lookup that failed always did.
+    if ('missing' in o) return preconditionError(o.missing);
+    if ('missing' in s) return preconditionError(s.missing);
     const oi = byOid.get(o.oid);
     const si = byOid.get(s.oid);
     const on = displayName(o.schema, o.name);
@@ -79,7 +103,7 @@ export async function resolveIndexPairs(
     else if (oi.shape !== si.shape) problems.push(`${sn} is not a copy of ${on}: ${oi.shape} versus ${si.shape}`);
     out.push({ original: oi, shadow: si });
   }
-  for (const idx of origIndexes) {
+  for (const idx of facts.original) {
     if (!seen.has(idx.oid)) {
       problems.push(
         `index ${displayName(idx.schema, idx.name)} of ${orig} has no copy` +
@@ -87,9 +111,24 @@ export async function resolveIndexPairs(
       );
     }
   }
-  for (const idx of shadowIndexes) {
+  for (const idx of facts.shadow) {
     if (!seen.has(idx.oid)) problems.push(`index ${displayName(idx.schema, idx.name)} of ${shad} is not paired with an index of ${orig}`);
   }
-  if (problems.length > 0) throw preconditionError(`index pairs do not match: ${problems.join('; ')}`);
+  if (problems.length > 0) return preconditionError(`index pairs do not match: ${problems.join('; ')}`);
   return out;
+}
+
+/**
+ * Resolves the pairs and checks them ({@link readIndexPairFacts}, then {@link matchIndexPairs});
+ * throws `swap_precondition` when they do not match.
+ */
+export async function resolveIndexPairs(
+  client: Queryable,
+  original: TableInfo,
+  shadow: TableInfo,
+  pairs: readonly IndexPair[],
+): Promise<ResolvedIndexPair[]> {
+  const matched = matchIndexPairs(await readIndexPairFacts(client, original, shadow, pairs), original, shadow);
+  if (matched instanceof PgToolsError) throw matched;
+  return matched;
 }

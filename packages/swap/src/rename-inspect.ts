@@ -1,77 +1,35 @@
 import type { Queryable } from '@pgtools/core';
 import type { TableInfo } from './catalog.js';
+import type { AclEntry, RenameDependent, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
- * Everything attached to the original table's OID that the rename swap must rebuild on the new table,
- * captured as server-deparsed text under a pg_catalog search path (every user object qualified), plus the
- * reasons it cannot be done. Captured before any rename: the texts name the table as schema.name, which
- * resolves to the new table once it has taken that name.
+ * Reads everything attached to the table that the rename swap must rebuild or refuse (see
+ * {@link RenameTableFacts}); call it with the search path pinned to pg_catalog. It only reads:
+ * what cannot be moved is decided by renameBlockers.
  */
-export interface RenameInventory {
-  blockers: string[];
-  triggers: Array<{ name: string; def: string; enabled: string; comment: string | null }>;
-  foreignKeysOut: Array<{ name: string; def: string; validated: boolean; comment: string | null }>;
-  foreignKeysIn: Array<{ schema: string; table: string; name: string; def: string; validated: boolean; comment: string | null }>;
-  checks: Array<{ name: string; def: string }>;
-  constraintComments: Array<{ name: string; comment: string }>;
-  policies: Array<{ name: string; permissive: boolean; cmd: string; roles: string[]; qual: string | null; withCheck: string | null; comment: string | null }>;
-  views: Array<{ schema: string; name: string; def: string; reloptions: string[] }>;
-  publications: Array<{ name: string; columns: string[] | null; filter: string | null }>;
-  tableGrants: AclEntry[];
-  tableAclIsNull: boolean;
-  columnGrants: Array<AclEntry & { column: string }>;
-  serialSequences: Array<{ oid: number; schema: string; name: string; column: string }>;
-  identitySequences: Array<{ oid: number; schema: string; name: string; column: string }>;
-  statistics: Array<{ oid: number; schema: string; name: string; shape: string; target: number; comment: string | null }>;
-  rowSecurity: boolean;
-  forceRowSecurity: boolean;
-  replicaIdentity: string;
-  replicaIdentityIndex: number | null;
-  clusterIndex: number | null;
-  tableComment: string | null;
-  columns: Array<{ name: string; comment: string | null; statTarget: number; options: string[] }>;
-  indexDetails: Array<{ oid: number; comment: string | null; statTargets: Array<{ position: number; target: number }> }>;
-}
-
-export interface AclEntry {
-  /** null: PUBLIC. */
-  grantee: string | null;
-  privilege: string;
-  grantable: boolean;
-}
-
-/** Reads the inventory; call it with the search path pinned to pg_catalog. */
-export async function inspectForRename(
-  client: Queryable,
-  t: TableInfo,
-  excludeTriggers: ReadonlySet<string>,
-  ignoreRelations: ReadonlySet<number> = new Set(),
-): Promise<RenameInventory> {
+export async function readRenameTableFacts(client: Queryable, t: TableInfo): Promise<RenameTableFacts> {
   const oid = [t.oid];
-  const blockers: string[] = [];
   const q = async <R extends Record<string, unknown>>(sql: string, params: unknown[] = oid): Promise<R[]> =>
     (await client.query<R>(sql, params)).rows;
 
-  if (t.isPartition) blockers.push('the table is a partition');
-  if (t.ofType !== 0) blockers.push('the table is a typed table (CREATE TABLE ... OF type)');
-  for (const r of await q<{ d: string }>(
-    `SELECT CASE WHEN i.inhrelid = $1::int8::oid THEN 'the table inherits from ' || i.inhparent::regclass::text
-                 ELSE 'table ' || i.inhrelid::regclass::text || ' inherits from the table' END AS d
+  const inheritance = await q<{ role: 'child' | 'parent'; other: string }>(
+    `SELECT CASE WHEN i.inhrelid = $1::int8::oid THEN 'child' ELSE 'parent' END AS role,
+            CASE WHEN i.inhrelid = $1::int8::oid THEN i.inhparent ELSE i.inhrelid END::regclass::text AS other
        FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1::int8::oid OR i.inhparent = $1::int8::oid`,
-  )) blockers.push(r.d);
-  for (const r of await q<{ d: string }>(
-    `SELECT 'the table belongs to ' || pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS d
+  );
+  const extensions = await q<{ d: string }>(
+    `SELECT pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS d
        FROM pg_catalog.pg_depend d
       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = $1::int8::oid AND d.deptype = 'e'`,
-  )) blockers.push(r.d);
-  for (const r of await q<{ d: string }>(
-    `SELECT 'the table is replicated into by subscription ' || pg_catalog.quote_ident(s.subname) AS d
+  );
+  const subscriptions = await q<{ d: string }>(
+    `SELECT pg_catalog.quote_ident(s.subname) AS d
        FROM pg_catalog.pg_subscription_rel sr JOIN pg_catalog.pg_subscription s ON s.oid = sr.srsubid
       WHERE sr.srrelid = $1::int8::oid`,
-  )) blockers.push(r.d);
+  );
 
-  // Every catalog row that depends on the table, its indexes or its row type: what is not recognised
-  // below as something this module rebuilds makes the swap refuse, so nothing is silently left on the old OID.
+  // Every catalog row that depends on the table, its indexes or its row type: what renameBlockers does not
+  // recognise as something the swap rebuilds makes it refuse, so nothing is silently left on the old OID.
   const deps = await q<{
     classid: string; objid: number; deptype: string; what: string; relkind: string | null; relowned: boolean | null;
     con_rel: number | null; con_frel: number | null; contype: string | null; tg_rel: number | null; tg_internal: boolean | null;
@@ -114,80 +72,20 @@ export async function inspectForRename(
        LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND ad.oid = d.objid
       WHERE d.deptype <> 'e'`,
   );
+  const dependents: RenameDependent[] = deps.map((d) => ({
+    classid: d.classid, objid: Number(d.objid), deptype: d.deptype, what: d.what, relkind: d.relkind,
+    conRel: numOrNull(d.con_rel), conFrel: numOrNull(d.con_frel), contype: d.contype, conOwned: d.con_owned,
+    tgRel: numOrNull(d.tg_rel), rwClass: numOrNull(d.rw_class), rwRelkind: d.rw_relkind, rwName: d.rw_name, rwOwned: d.rw_owned,
+    polRel: numOrNull(d.pol_rel), stxRel: numOrNull(d.stx_rel), prRel: numOrNull(d.pr_rel), pubOwned: d.pub_owned, pubName: d.pub_name,
+    adRel: numOrNull(d.ad_rel), refIsType: d.ref_is_type,
+  }));
   const self = t.oid;
-  for (const d of deps) {
-    const objid = Number(d.objid);
-    // The caller's own helper tables (the repack's change log keeps rows of the table's type) go away before the swap.
-    if (d.classid === 'pg_class' && ignoreRelations.has(objid)) continue;
-    if (d.ref_is_type) {
-      // The row type's own array type and the table itself are internal; anything else uses the row type.
-      if (d.classid === 'pg_type' || (d.classid === 'pg_class' && objid === self)) continue;
-      blockers.push(`${d.what} uses the table's row type`);
-      continue;
-    }
-    switch (d.classid) {
-      case 'pg_type':
-        if (objid === t.rowTypeOid) continue;
-        break;
-      case 'pg_class':
-        if (d.relkind === 'i' || d.relkind === 't' || d.relkind === 'S') continue;
-        break;
-      case 'pg_attrdef':
-        if (Number(d.ad_rel) === self) continue;
-        break;
-      case 'pg_constraint':
-        if (Number(d.con_rel) === self && d.contype !== 'x') continue;
-        if (d.contype === 'x') {
-          blockers.push(`${d.what} is an exclusion constraint (not supported by the rename swap)`);
-          continue;
-        }
-        if (d.contype === 'f' && Number(d.con_frel) === self) {
-          if (d.con_owned !== true) blockers.push(`${d.what} references the table and the current role does not own its table`);
-          continue;
-        }
-        break;
-      case 'pg_trigger':
-        if (Number(d.tg_rel) === self) continue;
-        break;
-      case 'pg_rewrite':
-        if (d.rw_relkind === 'v' && Number(d.rw_class) !== self) {
-          if (d.rw_owned !== true) blockers.push(`view ${d.rw_name ?? '?'} reads the table and the current role does not own it`);
-          continue;
-        }
-        if (d.rw_relkind === 'm') {
-          blockers.push(`materialized view ${d.rw_name ?? '?'} reads the table (not supported by the rename swap)`);
-          continue;
-        }
-        if (Number(d.rw_class) === self) {
-          blockers.push(`${d.what} is a rule on the table (not supported by the rename swap)`);
-          continue;
-        }
-        break;
-      case 'pg_policy':
-        if (Number(d.pol_rel) === self) continue;
-        break;
-      case 'pg_statistic_ext':
-        if (Number(d.stx_rel) === self) continue;
-        break;
-      case 'pg_publication_rel':
-        if (Number(d.pr_rel) === self) {
-          if (d.pub_owned !== true) blockers.push(`publication ${JSON.stringify(d.pub_name)} lists the table and the current role does not own it`);
-          continue;
-        }
-        break;
-      default:
-        break;
-    }
-    blockers.push(`${d.what} depends on the table (${d.classid}, not moved by the rename swap)`);
-  }
 
-  const triggers = (
-    await q<{ name: string; def: string; enabled: string; comment: string | null }>(
-      `SELECT tg.tgname AS name, pg_catalog.pg_get_triggerdef(tg.oid) AS def, tg.tgenabled::text AS enabled,
-              pg_catalog.obj_description(tg.oid, 'pg_trigger') AS comment
-         FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = $1::int8::oid AND NOT tg.tgisinternal ORDER BY tg.tgname`,
-    )
-  ).filter((tg) => !excludeTriggers.has(tg.name));
+  const triggers = await q<{ name: string; def: string; enabled: string; comment: string | null }>(
+    `SELECT tg.tgname AS name, pg_catalog.pg_get_triggerdef(tg.oid) AS def, tg.tgenabled::text AS enabled,
+            pg_catalog.obj_description(tg.oid, 'pg_trigger') AS comment
+       FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = $1::int8::oid AND NOT tg.tgisinternal ORDER BY tg.tgname`,
+  );
 
   const constraints = await q<{
     name: string; def: string; contype: string; validated: boolean; conrelid: number; schema: string; table: string; comment: string | null;
@@ -270,9 +168,7 @@ export async function inspectForRename(
   );
   const toSeq = (s: (typeof sequences)[number]) => ({ oid: Number(s.oid), schema: s.schema, name: s.name, column: s.column });
 
-  const statistics = await q<{ oid: number; schema: string; name: string; shape: string; target: number; comment: string | null }>(
-    statisticsSql,
-  );
+  const statistics = await readStatistics(client, t.oid);
 
   const flags = await q<{
     relrowsecurity: boolean; relforcerowsecurity: boolean; relreplident: string; ri_index: number | null; cl_index: number | null; comment: string | null;
@@ -284,7 +180,7 @@ export async function inspectForRename(
        FROM pg_catalog.pg_class c WHERE c.oid = $1::int8::oid`,
   );
   const f = flags[0]!;
-  const columns = await q<{ name: string; comment: string | null; stat_target: number; options: string[] }>(
+  const columns = await q<{ name: string; comment: string | null; stat_target: number | null; options: string[] }>(
     `SELECT a.attname AS name, pg_catalog.col_description(a.attrelid, a.attnum) AS comment, a.attstattarget AS stat_target,
             COALESCE(a.attoptions, '{}') AS options
        FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
@@ -297,7 +193,11 @@ export async function inspectForRename(
   );
 
   return {
-    blockers,
+    table: t,
+    inheritance,
+    extensions: extensions.map((r) => r.d),
+    subscriptions: subscriptions.map((r) => r.d),
+    dependents,
     triggers,
     foreignKeysOut,
     foreignKeysIn,
@@ -308,10 +208,10 @@ export async function inspectForRename(
     publications,
     tableGrants: tableGrants.map((g) => ({ grantee: g.grantee, privilege: g.privilege, grantable: g.grantable })),
     tableAclIsNull: aclNull[0]?.n ?? true,
-    columnGrants,
+    columnGrants: columnGrants.map((g) => ({ column: g.column, grantee: g.grantee, privilege: g.privilege, grantable: g.grantable })),
     serialSequences: sequences.filter((s) => s.deptype === 'a').map(toSeq),
     identitySequences: sequences.filter((s) => s.deptype === 'i').map(toSeq),
-    statistics: statistics.map((s) => ({ ...s, oid: Number(s.oid) })),
+    statistics,
     rowSecurity: f.relrowsecurity,
     forceRowSecurity: f.relforcerowsecurity,
     replicaIdentity: f.relreplident,
@@ -323,8 +223,15 @@ export async function inspectForRename(
   };
 }
 
+const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
 /** Extended statistics of a table with a name-free shape to pair the original's objects with the shadow's. */
-export const statisticsSql = `
+export async function readStatistics(client: Queryable, tableOid: number): Promise<StatObject[]> {
+  const { rows } = await client.query<StatObject>(statisticsSql, [tableOid]);
+  return rows.map((r) => ({ oid: Number(r.oid), schema: r.schema, name: r.name, shape: r.shape, target: r.target, comment: r.comment }));
+}
+
+const statisticsSql = `
     SELECT s.oid::int8 AS oid, n.nspname AS schema, s.stxname AS name,
            pg_catalog.concat_ws(' | ', s.stxkind::text,
              (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ',' ORDER BY a.attname)

@@ -1,7 +1,9 @@
 import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified, wrapPgError, type Queryable } from '@pgtools/core';
 import { loadColumns, loadTable, withCatalogSearchPath } from './catalog.js';
 import { reloptionsClause } from './reloptions.js';
-import { inspectForRename } from './rename-inspect.js';
+import type { RenameTableFacts } from './rename-facts.js';
+import { readRenameTableFacts } from './rename-inspect.js';
+import { renameBlockers, unsupportedError } from './rename-refusal.js';
 import type { RelationName } from './types.js';
 
 export interface CreateRenameShadowOptions {
@@ -45,43 +47,21 @@ export interface CreateRenameShadowResult {
  */
 export async function createRenameShadow(client: Queryable, options: CreateRenameShadowOptions): Promise<CreateRenameShadowResult> {
   const original = await loadTable(client, options.original, 'original');
-  const orig = displayName(original.schema, original.name);
   return withCatalogSearchPath(client, async () => {
-    const inventory = await inspectForRename(client, original, new Set(options.excludeTriggers ?? []), new Set(options.ignoreRelations ?? []));
-    if (inventory.blockers.length > 0) {
-      throw new PgToolsError(
-        'rename_swap_unsupported',
-        `the rename swap cannot move everything attached to ${orig}: ${inventory.blockers.join('; ')}. Use --swap=catalog as a superuser`,
-      );
-    }
-    const statements: string[] = [];
-    const run = async (sql: string): Promise<void> => {
-      statements.push(sql);
-      await client.query(sql);
-    };
-    const target = quoteQualified(options.shadow.schema, options.shadow.name);
-    const withClause = reloptionsClause(original.reloptions, original.toastReloptions);
-    const tablespace = options.tablespace === undefined ? original.tablespace : options.tablespace;
+    const attached = await readRenameTableFacts(client, original);
+    const blockers = renameBlockers(attached, options);
+    if (blockers.length > 0) throw unsupportedError(attached, blockers);
     const { rows: db } = await client.query<{ spcname: string }>(
       `SELECT t.spcname FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace
         WHERE d.datname = pg_catalog.current_database()`,
     );
-    // Constraints are added one by one below: LIKE ... INCLUDING CONSTRAINTS would turn NOT VALID checks into valid ones.
-    const sql =
-      `CREATE TABLE ${target} (LIKE ${quoteQualified(original.schema, original.name)} INCLUDING DEFAULTS INCLUDING GENERATED ` +
-      'INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)' +
-      (original.accessMethod && original.accessMethod !== 'heap' ? ` USING ${quoteIdent(original.accessMethod)}` : '') +
-      (withClause ? ` WITH (${withClause})` : '') +
-      ` TABLESPACE ${quoteIdent(tablespace ?? db[0]!.spcname)}`;
+    const tablespace = (options.tablespace === undefined ? original.tablespace : options.tablespace) ?? db[0]?.spcname;
+    if (tablespace === undefined) throw new PgToolsError('rename_shadow_failed', 'the database has no default tablespace');
+    const statements: string[] = [];
     try {
-      await run(sql);
-      for (const check of inventory.checks) {
-        await run(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
-      }
-      for (const c of inventory.constraintComments) {
-        if (inventory.checks.some((k) => k.name === c.name)) {
-          await run(`COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${target} IS ${quoteLiteral(c.comment)}`);
-        }
+      for (const sql of renameShadowStatements(attached, options.shadow, tablespace)) {
+        statements.push(sql);
+        await client.query(sql);
       }
     } catch (err) {
       throw wrapPgError(err, 'rename_shadow_failed', `creating the shadow table ${displayName(options.shadow.schema, options.shadow.name)} failed`);
@@ -103,12 +83,46 @@ export async function createRenameShadow(client: Queryable, options: CreateRenam
     );
     return {
       table: { schema: shadow.schema, name: shadow.name, oid: shadow.oid },
-      checkConstraints: inventory.checks.map((c) => c.name),
+      checkConstraints: attached.checks.map((c) => c.name),
       identitySequences: seqs,
       statistics: stats.map((s) => s.stxname),
       statements,
     };
   });
+}
+
+/**
+ * The statements that create the rename swap's shadow: the original's full definition without
+ * indexes (see {@link createRenameShadow}), then its CHECK constraints one by one with their
+ * comments. Pure.
+ *
+ * @example
+ * ```ts
+ * renameShadowStatements(attached, { schema: 'pgtools', name: 'table_16385' }, 'pg_default');
+ * // ['CREATE TABLE "pgtools"."table_16385" (LIKE "public"."orders" INCLUDING DEFAULTS ...) TABLESPACE "pg_default"', ...]
+ * ```
+ */
+export function renameShadowStatements(attached: RenameTableFacts, shadow: RelationName, tablespace: string): string[] {
+  const original = attached.table;
+  const target = quoteQualified(shadow.schema, shadow.name);
+  const withClause = reloptionsClause(original.reloptions, original.toastReloptions);
+  // Constraints are added one by one below: LIKE ... INCLUDING CONSTRAINTS would turn NOT VALID checks into valid ones.
+  const statements = [
+    `CREATE TABLE ${target} (LIKE ${quoteQualified(original.schema, original.name)} INCLUDING DEFAULTS INCLUDING GENERATED ` +
+      'INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)' +
+      (original.accessMethod && original.accessMethod !== 'heap' ? ` USING ${quoteIdent(original.accessMethod)}` : '') +
+      (withClause ? ` WITH (${withClause})` : '') +
+      ` TABLESPACE ${quoteIdent(tablespace)}`,
+  ];
+  for (const check of attached.checks) {
+    statements.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
+  }
+  for (const c of attached.constraintComments) {
+    if (attached.checks.some((k) => k.name === c.name)) {
+      statements.push(`COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${target} IS ${quoteLiteral(c.comment)}`);
+    }
+  }
+  return statements;
 }
 
 export interface RenameCopyColumns {

@@ -1,0 +1,209 @@
+import type { ColumnInfo, TableInfo } from './catalog.js';
+import type { IndexPairFacts } from './preconditions.js';
+
+/**
+ * The catalog rows the rename swap is worked out from, as plain data (numbers, strings, booleans,
+ * arrays, null: JSON-serialisable). {@link readRenameFacts} reads them; the pure builders
+ * ({@link renameSwapRefusal}, {@link renameSwapSteps}) decide and write every statement from them alone.
+ */
+export interface RenameFacts {
+  original: TableInfo;
+  shadow: TableInfo;
+  /** md5 of everything the swap moves or names, read before anything else (see fingerprintSql). */
+  fingerprint: string;
+  /** The current role and whether it is a member of each table's owner role. */
+  role: { name: string; ownsOriginal: boolean; ownsShadow: boolean };
+  /** Everything attached to the original. */
+  attached: RenameTableFacts;
+  /** Columns of both tables in attnum order, dropped ones included. */
+  columns: { original: ColumnInfo[]; shadow: ColumnInfo[] };
+  /** The shadow's constraints: its CHECKs (deparsed) and the names of any others. */
+  shadowConstraints: { checks: Array<{ name: string; def: string }>; other: string[] };
+  indexes: IndexPairFacts;
+  /** The shadow's extended statistics (LIKE gave them generated names). */
+  shadowStatistics: StatObject[];
+  /** Who holds privileges on the shadow now (null: PUBLIC); ALTER DEFAULT PRIVILEGES may have granted some. */
+  shadowGrantees: Array<string | null>;
+  /** The shadow's reloptions now, heap and TOAST. */
+  shadowReloptions: { heap: string[]; toast: string[] };
+  /** The shadow's identity sequences; SET SCHEMA carries them into the original's schema. */
+  shadowIdentitySequences: SequenceFacts[];
+}
+
+/**
+ * Everything attached to a table's OID that the rename swap must rebuild on the new table, captured as
+ * server-deparsed text under a pg_catalog search path (every user object qualified). Captured before any
+ * rename: the texts name the table as schema.name, which resolves to the new table once it has taken that name.
+ */
+export interface RenameTableFacts {
+  table: TableInfo;
+  /** pg_inherits rows the table is in, the other table as regclass text. */
+  inheritance: Array<{ role: 'child' | 'parent'; other: string }>;
+  /** Extensions the table belongs to, as pg_describe_object prints them. */
+  extensions: string[];
+  /** Subscriptions replicating into the table (quoted names). */
+  subscriptions: string[];
+  /** Every catalog row that depends on the table, its indexes or its row and array types. */
+  dependents: RenameDependent[];
+  /** Non-internal triggers, excluded ones included (the options decide). */
+  triggers: Array<{ name: string; def: string; enabled: string; comment: string | null }>;
+  foreignKeysOut: ForeignKeyFacts[];
+  foreignKeysIn: Array<ForeignKeyFacts & { schema: string; table: string }>;
+  checks: Array<{ name: string; def: string }>;
+  /** Comments on the table's own constraints other than foreign keys. */
+  constraintComments: Array<{ name: string; comment: string }>;
+  /** Policies; a role '' is PUBLIC. */
+  policies: PolicyFacts[];
+  views: Array<{ schema: string; name: string; def: string; reloptions: string[] }>;
+  publications: Array<{ name: string; columns: string[] | null; filter: string | null }>;
+  tableGrants: AclEntry[];
+  tableAclIsNull: boolean;
+  columnGrants: Array<AclEntry & { column: string }>;
+  serialSequences: SequenceFacts[];
+  identitySequences: SequenceFacts[];
+  statistics: StatObject[];
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  replicaIdentity: string;
+  replicaIdentityIndex: number | null;
+  clusterIndex: number | null;
+  tableComment: string | null;
+  /** Live columns; statTarget is null where the server keeps no explicit target (PostgreSQL 17+ stores NULL for the default). */
+  columns: Array<{ name: string; comment: string | null; statTarget: number | null; options: string[] }>;
+  indexDetails: Array<{ oid: number; comment: string | null; statTargets: Array<{ position: number; target: number }> }>;
+}
+
+/** A pg_depend row on the table (or its indexes or types) with what the rename swap needs to classify it. */
+export interface RenameDependent {
+  classid: string;
+  objid: number;
+  deptype: string;
+  /** pg_describe_object's text. */
+  what: string;
+  relkind: string | null;
+  conRel: number | null;
+  conFrel: number | null;
+  contype: string | null;
+  /** The current role is a member of the owner of the constraint's table. */
+  conOwned: boolean | null;
+  tgRel: number | null;
+  rwClass: number | null;
+  rwRelkind: string | null;
+  /** The rule's relation, quoted and qualified, for messages. */
+  rwName: string | null;
+  rwOwned: boolean | null;
+  polRel: number | null;
+  stxRel: number | null;
+  prRel: number | null;
+  pubOwned: boolean | null;
+  pubName: string | null;
+  adRel: number | null;
+  /** The row depends on the table's row type or its array type. */
+  refIsType: boolean;
+}
+
+export interface ForeignKeyFacts {
+  name: string;
+  def: string;
+  validated: boolean;
+  comment: string | null;
+}
+
+export interface PolicyFacts {
+  name: string;
+  permissive: boolean;
+  /** polcmd: '*', 'r', 'a', 'w', 'd'. */
+  cmd: string;
+  roles: string[];
+  qual: string | null;
+  withCheck: string | null;
+  comment: string | null;
+}
+
+export interface AclEntry {
+  /** null: PUBLIC. */
+  grantee: string | null;
+  privilege: string;
+  grantable: boolean;
+}
+
+export interface SequenceFacts {
+  oid: number;
+  schema: string;
+  name: string;
+  column: string;
+}
+
+/** An extended statistics object with a name-free shape to pair the original's objects with the shadow's. */
+export interface StatObject {
+  oid: number;
+  schema: string;
+  name: string;
+  shape: string;
+  /** null: the default target (PostgreSQL 17+ stores NULL, earlier versions -1). */
+  target: number | null;
+  comment: string | null;
+}
+
+/** The options that shape the statements (the rest of RenameSwapOptions is about reporting). */
+export interface RenameStepOptions {
+  /** Trigger names on the original not to recreate (the repack's capture trigger). */
+  excludeTriggers?: readonly string[];
+  /** OIDs of the caller's helper tables that depend on the table (e.g. a change log of its row type) and are dropped before the swap. */
+  ignoreRelations?: readonly number[];
+  /**
+   * `'inside'` (default): foreign keys are re-added NOT VALID and validated in this transaction, so they are exactly
+   * as before at commit. `'after-commit'`: they stay NOT VALID and the VALIDATE statements are returned in
+   * `afterCommit`, to run after the commit (VALIDATE takes only SHARE UPDATE EXCLUSIVE).
+   */
+  foreignKeyValidation?: 'inside' | 'after-commit';
+}
+
+/** What a statement of the rename swap is for. */
+export type RenameStepName =
+  | 'check'
+  | 'owner'
+  | 'publication'
+  | 'foreign key'
+  | 'index'
+  | 'sequence'
+  | 'statistics'
+  | 'rename'
+  | 'constraint'
+  | 'comment'
+  | 'trigger'
+  | 'row security'
+  | 'policy'
+  | 'grant'
+  | 'reloptions'
+  | 'replica identity'
+  | 'cluster'
+  | 'column'
+  | 'view';
+
+/**
+ * One statement of a planned rename swap. `phase` says when it runs: `check` first, under ACCESS
+ * EXCLUSIVE (it raises unless the lock is held and nothing changed), then every `swap` step in
+ * order in the same transaction, and `after-commit` ones after the commit.
+ */
+export interface RenameSwapStep {
+  name: RenameStepName;
+  sql: string;
+  phase: 'check' | 'swap' | 'after-commit';
+}
+
+/** What the swap moves to the new table, by name, for the result. */
+export interface RenameMoved {
+  indexes: string[];
+  constraints: string[];
+  foreignKeysOut: string[];
+  foreignKeysIn: string[];
+  triggers: string[];
+  policies: string[];
+  views: string[];
+  publications: string[];
+  sequencesReowned: string[];
+  identityContinued: string[];
+  statistics: string[];
+  grants: number;
+}

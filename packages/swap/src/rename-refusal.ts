@@ -1,0 +1,191 @@
+import { displayName, PgToolsError } from '@pgtools/core';
+import { preconditionError } from './catalog.js';
+import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
+import type { RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
+
+/**
+ * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. A partition,
+ * a typed table, inheritance in either direction, extension membership, a subscription replicating into
+ * it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
+ * so nothing is silently left on the old OID. Rows of `ignoreRelations` (the caller's helper tables,
+ * dropped before the swap) are left out.
+ *
+ * @example
+ * ```ts
+ * renameBlockers(facts.attached, { ignoreRelations: [logOid] }); // [] or ['the table is a partition', ...]
+ * ```
+ */
+export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations'> = {}): string[] {
+  const blockers: string[] = [];
+  const ignore = new Set(options.ignoreRelations ?? []);
+  if (t.table.isPartition) blockers.push('the table is a partition');
+  if (t.table.ofType !== 0) blockers.push('the table is a typed table (CREATE TABLE ... OF type)');
+  for (const i of t.inheritance) blockers.push(i.role === 'child' ? `the table inherits from ${i.other}` : `table ${i.other} inherits from the table`);
+  for (const e of t.extensions) blockers.push(`the table belongs to ${e}`);
+  for (const s of t.subscriptions) blockers.push(`the table is replicated into by subscription ${s}`);
+  const self = t.table.oid;
+  for (const d of t.dependents) {
+    const objid = d.objid;
+    // The caller's own helper tables (the repack's change log keeps rows of the table's type) go away before the swap.
+    if (d.classid === 'pg_class' && ignore.has(objid)) continue;
+    if (d.refIsType) {
+      // The row type's own array type and the table itself are internal; anything else uses the row type.
+      if (d.classid === 'pg_type' || (d.classid === 'pg_class' && objid === self)) continue;
+      blockers.push(`${d.what} uses the table's row type`);
+      continue;
+    }
+    switch (d.classid) {
+      case 'pg_type':
+        if (objid === t.table.rowTypeOid) continue;
+        break;
+      case 'pg_class':
+        if (d.relkind === 'i' || d.relkind === 't' || d.relkind === 'S') continue;
+        break;
+      case 'pg_attrdef':
+        if (d.adRel === self) continue;
+        break;
+      case 'pg_constraint':
+        if (d.conRel === self && d.contype !== 'x') continue;
+        if (d.contype === 'x') {
+          blockers.push(`${d.what} is an exclusion constraint (not supported by the rename swap)`);
+          continue;
+        }
+        if (d.contype === 'f' && d.conFrel === self) {
+          if (d.conOwned !== true) blockers.push(`${d.what} references the table and the current role does not own its table`);
+          continue;
+        }
+        break;
+      case 'pg_trigger':
+        if (d.tgRel === self) continue;
+        break;
+      case 'pg_rewrite':
+        if (d.rwRelkind === 'v' && d.rwClass !== self) {
+          if (d.rwOwned !== true) blockers.push(`view ${d.rwName ?? '?'} reads the table and the current role does not own it`);
+          continue;
+        }
+        if (d.rwRelkind === 'm') {
+          blockers.push(`materialized view ${d.rwName ?? '?'} reads the table (not supported by the rename swap)`);
+          continue;
+        }
+        if (d.rwClass === self) {
+          blockers.push(`${d.what} is a rule on the table (not supported by the rename swap)`);
+          continue;
+        }
+        break;
+      case 'pg_policy':
+        if (d.polRel === self) continue;
+        break;
+      case 'pg_statistic_ext':
+        if (d.stxRel === self) continue;
+        break;
+      case 'pg_publication_rel':
+        if (d.prRel === self) {
+          if (d.pubOwned !== true) blockers.push(`publication ${JSON.stringify(d.pubName)} lists the table and the current role does not own it`);
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    blockers.push(`${d.what} depends on the table (${d.classid}, not moved by the rename swap)`);
+  }
+  return blockers;
+}
+
+/** The `rename_swap_unsupported` error for a non-empty {@link renameBlockers} list. */
+export function unsupportedError(t: RenameTableFacts, blockers: readonly string[]): PgToolsError {
+  return new PgToolsError(
+    'rename_swap_unsupported',
+    `the rename swap cannot move everything attached to ${displayName(t.table.schema, t.table.name)}: ${blockers.join('; ')}. Use --swap=catalog as a superuser`,
+  );
+}
+
+/** What the refusal checks resolved, for the statement builder. */
+export interface RenameSwapAccepted {
+  pairs: ResolvedIndexPair[];
+  /** Each of the shadow's statistics objects (first) with the original's of the same shape. */
+  statPairs: Array<[StatObject, StatObject]>;
+}
+
+/**
+ * Decides whether the rename swap can run from the facts alone, in the order the checks always ran:
+ * the same table twice (`swap_precondition`), the role not owning both tables (`rename_swap_not_owner`),
+ * something attached that cannot be moved ({@link renameBlockers}: `rename_swap_unsupported`, which is
+ * how partitions are refused), a shadow that is not a full copy of the definition, index pairs that do
+ * not match (`swap_precondition`), an exclusion constraint (`rename_swap_unsupported`), statistics
+ * objects without a copy (`swap_precondition`). Pure; returns the error, or what the checks resolved.
+ *
+ * @example
+ * ```ts
+ * const decision = renameSwapRefusal(facts, options);
+ * if (decision instanceof PgToolsError) throw decision;
+ * ```
+ */
+export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions = {}): PgToolsError | RenameSwapAccepted {
+  const { original, shadow, role } = facts;
+  const orig = displayName(original.schema, original.name);
+  if (original.oid === shadow.oid) return preconditionError(`original and shadow are the same table ${orig}`);
+  if (!role.ownsOriginal || !role.ownsShadow) {
+    return new PgToolsError(
+      'rename_swap_not_owner',
+      `role ${JSON.stringify(role.name)} must own ${role.ownsOriginal ? displayName(shadow.schema, shadow.name) : orig} ` +
+        `(be a member of its owner role ${JSON.stringify(role.ownsOriginal ? shadow.owner : original.owner)}) to swap it by renaming`,
+    );
+  }
+  const blockers = renameBlockers(facts.attached, options);
+  if (blockers.length > 0) return unsupportedError(facts.attached, blockers);
+  const definition = shadowDefinitionProblems(facts);
+  if (definition.length > 0) {
+    return preconditionError(
+      `${displayName(shadow.schema, shadow.name)} is not a full copy of the definition of ${orig}: ` +
+        `${definition.join('; ')}. Create it with createRenameShadow`,
+    );
+  }
+  const pairs = matchIndexPairs(facts.indexes, original, shadow);
+  if (pairs instanceof PgToolsError) return pairs;
+  for (const p of pairs) {
+    if (p.original.constraintType === 'x') {
+      return new PgToolsError('rename_swap_unsupported', `index ${displayName(p.original.schema, p.original.name)} backs an exclusion constraint`);
+    }
+  }
+  const statPairs = pairStatistics(facts.attached.statistics, facts.shadowStatistics);
+  if (statPairs instanceof PgToolsError) return statPairs;
+  return { pairs, statPairs };
+}
+
+/** The shadow must be the original's definition: same live columns in the same order, same NOT NULL, identity, generation and CHECKs. */
+function shadowDefinitionProblems(facts: RenameFacts): string[] {
+  const la = facts.columns.original.filter((c) => !c.dropped);
+  const lb = facts.columns.shadow.filter((c) => !c.dropped);
+  const problems: string[] = [];
+  if (la.length !== lb.length) problems.push(`${la.length} columns in the original, ${lb.length} in the shadow`);
+  la.forEach((c, i) => {
+    const d = lb[i];
+    if (!d) return;
+    if (c.name !== d.name) problems.push(`column ${i + 1} is ${JSON.stringify(c.name)} in the original but ${JSON.stringify(d.name)} in the shadow`);
+    else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation) problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
+    else if (c.notNull !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
+    else if (c.identity !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
+  });
+  const want = facts.attached.checks.map((c) => `${c.name}: ${c.def}`).sort();
+  const have = facts.shadowConstraints.checks.map((c) => `${c.name}: ${c.def}`).sort();
+  if (want.join('\n') !== have.join('\n')) problems.push(`CHECK constraints differ: original [${want.join('; ')}], shadow [${have.join('; ')}]`);
+  const other = facts.shadowConstraints.other;
+  if (other.length > 0) problems.push(`the shadow already has constraints other than CHECK: ${other.join(', ')}`);
+  return problems;
+}
+
+/** Pairs each statistics object of the shadow (LIKE gave it a generated name) with the original's of the same shape. */
+function pairStatistics(original: readonly StatObject[], shadow: readonly StatObject[]): Array<[StatObject, StatObject]> | PgToolsError {
+  const left = [...shadow];
+  const out: Array<[StatObject, StatObject]> = [];
+  for (const o of original) {
+    const i = left.findIndex((s) => s.shape === o.shape);
+    const copy = left[i];
+    if (copy === undefined) return preconditionError(`the shadow has no copy of statistics object ${displayName(o.schema, o.name)}`);
+    out.push([copy, o]);
+    left.splice(i, 1);
+  }
+  if (left.length > 0) return preconditionError(`the shadow has statistics objects the original lacks: ${left.map((s) => s.name).join(', ')}`);
+  return out;
+}

@@ -1,0 +1,358 @@
+import { describe, expect, it } from 'vitest';
+import { PgToolsError } from '@pgtools/core';
+import {
+  renameBlockers,
+  renameShadowStatements,
+  renameSwapRefusal,
+  renameSwapSteps,
+  type RenameDependent,
+  type RenameFacts,
+  type RenameStepOptions,
+  type RenameSwapStep,
+} from '../src/index.js';
+import { attachedFacts, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
+
+const T = '"Sch ""é"".x"."It ems.Ü"';
+const options: RenameStepOptions = { excludeTriggers: ['capture'] };
+const swapSql = (facts: RenameFacts = renameFacts(), opts: RenameStepOptions = options): string[] =>
+  renameSwapSteps(facts, opts).steps.filter((s) => s.phase === 'swap').map((s) => s.sql);
+const named = (steps: RenameSwapStep[], name: RenameSwapStep['name']): string[] => steps.filter((s) => s.name === name).map((s) => s.sql);
+const refusal = (facts: RenameFacts, opts: RenameStepOptions = {}): PgToolsError => {
+  const decision = renameSwapRefusal(facts, opts);
+  if (!(decision instanceof PgToolsError)) throw new Error('expected a refusal');
+  return decision;
+};
+const dependent = (over: Partial<RenameDependent>): RenameDependent => ({
+  classid: 'pg_class', objid: 1, deptype: 'n', what: 'something', relkind: null, conRel: null, conFrel: null, contype: null, conOwned: null,
+  tgRel: null, rwClass: null, rwRelkind: null, rwName: null, rwOwned: null, polRel: null, stxRel: null, prRel: null, pubOwned: null,
+  pubName: null, adRel: null, refIsType: false, ...over,
+});
+
+describe('renameSwapSteps', () => {
+  it('orders the phases: the check first, then the swap, then what runs after the commit', () => {
+    const { steps } = renameSwapSteps(renameFacts(), { ...options, foreignKeyValidation: 'after-commit' });
+    expect(steps[0]).toMatchObject({ name: 'check', phase: 'check' });
+    expect(steps.filter((s) => s.phase === 'check')).toHaveLength(1);
+    const phases = steps.map((s) => s.phase);
+    expect(phases.lastIndexOf('swap')).toBeLessThan(phases.indexOf('after-commit'));
+    expect(steps.filter((s) => s.phase === 'after-commit')).toEqual([
+      { name: 'foreign key', phase: 'after-commit', sql: `ALTER TABLE ${T} VALIDATE CONSTRAINT "Cat.fk"` },
+    ]);
+    // By default the foreign keys are validated inside the transaction.
+    expect(swapSql()).toContain(`ALTER TABLE ${T} VALIDATE CONSTRAINT "Cat.fk"`);
+    expect(renameSwapSteps(renameFacts(), options).steps.some((s) => s.phase === 'after-commit')).toBe(false);
+  });
+
+  it('checks the lock on both tables and the fingerprint, as a literal', () => {
+    const check = renameSwapSteps(renameFacts({ fingerprint: "ab'c" }), options).steps[0]!.sql;
+    expect(check).toContain(`l.relation IN (${ORIGINAL_OID}::pg_catalog.oid, ${SHADOW_OID}::pg_catalog.oid)`);
+    expect(check).toContain(`IS DISTINCT FROM 'ab''c' THEN`);
+    expect(check).toMatch(/^DO \$pgtools\$ BEGIN[\s\S]*END \$pgtools\$$/);
+  });
+
+  it('quotes hostile schema, table, index, constraint, sequence and statistics names through the trade of places', () => {
+    const sql = swapSql();
+    const trade = [
+      `ALTER TABLE "pg tools"."Shadow ""1""" RENAME TO "pgtools_swap_new_${SHADOW_OID}"`,
+      `ALTER TABLE "pg tools"."pgtools_swap_new_${SHADOW_OID}" SET SCHEMA "Sch ""é"".x"`,
+      `ALTER TABLE ${T} RENAME TO "pgtools_swap_old_${ORIGINAL_OID}"`,
+      `ALTER TABLE "Sch ""é"".x"."pgtools_swap_new_${SHADOW_OID}" RENAME TO "It ems.Ü"`,
+      // Serial sequences are re-owned between the two moves, so neither leaves its schema.
+      `ALTER SEQUENCE "Sch ""é"".x"."It ems.Ü_s.id_seq" OWNED BY ${T}."s.id"`,
+      `ALTER TABLE "Sch ""é"".x"."pgtools_swap_old_${ORIGINAL_OID}" SET SCHEMA "pg tools"`,
+      `ALTER TABLE "pg tools"."pgtools_swap_old_${ORIGINAL_OID}" RENAME TO "Shadow ""1"""`,
+    ];
+    const at = sql.indexOf(trade[0]!);
+    expect(at).toBeGreaterThan(0);
+    expect(sql.slice(at, at + trade.length)).toEqual(trade);
+    // Before the trade: the old names move out of the way.
+    expect(sql.slice(0, at)).toEqual([
+      `ALTER PUBLICATION "Pub ""1""" DROP TABLE ${T}`,
+      `ALTER TABLE "Oth er"."Ref""s" DROP CONSTRAINT "Ref ""fk"""`,
+      `ALTER TABLE ${T} DROP CONSTRAINT "Cat.fk"`,
+      `ALTER INDEX "Sch ""é"".x"."PK ""c""" RENAME TO "pgtools_old_16430"`,
+      `ALTER INDEX "Sch ""é"".x"."U.idx" RENAME TO "pgtools_old_16431"`,
+      `ALTER INDEX "Sch ""é"".x"."Idx ""lower""" RENAME TO "pgtools_old_16432"`,
+      `ALTER SEQUENCE "Sch ""é"".x"."It ems.Ü_Id ""x""_seq" RENAME TO "pgtools_old_16411"`,
+      `ALTER STATISTICS "Sch ""é"".x"."St ""1""" RENAME TO "pgtools_old_16420"`,
+    ]);
+    // After it: constraints take the index copies, indexes the original names.
+    expect(sql).toContain(`ALTER TABLE ${T} ADD CONSTRAINT "PK ""c""" PRIMARY KEY USING INDEX "index_16430"`);
+    expect(sql).toContain(`ALTER TABLE ${T} ADD CONSTRAINT "U ""con""" UNIQUE USING INDEX "index_16431" DEFERRABLE INITIALLY DEFERRED`);
+    expect(sql).toContain(`ALTER INDEX "Sch ""é"".x"."U ""con""" RENAME TO "U.idx"`);
+    expect(sql).toContain(`ALTER INDEX "Sch ""é"".x"."index_16432" RENAME TO "Idx ""lower"""`);
+    expect(sql).toContain(`ALTER INDEX "Sch ""é"".x"."Idx ""lower""" ALTER COLUMN 1 SET STATISTICS 300`);
+    expect(sql).toContain(`COMMENT ON CONSTRAINT "Code ""chk""" ON ${T} IS 'chk c'`);
+    expect(sql).toContain(`ALTER TABLE ${T} REPLICA IDENTITY USING INDEX "U.idx"`);
+    expect(sql).toContain(`ALTER TABLE ${T} CLUSTER ON "Idx ""lower"""`);
+    expect(sql).toContain(`ALTER STATISTICS "pg tools"."Shadow ""1""_cat_parent_stat" SET SCHEMA "Sch ""é"".x"`);
+    expect(sql).toContain(`ALTER STATISTICS "Sch ""é"".x"."Shadow ""1""_cat_parent_stat" RENAME TO "St ""1"""`);
+  });
+
+  it('in one schema: no SET SCHEMA, and no owner change when the shadow has the same owner', () => {
+    const facts = renameFacts();
+    facts.shadow = { ...facts.shadow, schema: SCHEMA };
+    const sql = swapSql(facts);
+    expect(sql.filter((s) => s.includes('SET SCHEMA') && s.startsWith('ALTER TABLE'))).toEqual([]);
+    expect(sql.some((s) => s.includes('OWNER TO'))).toBe(false);
+  });
+
+  it('gives the shadow the original owner first when they differ', () => {
+    const facts = renameFacts();
+    facts.shadow = { ...facts.shadow, ownerOid: 99, owner: 'other' };
+    expect(renameSwapSteps(facts, options).steps[1]).toEqual({ name: 'owner', phase: 'swap', sql: `ALTER TABLE "pg tools"."Shadow ""1""" OWNER TO "Own ""er"""` });
+  });
+
+  it('re-binds views over the table with CREATE OR REPLACE, keeping their options', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'view')).toEqual([
+      `CREATE OR REPLACE VIEW "Vü.s"."V ""1""" WITH ("security_barrier" = 'true') AS SELECT "It ems.Ü"."Id ""x""" FROM ${T}`,
+      'CREATE OR REPLACE VIEW "public"."plain" AS SELECT 1',
+    ]);
+    expect(moved.views).toEqual(['"Vü.s"."V ""1"""', 'public.plain']);
+  });
+
+  it('re-creates RLS flags and policies for PUBLIC and several roles, with comments', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'row security')).toEqual([`ALTER TABLE ${T} ENABLE ROW LEVEL SECURITY`, `ALTER TABLE ${T} FORCE ROW LEVEL SECURITY`]);
+    expect(named(steps, 'policy')).toEqual([
+      `CREATE POLICY "Pol ""all""" ON ${T} AS PERMISSIVE FOR ALL TO PUBLIC USING (true)`,
+      `CREATE POLICY "pol.r" ON ${T} AS RESTRICTIVE FOR SELECT TO "Rö ""le""", "r.dot" USING (("Code" <> 'c3'::text))`,
+      `CREATE POLICY "Ins Ü" ON ${T} AS PERMISSIVE FOR INSERT TO "UPPER" WITH CHECK ((cat > 0))`,
+    ]);
+    expect(named(steps, 'comment')).toContain(`COMMENT ON POLICY "Ins Ü" ON ${T} IS E'it''s \\\\ a policy'`);
+    expect(moved.policies).toEqual(['Pol "all"', 'pol.r', 'Ins Ü']);
+    const noRls = renameFacts({ attached: attachedFacts({ rowSecurity: false, forceRowSecurity: false, policies: [] }) });
+    expect(named(renameSwapSteps(noRls, options).steps, 'row security')).toEqual([]);
+  });
+
+  it('refuses a policy command it does not know', () => {
+    const attached = attachedFacts();
+    attached.policies = [{ ...attached.policies[0]!, cmd: 'z' }];
+    expect(() => renameSwapSteps(renameFacts({ attached }), options)).toThrow(expect.objectContaining({ code: 'rename_swap_failed' }));
+  });
+
+  it('copies grants to several roles, PUBLIC and WITH GRANT OPTION, after revoking what the shadow had', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'grant')).toEqual([
+      `REVOKE ALL ON TABLE ${T} FROM "UPPER"`,
+      `REVOKE ALL ON TABLE ${T} FROM "Own ""er"""`,
+      `GRANT SELECT ON TABLE ${T} TO "Own ""er"""`,
+      `GRANT SELECT ON TABLE ${T} TO PUBLIC`,
+      `GRANT UPDATE ON TABLE ${T} TO "Rö ""le""" WITH GRANT OPTION`,
+      `GRANT INSERT ON TABLE ${T} TO "r.dot"`,
+      `GRANT INSERT ON TABLE ${T} TO "UPPER"`,
+      `GRANT SELECT ("Code") ON TABLE ${T} TO "UPPER" WITH GRANT OPTION`,
+      `GRANT UPDATE ("ü") ON TABLE ${T} TO PUBLIC`,
+    ]);
+    expect(moved.grants).toBe(7);
+    expect([ROLE_QUOTE, ROLE_DOT, ROLE_UPPER].every((r) => named(steps, 'grant').some((s) => s.includes(`"${r.replace(/"/g, '""')}"`)))).toBe(true);
+  });
+
+  it('with no ACL on the original: nothing to do on a clean shadow, the owner default where default privileges granted some', () => {
+    const clean = renameFacts({ attached: attachedFacts({ tableAclIsNull: true, tableGrants: [], columnGrants: [] }), shadowGrantees: [] });
+    expect(named(renameSwapSteps(clean, options).steps, 'grant')).toEqual([]);
+    const defaults = renameFacts({ attached: attachedFacts({ tableAclIsNull: true, tableGrants: [], columnGrants: [] }), shadowGrantees: [null, ROLE_DOT] });
+    expect(named(renameSwapSteps(defaults, options).steps, 'grant')).toEqual([
+      `REVOKE ALL ON TABLE ${T} FROM PUBLIC`,
+      `REVOKE ALL ON TABLE ${T} FROM "r.dot"`,
+      `REVOKE ALL ON TABLE ${T} FROM "Own ""er"""`,
+      `GRANT ALL ON TABLE ${T} TO "Own ""er"""`,
+    ]);
+  });
+
+  it('refuses a privilege it does not know', () => {
+    const attached = attachedFacts({ tableGrants: [{ grantee: null, privilege: 'MAINTAIN; DROP', grantable: false }] });
+    expect(() => renameSwapSteps(renameFacts({ attached }), options)).toThrow(expect.objectContaining({ code: 'rename_swap_failed' }));
+  });
+
+  it('continues identity columns from the old sequence and gives the new one its name; re-owns serial sequences', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    const seq = named(steps, 'sequence');
+    expect(seq[0]).toBe(`ALTER SEQUENCE "Sch ""é"".x"."It ems.Ü_Id ""x""_seq" RENAME TO "pgtools_old_16411"`);
+    expect(seq.slice(2)).toEqual([
+      `SELECT pg_catalog.setval(16511::pg_catalog.oid::pg_catalog.regclass, s.v, true)
+         FROM (SELECT pg_catalog.pg_sequence_last_value(16411::pg_catalog.oid::pg_catalog.regclass) AS v) s WHERE s.v IS NOT NULL`,
+      // SET SCHEMA carried the new table's identity sequence into the original's schema.
+      `ALTER SEQUENCE "Sch ""é"".x"."Shadow ""1""_Id ""x""_seq" RENAME TO "It ems.Ü_Id ""x""_seq"`,
+    ]);
+    expect(moved.identityContinued).toEqual(['Id "x"']);
+    expect(moved.sequencesReowned).toEqual(['"Sch ""é"".x"."It ems.Ü_s.id_seq"']);
+    const lost = renameFacts({ shadowIdentitySequences: [] });
+    expect(() => renameSwapSteps(lost, options)).toThrow(expect.objectContaining({ code: 'rename_swap_failed' }));
+  });
+
+  it('recreates triggers but the excluded ones, with their enabled state and comments', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'trigger')).toEqual([
+      `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON ${T} FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`,
+      'CREATE TRIGGER "Trg.r" ...',
+      `ALTER TABLE ${T} ENABLE REPLICA TRIGGER "Trg.r"`,
+    ]);
+    expect(moved.triggers).toEqual(['Trg "a"', 'Trg.r']);
+    expect(moved.triggers).not.toContain('capture');
+    expect(named(renameSwapSteps(renameFacts(), {}).steps, 'trigger')).toContain(`ALTER TABLE ${T} ENABLE ALWAYS TRIGGER "capture"`);
+  });
+
+  it('re-adds foreign keys both ways (validated ones NOT VALID, then validated) and rejoins publications', () => {
+    const { steps, moved } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'foreign key').slice(2)).toEqual([
+      `ALTER TABLE ${T} ADD CONSTRAINT "Cat.fk" FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id) NOT VALID`,
+      `ALTER TABLE "Oth er"."Ref""s" ADD CONSTRAINT "Ref ""fk""" FOREIGN KEY (item) REFERENCES ${T}("Id ""x""") NOT VALID`,
+      `ALTER TABLE ${T} VALIDATE CONSTRAINT "Cat.fk"`,
+    ]);
+    expect(moved.foreignKeysIn).toEqual(['"Oth er"."Ref""s".Ref "fk"']);
+    expect(named(steps, 'publication')[1]).toBe(`ALTER PUBLICATION "Pub ""1""" ADD TABLE ONLY ${T} ("Id ""x""", "Code") WHERE (("Id ""x""" > 0))`);
+  });
+
+  it('copies settings: reloptions (resetting the shadow extras), column targets, user options and comments', () => {
+    const { steps } = renameSwapSteps(renameFacts(), options);
+    expect(named(steps, 'reloptions')).toEqual([
+      `ALTER TABLE ${T} RESET ("parallel_workers", toast."vacuum_truncate")`,
+      `ALTER TABLE ${T} SET ("fillfactor" = '80', toast."autovacuum_enabled" = 'false')`,
+    ]);
+    expect(named(steps, 'column')).toEqual([
+      `ALTER TABLE ${T} ALTER COLUMN "Code" SET STATISTICS 500`,
+      `ALTER TABLE ${T} ALTER COLUMN "Code" SET ("n_distinct" = '5')`,
+    ]);
+    expect(named(steps, 'comment')).toContain(`COMMENT ON COLUMN ${T}."Id ""x""" IS NULL`);
+    expect(named(steps, 'comment')).toContain(`COMMENT ON TABLE ${T} IS 'tab'`);
+  });
+
+  it('sets no statistics target where the server keeps NULL for the default (PostgreSQL 17+)', () => {
+    const attached = attachedFacts();
+    attached.columns = attached.columns.map((c) => ({ ...c, statTarget: null }));
+    attached.statistics = attached.statistics.map((s) => ({ ...s, target: null }));
+    const sql = swapSql(renameFacts({ attached }));
+    expect(sql.filter((s) => /SET STATISTICS/.test(s) && !s.startsWith('ALTER INDEX'))).toEqual([]);
+    expect(sql.some((s) => /\bnull\b/.test(s))).toBe(false);
+  });
+
+  it('works from facts that went through JSON', () => {
+    const facts = renameFacts();
+    expect(renameSwapSteps(JSON.parse(JSON.stringify(facts)) as RenameFacts, options)).toEqual(renameSwapSteps(facts, options));
+  });
+});
+
+describe('renameSwapRefusal', () => {
+  it('accepts the fixture and resolves its pairs', () => {
+    const decision = renameSwapRefusal(renameFacts(), options);
+    expect(decision).not.toBeInstanceOf(PgToolsError);
+  });
+
+  it('refuses a partition with rename_swap_unsupported, and so does the builder', () => {
+    const facts = renameFacts();
+    facts.original = { ...facts.original, isPartition: true };
+    facts.attached = attachedFacts({ table: facts.original, inheritance: [{ role: 'child', other: 'app.parted' }] });
+    const err = refusal(facts);
+    expect(err.code).toBe('rename_swap_unsupported');
+    expect(err.message).toBe(
+      `the rename swap cannot move everything attached to "Sch ""é"".x"."It ems.Ü": the table is a partition; the table inherits from app.parted. Use --swap=catalog as a superuser`,
+    );
+    expect(() => renameSwapSteps(facts, options)).toThrow(err.message);
+  });
+
+  it('refuses typed tables, inheritance, extension members and subscriptions', () => {
+    const t = attachedFacts().table;
+    expect(
+      renameBlockers(
+        attachedFacts({
+          table: { ...t, ofType: 123 },
+          inheritance: [{ role: 'parent', other: 'app.child' }],
+          extensions: ['extension postgis'],
+          subscriptions: ['"Sub 1"'],
+        }),
+      ),
+    ).toEqual([
+      'the table is a typed table (CREATE TABLE ... OF type)',
+      'table app.child inherits from the table',
+      'the table belongs to extension postgis',
+      'the table is replicated into by subscription "Sub 1"',
+    ]);
+  });
+
+  it('classifies dependents: what it moves passes, the rest refuses, helper tables are ignored', () => {
+    const self = ORIGINAL_OID;
+    const dependents = [
+      dependent({ classid: 'pg_class', objid: 1, relkind: 'i' }),
+      dependent({ classid: 'pg_attrdef', adRel: self }),
+      dependent({ classid: 'pg_constraint', conRel: self, contype: 'c' }),
+      dependent({ classid: 'pg_constraint', conRel: 77, conFrel: self, contype: 'f', conOwned: true }),
+      dependent({ classid: 'pg_trigger', tgRel: self }),
+      dependent({ classid: 'pg_rewrite', rwClass: 88, rwRelkind: 'v', rwOwned: true }),
+      dependent({ classid: 'pg_policy', polRel: self }),
+      dependent({ classid: 'pg_statistic_ext', stxRel: self }),
+      dependent({ classid: 'pg_publication_rel', prRel: self, pubOwned: true }),
+      dependent({ classid: 'pg_type', objid: 16402 }),
+      dependent({ classid: 'pg_type', refIsType: true }),
+      dependent({ classid: 'pg_class', objid: 500, relkind: 'r', refIsType: true }),
+      dependent({ classid: 'pg_class', objid: 501, relkind: 'r', refIsType: true, what: 'table app.log' }),
+      dependent({ classid: 'pg_constraint', conRel: self, contype: 'x', what: 'constraint ex' }),
+      dependent({ classid: 'pg_constraint', conRel: 77, conFrel: self, contype: 'f', conOwned: false, what: 'constraint fk' }),
+      dependent({ classid: 'pg_rewrite', rwClass: 89, rwRelkind: 'v', rwOwned: false, rwName: '"V ""x"""' }),
+      dependent({ classid: 'pg_rewrite', rwClass: 90, rwRelkind: 'm', rwName: 'app.mv' }),
+      dependent({ classid: 'pg_rewrite', rwClass: self, rwRelkind: 'r', what: 'rule r on table t' }),
+      dependent({ classid: 'pg_publication_rel', prRel: self, pubOwned: false, pubName: 'Pub "2"' }),
+      dependent({ classid: 'pg_proc', what: 'function app.f()' }),
+    ];
+    expect(renameBlockers(attachedFacts({ dependents }), { ignoreRelations: [500] })).toEqual([
+      "table app.log uses the table's row type",
+      'constraint ex is an exclusion constraint (not supported by the rename swap)',
+      'constraint fk references the table and the current role does not own its table',
+      'view "V ""x""" reads the table and the current role does not own it',
+      'materialized view app.mv reads the table (not supported by the rename swap)',
+      'rule r on table t is a rule on the table (not supported by the rename swap)',
+      'publication "Pub \\"2\\"" lists the table and the current role does not own it',
+      'function app.f() depends on the table (pg_proc, not moved by the rename swap)',
+    ]);
+  });
+
+  it('refuses in the order the checks always ran', () => {
+    const same = renameFacts();
+    same.shadow = same.original;
+    expect(refusal(same)).toMatchObject({ code: 'swap_precondition', message: `original and shadow are the same table "Sch ""é"".x"."It ems.Ü"` });
+    expect(refusal(renameFacts({ role: { name: 'r', ownsOriginal: true, ownsShadow: false } }))).toMatchObject({
+      code: 'rename_swap_not_owner',
+      message: 'role "r" must own "pg tools"."Shadow ""1""" (be a member of its owner role "Own \\"er\\"") to swap it by renaming',
+    });
+    const notOwnerAndBlocked = renameFacts({ role: { name: 'r', ownsOriginal: false, ownsShadow: false }, attached: attachedFacts({ extensions: ['extension x'] }) });
+    expect(refusal(notOwnerAndBlocked).code).toBe('rename_swap_not_owner');
+  });
+
+  it('refuses a shadow that is not a full copy of the definition', () => {
+    const facts = renameFacts({ shadowConstraints: { checks: [], other: ['Shadow "1"_pkey'] } });
+    facts.columns = { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) };
+    const err = refusal(facts);
+    expect(err.code).toBe('swap_precondition');
+    expect(err.message).toContain('column "Code" differs in NOT NULL');
+    expect(err.message).toContain(`CHECK constraints differ: original [Code "chk": CHECK ("Code" <> ''::text)], shadow []`);
+    expect(err.message).toContain('the shadow already has constraints other than CHECK: Shadow "1"_pkey');
+  });
+
+  it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
+    const missing = renameFacts();
+    missing.indexes = { ...missing.indexes, pairs: [{ original: missing.indexes.pairs[0]!.original, shadow: { missing: 'index "pg tools".nope does not exist' } }] };
+    expect(refusal(missing)).toMatchObject({ code: 'swap_precondition', message: 'index "pg tools".nope does not exist' });
+    const unpaired = renameFacts();
+    unpaired.indexes = { ...unpaired.indexes, pairs: unpaired.indexes.pairs.slice(1) };
+    expect(refusal(unpaired).message).toMatch(/^index pairs do not match: index "Sch ""é"".x"."PK ""c""" of .* has no copy; index "pg tools".index_16430 of .* is not paired/);
+    const exclusion = renameFacts();
+    exclusion.indexes = { ...exclusion.indexes, original: exclusion.indexes.original.map((i) => (i.oid === 16432 ? { ...i, constraintType: 'x', constraintName: 'ex' } : i)) };
+    expect(refusal(exclusion)).toMatchObject({ code: 'rename_swap_unsupported' });
+    expect(refusal(renameFacts({ shadowStatistics: [] }))).toMatchObject({ code: 'swap_precondition', message: 'the shadow has no copy of statistics object "Sch ""é"".x"."St ""1"""' });
+  });
+});
+
+describe('renameShadowStatements', () => {
+  it('creates the shadow with LIKE, the options and the tablespace, then the CHECKs with their comments', () => {
+    const attached = attachedFacts({ constraintComments: [{ name: 'Code "chk"', comment: 'chk c' }, { name: 'PK "c"', comment: 'not a check' }] });
+    expect(renameShadowStatements(attached, { schema: SHADOW_SCHEMA, name: SHADOW }, 'Fast "ts"')).toEqual([
+      `CREATE TABLE "pg tools"."Shadow ""1""" (LIKE ${T} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE ` +
+        `INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS) WITH ("fillfactor" = '80', toast."autovacuum_enabled" = 'false') TABLESPACE "Fast ""ts"""`,
+      `ALTER TABLE "pg tools"."Shadow ""1""" ADD CONSTRAINT "Code ""chk""" CHECK ("Code" <> ''::text)`,
+      `COMMENT ON CONSTRAINT "Code ""chk""" ON "pg tools"."Shadow ""1""" IS 'chk c'`,
+    ]);
+    expect(TABLE).toBe('It ems.Ü');
+    expect(SCHEMA).toBe('Sch "é".x');
+  });
+});
