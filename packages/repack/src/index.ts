@@ -23,4 +23,3 @@ export type { RepackEvent, PhaseName, SessionInfo } from './events.js';
 export type { RepackResult, TableResult, PhaseTiming } from './result.js';
 export { REPACK_OUTCOMES, STATUS_EXIT, ELIGIBILITY_CODES, outcomeOf, exitCodeOf } from './outcomes.js';
 export type { OutcomeCode, TableStatus } from './outcomes.js';
-export { shadowTableName } from './names.js';
