@@ -10,7 +10,7 @@ export interface AgentLogSettings {
    * for json, the same string or a list of attribute names, each optionally renamed (`- levelname: level`).
    * Undefined: Patroni's default (`%(asctime)s %(levelname)s: %(message)s`, then the fields), or for JSON `time`, `level`, `message`.
    */
-  format?: string | Array<string | Record<string, string>>;
+  format?: string | Array<string | Record<string, string>> | undefined;
   /** strftime format of `%(asctime)s` (Python's default `%Y-%m-%d %H:%M:%S,mmm` when unset). */
   dateformat?: string;
   /** Added to every JSON line (Patroni's `log.static_fields`). */

@@ -54,7 +54,7 @@ export interface AcquireTableLockOptions {
   isolationLevel?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
   /** Sessions never counted as blockers, never cancelled or terminated (e.g. our own other connections). */
   excludePids?: number[];
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   logger?: Logger;
   onEvent?: (event: LockEvent) => void;
   /** Longest single try in ms (default {@link DEFAULT_MAX_TRY_MS}). */

@@ -68,21 +68,21 @@ export interface RepackOptions extends TargetSelection {
    * the WAL written, every second); with the rename swap, or when `maxRate` or a byte
    * `maxReplicaLag` needs pauses between statements, 8192 (64 MB, exact progress per chunk).
    */
-  copyChunkPages?: number;
+  copyChunkPages?: number | undefined;
   /**
    * Connections for index builds: each index of the shadow is built on its own connection, largest
    * first. Default 2 (one extra connection during the index phase; 1 when the caller's pool is full).
    */
-  jobs?: number;
+  jobs?: number | undefined;
   /**
    * Physical order of the rewritten table: `'col [DESC] [NULLS FIRST|LAST], ...'` (the CLI's `-o`) or terms.
    * Default: the table's CLUSTER index (btree) when it has one. `false`: no ordering (`-n`).
    */
-  orderBy?: string | OrderByTerm[] | false;
+  orderBy?: string | OrderByTerm[] | false | undefined;
   /** Only repack tables whose estimated reclaimable space is at least this percentage; others are `filtered`. */
-  ifBloatedPct?: number;
+  ifBloatedPct?: number | undefined;
   /** Cap on rows per second for the copy chunks and the apply batches. */
-  maxRate?: number;
+  maxRate?: number | undefined;
   /**
    * Pause the copy and the apply while a standby in pg_stat_replication lags more than this:
    * `{ bytes }` (replay position behind the current WAL position) or `{ ms }` (its replay_lag).
@@ -90,20 +90,20 @@ export interface RepackOptions extends TargetSelection {
    */
   maxReplicaLag?: ReplicaLagLimit | string;
   /** Put the rewritten table in this tablespace (`-s`); the swap moves the table there. */
-  tablespace?: string;
+  tablespace?: string | undefined;
   /** With `tablespace`, put the rebuilt indexes there too (`-S`). */
   moveIndexes?: boolean;
   /** Refuse a table when free disk is clearly not enough for its copy, where it can be checked. Default true. */
   checkDisk?: boolean;
   /** `application_name` of our sessions. */
   applicationName?: string;
-  signal?: AbortSignal;
-  logger?: Logger;
-  onEvent?: (event: RepackEvent) => void;
+  signal?: AbortSignal | undefined;
+  logger?: Logger | undefined;
+  onEvent?: ((event: RepackEvent) => void) | undefined;
   /** Called with the text of every statement before it runs (the CLI's `--echo`). */
-  onQuery?: (sql: string) => void;
+  onQuery?: ((sql: string) => void) | undefined;
   /** Awaited at each named point; fault tests use it to stop the run deterministically in every phase. */
-  pausePoint?: (point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void;
+  pausePoint?: ((point: PausePoint, info: { table: string; pids: number[] }) => Promise<void> | void) | undefined;
 }
 
 type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs' | 'copyChunkPages';

@@ -12,7 +12,7 @@ export interface SnapshotWaitOptions {
   /** Work to do between polls (keep applying the log). */
   between?: () => Promise<void>;
   pollMs?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -161,6 +161,11 @@ describe('renameSwapSteps', () => {
     ]);
   });
 
+  it("copies PostgreSQL 17's MAINTAIN privilege", () => {
+    const attached = attachedFacts({ tableGrants: [{ grantee: null, privilege: 'MAINTAIN', grantable: false }] });
+    expect(named(renameSwapSteps(renameFacts({ attached }), options).steps, 'grant')).toContain(`GRANT MAINTAIN ON TABLE ${T} TO PUBLIC`);
+  });
+
   it('refuses a privilege it does not know', () => {
     const attached = attachedFacts({ tableGrants: [{ grantee: null, privilege: 'MAINTAIN; DROP', grantable: false }] });
     expect(() => renameSwapSteps(renameFacts({ attached }), options)).toThrow(expect.objectContaining({ code: 'rename_swap_failed' }));

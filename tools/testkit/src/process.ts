@@ -39,7 +39,7 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Run as this OS user (uid, gid); the kit uses it for PostgreSQL when tests run as root. */
-  user?: OsUser;
+  user?: OsUser | undefined;
   /** What the reaper sends first if the test process dies (PostgreSQL: SIGINT, fast shutdown). */
   stopSignal?: NodeJS.Signals;
   /** Run inside this network namespace (see `createNetwork`); needs root. */

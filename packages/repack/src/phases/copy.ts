@@ -44,7 +44,7 @@ export async function runCopy(run: TableRun, input: CopyInput): Promise<Copied> 
 
 async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName): Promise<Omit<Copied, 'shadow'>> {
   const { work: client, opts, logger } = run;
-  const { info, capture, swapMode, order, throttle } = input;
+  const { info, capture, swapMode, order } = input;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     // The first statement fixes the snapshot; the xid lets us find older snapshots before the swap.
