@@ -167,7 +167,9 @@ describe('renameSwap as a non-superuser table owner', () => {
     const acl = await q(`SELECT relacl::text[] AS acl, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'app.items'::regclass`);
     expect(acl[0].relrowsecurity).toBe(true);
     expect(acl[0].relforcerowsecurity).toBe(true);
-    expect([...acl[0].acl].sort()).toEqual(['app_owner=arwdDxt/app_owner', 'reader=r/app_owner']);
+    // The owner's full set: PostgreSQL 17 added MAINTAIN (m).
+    const ownerAll = cluster.version >= 17 ? 'arwdDxtm' : 'arwdDxt';
+    expect([...acl[0].acl].sort()).toEqual([`app_owner=${ownerAll}/app_owner`, 'reader=r/app_owner']);
     expect(await q(`SELECT attname, attacl::text[] AS acl FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attacl IS NOT NULL ORDER BY attname`)).toEqual([
       { attname: 'code', acl: ['writer=r/app_owner'] },
       { attname: 'payload', acl: ['writer=w/app_owner'] },
@@ -220,7 +222,8 @@ describe('renameSwap as a non-superuser table owner', () => {
     ]);
     expect(
       // This server build records a pg_attver entry of its own in every column's attoptions; only user options count.
-      await q(`SELECT attname, attstattarget, ARRAY(SELECT o FROM unnest(attoptions) o WHERE o NOT LIKE 'pg\\_%') AS o
+      // PostgreSQL 17 stores the default target as NULL instead of -1.
+      await q(`SELECT attname, coalesce(attstattarget, -1) AS attstattarget, ARRAY(SELECT o FROM unnest(attoptions) o WHERE o NOT LIKE 'pg\\_%') AS o
                  FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attname IN ('code', 'cat_id') ORDER BY 1`),
     ).toEqual([
       { attname: 'cat_id', attstattarget: -1, o: ['n_distinct=5'] },
