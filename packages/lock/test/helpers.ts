@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { TestDatabase } from '@pgtools/testkit';
+import { waitFor, type TestDatabase } from '@pgtools/testkit';
 
 /** Test sessions: each a dedicated client, ended by `endAll`. Terminated backends must not crash the worker. */
 export class Sessions {
@@ -37,13 +37,11 @@ export async function heldModes(admin: pg.Pool, pid: number, table: string): Pro
 
 /** Waits until `pid` waits for a lock (granted = false). */
 export async function waitUntilWaiting(admin: pg.Pool, pid: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await admin.query('SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted', [pid]);
-    if (res.rows.length > 0) return;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} never queued for a lock`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted', [pid])).rows.length > 0, {
+    timeoutMs,
+    intervalMs: 20,
+    describe: () => `pid ${pid} to queue for a lock`,
+  });
 }
 
 /** Settles a promise into a value or an error, without an unhandled rejection in between. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { makeTempDir, serverUser, startPostgres, type PgCluster, type TempDir } from '@pgtools/testkit';
+import { makeTempDir, serverUser, startPostgres, waitFor, type PgCluster, type TempDir } from '@pgtools/testkit';
 import { parseOrderBy, planRepack, repack, repackIndexes, type RepackEvent } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
 
@@ -183,11 +183,11 @@ describe('indexes only', () => {
       await blocker.query('SELECT count(*) FROM idx_one');
       const { rows: vp } = await victim.query('SELECT pg_backend_pid() AS pid');
       const reindex = victim.query('REINDEX INDEX CONCURRENTLY idx_one_a').catch((e: Error) => e);
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await pool.query(`SELECT 1 FROM pg_class WHERE relname = 'idx_one_a_ccnew'`);
-        if (rows.length > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(async () => (await pool.query(`SELECT 1 FROM pg_class WHERE relname = 'idx_one_a_ccnew'`)).rows.length > 0, {
+        timeoutMs: 5000,
+        intervalMs: 50,
+        describe: () => 'REINDEX CONCURRENTLY to create idx_one_a_ccnew',
+      });
       await pool.query('SELECT pg_cancel_backend($1)', [vp[0].pid]);
       expect(await reindex).toBeInstanceOf(Error);
       await blocker.query('COMMIT');
