@@ -1,7 +1,7 @@
 export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, secretsReadableWarning, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
 export { applyEnvOverrides } from './config/env-overrides.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
-export { decide, RECONNECT_KICK_WINDOW_MS } from './decision/decide.js';
+export { decide, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS } from './decision/decide.js';
 export { probeFromPatroniStatus } from './decision/peer-probe.js';
 export type { HaAction, HaActionKind, DemoteMode } from './decision/ha-action.js';
 export type {

@@ -3,7 +3,6 @@ import type { ClusterView as DcsView, EtcdDcs, HistoryEntry, MemberData } from '
 import type { Watchdog } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
 import { emptyDir } from '../postgres/clone-and-rewind.js';
-import { wasPrimary } from '../postgres/controldata.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentFence } from './agent-fence.js';
@@ -13,7 +12,7 @@ import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
 import { slotRetention, MEMBER_SLOTS_TTL_MS } from './slot-retention.js';
 import type { SyncReplication } from './sync-replication.js';
-import { divergedFromHistory, parseTimelineHistory } from './timeline-history.js';
+import { parseTimelineHistory } from './timeline-history.js';
 import { memberServer, serverOf } from './view-mapping.js';
 
 /** What the executor acts on. */
@@ -39,8 +38,6 @@ export interface ActionExecutorDeps {
  * writes, PostgreSQL start/stop/promote, clone, rewind. It decides nothing of its own.
  */
 export class ActionExecutor {
-  private divergenceCheckedAt = 0;
-
   constructor(private readonly d: ActionExecutorDeps) {}
 
   private get name(): string {
@@ -62,7 +59,7 @@ export class ActionExecutor {
         this.d.emit({ type: 'cloned', from: action.from });
         state.systemId = undefined;
         const leaderName = view?.leader?.name;
-        await this.startReplica(serverOf(leaderName, this.name, view), false);
+        await this.startReplica(serverOf(leaderName, this.name, view));
         return;
       }
       case 'exit_system_id_mismatch':
@@ -90,50 +87,42 @@ export class ActionExecutor {
         this.d.emit({ type: 'leader_released', reason: action.reason });
         return;
       case 'follow': {
-        const leader = action.leader ?? view?.leader?.name;
-        const server = serverOf(leader, this.name, view);
+        const server = serverOf(action.leader ?? view?.leader?.name, this.name, view);
         if (!server) return;
-        if (state.dynamic.postgresql.usePgRewind && !state.mayHaveDiverged && leader && (await this.replicaDiverged(leader, server, view))) {
-          logger.warn(`this replica replayed WAL that ${leader}'s timeline history does not contain (it streamed from a primary that kept writing): rewinding`);
-          state.pgState = 'stopping';
-          await pg.stop('fast');
-          await this.startReplica(server, true, true);
-          return;
-        }
-        if (state.mayHaveDiverged && state.dynamic.postgresql.usePgRewind) {
-          // A former primary must be rewound before it can stream from the new timeline.
-          state.pgState = 'stopping';
-          await pg.stop('fast');
-          await this.startReplica(server, true);
-          return;
-        }
         // A reload also wakes the startup process out of its wal_retrieve_retry_interval wait.
         if (!(await pg.follow(server)) && action.reconnect) pg.reload();
         return;
       }
+      case 'rewind_then_follow': {
+        const server = serverOf(action.leader, this.name, view);
+        if (!server) return;
+        if (pg.isRunning) {
+          state.pgState = 'stopping';
+          await pg.stop('fast');
+        }
+        if (await this.rewind(action.leader, server)) await this.startReplica(server);
+        return;
+      }
+      case 'reinitialize':
+        return this.wipeDataDir(action.message, 'pg_rewind failed: cloning again');
       case 'demote':
         return this.demote(action.mode, action.reason, action.releaseLeader, view);
       case 'do_switchover':
         return this.demote('graceful', `switchover to ${action.candidate ?? 'any healthy member'}`, true, view);
       case 'restart_postgres_as_primary': {
-        if (Date.now() - state.lastStartAttempt < 500) return;
         state.lastStartAttempt = Date.now();
         state.pgState = 'starting';
         const ready = await pg.start({ standby: false }, Math.max(2000, (state.dynamic.ttl - state.dynamic.loopWait) * 500));
         if (ready) {
           state.postgresDownSince = undefined;
           state.mayHaveDiverged = false;
+          state.rewindFailedAt = undefined;
           this.d.setRole('primary', 'restarted in place after a crash');
         }
         return;
       }
-      case 'start_postgres_as_replica': {
-        if (Date.now() - state.lastStartAttempt < 500) return;
-        const cd = await pg.controlData().catch(debugFailure(logger, 'reading pg_controldata before starting as a replica'));
-        if (cd && wasPrimary(cd.clusterState)) state.mayHaveDiverged = true;
-        await this.startReplica(serverOf(action.leader, this.name, view), state.mayHaveDiverged);
-        return;
-      }
+      case 'start_postgres_as_replica':
+        return this.startReplica(serverOf(action.leader, this.name, view));
       case 'probe_members':
       case 'wait':
       case 'wait_for_bootstrap':
@@ -143,29 +132,6 @@ export class ActionExecutor {
         const unhandled: never = action;
         throw new PgToolsError('ha_unknown_action', `no executor for action ${JSON.stringify(unhandled)}`);
       }
-    }
-  }
-
-  /**
-   * A replica on an older timeline than the leader's (at most every 5 s): is it past the point
-   * where the leader's timeline forked from its own? Read from the leader's history file.
-   */
-  private async replicaDiverged(leader: string, server: { host: string; port: number }, view: DcsView | undefined): Promise<boolean> {
-    const s = this.d.state.pgStatus;
-    const leaderTimeline = view?.members.find((m) => m.name === leader)?.data.timeline;
-    if (!s?.inRecovery || typeof leaderTimeline !== 'number' || leaderTimeline <= s.timeline) return false;
-    if (Date.now() - this.divergenceCheckedAt < 5000) return false;
-    this.divergenceCheckedAt = Date.now();
-    const a = this.d.state.config.postgresql.authentication;
-    const user = a.rewind ?? a.superuser;
-    const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
-    try {
-      const text = await withConnection({ host: server.host, port: server.port, user: user.username, password: user.password }, async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
-      // PostgreSQL checks the replay position against the fork: WAL received past it but not replayed is simply discarded.
-      return divergedFromHistory(s.timeline, s.replayedLsn ?? s.receivedLsn ?? 0, parseTimelineHistory(text));
-    } catch (err) {
-      this.d.logger.debug(`timeline history of ${leader}: ${errMessage(err)}`);
-      return false;
     }
   }
 
@@ -191,47 +157,53 @@ export class ActionExecutor {
     return ready;
   }
 
-  /** `POST /reinitialize`: the data dir is emptied; the next decision clones it from the leader. */
-  async wipeDataDir(): Promise<void> {
+  /**
+   * `POST /reinitialize` and the `reinitialize` action: the data dir is emptied; the next decision
+   * clones it from the leader (at once: the loop is woken).
+   */
+  async wipeDataDir(why = 'reinitializing: removing the data directory to clone it again from the leader', roleReason = 'reinitialize requested'): Promise<void> {
     const { state, pg } = this.d;
-    this.d.logger.warn('reinitializing: removing the data directory to clone it again from the leader');
+    this.d.logger.warn(why);
     state.pgState = 'stopping';
     await pg.stop('immediate');
     await emptyDir(pg.dataDir);
     state.pgStatus = undefined;
     state.systemId = undefined;
     state.mayHaveDiverged = false;
+    state.rewindFailedAt = undefined;
     state.postgresDownSince = undefined;
     state.pgState = 'stopped';
-    this.d.setRole('uninitialized', 'reinitialize requested');
+    this.d.setRole('uninitialized', roleReason);
+    this.d.wake();
   }
 
-  /** `wasReplica`: the rewind was a precaution for a replica; if it fails, start it as it was (never worse than before). */
-  private async startReplica(leader: { host: string; port: number } | undefined, checkRewind: boolean, wasReplica = false): Promise<void> {
+  /**
+   * pg_rewind from `leader` (PostgreSQL is stopped). On failure the data dir is left as it is and
+   * the loop woken: the next decision starts a replica that was rewound as a precaution, or
+   * re-clones / keeps a diverged former primary stopped (see `decide`).
+   */
+  private async rewind(leader: string, server: { host: string; port: number }): Promise<boolean> {
     const { state, pg, logger } = this.d;
-    if (checkRewind && leader && state.dynamic.postgresql.usePgRewind) {
-      try {
-        const changed = await pg.rewind(leader);
-        state.mayHaveDiverged = false;
-        this.d.emit({ type: 'rewound', from: `${leader.host}:${leader.port}`, changed });
-      } catch (err) {
-        logger.error(`pg_rewind failed: ${errMessage(err)}`);
-        this.d.emit({ type: 'rewind_failed', message: errMessage(err) });
-        if (wasReplica) return this.startReplica(leader, false);
-        // Starting the diverged data dir as a standby cannot work (its timeline is not in the leader's history).
-        state.pgState = 'stopped';
-        if (state.dynamic.postgresql.removeDataDirectoryOnRewindFailure) {
-          logger.warn('remove_data_directory_on_rewind_failure: emptying the data directory to clone it again');
-          await emptyDir(pg.dataDir);
-          state.systemId = undefined;
-          state.mayHaveDiverged = false;
-          this.d.wake();
-        } else {
-          logger.error('not starting PostgreSQL: it would diverge from the leader (set remove_data_directory_on_rewind_failure to re-clone)');
-        }
-        return;
-      }
+    logger.info(`running pg_rewind from ${leader}`);
+    try {
+      const changed = await pg.rewind(server);
+      state.mayHaveDiverged = false;
+      state.rewindFailedAt = undefined;
+      this.d.emit({ type: 'rewound', from: `${server.host}:${server.port}`, changed });
+      return true;
+    } catch (err) {
+      logger.error(`pg_rewind failed: ${errMessage(err)}`);
+      this.d.emit({ type: 'rewind_failed', message: errMessage(err) });
+      state.pgState = 'stopped';
+      state.rewindFailedAt = Date.now();
+      this.d.wake();
+      return false;
     }
+  }
+
+  /** Starts PostgreSQL as a standby of `leader` (read-only without one). */
+  private async startReplica(leader: { host: string; port: number } | undefined): Promise<void> {
+    const { state, pg } = this.d;
     // A crashed primary started read-only (no leader yet, or no rewind) first ends its crash recovery
     // in single-user mode: recovered in standby mode instead, its WAL ends in a torn record that a
     // later pg_rewind cannot read past ("could not find previous WAL record").
@@ -241,6 +213,7 @@ export class ActionExecutor {
     const ready = await pg.start({ standby: true, source: pg.standbySource(leader) }, 30_000);
     if (ready) {
       state.postgresDownSince = undefined;
+      state.rewindFailedAt = undefined;
       this.d.setRole('replica', leader ? 'following the leader' : 'started read-only');
     }
   }
@@ -345,8 +318,10 @@ export class ActionExecutor {
     this.d.lease.dropped();
     this.d.emit({ type: 'demoted', reason, mode });
     const leader = view?.leader?.name;
-    const server = leader !== undefined && leader !== this.name ? serverOf(leader, this.name, view) : undefined;
-    await this.startReplica(server, mode === 'immediate' && server !== undefined);
+    const server = serverOf(leader, this.name, view);
+    // A primary stopped at once may hold WAL the new leader never saw: rewound before it starts.
+    const rewindFirst = mode === 'immediate' && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
+    if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(server);
     this.d.setRole('replica', reason);
   }
 

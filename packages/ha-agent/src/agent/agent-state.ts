@@ -20,6 +20,10 @@ export class AgentRunState {
   systemId: string | undefined;
   /** This data dir may hold WAL the leader never saw (we ran as primary): check pg_rewind before following. */
   mayHaveDiverged = false;
+  /** When pg_rewind last failed (ms since epoch); cleared by a rewind, a start or a re-clone. */
+  rewindFailedAt: number | undefined;
+  /** When a replica last read the leader's timeline history to check its fork point. */
+  divergenceCheckedAt = 0;
   stopping = false;
   abandoned = false;
 

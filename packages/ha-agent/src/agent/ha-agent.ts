@@ -6,7 +6,7 @@ import type { DynamicConfig, HaConfig } from '../config/config-types.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
-import { ActionExecutor } from './action-executor.js';
+import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
 import { createAgentApi } from './agent-api.js';
 import { AgentFence } from './agent-fence.js';
 import { debugFailure, debugFailureOr, errCode, errMessage } from './agent-errors.js';
@@ -119,7 +119,7 @@ export class HaAgent {
     // slot for the old primary whose member key expired, so it can rejoin without waiting for one.
     const membersSeenAt = new Map<string, number>();
     const sync = new SyncReplication({ state, dcs: this.dcs, pg: this.pg, logger: this.logger, emit });
-    this.executor = new ActionExecutor({
+    const parts: ActionExecutorDeps = {
       state,
       lease: this.lease,
       pg: this.pg,
@@ -133,7 +133,8 @@ export class HaAgent {
       setRole: (role, reason) => this.setRole(role, reason),
       wake: () => this.wake(),
       memberData: () => this.memberData(),
-    });
+    };
+    this.executor = new ActionExecutor(parts);
     this.maintenance = new MaintenanceQueue({
       name: config.name,
       role: () => (this.pg.isRunning && state.pgStatus ? (state.pgStatus.inRecovery ? 'replica' : 'primary') : undefined),
@@ -149,21 +150,10 @@ export class HaAgent {
       log: (message) => this.logger.info(message),
     });
     this.cycle = new HaCycle({
-      state,
-      lease: this.lease,
-      pg: this.pg,
-      dcs: this.dcs,
-      watchdog: this.watchdog,
-      fence: this.fence,
+      ...parts,
       maintenance: this.maintenance,
       leaderStream: new LeaderStream(config.name),
-      membersSeenAt,
       executor: this.executor,
-      sync,
-      logger: this.logger,
-      emit,
-      setRole: (role, reason) => this.setRole(role, reason),
-      memberData: () => this.memberData(),
       applyDynamic: (dynamic) => this.applyDynamic(dynamic),
     });
     this.api = createAgentApi(config.restapi, {

@@ -1,24 +1,21 @@
 import type { Logger } from '@pgtools/core';
-import type { EtcdDcs, MemberData } from '@pgtools/dcs';
-import type { Watchdog } from '@pgtools/watchdog';
+import type { EtcdDcs } from '@pgtools/dcs';
 import { parseDynamicConfig } from '../config/parse-config.js';
 import type { DynamicConfig } from '../config/config-types.js';
 import { decide } from '../decision/decide.js';
 import type { DecisionInput } from '../decision/decision-input.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
-import type { ActionExecutor } from './action-executor.js';
-import type { AgentFence } from './agent-fence.js';
-import type { AgentRole, HaAgentEvent } from './agent-events.js';
+import type { ActionExecutor, ActionExecutorDeps } from './action-executor.js';
+import type { AgentRole } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import type { MaintenanceQueue } from './agent-maintenance.js';
 import type { AgentRunState } from './agent-state.js';
 import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
 import type { LeaderStream } from './leader-stream.js';
-import { observeLocal } from './local-facts.js';
+import { observeLocal, replayedPastFork } from './local-facts.js';
 import { probeMembers } from './peer-probes.js';
-import type { SyncReplication } from './sync-replication.js';
 import { synchronousStandbyNames } from './sync-standby.js';
-import { syncStandbysOf, toDecisionView } from './view-mapping.js';
+import { serverOf, syncStandbysOf, toDecisionView } from './view-mapping.js';
 
 /**
  * While a replica has not streamed from its restarted leader, the next check comes this soon: the
@@ -35,24 +32,11 @@ const RECONNECT_RETRY_MS = 200;
  */
 const RETRY_SOON_MS = 500;
 
-/** What a cycle reads, decides with and acts on (owned by `HaAgent`). */
-export interface HaCycleDeps {
-  state: AgentRunState;
-  lease: LeaderLease;
-  pg: PostgresControl;
-  dcs: EtcdDcs;
-  watchdog: Watchdog;
-  fence: AgentFence | undefined;
+/** What a cycle reads, decides with and acts on (owned by `HaAgent`): the executor's parts and more. */
+export interface HaCycleDeps extends ActionExecutorDeps {
   maintenance: MaintenanceQueue;
   leaderStream: LeaderStream;
-  /** When each member was last seen in etcd (see `slotRetention`). */
-  membersSeenAt: Map<string, number>;
   executor: ActionExecutor;
-  sync: SyncReplication;
-  logger: Logger;
-  emit(event: HaAgentEvent): void;
-  setRole(role: AgentRole, reason: string): void;
-  memberData(): MemberData;
   applyDynamic(dynamic: DynamicConfig): void;
 }
 
@@ -105,7 +89,13 @@ export class HaCycle {
     if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
 
     if (dcsReachable && !state.stopping) await this.d.maintenance.runDue();
-    const local = await observeLocal({ state, pg: this.pg, leaderStream: this.d.leaderStream, logger: this.logger, setRole: (r, why) => this.d.setRole(r, why) });
+    const facts = { state, pg: this.pg, leaderStream: this.d.leaderStream, logger: this.logger, setRole: (r: AgentRole, why: string) => this.d.setRole(r, why) };
+    const local = await observeLocal(facts);
+    const leaderName = view?.leader?.name;
+    const leaderAt = serverOf(leaderName, state.name, view);
+    if (dcsReachable && !paused && state.dynamic.postgresql.usePgRewind && local.postgresRunning && local.role === 'replica' && !state.mayHaveDiverged && leaderName && leaderAt) {
+      if (await replayedPastFork(facts, leaderName, leaderAt)) local.replayedPastFork = true;
+    }
     if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
       await this.dcs.touchMember(this.d.memberData()).catch(debugFailure(this.logger, 'publishing the member key'));
     }
@@ -130,6 +120,8 @@ export class HaCycle {
         synchronousMode: dynamic.synchronousMode,
         tags: state.config.tags,
         watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
+        usePgRewind: dynamic.postgresql.usePgRewind,
+        removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,

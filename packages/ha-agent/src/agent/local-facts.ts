@@ -2,10 +2,13 @@ import type { Logger } from '@pgtools/core';
 import type { LocalState } from '../decision/decision-input.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentRole } from './agent-events.js';
-import { debugFailure } from './agent-errors.js';
+import { wasPrimary } from '../postgres/controldata.js';
+import { withConnection } from '../postgres/pg-connection.js';
+import { debugFailure, errMessage } from './agent-errors.js';
 import type { AgentRunState } from './agent-state.js';
 import { serverOf } from './view-mapping.js';
 import type { LeaderStream } from './leader-stream.js';
+import { divergedFromHistory, parseTimelineHistory } from './timeline-history.js';
 
 /** What `observeLocal` reads from and records in. */
 export interface LocalFactsDeps {
@@ -56,9 +59,11 @@ export async function observeLocal(d: LocalFactsDeps): Promise<LocalState> {
       if (state.pgState === 'running' || state.pgState === 'starting') state.pgState = 'stopped';
       state.postgresDownSince ??= Date.now();
       local.postgresDownSince = state.postgresDownSince;
-      if (!state.systemId) {
-        const cd = await pg.controlData().catch(debugFailure(d.logger, 'reading pg_controldata for the system identifier'));
-        if (cd?.systemId) state.systemId = cd.systemId;
+      if (!state.systemId || !state.mayHaveDiverged) {
+        const cd = await pg.controlData().catch(debugFailure(d.logger, 'reading pg_controldata'));
+        if (cd?.systemId && !state.systemId) state.systemId = cd.systemId;
+        // A data dir last run as a primary (an agent started on the old primary's data) must not follow unchecked.
+        if (cd && wasPrimary(cd.clusterState)) state.mayHaveDiverged = true;
       }
       if (state.systemId) local.systemId = state.systemId;
     } else {
@@ -66,5 +71,36 @@ export async function observeLocal(d: LocalFactsDeps): Promise<LocalState> {
       d.setRole('uninitialized', 'empty data directory');
     }
   }
+  if (state.mayHaveDiverged) local.mayHaveDiverged = true;
+  if (state.rewindFailedAt !== undefined) local.rewindFailedAt = state.rewindFailedAt;
+  if (state.lastStartAttempt > 0) local.lastStartAttemptAt = state.lastStartAttempt;
   return local;
+}
+
+/** How often a replica on an older timeline than its leader's reads the leader's history file. */
+const FORK_CHECK_INTERVAL_MS = 5000;
+
+/**
+ * A replica on an older timeline than `leader`'s (checked at most every 5 s): is it past the point
+ * where the leader's timeline forked from its own? Read from the leader's history file. The fact
+ * `replayedPastFork` of `decide()`; false when it cannot tell.
+ */
+export async function replayedPastFork(d: LocalFactsDeps, leader: string, server: { host: string; port: number }): Promise<boolean> {
+  const { state } = d;
+  const s = state.pgStatus;
+  const leaderTimeline = state.view?.members.find((m) => m.name === leader)?.data.timeline;
+  if (!s?.inRecovery || typeof leaderTimeline !== 'number' || leaderTimeline <= s.timeline) return false;
+  if (Date.now() - state.divergenceCheckedAt < FORK_CHECK_INTERVAL_MS) return false;
+  state.divergenceCheckedAt = Date.now();
+  const a = state.config.postgresql.authentication;
+  const user = a.rewind ?? a.superuser;
+  const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+  try {
+    const text = await withConnection({ host: server.host, port: server.port, user: user.username, password: user.password }, async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
+    // PostgreSQL checks the replay position against the fork: WAL received past it but not replayed is simply discarded.
+    return divergedFromHistory(s.timeline, s.replayedLsn ?? s.receivedLsn ?? 0, parseTimelineHistory(text));
+  } catch (err) {
+    d.logger.debug(`timeline history of ${leader}: ${errMessage(err)}`);
+    return false;
+  }
 }
