@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, LeaderStream, probeFromPatroniStatus, RECONNECT_KICK_WINDOW_MS, type DecisionInput, type HaAction, type PeerProbe } from '../src/index.js';
+import { decide, LeaderStream, probeFromPatroniStatus, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS, type DecisionInput, type HaAction, type PeerProbe } from '../src/index.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 const MB = 1024 * 1024;
@@ -12,6 +12,8 @@ const members = [
   { name: 'node2', role: 'replica', state: 'running', apiUrl: 'http://127.0.0.1:8002/patroni', xlogLocation: 100 * MB },
   { name: 'node3', role: 'replica', state: 'running', apiUrl: 'http://127.0.0.1:8003/patroni', xlogLocation: 100 * MB },
 ];
+
+const withConnUrls = members.map((m, i) => ({ ...m, connUrl: `postgres://127.0.0.1:${5431 + i}/postgres` }));
 
 /** A healthy 3-node cluster seen from node2 (a streaming replica), tweaked per case. */
 function input(over: DeepPartial<DecisionInput> = {}): DecisionInput {
@@ -90,9 +92,49 @@ const cases: Case[] = [
   { name: 'leader restarting read-only keeps refreshing', input: asLeader({ local: { postgresStarting: true, postgresDownSince: NOW - 5_000 } }), expect: { kind: 'refresh_leader', message: 'updated leader lock while PostgreSQL is starting' } },
   { name: 'required watchdog unusable on the leader -> demote and release', input: asLeader({ config: { watchdogUnusable: true } }), expect: { kind: 'demote', releaseLeader: true, reason: 'watchdog could not be activated' } },
   { name: 'required watchdog unusable on the lock holder replica -> do not promote', input: asLeader({ config: { watchdogUnusable: true }, local: { role: 'replica' } }), expect: { kind: 'release_leader' } },
-  { name: 'long action: lock holder only refreshes', input: asLeader({ local: { asyncAction: 'promote' } }), expect: { kind: 'refresh_leader', message: 'updated leader lock during promote' } },
-  { name: 'long action without the lock as primary -> demote', input: input({ local: { asyncAction: 'restart', role: 'primary' } }), expect: { kind: 'demote', message: 'lost leader lock during restart' } },
-  { name: 'long action on a replica -> wait', input: input({ local: { asyncAction: 'basebackup' } }), expect: { kind: 'wait', message: 'basebackup in progress' } },
+
+  // --- start rate limit ---
+  { name: 'crashed leader started a moment ago: not started again yet', input: asLeader({ local: { postgresRunning: false, postgresDownSince: NOW - 300, lastStartAttemptAt: NOW - 200 } }), expect: { kind: 'wait', message: 'PostgreSQL was started 200 ms ago: not starting it again yet' } },
+  { name: 'crashed leader, last start long ago: restarted', input: asLeader({ local: { postgresRunning: false, postgresDownSince: NOW - 300, lastStartAttemptAt: NOW - START_RETRY_INTERVAL_MS } }), expect: { kind: 'restart_postgres_as_primary' } },
+  { name: 'stopped replica started a moment ago: not started again yet', input: input({ local: { postgresRunning: false, lastStartAttemptAt: NOW - 1 } }), expect: { kind: 'wait' } },
+  { name: 'etcd unreachable, started read-only a moment ago: not again yet', input: input({ dcsReachable: false, local: { postgresRunning: false, lastStartAttemptAt: NOW - 10 } }), expect: { kind: 'wait' } },
+
+  // --- rewind before following (use_pg_rewind) ---
+  {
+    name: 'former primary running read-only: rewound before it follows',
+    input: input({ config: { usePgRewind: true }, local: { mayHaveDiverged: true }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'rewind_then_follow', leader: 'node1', message: 'rewinding before following node1: this data directory ran as a primary and may hold WAL node1 never saw' },
+  },
+  { name: 'former primary, stopped: rewound, then started as a replica', input: input({ config: { usePgRewind: true }, local: { postgresRunning: false, mayHaveDiverged: true }, cluster: { members: withConnUrls } }), expect: { kind: 'rewind_then_follow', leader: 'node1' } },
+  { name: 'former primary without use_pg_rewind: started as a secondary as before', input: input({ local: { postgresRunning: false, mayHaveDiverged: true }, cluster: { members: withConnUrls } }), expect: { kind: 'start_postgres_as_replica', leader: 'node1' } },
+  { name: 'former primary, leader address unknown: started as a secondary (nothing to rewind from)', input: input({ config: { usePgRewind: true }, local: { postgresRunning: false, mayHaveDiverged: true } }), expect: { kind: 'start_postgres_as_replica', leader: 'node1' } },
+  {
+    name: 'replica past the leader fork point: rewound (was: logged as following)',
+    input: input({ config: { usePgRewind: true }, local: { replayedPastFork: true }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'rewind_then_follow', leader: 'node1', message: "rewinding before following node1: I (node2) replayed WAL that node1's timeline history does not contain (I streamed from a primary that kept writing)" },
+  },
+  { name: 'replica within the fork point: plain follow', input: input({ config: { usePgRewind: true }, cluster: { members: withConnUrls } }), expect: { kind: 'follow', leader: 'node1' } },
+  {
+    name: 'pg_rewind failed, remove_data_directory_on_rewind_failure: reinitialize',
+    input: input({ config: { usePgRewind: true, removeDataDirectoryOnRewindFailure: true }, local: { postgresRunning: false, mayHaveDiverged: true, rewindFailedAt: NOW - 10 }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'reinitialize', leader: 'node1' },
+  },
+  {
+    name: 'pg_rewind failed just now, no removal: stays stopped',
+    input: input({ config: { usePgRewind: true }, local: { postgresRunning: false, mayHaveDiverged: true, rewindFailedAt: NOW - 10 }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'wait', message: 'not starting PostgreSQL: it would diverge from the leader (pg_rewind failed; set remove_data_directory_on_rewind_failure to re-clone)' },
+  },
+  {
+    name: 'pg_rewind failed a loop ago, no removal: tried again',
+    input: input({ config: { usePgRewind: true }, local: { postgresRunning: false, mayHaveDiverged: true, rewindFailedAt: NOW - 10_000 }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'rewind_then_follow', leader: 'node1', message: 'rewinding before following node1 again: the last pg_rewind failed (set remove_data_directory_on_rewind_failure to re-clone instead)' },
+  },
+  {
+    name: 'a replica whose precautionary rewind failed starts as it was',
+    input: input({ config: { usePgRewind: true }, local: { postgresRunning: false, rewindFailedAt: NOW - 10 }, cluster: { members: withConnUrls } }),
+    expect: { kind: 'start_postgres_as_replica', leader: 'node1' },
+  },
+  { name: 'pause: a former primary is not rewound', input: input({ paused: true, config: { usePgRewind: true }, local: { mayHaveDiverged: true }, cluster: { members: withConnUrls } }), expect: { kind: 'paused_noop' } },
 
   // --- etcd unreachable ---
   { name: 'etcd unreachable: primary demotes', input: asLeader({ dcsReachable: false }), expect: { kind: 'demote', mode: 'immediate', message: 'demoting self because DCS is not accessible and I was a leader' } },
@@ -223,8 +265,8 @@ describe('decide()', () => {
     expect([...kinds].sort()).toEqual(
       [
         'acquire_leader', 'acquire_leader_and_promote', 'bootstrap', 'clone', 'demote', 'do_switchover', 'exit_system_id_mismatch', 'follow',
-        'paused_noop', 'probe_members', 'refresh_leader', 'refresh_leader_and_promote', 'release_leader', 'restart_postgres_as_primary',
-        'start_postgres_as_replica', 'wait', 'wait_for_bootstrap',
+        'paused_noop', 'probe_members', 'refresh_leader', 'refresh_leader_and_promote', 'reinitialize', 'release_leader', 'restart_postgres_as_primary',
+        'rewind_then_follow', 'start_postgres_as_replica', 'wait', 'wait_for_bootstrap',
       ].sort(),
     );
   });

@@ -111,7 +111,7 @@ export class AgentFence {
   /** Clean shutdown: disarm and stop the fence process; PostgreSQL is left alone. */
   async stop(): Promise<void> {
     await this.starting;
-    await this.fence?.stop().catch(() => undefined);
+    await this.fence?.stop().catch((err: unknown) => this.options.logger.debug(`stopping the software fence failed: ${err instanceof Error ? err.message : String(err)}`));
     this.fence = undefined;
   }
 

@@ -55,3 +55,73 @@ export function synchronousStandbyNames(member: string | undefined, strict: bool
   if (member !== undefined) return `"${member.replace(/"/g, '""')}"`;
   return strict ? '*' : '';
 }
+
+/** The `sync` key as the leader's plan needs it. */
+export interface SyncKeyFacts {
+  leader?: string | null | undefined;
+  /** The standbys it names (`syncStandbysOf`). */
+  standbys: string[];
+  modRevision: number;
+}
+
+/**
+ * What the leader does about synchronous replication this loop (see `planSyncReplication`):
+ * `disable` = synchronous mode off; `keep` = the current standby stays; `assign` = name a new one
+ * (or none), revoking the privilege in the key first when it names someone else.
+ */
+export type SyncPlan =
+  | { kind: 'disable'; resetNames: boolean; deleteKeyAt: number | undefined }
+  | { kind: 'keep'; names: string }
+  | {
+      kind: 'assign';
+      /** The standby that loses its privilege (logged). */
+      revokeFrom: string | undefined;
+      /** Write `sync_standby: null` (at `keyRevision`) before PostgreSQL stops waiting for anyone named so far. */
+      clearKeyFirst: boolean;
+      keyRevision: number;
+      /** The new `synchronous_standby_names`. */
+      names: string;
+      picked: string | undefined;
+      /** PostgreSQL already reports `picked` as `sync`. */
+      confirmed: boolean;
+    };
+
+/**
+ * Synchronous mode on the leader (Patroni's `process_sync_replication`) as a pure plan: the `sync`
+ * key only names a standby PostgreSQL already waits for, and a standby loses the privilege in the
+ * key before PostgreSQL stops waiting for it. Off: hand `synchronous_standby_names` back to the
+ * configuration and remove the key if it is this leader's.
+ *
+ * @example
+ * ```ts
+ * import { planSyncReplication } from '@pgtools/ha-agent';
+ * planSyncReplication({ me: 'node1', synchronousMode: false, strict: false, namesSet: true, key: undefined, members: [], replication: [] });
+ * // { kind: 'disable', resetNames: true, deleteKeyAt: undefined }
+ * ```
+ */
+export function planSyncReplication(input: {
+  me: string;
+  synchronousMode: boolean;
+  strict: boolean;
+  /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
+  namesSet: boolean;
+  key: SyncKeyFacts | undefined;
+  members: Array<{ name: string; nosync?: boolean }>;
+  replication: PgStatus['replication'];
+}): SyncPlan {
+  const { me, key } = input;
+  const mine = key?.leader === me;
+  if (!input.synchronousMode) return { kind: 'disable', resetNames: input.namesSet, deleteKeyAt: mine ? key?.modRevision : undefined };
+  const current = mine ? key?.standbys[0] : undefined;
+  const choice = pickSyncStandby({ me, current, members: input.members, replication: input.replication });
+  if (mine && choice.picked === current) return { kind: 'keep', names: synchronousStandbyNames(current, input.strict) };
+  return {
+    kind: 'assign',
+    revokeFrom: current,
+    clearKeyFirst: !mine || current !== undefined,
+    keyRevision: key?.modRevision ?? 0,
+    names: synchronousStandbyNames(choice.picked, input.strict),
+    picked: choice.picked,
+    confirmed: choice.picked !== undefined && choice.confirmed === choice.picked,
+  };
+}

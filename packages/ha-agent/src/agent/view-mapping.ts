@@ -84,3 +84,18 @@ export function toDecisionView(view: DcsView): ClusterView {
 export function syncStandbysOf(sync: { sync_standby: string | null } | undefined): string[] {
   return sync?.sync_standby ? sync.sync_standby.split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
+
+/**
+ * Host and port of `name`'s PostgreSQL in `view`; undefined for this node itself (`me`) or an
+ * unknown member.
+ *
+ * @example
+ * ```ts
+ * import { serverOf } from '@pgtools/ha-agent';
+ * serverOf('node1', 'node2', await dcs.currentView()); // { host: '10.0.0.1', port: 5432 }
+ * ```
+ */
+export function serverOf(name: string | undefined, me: string, view: DcsView | undefined): { host: string; port: number } | undefined {
+  if (!name || name === me) return undefined;
+  return memberServer(view?.members.find((m) => m.name === name));
+}

@@ -9,6 +9,14 @@ import type { HaAction } from './ha-action.js';
  */
 export const RECONNECT_KICK_WINDOW_MS = 10_000;
 
+/**
+ * A PostgreSQL start is not tried again within this long of the last one. A postmaster that dies
+ * right after starting wakes the loop at once (the agent watches it); this keeps such a crash loop
+ * to two attempts a second instead of a busy loop, and never delays the first start after a crash
+ * (the previous attempt is then long past). The agent's value since its first version.
+ */
+export const START_RETRY_INTERVAL_MS = 500;
+
 const isPrimaryRole = (role: string | undefined): boolean => role === 'master' || role === 'primary';
 
 /** This node's WAL position: flush position on a primary, max(received, replayed) on a replica. */
@@ -85,22 +93,12 @@ export function decide(input: DecisionInput): HaAction {
       };
     }
     if (!local.postgresRunning && !local.dataDirEmpty && local.systemId !== undefined) {
+      const tooSoon = startTooSoon(input);
+      if (tooSoon) return tooSoon;
       // Stopped by the lease guard, or a crash: serve reads as a standby until etcd is back.
       return { kind: 'start_postgres_as_replica', leader: undefined, message: 'DCS is not accessible; starting as a read-only secondary' };
     }
     return { kind: 'wait', message: `DCS is not accessible; I am (${me}), a secondary, and carry on` };
-  }
-
-  // A long action (promote, restart, basebackup, rewind) is running in the background.
-  if (local.asyncAction) {
-    const action = local.asyncAction;
-    if (iHoldKey && input.leaderRefreshOk !== false) {
-      return { kind: 'refresh_leader', clearFailoverKey: false, message: `updated leader lock during ${action}` };
-    }
-    if (runningPrimary || action === 'promote') {
-      return { kind: 'demote', mode: 'immediate', releaseLeader: false, reason: `lost leader lock during ${action}`, message: `lost leader lock during ${action}` };
-    }
-    return { kind: 'wait', message: `${action} in progress` };
   }
 
   if (local.dataDirEmpty) {
@@ -145,9 +143,13 @@ export function decide(input: DecisionInput): HaAction {
     if (iHoldKey && input.leaderRefreshOk !== false) {
       // Keep the key while PostgreSQL comes back in place: cheaper than a failover, unless it takes too long.
       if (startTimedOut) return releaseForStartTimeout(cfg.primaryStartTimeout);
-      return { kind: 'restart_postgres_as_primary', message: 'starting primary after failure' };
+      return startTooSoon(input) ?? { kind: 'restart_postgres_as_primary', message: 'starting primary after failure' };
     }
+    const tooSoon = startTooSoon(input);
+    if (tooSoon) return tooSoon;
     const leader = cluster.leader !== undefined && cluster.leader !== me ? cluster.leader : undefined;
+    const rewind = leader !== undefined ? decideRewind(input, leader) : undefined;
+    if (rewind) return rewind;
     return { kind: 'start_postgres_as_replica', leader, message: 'starting as a secondary' };
   }
 
@@ -164,6 +166,8 @@ export function decide(input: DecisionInput): HaAction {
         message: 'demoting self because I do not have the lock and I was a leader',
       };
     }
+    const rewind = decideRewind(input, cluster.leader);
+    if (rewind) return rewind;
     if (needsReconnect(input)) {
       return {
         kind: 'follow',
@@ -176,6 +180,48 @@ export function decide(input: DecisionInput): HaAction {
   }
 
   return decideRace(input, runningPrimary);
+}
+
+/** A `wait` when PostgreSQL was started less than `START_RETRY_INTERVAL_MS` ago. */
+function startTooSoon(input: DecisionInput): HaAction | undefined {
+  const last = input.local.lastStartAttemptAt;
+  if (last === undefined || input.now - last >= START_RETRY_INTERVAL_MS) return undefined;
+  return { kind: 'wait', message: `PostgreSQL was started ${input.now - last} ms ago: not starting it again yet` };
+}
+
+/**
+ * Whether this node must be rewound (or cloned again) before it can follow `leader` (Patroni's
+ * `_handle_rewind_or_reinitialize`), with `use_pg_rewind` on: a data dir that ran as a primary,
+ * or a replica that replayed past the leader's fork. After a failed pg_rewind the data dir is
+ * emptied when `remove_data_directory_on_rewind_failure` allows it, else it stays stopped and the
+ * rewind is tried again at the next regular cycle (not the one the failure wakes at once). A leader
+ * whose address is unknown cannot be rewound from: undefined, the node starts or follows as before.
+ */
+function decideRewind(input: DecisionInput, leader: string): HaAction | undefined {
+  const { local, config: cfg } = input;
+  const me = cfg.name;
+  if (!cfg.usePgRewind || member(input, leader)?.connUrl === undefined) return undefined;
+  if (local.mayHaveDiverged) {
+    const failedAt = local.rewindFailedAt;
+    if (failedAt === undefined) {
+      return { kind: 'rewind_then_follow', leader, message: `rewinding before following ${leader}: this data directory ran as a primary and may hold WAL ${leader} never saw` };
+    }
+    if (cfg.removeDataDirectoryOnRewindFailure) {
+      return { kind: 'reinitialize', leader, message: `pg_rewind failed and remove_data_directory_on_rewind_failure is set: removing the data directory to clone it again from ${leader}` };
+    }
+    if (input.now - failedAt < (cfg.loopWait * 1000) / 2) {
+      return { kind: 'wait', message: 'not starting PostgreSQL: it would diverge from the leader (pg_rewind failed; set remove_data_directory_on_rewind_failure to re-clone)' };
+    }
+    return { kind: 'rewind_then_follow', leader, message: `rewinding before following ${leader} again: the last pg_rewind failed (set remove_data_directory_on_rewind_failure to re-clone instead)` };
+  }
+  if (local.postgresRunning && local.replayedPastFork) {
+    return {
+      kind: 'rewind_then_follow',
+      leader,
+      message: `rewinding before following ${leader}: I (${me}) replayed WAL that ${leader}'s timeline history does not contain (I streamed from a primary that kept writing)`,
+    };
+  }
+  return undefined;
 }
 
 /**

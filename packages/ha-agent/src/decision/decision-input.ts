@@ -66,8 +66,24 @@ export interface LocalState {
   systemId?: string;
   /** When PostgreSQL was last seen not running while it should (ms since epoch), for primary_start_timeout. */
   postgresDownSince?: number;
-  /** A long action running in the background: promote, restart, basebackup, rewind... */
-  asyncAction?: string;
+  /**
+   * When PostgreSQL was last started by the agent (ms since epoch): a start is not tried again
+   * within `START_RETRY_INTERVAL_MS` of it.
+   */
+  lastStartAttemptAt?: number;
+  /**
+   * This data dir may hold WAL the leader never saw: it ran as a primary (crashed, demoted at
+   * once, stopped by the lease guard, or pg_controldata says so). It must be rewound before it
+   * follows a leader.
+   */
+  mayHaveDiverged?: boolean;
+  /**
+   * Replica: it replayed WAL past the point where the leader's timeline forked from its own (read
+   * from the leader's timeline history): it streamed from a primary that kept writing.
+   */
+  replayedPastFork?: boolean;
+  /** When pg_rewind last failed on this data dir (ms since epoch); undefined once it ran or started since. */
+  rewindFailedAt?: number;
   /**
    * Replica: the newest send time (the sender's clock, ms) of a message this node's WAL receiver
    * got from `lastLeader` while streaming from it; undefined = none seen since the agent started.
@@ -100,6 +116,10 @@ export interface DecisionConfig {
   tags: { nofailover?: boolean; clonefrom?: boolean; nosync?: boolean; noloadbalance?: boolean };
   /** The watchdog is `required` and cannot be activated: this node must not become primary. */
   watchdogUnusable?: boolean;
+  /** `postgresql.use_pg_rewind`: a diverged data dir is rewound before it follows a leader. */
+  usePgRewind?: boolean;
+  /** `postgresql.remove_data_directory_on_rewind_failure`: when pg_rewind failed, clone again instead. */
+  removeDataDirectoryOnRewindFailure?: boolean;
 }
 
 /** What a member answered to `GET /patroni` (see `probeFromPatroniStatus`). */

@@ -23,6 +23,10 @@ export type HaAction =
    * receiver now (instead of after `wal_retrieve_retry_interval`) and check again shortly.
    */
   | (Base & { kind: 'follow'; leader: string | undefined; reconnect?: boolean })
+  /** Stop PostgreSQL if it runs, pg_rewind from `leader`, then start as its replica. */
+  | (Base & { kind: 'rewind_then_follow'; leader: string })
+  /** Empty the data directory (pg_rewind failed); the next cycle clones it from `leader`. */
+  | (Base & { kind: 'reinitialize'; leader: string })
   | (Base & { kind: 'demote'; mode: DemoteMode; reason: string; releaseLeader: boolean })
   | (Base & { kind: 'do_switchover'; candidate: string | undefined })
   | (Base & { kind: 'restart_postgres_as_primary' })

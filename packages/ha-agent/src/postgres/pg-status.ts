@@ -34,7 +34,7 @@ SELECT r.rec AS in_recovery,
        (pg_last_wal_replay_lsn() - '0/0')::text AS replayed,
        pg_last_xact_replay_timestamp()::text AS replay_ts,
        CASE WHEN r.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused,
-       (SELECT received_tli FROM pg_stat_get_wal_receiver()) AS receiver_tli,
+       w.received_tli AS receiver_tli,
        w.status AS receiver_status, w.sender_host, w.sender_port,
        (extract(epoch FROM w.last_msg_send_time) * 1000)::float8 AS receiver_sent_ms,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
@@ -42,7 +42,7 @@ SELECT r.rec AS in_recovery,
        pg_postmaster_start_time() AS start_time,
        (SELECT system_identifier::text FROM pg_control_system()) AS sysid
   FROM (SELECT pg_is_in_recovery() AS rec) r
-  LEFT JOIN (SELECT status, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
+  LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
 const REPLICATION_SQL = `
 SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority

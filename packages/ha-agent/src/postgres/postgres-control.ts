@@ -139,7 +139,7 @@ export class PostgresControl {
   async moveAsideFailed(): Promise<void> {
     const target = `${this.dataDir}.failed`;
     await emptyDir(target);
-    await rename(this.dataDir, target).catch(() => undefined);
+    await rename(this.dataDir, target).catch((err: unknown) => this.logger.debug(`moving ${this.dataDir} aside failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   /** The conninfo a replica uses to stream from `leader`. */
@@ -376,7 +376,9 @@ export class PostgresControl {
       args.push('-c', 'archive_mode=off', 'postgres');
       await runBinary('postgres', args, { binDir: this.binDir, runAs: this.runAs, cwd: this.dataDir, timeoutMs: 3_600_000 });
     } finally {
-      for (const f of signals) await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch(() => undefined);
+      for (const f of signals) {
+        await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch((err: unknown) => this.logger.debug(`restoring ${f} after crash recovery failed: ${err instanceof Error ? err.message : String(err)}`));
+      }
     }
     return true;
   }

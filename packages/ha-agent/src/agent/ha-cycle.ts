@@ -1,0 +1,223 @@
+import type { Logger } from '@pgtools/core';
+import type { EtcdDcs } from '@pgtools/dcs';
+import { parseDynamicConfig } from '../config/parse-config.js';
+import type { DynamicConfig } from '../config/config-types.js';
+import { decide } from '../decision/decide.js';
+import type { DecisionInput } from '../decision/decision-input.js';
+import type { PostgresControl } from '../postgres/postgres-control.js';
+import type { ActionExecutor, ActionExecutorDeps } from './action-executor.js';
+import type { AgentRole } from './agent-events.js';
+import { debugFailure, errMessage } from './agent-errors.js';
+import type { MaintenanceQueue } from './agent-maintenance.js';
+import type { AgentRunState } from './agent-state.js';
+import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
+import type { LeaderStream } from './leader-stream.js';
+import { observeLocal, replayedPastFork } from './local-facts.js';
+import { probeMembers } from './peer-probes.js';
+import { synchronousStandbyNames } from './sync-standby.js';
+import { serverOf, syncStandbysOf, toDecisionView } from './view-mapping.js';
+
+/**
+ * While a replica has not streamed from its restarted leader, the next check comes this soon: the
+ * leader accepts writes again ~0.2 s after a crash (issue 14), and every write until a replica
+ * streams exists on the leader alone.
+ */
+const RECONNECT_RETRY_MS = 200;
+
+/**
+ * After a `wait` with `retrySoon` (etcd unreachable or the refresh failed while the lease is still
+ * valid), the next cycle comes this soon (`HaAction`'s "within half a second"): an etcd blip of a
+ * second or two (an etcd leader election) is retried several times before the lease guard's
+ * margin (`LEASE_GUARD_MARGIN_MS`, 2 s) is reached, without hammering an etcd that is down.
+ */
+const RETRY_SOON_MS = 500;
+
+/** What a cycle reads, decides with and acts on (owned by `HaAgent`): the executor's parts and more. */
+export interface HaCycleDeps extends ActionExecutorDeps {
+  maintenance: MaintenanceQueue;
+  leaderStream: LeaderStream;
+  executor: ActionExecutor;
+  applyDynamic(dynamic: DynamicConfig): void;
+}
+
+/**
+ * One HA cycle (Patroni's `run_cycle`): read etcd and the local PostgreSQL, refresh the leader
+ * lease, gather the facts into `DecisionInput`, let `decide()` choose, have the executor act, then
+ * publish the member key (and as leader the status key, synchronous standby and slots).
+ */
+export class HaCycle {
+  private readonly state: AgentRunState;
+  private readonly lease: LeaderLease;
+  private readonly pg: PostgresControl;
+  private readonly dcs: EtcdDcs;
+  private readonly logger: Logger;
+  /** When etcd last answered (ms since epoch). */
+  dcsLastSeenAt: number | undefined;
+  /** The last decision asked for a quick retry: ms to the next cycle at most (etcd blip, a replica reconnecting). */
+  retryInMs: number | undefined;
+
+  constructor(private readonly d: HaCycleDeps) {
+    this.state = d.state;
+    this.lease = d.lease;
+    this.pg = d.pg;
+    this.dcs = d.dcs;
+    this.logger = d.logger;
+  }
+
+  /** One cycle: read etcd and PostgreSQL, refresh the lease, decide, act, publish. */
+  async run(): Promise<void> {
+    const state = this.state;
+    let dcsReachable = true;
+    try {
+      state.view = await this.dcs.currentView();
+      this.dcsLastSeenAt = Date.now();
+    } catch (err) {
+      dcsReachable = false;
+      this.logger.warn(`DCS is not accessible: ${errMessage(err)}`);
+    }
+    const view = state.view;
+    if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
+    if (view?.config) {
+      try {
+        this.d.applyDynamic(parseDynamicConfig(view.config.value, 'config'));
+      } catch (err) {
+        this.logger.warn(`ignoring invalid dynamic configuration in etcd: ${errMessage(err)}`);
+      }
+    }
+    const paused = view?.config?.value.pause === true;
+    const cluster = view ? toDecisionView(view) : { members: [] };
+    if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
+
+    if (dcsReachable && !state.stopping) await this.d.maintenance.runDue();
+    const facts = { state, pg: this.pg, leaderStream: this.d.leaderStream, logger: this.logger, setRole: (r: AgentRole, why: string) => this.d.setRole(r, why) };
+    const local = await observeLocal(facts);
+    const leaderName = view?.leader?.name;
+    const leaderAt = serverOf(leaderName, state.name, view);
+    if (dcsReachable && !paused && state.dynamic.postgresql.usePgRewind && local.postgresRunning && local.role === 'replica' && !state.mayHaveDiverged && leaderName && leaderAt) {
+      if (await replayedPastFork(facts, leaderName, leaderAt)) local.replayedPastFork = true;
+    }
+    if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
+      await this.dcs.touchMember(this.d.memberData()).catch(debugFailure(this.logger, 'publishing the member key'));
+    }
+
+    let leaderRefreshOk: boolean | undefined;
+    if (dcsReachable && view?.leader?.name === state.name) {
+      leaderRefreshOk = await this.refreshLeader();
+    } else if (this.lease.held && view?.leader?.name !== state.name) {
+      this.lease.lost();
+    }
+
+    const dynamic = state.dynamic;
+    const input: DecisionInput = {
+      cluster,
+      local,
+      config: {
+        name: state.name,
+        ttl: dynamic.ttl,
+        loopWait: dynamic.loopWait,
+        maximumLagOnFailover: dynamic.maximumLagOnFailover,
+        primaryStartTimeout: dynamic.primaryStartTimeout,
+        synchronousMode: dynamic.synchronousMode,
+        tags: state.config.tags,
+        watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
+        usePgRewind: dynamic.postgresql.usePgRewind,
+        removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,
+      },
+      paused,
+      dcsReachable: dcsReachable && view !== undefined,
+      now: Date.now(),
+    };
+    if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    const lastLeader = this.d.leaderStream.lastLeader;
+    if (lastLeader) input.lastLeader = lastLeader;
+    const leaseValidForMs = this.lease.validForMs(LEASE_GUARD_MARGIN_MS);
+    if (leaseValidForMs !== undefined) input.leaseValidForMs = leaseValidForMs;
+    let action = decide(input);
+    if (action.kind === 'probe_members') {
+      const members = input.cluster.members.filter((m) => action.kind === 'probe_members' && action.members.includes(m.name));
+      input.peerProbes = await probeMembers(members);
+      action = decide(input);
+    }
+    this.logger.info(action.message);
+    this.d.emit({ type: 'action', action });
+    this.retryInMs = action.kind === 'wait' && action.retrySoon === true ? RETRY_SOON_MS : action.kind === 'follow' && action.reconnect === true ? RECONNECT_RETRY_MS : undefined;
+    // A primary restarted in place must wait for its synchronous standby from its first commit on.
+    const syncKey = view?.sync?.value;
+    if (dynamic.synchronousMode && syncKey?.leader === state.name && this.pg.synchronousStandbyNames === undefined) {
+      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(syncStandbysOf(syncKey)[0], dynamic.synchronousModeStrict));
+    }
+    await this.d.executor.execute(action, view);
+    await this.afterAction(dcsReachable);
+  }
+
+  private async refreshLeader(): Promise<boolean> {
+    const t0 = this.lease.now();
+    try {
+      const ok = await this.dcs.updateLeader();
+      if (ok) {
+        if (!this.lease.held) this.d.emit({ type: 'leader_acquired' });
+        this.lease.granted(t0, this.state.dynamic.ttl);
+        this.d.watchdog.keepalive();
+        this.d.fence?.keepalive(this.lease.validForMs(0) ?? 0);
+      } else {
+        this.lease.lost();
+      }
+      return ok;
+    } catch (err) {
+      this.logger.error(`failed to update leader lock: ${errMessage(err)}`);
+      return false;
+    }
+  }
+
+  /** After the action: refresh the local status, publish the member key, and as leader the status key and slots. */
+  private async afterAction(dcsReachable: boolean): Promise<void> {
+    const state = this.state;
+    if (state.abandoned) return;
+    if (this.pg.isRunning) {
+      const s = await this.pg.status();
+      if (s) {
+        state.pgStatus = s;
+        state.pgState = 'running';
+      }
+    }
+    await this.holdOrReleaseFence();
+    if (!dcsReachable) return;
+    // These writes only inform others. Each may hang up to retry_timeout when etcd degrades right
+    // after a successful refresh; waiting for both would push the next refresh attempt (and so the
+    // demotion) past loop_wait + 2 * retry_timeout, the bound ttl is validated against. So the loop
+    // waits for them at most retry_timeout in all; a late one finishes (or fails) on its own.
+    const budgetEnds = Date.now() + state.dynamic.retryTimeout * 1000;
+    const bounded = async (p: Promise<unknown>, what: string): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([p.catch(debugFailure(this.logger, what)), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, budgetEnds - Date.now()))))]);
+      clearTimeout(timer);
+    };
+    await bounded(
+      this.dcs.touchMember(this.d.memberData()).catch((err) => this.logger.warn(`member key: ${errMessage(err)}`)),
+      'publishing the member key',
+    );
+    const s = state.pgStatus;
+    const view = state.view;
+    if (this.lease.held && s && !s.inRecovery) {
+      if (view && view.config?.value.pause !== true) {
+        await this.d.sync.manage(view, s).catch((err) => this.logger.warn(`synchronous replication: ${errMessage(err)}`));
+      }
+      if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }), 'publishing the status key');
+      await this.d.executor.maintainSlots();
+    }
+  }
+
+  /** Armed exactly while this node runs the primary under a live lease, outside pause. */
+  private async holdOrReleaseFence(): Promise<void> {
+    if (!this.d.fence) return;
+    const pm = this.pg.postmaster;
+    const s = this.state.pgStatus;
+    const paused = this.state.view?.config?.value.pause === true;
+    const validFor = this.lease.validForMs(0);
+    if (!this.state.stopping && !paused && pm?.isRunning && s && !s.inRecovery && validFor !== undefined) {
+      await this.d.fence.hold({ postmasterPid: pm.pid, leaseValidForMs: validFor });
+    } else {
+      await this.d.fence.release();
+    }
+  }
+}

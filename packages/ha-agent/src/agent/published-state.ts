@@ -1,0 +1,156 @@
+import type { ClusterView as DcsView, MemberData } from '@pgtools/dcs';
+import { DEFAULT_PATRONI_VERSION, type ClusterInfo, type NodeState } from '@pgtools/health-api';
+import type { HaConfig } from '../config/config-types.js';
+import type { PgStatus } from '../postgres/pg-status.js';
+import type { AgentRole } from './agent-events.js';
+import type { PgState } from './agent-state.js';
+import { memberServer, syncStandbysOf } from './view-mapping.js';
+
+/** What this node publishes about itself: the facts `memberData` and `nodeState` are built from. */
+export interface PublishedFacts {
+  config: HaConfig;
+  /** The dynamic `ttl`, seconds. */
+  ttl: number;
+  pgStatus: PgStatus | undefined;
+  pgState: PgState;
+  role: AgentRole;
+  /** The last etcd view; undefined when etcd was never reached. */
+  view: DcsView | undefined;
+  isLeader: boolean;
+  /** The leader lease's earliest expiry, when held. */
+  leaseExpiresAt: number | undefined;
+  /** When etcd last answered (ms since epoch). */
+  dcsLastSeen?: number | undefined;
+  /** When the last HA cycle ended (ms since epoch). */
+  lastLoopAt?: number | undefined;
+  watchdogFailed: boolean;
+  systemId?: string | undefined;
+  scheduledRestart?: { schedule: string; [key: string]: unknown } | undefined;
+}
+
+/**
+ * The `members/<name>` value (Patroni's member data): addresses, state, role, WAL position,
+ * timeline, tags.
+ *
+ * @example
+ * ```ts
+ * import { buildMemberData } from '@pgtools/ha-agent';
+ * const data = buildMemberData({ config, ttl: 30, pgStatus: undefined, pgState: 'stopped', role: 'replica', view: undefined, isLeader: false, leaseExpiresAt: undefined, watchdogFailed: false });
+ * data.state; // 'stopped'
+ * ```
+ */
+export function buildMemberData(f: PublishedFacts): MemberData {
+  const s = f.pgStatus;
+  const data: MemberData = {
+    conn_url: `postgres://${f.config.postgresql.connectAddress}/postgres`,
+    api_url: `${f.config.restapi.certfile ? 'https' : 'http'}://${f.config.restapi.connectAddress}/patroni`,
+    state: f.pgState,
+    role: s ? (s.inRecovery ? 'replica' : 'master') : f.role === 'uninitialized' ? 'uninitialized' : f.role === 'primary' ? 'master' : 'replica',
+    version: DEFAULT_PATRONI_VERSION,
+  };
+  if (s) {
+    const xlog = s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.walPosition;
+    if (xlog !== undefined) data.xlog_location = xlog;
+    data.timeline = s.timeline;
+    if (s.postmasterStartTime) data.postmaster_start_time = s.postmasterStartTime.toISOString();
+  }
+  if (f.view?.config?.value.pause === true) data.pause = true;
+  if (f.scheduledRestart) data.scheduled_restart = f.scheduledRestart;
+  const tags: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f.config.tags)) if (v !== false && v !== undefined) tags[k] = v;
+  if (Object.keys(tags).length > 0) data.tags = tags;
+  return data;
+}
+
+/**
+ * The REST API's view of this node (`GET /patroni` and the health checks).
+ *
+ * @example
+ * ```ts
+ * import { buildNodeState } from '@pgtools/ha-agent';
+ * buildNodeState(facts).postgres.role; // 'primary' | 'replica' | 'uninitialized'
+ * ```
+ */
+export function buildNodeState(f: PublishedFacts): NodeState {
+  const s = f.pgStatus;
+  const view = f.view;
+  const state: NodeState = {
+    name: f.config.name,
+    scope: f.config.scope,
+    postgres: { state: f.pgState, role: s ? (s.inRecovery ? 'replica' : 'primary') : f.role === 'uninitialized' ? 'uninitialized' : 'replica' },
+    isLeader: f.isLeader,
+    dcsAvailable: view !== undefined,
+    tags: Object.fromEntries(Object.entries(f.config.tags).filter(([, v]) => v !== false)),
+    paused: view?.config?.value.pause === true,
+    clusterUnlocked: view !== undefined && view.leader === undefined,
+    ttl: f.ttl,
+  };
+  if (f.leaseExpiresAt !== undefined && f.isLeader) state.leaderLeaseExpiresAt = f.leaseExpiresAt;
+  if (f.dcsLastSeen !== undefined) state.dcsLastSeen = Math.floor(f.dcsLastSeen / 1000);
+  if (view?.status) state.clusterOptime = view.status.value.optime;
+  if (f.lastLoopAt !== undefined) state.lastLoopAt = f.lastLoopAt;
+  if (f.watchdogFailed) state.watchdogFailed = true;
+  const sync = view?.sync?.value;
+  if (sync && sync.leader !== f.config.name && syncStandbysOf(sync).includes(f.config.name)) state.isSyncStandby = true;
+  if (f.systemId) state.postgres.systemIdentifier = f.systemId;
+  if (f.scheduledRestart) state.scheduledRestart = f.scheduledRestart;
+  if (s) {
+    state.postgres.serverVersion = s.serverVersion;
+    state.postgres.timeline = s.timeline;
+    if (s.postmasterStartTime) state.postgres.postmasterStartTime = s.postmasterStartTime;
+    state.postgres.xlog = s.inRecovery
+      ? {
+          ...(s.receivedLsn !== undefined ? { receivedLocation: s.receivedLsn } : {}),
+          ...(s.replayedLsn !== undefined ? { replayedLocation: s.replayedLsn } : {}),
+          replayedTimestamp: s.replayedTimestamp ?? null,
+          paused: s.replayPaused ?? false,
+        }
+      : s.walPosition !== undefined
+        ? { location: s.walPosition }
+        : {};
+    if (!s.inRecovery && s.replication.length > 0) state.postgres.replication = s.replication;
+  }
+  return state;
+}
+
+/**
+ * `GET /cluster`: every member with its role, state, address, timeline and lag, the pause flag,
+ * the history and a scheduled switchover.
+ *
+ * @example
+ * ```ts
+ * import { buildClusterInfo } from '@pgtools/ha-agent';
+ * buildClusterInfo(undefined); // { members: [] }
+ * ```
+ */
+export function buildClusterInfo(view: DcsView | undefined): ClusterInfo {
+  if (!view) return { members: [] };
+  const optime = view.status?.value.optime ?? view.leader?.member?.data.xlog_location;
+  const sync = syncStandbysOf(view.sync?.value);
+  const info: ClusterInfo = {
+    members: view.members.map((m) => {
+      const d = m.data;
+      const server = memberServer(m);
+      const isLeader = view.leader?.name === m.name;
+      const row: ClusterInfo['members'][number] = {
+        name: m.name,
+        role: isLeader ? 'leader' : sync.includes(m.name) ? 'sync_standby' : 'replica',
+        state: d.state ?? 'unknown',
+      };
+      if (d.api_url) row.api_url = d.api_url;
+      if (server) {
+        row.host = server.host;
+        row.port = server.port;
+      }
+      if (typeof d.timeline === 'number') row.timeline = d.timeline;
+      if (d.tags) row.tags = d.tags;
+      if (!isLeader) row.lag = typeof optime === 'number' && typeof d.xlog_location === 'number' ? Math.max(0, optime - d.xlog_location) : 'unknown';
+      return row;
+    }),
+  };
+  if (view.config?.value.pause === true) info.pause = true;
+  if (view.history) info.history = view.history.value as ClusterInfo['history'];
+  const fo = view.failover?.value;
+  if (fo?.scheduled_at) info.scheduled_switchover = { at: fo.scheduled_at, from: fo.leader ?? '', ...(fo.member ? { to: fo.member } : {}) };
+  return info;
+}

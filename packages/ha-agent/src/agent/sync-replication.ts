@@ -1,0 +1,107 @@
+import type { Logger } from '@pgtools/core';
+import type { ClusterView as DcsView, EtcdDcs } from '@pgtools/dcs';
+import type { PgStatus } from '../postgres/pg-status.js';
+import type { PostgresControl } from '../postgres/postgres-control.js';
+import type { HaAgentEvent } from './agent-events.js';
+import type { AgentRunState } from './agent-state.js';
+import { planSyncReplication, synchronousStandbyNames } from './sync-standby.js';
+import { syncStandbysOf } from './view-mapping.js';
+
+/** How often and how many times the leader polls for its new standby to be reported `sync`: 1.5 s in all, within one loop. */
+const CONFIRM_POLL_MS = 100;
+const CONFIRM_POLLS = 15;
+
+/** What `SyncReplication` works with. */
+export interface SyncReplicationDeps {
+  state: AgentRunState;
+  dcs: EtcdDcs;
+  pg: PostgresControl;
+  logger: Logger;
+  emit(event: HaAgentEvent): void;
+}
+
+/**
+ * Carries out synchronous replication on the leader: the `sync` key and
+ * `synchronous_standby_names`, as `planSyncReplication` decides.
+ */
+export class SyncReplication {
+  constructor(private readonly d: SyncReplicationDeps) {}
+
+  /**
+   * Before promoting in synchronous mode: make the `sync` key name this node as leader with no
+   * standby, by compare-and-swap on the key that made it eligible, so no other member (nor the old
+   * leader coming back) may promote over commits only this node has. False = not now.
+   */
+  async claimSyncKey(): Promise<boolean> {
+    const { state, dcs, pg } = this.d;
+    const me = state.name;
+    let sync = state.view?.sync;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const v = sync?.value;
+      const listed = v === undefined || v.leader === me || syncStandbysOf(v).includes(me);
+      if (!listed) break;
+      if (await dcs.setSync({ leader: me, sync_standby: null }, sync?.modRevision ?? 0)) {
+        await pg.setSynchronousStandbyNames(synchronousStandbyNames(undefined, state.dynamic.synchronousModeStrict));
+        return true;
+      }
+      sync = (await dcs.loadCluster()).sync;
+    }
+    this.d.logger.warn('not promoting: this node is no longer the synchronous standby in the sync key');
+    return false;
+  }
+
+  /**
+   * Synchronous mode on the leader (Patroni's `process_sync_replication`): keep one streaming
+   * member as the synchronous standby. The `sync` key only names a standby PostgreSQL already waits
+   * for; a standby loses the privilege in the key before PostgreSQL stops waiting for it. So any
+   * member the key names has every acknowledged commit and may take over. Off: hand
+   * `synchronous_standby_names` back to the configuration and remove the key.
+   */
+  async manage(view: DcsView, s: PgStatus): Promise<void> {
+    const { state, dcs, pg, logger } = this.d;
+    const me = state.name;
+    const primary = { standby: false };
+    const key = view.sync;
+    const plan = planSyncReplication({
+      me,
+      synchronousMode: state.dynamic.synchronousMode,
+      strict: state.dynamic.synchronousModeStrict,
+      namesSet: pg.synchronousStandbyNames !== undefined,
+      key: key ? { leader: key.value.leader, standbys: syncStandbysOf(key.value), modRevision: key.modRevision } : undefined,
+      members: view.members.map((m) => ({ name: m.name, nosync: m.data.tags?.nosync === true })),
+      replication: s.replication,
+    });
+    if (plan.kind === 'disable') {
+      if (plan.resetNames) await pg.setSynchronousStandbyNames(undefined, primary);
+      if (plan.deleteKeyAt !== undefined) await dcs.deleteSync(plan.deleteKeyAt);
+      return;
+    }
+    if (plan.kind === 'keep') {
+      await pg.setSynchronousStandbyNames(plan.names, primary);
+      return;
+    }
+    let revision = plan.keyRevision;
+    if (plan.clearKeyFirst) {
+      if (plan.revokeFrom !== undefined) logger.info(`Removing synchronous privilege from ${plan.revokeFrom}`);
+      if (!(await dcs.setSync({ leader: me, sync_standby: null }, revision))) return;
+      revision = (await dcs.loadCluster()).sync?.modRevision ?? 0;
+    }
+    await pg.setSynchronousStandbyNames(plan.names, primary);
+    const picked = plan.picked;
+    if (picked === undefined) return;
+    let confirmed = plan.confirmed;
+    for (let i = 0; i < CONFIRM_POLLS && !confirmed && !state.stopping; i++) {
+      await new Promise((r) => setTimeout(r, CONFIRM_POLL_MS));
+      const now = await pg.status(1000);
+      confirmed = now?.replication.some((r) => r.application_name === picked && r.sync_state === 'sync') ?? false;
+    }
+    if (!confirmed) {
+      logger.info(`Assigning synchronous standby status to ${picked}`);
+      return;
+    }
+    if (await dcs.setSync({ leader: me, sync_standby: picked }, revision)) {
+      logger.info(`Synchronous standby status assigned to ${picked}`);
+      this.d.emit({ type: 'sync_standby_changed', standby: picked });
+    }
+  }
+}
