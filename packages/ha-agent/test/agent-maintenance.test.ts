@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { RestartRequest } from '@pgtools/health-api';
-import { MaintenanceQueue, type MaintenanceHost } from '../src/index.js';
+import { MaintenanceQueue, type MaintenanceHost } from '../src/internals.js';
 
 function host(over: Partial<MaintenanceHost> = {}): MaintenanceHost & { restarts: number[]; wipes: number; wakes: number } {
   const h = {

@@ -11,7 +11,7 @@ import {
   slotRetention,
   type PgStatus,
   type PublishedFacts,
-} from '../src/index.js';
+} from '../src/internals.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 
@@ -130,6 +130,10 @@ describe('published state builders', () => {
     const p = buildMemberData(facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW }));
     expect(p).toMatchObject({ role: 'master', state: 'running', xlog_location: 5000, timeline: 3, postmaster_start_time: new Date(NOW).toISOString(), pause: true });
     expect(buildMemberData(facts({ pgStatus: replicaStatus, pgState: 'running' }))).toMatchObject({ role: 'replica', xlog_location: 4000 });
+  });
+  it('member data of a leader stopped cleanly: stopped, with where its WAL ended', () => {
+    expect(buildMemberData(facts({ role: 'stopped', finalLsn: 7000 }))).toMatchObject({ state: 'stopped', xlog_location: 7000 });
+    expect(buildMemberData(facts({ pgStatus: replicaStatus, pgState: 'running', finalLsn: 7000 }))).toMatchObject({ xlog_location: 4000 });
   });
   it('node state: leader lease only while leader, sync standby seen from the sync key', () => {
     const leader = buildNodeState(facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW, isLeader: true, leaseExpiresAt: NOW + 30_000, dcsLastSeen: NOW + 999 }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, LeaderStream, probeFromPatroniStatus, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS, type DecisionInput, type HaAction, type PeerProbe } from '../src/index.js';
+import { decide, LeaderStream, probeFromPatroniStatus, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS, type DecisionInput, type HaAction, type PeerProbe } from '../src/internals.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 const MB = 1024 * 1024;
@@ -186,6 +186,37 @@ const cases: Case[] = [
       leader: undefined,
       message: `following a different leader because I am not the healthiest node: I cannot tell how far behind node1 I am: its PostgreSQL started at ${new Date(NOW - 3000).toISOString()} and I have not streamed from it since`,
     },
+  },
+  {
+    name: 'race: the last leader stopped cleanly and I received all its WAL, though my agent never saw me stream from it -> in',
+    input: race({
+      cluster: { members: members.map((m) => (m.name === 'node1' ? { ...m, state: 'stopped', xlogLocation: 100 * MB } : m)) },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+      peerProbes: [down('node1'), replicaProbe('node3')],
+    }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: the last leader stopped cleanly with more WAL than I have, beyond maximum_lag_on_failover -> out, naming its final position',
+    input: race({
+      cluster: { optime: 100 * MB, members: members.map((m) => (m.name === 'node1' ? { ...m, state: 'stopped', xlogLocation: 110 * MB } : m)) },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+      peerProbes: [down('node1'), replicaProbe('node3')],
+    }),
+    expect: {
+      kind: 'follow',
+      leader: undefined,
+      message: `following a different leader because I am not the healthiest node: my wal position ${100 * MB} is behind the last leader position ${110 * MB} by more than maximum_lag_on_failover (1048576)`,
+    },
+  },
+  {
+    name: 'race: a leader member key still running (a crash, not a clean stop) keeps the restart rule',
+    input: race({
+      cluster: { members: members.map((m) => (m.name === 'node1' ? { ...m, xlogLocation: 100 * MB } : m)) },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+      peerProbes: [down('node1'), down('node3')],
+    }),
+    expect: { kind: 'follow', leader: undefined },
   },
   {
     name: 'race: the last leader restarted and I streamed from it since -> in',

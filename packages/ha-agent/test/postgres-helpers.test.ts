@@ -14,7 +14,7 @@ import {
   splitHostPort,
   toDecisionView,
   wasPrimary,
-} from '../src/index.js';
+} from '../src/internals.js';
 
 const CONFIG = parseConfig(
   `
@@ -61,6 +61,9 @@ describe('pg_controldata, timelines, slots', () => {
     expect(cd).toMatchObject({ systemId: '7364003399928373256', clusterState: 'shut down in recovery', timeline: 3 });
     expect(wasPrimary(cd.clusterState)).toBe(false);
     expect(wasPrimary('in production')).toBe(true);
+    expect(cd.checkpointLsn).toBeUndefined();
+    const stopped = parseControlData('Database cluster state:               shut down\nLatest checkpoint location:           0/3000060\n');
+    expect(stopped.checkpointLsn).toBe(0x3000060);
   });
   it('parses timeline history files and LSNs', () => {
     expect(lsnToNumber('1/0')).toBe(2 ** 32);

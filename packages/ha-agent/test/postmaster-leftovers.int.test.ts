@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster } from '@pgtools/testkit';
-import { reapLeftovers, serverProcessesIn } from '../src/index.js';
+import { reapLeftovers, serverProcessesIn } from '../src/internals.js';
 
 // Issue 14: a new postmaster must not start while processes of the SIGKILLed one still run in the
 // data directory (a backend busy in a query notices its postmaster's death only at its next wait).

@@ -24,7 +24,7 @@ export interface AgentFenceOptions {
  *
  * @example
  * ```ts
- * import { AgentFence } from '@pgtools/ha-agent';
+ * import { AgentFence } from '@pgtools/ha-agent/internals';
  * const fence = new AgentFence({ dataDir: '/var/lib/postgresql/15/main', logger: console, onEvent: () => {} });
  * await fence.start();
  * await fence.hold({ postmasterPid: 4242, leaseValidForMs: 28_000 }); // primary with a fresh lease

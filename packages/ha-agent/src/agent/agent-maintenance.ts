@@ -35,7 +35,7 @@ function versionToInt(v: string): number {
  *
  * @example
  * ```ts
- * import { MaintenanceQueue } from '@pgtools/ha-agent';
+ * import { MaintenanceQueue } from '@pgtools/ha-agent/internals';
  * const queue = new MaintenanceQueue(host);
  * const handlers = { ...otherHandlers, ...queue.handlers() };
  * // in the HA loop, each cycle:

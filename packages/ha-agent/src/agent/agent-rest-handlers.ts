@@ -27,7 +27,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  *
  * @example
  * ```ts
- * import { createRestHandlers } from '@pgtools/ha-agent';
+ * import { createRestHandlers } from '@pgtools/ha-agent/internals';
  * const handlers = createRestHandlers({ dcs, loopWaitSeconds: () => 10, reload: async () => {} });
  * ```
  */

@@ -26,6 +26,8 @@ export class AgentRunState {
   divergenceCheckedAt = 0;
   stopping = false;
   abandoned = false;
+  /** Where our WAL ended when we stopped cleanly as leader (agent shutdown): published while stopped. */
+  finalLsn: number | undefined;
 
   constructor(
     public config: HaConfig,

@@ -25,7 +25,7 @@ function readPem(path: string, what: string): string {
  * @example
  * ```ts
  * import { EtcdDcs } from '@pgtools/dcs';
- * import { dcsOptionsFromConfig, parseConfig } from '@pgtools/ha-agent';
+ * import { dcsOptionsFromConfig, parseConfig } from '@pgtools/ha-agent/internals';
  * const { config } = parseConfig(yamlText);
  * const dcs = new EtcdDcs(dcsOptionsFromConfig(config, config.bootstrap.dcs));
  * ```

@@ -369,7 +369,18 @@ export class HaAgent {
       await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`));
     }
     this.watchdog.disable();
-    if (this.lease.held || state.view?.leader?.name === this.name) {
+    const leading = this.lease.held || state.view?.leader?.name === this.name;
+    // The member key says `stopped` with where our WAL ended before the leader key goes, so the
+    // replicas' race can tell who has all of it (Patroni's last_lsn), even one that had not yet
+    // noted it streams from us.
+    if (stopPostgres) {
+      if (leading) state.finalLsn = await this.pg.cleanShutdownLsn().catch(debugFailure(this.logger, 'reading pg_controldata after the stop'));
+      state.pgState = 'stopped';
+      state.pgStatus = undefined;
+      await this.dcs.touchMember(this.memberData()).catch(debugFailure(this.logger, 'publishing the stopped member key'));
+      this.setRole('stopped', 'agent stopped');
+    }
+    if (leading) {
       try {
         await this.dcs.deleteLeader();
         this.emit({ type: 'leader_released', reason: 'shutdown' });
@@ -377,12 +388,6 @@ export class HaAgent {
         this.logger.warn(`could not release the leader key: ${errMessage(err)}`);
       }
       this.lease.lost();
-    }
-    if (stopPostgres) {
-      state.pgState = 'stopped';
-      state.pgStatus = undefined;
-      await this.dcs.touchMember(this.memberData()).catch(debugFailure(this.logger, 'publishing the stopped member key'));
-      this.setRole('stopped', 'agent stopped');
     }
     await this.fence?.stop();
     await this.api.stop().catch(debugFailure(this.logger, 'stopping the REST API'));
@@ -408,6 +413,7 @@ export class HaAgent {
       watchdogFailed: state.config.watchdog.mode === 'required' && !this.watchdog.isHealthy,
       systemId: state.systemId,
       scheduledRestart: this.maintenance.scheduledRestart(),
+      finalLsn: state.finalLsn,
     };
   }
 

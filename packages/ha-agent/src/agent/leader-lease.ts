@@ -19,7 +19,7 @@ export const LEASE_GUARD_PERIOD_MS = 250;
  *
  * @example
  * ```ts
- * import { LeaderLease } from '@pgtools/ha-agent';
+ * import { LeaderLease } from '@pgtools/ha-agent/internals';
  * const lease = new LeaderLease(() => 1_000);
  * lease.granted(1_000, 30);
  * lease.validForMs(0);   // 30_000

@@ -9,7 +9,7 @@ import type { PgStatus } from '../postgres/pg-status.js';
  *
  * @example
  * ```ts
- * import { LeaderStream } from '@pgtools/ha-agent';
+ * import { LeaderStream } from '@pgtools/ha-agent/internals';
  * const ls = new LeaderStream('node2');
  * ls.observeView(toDecisionView(view), Date.now());
  * ls.observeReceiver(status, { host: '10.0.0.1', port: 5432 });

@@ -7,7 +7,7 @@ import type { PeerProbe } from '../decision/decision-input.js';
  *
  * @example
  * ```ts
- * import { probeMembers } from '@pgtools/ha-agent';
+ * import { probeMembers } from '@pgtools/ha-agent/internals';
  * const probes = await probeMembers([{ name: 'node2', apiUrl: 'http://10.0.0.2:8008/patroni' }]);
  * ```
  */

@@ -26,6 +26,8 @@ export interface PublishedFacts {
   watchdogFailed: boolean;
   systemId?: string | undefined;
   scheduledRestart?: { schedule: string; [key: string]: unknown } | undefined;
+  /** Where this server's WAL ended at its last clean stop as leader (its shutdown checkpoint), bytes. */
+  finalLsn?: number | undefined;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface PublishedFacts {
  *
  * @example
  * ```ts
- * import { buildMemberData } from '@pgtools/ha-agent';
+ * import { buildMemberData } from '@pgtools/ha-agent/internals';
  * const data = buildMemberData({ config, ttl: 30, pgStatus: undefined, pgState: 'stopped', role: 'replica', view: undefined, isLeader: false, leaseExpiresAt: undefined, watchdogFailed: false });
  * data.state; // 'stopped'
  * ```
@@ -53,6 +55,9 @@ export function buildMemberData(f: PublishedFacts): MemberData {
     if (xlog !== undefined) data.xlog_location = xlog;
     data.timeline = s.timeline;
     if (s.postmasterStartTime) data.postmaster_start_time = s.postmasterStartTime.toISOString();
+  } else if (f.finalLsn !== undefined) {
+    // Stopped after leading: replicas that received this much lost nothing (decide's race).
+    data.xlog_location = f.finalLsn;
   }
   if (f.view?.config?.value.pause === true) data.pause = true;
   if (f.scheduledRestart) data.scheduled_restart = f.scheduledRestart;
@@ -67,7 +72,7 @@ export function buildMemberData(f: PublishedFacts): MemberData {
  *
  * @example
  * ```ts
- * import { buildNodeState } from '@pgtools/ha-agent';
+ * import { buildNodeState } from '@pgtools/ha-agent/internals';
  * buildNodeState(facts).postgres.role; // 'primary' | 'replica' | 'uninitialized'
  * ```
  */
@@ -119,7 +124,7 @@ export function buildNodeState(f: PublishedFacts): NodeState {
  *
  * @example
  * ```ts
- * import { buildClusterInfo } from '@pgtools/ha-agent';
+ * import { buildClusterInfo } from '@pgtools/ha-agent/internals';
  * buildClusterInfo(undefined); // { members: [] }
  * ```
  */

@@ -15,7 +15,7 @@ export interface SlotRetention {
  *
  * @example
  * ```ts
- * import { slotRetention } from '@pgtools/ha-agent';
+ * import { slotRetention } from '@pgtools/ha-agent/internals';
  * slotRetention(new Map([['node1', 0], ['node2', 0], ['node3', -3_600_000]]), 'node1', 1000);
  * // { keep: ['node2'], drop: ['node3'] }
  * ```

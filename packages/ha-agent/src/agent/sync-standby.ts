@@ -16,7 +16,7 @@ export interface SyncStandbyChoice {
  *
  * @example
  * ```ts
- * import { pickSyncStandby } from '@pgtools/ha-agent';
+ * import { pickSyncStandby } from '@pgtools/ha-agent/internals';
  * pickSyncStandby({
  *   me: 'node1', current: undefined,
  *   members: [{ name: 'node2' }, { name: 'node3', nosync: true }],
@@ -46,7 +46,7 @@ export function pickSyncStandby(input: {
  *
  * @example
  * ```ts
- * import { synchronousStandbyNames } from '@pgtools/ha-agent';
+ * import { synchronousStandbyNames } from '@pgtools/ha-agent/internals';
  * synchronousStandbyNames('node2', false); // '"node2"'
  * synchronousStandbyNames(undefined, true); // '*'
  * ```
@@ -94,7 +94,7 @@ export type SyncPlan =
  *
  * @example
  * ```ts
- * import { planSyncReplication } from '@pgtools/ha-agent';
+ * import { planSyncReplication } from '@pgtools/ha-agent/internals';
  * planSyncReplication({ me: 'node1', synchronousMode: false, strict: false, namesSet: true, key: undefined, members: [], replication: [] });
  * // { kind: 'disable', resetNames: true, deleteKeyAt: undefined }
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { lsnToNumber } from '@pgtools/ha-agent';
+ * import { lsnToNumber } from '@pgtools/ha-agent/internals';
  * lsnToNumber('0/3000060'); // 50331744
  * ```
  */
@@ -26,7 +26,7 @@ export interface TimelineSwitch {
  *
  * @example
  * ```ts
- * import { parseTimelineHistory } from '@pgtools/ha-agent';
+ * import { parseTimelineHistory } from '@pgtools/ha-agent/internals';
  * parseTimelineHistory('1\t0/3000060\tno recovery target specified\n');
  * // [{ timeline: 1, lsn: 50331744, reason: 'no recovery target specified' }]
  * ```
@@ -51,7 +51,7 @@ export function parseTimelineHistory(text: string): TimelineSwitch[] {
  *
  * @example
  * ```ts
- * import { divergedFromHistory, parseTimelineHistory } from '@pgtools/ha-agent';
+ * import { divergedFromHistory, parseTimelineHistory } from '@pgtools/ha-agent/internals';
  * const leaderHistory = parseTimelineHistory('1\t0/3000060\tno recovery target specified');
  * divergedFromHistory(1, 0x3000100, leaderHistory); // true: it went on writing timeline 1 past the fork
  * divergedFromHistory(1, 0x3000000, leaderHistory); // false: it only lags

@@ -6,7 +6,7 @@ import type { ClusterView, FailoverRequest } from '../decision/decision-input.js
  *
  * @example
  * ```ts
- * import { memberServer } from '@pgtools/ha-agent';
+ * import { memberServer } from '@pgtools/ha-agent/internals';
  * memberServer({ name: 'n2', modRevision: 1, data: { conn_url: 'postgres://10.0.0.2:5433/postgres' } }); // { host: '10.0.0.2', port: 5433 }
  * ```
  */
@@ -26,7 +26,7 @@ export function memberServer(member: Member | undefined): { host: string; port: 
  *
  * @example
  * ```ts
- * import { toDecisionView } from '@pgtools/ha-agent';
+ * import { toDecisionView } from '@pgtools/ha-agent/internals';
  * const view = toDecisionView(await dcs.currentView());
  * ```
  */
@@ -77,7 +77,7 @@ export function toDecisionView(view: DcsView): ClusterView {
  *
  * @example
  * ```ts
- * import { syncStandbysOf } from '@pgtools/ha-agent';
+ * import { syncStandbysOf } from '@pgtools/ha-agent/internals';
  * syncStandbysOf({ leader: 'node1', sync_standby: 'node2, node3' }); // ['node2', 'node3']
  * ```
  */
@@ -91,7 +91,7 @@ export function syncStandbysOf(sync: { sync_standby: string | null } | undefined
  *
  * @example
  * ```ts
- * import { serverOf } from '@pgtools/ha-agent';
+ * import { serverOf } from '@pgtools/ha-agent/internals';
  * serverOf('node1', 'node2', await dcs.currentView()); // { host: '10.0.0.1', port: 5432 }
  * ```
  */

@@ -234,6 +234,15 @@ function missedLeaderRestart(input: DecisionInput, leader: string | undefined): 
   return (input.local.streamedFromLeaderAt ?? Number.NEGATIVE_INFINITY) < last.startedAt;
 }
 
+/**
+ * Where the WAL of `name` ends when it stopped cleanly: its member key says `stopped` and carries
+ * the shutdown checkpoint's position (the agent publishes both in one write after a clean stop).
+ */
+function cleanStopPosition(input: DecisionInput, name: string): number | undefined {
+  const m = member(input, name);
+  return m?.state === 'stopped' && m.xlogLocation !== undefined ? m.xlogLocation : undefined;
+}
+
 function needsReconnect(input: DecisionInput): boolean {
   const last = input.lastLeader;
   return last !== undefined && missedLeaderRestart(input, input.cluster.leader) && input.now - last.seenAt < RECONNECT_KICK_WINDOW_MS;
@@ -389,14 +398,17 @@ function decideRace(input: DecisionInput, runningPrimary: boolean): HaAction {
 
   // The optime the leader published may be older than its last restart's writes. In synchronous
   // mode the sync key already guarantees them (a listed standby confirmed every commit).
+  // A leader that stopped cleanly published where its WAL ends: then the optime rule can tell.
   const last = input.lastLeader;
-  if (!cfg.synchronousMode && last && missedLeaderRestart(input, last.name)) {
+  const finalPosition = last ? cleanStopPosition(input, last.name) : undefined;
+  if (!cfg.synchronousMode && last && finalPosition === undefined && missedLeaderRestart(input, last.name)) {
     return lose(
       `I cannot tell how far behind ${last.name} I am: its PostgreSQL started at ${new Date(last.startedAt).toISOString()} and I have not streamed from it since`,
     );
   }
-  if (cluster.optime !== undefined && cluster.optime - myWal > cfg.maximumLagOnFailover) {
-    return lose(`my wal position ${myWal} is behind the last leader position ${cluster.optime} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
+  const leaderPosition = Math.max(cluster.optime ?? 0, finalPosition ?? 0);
+  if ((cluster.optime !== undefined || finalPosition !== undefined) && leaderPosition - myWal > cfg.maximumLagOnFailover) {
+    return lose(`my wal position ${myWal} is behind the last leader position ${leaderPosition} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
   }
   if (others.length > 0 && input.peerProbes === undefined) return probe(others.map((m) => m.name), 'leader race');
   for (const m of others) {

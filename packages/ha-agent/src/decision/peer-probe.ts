@@ -8,7 +8,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
  *
  * @example
  * ```ts
- * import { probeFromPatroniStatus } from '@pgtools/ha-agent';
+ * import { probeFromPatroniStatus } from '@pgtools/ha-agent/internals';
  * probeFromPatroniStatus('node2', { state: 'running', role: 'replica',
  *   xlog: { received_location: 200, replayed_location: 150 } }).walPosition; // 200
  * ```

@@ -10,7 +10,7 @@ import { runBinary, type RunAs } from './run-binary.js';
  *
  * @example
  * ```ts
- * import { prepareDataDir } from '@pgtools/ha-agent';
+ * import { prepareDataDir } from '@pgtools/ha-agent/internals';
  * await prepareDataDir('/var/lib/postgresql/15/main', { uid: 112, gid: 120 });
  * ```
  */
@@ -26,7 +26,7 @@ export async function prepareDataDir(dataDir: string, runAs?: RunAs): Promise<vo
  *
  * @example
  * ```ts
- * import { initdb } from '@pgtools/ha-agent';
+ * import { initdb } from '@pgtools/ha-agent/internals';
  * await initdb(config, { binDir: '/usr/lib/postgresql/15/bin' });
  * ```
  */
@@ -44,7 +44,7 @@ export async function initdb(config: HaConfig, options: { binDir: string; runAs?
  *
  * @example
  * ```ts
- * import { writeHba } from '@pgtools/ha-agent';
+ * import { writeHba } from '@pgtools/ha-agent/internals';
  * await writeHba(config, undefined, false);
  * ```
  */
@@ -80,7 +80,7 @@ async function upsertRole(client: pg.Client, name: string, password: string | un
  *
  * @example
  * ```ts
- * import { createBootstrapUsers, withConnection } from '@pgtools/ha-agent';
+ * import { createBootstrapUsers, withConnection } from '@pgtools/ha-agent/internals';
  * await withConnection(local, (c) => createBootstrapUsers(c, config));
  * ```
  */

@@ -9,7 +9,7 @@ import { withConnection, type PgEndpoint } from './pg-connection.js';
  *
  * @example
  * ```ts
- * import { basebackup } from '@pgtools/ha-agent';
+ * import { basebackup } from '@pgtools/ha-agent/internals';
  * await basebackup("host='10.0.0.1' port='5432' user='replicator'", '/data', { binDir: '/usr/lib/postgresql/15/bin', password: 'secret' });
  * ```
  */
@@ -54,7 +54,7 @@ export async function emptyDir(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { rewind } from '@pgtools/ha-agent';
+ * import { rewind } from '@pgtools/ha-agent/internals';
  * await rewind({ host: '10.0.0.2', port: 5432, user: 'postgres', password: 'x' }, '/data', { binDir: '/usr/lib/postgresql/15/bin' });
  * ```
  */

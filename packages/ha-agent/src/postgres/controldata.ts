@@ -1,3 +1,4 @@
+import { lsnToNumber } from '../agent/timeline-history.js';
 import { runBinary, type RunBinaryOptions } from './run-binary.js';
 
 /** The fields of `pg_controldata` the agent uses. */
@@ -8,6 +9,8 @@ export interface ControlData {
   clusterState: string;
   /** `Latest checkpoint's TimeLineID`. */
   timeline: number;
+  /** `Latest checkpoint location` in bytes: after a clean shutdown, the end of the WAL that server wrote. */
+  checkpointLsn?: number;
   /** Every `key: value` line as printed. */
   raw: Record<string, string>;
 }
@@ -17,7 +20,7 @@ export interface ControlData {
  *
  * @example
  * ```ts
- * import { parseControlData } from '@pgtools/ha-agent';
+ * import { parseControlData } from '@pgtools/ha-agent/internals';
  * parseControlData('Database system identifier:           7364003399928373256\nDatabase cluster state:               in production\nLatest checkpoint\'s TimeLineID:       1\n').systemId;
  * // '7364003399928373256'
  * ```
@@ -29,10 +32,12 @@ export function parseControlData(text: string): ControlData {
     if (i <= 0) continue;
     raw[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }
+  const checkpoint = raw['Latest checkpoint location'];
   return {
     systemId: raw['Database system identifier'] ?? '',
     clusterState: raw['Database cluster state'] ?? '',
     timeline: Number(raw["Latest checkpoint's TimeLineID"] ?? 0),
+    ...(checkpoint !== undefined && /^[0-9A-F]+\/[0-9A-F]+$/i.test(checkpoint) ? { checkpointLsn: lsnToNumber(checkpoint) } : {}),
     raw,
   };
 }
@@ -42,7 +47,7 @@ export function parseControlData(text: string): ControlData {
  *
  * @example
  * ```ts
- * import { readControlData } from '@pgtools/ha-agent';
+ * import { readControlData } from '@pgtools/ha-agent/internals';
  * const cd = await readControlData('/var/lib/postgresql/15/main', { binDir: '/usr/lib/postgresql/15/bin' });
  * console.log(cd.systemId, cd.clusterState);
  * ```
@@ -58,7 +63,7 @@ export async function readControlData(dataDir: string, options: RunBinaryOptions
  *
  * @example
  * ```ts
- * import { wasPrimary } from '@pgtools/ha-agent';
+ * import { wasPrimary } from '@pgtools/ha-agent/internals';
  * wasPrimary('shut down'); // true
  * wasPrimary('shut down in recovery'); // false
  * ```

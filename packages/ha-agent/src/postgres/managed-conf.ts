@@ -25,7 +25,7 @@ async function own(path: string, runAs: RunAs | undefined): Promise<void> {
  *
  * @example
  * ```ts
- * import { ensureInclude } from '@pgtools/ha-agent';
+ * import { ensureInclude } from '@pgtools/ha-agent/internals';
  * await ensureInclude('/var/lib/postgresql/15/main');
  * ```
  */
@@ -49,7 +49,7 @@ export async function ensureInclude(dataDir: string, runAs?: RunAs): Promise<voi
  *
  * @example
  * ```ts
- * import { writeManagedConf } from '@pgtools/ha-agent';
+ * import { writeManagedConf } from '@pgtools/ha-agent/internals';
  * await writeManagedConf('/data', { wal_keep_size: '256MB' }, { standby: true,
  *   source: { conninfo: "host='10.0.0.1' port='5432' user='replicator' application_name='node2'", slotName: 'node2' } });
  * ```

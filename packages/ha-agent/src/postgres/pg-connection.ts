@@ -16,7 +16,7 @@ export interface PgEndpoint {
  *
  * @example
  * ```ts
- * import { withConnection } from '@pgtools/ha-agent';
+ * import { withConnection } from '@pgtools/ha-agent/internals';
  * const inRecovery = await withConnection({ host: '127.0.0.1', port: 5432, user: 'postgres' },
  *   async (c) => (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r);
  * ```
@@ -51,7 +51,7 @@ export async function withConnection<T>(endpoint: PgEndpoint, body: (client: pg.
  *
  * @example
  * ```ts
- * import { conninfo } from '@pgtools/ha-agent';
+ * import { conninfo } from '@pgtools/ha-agent/internals';
  * conninfo({ host: '10.0.0.1', port: 5432, user: 'replicator', application_name: 'node2' });
  * // "host='10.0.0.1' port='5432' user='replicator' application_name='node2'"
  * ```

@@ -56,7 +56,7 @@ const num = (v: unknown): number | undefined => (v === null || v === undefined ?
  *
  * @example
  * ```ts
- * import { queryStatus, withConnection } from '@pgtools/ha-agent';
+ * import { queryStatus, withConnection } from '@pgtools/ha-agent/internals';
  * const s = await withConnection({ host: '127.0.0.1', port: 5432, user: 'postgres' }, queryStatus);
  * console.log(s.inRecovery, s.timeline);
  * ```

@@ -115,6 +115,13 @@ export class PostgresControl {
     return readControlData(this.dataDir, { binDir: this.binDir, runAs: undefined });
   }
 
+  /** Where the WAL ends after a clean shutdown as primary (the shutdown checkpoint), else undefined. */
+  async cleanShutdownLsn(): Promise<number | undefined> {
+    if (this.isRunning) return undefined;
+    const cd = await this.controlData();
+    return cd?.clusterState === 'shut down' ? cd.checkpointLsn : undefined;
+  }
+
   /** Adopts a postmaster left running by a previous agent process; true if one was found. */
   adoptRunning(): boolean {
     if (this.pm?.isRunning) return true;

@@ -31,7 +31,7 @@ function stillThere(p: ProcessId): boolean {
  *
  * @example
  * ```ts
- * import { serverProcessesIn } from '@pgtools/ha-agent';
+ * import { serverProcessesIn } from '@pgtools/ha-agent/internals';
  * serverProcessesIn('/var/lib/postgresql/15/main'); // [{ pid: 4242, startTime: 81234 }]
  * ```
  */
@@ -73,7 +73,7 @@ export function serverProcessesIn(dataDir: string): ProcessId[] {
  *
  * @example
  * ```ts
- * import { reapLeftovers } from '@pgtools/ha-agent';
+ * import { reapLeftovers } from '@pgtools/ha-agent/internals';
  * const left = await reapLeftovers('/var/lib/postgresql/15/main');
  * if (left.length) console.log(`stopped ${left.length} orphaned server processes`);
  * ```

@@ -44,7 +44,7 @@ function alive(pid: number): boolean {
  *
  * @example
  * ```ts
- * import { readPidFile } from '@pgtools/ha-agent';
+ * import { readPidFile } from '@pgtools/ha-agent/internals';
  * readPidFile('/var/lib/postgresql/15/main'); // { pid: 1234, status: 'ready' } or undefined
  * ```
  */
@@ -70,7 +70,7 @@ export function readPidFile(dataDir: string): { pid: number; status: PostmasterS
  *
  * @example
  * ```ts
- * import { Postmaster } from '@pgtools/ha-agent';
+ * import { Postmaster } from '@pgtools/ha-agent/internals';
  * const pm = Postmaster.start({ binDir: '/usr/lib/postgresql/15/bin', dataDir: '/data', settings: { port: 5432 } });
  * pm.on('exit', (code, signal) => console.log('postmaster exited', code, signal));
  * await pm.waitReady(60_000);

@@ -6,7 +6,7 @@ import type pg from 'pg';
  *
  * @example
  * ```ts
- * import { slotNameFor } from '@pgtools/ha-agent';
+ * import { slotNameFor } from '@pgtools/ha-agent/internals';
  * slotNameFor('Node-2.dc1'); // 'node_2_dc1'
  * ```
  */
@@ -22,7 +22,7 @@ export function slotNameFor(member: string): string {
  *
  * @example
  * ```ts
- * import { ensureSlots, withConnection } from '@pgtools/ha-agent';
+ * import { ensureSlots, withConnection } from '@pgtools/ha-agent/internals';
  * await withConnection(local, (c) => ensureSlots(c, ['node2', 'node3']));
  * ```
  */
@@ -49,7 +49,7 @@ export async function ensureSlots(client: pg.Client, members: string[]): Promise
  *
  * @example
  * ```ts
- * import { dropSlots, withConnection } from '@pgtools/ha-agent';
+ * import { dropSlots, withConnection } from '@pgtools/ha-agent/internals';
  * await withConnection(local, (c) => dropSlots(c, ['node4']));
  * ```
  */

@@ -28,7 +28,7 @@ export interface RunBinaryOptions {
  *
  * @example
  * ```ts
- * import { runBinary } from '@pgtools/ha-agent';
+ * import { runBinary } from '@pgtools/ha-agent/internals';
  * const { stdout } = await runBinary('pg_controldata', ['-D', '/var/lib/postgresql/15/main'], { binDir: '/usr/lib/postgresql/15/bin' });
  * ```
  */

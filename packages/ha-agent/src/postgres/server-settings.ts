@@ -30,7 +30,7 @@ export function splitHostPort(value: string, defaultPort = 5432): { host: string
  *
  * @example
  * ```ts
- * import { forcedSettings } from '@pgtools/ha-agent';
+ * import { forcedSettings } from '@pgtools/ha-agent/internals';
  * forcedSettings(config, config.bootstrap.dcs).port; // 5432
  * ```
  */
@@ -54,7 +54,7 @@ export function forcedSettings(config: HaConfig, dynamic: DynamicConfig): Record
  *
  * @example
  * ```ts
- * import { fileParameters } from '@pgtools/ha-agent';
+ * import { fileParameters } from '@pgtools/ha-agent/internals';
  * fileParameters(config, config.bootstrap.dcs); // { wal_keep_size: '256MB', unix_socket_directories: '/run/pg' }
  * ```
  */
@@ -71,7 +71,7 @@ export function fileParameters(config: HaConfig, dynamic: DynamicConfig): Record
  *
  * @example
  * ```ts
- * import { confValue } from '@pgtools/ha-agent';
+ * import { confValue } from '@pgtools/ha-agent/internals';
  * confValue("host=a application_name='x'"); // "'host=a application_name=''x'''"
  * ```
  */
