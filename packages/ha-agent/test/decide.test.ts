@@ -5,7 +5,7 @@ const NOW = Date.parse('2024-05-01T12:00:00Z');
 const MB = 1024 * 1024;
 const SYSID = '7364003399928373256';
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+type DeepPartial<T> = { [K in keyof T]?: (T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K]) | undefined };
 
 const members = [
   { name: 'node1', role: 'master', state: 'running', apiUrl: 'http://127.0.0.1:8001/patroni', xlogLocation: 100 * MB },

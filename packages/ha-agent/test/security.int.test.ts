@@ -137,7 +137,7 @@ async function http(node: Node, method: string, path: string, options: { auth?: 
   const headers: Record<string, string> = {};
   if (options.auth !== undefined) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, { method, headers, body: options.body, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), signal: AbortSignal.timeout(10_000) });
   const body = await res.text();
   produced.push(`HTTP ${node.name} ${method} ${path} ${res.status} ${JSON.stringify([...res.headers])} ${body}`);
   return { status: res.status, body };

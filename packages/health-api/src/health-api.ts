@@ -61,8 +61,8 @@ export interface HealthApiOptions {
   /** `host:port` (`restapi.listen`); port 0 picks a free port. */
   listen: string;
   getState: () => NodeState | Promise<NodeState>;
-  getCluster?: () => ClusterInfo | Promise<ClusterInfo>;
-  handlers?: HealthApiHandlers;
+  getCluster?: (() => ClusterInfo | Promise<ClusterInfo>) | undefined;
+  handlers?: HealthApiHandlers | undefined;
   /** `restapi.authentication`, required for POST/PUT/PATCH/DELETE. */
   auth?: BasicAuth;
   /** `restapi.allowlist`: IPs, CIDRs, host names allowed to use unsafe methods. */

@@ -154,7 +154,7 @@ export function buildClusterInfo(view: DcsView | undefined): ClusterInfo {
     }),
   };
   if (view.config?.value.pause === true) info.pause = true;
-  if (view.history) info.history = view.history.value as ClusterInfo['history'];
+  if (view.history) info.history = view.history.value as NonNullable<ClusterInfo['history']>;
   const fo = view.failover?.value;
   if (fo?.scheduled_at) info.scheduled_switchover = { at: fo.scheduled_at, from: fo.leader ?? '', ...(fo.member ? { to: fo.member } : {}) };
   return info;

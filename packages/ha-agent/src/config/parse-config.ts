@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
-import { describe, invalid, isObj, Section, type Obj } from './config-reader.js';
+import { describe, invalid, isObj, Section } from './config-reader.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 
