@@ -1,4 +1,4 @@
-import { PgToolsError, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
+import { debugFailure, PgToolsError, silentLogger, wrapPgError, type Queryable } from '@pgtools/core';
 import { buildApplyDeleteSql, buildApplyInsertSql, buildApplyPurgeSql, buildBatchIdsSql, INDEX_PROBES_LOCAL } from './apply-sql.js';
 import { resolveKey } from './resolve-key.js';
 import type { ApplyLogOptions, ApplyLogUntilOptions, ApplyStats, ApplyUntilStats, CdcNames, CdcObjects } from './types.js';
@@ -75,7 +75,7 @@ async function applyBatch(client: Queryable, p: Plan, options: ApplyLogOptions):
     if (own) await client.query('COMMIT');
     return { entries: row.entries, inserts: row.inserts, updates: row.updates, deletes: row.deletes, batches: 1 };
   } catch (err) {
-    if (own) await client.query('ROLLBACK').catch(() => undefined);
+    if (own) await client.query('ROLLBACK').catch(debugFailure(options.logger ?? silentLogger, 'ROLLBACK after a failed log apply'));
     throw err;
   }
 }
@@ -98,6 +98,7 @@ async function withIndexProbes<R>(client: Queryable, own: boolean, fn: () => Pro
   } finally {
     await client
       .query(`SELECT pg_catalog.set_config('enable_hashjoin', $1, true), pg_catalog.set_config('enable_mergejoin', $2, true)`, [rows[0]!.h, rows[0]!.m])
+      // A failed restore leaves the planner settings of this transaction only (set_config(..., true)).
       .catch(() => undefined);
   }
 }

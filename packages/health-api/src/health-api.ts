@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
+import { debugFailure, PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import { buildAllowlist, checkBasicAuth, normalizeAddress, type BasicAuth } from './access.js';
 import { jsonEqual, mergeConfigPatch } from './config-patch.js';
 import { healthCheckStatus, holdsLeaderLock } from './health-checks.js';
@@ -294,7 +294,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       }
       default:
         // Drain so that keep-alive connections stay usable.
-        await readJson(req, false).catch(() => undefined);
+        await readJson(req, false).catch(debugFailure(logger, `draining the body of ${method} ${path}`));
         return { status: 503, body: `${method} ${path} is not supported` };
     }
   };

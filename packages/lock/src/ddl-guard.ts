@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ClientConfig, Pool, PoolClient } from 'pg';
-import { PgToolsError, displayName, isPool, prepareSession, silentLogger, wrapPgError, type Logger } from '@pgtools/core';
+import { debugFailure, PgToolsError, displayName, isPool, prepareSession, silentLogger, wrapPgError, type Logger } from '@pgtools/core';
 import { BLOCKER_QUERY_MAX_CHARS } from './blockers.js';
 import type { RelationName } from './relation.js';
 
@@ -126,7 +126,7 @@ export async function startDdlGuard(options: DdlGuardOptions): Promise<DdlGuard>
       // An 'error' event without a listener would crash the process (e.g. the server restarts).
       client.on('error', (err) => logger.warn('DDL guard connection error', { error: err.message }));
       await client.connect();
-      conn = { client, close: async () => void (await client.end().catch(() => {})) };
+      conn = { client, close: async () => void (await client.end().catch(debugFailure(logger, 'closing the DDL guard connection'))) };
     }
     try {
       await prepareSession(conn.client, { applicationName, statementTimeoutMs: 10_000 });
@@ -253,7 +253,7 @@ export async function startDdlGuard(options: DdlGuardOptions): Promise<DdlGuard>
       // Reconnect on the next poll: the connection may be what failed.
       const broken = conn;
       conn = undefined;
-      await broken?.close(true).catch(() => {});
+      await broken?.close(true).catch(debugFailure(logger, 'closing the broken DDL guard connection'));
     }
   };
   const runPoll = (): Promise<void> => {
@@ -284,7 +284,7 @@ export async function startDdlGuard(options: DdlGuardOptions): Promise<DdlGuard>
         await inFlight;
         const last = conn;
         conn = undefined;
-        await last?.close(false).catch(() => {});
+        await last?.close(false).catch(debugFailure(logger, 'closing the DDL guard connection'));
       })();
       return stopping;
     },

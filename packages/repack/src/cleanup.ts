@@ -1,4 +1,4 @@
-import { PgToolsError, quoteQualified, silentLogger, type Logger, type PoolOrConfig } from '@pgtools/core';
+import { debugFailure, PgToolsError, quoteQualified, silentLogger, type Logger, type PoolOrConfig } from '@pgtools/core';
 import { findCaptures, dropCapture } from '@pgtools/cdc';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
@@ -70,7 +70,7 @@ export async function cleanupLeftovers(
         }
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after a failed cleanup'));
         if (!(err instanceof PgToolsError)) throw err;
         report.kept.push({ object: `leftovers of table OID ${oid}`, reason: err.message });
       } finally {

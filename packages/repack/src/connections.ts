@@ -37,6 +37,7 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
     },
     async release(client) {
       open.delete(client as pg.Client);
+      // A dedicated connection ends with its phase; one the server already closed is just as done.
       await (client as pg.Client).end().catch(() => {});
     },
     async end() {

@@ -1,10 +1,9 @@
 import type pg from 'pg';
-import { quoteQualified, type Logger } from '@pgtools/core';
+import { debugFailure, quoteQualified, type Logger } from '@pgtools/core';
 import { acquireTableLock } from '@pgtools/lock';
 import { buildDropCaptureSql, cdcObjectNames, dropCapture } from '@pgtools/cdc';
 import type { ConnectionSource } from './connection-source.js';
 import { shadowTableName } from './names.js';
-import { logFailure } from './log-failure.js';
 
 /**
  * Everything a table's repack leaves behind when it stops half-way, in one place: the capture
@@ -79,7 +78,7 @@ export async function cleanupAfterFailure(args: CleanupAfterFailure): Promise<st
       own = await source.connect();
       client = own;
     }
-    await client.query('ROLLBACK').catch(logFailure(logger, 'ROLLBACK before the cleanup after a failed repack'));
+    await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK before the cleanup after a failed repack'));
     if (!triggerMayExist) {
       // Bounded anyway: the drops lock only our objects, never wait long for anyone.
       await client.query('BEGIN');
@@ -100,7 +99,7 @@ export async function cleanupAfterFailure(args: CleanupAfterFailure): Promise<st
     await client.query('COMMIT');
     return undefined;
   } catch (err) {
-    await client.query('ROLLBACK').catch(logFailure(logger, 'ROLLBACK after the failed cleanup'));
+    await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed cleanup'));
     logger.warn(`could not clean up after the failed repack: ${(err as Error).message}`);
     return leftoverHint(table, tableOid, toolSchema, triggerMayExist);
   } finally {

@@ -1,17 +1,5 @@
 import type pg from 'pg';
-import {
-  displayName,
-  parseQualifiedName,
-  PgToolsError,
-  prepareSession,
-  quoteQualified,
-  silentLogger,
-  SQLSTATE,
-  sqlStateOf,
-  wrapPgError,
-  type Logger,
-  type PoolOrConfig,
-} from '@pgtools/core';
+import { debugFailure, displayName, parseQualifiedName, PgToolsError, prepareSession, quoteQualified, silentLogger, SQLSTATE, sqlStateOf, wrapPgError, type Logger, type PoolOrConfig } from '@pgtools/core';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock, type LockEvent } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
 import type { RepackEvent } from './events.js';
@@ -156,7 +144,7 @@ async function reindexTable(
         } finally {
           await source.release(c);
         }
-      })().catch(() => {});
+      })().catch(debugFailure(logger, 'cancelling REINDEX CONCURRENTLY on abort'));
     };
     options.signal?.addEventListener('abort', cancelOnAbort, { once: true });
 
@@ -227,7 +215,7 @@ async function reindexTable(
         }
         throw err;
       } finally {
-        await work.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => {});
+        await work.query(`SELECT set_config('lock_timeout', '0', false)`).catch(debugFailure(logger, 'resetting lock_timeout'));
       }
       result.indexesBuilt.push(index.name);
       emit({ type: 'index-built', table: display, index: index.name, ms: Date.now() - started1 });
@@ -243,8 +231,8 @@ async function reindexTable(
     logger.error(e.message, e.toJSON());
   } finally {
     if (cancelOnAbort) options.signal?.removeEventListener('abort', cancelOnAbort);
-    if (!broken) await work.query('ROLLBACK').catch(() => {});
-    if (advisory && !broken) await releaseAdvisoryTableLock(work, target.oid).catch(() => {});
+    if (!broken) await work.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the index rebuild'));
+    if (advisory && !broken) await releaseAdvisoryTableLock(work, target.oid).catch(debugFailure(logger, 'releasing the advisory lock'));
     await source.release(work, broken);
     result.totalMs = Date.now() - started;
   }

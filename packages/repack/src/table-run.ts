@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PgToolsError, prepareSession, silentLogger, wrapPgError, type Logger } from '@pgtools/core';
+import { debugFailure, PgToolsError, prepareSession, silentLogger, wrapPgError, type Logger } from '@pgtools/core';
 import { releaseAdvisoryTableLock, startDdlGuard, type DdlGuard, type LockEvent } from '@pgtools/lock';
 import type { CdcObjects } from '@pgtools/cdc';
 import type { ConnectionSource } from './connection-source.js';
@@ -10,7 +10,6 @@ import type { RepackTarget } from './targets.js';
 import { outcomeOf } from './outcomes.js';
 import { cleanupAfterFailure } from './leftovers.js';
 import { toSession } from './session-info.js';
-import { logFailure } from './log-failure.js';
 
 export interface QualifiedName {
   schema: string;
@@ -205,9 +204,9 @@ export class TableRun {
   /** Ends the run whatever happened: rolls back, removes this run's leftovers, lets go of locks and connections. */
   async close(): Promise<void> {
     const { result, logger, guard, opts } = this;
-    await this.ddlGuard?.stop().catch(logFailure(logger, 'stopping the DDL guard'));
+    await this.ddlGuard?.stop().catch(debugFailure(logger, 'stopping the DDL guard'));
     // Roll back whatever is open; the original table is untouched by anything not committed.
-    if (guard && this.guardInTransaction && !this.guardBroken) await guard.query('ROLLBACK').catch(logFailure(logger, 'ROLLBACK on the guard connection'));
+    if (guard && this.guardInTransaction && !this.guardBroken) await guard.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK on the guard connection'));
     if (this.capture || this.shadow) {
       const leftover = await cleanupAfterFailure({
         work: this.work,
@@ -223,7 +222,7 @@ export class TableRun {
       if (leftover) result.cleanupHint = leftover;
     }
     if (this.advisoryHeld && guard && !this.guardBroken) {
-      await releaseAdvisoryTableLock(guard, this.tableOid).catch(logFailure(logger, 'releasing the advisory lock'));
+      await releaseAdvisoryTableLock(guard, this.tableOid).catch(debugFailure(logger, 'releasing the advisory lock'));
     }
     if (guard) await this.source.release(guard, this.guardBroken);
     await this.source.release(this.work, this.workBroken);

@@ -36,12 +36,14 @@ export async function withConnection<T>(endpoint: PgEndpoint, body: (client: pg.
   try {
     await client.connect();
   } catch (err) {
+    // The connect error is the one to report; closing a client that never connected adds nothing.
     await client.end().catch(() => undefined);
     throw wrapPgError(err, 'postgres_unreachable', `connecting to ${endpoint.host}:${endpoint.port}`);
   }
   try {
     return await body(client);
   } finally {
+    // The body's result or error is what matters; a failed close only means the server went first.
     await client.end().catch(() => undefined);
   }
 }

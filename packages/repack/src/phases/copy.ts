@@ -1,4 +1,4 @@
-import { quoteQualified } from '@pgtools/core';
+import { debugFailure, quoteQualified } from '@pgtools/core';
 import { createRenameShadow, renameCopyColumns } from '@pgtools/swap';
 import type { CdcObjects } from '@pgtools/cdc';
 import { shadowTableName } from '../names.js';
@@ -7,7 +7,6 @@ import type { TableInfo } from '../table-info.js';
 import type { Throttle } from '../throttle.js';
 import { expectedCopyWal, sampleWalProgress, type WalProgressSampler } from '../copy-progress.js';
 import { planCopy, type CopyPlan } from '../copy-plan.js';
-import { logFailure } from '../log-failure.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
 
 const COPY_PROGRESS_INTERVAL_MS = 1000;
@@ -81,7 +80,7 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
     const { rows: at } = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
     return { rows, xid, committedAt: at[0]!.at, columns: plan.columns };
   } catch (err) {
-    await client.query('ROLLBACK').catch(logFailure(logger, 'ROLLBACK after the failed copy'));
+    await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed copy'));
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PgToolsError, quoteQualified } from '@pgtools/core';
+import { debugFailure, PgToolsError, quoteQualified } from '@pgtools/core';
 import { acquireTableLock, tryAdvisoryTableLock } from '@pgtools/lock';
 import { buildCreateTriggerSql, prepareCapture, type CdcObjects } from '@pgtools/cdc';
 import type { SessionInfo } from '../events.js';
@@ -7,7 +7,6 @@ import { precheck } from '../precheck.js';
 import { inspectTable, type TableInfo } from '../table-info.js';
 import { hasLeftovers, removeLeftovers } from '../leftovers.js';
 import { toSession } from '../session-info.js';
-import { logFailure } from '../log-failure.js';
 import type { Guard, TableRun } from '../table-run.js';
 import { raiseProblems, requireKey, type Prechecked } from './precheck.js';
 
@@ -67,7 +66,7 @@ export async function runSetup(run: TableRun, pre: Prechecked, guard: Guard): Pr
         run.emit({ type: 'leftovers-removed', table: display, objects: removed });
         logger.info(`removed leftovers of an interrupted run on ${display}`, { objects: removed });
       } catch (err) {
-        await work.query('ROLLBACK').catch(logFailure(logger, 'ROLLBACK after failing to remove leftovers'));
+        await work.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after failing to remove leftovers'));
         throw err;
       } finally {
         result.accessExclusive.push({ purpose: 'cleanup', heldMs: Date.now() - since });
@@ -97,7 +96,7 @@ export async function runSetup(run: TableRun, pre: Prechecked, guard: Guard): Pr
       // slip in between our commit and its grant; sent first, it queues while we work, and it is
       // checked to be really queued before we commit.
       const guardLock = guard.client.query(`LOCK TABLE ${quoteQualified(table.schema, table.name)} IN SHARE UPDATE EXCLUSIVE MODE`);
-      guardLock.catch(logFailure(logger, "the guard's SHARE UPDATE EXCLUSIVE request"));
+      guardLock.catch(debugFailure(logger, "the guard's SHARE UPDATE EXCLUSIVE request"));
       // One round trip (each one under the lock adds to every blocked writer's wait): the key check
       // (indexes are not protected by the log table: the key must still be the one we chose) and the trigger.
       run.triggerMayExist = true;
