@@ -49,7 +49,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
   const notes: string[] = [];
   let contenders: ContenderName[] = [...options.contenders];
   log(`starting PostgreSQL 15 with ${Object.entries(settings).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
-  const cluster = await startPostgres({ settings, name: 'bench' });
+  const cluster = await startPostgres({ settings, name: 'bench', version: options.pgVersion });
   try {
     const tools: Tools = { binDir: cluster.binDir, pgRepack: findPgRepack(cluster.binDir) };
     let pgRepackVersion: string | undefined;

@@ -104,7 +104,7 @@ export function floorLoadLevels(options: Pick<BenchOptions, 'tps' | 'clients'>):
 export async function runFloors(options: BenchOptions, { command, log }: { command: string; log: (line: string) => void }): Promise<FloorsResult> {
   const settings = benchSettings({ fsync: options.fsync });
   const machine = describeMachine();
-  const cluster = await startPostgres({ settings, name: 'bench-floors' });
+  const cluster = await startPostgres({ settings, name: 'bench-floors', version: options.pgVersion });
   const work = new Map<string, FloorSample[]>();
   const load: LoadFloorSample[] = [];
   try {

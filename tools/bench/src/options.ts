@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PgToolsError } from '@pgtools/core';
+import { PG_MAJORS, type PgMajor } from '@pgtools/testkit';
 
 /** The contenders the benchmark knows, in their default order. */
 export const CONTENDERS = ['no-repack', 'pgtools-catalog', 'pgtools-rename', 'pg_repack', 'vacuum-full'] as const;
@@ -36,6 +37,8 @@ export interface BenchOptions {
   amcheck: boolean;
   /** Measure the cost floors (each step of a repack alone, the load with and without the capture trigger) instead of the contenders. */
   floors: boolean;
+  /** The PostgreSQL major of the bench server (the testkit's builds; pg_repack exists for 15 only). */
+  pgVersion: PgMajor;
   help: boolean;
 }
 
@@ -56,6 +59,8 @@ export const USAGE = `pnpm bench:repack [options]
   --pgtools-jobs N      index-build connections for pgtools (default: the library's, 2)
   --fsync               run the server with fsync=on (default off, as in the test kit)
   --no-amcheck          skip the index checks after each pass
+  --pg N                PostgreSQL major of the server: ${PG_MAJORS.join(', ')} (default 15; pg_repack
+                        is Debian's build for 15, so it is skipped on the others)
   --floors              instead of the contenders: each step of a repack alone on an idle server,
                         and the load alone and with the capture trigger (--runs, --rows, --tps,
                         --baseline-seconds apply); prints only unless --out is given
@@ -96,6 +101,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         fsync: { type: 'boolean' },
         'no-amcheck': { type: 'boolean' },
         floors: { type: 'boolean' },
+        pg: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -131,8 +137,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     pgtoolsJobs: v['pgtools-jobs'] === undefined ? undefined : int('pgtools-jobs', v['pgtools-jobs'], 1, 1),
     amcheck: !v['no-amcheck'],
     floors,
+    pgVersion: pgMajor(v.pg),
     help: v.help ?? false,
   };
+}
+
+function pgMajor(raw: string | undefined): PgMajor {
+  if (raw === undefined) return 15;
+  const major = PG_MAJORS.find((m) => String(m) === raw.trim());
+  if (major === undefined) throw new PgToolsError('invalid_option', `--pg must be one of ${PG_MAJORS.join(', ')}, got "${raw}"`);
+  return major;
 }
 
 function num(name: string, raw: string | undefined, fallback: number, min: number): number {

@@ -12,6 +12,12 @@ describe('parseBenchArgs', () => {
     expect(parseBenchArgs(['--pgtools-jobs', '1']).pgtoolsJobs).toBe(1);
   });
 
+  it('runs on PostgreSQL 15 unless --pg names another major the testkit has', () => {
+    expect(parseBenchArgs([]).pgVersion).toBe(15);
+    expect(parseBenchArgs(['--pg', '18']).pgVersion).toBe(18);
+    expect(() => parseBenchArgs(['--pg', '14'])).toThrow(/--pg must be one of 15, 16, 17, 18, got "14"/);
+  });
+
   it('reads sizes, the heavy load and a contender list', () => {
     const o = parseBenchArgs(['--rows', '100_000', '--heavy', '--runs', '1', '--contenders', 'pg_repack, vacuum-full', '--no-out']);
     expect(o).toMatchObject({ rows: 100_000, tps: 2000, clients: 16, runs: 1, out: undefined });
