@@ -11,6 +11,7 @@ export type { RenameSwapSteps } from './rename-steps.js';
 export type {
   AclEntry as RenameAclEntry,
   ForeignKeyFacts,
+  NotNullFacts,
   PolicyFacts,
   RenameDependent,
   RenameFacts,

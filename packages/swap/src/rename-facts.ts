@@ -17,8 +17,11 @@ export interface RenameFacts {
   attached: RenameTableFacts;
   /** Columns of both tables in attnum order, dropped ones included. */
   columns: { original: ColumnInfo[]; shadow: ColumnInfo[] };
-  /** The shadow's constraints: its CHECKs (deparsed) and the names of any others. */
-  shadowConstraints: { checks: Array<{ name: string; def: string }>; other: string[] };
+  /**
+   * The shadow's constraints: its CHECKs and NOT NULL constraints (PostgreSQL 18+ keeps those as
+   * pg_constraint rows; LIKE copies them), deparsed, and the names of any others.
+   */
+  shadowConstraints: { checks: Array<{ name: string; def: string }>; notNulls: NotNullFacts[]; other: string[] };
   indexes: IndexPairFacts;
   /** The shadow's extended statistics (LIKE gave them generated names). */
   shadowStatistics: StatObject[];
@@ -50,6 +53,8 @@ export interface RenameTableFacts {
   foreignKeysOut: ForeignKeyFacts[];
   foreignKeysIn: Array<ForeignKeyFacts & { schema: string; table: string }>;
   checks: Array<{ name: string; def: string }>;
+  /** NOT NULL constraints (PostgreSQL 18+; none on earlier versions, which keep only attnotnull). */
+  notNulls: NotNullFacts[];
   /** Comments on the table's own constraints other than foreign keys. */
   constraintComments: Array<{ name: string; comment: string }>;
   /** Policies; a role '' is PUBLIC. */
@@ -100,6 +105,18 @@ export interface RenameDependent {
   adRel: number | null;
   /** The row depends on the table's row type or its array type. */
   refIsType: boolean;
+}
+
+/**
+ * A NOT NULL constraint row (contype 'n', PostgreSQL 18+). `def` is pg_get_constraintdef's text
+ * (`NOT NULL col [NO INHERIT] [NOT VALID]`), which has no name in it: the rename swap pairs the
+ * shadow's with the original's by column and def, then gives them the original's names.
+ */
+export interface NotNullFacts {
+  name: string;
+  column: string;
+  def: string;
+  validated: boolean;
 }
 
 export interface ForeignKeyFacts {

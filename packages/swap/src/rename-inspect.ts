@@ -89,8 +89,10 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
 
   const constraints = await q<{
     name: string; def: string; contype: string; validated: boolean; conrelid: number; schema: string; table: string; comment: string | null;
+    column: string | null;
   }>(
     `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS def, con.contype::text AS contype,
+            (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = con.conrelid AND a.attnum = con.conkey[1]) AS column,
             con.convalidated AS validated, con.conrelid::int8 AS conrelid, n.nspname AS schema, c.relname AS table,
             pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
        FROM pg_catalog.pg_constraint con
@@ -105,6 +107,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     .filter((c) => Number(c.conrelid) !== self)
     .map((c) => ({ schema: c.schema, table: c.table, name: c.name, def: c.def, validated: c.validated, comment: c.comment }));
   const checks = own.filter((c) => c.contype === 'c').map((c) => ({ name: c.name, def: c.def }));
+  const notNulls = own.filter((c) => c.contype === 'n').map((c) => ({ name: c.name, column: c.column ?? '', def: c.def, validated: c.validated }));
   const constraintComments = own
     .filter((c) => c.comment !== null && c.contype !== 'f')
     .map((c) => ({ name: c.name, comment: c.comment as string }));
@@ -202,6 +205,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     foreignKeysOut,
     foreignKeysIn,
     checks,
+    notNulls,
     constraintComments,
     policies,
     views,

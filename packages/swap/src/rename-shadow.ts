@@ -93,8 +93,8 @@ export async function createRenameShadow(client: Queryable, options: CreateRenam
 
 /**
  * The statements that create the rename swap's shadow: the original's full definition without
- * indexes (see {@link createRenameShadow}), then its CHECK constraints one by one with their
- * comments. Pure.
+ * indexes (see {@link createRenameShadow}) and without its NOT VALID NOT NULL constraints (the swap adds
+ * them), then its CHECK constraints one by one with their comments. Pure.
  *
  * @example
  * ```ts
@@ -116,6 +116,11 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
   ];
   for (const check of attached.checks) {
     statements.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
+  }
+  // LIKE copies NOT NULL constraints (PostgreSQL 18+: names, NO INHERIT, comments) but makes NOT VALID ones valid,
+  // and even NOT VALID would refuse the NULLs of the old rows the copy brings: the swap adds those (it needs no scan).
+  for (const n of attached.notNulls.filter((x) => !x.validated)) {
+    statements.push(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(n.column)} DROP NOT NULL`);
   }
   for (const c of attached.constraintComments) {
     if (attached.checks.some((k) => k.name === c.name)) {

@@ -7,7 +7,8 @@ import type { StepContext } from './rename-step-context.js';
 // The pure builders of the rename swap's statements for what is attached to the table, each
 // appending to the context in the order renameSwapSteps calls them.
 
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']);
+// MAINTAIN: PostgreSQL 17+ (VACUUM, ANALYZE, CLUSTER, REFRESH, REINDEX, LOCK TABLE without owning the table).
+const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
 const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
 const TRIGGER_STATES: Record<string, string> = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' };
 

@@ -2,7 +2,7 @@ import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified } f
 import type { ResolvedIndexPair } from './preconditions.js';
 import type { RenameFacts, RenameMoved, RenameStepOptions, RenameSwapStep } from './rename-facts.js';
 import { renameCheckSql } from './rename-fingerprint.js';
-import { renameSwapRefusal, type RenameSwapAccepted } from './rename-refusal.js';
+import { pairNotNulls, renameSwapRefusal, type RenameSwapAccepted } from './rename-refusal.js';
 import type { StepContext } from './rename-step-context.js';
 import { grantSteps, identitySteps, policySteps, publicationSteps, settingSteps, statisticsSteps, triggerSteps, viewSteps } from './rename-steps-attached.js';
 
@@ -112,7 +112,11 @@ function tradeSteps(ctx: StepContext): void {
   swap('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
 }
 
-/** Indexes take the original names; constraints are attached to them (which names the index after the constraint). */
+/**
+ * Indexes take the original names; constraints are attached to them (which names the index after the
+ * constraint); NOT NULL constraints take the original names, NOT VALID ones are added; then the
+ * constraints' comments.
+ */
 function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void {
   const { attached: inv, original, T, swap } = ctx;
   for (const p of pairs) {
@@ -138,6 +142,15 @@ function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void
       swap('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
     }
     if (detail?.comment != null) swap('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
+  }
+  // NOT NULL constraints (PostgreSQL 18+) take the original's names, and NOT VALID ones are added (no scan),
+  // before the comments name them.
+  for (const [from, to] of pairNotNulls(ctx.facts).pairs) {
+    if (from.name !== to.name) swap('constraint', `ALTER TABLE ${T} RENAME CONSTRAINT ${quoteIdent(from.name)} TO ${quoteIdent(to.name)}`);
+  }
+  for (const n of inv.notNulls.filter((x) => !x.validated)) {
+    swap('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(n.name)} ${n.def}`);
+    ctx.moved.constraints.push(n.name);
   }
   for (const c of inv.constraintComments) {
     swap('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);

@@ -10,7 +10,7 @@ import {
   type RenameStepOptions,
   type RenameSwapStep,
 } from '../src/index.js';
-import { attachedFacts, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
+import { attachedFacts, ID_NOT_NULL, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
 
 const T = '"Sch ""é"".x"."It ems.Ü"';
 const options: RenameStepOptions = { excludeTriggers: ['capture'] };
@@ -228,6 +228,38 @@ describe('renameSwapSteps', () => {
     expect(sql.some((s) => /\bnull\b/.test(s))).toBe(false);
   });
 
+  it('gives NOT NULL constraints (PostgreSQL 18) the original names, paired by column, and adds NOT VALID ones, before the comments name them', () => {
+    const attached = attachedFacts({
+      notNulls: [
+        ID_NOT_NULL,
+        { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true },
+        { name: 's nn', column: 's.id', def: 'NOT NULL "s.id" NOT VALID', validated: false },
+      ],
+      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: 's nn', comment: 'from now on' }],
+    });
+    const facts = renameFacts({
+      attached,
+      shadowConstraints: {
+        checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+        notNulls: [{ name: 'Shadow "1"_Code_not_null', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true }, ID_NOT_NULL],
+        other: [],
+      },
+    });
+    // PostgreSQL 18 marks a column with a NOT VALID NOT NULL constraint attnotnull; the shadow has none on it.
+    const notNull = (cols: RenameFacts['columns']['original'], names: string[]) => cols.map((c) => (names.includes(c.name) ? { ...c, notNull: true } : c));
+    facts.columns = { original: notNull(facts.columns.original, ['Code', 's.id']), shadow: notNull(facts.columns.shadow, ['Code']) };
+    const sql = swapSql(facts);
+    const rename = `ALTER TABLE ${T} RENAME CONSTRAINT "Shadow ""1""_Code_not_null" TO "Code nn"`;
+    const add = `ALTER TABLE ${T} ADD CONSTRAINT "s nn" NOT NULL "s.id" NOT VALID`;
+    const comments = [`COMMENT ON CONSTRAINT "Code nn" ON ${T} IS 'nn c'`, `COMMENT ON CONSTRAINT "s nn" ON ${T} IS 'from now on'`];
+    const at = sql.indexOf(rename);
+    expect(at).toBeGreaterThan(sql.indexOf(`ALTER TABLE "Sch ""é"".x"."pgtools_swap_new_${SHADOW_OID}" RENAME TO "It ems.Ü"`));
+    expect(sql.slice(at, at + 4)).toEqual([rename, add, ...comments]);
+    // A NOT NULL constraint that already has its name is left alone.
+    expect(sql.filter((s) => s.includes('RENAME CONSTRAINT'))).toEqual([rename]);
+    expect(renameSwapSteps(facts, options).moved.constraints).toContain('s nn');
+  });
+
   it('works from facts that went through JSON', () => {
     const facts = renameFacts();
     expect(renameSwapSteps(JSON.parse(JSON.stringify(facts)) as RenameFacts, options)).toEqual(renameSwapSteps(facts, options));
@@ -320,13 +352,35 @@ describe('renameSwapRefusal', () => {
   });
 
   it('refuses a shadow that is not a full copy of the definition', () => {
-    const facts = renameFacts({ shadowConstraints: { checks: [], other: ['Shadow "1"_pkey'] } });
+    const facts = renameFacts({ shadowConstraints: { checks: [], notNulls: [], other: ['Shadow "1"_pkey'] } });
     facts.columns = { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) };
     const err = refusal(facts);
     expect(err.code).toBe('swap_precondition');
     expect(err.message).toContain('column "Code" differs in NOT NULL');
     expect(err.message).toContain(`CHECK constraints differ: original [Code "chk": CHECK ("Code" <> ''::text)], shadow []`);
     expect(err.message).toContain('the shadow already has constraints other than CHECK: Shadow "1"_pkey');
+  });
+
+  it('refuses a shadow whose NOT NULL constraints (PostgreSQL 18) differ in NO INHERIT or have a NOT VALID one, and counts none as other constraints', () => {
+    const facts = renameFacts({
+      attached: attachedFacts({ notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true }] }),
+      shadowConstraints: {
+        checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+        notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code"', validated: true }],
+        other: [],
+      },
+    });
+    const err = refusal(facts);
+    expect(err.code).toBe('swap_precondition');
+    expect(err.message).toContain('NOT NULL constraints differ: original [NOT NULL "Code" NO INHERIT], shadow [NOT NULL "Code"]');
+    expect(err.message).not.toContain('other than CHECK');
+    // A NOT VALID one belongs on the shadow only after the swap: the copied rows may have NULLs.
+    const notValid = { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NOT VALID', validated: false };
+    const early = renameFacts({ attached: attachedFacts({ notNulls: [ID_NOT_NULL, notValid] }), shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [ID_NOT_NULL, notValid] } });
+    expect(refusal(early).message).toContain('NOT NULL constraints differ: original [], shadow [NOT NULL "Code" NOT VALID]');
+    // Another name alone is no difference: the swap renames it.
+    const renamed = renameFacts({ shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [{ ...ID_NOT_NULL, name: 'other name' }] } });
+    expect(renameSwapRefusal(renamed, {})).not.toBeInstanceOf(PgToolsError);
   });
 
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
@@ -353,6 +407,14 @@ describe('renameShadowStatements', () => {
       `COMMENT ON CONSTRAINT "Code ""chk""" ON "pg tools"."Shadow ""1""" IS 'chk c'`,
     ]);
     expect(TABLE).toBe('It ems.Ü');
+    // PostgreSQL 18: LIKE copies NOT NULL constraints, making NOT VALID ones valid; the copied rows may have NULLs, so those go (the swap adds them).
+    const notValid = attachedFacts({
+      notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT NOT VALID', validated: false }],
+      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: ID_NOT_NULL.name, comment: 'LIKE copies this one' }],
+    });
+    expect(renameShadowStatements(notValid, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts').slice(2)).toEqual([
+      `ALTER TABLE "pg tools"."Shadow ""1""" ALTER COLUMN "Code" DROP NOT NULL`,
+    ]);
     expect(SCHEMA).toBe('Sch "é".x');
   });
 });
