@@ -49,6 +49,8 @@ export interface CopyPlan {
   finishSql: string[];
   /** Columns written to the shadow table, in attnum order (rename mode leaves out generated ones). */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS (rename mode): writes to it say OVERRIDING SYSTEM VALUE. */
+  overridingSystemValue: boolean;
   totalPages: number;
 }
 
@@ -124,6 +126,7 @@ export function planCopy(input: CopyPlanInput): CopyPlan {
     copy,
     finishSql,
     columns: insertColumns,
+    overridingSystemValue: overriding !== '',
     totalPages,
   };
 }

@@ -138,6 +138,10 @@ describe('planCopy, rename mode', () => {
       sql: `INSERT INTO ${TARGET} ("Id", "a ""b""", "x.y z") OVERRIDING SYSTEM VALUE SELECT "Id", "a ""b""", "x.y z" FROM ${SOURCE}`,
     });
     expect(p.ownerSql).toBe(`ALTER TABLE ${TARGET} OWNER TO "App ""Owner"""`);
+    // The log apply writes into the same shadow: it must override the identity too.
+    expect(p.overridingSystemValue).toBe(true);
+    expect(plan({ swap: { mode: 'rename', columns: { ...columns, overriding: '' } } }).overridingSystemValue).toBe(false);
+    expect(plan().overridingSystemValue).toBe(false);
   });
 
   it('chunks by default past 64 MB', () => {

@@ -26,6 +26,8 @@ export interface SwapInput {
   keyColumns: string[];
   /** The columns the copy wrote. */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS. */
+  overridingSystemValue: boolean;
   swapMode: 'catalog' | 'rename';
   indexPairs: IndexPair[];
   guard: Guard;
@@ -41,7 +43,7 @@ export interface SwapInput {
  */
 export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]> {
   const { work, opts, display, result, logger } = run;
-  const { table, shadow, capture, keyColumns, columns, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
+  const { table, shadow, capture, keyColumns, columns, overridingSystemValue, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
   return run.phase('swap', async () => {
     const recordHold = (since: number): void => {
       const heldMs = Date.now() - since;
@@ -115,7 +117,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
         // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
         // whole swap go to the server as one multi-statement query.
-        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators });
+        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators, overridingSystemValue });
         // Writers are blocked and the log is drained: the trigger has nothing left to capture.
         const dropTrigger = buildDropCaptureSql(capture, table)[0]!;
         const catalogStatements = plan.catalog ? catalogSwapStatements(plan.catalog) : [];
