@@ -383,19 +383,44 @@ describe('identity columns GENERATED ALWAYS', () => {
 });
 
 describe('partitioned tables and references', () => {
-  it('repacks each leaf partition of a partitioned table', async () => {
-    await pool.query(`CREATE TABLE parted (id bigint PRIMARY KEY, a int, b text, c jsonb) PARTITION BY RANGE (id)`);
-    await pool.query(`CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (1000)`);
-    await pool.query(`CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000) TO (MAXVALUE)`);
-    await pool.query(`INSERT INTO parted SELECT g, g, 'x' || g FROM generate_series(1, 3000) g`);
-    const writer = startWriter(pool, 'parted', { nextId: 5000 });
-    const result = await repack(pool, { table: 'parted', switchThreshold: 5, pausePoint: slowPhases(100) });
+  it.each(['catalog', 'rename'] as const)('repacks each leaf partition of a partitioned table under writes through it (%s)', async (swap) => {
+    const t = `parted_${swap}`;
+    await pool.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, a int, b text, c jsonb) PARTITION BY RANGE (id)`);
+    await pool.query(`CREATE INDEX ON ${t} (a)`);
+    await pool.query(`CREATE TABLE ${t}_1 PARTITION OF ${t} FOR VALUES FROM (MINVALUE) TO (1000)`);
+    await pool.query(`CREATE TABLE ${t}_2 PARTITION OF ${t} FOR VALUES FROM (1000) TO (MAXVALUE)`);
+    await pool.query(`INSERT INTO ${t} SELECT g, g, 'x' || g FROM generate_series(1, 3000) g`);
+    const shape = async () =>
+      (
+        await pool.query(
+          `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound,
+                  ARRAY(SELECT x.relname || ' -> ' || p.relname FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+                          JOIN pg_inherits ii ON ii.inhrelid = x.oid JOIN pg_class p ON p.oid = ii.inhparent
+                         WHERE i.indrelid = c.oid ORDER BY 1) AS indexes
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+          [t],
+        )
+      ).rows;
+    const before = await shape();
+    const leafOids = async () => (await pool.query(`SELECT inhrelid::int8::text AS oid FROM pg_inherits WHERE inhparent = $1::regclass ORDER BY 1`, [t])).rows.map((r) => r.oid);
+    const oidsBefore = await leafOids();
+    const writer = startWriter(pool, t, { nextId: 5000 });
+    const result = await repack(pool, { table: t, swap, switchThreshold: 5, pausePoint: slowPhases(100) });
     await writer.stop();
-    expect(result.tables.map((t) => [t.table, t.status])).toEqual([
-      ['public.parted_1', 'repacked'],
-      ['public.parted_2', 'repacked'],
+    expect(result.tables.map((r) => [r.table, r.status, r.message ?? ''])).toEqual([
+      [`public.${t}_1`, 'repacked', ''],
+      [`public.${t}_2`, 'repacked', ''],
     ]);
-    expect(await diffTable(pool, 'parted', writer.expected)).toEqual([]);
+    expect(writer.errors).toEqual([]);
+    expect(await diffTable(pool, t, writer.expected)).toEqual([]);
+    // Rename mode detached and attached each leaf again: same bounds, indexes attached to the same partitioned indexes.
+    expect(await shape()).toEqual(before);
+    const oidsAfter = await leafOids();
+    if (swap === 'rename') expect(oidsAfter.filter((o) => oidsBefore.includes(o))).toEqual([]);
+    else expect(oidsAfter).toEqual(oidsBefore);
+    const { rows: bounds } = await pool.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'pgtools%'`);
+    expect(bounds[0].n).toBe(0);
+    await amcheck(`${t}_1`);
   });
 
   it.each(['catalog', 'rename'] as const)('keeps a view and foreign keys in both directions working (%s)', async (swap) => {

@@ -12,6 +12,7 @@ export type {
   AclEntry as RenameAclEntry,
   ForeignKeyFacts,
   NotNullFacts,
+  PartitionFacts,
   PolicyFacts,
   RenameDependent,
   RenameFacts,

@@ -1,12 +1,14 @@
 import { displayName, PgToolsError } from '@pgtools/core';
 import { preconditionError } from './catalog.js';
 import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
+import { partitionBlockers, partitionBoundCheckName } from './rename-partition.js';
 import type { NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
- * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. A partition,
- * a typed table, inheritance in either direction, extension membership, a subscription replicating into
- * it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
+ * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. What keeps
+ * a partition from being detached and attached again ({@link partitionBlockers}), a typed table,
+ * inheritance in either direction (but a partition's own parent), extension membership, a subscription
+ * replicating into it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
  * so nothing is silently left on the old OID. Rows of `ignoreRelations` (the caller's helper tables,
  * dropped before the swap) are left out.
  *
@@ -18,9 +20,13 @@ import type { NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, St
 export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations'> = {}): string[] {
   const blockers: string[] = [];
   const ignore = new Set(options.ignoreRelations ?? []);
-  if (t.table.isPartition) blockers.push('the table is a partition');
+  // A partition is swapped by detaching the old leaf and attaching the new one (rename-partition.ts).
+  blockers.push(...partitionBlockers(t));
   if (t.table.ofType !== 0) blockers.push('the table is a typed table (CREATE TABLE ... OF type)');
-  for (const i of t.inheritance) blockers.push(i.role === 'child' ? `the table inherits from ${i.other}` : `table ${i.other} inherits from the table`);
+  for (const i of t.inheritance) {
+    if (i.role === 'child' && t.partition !== null) continue;
+    blockers.push(i.role === 'child' ? `the table inherits from ${i.other}` : `table ${i.other} inherits from the table`);
+  }
   for (const e of t.extensions) blockers.push(`the table belongs to ${e}`);
   for (const s of t.subscriptions) blockers.push(`the table is replicated into by subscription ${s}`);
   const self = t.table.oid;
@@ -110,8 +116,8 @@ export interface RenameSwapAccepted {
 /**
  * Decides whether the rename swap can run from the facts alone, in the order the checks always ran:
  * the same table twice (`swap_precondition`), the role not owning both tables (`rename_swap_not_owner`),
- * something attached that cannot be moved ({@link renameBlockers}: `rename_swap_unsupported`, which is
- * how partitions are refused), a shadow that is not a full copy of the definition, index pairs that do
+ * something attached that cannot be moved ({@link renameBlockers}: `rename_swap_unsupported`, a
+ * partition among them when it cannot be detached and attached again cheaply), a shadow that is not a full copy of the definition, index pairs that do
  * not match (`swap_precondition`), an exclusion constraint (`rename_swap_unsupported`), statistics
  * objects without a copy (`swap_precondition`). Pure; returns the error, or what the checks resolved.
  *
@@ -173,7 +179,12 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     else if (c.identity !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
   const want = facts.attached.checks.map((c) => `${c.name}: ${c.def}`).sort();
-  const have = facts.shadowConstraints.checks.map((c) => `${c.name}: ${c.def}`).sort();
+  // A partition's shadow also carries its partition constraint, checked by the ATTACH.
+  const bound = partitionBoundCheckName(facts.original.oid);
+  const have = facts.shadowConstraints.checks.filter((c) => c.name !== bound).map((c) => `${c.name}: ${c.def}`).sort();
+  if (facts.attached.partition?.constraint != null && !facts.shadowConstraints.checks.some((c) => c.name === bound)) {
+    problems.push(`the shadow has no CHECK ${JSON.stringify(bound)} of the partition constraint`);
+  }
   if (want.join('\n') !== have.join('\n')) problems.push(`CHECK constraints differ: original [${want.join('; ')}], shadow [${have.join('; ')}]`);
   problems.push(...notNullProblems(facts));
   const other = facts.shadowConstraints.other;

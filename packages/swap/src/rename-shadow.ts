@@ -3,6 +3,7 @@ import { loadColumns, loadTable, withCatalogSearchPath } from './catalog.js';
 import { reloptionsClause } from './reloptions.js';
 import type { RenameTableFacts } from './rename-facts.js';
 import { readRenameTableFacts } from './rename-inspect.js';
+import { partitionShadowStatements } from './rename-partition.js';
 import { renameBlockers, unsupportedError } from './rename-refusal.js';
 import type { RelationName } from './types.js';
 
@@ -117,6 +118,7 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
   for (const check of attached.checks) {
     statements.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
   }
+  statements.push(...partitionShadowStatements(attached, target));
   // LIKE copies NOT NULL constraints (PostgreSQL 18+: names, NO INHERIT, comments) but makes NOT VALID ones valid,
   // and even NOT VALID would refuse the NULLs of the old rows the copy brings: the swap adds those (it needs no scan).
   for (const n of attached.notNulls.filter((x) => !x.validated)) {

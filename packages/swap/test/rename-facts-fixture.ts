@@ -36,16 +36,17 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
   return {
     table: table({}),
     inheritance: [],
+    partition: null,
     extensions: [],
     subscriptions: [],
     dependents: [],
     triggers: [
-      { name: 'Trg "a"', def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`, enabled: 'O', comment: null },
-      { name: 'capture', def: 'CREATE TRIGGER capture ...', enabled: 'A', comment: null },
-      { name: 'Trg.r', def: 'CREATE TRIGGER "Trg.r" ...', enabled: 'R', comment: "it's" },
+      { name: 'Trg "a"', def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`, enabled: 'O', comment: null, inherited: false },
+      { name: 'capture', def: 'CREATE TRIGGER capture ...', enabled: 'A', comment: null, inherited: false },
+      { name: 'Trg.r', def: 'CREATE TRIGGER "Trg.r" ...', enabled: 'R', comment: "it's", inherited: false },
     ],
-    foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c' }],
-    foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null }],
+    foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c', inherited: false }],
+    foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null, inherited: false }],
     checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
     // PostgreSQL 18 keeps NOT NULL as constraints; LIKE copies them with their names.
     notNulls: [ID_NOT_NULL],
