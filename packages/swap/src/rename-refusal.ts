@@ -168,6 +168,8 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
   const lb = facts.columns.shadow.filter((c) => !c.dropped);
   const problems: string[] = [];
   // The swap adds NOT VALID NOT NULL constraints (PostgreSQL 18+): the shadow has none on those columns.
+  // A partition's identity comes with the ATTACH (rename-shadow.ts).
+  const partition = facts.attached.partition !== null;
   const notValidNotNull = new Set(facts.attached.notNulls.filter((n) => !n.validated).map((n) => n.column));
   if (la.length !== lb.length) problems.push(`${la.length} columns in the original, ${lb.length} in the shadow`);
   la.forEach((c, i) => {
@@ -176,7 +178,7 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     if (c.name !== d.name) problems.push(`column ${i + 1} is ${JSON.stringify(c.name)} in the original but ${JSON.stringify(d.name)} in the shadow`);
     else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation) problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
     else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
-    else if (c.identity !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
+    else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
   const want = facts.attached.checks.map((c) => `${c.name}: ${c.def}`).sort();
   // A partition's shadow also carries its partition constraint, checked by the ATTACH.

@@ -110,7 +110,8 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
   // Constraints are added one by one below: LIKE ... INCLUDING CONSTRAINTS would turn NOT VALID checks into valid ones.
   const statements = [
     `CREATE TABLE ${target} (LIKE ${quoteQualified(original.schema, original.name)} INCLUDING DEFAULTS INCLUDING GENERATED ` +
-      'INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)' +
+      // A partition's identity (PostgreSQL 17+) is its partitioned table's, which the ATTACH gives the new leaf.
+      `${attached.partition === null ? 'INCLUDING IDENTITY ' : ''}INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)` +
       (original.accessMethod && original.accessMethod !== 'heap' ? ` USING ${quoteIdent(original.accessMethod)}` : '') +
       (withClause ? ` WITH (${withClause})` : '') +
       ` TABLESPACE ${quoteIdent(tablespace)}`,

@@ -135,6 +135,21 @@ describe('renameSwap of a leaf partition', () => {
     expect(await q(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'pgtools%'`)).toEqual([{ n: 0 }]);
   });
 
+  it("gives the new leaf the partitioned table's identity (PostgreSQL 17+ marks the leaf's column too), which keeps counting", async () => {
+    await owner.query(`CREATE TABLE app.ip (id bigint GENERATED ALWAYS AS IDENTITY, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k)`);
+    await owner.query(`CREATE TABLE app.ip_1 PARTITION OF app.ip FOR VALUES IN (1)`);
+    await owner.query(`CREATE TABLE app.ip_2 PARTITION OF app.ip FOR VALUES IN (2)`);
+    await owner.query(`INSERT INTO app.ip (k, v) SELECT 1 + g % 2, 'v' || g FROM generate_series(1, 1000) g`);
+    const identity = () => q(`SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'app.ip_1'::regclass AND attname = 'id'`);
+    const before = { identity: await identity(), state: await leafState('app.ip_1'), content: await contentMd5(admin, 'app.ip_1', 'id') };
+    await swapLeaf('app.ip', { schema: 'app', name: 'ip_1' }, { schema: 'pgtools', name: 'ip_1_shadow' });
+    expect({ identity: await identity(), state: await leafState('app.ip_1'), content: await contentMd5(admin, 'app.ip_1', 'id') }).toEqual(before);
+    expect(await q(`INSERT INTO app.ip (k, v) VALUES (1, 'after') RETURNING id::int`)).toEqual([{ id: 1001 }]);
+    // The old leaf took no sequence of its own along.
+    expect(await q(`SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'S' AND relnamespace = 'pgtools'::regnamespace`)).toEqual([{ n: 0 }]);
+    await dropShadow(owner, { schema: 'pgtools', name: 'ip_1_shadow' });
+  });
+
   it('needs the partitioned table locked: without it nothing changes and the message says what to lock', async () => {
     await owner.query(`CREATE TABLE app.nl (id int PRIMARY KEY) PARTITION BY LIST (id)`);
     await owner.query(`CREATE TABLE app.nl_a PARTITION OF app.nl FOR VALUES IN (1, 2, 3)`);

@@ -48,7 +48,15 @@ const partitionFacts = (
   if (over.fkOut) attached.foreignKeysOut = [...attached.foreignKeysOut, { ...over.fkOut, def: 'FOREIGN KEY (cat) REFERENCES x(id)', validated: true, comment: null }];
   if (over.fkIn) attached.foreignKeysIn = [...attached.foreignKeysIn, { ...over.fkIn, def: 'FOREIGN KEY (i) REFERENCES x(id)', validated: true, comment: null }];
   const bound = constraint === null ? [] : [{ name: `pgtools_partition_bound_${ORIGINAL_OID}`, def: `CHECK ${constraint}` }];
-  return renameFacts({ original, attached, shadowConstraints: { ...base.shadowConstraints, checks: [...base.shadowConstraints.checks, ...bound] } });
+  // The leaf's identity is its partitioned table's (PostgreSQL 17+): the shadow has none, the ATTACH gives it.
+  attached.identitySequences = [];
+  return renameFacts({
+    original,
+    attached,
+    columns: { original: base.columns.original, shadow: base.columns.shadow.map((c) => ({ ...c, identity: '' })) },
+    shadowIdentitySequences: [],
+    shadowConstraints: { ...base.shadowConstraints, checks: [...base.shadowConstraints.checks, ...bound] },
+  });
 };
 
 describe('renameSwapSteps', () => {
@@ -307,6 +315,12 @@ describe('renameSwapSteps', () => {
     // The trigger cloned from the partitioned table comes with the ATTACH: only its state is set.
     expect(sql.filter((s) => s.includes('"Cloned"'))).toEqual([`ALTER TABLE ${T} ENABLE TRIGGER "Cloned"`]);
     expect(named(steps, 'partition')).toHaveLength(5);
+    // The shadow: no identity of its own (the ATTACH gives the partitioned table's), the partition constraint as a CHECK.
+    const shadowSql = renameShadowStatements(facts.attached, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts');
+    expect(shadowSql[0]).toContain('INCLUDING GENERATED INCLUDING STORAGE');
+    expect(shadowSql).toContain(
+      `ALTER TABLE "pg tools"."Shadow ""1""" ADD CONSTRAINT "pgtools_partition_bound_${ORIGINAL_OID}" CHECK ((("Id ""x""" IS NOT NULL) AND ("Id ""x""" >= '1'::bigint) AND ("Id ""x""" < '1000'::bigint)))`,
+    );
   });
 
   it('a lone default partition has no partition constraint: no CHECK to drop', () => {
