@@ -42,6 +42,7 @@ async function plan(client: Queryable, options: ApplyLogOptions): Promise<Plan> 
     keyColumns: options.keyColumns,
     columns: options.columns,
     keyOperators,
+    overridingSystemValue: options.overridingSystemValue === true,
   };
   return {
     batchSql: buildBatchIdsSql(options.objects),

@@ -10,6 +10,11 @@ export interface ApplySqlParts {
   /** Columns written into the target, in any order; must include the key columns. */
   columns: string[];
   keyOperators: string[];
+  /**
+   * The target has identity columns GENERATED ALWAYS among `columns` (a rename-mode shadow): the
+   * insert step says OVERRIDING SYSTEM VALUE so the rows keep their values.
+   */
+  overridingSystemValue?: boolean;
 }
 
 /**
@@ -130,7 +135,7 @@ export function buildApplyInsertSql(parts: ApplySqlParts, scope: ApplyScope = 'b
   const cols = parts.columns.map((c) => quoteIdent(c)).join(', ');
   const vals = parts.columns.map((c) => `(w.image).${quoteIdent(c)}`).join(', ');
   return [
-    `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})`,
+    `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})${parts.overridingSystemValue ? ' OVERRIDING SYSTEM VALUE' : ''}`,
     `SELECT ${vals} FROM (`,
     `  SELECT DISTINCT ON (${keys}) e.has_image, e.image FROM (`,
     touchedKeys(parts, true, scope),

@@ -56,6 +56,8 @@ export interface ApplyLogOptions {
   keyColumns: string[];
   /** The table's non-dropped columns (generated ones included): S has exactly these, as plain columns. */
   columns: string[];
+  /** S has identity columns GENERATED ALWAYS among `columns`: insert with OVERRIDING SYSTEM VALUE to keep the logged values. */
+  overridingSystemValue?: boolean;
   /** Log entries per batch (one transaction each). Default 1000. */
   batchSize?: number;
   /**

@@ -129,6 +129,15 @@ describe('apply SQL', () => {
     expect(sql).not.toMatch(/IS NOT NULL/i);
   });
 
+  it('inserts OVERRIDING SYSTEM VALUE into a target with identity columns GENERATED ALWAYS, in batches and in the drain', () => {
+    const always = { ...parts, overridingSystemValue: true };
+    const head = `INSERT INTO "tool ""S"" ü"."table_16384" ("Key ""Col""", "b", "v""al") OVERRIDING SYSTEM VALUE\nSELECT (w.image)`;
+    expect(buildApplyInsertSql(always)).toContain(head);
+    expect(buildDrainLogSql(always)[3]).toContain(head);
+    expect(buildApplyInsertSql(parts)).not.toContain('OVERRIDING');
+    expect(buildApplyInsertSql({ ...parts, overridingSystemValue: false })).toBe(buildApplyInsertSql(parts));
+  });
+
   it('purges by explicit id and counts per operation', () => {
     const sql = buildApplyPurgeSql(names);
     expect(sql).toContain('DELETE FROM "tool ""S"" ü"."log_16384" AS l WHERE ');

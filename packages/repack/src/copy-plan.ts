@@ -47,8 +47,10 @@ export interface CopyPlan {
   copy: CopyStatements;
   /** Catalog mode: drops the placeholders of dropped columns once the rows are in. */
   finishSql: string[];
-  /** Columns written to the shadow table, in attnum order (rename mode leaves out generated ones). */
+  /** Columns written to the shadow table, in attnum order: never virtual generated ones, and in rename mode no stored generated ones either. */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS (rename mode): writes to it say OVERRIDING SYSTEM VALUE. */
+  overridingSystemValue: boolean;
   totalPages: number;
 }
 
@@ -67,7 +69,8 @@ export function planCopy(input: CopyPlanInput): CopyPlan {
   const tablespace = opts.tablespace ?? info.tablespace;
   const source = `ONLY ${quoteQualified(info.schema, info.name)}`;
   const target = quoteQualified(shadow.schema, shadow.name);
-  const liveNames = info.columns.filter((c) => !c.dropped).map((c) => c.name);
+  // Virtual generated columns (PostgreSQL 18+) are computed on read and NULL in the heap: never copied.
+  const liveNames = info.columns.filter((c) => !c.dropped && !c.virtual).map((c) => c.name);
   const pacedCopy = opts.maxRate !== undefined || (opts.maxReplicaLag !== undefined && 'bytes' in opts.maxReplicaLag);
   let chunk = opts.copyChunkPages ?? (swap.mode === 'catalog' && !pacedCopy ? Math.max(1, totalPages) : DEFAULT_COPY_CHUNK_PAGES);
   if (opts.maxRate !== undefined && totalPages > 0) {
@@ -91,7 +94,16 @@ export function planCopy(input: CopyPlanInput): CopyPlan {
   if (swap.mode === 'catalog') {
     // Same attribute numbers as the original, so its tuple descriptor reads our files:
     // placeholders stand in for dropped columns and are dropped again after the copy.
-    const select = info.columns.map((c) => (c.dropped ? `NULL::int4 AS ${quoteIdent(placeholderName(c.attnum))}` : quoteIdent(c.name))).join(', ');
+    // A virtual column's slot is NULL with the column's own type and typmod, taken from a NULL row of the table's type.
+    const select = info.columns
+      .map((c) =>
+        c.dropped
+          ? `NULL::int4 AS ${quoteIdent(placeholderName(c.attnum))}`
+          : c.virtual
+            ? `(NULL::${quoteQualified(info.schema, info.name)}).${quoteIdent(c.name)} AS ${quoteIdent(c.name)}`
+            : quoteIdent(c.name),
+      )
+      .join(', ');
     const withOptions = [...info.reloptions.filter((o) => !o.startsWith('autovacuum_')), 'autovacuum_enabled=false']
       .map((o) => o.replace(/^([a-z_.]+)=(.*)$/, (_m, k: string, v: string) => `${k}=${quoteLiteral(v)}`))
       .join(', ');
@@ -124,6 +136,7 @@ export function planCopy(input: CopyPlanInput): CopyPlan {
     copy,
     finishSql,
     columns: insertColumns,
+    overridingSystemValue: overriding !== '',
     totalPages,
   };
 }

@@ -114,11 +114,12 @@ export function precheck(info: TableInfo, options: { swap: 'catalog' | 'rename';
       fix: 'wait for pg_repack to finish, or clean up its leftovers (DROP EXTENSION pg_repack CASCADE; CREATE EXTENSION pg_repack)',
     });
   }
-  if (options.swap === 'rename' && (info.isPartition || info.hasInheritance)) {
+  // A partition is swapped by detaching and attaching it (@pgtools/swap refuses the cases it cannot do cheaply).
+  if (options.swap === 'rename' && info.hasInheritance) {
     problems.push({
       code: 'rename_swap_unsupported',
       severity: 'refuse',
-      message: `${info.display} is a partition or has inheritance; --swap=rename cannot move it`,
+      message: `${info.display} has inheritance; --swap=rename cannot move it`,
       fix: 'use --swap=catalog (superuser)',
     });
   }

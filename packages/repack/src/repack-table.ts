@@ -35,19 +35,19 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     const throttle = new Throttle({ maxRate: opts.maxRate, maxReplicaLag: opts.maxReplicaLag, table: run.display, emit: (e) => run.emit(e), signal: opts.signal });
 
     const copy = await runCopy(run, { info, capture, swapMode, order, throttle });
-    const { shadow, columns } = copy;
+    const { shadow, columns, overridingSystemValue } = copy;
     await run.pause('after-copy');
 
     const indexPairs = await runIndexes(run, table, shadow);
     await run.pause('after-indexes');
 
-    const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, throttle });
+    const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, throttle });
     await runApply(run, applyOnce, capture, throttle);
     await runSnapshotWait(run, copy, [workPid, guard.pid], applyOnce, throttle);
     await run.pause('before-swap');
 
     await run.stopDdlWatch();
-    const afterSwap = await runSwap(run, { table, shadow, capture, keyColumns, columns, swapMode, indexPairs, guard, workPid, applyOnce, throttle });
+    const afterSwap = await runSwap(run, { table, shadow, capture, keyColumns, columns, overridingSystemValue, swapMode, indexPairs, guard, workPid, applyOnce, throttle });
     await runCleanup(run, { guard, capture, shadow, table, afterSwap });
     run.result.status = 'repacked';
   } catch (err) {

@@ -12,6 +12,8 @@ export interface ColumnInfo {
   notNull: boolean;
   /** 's' for a stored generated column. */
   generated: boolean;
+  /** A virtual generated column (PostgreSQL 18+, attgenerated 'v'): computed on read, NULL in the heap, never copied. */
+  virtual: boolean;
   identity: boolean;
 }
 
@@ -120,7 +122,8 @@ export async function inspectTable(client: Queryable, ref: TableRef): Promise<Ta
   if (!t) throw new PgToolsError('table_not_found', `table with OID ${oid} disappeared while it was being inspected`);
   const { rows: columns } = await client.query(
     `SELECT a.attnum, a.attname AS name, CASE WHEN a.attisdropped THEN NULL ELSE format_type(a.atttypid, a.atttypmod) END AS type,
-            a.attisdropped AS dropped, a.attnotnull AS not_null, a.attgenerated = 's' AS generated, a.attidentity <> '' AS identity
+            a.attisdropped AS dropped, a.attnotnull AS not_null, a.attgenerated = 's' AS generated,
+            a.attgenerated = 'v' AS virtual, a.attidentity <> '' AS identity
        FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 ORDER BY a.attnum`,
     [oid],
   );
@@ -183,6 +186,7 @@ export async function inspectTable(client: Queryable, ref: TableRef): Promise<Ta
       dropped: c.dropped,
       notNull: c.not_null,
       generated: c.generated,
+      virtual: c.virtual,
       identity: c.identity,
     })),
     indexes: indexes.map((i) => ({

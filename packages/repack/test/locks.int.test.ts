@@ -136,3 +136,26 @@ describe('a long reader blocks the swap', () => {
     expect(rows[0].n).toBe(2000 + next - 100_000);
   });
 });
+
+describe('a partition in rename mode', () => {
+  it('a reader of the partitioned table alone makes the swap give up after the wait timeout, the leaf intact; then it repacks', async () => {
+    await pool.query(`CREATE TABLE lk_parted (id bigint PRIMARY KEY, v text) PARTITION BY RANGE (id)`);
+    await pool.query(`CREATE TABLE lk_parted_1 PARTITION OF lk_parted FOR VALUES FROM (MINVALUE) TO (MAXVALUE)`);
+    await pool.query(`INSERT INTO lk_parted SELECT g, 'v' || g FROM generate_series(1, 2000) g`);
+    const oid = async () => (await pool.query(`SELECT inhrelid::int8::text AS oid FROM pg_inherits WHERE inhparent = 'lk_parted'::regclass`)).rows;
+    const before = await oid();
+    // ONLY: it holds the partitioned table and none of its partitions, so the leaf's own lock is granted.
+    const { client, pausePoint } = await blockerAt('before-swap', ['BEGIN', 'SELECT count(*) FROM ONLY lk_parted']);
+    const result = await repack(pool, { table: 'lk_parted_1', swap: 'rename', waitTimeoutMs: 500, pausePoint });
+    expect(result.tables[0]).toMatchObject({ status: 'skipped', code: 'lock_timeout' });
+    expect(result.tables[0]!.message).toContain('could not lock the partitioned table public.lk_parted');
+    await client.query('COMMIT');
+    client.release();
+    expect(await oid()).toEqual(before);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM lk_parted`)).rows[0].n).toBe(2000);
+    const again = await repack(pool, { table: 'lk_parted_1', swap: 'rename' });
+    expect(again.tables[0]!.status).toBe('repacked');
+    expect(await oid()).not.toEqual(before);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM lk_parted`)).rows[0].n).toBe(2000);
+  });
+});

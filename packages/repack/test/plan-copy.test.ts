@@ -9,6 +9,7 @@ const col = (attnum: number, name: string, dropped = false): ColumnInfo => ({
   dropped,
   notNull: false,
   generated: false,
+  virtual: false,
   identity: false,
 });
 
@@ -116,6 +117,18 @@ describe('planCopy, catalog mode', () => {
     expect(slow.copy.kind === 'chunks' && slow.copy.chunkPages).toBe(1);
   });
 
+  it('never copies a virtual generated column (PostgreSQL 18): its slot is a NULL of its own type, the inserts leave it out', () => {
+    const table = { ...hostile, columns: [...hostile.columns, { ...col(5, 'Dbl "v"'), virtual: true }] };
+    const one = plan({ table });
+    expect(one.copy.kind === 'create-as' && one.copy.sql).toContain(
+      `AS SELECT "Id", "a ""b""", NULL::int4 AS "pgtools.dropped.3", "x.y z", (NULL::"My ""Schema"".x"."Order Lines.v2")."Dbl ""v""" AS "Dbl ""v""" FROM ${SOURCE}`,
+    );
+    expect(one.columns).toEqual(['Id', 'a "b"', 'x.y z']);
+    const chunked = plan({ table, totalPages: 25, options: { copyChunkPages: 10 } });
+    expect(chunksOf(chunked)[0]!.sql).toMatch(/^INSERT INTO "pgtools"."table_16385" \("Id", "a ""b""", "x.y z"\)  SELECT "Id", "a ""b""", "x.y z" FROM /);
+    expect(chunked.columns).toEqual(['Id', 'a "b"', 'x.y z']);
+  });
+
   it('keeps non-autovacuum storage options, quoting their values', () => {
     const p = plan({ table: { ...hostile, reloptions: ["fillfactor=50", "toast_tuple_target=4080", "autovacuum_enabled=true"] } });
     expect(p.copy.kind === 'create-as' && p.copy.sql).toContain(
@@ -138,6 +151,10 @@ describe('planCopy, rename mode', () => {
       sql: `INSERT INTO ${TARGET} ("Id", "a ""b""", "x.y z") OVERRIDING SYSTEM VALUE SELECT "Id", "a ""b""", "x.y z" FROM ${SOURCE}`,
     });
     expect(p.ownerSql).toBe(`ALTER TABLE ${TARGET} OWNER TO "App ""Owner"""`);
+    // The log apply writes into the same shadow: it must override the identity too.
+    expect(p.overridingSystemValue).toBe(true);
+    expect(plan({ swap: { mode: 'rename', columns: { ...columns, overriding: '' } } }).overridingSystemValue).toBe(false);
+    expect(plan().overridingSystemValue).toBe(false);
   });
 
   it('chunks by default past 64 MB', () => {

@@ -11,6 +11,8 @@ export type { RenameSwapSteps } from './rename-steps.js';
 export type {
   AclEntry as RenameAclEntry,
   ForeignKeyFacts,
+  NotNullFacts,
+  PartitionFacts,
   PolicyFacts,
   RenameDependent,
   RenameFacts,

@@ -17,8 +17,11 @@ export interface RenameFacts {
   attached: RenameTableFacts;
   /** Columns of both tables in attnum order, dropped ones included. */
   columns: { original: ColumnInfo[]; shadow: ColumnInfo[] };
-  /** The shadow's constraints: its CHECKs (deparsed) and the names of any others. */
-  shadowConstraints: { checks: Array<{ name: string; def: string }>; other: string[] };
+  /**
+   * The shadow's constraints: its CHECKs and NOT NULL constraints (PostgreSQL 18+ keeps those as
+   * pg_constraint rows; LIKE copies them), deparsed, and the names of any others.
+   */
+  shadowConstraints: { checks: Array<{ name: string; def: string }>; notNulls: NotNullFacts[]; other: string[] };
   indexes: IndexPairFacts;
   /** The shadow's extended statistics (LIKE gave them generated names). */
   shadowStatistics: StatObject[];
@@ -39,17 +42,24 @@ export interface RenameTableFacts {
   table: TableInfo;
   /** pg_inherits rows the table is in, the other table as regclass text. */
   inheritance: Array<{ role: 'child' | 'parent'; other: string }>;
+  /** The table's place in its partitioned table when it is a partition, else null. */
+  partition: PartitionFacts | null;
   /** Extensions the table belongs to, as pg_describe_object prints them. */
   extensions: string[];
   /** Subscriptions replicating into the table (quoted names). */
   subscriptions: string[];
   /** Every catalog row that depends on the table, its indexes or its row and array types. */
   dependents: RenameDependent[];
-  /** Non-internal triggers, excluded ones included (the options decide). */
-  triggers: Array<{ name: string; def: string; enabled: string; comment: string | null }>;
+  /**
+   * Non-internal triggers, excluded ones included (the options decide). `inherited`: cloned from a
+   * trigger of the partitioned table (tgparentid), which attaching the partition clones again.
+   */
+  triggers: Array<{ name: string; def: string; enabled: string; comment: string | null; inherited: boolean }>;
   foreignKeysOut: ForeignKeyFacts[];
   foreignKeysIn: Array<ForeignKeyFacts & { schema: string; table: string }>;
   checks: Array<{ name: string; def: string }>;
+  /** NOT NULL constraints (PostgreSQL 18+; none on earlier versions, which keep only attnotnull). */
+  notNulls: NotNullFacts[];
   /** Comments on the table's own constraints other than foreign keys. */
   constraintComments: Array<{ name: string; comment: string }>;
   /** Policies; a role '' is PUBLIC. */
@@ -102,11 +112,49 @@ export interface RenameDependent {
   refIsType: boolean;
 }
 
+/**
+ * A NOT NULL constraint row (contype 'n', PostgreSQL 18+). `def` is pg_get_constraintdef's text
+ * (`NOT NULL col [NO INHERIT] [NOT VALID]`), which has no name in it: the rename swap pairs the
+ * shadow's with the original's by column and def, then gives them the original's names.
+ */
+export interface NotNullFacts {
+  name: string;
+  column: string;
+  def: string;
+  validated: boolean;
+}
+
 export interface ForeignKeyFacts {
   name: string;
   def: string;
   validated: boolean;
   comment: string | null;
+  /** Cloned from a foreign key of a partitioned table (conparentid): attaching and detaching partitions own it. */
+  inherited: boolean;
+}
+
+/**
+ * A leaf partition's place in its partitioned table: the rename swap detaches the old leaf and
+ * attaches the new one with the same bound.
+ */
+export interface PartitionFacts {
+  parentOid: number;
+  parentSchema: string;
+  parentName: string;
+  /** The current role is a member of the partitioned table's owner (DETACH and ATTACH need it). */
+  parentOwned: boolean;
+  /** The bound as pg_get_expr prints relpartbound: `FOR VALUES ...` or `DEFAULT`. */
+  bound: string;
+  /**
+   * pg_get_partition_constraintdef: what every row of the leaf satisfies (its ancestors' bounds
+   * included); null when nothing limits them (a default partition alone). The new leaf carries it as
+   * a CHECK so the ATTACH needs no scan.
+   */
+  constraint: string | null;
+  /** The parent's default partition when that is another table (quoted, qualified), else null. */
+  otherDefault: string | null;
+  /** The leaf's indexes attached to partitioned indexes of the parent, with those (quoted, qualified). */
+  indexParents: Array<{ index: number; parent: string }>;
 }
 
 export interface PolicyFacts {
@@ -179,7 +227,8 @@ export type RenameStepName =
   | 'replica identity'
   | 'cluster'
   | 'column'
-  | 'view';
+  | 'view'
+  | 'partition';
 
 /**
  * One statement of a planned rename swap. `phase` says when it runs: `check` first, under ACCESS

@@ -3,7 +3,8 @@ import { accessExclusiveCheck, oidLiteral, SWAP_CHECK_STATE, type TableInfo } fr
 
 /**
  * One text that changes whenever something the rename swap moves, or names in its statements,
- * changes: the table's own row (name, owner, ACL, options, RLS, replica identity), its columns
+ * changes: the table's own row (name, owner, ACL, options, RLS, replica identity, partition bound),
+ * its parents and their default partitions, the partitioned indexes its indexes belong to, its columns
  * (ACLs, statistics targets, options), every object depending on it, its indexes or its row and
  * array types (described by name, so renaming a sequence, a view or a publication counts), the
  * indexes' names and statistics targets, constraint, trigger and policy definitions as the server
@@ -31,8 +32,13 @@ export function fingerprintSql(tableOid: number): string {
        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass)
     SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
       (SELECT pg_catalog.concat_ws(',', c.relname, c.relnamespace, c.relowner, c.relacl, c.reloptions, c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.reltype,
-                                   (SELECT tc.reloptions FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid))
+                                   (SELECT tc.reloptions FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
+                                   c.relispartition, pg_catalog.pg_get_expr(c.relpartbound, c.oid))
          FROM pg_catalog.pg_class c WHERE c.oid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', i.inhparent, pt.partdefid), ';' ORDER BY i.inhparent)
+         FROM pg_catalog.pg_inherits i LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = i.inhparent WHERE i.inhrelid = ${t}),
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', ii.inhrelid, ii.inhparent), ';' ORDER BY ii.inhrelid)
+         FROM pg_catalog.pg_inherits ii JOIN pg_catalog.pg_index i ON i.indexrelid = ii.inhrelid WHERE i.indrelid = ${t}),
       (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', a.attrelid, a.attnum, a.attname, a.attacl, a.attstattarget, a.attoptions), ';' ORDER BY a.attrelid, a.attnum)
          FROM pg_catalog.pg_attribute a
         WHERE a.attrelid = ${t} OR a.attrelid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${t})),
@@ -61,6 +67,9 @@ export function fingerprintSql(tableOid: number): string {
          FROM pg_catalog.pg_description x WHERE x.objoid IN (SELECT o.oid FROM objs o)))) AS f`;
 }
 
+/** The message of the check's error when a partition's partitioned table is not locked (renameSwapError maps it to `swap_precondition`). */
+export const PARENT_LOCK_MESSAGE = 'pgtools rename swap: ACCESS EXCLUSIVE is not held on the partitioned table';
+
 /** The message of the check's error when the fingerprint differs (renameSwapError maps it to `rename_swap_stale`). */
 export const CHANGED_MESSAGE = 'pgtools rename swap: the table changed since the swap was planned';
 
@@ -68,9 +77,20 @@ export const CHANGED_MESSAGE = 'pgtools rename swap: the table changed since the
  * The check sent first under ACCESS EXCLUSIVE: it raises unless this transaction holds the lock on
  * both tables and the fingerprint is still the one the plan was worked out from. Pure.
  */
-export function renameCheckSql(original: TableInfo, shadow: TableInfo, fingerprint: string): string {
+export function renameCheckSql(original: TableInfo, shadow: TableInfo, fingerprint: string, parentOid: number | null = null): string {
+  // DETACH PARTITION would otherwise wait for the partitioned table's lock while holding the leaf's.
+  const parentCheck =
+    parentOid === null
+      ? ''
+      : `IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
+             WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+               AND l.relation = ${oidLiteral(parentOid)}) THEN
+          RAISE EXCEPTION USING ERRCODE = '${SWAP_CHECK_STATE}', MESSAGE = '${PARENT_LOCK_MESSAGE}';
+        END IF;`;
   return `DO $pgtools$ BEGIN
       ${accessExclusiveCheck(original, shadow)}
+      ${parentCheck}
       IF (${fingerprintSql(original.oid)}) IS DISTINCT FROM ${quoteLiteral(fingerprint)} THEN
         RAISE EXCEPTION USING ERRCODE = '${SWAP_CHECK_STATE}', MESSAGE = '${CHANGED_MESSAGE}';
       END IF;

@@ -1,6 +1,6 @@
 import type { Queryable } from '@pgtools/core';
 import type { TableInfo } from './catalog.js';
-import type { AclEntry, RenameDependent, RenameTableFacts, StatObject } from './rename-facts.js';
+import type { AclEntry, PartitionFacts, RenameDependent, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
  * Reads everything attached to the table that the rename swap must rebuild or refuse (see
@@ -17,6 +17,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
             CASE WHEN i.inhrelid = $1::int8::oid THEN i.inhparent ELSE i.inhrelid END::regclass::text AS other
        FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1::int8::oid OR i.inhparent = $1::int8::oid`,
   );
+  const partition = t.isPartition ? await readPartition(client, t.oid) : null;
   const extensions = await q<{ d: string }>(
     `SELECT pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS d
        FROM pg_catalog.pg_depend d
@@ -81,17 +82,19 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   }));
   const self = t.oid;
 
-  const triggers = await q<{ name: string; def: string; enabled: string; comment: string | null }>(
-    `SELECT tg.tgname AS name, pg_catalog.pg_get_triggerdef(tg.oid) AS def, tg.tgenabled::text AS enabled,
+  const triggers = await q<{ name: string; def: string; enabled: string; comment: string | null; inherited: boolean }>(
+    `SELECT tg.tgname AS name, pg_catalog.pg_get_triggerdef(tg.oid) AS def, tg.tgenabled::text AS enabled, tg.tgparentid <> 0 AS inherited,
             pg_catalog.obj_description(tg.oid, 'pg_trigger') AS comment
        FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = $1::int8::oid AND NOT tg.tgisinternal ORDER BY tg.tgname`,
   );
 
   const constraints = await q<{
     name: string; def: string; contype: string; validated: boolean; conrelid: number; schema: string; table: string; comment: string | null;
+    column: string | null; inherited: boolean;
   }>(
     `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS def, con.contype::text AS contype,
-            con.convalidated AS validated, con.conrelid::int8 AS conrelid, n.nspname AS schema, c.relname AS table,
+            (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = con.conrelid AND a.attnum = con.conkey[1]) AS column,
+            con.convalidated AS validated, con.conrelid::int8 AS conrelid, n.nspname AS schema, c.relname AS table, con.conparentid <> 0 AS inherited,
             pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
@@ -100,11 +103,14 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
       ORDER BY con.conname`,
   );
   const own = constraints.filter((c) => Number(c.conrelid) === self);
-  const foreignKeysOut = own.filter((c) => c.contype === 'f').map((c) => ({ name: c.name, def: c.def, validated: c.validated, comment: c.comment }));
+  const foreignKeysOut = own
+    .filter((c) => c.contype === 'f')
+    .map((c) => ({ name: c.name, def: c.def, validated: c.validated, comment: c.comment, inherited: c.inherited }));
   const foreignKeysIn = constraints
     .filter((c) => Number(c.conrelid) !== self)
-    .map((c) => ({ schema: c.schema, table: c.table, name: c.name, def: c.def, validated: c.validated, comment: c.comment }));
+    .map((c) => ({ schema: c.schema, table: c.table, name: c.name, def: c.def, validated: c.validated, comment: c.comment, inherited: c.inherited }));
   const checks = own.filter((c) => c.contype === 'c').map((c) => ({ name: c.name, def: c.def }));
+  const notNulls = own.filter((c) => c.contype === 'n').map((c) => ({ name: c.name, column: c.column ?? '', def: c.def, validated: c.validated }));
   const constraintComments = own
     .filter((c) => c.comment !== null && c.contype !== 'f')
     .map((c) => ({ name: c.name, comment: c.comment as string }));
@@ -195,6 +201,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   return {
     table: t,
     inheritance,
+    partition,
     extensions: extensions.map((r) => r.d),
     subscriptions: subscriptions.map((r) => r.d),
     dependents,
@@ -202,6 +209,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     foreignKeysOut,
     foreignKeysIn,
     checks,
+    notNulls,
     constraintComments,
     policies,
     views,
@@ -220,6 +228,38 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     tableComment: f.comment,
     columns: columns.map((c) => ({ name: c.name, comment: c.comment, statTarget: c.stat_target, options: c.options })),
     indexDetails: indexDetails.map((d) => ({ oid: Number(d.oid), comment: d.comment, statTargets: d.stat_targets })),
+  };
+}
+
+/** A partition's parent, bound, partition constraint, the parent's default partition and the partitioned indexes its indexes belong to. */
+async function readPartition(client: Queryable, oid: number): Promise<PartitionFacts | null> {
+  const { rows } = await client.query<{
+    parent_oid: number; parent_schema: string; parent_name: string; parent_owned: boolean; bound: string; constraint: string | null; other_default: string | null;
+    index_parents: Array<{ index: number; parent: string }>;
+  }>(
+    `SELECT p.oid::int8 AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent_name, pg_catalog.pg_has_role(p.relowner, 'USAGE') AS parent_owned,
+            pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound, pg_catalog.pg_get_partition_constraintdef(c.oid) AS constraint,
+            (SELECT pg_catalog.quote_ident(dn.nspname) || '.' || pg_catalog.quote_ident(d.relname)
+               FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_class d ON d.oid = pt.partdefid
+               JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace
+              WHERE pt.partrelid = p.oid AND pt.partdefid <> c.oid) AS other_default,
+            COALESCE((SELECT pg_catalog.json_agg(pg_catalog.json_build_object('index', ii.inhrelid::int8,
+                        'parent', pg_catalog.quote_ident(xn.nspname) || '.' || pg_catalog.quote_ident(x.relname)) ORDER BY ii.inhrelid)
+                        FROM pg_catalog.pg_index i JOIN pg_catalog.pg_inherits ii ON ii.inhrelid = i.indexrelid
+                        JOIN pg_catalog.pg_class x ON x.oid = ii.inhparent JOIN pg_catalog.pg_namespace xn ON xn.oid = x.relnamespace
+                       WHERE i.indrelid = c.oid), '[]') AS index_parents
+       FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = c.oid
+       JOIN pg_catalog.pg_class p ON p.oid = inh.inhparent
+       JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+      WHERE c.oid = $1::int8::oid AND c.relispartition`,
+    [oid],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    parentOid: Number(r.parent_oid), parentSchema: r.parent_schema, parentName: r.parent_name, parentOwned: r.parent_owned, bound: r.bound, constraint: r.constraint,
+    otherDefault: r.other_default, indexParents: r.index_parents.map((x) => ({ index: Number(x.index), parent: x.parent })),
   };
 }
 

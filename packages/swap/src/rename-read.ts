@@ -1,7 +1,7 @@
 import { displayName, type Queryable } from '@pgtools/core';
 import { loadColumns, loadTable, preconditionError, withCatalogSearchPath } from './catalog.js';
 import { readIndexPairFacts } from './preconditions.js';
-import type { RenameFacts, SequenceFacts } from './rename-facts.js';
+import type { NotNullFacts, RenameFacts, SequenceFacts } from './rename-facts.js';
 import { fingerprintSql } from './rename-fingerprint.js';
 import { readRenameTableFacts, readStatistics } from './rename-inspect.js';
 import type { IndexPair, RelationName } from './types.js';
@@ -46,8 +46,16 @@ export async function readRenameFacts(
         WHERE con.conrelid = $1::int8::oid AND con.contype = 'c' ORDER BY con.conname`,
       [shadow.oid],
     );
+    const { rows: notNulls } = await client.query<NotNullFacts>(
+      `SELECT con.conname AS name, a.attname AS column, pg_catalog.pg_get_constraintdef(con.oid) AS def, con.convalidated AS validated
+         FROM pg_catalog.pg_constraint con
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
+        WHERE con.conrelid = $1::int8::oid AND con.contype = 'n' ORDER BY con.conname`,
+      [shadow.oid],
+    );
+    // NOT NULL constraints (PostgreSQL 18+) are the ones LIKE copies; they are paired by column, not counted as extra.
     const { rows: other } = await client.query<{ what: string }>(
-      `SELECT con.conname AS what FROM pg_catalog.pg_constraint con WHERE con.conrelid = $1::int8::oid AND con.contype NOT IN ('c')`,
+      `SELECT con.conname AS what FROM pg_catalog.pg_constraint con WHERE con.conrelid = $1::int8::oid AND con.contype NOT IN ('c', 'n')`,
       [shadow.oid],
     );
     const indexes = await readIndexPairFacts(client, original, shadow, indexPairs);
@@ -79,7 +87,7 @@ export async function readRenameFacts(
       role: { name: own[0]?.role ?? '', ownsOriginal: own[0]?.owner === true, ownsShadow: own[0]?.shadow_owner === true },
       attached,
       columns: { original: originalColumns, shadow: shadowColumns },
-      shadowConstraints: { checks, other: other.map((o) => o.what) },
+      shadowConstraints: { checks, notNulls, other: other.map((o) => o.what) },
       indexes,
       shadowStatistics,
       shadowGrantees: grantees.map((g) => g.grantee),

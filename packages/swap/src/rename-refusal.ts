@@ -1,12 +1,14 @@
 import { displayName, PgToolsError } from '@pgtools/core';
 import { preconditionError } from './catalog.js';
 import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
-import type { RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
+import { partitionBlockers, partitionBoundCheckName } from './rename-partition.js';
+import type { NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
- * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. A partition,
- * a typed table, inheritance in either direction, extension membership, a subscription replicating into
- * it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
+ * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. What keeps
+ * a partition from being detached and attached again ({@link partitionBlockers}), a typed table,
+ * inheritance in either direction (but a partition's own parent), extension membership, a subscription
+ * replicating into it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
  * so nothing is silently left on the old OID. Rows of `ignoreRelations` (the caller's helper tables,
  * dropped before the swap) are left out.
  *
@@ -18,9 +20,13 @@ import type { RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } fro
 export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations'> = {}): string[] {
   const blockers: string[] = [];
   const ignore = new Set(options.ignoreRelations ?? []);
-  if (t.table.isPartition) blockers.push('the table is a partition');
+  // A partition is swapped by detaching the old leaf and attaching the new one (rename-partition.ts).
+  blockers.push(...partitionBlockers(t));
   if (t.table.ofType !== 0) blockers.push('the table is a typed table (CREATE TABLE ... OF type)');
-  for (const i of t.inheritance) blockers.push(i.role === 'child' ? `the table inherits from ${i.other}` : `table ${i.other} inherits from the table`);
+  for (const i of t.inheritance) {
+    if (i.role === 'child' && t.partition !== null) continue;
+    blockers.push(i.role === 'child' ? `the table inherits from ${i.other}` : `table ${i.other} inherits from the table`);
+  }
   for (const e of t.extensions) blockers.push(`the table belongs to ${e}`);
   for (const s of t.subscriptions) blockers.push(`the table is replicated into by subscription ${s}`);
   const self = t.table.oid;
@@ -110,8 +116,8 @@ export interface RenameSwapAccepted {
 /**
  * Decides whether the rename swap can run from the facts alone, in the order the checks always ran:
  * the same table twice (`swap_precondition`), the role not owning both tables (`rename_swap_not_owner`),
- * something attached that cannot be moved ({@link renameBlockers}: `rename_swap_unsupported`, which is
- * how partitions are refused), a shadow that is not a full copy of the definition, index pairs that do
+ * something attached that cannot be moved ({@link renameBlockers}: `rename_swap_unsupported`, a
+ * partition among them when it cannot be detached and attached again cheaply), a shadow that is not a full copy of the definition, index pairs that do
  * not match (`swap_precondition`), an exclusion constraint (`rename_swap_unsupported`), statistics
  * objects without a copy (`swap_precondition`). Pure; returns the error, or what the checks resolved.
  *
@@ -153,26 +159,72 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
   return { pairs, statPairs };
 }
 
-/** The shadow must be the original's definition: same live columns in the same order, same NOT NULL, identity, generation and CHECKs. */
+/**
+ * The shadow must be the original's definition: same live columns in the same order, same NOT NULL
+ * (with its constraints on PostgreSQL 18+), identity, generation and CHECKs.
+ */
 function shadowDefinitionProblems(facts: RenameFacts): string[] {
   const la = facts.columns.original.filter((c) => !c.dropped);
   const lb = facts.columns.shadow.filter((c) => !c.dropped);
   const problems: string[] = [];
+  // The swap adds NOT VALID NOT NULL constraints (PostgreSQL 18+): the shadow has none on those columns.
+  // A partition's identity comes with the ATTACH (rename-shadow.ts).
+  const partition = facts.attached.partition !== null;
+  const notValidNotNull = new Set(facts.attached.notNulls.filter((n) => !n.validated).map((n) => n.column));
   if (la.length !== lb.length) problems.push(`${la.length} columns in the original, ${lb.length} in the shadow`);
   la.forEach((c, i) => {
     const d = lb[i];
     if (!d) return;
     if (c.name !== d.name) problems.push(`column ${i + 1} is ${JSON.stringify(c.name)} in the original but ${JSON.stringify(d.name)} in the shadow`);
     else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation) problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
-    else if (c.notNull !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
-    else if (c.identity !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
+    else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
+    else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
   const want = facts.attached.checks.map((c) => `${c.name}: ${c.def}`).sort();
-  const have = facts.shadowConstraints.checks.map((c) => `${c.name}: ${c.def}`).sort();
+  // A partition's shadow also carries its partition constraint, checked by the ATTACH.
+  const bound = partitionBoundCheckName(facts.original.oid);
+  const have = facts.shadowConstraints.checks.filter((c) => c.name !== bound).map((c) => `${c.name}: ${c.def}`).sort();
+  if (facts.attached.partition?.constraint != null && !facts.shadowConstraints.checks.some((c) => c.name === bound)) {
+    problems.push(`the shadow has no CHECK ${JSON.stringify(bound)} of the partition constraint`);
+  }
   if (want.join('\n') !== have.join('\n')) problems.push(`CHECK constraints differ: original [${want.join('; ')}], shadow [${have.join('; ')}]`);
+  problems.push(...notNullProblems(facts));
   const other = facts.shadowConstraints.other;
   if (other.length > 0) problems.push(`the shadow already has constraints other than CHECK: ${other.join(', ')}`);
   return problems;
+}
+
+/**
+ * NOT NULL constraints (PostgreSQL 18+) are compared by column and definition (NO INHERIT), not by
+ * name: the swap gives the shadow's the original's names ({@link pairNotNulls}). NOT VALID ones are
+ * not on the shadow (they would refuse the NULLs of the copied rows); the swap adds them.
+ */
+function notNullProblems(facts: RenameFacts): string[] {
+  const show = (list: ReadonlyArray<{ def: string }>) => list.map((n) => n.def).sort().join('; ');
+  const { original, shadow } = pairNotNulls(facts);
+  if (original.length === 0 && shadow.length === 0) return [];
+  return [`NOT NULL constraints differ: original [${show(original)}], shadow [${show(shadow)}]`];
+}
+
+/**
+ * Pairs the original's validated NOT NULL constraints with the shadow's on the same column with the
+ * same definition; returns the pairs (shadow first) and what is left unpaired on either side. Pure.
+ */
+export function pairNotNulls(facts: RenameFacts): { pairs: Array<[NotNullFacts, NotNullFacts]>; original: NotNullFacts[]; shadow: NotNullFacts[] } {
+  const left = [...facts.shadowConstraints.notNulls];
+  const pairs: Array<[NotNullFacts, NotNullFacts]> = [];
+  const unpaired: NotNullFacts[] = [];
+  for (const o of facts.attached.notNulls.filter((n) => n.validated)) {
+    const i = left.findIndex((s) => s.column === o.column && s.def === o.def);
+    const copy = left[i];
+    if (copy === undefined) {
+      unpaired.push(o);
+      continue;
+    }
+    pairs.push([copy, o]);
+    left.splice(i, 1);
+  }
+  return { pairs, original: unpaired, shadow: left };
 }
 
 /** Pairs each statistics object of the shadow (LIKE gave it a generated name) with the original's of the same shape. */

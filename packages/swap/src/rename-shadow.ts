@@ -3,6 +3,7 @@ import { loadColumns, loadTable, withCatalogSearchPath } from './catalog.js';
 import { reloptionsClause } from './reloptions.js';
 import type { RenameTableFacts } from './rename-facts.js';
 import { readRenameTableFacts } from './rename-inspect.js';
+import { partitionShadowStatements } from './rename-partition.js';
 import { renameBlockers, unsupportedError } from './rename-refusal.js';
 import type { RelationName } from './types.js';
 
@@ -93,8 +94,8 @@ export async function createRenameShadow(client: Queryable, options: CreateRenam
 
 /**
  * The statements that create the rename swap's shadow: the original's full definition without
- * indexes (see {@link createRenameShadow}), then its CHECK constraints one by one with their
- * comments. Pure.
+ * indexes (see {@link createRenameShadow}) and without its NOT VALID NOT NULL constraints (the swap adds
+ * them), then its CHECK constraints one by one with their comments. Pure.
  *
  * @example
  * ```ts
@@ -109,13 +110,20 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
   // Constraints are added one by one below: LIKE ... INCLUDING CONSTRAINTS would turn NOT VALID checks into valid ones.
   const statements = [
     `CREATE TABLE ${target} (LIKE ${quoteQualified(original.schema, original.name)} INCLUDING DEFAULTS INCLUDING GENERATED ` +
-      'INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)' +
+      // A partition's identity (PostgreSQL 17+) is its partitioned table's, which the ATTACH gives the new leaf.
+      `${attached.partition === null ? 'INCLUDING IDENTITY ' : ''}INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)` +
       (original.accessMethod && original.accessMethod !== 'heap' ? ` USING ${quoteIdent(original.accessMethod)}` : '') +
       (withClause ? ` WITH (${withClause})` : '') +
       ` TABLESPACE ${quoteIdent(tablespace)}`,
   ];
   for (const check of attached.checks) {
     statements.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
+  }
+  statements.push(...partitionShadowStatements(attached, target));
+  // LIKE copies NOT NULL constraints (PostgreSQL 18+: names, NO INHERIT, comments) but makes NOT VALID ones valid,
+  // and even NOT VALID would refuse the NULLs of the old rows the copy brings: the swap adds those (it needs no scan).
+  for (const n of attached.notNulls.filter((x) => !x.validated)) {
+    statements.push(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(n.column)} DROP NOT NULL`);
   }
   for (const c of attached.constraintComments) {
     if (attached.checks.some((k) => k.name === c.name)) {

@@ -7,22 +7,24 @@ import type { StepContext } from './rename-step-context.js';
 // The pure builders of the rename swap's statements for what is attached to the table, each
 // appending to the context in the order renameSwapSteps calls them.
 
-// MAINTAIN is PostgreSQL 17's (VACUUM, ANALYZE, REINDEX ...); aclexplode names it only on 17 and later.
+// MAINTAIN: PostgreSQL 17+ (VACUUM, ANALYZE, CLUSTER, REFRESH, REINDEX, LOCK TABLE without owning the table).
 const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
 const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
 const TRIGGER_STATES: Record<string, string> = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' };
+/** The state of a trigger a partition inherited: attaching clones the partitioned table's, whose state may differ. */
+const INHERITED_TRIGGER_STATES: Record<string, string> = { ...TRIGGER_STATES, O: 'ENABLE TRIGGER' };
 
 /** A statistics target worth setting: PostgreSQL 17+ keeps NULL for the default where earlier versions keep -1. */
 const explicitTarget = (target: number | null): target is number => target !== null && target >= 0;
 
-/** Triggers (but the excluded ones) with their enabled state and comments. */
+/** Triggers (but the excluded ones) with their enabled state and comments; a partition's inherited ones come with the ATTACH. */
 export function triggerSteps(ctx: StepContext, options: Pick<RenameStepOptions, 'excludeTriggers'>): void {
   const { T, swap } = ctx;
   const exclude = new Set(options.excludeTriggers ?? []);
   for (const tg of ctx.attached.triggers) {
     if (exclude.has(tg.name)) continue;
-    swap('trigger', tg.def);
-    const state = TRIGGER_STATES[tg.enabled];
+    if (!tg.inherited) swap('trigger', tg.def);
+    const state = (tg.inherited ? INHERITED_TRIGGER_STATES : TRIGGER_STATES)[tg.enabled];
     if (state) swap('trigger', `ALTER TABLE ${T} ${state} ${quoteIdent(tg.name)}`);
     if (tg.comment !== null) swap('comment', `COMMENT ON TRIGGER ${quoteIdent(tg.name)} ON ${T} IS ${quoteLiteral(tg.comment)}`);
     ctx.moved.triggers.push(tg.name);

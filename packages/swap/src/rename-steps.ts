@@ -2,7 +2,8 @@ import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified } f
 import type { ResolvedIndexPair } from './preconditions.js';
 import type { RenameFacts, RenameMoved, RenameStepOptions, RenameSwapStep } from './rename-facts.js';
 import { renameCheckSql } from './rename-fingerprint.js';
-import { renameSwapRefusal, type RenameSwapAccepted } from './rename-refusal.js';
+import { attachPartitionSteps, detachPartitionSteps } from './rename-partition.js';
+import { pairNotNulls, renameSwapRefusal, type RenameSwapAccepted } from './rename-refusal.js';
 import type { StepContext } from './rename-step-context.js';
 import { grantSteps, identitySteps, policySteps, publicationSteps, settingSteps, statisticsSteps, triggerSteps, viewSteps } from './rename-steps-attached.js';
 
@@ -17,7 +18,8 @@ export interface RenameSwapSteps {
  * Builds every statement of the rename swap from the facts alone (pure): the check under the lock,
  * then, in order, giving the shadow the original's owner, detaching what points at the old table,
  * moving the old names out of the way, the two tables trading places, and rebuilding on the new table
- * what was attached to the old one (indexes and constraint names, foreign keys both ways, triggers,
+ * what was attached to the old one (a partition: detaching the old leaf, attaching the new one;
+ * indexes and constraint names, foreign keys both ways, triggers,
  * RLS and policies, grants, settings, comments, identity sequences, statistics, views, publications).
  * Refuses first, with the error of {@link renameSwapRefusal}, what it cannot do; throws
  * `rename_swap_failed` for catalog contents it does not know (a policy command, a privilege).
@@ -31,7 +33,8 @@ export function renameSwapSteps(facts: RenameFacts, options: RenameStepOptions =
   const accepted = renameSwapRefusal(facts, options);
   if (accepted instanceof PgToolsError) throw accepted;
   const { original, shadow } = facts;
-  const steps: RenameSwapStep[] = [{ name: 'check', sql: renameCheckSql(original, shadow, facts.fingerprint), phase: 'check' }];
+  const parentOid = facts.attached.partition?.parentOid ?? null;
+  const steps: RenameSwapStep[] = [{ name: 'check', sql: renameCheckSql(original, shadow, facts.fingerprint, parentOid), phase: 'check' }];
   const later: RenameSwapStep[] = [];
   const ctx: StepContext = {
     facts,
@@ -50,6 +53,7 @@ export function renameSwapSteps(facts: RenameFacts, options: RenameStepOptions =
   detachSteps(ctx, accepted);
   tradeSteps(ctx);
   indexSteps(ctx, accepted.pairs);
+  attachPartitionSteps(ctx);
   foreignKeySteps(ctx, options);
   triggerSteps(ctx, options);
   policySteps(ctx);
@@ -70,6 +74,8 @@ function detachSteps(ctx: StepContext, accepted: RenameSwapAccepted): void {
     // shadow in the caller's transaction, which may keep writing to it from another session.
     swap('owner', `ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} OWNER TO ${quoteIdent(original.owner)}`);
   }
+  // A partition leaves its partitioned table first (rename-partition.ts).
+  detachPartitionSteps(ctx);
   // Detach what points at the old table while it still has its name.
   for (const pub of inv.publications) {
     swap('publication', `ALTER PUBLICATION ${quoteIdent(pub.name)} DROP TABLE ${T}`);
@@ -112,7 +118,11 @@ function tradeSteps(ctx: StepContext): void {
   swap('rename', `ALTER TABLE ${quoteQualified(shadow.schema, tmpOld)} RENAME TO ${quoteIdent(shadow.name)}`);
 }
 
-/** Indexes take the original names; constraints are attached to them (which names the index after the constraint). */
+/**
+ * Indexes take the original names; constraints are attached to them (which names the index after the
+ * constraint); NOT NULL constraints take the original names, NOT VALID ones are added; then the
+ * constraints' comments.
+ */
 function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void {
   const { attached: inv, original, T, swap } = ctx;
   for (const p of pairs) {
@@ -138,6 +148,15 @@ function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void
       swap('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
     }
     if (detail?.comment != null) swap('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
+  }
+  // NOT NULL constraints (PostgreSQL 18+) take the original's names, and NOT VALID ones are added (no scan),
+  // before the comments name them.
+  for (const [from, to] of pairNotNulls(ctx.facts).pairs) {
+    if (from.name !== to.name) swap('constraint', `ALTER TABLE ${T} RENAME CONSTRAINT ${quoteIdent(from.name)} TO ${quoteIdent(to.name)}`);
+  }
+  for (const n of inv.notNulls.filter((x) => !x.validated)) {
+    swap('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(n.name)} ${n.def}`);
+    ctx.moved.constraints.push(n.name);
   }
   for (const c of inv.constraintComments) {
     swap('comment', `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${T} IS ${quoteLiteral(c.comment)}`);

@@ -1,7 +1,7 @@
 import { displayName, PgToolsError, silentLogger, sqlStateOf, wrapPgError, type Queryable } from '@pgtools/core';
 import { lockNotHeldError, SWAP_CHECK_STATE, withCatalogSearchPath, type TableInfo } from './catalog.js';
 import type { RenameFacts, RenameMoved, RenameStepOptions, RenameSwapStep } from './rename-facts.js';
-import { CHANGED_MESSAGE } from './rename-fingerprint.js';
+import { CHANGED_MESSAGE, PARENT_LOCK_MESSAGE } from './rename-fingerprint.js';
 import { readRenameFacts } from './rename-read.js';
 import { renameSwapRefusal } from './rename-refusal.js';
 import { renameSwapSteps } from './rename-steps.js';
@@ -33,12 +33,15 @@ export interface RenameSwapResult {
 /**
  * Puts a rebuilt table in place of the original by renaming, for a table owner without superuser (managed
  * services). Everything attached to the original's OID is moved to the new table: indexes and constraint names,
- * CHECK/NOT NULL (already on the shadow), foreign keys in both directions, triggers with their enabled state,
+ * CHECK/NOT NULL (already on the shadow; PostgreSQL 18's NOT NULL constraints take the original names, NOT VALID
+ * ones are added), foreign keys in both directions, triggers with their enabled state,
  * RLS flags and policies, table and column grants, comments, reloptions, replica identity, CLUSTER mark,
  * per-column statistics targets and options, extended statistics, sequences OWNED BY its columns, identity
  * sequences (continuing from the old value), views (CREATE OR REPLACE, so they keep their OID, grants and
  * dependents) and publication membership. What it cannot move makes it refuse with `rename_swap_unsupported`
- * before changing anything. Runs in the caller's transaction, which must hold ACCESS EXCLUSIVE on both tables.
+ * before changing anything. Runs in the caller's transaction, which must hold ACCESS EXCLUSIVE on both tables
+ * and, for a partition (detached and attached again, see rename-partition.ts), on its partitioned table
+ * (`LOCK TABLE ONLY parent`, which DETACH PARTITION needs: every query through it waits until the commit).
  * It is {@link prepareRenameSwap} followed by {@link executeRenameSwap}.
  *
  * @example
@@ -95,6 +98,15 @@ export function renameSwapError(plan: RenameSwapPlan, err: unknown): PgToolsErro
   const notLocked = lockNotHeldError(err, plan.original, plan.shadow);
   if (notLocked) return notLocked;
   const orig = displayName(plan.original.schema, plan.original.name);
+  const partition = plan.facts.attached.partition;
+  if (partition !== null && sqlStateOf(err) === SWAP_CHECK_STATE && (err as Error | undefined)?.message === PARENT_LOCK_MESSAGE) {
+    const parent = displayName(partition.parentSchema, partition.parentName);
+    return new PgToolsError(
+      'swap_precondition',
+      `this transaction does not hold ACCESS EXCLUSIVE on ${parent}, which detaching the partition ${orig} needs: run LOCK TABLE ONLY ${parent} IN ACCESS EXCLUSIVE MODE in it too`,
+      { cause: err },
+    );
+  }
   if (sqlStateOf(err) === SWAP_CHECK_STATE && (err as Error | undefined)?.message === CHANGED_MESSAGE) {
     return new PgToolsError('rename_swap_stale', `something attached to ${orig} (a grant, a view, a comment, ...) changed since the rename swap was planned; roll back and plan it again`, { cause: err });
   }

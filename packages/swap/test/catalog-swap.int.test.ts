@@ -207,6 +207,40 @@ describe('catalogSwap', () => {
     }
   });
 
+  it('keeps NOT NULL constraints (named, NO INHERIT, NOT VALID on PostgreSQL 18) with the table OID, where they stay in force', async () => {
+    const original = { schema: 'public', name: 'nn' };
+    const shadow = { schema: 'pgtools', name: 'nn_shadow' };
+    await pool.query('CREATE TABLE public.nn (id bigint PRIMARY KEY, v text, n int CONSTRAINT n_named NOT NULL, w int)');
+    await pool.query(`INSERT INTO public.nn SELECT g, 'v' || g, g, CASE WHEN g % 2 = 0 THEN g END FROM generate_series(1, 500) g`);
+    if (cluster.version >= 18) {
+      await pool.query('ALTER TABLE public.nn ADD CONSTRAINT w_nn NOT NULL w NOT VALID');
+      await pool.query('ALTER TABLE public.nn ADD CONSTRAINT v_nn NOT NULL v NO INHERIT');
+      await pool.query(`COMMENT ON CONSTRAINT n_named ON public.nn IS 'n stays set'`);
+    }
+    await pool.query('DELETE FROM public.nn WHERE id % 3 = 0');
+    const state = async () => ({
+      constraints: (
+        await pool.query(`SELECT oid::int8 AS oid, conname, contype::text, convalidated, connoinherit, pg_get_constraintdef(oid) AS def,
+                                 obj_description(oid, 'pg_constraint') AS comment
+                            FROM pg_constraint WHERE conrelid = 'public.nn'::regclass ORDER BY conname`)
+      ).rows,
+      notNull: (await pool.query(`SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'public.nn'::regclass AND attnum > 0 ORDER BY attnum`)).rows,
+      content: await contentMd5(pool, 'public.nn', 'id'),
+    });
+    const before = await state();
+    const setup = await pool.connect();
+    const pairs = await buildCatalogShadow(setup, original, shadow).finally(() => setup.release());
+    await swapInTransaction(original, shadow, pairs);
+    expect(await state()).toEqual(before);
+    await expect(pool.query(`INSERT INTO public.nn (id, v, n, w) VALUES (1000, 'x', NULL, 1)`)).rejects.toMatchObject({ code: '23502' });
+    if (cluster.version >= 18) {
+      await expect(pool.query(`INSERT INTO public.nn (id, v, n, w) VALUES (1000, 'x', 1, NULL)`)).rejects.toMatchObject({ code: '23502' });
+      await expect(pool.query(`INSERT INTO public.nn (id, v, n, w) VALUES (1000, NULL, 1, 1)`)).rejects.toMatchObject({ code: '23502' });
+    }
+    expect(await amcheck(pool, 'public.nn')).toEqual([]);
+    await dropShadow(pool, shadow);
+  });
+
   it('refuses a non-superuser with catalog_swap_requires_superuser', async () => {
     await pool.query('CREATE TABLE public.owned (id int PRIMARY KEY)');
     await pool.query('ALTER TABLE public.owned OWNER TO app_owner');

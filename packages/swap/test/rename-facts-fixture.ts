@@ -12,6 +12,8 @@ export const ROLE_UPPER = 'UPPER';
 export const ORIGINAL_OID = 16400;
 export const SHADOW_OID = 16500;
 
+export const ID_NOT_NULL = { name: 'It ems.Ü_Id "x"_not_null', column: 'Id "x"', def: 'NOT NULL "Id ""x"""', validated: true };
+
 function table(over: Partial<SwapTableInfo>): SwapTableInfo {
   return {
     oid: ORIGINAL_OID, schema: SCHEMA, name: TABLE, relkind: 'r', persistence: 'p', ownerOid: 10, owner: 'Own "er"',
@@ -34,17 +36,20 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
   return {
     table: table({}),
     inheritance: [],
+    partition: null,
     extensions: [],
     subscriptions: [],
     dependents: [],
     triggers: [
-      { name: 'Trg "a"', def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`, enabled: 'O', comment: null },
-      { name: 'capture', def: 'CREATE TRIGGER capture ...', enabled: 'A', comment: null },
-      { name: 'Trg.r', def: 'CREATE TRIGGER "Trg.r" ...', enabled: 'R', comment: "it's" },
+      { name: 'Trg "a"', def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`, enabled: 'O', comment: null, inherited: false },
+      { name: 'capture', def: 'CREATE TRIGGER capture ...', enabled: 'A', comment: null, inherited: false },
+      { name: 'Trg.r', def: 'CREATE TRIGGER "Trg.r" ...', enabled: 'R', comment: "it's", inherited: false },
     ],
-    foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c' }],
-    foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null }],
+    foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c', inherited: false }],
+    foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null, inherited: false }],
     checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+    // PostgreSQL 18 keeps NOT NULL as constraints; LIKE copies them with their names.
+    notNulls: [ID_NOT_NULL],
     constraintComments: [{ name: 'Code "chk"', comment: 'chk c' }],
     policies: [
       { name: 'Pol "all"', permissive: true, cmd: '*', roles: [''], qual: 'true', withCheck: null, comment: null },
@@ -102,7 +107,7 @@ export function renameFacts(over: Partial<RenameFacts> = {}): RenameFacts {
     role: { name: 'Own "er"', ownsOriginal: true, ownsShadow: true },
     attached: attachedFacts(),
     columns: { original: columns, shadow: shadowColumns },
-    shadowConstraints: { checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }], other: [] },
+    shadowConstraints: { checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }], notNulls: [ID_NOT_NULL], other: [] },
     indexes: {
       original: [
         index(16430, ORIGINAL_OID, SCHEMA, 'PK "c"', { unique: true, primary: true, shape: 'pk', constraintName: 'PK "c"', constraintType: 'p' }),

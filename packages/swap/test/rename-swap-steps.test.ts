@@ -10,7 +10,7 @@ import {
   type RenameStepOptions,
   type RenameSwapStep,
 } from '../src/index.js';
-import { attachedFacts, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
+import { attachedFacts, ID_NOT_NULL, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
 
 const T = '"Sch ""é"".x"."It ems.Ü"';
 const options: RenameStepOptions = { excludeTriggers: ['capture'] };
@@ -27,6 +27,37 @@ const dependent = (over: Partial<RenameDependent>): RenameDependent => ({
   tgRel: null, rwClass: null, rwRelkind: null, rwName: null, rwOwned: null, polRel: null, stxRel: null, prRel: null, pubOwned: null,
   pubName: null, adRel: null, refIsType: false, ...over,
 });
+
+/** The fixture as a leaf partition of "Pa rt"."Par ""ent""" (OID 16300), its shadow with the partition constraint. */
+const partitionFacts = (
+  over: { otherDefault?: string; fkOut?: { name: string; inherited: boolean }; fkIn?: { schema: string; table: string; name: string; inherited: boolean }; bound?: string; constraint?: string | null } = {},
+): RenameFacts => {
+  const base = renameFacts();
+  const original = { ...base.original, isPartition: true };
+  const constraint = over.constraint === undefined ? `(("Id ""x""" IS NOT NULL) AND ("Id ""x""" >= '1'::bigint) AND ("Id ""x""" < '1000'::bigint))` : over.constraint;
+  const attached = attachedFacts({
+    table: original,
+    inheritance: [{ role: 'child', other: '"Pa rt"."Par ""ent"""' }],
+    partition: {
+      parentOid: 16300, parentSchema: 'Pa rt', parentName: 'Par "ent"', parentOwned: true, bound: over.bound ?? `FOR VALUES FROM ('1') TO ('1000')`, constraint,
+      otherDefault: over.otherDefault ?? null,
+      indexParents: [{ index: 16430, parent: '"Pa rt"."Par_pkey"' }, { index: 16432, parent: '"Pa rt"."par_lower"' }],
+    },
+    triggers: [...attachedFacts().triggers, { name: 'Cloned', def: 'CREATE TRIGGER "Cloned" ...', enabled: 'O', comment: null, inherited: true }],
+  });
+  if (over.fkOut) attached.foreignKeysOut = [...attached.foreignKeysOut, { ...over.fkOut, def: 'FOREIGN KEY (cat) REFERENCES x(id)', validated: true, comment: null }];
+  if (over.fkIn) attached.foreignKeysIn = [...attached.foreignKeysIn, { ...over.fkIn, def: 'FOREIGN KEY (i) REFERENCES x(id)', validated: true, comment: null }];
+  const bound = constraint === null ? [] : [{ name: `pgtools_partition_bound_${ORIGINAL_OID}`, def: `CHECK ${constraint}` }];
+  // The leaf's identity is its partitioned table's (PostgreSQL 17+): the shadow has none, the ATTACH gives it.
+  attached.identitySequences = [];
+  return renameFacts({
+    original,
+    attached,
+    columns: { original: base.columns.original, shadow: base.columns.shadow.map((c) => ({ ...c, identity: '' })) },
+    shadowIdentitySequences: [],
+    shadowConstraints: { ...base.shadowConstraints, checks: [...base.shadowConstraints.checks, ...bound] },
+  });
+};
 
 describe('renameSwapSteps', () => {
   it('orders the phases: the check first, then the swap, then what runs after the commit', () => {
@@ -233,6 +264,78 @@ describe('renameSwapSteps', () => {
     expect(sql.some((s) => /\bnull\b/.test(s))).toBe(false);
   });
 
+  it('gives NOT NULL constraints (PostgreSQL 18) the original names, paired by column, and adds NOT VALID ones, before the comments name them', () => {
+    const attached = attachedFacts({
+      notNulls: [
+        ID_NOT_NULL,
+        { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true },
+        { name: 's nn', column: 's.id', def: 'NOT NULL "s.id" NOT VALID', validated: false },
+      ],
+      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: 's nn', comment: 'from now on' }],
+    });
+    const facts = renameFacts({
+      attached,
+      shadowConstraints: {
+        checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+        notNulls: [{ name: 'Shadow "1"_Code_not_null', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true }, ID_NOT_NULL],
+        other: [],
+      },
+    });
+    // PostgreSQL 18 marks a column with a NOT VALID NOT NULL constraint attnotnull; the shadow has none on it.
+    const notNull = (cols: RenameFacts['columns']['original'], names: string[]) => cols.map((c) => (names.includes(c.name) ? { ...c, notNull: true } : c));
+    facts.columns = { original: notNull(facts.columns.original, ['Code', 's.id']), shadow: notNull(facts.columns.shadow, ['Code']) };
+    const sql = swapSql(facts);
+    const rename = `ALTER TABLE ${T} RENAME CONSTRAINT "Shadow ""1""_Code_not_null" TO "Code nn"`;
+    const add = `ALTER TABLE ${T} ADD CONSTRAINT "s nn" NOT NULL "s.id" NOT VALID`;
+    const comments = [`COMMENT ON CONSTRAINT "Code nn" ON ${T} IS 'nn c'`, `COMMENT ON CONSTRAINT "s nn" ON ${T} IS 'from now on'`];
+    const at = sql.indexOf(rename);
+    expect(at).toBeGreaterThan(sql.indexOf(`ALTER TABLE "Sch ""é"".x"."pgtools_swap_new_${SHADOW_OID}" RENAME TO "It ems.Ü"`));
+    expect(sql.slice(at, at + 4)).toEqual([rename, add, ...comments]);
+    // A NOT NULL constraint that already has its name is left alone.
+    expect(sql.filter((s) => s.includes('RENAME CONSTRAINT'))).toEqual([rename]);
+    expect(renameSwapSteps(facts, options).moved.constraints).toContain('s nn');
+  });
+
+  it('swaps a partition by detaching the old leaf and attaching the new one, its indexes to the partitioned ones, then drops the bound CHECK', () => {
+    const facts = partitionFacts();
+    const { steps } = renameSwapSteps(facts, options);
+    const check = steps[0]!.sql;
+    expect(check).toContain(`l.relation = 16300::pg_catalog.oid) THEN`);
+    const sql = steps.filter((s) => s.phase === 'swap').map((s) => s.sql);
+    const parent = '"Pa rt"."Par ""ent"""';
+    const detach = `ALTER TABLE ${parent} DETACH PARTITION ${T}`;
+    // First (the fixture's tables have one owner), before anything is renamed or dropped.
+    expect(sql[0]).toBe(detach);
+    const attach = [
+      `ALTER TABLE ${parent} ATTACH PARTITION ${T} FOR VALUES FROM ('1') TO ('1000')`,
+      `ALTER INDEX "Pa rt"."Par_pkey" ATTACH PARTITION "Sch ""é"".x"."PK ""c"""`,
+      `ALTER INDEX "Pa rt"."par_lower" ATTACH PARTITION "Sch ""é"".x"."Idx ""lower"""`,
+      `ALTER TABLE ${T} DROP CONSTRAINT "pgtools_partition_bound_${ORIGINAL_OID}"`,
+    ];
+    const at = sql.indexOf(attach[0]!);
+    expect(sql.slice(at, at + attach.length)).toEqual(attach);
+    // After the constraints took the index copies (ATTACH looks for them), before the triggers.
+    expect(at).toBeGreaterThan(sql.indexOf(`ALTER TABLE ${T} ADD CONSTRAINT "PK ""c""" PRIMARY KEY USING INDEX "index_16430"`));
+    expect(at).toBeLessThan(sql.findIndex((s) => s.startsWith('CREATE TRIGGER')));
+    // The trigger cloned from the partitioned table comes with the ATTACH: only its state is set.
+    expect(sql.filter((s) => s.includes('"Cloned"'))).toEqual([`ALTER TABLE ${T} ENABLE TRIGGER "Cloned"`]);
+    expect(named(steps, 'partition')).toHaveLength(5);
+    // The shadow: no identity of its own (the ATTACH gives the partitioned table's), the partition constraint as a CHECK.
+    const shadowSql = renameShadowStatements(facts.attached, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts');
+    expect(shadowSql[0]).toContain('INCLUDING GENERATED INCLUDING STORAGE');
+    expect(shadowSql).toContain(
+      `ALTER TABLE "pg tools"."Shadow ""1""" ADD CONSTRAINT "pgtools_partition_bound_${ORIGINAL_OID}" CHECK ((("Id ""x""" IS NOT NULL) AND ("Id ""x""" >= '1'::bigint) AND ("Id ""x""" < '1000'::bigint)))`,
+    );
+  });
+
+  it('a lone default partition has no partition constraint: no CHECK to drop', () => {
+    const facts = partitionFacts({ bound: 'DEFAULT', constraint: null });
+    facts.shadowConstraints = { ...facts.shadowConstraints, checks: facts.shadowConstraints.checks.filter((c) => !c.name.startsWith('pgtools_')) };
+    const sql = swapSql(facts);
+    expect(sql).toContain(`ALTER TABLE "Pa rt"."Par ""ent""" ATTACH PARTITION ${T} DEFAULT`);
+    expect(sql.some((s) => s.includes('pgtools_partition_bound'))).toBe(false);
+  });
+
   it('works from facts that went through JSON', () => {
     const facts = renameFacts();
     expect(renameSwapSteps(JSON.parse(JSON.stringify(facts)) as RenameFacts, options)).toEqual(renameSwapSteps(facts, options));
@@ -245,16 +348,36 @@ describe('renameSwapRefusal', () => {
     expect(decision).not.toBeInstanceOf(PgToolsError);
   });
 
-  it('refuses a partition with rename_swap_unsupported, and so does the builder', () => {
-    const facts = renameFacts();
-    facts.original = { ...facts.original, isPartition: true };
-    facts.attached = attachedFacts({ table: facts.original, inheritance: [{ role: 'child', other: 'app.parted' }] });
+  it('refuses a partition it cannot detach and attach again cheaply, saying why, and so does the builder', () => {
+    const facts = partitionFacts({
+      otherDefault: '"Pa rt".def',
+      fkOut: { name: 'Fk "p"', inherited: true },
+      fkIn: { schema: 'o', table: 'refs', name: 'to parted', inherited: true },
+    });
     const err = refusal(facts);
     expect(err.code).toBe('rename_swap_unsupported');
     expect(err.message).toBe(
-      `the rename swap cannot move everything attached to "Sch ""é"".x"."It ems.Ü": the table is a partition; the table inherits from app.parted. Use --swap=catalog as a superuser`,
+      `the rename swap cannot move everything attached to "Sch ""é"".x"."It ems.Ü": ` +
+        `the partitioned table "Pa rt"."Par ""ent""" has a default partition "Pa rt".def, which attaching the new partition would scan under ACCESS EXCLUSIVE (detach "Pa rt".def first, or repack it alone); ` +
+        `foreign key "Fk ""p""" comes from "Pa rt"."Par ""ent""", and attaching the new partition would validate it under ACCESS EXCLUSIVE; ` +
+        `foreign key "to parted" of "o"."refs" references "Pa rt"."Par ""ent""", and detaching the partition would check every referenced row under ACCESS EXCLUSIVE. ` +
+        'Use --swap=catalog as a superuser',
     );
     expect(() => renameSwapSteps(facts, options)).toThrow(err.message);
+    // A partition whose partitioned table could not be read, and a shadow without the partition constraint.
+    // The role must own the partitioned table too: DETACH and ATTACH need it.
+    const notOwned = partitionFacts();
+    const part = notOwned.attached.partition;
+    if (part === null) throw new Error('expected a partition');
+    notOwned.attached = { ...notOwned.attached, partition: { ...part, parentOwned: false } };
+    expect(refusal(notOwned).message).toContain('the current role does not own the partitioned table "Pa rt"."Par ""ent""", which detaching and attaching the partition needs');
+    const unread = partitionFacts();
+    unread.attached = { ...unread.attached, partition: null };
+    expect(refusal(unread).message).toContain('the table is a partition whose partitioned table could not be read; the table inherits from "Pa rt"."Par ""ent"""');
+    const noBound = partitionFacts();
+    noBound.shadowConstraints = { ...noBound.shadowConstraints, checks: noBound.shadowConstraints.checks.filter((c) => !c.name.startsWith('pgtools_')) };
+    expect(refusal(noBound)).toMatchObject({ code: 'swap_precondition' });
+    expect(refusal(noBound).message).toContain(`the shadow has no CHECK "pgtools_partition_bound_${ORIGINAL_OID}" of the partition constraint`);
   });
 
   it('refuses typed tables, inheritance, extension members and subscriptions', () => {
@@ -325,13 +448,35 @@ describe('renameSwapRefusal', () => {
   });
 
   it('refuses a shadow that is not a full copy of the definition', () => {
-    const facts = renameFacts({ shadowConstraints: { checks: [], other: ['Shadow "1"_pkey'] } });
+    const facts = renameFacts({ shadowConstraints: { checks: [], notNulls: [], other: ['Shadow "1"_pkey'] } });
     facts.columns = { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) };
     const err = refusal(facts);
     expect(err.code).toBe('swap_precondition');
     expect(err.message).toContain('column "Code" differs in NOT NULL');
     expect(err.message).toContain(`CHECK constraints differ: original [Code "chk": CHECK ("Code" <> ''::text)], shadow []`);
     expect(err.message).toContain('the shadow already has constraints other than CHECK: Shadow "1"_pkey');
+  });
+
+  it('refuses a shadow whose NOT NULL constraints (PostgreSQL 18) differ in NO INHERIT or have a NOT VALID one, and counts none as other constraints', () => {
+    const facts = renameFacts({
+      attached: attachedFacts({ notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true }] }),
+      shadowConstraints: {
+        checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+        notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code"', validated: true }],
+        other: [],
+      },
+    });
+    const err = refusal(facts);
+    expect(err.code).toBe('swap_precondition');
+    expect(err.message).toContain('NOT NULL constraints differ: original [NOT NULL "Code" NO INHERIT], shadow [NOT NULL "Code"]');
+    expect(err.message).not.toContain('other than CHECK');
+    // A NOT VALID one belongs on the shadow only after the swap: the copied rows may have NULLs.
+    const notValid = { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NOT VALID', validated: false };
+    const early = renameFacts({ attached: attachedFacts({ notNulls: [ID_NOT_NULL, notValid] }), shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [ID_NOT_NULL, notValid] } });
+    expect(refusal(early).message).toContain('NOT NULL constraints differ: original [], shadow [NOT NULL "Code" NOT VALID]');
+    // Another name alone is no difference: the swap renames it.
+    const renamed = renameFacts({ shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [{ ...ID_NOT_NULL, name: 'other name' }] } });
+    expect(renameSwapRefusal(renamed, {})).not.toBeInstanceOf(PgToolsError);
   });
 
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
@@ -358,6 +503,14 @@ describe('renameShadowStatements', () => {
       `COMMENT ON CONSTRAINT "Code ""chk""" ON "pg tools"."Shadow ""1""" IS 'chk c'`,
     ]);
     expect(TABLE).toBe('It ems.Ü');
+    // PostgreSQL 18: LIKE copies NOT NULL constraints, making NOT VALID ones valid; the copied rows may have NULLs, so those go (the swap adds them).
+    const notValid = attachedFacts({
+      notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT NOT VALID', validated: false }],
+      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: ID_NOT_NULL.name, comment: 'LIKE copies this one' }],
+    });
+    expect(renameShadowStatements(notValid, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts').slice(2)).toEqual([
+      `ALTER TABLE "pg tools"."Shadow ""1""" ALTER COLUMN "Code" DROP NOT NULL`,
+    ]);
     expect(SCHEMA).toBe('Sch "é".x');
   });
 });

@@ -136,14 +136,20 @@ describe('renameSwap as a non-superuser table owner', () => {
     const cons = await q(
       `SELECT conname, contype::text, convalidated FROM pg_constraint WHERE conrelid = 'app.items'::regclass ORDER BY conname`,
     );
-    expect(cons).toEqual([
-      { conname: 'items_cat_fk', contype: 'f', convalidated: true },
-      { conname: 'items_code_check', contype: 'c', convalidated: true },
-      { conname: 'items_parent_id_fkey', contype: 'f', convalidated: true },
-      { conname: 'items_pkey', contype: 'p', convalidated: true },
-      { conname: 'items_sid_key', contype: 'u', convalidated: true },
-      { conname: 'payload_short', contype: 'c', convalidated: false },
-    ]);
+    // PostgreSQL 18 keeps NOT NULL as constraints too.
+    const notNulls = cluster.version >= 18 ? ['items_code_not_null', 'items_id_not_null', 'items_sid_not_null'] : [];
+    const byName = (a: { conname: string }, b: { conname: string }) => (a.conname < b.conname ? -1 : 1);
+    expect(cons.sort(byName)).toEqual(
+      [
+        { conname: 'items_cat_fk', contype: 'f', convalidated: true },
+        { conname: 'items_code_check', contype: 'c', convalidated: true },
+        { conname: 'items_parent_id_fkey', contype: 'f', convalidated: true },
+        { conname: 'items_pkey', contype: 'p', convalidated: true },
+        { conname: 'items_sid_key', contype: 'u', convalidated: true },
+        { conname: 'payload_short', contype: 'c', convalidated: false },
+        ...notNulls.map((conname) => ({ conname, contype: 'n', convalidated: true })),
+      ].sort(byName),
+    );
     // Foreign keys in both directions act on the new table.
     await expect(admin.query(`INSERT INTO app.line_items VALUES (1000, 999999)`)).rejects.toThrow(/foreign key/);
     await admin.query(`DELETE FROM app.items WHERE id = 200`);
@@ -167,9 +173,9 @@ describe('renameSwap as a non-superuser table owner', () => {
     const acl = await q(`SELECT relacl::text[] AS acl, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'app.items'::regclass`);
     expect(acl[0].relrowsecurity).toBe(true);
     expect(acl[0].relforcerowsecurity).toBe(true);
-    // The owner's full set: PostgreSQL 17 added MAINTAIN (m).
-    const ownerAll = cluster.version >= 17 ? 'arwdDxtm' : 'arwdDxt';
-    expect([...acl[0].acl].sort()).toEqual([`app_owner=${ownerAll}/app_owner`, 'reader=r/app_owner']);
+    // PostgreSQL 17 added MAINTAIN (m) to the owner's privileges.
+    const ownerPrivileges = cluster.version >= 17 ? 'arwdDxtm' : 'arwdDxt';
+    expect([...acl[0].acl].sort()).toEqual([`app_owner=${ownerPrivileges}/app_owner`, 'reader=r/app_owner']);
     expect(await q(`SELECT attname, attacl::text[] AS acl FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attacl IS NOT NULL ORDER BY attname`)).toEqual([
       { attname: 'code', acl: ['writer=r/app_owner'] },
       { attname: 'payload', acl: ['writer=w/app_owner'] },
@@ -222,11 +228,11 @@ describe('renameSwap as a non-superuser table owner', () => {
     ]);
     expect(
       // This server build records a pg_attver entry of its own in every column's attoptions; only user options count.
-      // PostgreSQL 17 stores the default target as NULL instead of -1.
-      await q(`SELECT attname, coalesce(attstattarget, -1) AS attstattarget, ARRAY(SELECT o FROM unnest(attoptions) o WHERE o NOT LIKE 'pg\\_%') AS o
+      await q(`SELECT attname, attstattarget, ARRAY(SELECT o FROM unnest(attoptions) o WHERE o NOT LIKE 'pg\\_%') AS o
                  FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attname IN ('code', 'cat_id') ORDER BY 1`),
     ).toEqual([
-      { attname: 'cat_id', attstattarget: -1, o: ['n_distinct=5'] },
+      // PostgreSQL 17 stores NULL for the default target where earlier versions store -1.
+      { attname: 'cat_id', attstattarget: cluster.version >= 17 ? null : -1, o: ['n_distinct=5'] },
       { attname: 'code', attstattarget: 500, o: [] },
     ]);
     expect(await q(`SELECT stxnamespace::regnamespace::text AS s, stxname FROM pg_statistic_ext WHERE stxrelid = 'app.items'::regclass`)).toEqual([
@@ -237,6 +243,32 @@ describe('renameSwap as a non-superuser table owner', () => {
     expect(await q(`SELECT pubname, schemaname, tablename, rowfilter FROM pg_publication_tables WHERE pubname = 'items_pub'`)).toEqual([
       { pubname: 'items_pub', schemaname: 'app', tablename: 'items', rowfilter: '(cat_id > 0)' },
     ]);
+  });
+
+  it('keeps NOT NULL as it was: named, NO INHERIT and NOT VALID constraints with their comments on PostgreSQL 18', async () => {
+    const pg18 = cluster.version >= 18;
+    await owner.query('CREATE TABLE app.nn (id bigint PRIMARY KEY, v text, n int CONSTRAINT n_named NOT NULL, w int)');
+    // NULLs in w stay allowed for the old rows: a NOT VALID NOT NULL constraint leaves them alone.
+    await owner.query(`INSERT INTO app.nn SELECT g, 'v' || g, g, CASE WHEN g % 2 = 0 THEN g END FROM generate_series(1, 100) g`);
+    if (pg18) {
+      await owner.query('ALTER TABLE app.nn ADD CONSTRAINT w_nn NOT NULL w NOT VALID');
+      await owner.query('ALTER TABLE app.nn ADD CONSTRAINT v_nn NOT NULL v NO INHERIT');
+      await owner.query(`COMMENT ON CONSTRAINT n_named ON app.nn IS 'n stays set'`);
+      await owner.query(`COMMENT ON CONSTRAINT w_nn ON app.nn IS 'w from now on'`);
+    }
+    const constraints = () =>
+      q(`SELECT conname, contype::text, convalidated, connoinherit, pg_get_constraintdef(oid) AS def, obj_description(oid, 'pg_constraint') AS comment
+           FROM pg_constraint WHERE conrelid = 'app.nn'::regclass ORDER BY conname`);
+    const notNull = () => q(`SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'app.nn'::regclass AND attnum > 0 ORDER BY attnum`);
+    const before = { constraints: await constraints(), notNull: await notNull(), content: await contentMd5(admin, 'app.nn', 'id') };
+    if (pg18) expect(before.constraints.filter((c) => c.contype === 'n').map((c) => c.conname)).toEqual(['n_named', 'nn_id_not_null', 'v_nn', 'w_nn']);
+    const oid = (await q(`SELECT 'app.nn'::regclass::oid::int8 AS oid`))[0]!.oid as string;
+    await repackByRename({ schema: 'app', name: 'nn' }, { schema: 'pgtools', name: 'nn_shadow' });
+    expect((await q(`SELECT 'app.nn'::regclass::oid::int8 AS oid`))[0]!.oid).not.toBe(oid);
+    expect({ constraints: await constraints(), notNull: await notNull(), content: await contentMd5(admin, 'app.nn', 'id') }).toEqual(before);
+    await expect(owner.query(`INSERT INTO app.nn (id, v, n, w) VALUES (1000, 'x', NULL, 1)`)).rejects.toMatchObject({ code: '23502' });
+    if (pg18) await expect(owner.query(`INSERT INTO app.nn (id, v, n, w) VALUES (1000, 'x', 1, NULL)`)).rejects.toMatchObject({ code: '23502' });
+    await dropShadow(admin, { schema: 'pgtools', name: 'nn_shadow' });
   });
 
   it('refuses with rename_swap_unsupported when a dependent cannot be moved, before creating anything', async () => {

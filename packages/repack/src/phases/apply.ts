@@ -14,6 +14,8 @@ export interface ApplyTarget {
   keyColumns: string[];
   /** The columns the copy wrote. */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS. */
+  overridingSystemValue: boolean;
   throttle: Throttle;
 }
 
@@ -26,6 +28,7 @@ export function logApplier(run: TableRun, target: ApplyTarget): ApplyBatch {
       target: target.shadow,
       keyColumns: target.keyColumns,
       columns: target.columns,
+      overridingSystemValue: target.overridingSystemValue,
       batchSize: target.throttle.stepRows(opts.applyBatchSize),
       transaction: inTransaction ? 'caller' : 'own',
     });

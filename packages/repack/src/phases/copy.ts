@@ -18,6 +18,8 @@ export interface Copied {
   committedAt: string;
   /** Columns written to the shadow table, in attnum order (rename mode leaves out generated ones). */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS: the log apply must say OVERRIDING SYSTEM VALUE too. */
+  overridingSystemValue: boolean;
   shadow: QualifiedName;
 }
 
@@ -78,7 +80,7 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
     // The server's clock, read after the commit (never the client's: a millisecond Date would
     // truncate and miss a transaction that started in the same millisecond).
     const { rows: at } = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
-    return { rows, xid, committedAt: at[0]!.at, columns: plan.columns };
+    return { rows, xid, committedAt: at[0]!.at, columns: plan.columns, overridingSystemValue: plan.overridingSystemValue };
   } catch (err) {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed copy'));
     throw err;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { PgToolsError, quoteQualified, sqlStateOf, wrapPgError } from '@pgtools/core';
-import { acquireTableLock } from '@pgtools/lock';
+import { displayName, PgToolsError, quoteQualified, sqlStateOf, wrapPgError } from '@pgtools/core';
+import { acquireTableLock, DEFAULT_MAX_TRY_MS } from '@pgtools/lock';
 import { buildDrainLogSql, buildDropCaptureSql, countLog, type CdcObjects } from '@pgtools/cdc';
 import {
   catalogSwapError,
@@ -15,6 +15,7 @@ import {
   type IndexPair,
   type RenameSwapPlan,
 } from '@pgtools/swap';
+import { tryLockPartitionedTable } from '../partition-lock.js';
 import type { Throttle } from '../throttle.js';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
 import type { ApplyBatch } from './apply.js';
@@ -26,6 +27,8 @@ export interface SwapInput {
   keyColumns: string[];
   /** The columns the copy wrote. */
   columns: string[];
+  /** The shadow has identity columns GENERATED ALWAYS. */
+  overridingSystemValue: boolean;
   swapMode: 'catalog' | 'rename';
   indexPairs: IndexPair[];
   guard: Guard;
@@ -41,7 +44,7 @@ export interface SwapInput {
  */
 export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]> {
   const { work, opts, display, result, logger } = run;
-  const { table, shadow, capture, keyColumns, columns, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
+  const { table, shadow, capture, keyColumns, columns, overridingSystemValue, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
   return run.phase('swap', async () => {
     const recordHold = (since: number): void => {
       const heldMs = Date.now() - since;
@@ -74,6 +77,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
       const plan = await planSwap();
       await run.pause('swap-planned');
       let lockedAt = 0;
+      let parentSince: number | undefined;
       for (let attempt = 1; ; attempt++) {
         // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
         for (;;) {
@@ -101,6 +105,24 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         lockedAt = Date.now();
         result.lockWaitMs += acquired.waitedMs;
         run.emit({ type: 'lock-acquired', table: display, purpose: 'swap', waitedMs: acquired.waitedMs, tries: acquired.tries });
+        // A partition (rename mode) is detached from its partitioned table, which needs ACCESS EXCLUSIVE on that too.
+        const partition = plan.rename?.facts.attached.partition ?? null;
+        if (partition !== null) {
+          const parent = { schema: partition.parentSchema, name: partition.parentName };
+          parentSince ??= Date.now();
+          if (!(await tryLockPartitionedTable(guard.client, parent, DEFAULT_MAX_TRY_MS))) {
+            await guard.client.query('ROLLBACK TO SAVEPOINT pgtools_swap');
+            recordHold(lockedAt);
+            if (Date.now() - parentSince > opts.waitTimeoutMs) {
+              throw new PgToolsError(
+                'lock_timeout',
+                `could not lock the partitioned table ${displayName(parent.schema, parent.name)} within ${Math.round(opts.waitTimeoutMs / 1000)} s; ` +
+                  `${display} skipped (intact). Try again when fewer queries use it, or raise --wait-timeout`,
+              );
+            }
+            continue;
+          }
+        }
         // Writers kept writing while we waited for the lock: if they left more than a short drain,
         // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
         const pending = await countLog(guard.client, capture);
@@ -115,7 +137,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
         // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
         // whole swap go to the server as one multi-statement query.
-        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators });
+        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators, overridingSystemValue });
         // Writers are blocked and the log is drained: the trigger has nothing left to capture.
         const dropTrigger = buildDropCaptureSql(capture, table)[0]!;
         const catalogStatements = plan.catalog ? catalogSwapStatements(plan.catalog) : [];
