@@ -1,0 +1,93 @@
+import type { DecisionInput } from './decision-input.js';
+import { isPrimaryRole, member, myWalPosition, probe, probeHealthy, probeOf } from './facts.js';
+import type { HaAction } from './ha-action.js';
+
+/**
+ * True when the key holder's PostgreSQL started after the newest message this replica received
+ * from it: what it wrote since may exist on the leader alone. Both times are on the leader's clock.
+ */
+export function missedLeaderRestart(input: DecisionInput, leader: string | undefined): boolean {
+  const last = input.lastLeader;
+  if (!last || last.name !== leader || last.name === input.config.name) return false;
+  return (input.local.streamedFromLeaderAt ?? Number.NEGATIVE_INFINITY) < last.startedAt;
+}
+
+/**
+ * Where the WAL of `name` ends when it stopped cleanly: its member key says `stopped` and carries
+ * the shutdown checkpoint's position (the agent publishes both in one write after a clean stop).
+ */
+function cleanStopPosition(input: DecisionInput, name: string): number | undefined {
+  const m = member(input, name);
+  return m?.state === 'stopped' && m.xlogLocation !== undefined ? m.xlogLocation : undefined;
+}
+
+/** No leader key: Patroni's healthiest-node race (`is_healthiest_node`). */
+export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAction {
+  const { cluster, config: cfg } = input;
+  const me = cfg.name;
+  const fo = cluster.failover;
+  const activeFailover = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined) && !(fo.scheduledAt !== undefined && fo.scheduledAt > input.now);
+  const clearFailoverKey = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined);
+  const myWal = myWalPosition(input);
+
+  const lose = (why: string): HaAction =>
+    runningPrimary
+      ? { kind: 'demote', mode: 'immediate', releaseLeader: false, reason: why, message: `demoting self because I am not the healthiest node: ${why}` }
+      : { kind: 'follow', leader: undefined, message: `following a different leader because I am not the healthiest node: ${why}` };
+  const win = (how: string): HaAction =>
+    runningPrimary
+      ? { kind: 'acquire_leader', clearFailoverKey, message: `acquired session lock as a leader${how}` }
+      : { kind: 'acquire_leader_and_promote', clearFailoverKey, message: `promoted self to leader by acquiring session lock${how}` };
+
+  if (cfg.tags.nofailover) return lose('nofailover is set');
+  if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
+  if (cfg.synchronousMode && !runningPrimary) {
+    const sync = cluster.sync;
+    if (!sync || (sync.leader !== me && !sync.syncStandbys.includes(me))) return lose('not a synchronous standby');
+  }
+  if (activeFailover && fo?.candidate === me) return win(' (manual failover)');
+
+  const others = cluster.members.filter((m) => m.name !== me && m.apiUrl);
+  if (activeFailover && fo?.candidate && others.some((m) => m.name === fo.candidate)) {
+    // Someone else was asked for: stand back while that candidate is healthy.
+    if (input.peerProbes === undefined) return probe(others.map((m) => m.name), 'manual failover');
+    if (probeHealthy(probeOf(input, fo.candidate))) return lose(`manual failover to ${fo.candidate} in progress`);
+  }
+  if (runningPrimary) return win('');
+
+  // The optime the leader published may be older than its last restart's writes. In synchronous
+  // mode the sync key already guarantees them (a listed standby confirmed every commit).
+  // A leader that stopped cleanly published where its WAL ends: then the optime rule can tell.
+  const last = input.lastLeader;
+  const finalPosition = last ? cleanStopPosition(input, last.name) : undefined;
+  if (!cfg.synchronousMode && last && finalPosition === undefined && missedLeaderRestart(input, last.name)) {
+    return lose(
+      `I cannot tell how far behind ${last.name} I am: its PostgreSQL started at ${new Date(last.startedAt).toISOString()} and I have not streamed from it since`,
+    );
+  }
+  const leaderPosition = Math.max(cluster.optime ?? 0, finalPosition ?? 0);
+  if ((cluster.optime !== undefined || finalPosition !== undefined) && leaderPosition - myWal > cfg.maximumLagOnFailover) {
+    return lose(`my wal position ${myWal} is behind the last leader position ${leaderPosition} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
+  }
+  if (others.length > 0 && input.peerProbes === undefined) return probe(others.map((m) => m.name), 'leader race');
+  for (const m of others) {
+    const p = probeOf(input, m.name);
+    if (!p || !p.reachable) continue;
+    if (isPrimaryRole(p.role) && p.state === 'running') return lose(`Primary (${m.name}) is still alive`);
+  }
+  if (activeFailover && fo?.leader === me && !fo.candidate) {
+    // I was switched away from: let any healthy member take over first.
+    const alternative = others.find((m) => !m.tags?.nofailover && probeHealthy(probeOf(input, m.name)));
+    if (alternative) return lose(`switchover away from me in progress, ${alternative.name} is healthy`);
+  }
+  // Only members that may race themselves can beat me; otherwise nobody would ever take over.
+  const mayRace = (name: string): boolean =>
+    !cfg.synchronousMode || cluster.sync?.leader === name || (cluster.sync?.syncStandbys.includes(name) ?? false);
+  for (const m of others) {
+    if (m.tags?.nofailover || !mayRace(m.name)) continue;
+    const p = probeOf(input, m.name);
+    if (!probeHealthy(p)) continue;
+    if ((p.walPosition ?? 0) > myWal) return lose(`Wal position of ${m.name} is ahead of my wal position`);
+  }
+  return win('');
+}
