@@ -8,6 +8,13 @@ export interface EtcdConnectOptions {
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer } | undefined;
 }
 
+/** `hosts` as given, with comma-separated entries split and blanks dropped. */
+export function splitHosts(hosts: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of hosts) for (const h of entry.split(',')) if (h.trim() !== '') out.push(h.trim());
+  return out;
+}
+
 /**
  * The etcd3 client EtcdDcs talks through: our deadline on every unary call, fault handling that
  * fails over between `hosts`, gRPC keepalives, auth and TLS. `tlsSetup` says which TLS is in use,

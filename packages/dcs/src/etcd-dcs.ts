@@ -3,7 +3,7 @@ import { EtcdLeaseInvalidError, type Etcd3, type ICompare, type IRequestOp, type
 import { ClusterWatch } from './cluster-watch.js';
 import { DCS_ERROR, toDcsError, withinDeadline, type TlsSetup } from './dcs-errors.js';
 import { jsonEqual } from './deep-equal.js';
-import { connectEtcd } from './etcd-client.js';
+import { connectEtcd, splitHosts } from './etcd-client.js';
 import { modCompare, prefixEnd, putOp, toRaw } from './etcd-requests.js';
 import { attemptsWithinDeadline } from './fault-handling.js';
 import { keyLayout, type KeyLayout } from './key-layout.js';
@@ -66,7 +66,7 @@ export class EtcdDcs {
     this.layout.member(options.name); // validates the name
     if (!Number.isFinite(options.ttl) || options.ttl < 1) throw new RangeError(`ttl must be at least 1 second, got ${options.ttl}`);
     this.name = options.name;
-    this.hosts = options.hosts.flatMap((h) => h.split(',')).map((h) => h.trim()).filter((h) => h !== '');
+    this.hosts = splitHosts(options.hosts);
     if (this.hosts.length === 0) throw new RangeError('hosts must list at least one etcd endpoint');
     this.logger = options.logger ?? silentLogger;
     this.onEvent = options.onEvent;
@@ -288,14 +288,12 @@ export class EtcdDcs {
 
   /** Writes `config`; with `expectedModRevision`, only if nobody changed it since (false otherwise). */
   async setConfig(value: ClusterConfig, expectedModRevision?: number): Promise<boolean> {
-    return this.op('set config', (deadline) => this.putKey(deadline, this.layout.config, patroniJson(value), modCompare(this.layout.config, expectedModRevision)));
+    return this.putJson('set config', this.layout.config, value, expectedModRevision);
   }
 
   /** Writes `failover` (a requested switchover / failover); CAS on the mod revision when given. */
   async setFailover(value: FailoverValue, expectedModRevision?: number): Promise<boolean> {
-    return this.op('set failover', (deadline) =>
-      this.putKey(deadline, this.layout.failover, patroniJson(value), modCompare(this.layout.failover, expectedModRevision)),
-    );
+    return this.putJson('set failover', this.layout.failover, value, expectedModRevision);
   }
 
   /** Clears `failover` the way Patroni does: writes `{}`. */
@@ -305,7 +303,7 @@ export class EtcdDcs {
 
   /** Writes `sync` (synchronous mode); CAS on the mod revision when given. */
   async setSync(value: SyncState, expectedModRevision?: number): Promise<boolean> {
-    return this.op('set sync state', (deadline) => this.putKey(deadline, this.layout.sync, patroniJson(value), modCompare(this.layout.sync, expectedModRevision)));
+    return this.putJson('set sync state', this.layout.sync, value, expectedModRevision);
   }
 
   /** Deletes `sync`; CAS on the mod revision when given. */
@@ -315,7 +313,7 @@ export class EtcdDcs {
 
   /** Writes `history` (after a promotion). */
   async setHistory(lines: HistoryEntry[]): Promise<boolean> {
-    return this.op('set history', (deadline) => this.putKey(deadline, this.layout.history, patroniJson(lines), []));
+    return this.putJson('set history', this.layout.history, lines, undefined);
   }
 
   /** Writes `status` (no lease) when it differs from what we last wrote. */
@@ -393,6 +391,11 @@ export class EtcdDcs {
 
   private async txn(deadline: number, compare: ICompare[], success: IRequestOp[]): Promise<ITxnResponse> {
     return attemptsWithinDeadline(deadline, this.hosts.length, (d) => this.client.kv.txn({ compare, success, failure: [] }, { deadline: d }));
+  }
+
+  /** Writes `value` as Patroni's JSON; with `expectedModRevision`, only if nobody changed the key since. */
+  private putJson(operation: string, key: string, value: unknown, expectedModRevision: number | undefined): Promise<boolean> {
+    return this.op(operation, (deadline) => this.putKey(deadline, key, patroniJson(value), modCompare(key, expectedModRevision)));
   }
 
   private async putKey(deadline: number, key: string, value: string, compare: ICompare[]): Promise<boolean> {
