@@ -102,4 +102,48 @@ describe('NOT VALID constraints in rename mode (--swap=rename)', () => {
     await owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, 1, 'x', 1)`);
     await owner.query(`INSERT INTO nv_child VALUES (1000, 99999)`);
   });
+
+  it('repacks a leaf whose old rows violate a NOT VALID CHECK of its partitioned table: the new leaf attaches with it, still NOT VALID', async () => {
+    await owner.query('CREATE TABLE nvp (id bigint PRIMARY KEY, qty int) PARTITION BY RANGE (id)');
+    await owner.query('CREATE TABLE nvp_1 PARTITION OF nvp FOR VALUES FROM (MINVALUE) TO (100000)');
+    await owner.query('INSERT INTO nvp SELECT g, CASE WHEN g % 4 = 0 THEN -g ELSE g END FROM generate_series(1, 2000) g');
+    await owner.query('ALTER TABLE nvp ADD CONSTRAINT nvp_qty_positive CHECK (qty > 0) NOT VALID');
+    const constraints = async () =>
+      (
+        await admin.query(
+          `SELECT conrelid::regclass::text AS tbl, conname, convalidated, conislocal, coninhcount, pg_get_constraintdef(oid) AS def
+             FROM pg_constraint WHERE conrelid IN ('nvp'::regclass, 'nvp_1'::regclass) AND contype = 'c' ORDER BY 1, 2`,
+        )
+      ).rows;
+    const before = await constraints();
+    expect(before.map((c) => [c.tbl, c.convalidated, c.conislocal])).toEqual([
+      ['nvp', false, true],
+      ['nvp_1', false, false],
+    ]);
+    let running = true;
+    let inserted = 0;
+    const errors: unknown[] = [];
+    const writer = (async () => {
+      for (let id = 50_000; running; id++) {
+        try {
+          await owner.query('INSERT INTO nvp (id, qty) VALUES ($1, $2)', [id, id]);
+          inserted++;
+        } catch (err) {
+          errors.push(err);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const result = await repack(owner, { table: 'nvp_1', swap: 'rename', switchThreshold: 5, pausePoint: slowPhases });
+    running = false;
+    await writer;
+    expect(result.tables.map((r) => [r.table, r.status, r.message ?? ''])).toEqual([['public.nvp_1', 'repacked', '']]);
+    expect(errors).toEqual([]);
+    // Still NOT VALID on the new leaf and inherited only: the swap adds it before the ATTACH (which wants it there),
+    // and ATTACH merges it into the partitioned table's (not local on a partition).
+    expect(await constraints()).toEqual(before);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE qty <= 0)::int AS bad FROM nvp`);
+    expect(rows[0]).toEqual({ n: 2000 + inserted, bad: 500 });
+    await expect(owner.query('INSERT INTO nvp (id, qty) VALUES (99999, -1)')).rejects.toMatchObject({ code: '23514', constraint: 'nvp_qty_positive' });
+  });
 });
