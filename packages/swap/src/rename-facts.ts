@@ -57,7 +57,7 @@ export interface RenameTableFacts {
   triggers: Array<{ name: string; def: string; enabled: string; comment: string | null; inherited: boolean }>;
   foreignKeysOut: ForeignKeyFacts[];
   foreignKeysIn: Array<ForeignKeyFacts & { schema: string; table: string }>;
-  checks: Array<{ name: string; def: string }>;
+  checks: CheckFacts[];
   /** NOT NULL constraints (PostgreSQL 18+; none on earlier versions, which keep only attnotnull). */
   notNulls: NotNullFacts[];
   /** Comments on the table's own constraints other than foreign keys. */
@@ -110,6 +110,17 @@ export interface RenameDependent {
   adRel: number | null;
   /** The row depends on the table's row type or its array type. */
   refIsType: boolean;
+}
+
+/**
+ * A CHECK constraint row. `def` is pg_get_constraintdef's text (`CHECK (expr) [NO INHERIT] [NOT VALID]`).
+ * A NOT VALID one (old rows may violate it) is kept off the shadow while the rows are copied and added
+ * at the swap, NOT VALID again.
+ */
+export interface CheckFacts {
+  name: string;
+  def: string;
+  validated: boolean;
 }
 
 /**

@@ -109,7 +109,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   const foreignKeysIn = constraints
     .filter((c) => Number(c.conrelid) !== self)
     .map((c) => ({ schema: c.schema, table: c.table, name: c.name, def: c.def, validated: c.validated, comment: c.comment, inherited: c.inherited }));
-  const checks = own.filter((c) => c.contype === 'c').map((c) => ({ name: c.name, def: c.def }));
+  const checks = own.filter((c) => c.contype === 'c').map((c) => ({ name: c.name, def: c.def, validated: c.validated }));
   const notNulls = own.filter((c) => c.contype === 'n').map((c) => ({ name: c.name, column: c.column ?? '', def: c.def, validated: c.validated }));
   const constraintComments = own
     .filter((c) => c.comment !== null && c.contype !== 'f')

@@ -2,7 +2,7 @@ import { displayName, PgToolsError } from '@pgtools/core';
 import { preconditionError } from './catalog.js';
 import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
 import { partitionBlockers, partitionBoundCheckName } from './rename-partition.js';
-import type { NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
+import type { CheckFacts, NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
  * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. What keeps
@@ -161,7 +161,7 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
 
 /**
  * The shadow must be the original's definition: same live columns in the same order, same NOT NULL
- * (with its constraints on PostgreSQL 18+), identity, generation and CHECKs.
+ * (with its constraints on PostgreSQL 18+), identity, generation and validated CHECKs.
  */
 function shadowDefinitionProblems(facts: RenameFacts): string[] {
   const la = facts.columns.original.filter((c) => !c.dropped);
@@ -180,7 +180,8 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
     else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
-  const want = facts.attached.checks.map((c) => `${c.name}: ${c.def}`).sort();
+  // NOT VALID CHECKs are not on the shadow either (the copied rows may violate them); the swap adds them.
+  const want = shadowChecks(facts.attached).map((c) => `${c.name}: ${c.def}`).sort();
   // A partition's shadow also carries its partition constraint, checked by the ATTACH.
   const bound = partitionBoundCheckName(facts.original.oid);
   const have = facts.shadowConstraints.checks.filter((c) => c.name !== bound).map((c) => `${c.name}: ${c.def}`).sort();
@@ -225,6 +226,14 @@ export function pairNotNulls(facts: RenameFacts): { pairs: Array<[NotNullFacts, 
     left.splice(i, 1);
   }
   return { pairs, original: unpaired, shadow: left };
+}
+
+/**
+ * The CHECK constraints the shadow gets before the copy: the validated ones. A NOT VALID one, even added NOT VALID,
+ * would check every copied row, and old rows may violate it: the swap adds it (rename-steps.ts), which needs no scan.
+ */
+export function shadowChecks(attached: RenameTableFacts): CheckFacts[] {
+  return attached.checks.filter((c) => c.validated);
 }
 
 /** Pairs each statistics object of the shadow (LIKE gave it a generated name) with the original's of the same shape. */

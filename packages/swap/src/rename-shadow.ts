@@ -4,7 +4,7 @@ import { reloptionsClause } from './reloptions.js';
 import type { RenameTableFacts } from './rename-facts.js';
 import { readRenameTableFacts } from './rename-inspect.js';
 import { partitionShadowStatements } from './rename-partition.js';
-import { renameBlockers, unsupportedError } from './rename-refusal.js';
+import { renameBlockers, shadowChecks, unsupportedError } from './rename-refusal.js';
 import type { RelationName } from './types.js';
 
 export interface CreateRenameShadowOptions {
@@ -20,7 +20,7 @@ export interface CreateRenameShadowOptions {
 
 export interface CreateRenameShadowResult {
   table: RelationName & { oid: number };
-  /** CHECK constraints added (with NOT VALID kept as on the original). */
+  /** CHECK constraints added: the validated ones (the swap adds the NOT VALID ones). */
   checkConstraints: string[];
   /** Identity sequences LIKE created for the shadow's identity columns. */
   identitySequences: Array<{ column: string; schema: string; name: string }>;
@@ -32,9 +32,9 @@ export interface CreateRenameShadowResult {
 
 /**
  * Creates the shadow table for the rename swap: the original's full definition without indexes
- * (columns, defaults, generated columns, identity, NOT NULL, CHECK constraints as they are, including NOT VALID,
- * storage, compression, column comments, extended statistics, access method, reloptions including TOAST ones,
- * tablespace). It first checks that {@link renameSwap} could move everything attached to the original and
+ * (columns, defaults, generated columns, identity, NOT NULL, validated CHECK constraints, storage, compression,
+ * column comments, extended statistics, access method, reloptions including TOAST ones, tablespace); NOT VALID
+ * CHECK and NOT NULL constraints, which old rows may violate, are added by the swap. It first checks that {@link renameSwap} could move everything attached to the original and
  * refuses with `rename_swap_unsupported` before anything is copied.
  * Fill it with the column lists from {@link renameCopyColumns}.
  *
@@ -84,7 +84,7 @@ export async function createRenameShadow(client: Queryable, options: CreateRenam
     );
     return {
       table: { schema: shadow.schema, name: shadow.name, oid: shadow.oid },
-      checkConstraints: attached.checks.map((c) => c.name),
+      checkConstraints: shadowChecks(attached).map((c) => c.name),
       identitySequences: seqs,
       statistics: stats.map((s) => s.stxname),
       statements,
@@ -94,8 +94,8 @@ export async function createRenameShadow(client: Queryable, options: CreateRenam
 
 /**
  * The statements that create the rename swap's shadow: the original's full definition without
- * indexes (see {@link createRenameShadow}) and without its NOT VALID NOT NULL constraints (the swap adds
- * them), then its CHECK constraints one by one with their comments. Pure.
+ * indexes (see {@link createRenameShadow}) and without its NOT VALID NOT NULL and CHECK constraints (the swap
+ * adds them), then its validated CHECK constraints one by one with their comments. Pure.
  *
  * @example
  * ```ts
@@ -116,7 +116,7 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
       (withClause ? ` WITH (${withClause})` : '') +
       ` TABLESPACE ${quoteIdent(tablespace)}`,
   ];
-  for (const check of attached.checks) {
+  for (const check of shadowChecks(attached)) {
     statements.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.def}`);
   }
   statements.push(...partitionShadowStatements(attached, target));
@@ -126,7 +126,7 @@ export function renameShadowStatements(attached: RenameTableFacts, shadow: Relat
     statements.push(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(n.column)} DROP NOT NULL`);
   }
   for (const c of attached.constraintComments) {
-    if (attached.checks.some((k) => k.name === c.name)) {
+    if (shadowChecks(attached).some((k) => k.name === c.name)) {
       statements.push(`COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${target} IS ${quoteLiteral(c.comment)}`);
     }
   }

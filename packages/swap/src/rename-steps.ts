@@ -120,8 +120,8 @@ function tradeSteps(ctx: StepContext): void {
 
 /**
  * Indexes take the original names; constraints are attached to them (which names the index after the
- * constraint); NOT NULL constraints take the original names, NOT VALID ones are added; then the
- * constraints' comments.
+ * constraint); NOT NULL constraints take the original names, NOT VALID ones and NOT VALID CHECKs are
+ * added; then the constraints' comments.
  */
 function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void {
   const { attached: inv, original, T, swap } = ctx;
@@ -154,7 +154,9 @@ function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void
   for (const [from, to] of pairNotNulls(ctx.facts).pairs) {
     if (from.name !== to.name) swap('constraint', `ALTER TABLE ${T} RENAME CONSTRAINT ${quoteIdent(from.name)} TO ${quoteIdent(to.name)}`);
   }
-  for (const n of inv.notNulls.filter((x) => !x.validated)) {
+  // NOT VALID CHECKs too, with NOT VALID and NO INHERIT in their definitions; a partition's before the ATTACH,
+  // which wants the partitioned table's CHECKs on the new leaf.
+  for (const n of [...inv.notNulls, ...inv.checks].filter((x) => !x.validated)) {
     swap('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(n.name)} ${n.def}`);
     ctx.moved.constraints.push(n.name);
   }

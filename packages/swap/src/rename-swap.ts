@@ -33,8 +33,8 @@ export interface RenameSwapResult {
 /**
  * Puts a rebuilt table in place of the original by renaming, for a table owner without superuser (managed
  * services). Everything attached to the original's OID is moved to the new table: indexes and constraint names,
- * CHECK/NOT NULL (already on the shadow; PostgreSQL 18's NOT NULL constraints take the original names, NOT VALID
- * ones are added), foreign keys in both directions, triggers with their enabled state,
+ * CHECK/NOT NULL (already on the shadow; PostgreSQL 18's NOT NULL constraints take the original names; NOT VALID
+ * CHECK and NOT NULL constraints are added, still NOT VALID), foreign keys in both directions, triggers with their enabled state,
  * RLS flags and policies, table and column grants, comments, reloptions, replica identity, CLUSTER mark,
  * per-column statistics targets and options, extended statistics, sequences OWNED BY its columns, identity
  * sequences (continuing from the old value), views (CREATE OR REPLACE, so they keep their OID, grants and

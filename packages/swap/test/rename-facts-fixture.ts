@@ -14,6 +14,20 @@ export const SHADOW_OID = 16500;
 
 export const ID_NOT_NULL = { name: 'It ems.Ü_Id "x"_not_null', column: 'Id "x"', def: 'NOT NULL "Id ""x"""', validated: true };
 
+/** A NOT VALID CHECK (old rows may violate it), NO INHERIT: never on the shadow, the swap adds it. */
+export const CODE_NOT_VALID = { name: 'Code "nv"', def: `CHECK (("Code" <> 'x'::text)) NO INHERIT NOT VALID`, validated: false };
+
+/** The fixture with {@link CODE_NOT_VALID} on the original (with a comment), its shadow without it. */
+export function notValidCheckFacts(): RenameFacts {
+  const base = attachedFacts();
+  return renameFacts({
+    attached: attachedFacts({
+      checks: [...base.checks, CODE_NOT_VALID],
+      constraintComments: [...base.constraintComments, { name: CODE_NOT_VALID.name, comment: 'new rows only' }],
+    }),
+  });
+}
+
 function table(over: Partial<SwapTableInfo>): SwapTableInfo {
   return {
     oid: ORIGINAL_OID, schema: SCHEMA, name: TABLE, relkind: 'r', persistence: 'p', ownerOid: 10, owner: 'Own "er"',
@@ -47,7 +61,7 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
     ],
     foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c', inherited: false }],
     foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null, inherited: false }],
-    checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)` }],
+    checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)`, validated: true }],
     // PostgreSQL 18 keeps NOT NULL as constraints; LIKE copies them with their names.
     notNulls: [ID_NOT_NULL],
     constraintComments: [{ name: 'Code "chk"', comment: 'chk c' }],

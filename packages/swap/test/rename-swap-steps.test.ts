@@ -10,7 +10,7 @@ import {
   type RenameStepOptions,
   type RenameSwapStep,
 } from '../src/index.js';
-import { attachedFacts, ID_NOT_NULL, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
+import { attachedFacts, CODE_NOT_VALID, ID_NOT_NULL, notValidCheckFacts, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
 
 const T = '"Sch ""é"".x"."It ems.Ü"';
 const options: RenameStepOptions = { excludeTriggers: ['capture'] };
@@ -296,6 +296,43 @@ describe('renameSwapSteps', () => {
     expect(renameSwapSteps(facts, options).moved.constraints).toContain('s nn');
   });
 
+  it('adds NOT VALID CHECKs at the swap as they were (name, NO INHERIT, NOT VALID: no scan), before the comments name them', () => {
+    const facts = notValidCheckFacts();
+    const sql = swapSql(facts);
+    const add = `ALTER TABLE ${T} ADD CONSTRAINT "Code ""nv""" CHECK (("Code" <> 'x'::text)) NO INHERIT NOT VALID`;
+    const at = sql.indexOf(add);
+    expect(at).toBeGreaterThan(sql.indexOf(`ALTER TABLE "Sch ""é"".x"."pgtools_swap_new_${SHADOW_OID}" RENAME TO "It ems.Ü"`));
+    expect(sql.slice(at, at + 3)).toEqual([add, `COMMENT ON CONSTRAINT "Code ""chk""" ON ${T} IS 'chk c'`, `COMMENT ON CONSTRAINT "Code ""nv""" ON ${T} IS 'new rows only'`]);
+    // Validated CHECKs are on the shadow already; nothing validates the NOT VALID one, inside or after the commit.
+    expect(sql.filter((s) => s.includes('ADD CONSTRAINT "Code'))).toEqual([add]);
+    const later = renameSwapSteps(facts, { ...options, foreignKeyValidation: 'after-commit' }).steps;
+    expect([...sql, ...later.map((s) => s.sql)].filter((s) => s.includes('VALIDATE CONSTRAINT "Code'))).toEqual([]);
+    expect(renameSwapSteps(facts, options).moved.constraints).toContain(CODE_NOT_VALID.name);
+    // A partition's go before the ATTACH, which wants the partitioned table's CHECKs on the new leaf.
+    const part = partitionFacts();
+    part.attached = { ...part.attached, checks: [...part.attached.checks, CODE_NOT_VALID] };
+    const partSql = swapSql(part);
+    expect(partSql.indexOf(add)).toBeGreaterThan(-1);
+    expect(partSql.indexOf(add)).toBeLessThan(partSql.findIndex((s) => s.includes('ATTACH PARTITION')));
+  });
+
+  it('re-adds a NOT VALID foreign key NOT VALID and never validates it, inside or after the commit', () => {
+    const attached = attachedFacts();
+    attached.foreignKeysOut = [
+      ...attached.foreignKeysOut,
+      { name: 'Old fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id) NOT VALID`, validated: false, comment: null, inherited: false },
+    ];
+    for (const foreignKeyValidation of ['inside', 'after-commit'] as const) {
+      const { steps } = renameSwapSteps(renameFacts({ attached }), { ...options, foreignKeyValidation });
+      expect(steps.filter((s) => s.sql.includes('"Old fk"')).map((s) => s.sql)).toEqual([
+        `ALTER TABLE ${T} DROP CONSTRAINT "Old fk"`,
+        `ALTER TABLE ${T} ADD CONSTRAINT "Old fk" FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id) NOT VALID`,
+      ]);
+      // The fixture's NOT VALID foreign key into the table is not validated either.
+      expect(steps.filter((s) => s.sql.includes('VALIDATE')).map((s) => s.sql)).toEqual([`ALTER TABLE ${T} VALIDATE CONSTRAINT "Cat.fk"`]);
+    }
+  });
+
   it('swaps a partition by detaching the old leaf and attaching the new one, its indexes to the partitioned ones, then drops the bound CHECK', () => {
     const facts = partitionFacts();
     const { steps } = renameSwapSteps(facts, options);
@@ -479,6 +516,17 @@ describe('renameSwapRefusal', () => {
     expect(renameSwapRefusal(renamed, {})).not.toBeInstanceOf(PgToolsError);
   });
 
+  it('accepts a shadow without the NOT VALID CHECKs and refuses one that has them (the copied rows may violate them)', () => {
+    const facts = notValidCheckFacts();
+    expect(renameSwapRefusal(facts, {})).not.toBeInstanceOf(PgToolsError);
+    facts.shadowConstraints = { ...facts.shadowConstraints, checks: [...facts.shadowConstraints.checks, { name: CODE_NOT_VALID.name, def: CODE_NOT_VALID.def }] };
+    const err = refusal(facts);
+    expect(err.code).toBe('swap_precondition');
+    expect(err.message).toContain(
+      `CHECK constraints differ: original [Code "chk": CHECK ("Code" <> ''::text)], shadow [Code "chk": CHECK ("Code" <> ''::text); Code "nv": ${CODE_NOT_VALID.def}]`,
+    );
+  });
+
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
     const missing = renameFacts();
     missing.indexes = { ...missing.indexes, pairs: [{ original: missing.indexes.pairs[0]!.original, shadow: { missing: 'index "pg tools".nope does not exist' } }] };
@@ -512,5 +560,13 @@ describe('renameShadowStatements', () => {
       `ALTER TABLE "pg tools"."Shadow ""1""" ALTER COLUMN "Code" DROP NOT NULL`,
     ]);
     expect(SCHEMA).toBe('Sch "é".x');
+  });
+
+  it('leaves NOT VALID CHECKs and their comments off the shadow: the copy would check the old rows against them', () => {
+    const { attached } = notValidCheckFacts();
+    expect(renameShadowStatements(attached, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts').slice(1)).toEqual([
+      `ALTER TABLE "pg tools"."Shadow ""1""" ADD CONSTRAINT "Code ""chk""" CHECK ("Code" <> ''::text)`,
+      `COMMENT ON CONSTRAINT "Code ""chk""" ON "pg tools"."Shadow ""1""" IS 'chk c'`,
+    ]);
   });
 });
