@@ -29,6 +29,15 @@ export interface PostgresCallbacksOptions {
  *   starts as a replica (`replica`: switchover, demotion, lease guard), or `demoted` when a crashed
  *   primary gave up its leader key without coming back;
  * - `on_reload` after a configuration reload of a running PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * import { PostgresCallbacks } from '@pgtools/ha-agent/internals';
+ * const callbacks = new PostgresCallbacks({ config: () => config, logger });
+ * callbacks.started('replica', await pg.start({ standby: true }));
+ * await pg.promote();
+ * callbacks.promoted(); // runs `<on_role_change command> on_role_change primary <scope>`
+ * ```
  */
 export class PostgresCallbacks {
   /** Patroni's `Postgresql.role` as far as callbacks go; undefined until the agent knows it. */
