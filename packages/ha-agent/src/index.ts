@@ -4,6 +4,7 @@
 export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, secretsReadableWarning, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
 export { applyEnvOverrides } from './config/env-overrides.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
+export type { CallbackAction, CallbackCommands } from './config/callbacks-config.js';
 export { decide, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS } from './decision/decide.js';
 export type { HaAction, HaActionKind, DemoteMode } from './decision/ha-action.js';
 export type {
@@ -20,5 +21,7 @@ export type {
 export { HaAgent } from './agent/ha-agent.js';
 export type { HaAgentOptions } from './agent/ha-agent.js';
 export type { HaAgentEvent, AgentRole } from './agent/agent-events.js';
+export type { CallbackRunnerEvent } from './agent/callback-runner.js';
+export type { CallbackRole } from './agent/callback-command.js';
 export { PostgresControl } from './postgres/postgres-control.js';
 export type { PostgresControlOptions, RemoteServer } from './postgres/postgres-control.js';

@@ -41,6 +41,8 @@ export interface HaClusterOptions {
   synchronousMode?: boolean | 'strict';
   /** `watchdog.software_fence` (default true). */
   softwareFence?: boolean;
+  /** `postgresql.callbacks` of the node whose directory is given. */
+  callbacks?: (nodeDir: string) => Record<string, string>;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
@@ -76,7 +78,7 @@ postgresql:
     superuser: {username: postgres, password: postgres}
     replication: {username: replicator, password: replicator}
     rewind: {username: postgres, password: postgres}
-  parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB}
+  parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB}${o.callbacks ? `\n  callbacks: ${JSON.stringify(o.callbacks(dir))}` : ''}
 watchdog: {mode: "off"${o.softwareFence === false ? ', software_fence: false' : ''}}
 `;
 }
@@ -96,6 +98,16 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(port:
 export async function patroni(node: HaNode): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${node.apiPort}/patroni`, { signal: AbortSignal.timeout(2000) });
   return (await res.json()) as Record<string, unknown>;
+}
+
+/** One REST call to `node`'s API: status and body text. */
+export async function api(node: HaNode, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, {
+    method,
+    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(90_000),
+  });
+  return { status: res.status, text: await res.text() };
 }
 
 export class HaCluster {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { HaCluster, patroni, sql, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, sql, type HaNode } from './ha-cluster.js';
 
 // POST/DELETE /restart, POST /reinitialize and a scheduled switchover against three real agents.
 let cluster: HaCluster;
@@ -17,15 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.destroy();
 }, 120_000);
-
-async function api(node: HaNode, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, {
-    method,
-    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(90_000),
-  });
-  return { status: res.status, text: await res.text() };
-}
 
 const inSeconds = (s: number): string => new Date(Date.now() + s * 1000).toISOString().replace('Z', '+00:00');
 

@@ -10,6 +10,7 @@ import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
+import type { PostgresCallbacks } from './postgres-callbacks.js';
 import { slotRetention, MEMBER_SLOTS_TTL_MS } from './slot-retention.js';
 import type { SyncReplication } from './sync-replication.js';
 import { parseTimelineHistory } from './timeline-history.js';
@@ -24,6 +25,8 @@ export interface ActionExecutorDeps {
   watchdog: Watchdog;
   fence: AgentFence | undefined;
   sync: SyncReplication;
+  /** Patroni's `postgresql.callbacks`, told what was done to PostgreSQL. */
+  callbacks: PostgresCallbacks;
   logger: Logger;
   /** When each member was last seen in etcd (see `slotRetention`). */
   membersSeenAt: Map<string, number>;
@@ -83,14 +86,15 @@ export class ActionExecutor {
         return;
       case 'release_leader':
         await dcs.deleteLeader().catch(debugFailure(logger, 'releasing the leader key'));
+        if (!pg.isRunning) this.d.callbacks.gaveUpLeaderKey();
         this.d.lease.lost();
         this.d.emit({ type: 'leader_released', reason: action.reason });
         return;
       case 'follow': {
         const server = serverOf(action.leader ?? view?.leader?.name, this.name, view);
         if (!server) return;
-        // A reload also wakes the startup process out of its wal_retrieve_retry_interval wait.
-        if (!(await pg.follow(server)) && action.reconnect) pg.reload();
+        // A SIGHUP also wakes the startup process out of its wal_retrieve_retry_interval wait.
+        if (!(await pg.follow(server)) && action.reconnect) pg.wakeStartup();
         return;
       }
       case 'rewind_then_follow': {
@@ -98,7 +102,7 @@ export class ActionExecutor {
         if (!server) return;
         if (pg.isRunning) {
           state.pgState = 'stopping';
-          await pg.stop('fast');
+          if (await pg.stop('fast')) this.d.callbacks.stopped();
         }
         if (await this.rewind(action.leader, server)) await this.startReplica(server);
         return;
@@ -113,6 +117,7 @@ export class ActionExecutor {
         state.lastStartAttempt = Date.now();
         state.pgState = 'starting';
         const ready = await pg.start({ standby: false }, Math.max(2000, (state.dynamic.ttl - state.dynamic.loopWait) * 500));
+        this.d.callbacks.started('primary', ready);
         if (ready) {
           state.postgresDownSince = undefined;
           state.mayHaveDiverged = false;
@@ -152,6 +157,7 @@ export class ActionExecutor {
     state.pgStatus = undefined;
     state.lastStartAttempt = Date.now();
     const ready = await pg.start({ standby, source: standby ? this.currentSource() : undefined }, timeoutMs);
+    this.d.callbacks.started(standby ? 'replica' : 'primary', ready, 'restart');
     state.pgState = ready ? 'running' : 'restart failed';
     if (ready) state.postgresDownSince = undefined;
     return ready;
@@ -165,7 +171,8 @@ export class ActionExecutor {
     const { state, pg } = this.d;
     this.d.logger.warn(why);
     state.pgState = 'stopping';
-    await pg.stop('immediate');
+    if (await pg.stop('immediate')) this.d.callbacks.stopped();
+    this.d.callbacks.wiped();
     await emptyDir(pg.dataDir);
     state.pgStatus = undefined;
     state.systemId = undefined;
@@ -211,6 +218,7 @@ export class ActionExecutor {
     state.lastStartAttempt = Date.now();
     state.pgState = 'starting';
     const ready = await pg.start({ standby: true, source: pg.standbySource(leader) }, 30_000);
+    this.d.callbacks.started('replica', ready);
     if (ready) {
       state.postgresDownSince = undefined;
       state.rewindFailedAt = undefined;
@@ -251,6 +259,8 @@ export class ActionExecutor {
       state.systemId = sysid;
       state.mayHaveDiverged = false;
       this.d.setRole('primary', 'bootstrapped a new cluster');
+      // Patroni's post_bootstrap: the callbacks start with the bootstrapped cluster, not with initdb's start.
+      this.d.callbacks.started('primary', true);
       this.d.emit({ type: 'bootstrapped', systemId: sysid });
     } catch (err) {
       logger.error(`bootstrap failed: ${errMessage(err)}`);
@@ -271,6 +281,7 @@ export class ActionExecutor {
     if (state.dynamic.synchronousMode && !(await this.d.sync.claimSyncKey())) return;
     const before = state.pgStatus?.timeline;
     await pg.promote();
+    this.d.callbacks.promoted();
     state.mayHaveDiverged = false;
     // Before the replicas point at us: a standby whose slot is missing retries only after
     // wal_retrieve_retry_interval (5 s).
@@ -303,10 +314,10 @@ export class ActionExecutor {
     if (mode === 'graceful') {
       await pg.checkpoint().catch((err) => logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
       await fence?.release();
-      await pg.stop('fast');
+      if (await pg.stop('fast')) this.d.callbacks.stopped();
     } else {
       await fence?.release();
-      await pg.stop('immediate');
+      if (await pg.stop('immediate')) this.d.callbacks.stopped();
       state.mayHaveDiverged = true;
     }
     this.d.watchdog.disable();
@@ -323,6 +334,14 @@ export class ActionExecutor {
     const rewindFirst = mode === 'immediate' && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
     if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(server);
     this.d.setRole('replica', reason);
+  }
+
+  /** The lease guard: the primary stops at once, its lease about to expire without a refresh. */
+  async stopAsLeaseExpired(): Promise<void> {
+    this.d.state.mayHaveDiverged = true;
+    this.d.emit({ type: 'demoted', reason: 'leader lease expired', mode: 'immediate' });
+    if (await this.d.pg.stop('immediate')) this.d.callbacks.stopped();
+    this.d.setRole('replica', 'leader lease expired');
   }
 
   /** On the leader: a slot for every member seen lately, none for members gone for good. */

@@ -1,5 +1,6 @@
 import type { FenceEvent } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
+import type { CallbackRunnerEvent } from './callback-runner.js';
 
 /** The role the agent reports for its node. */
 export type AgentRole = 'primary' | 'replica' | 'uninitialized' | 'stopped';
@@ -36,4 +37,6 @@ export type HaAgentEvent =
   | { type: 'sync_standby_changed'; standby: string }
   /** What the software fence reported (armed, disarmed, fencing, fenced...). */
   | { type: 'fence'; event: FenceEvent }
+  /** A `postgresql.callbacks` command started or ended. */
+  | CallbackRunnerEvent
   | { type: 'stopped' };

@@ -18,6 +18,7 @@ import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { HaCycle } from './ha-cycle.js';
 import { LEASE_GUARD_MARGIN_MS, LEASE_GUARD_PERIOD_MS, LeaderLease } from './leader-lease.js';
 import { LeaderStream } from './leader-stream.js';
+import { PostgresCallbacks } from './postgres-callbacks.js';
 import { buildClusterInfo, buildMemberData, buildNodeState, type PublishedFacts } from './published-state.js';
 import { SyncReplication } from './sync-replication.js';
 
@@ -60,6 +61,7 @@ export class HaAgent {
   private readonly maintenance: MaintenanceQueue;
   private readonly lease: LeaderLease;
   private readonly executor: ActionExecutor;
+  private readonly callbacks: PostgresCallbacks;
   private started = false;
   private loopPromise: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -95,7 +97,9 @@ export class HaAgent {
       logger: this.logger,
       onStarted: ({ pid, adopted }) => this.emit({ type: 'postmaster_started', pid, adopted }),
       onUnexpectedExit: (info) => this.onPostmasterDeath(info),
+      onReloaded: () => this.callbacks.reloaded(),
     });
+    this.callbacks = new PostgresCallbacks({ config: () => state.config, logger: this.logger, runAs: options.runAs, onEvent: (e) => this.emit(e) });
     this.dcs = new EtcdDcs(dcsOptionsFromConfig(config, state.dynamic, this.logger));
     this.watchdog = createWatchdog({
       mode: config.watchdog.mode,
@@ -127,6 +131,7 @@ export class HaAgent {
       watchdog: this.watchdog,
       fence: this.fence,
       sync,
+      callbacks: this.callbacks,
       logger: this.logger,
       membersSeenAt,
       emit,
@@ -302,11 +307,7 @@ export class HaAgent {
     this.lease.lost();
     this.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
     this.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
-    if (this.pg.isRunning && this.state.role === 'primary') {
-      this.state.mayHaveDiverged = true;
-      this.emit({ type: 'demoted', reason: 'leader lease expired', mode: 'immediate' });
-      void this.pg.stop('immediate').then(() => this.setRole('replica', 'leader lease expired'));
-    }
+    if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
   private applyDynamic(dynamic: DynamicConfig): void {
@@ -366,7 +367,7 @@ export class HaAgent {
     await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {
       state.pgState = 'stopping';
-      await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`));
+      if (await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`))) this.callbacks.stopped();
     }
     this.watchdog.disable();
     const leading = this.lease.held || state.view?.leader?.name === this.name;

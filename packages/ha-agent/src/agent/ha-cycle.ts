@@ -178,6 +178,7 @@ export class HaCycle {
       if (s) {
         state.pgStatus = s;
         state.pgState = 'running';
+        this.d.callbacks.answering(s.inRecovery ? 'replica' : 'primary');
       }
     }
     await this.holdOrReleaseFence();

@@ -1,3 +1,5 @@
+import type { CallbackCommands } from './callbacks-config.js';
+
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
 export interface Credentials {
   username: string;
@@ -89,6 +91,8 @@ export interface HaConfig {
     };
     parameters: Record<string, string | number | boolean>;
     pgHba?: string[];
+    /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
+    callbacks?: CallbackCommands;
   };
   watchdog: {
     mode: 'off' | 'automatic' | 'required';

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
+import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
@@ -44,7 +45,7 @@ const IGNORED = {
   bootstrap: ['method', 'post_bootstrap'],
   dcs: ['standby_cluster', 'check_timeline', 'max_timelines_history', 'synchronous_node_count', 'slots', 'ignore_slots', 'member_slots_ttl', 'master_stop_timeout', 'primary_stop_timeout'],
   dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
-  postgresql: ['callbacks', 'create_replica_methods', 'basebackup', 'recovery_conf', 'custom_conf', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'bin_name', 'proxy_address', 'connect_address_dcs'],
+  postgresql: ['create_replica_methods', 'basebackup', 'recovery_conf', 'custom_conf', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'bin_name', 'proxy_address', 'connect_address_dcs'],
   watchdog: ['driver'],
 };
 
@@ -285,6 +286,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;
+  const callbacks = parseCallbacks(p);
+  if (callbacks) postgresql.callbacks = callbacks;
   p.unknownKeys(warnings, IGNORED.postgresql);
 
   const w = top.section('watchdog');

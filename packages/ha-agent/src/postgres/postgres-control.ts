@@ -30,6 +30,8 @@ export interface PostgresControlOptions {
   onUnexpectedExit?: (info: { pid: number; code: number | null; signal: string | null }) => void;
   /** A postmaster was started or adopted (its PID, for the embedding process's bookkeeping). */
   onStarted?: (info: { pid: number; adopted: boolean }) => void;
+  /** A running postmaster was told to re-read its configuration (`reload()`: Patroni's `on_reload`). */
+  onReloaded?: () => void;
 }
 
 /** A member's PostgreSQL as seen from another node: host and port from its `conn_url`. */
@@ -292,12 +294,13 @@ export class PostgresControl {
     this.options.onStarted?.({ pid: pm.pid, adopted });
   }
 
-  /** Stops the postmaster (`fast` by default) and waits for it to exit. */
-  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<void> {
+  /** Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running. */
+  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<boolean> {
     const pm = this.pm;
-    if (!pm?.isRunning) return;
+    if (!pm?.isRunning) return false;
     this.stopping = true;
     await pm.stop(mode, timeoutMs);
+    return true;
   }
 
   /** Role, timeline, WAL positions...; undefined when not running or not answering. */
@@ -316,8 +319,9 @@ export class PostgresControl {
     // standby.signal must still exist here: the end of recovery unlinks it and dies (FATAL) if it is gone.
     const ok = await withConnection(this.localEndpoint(), async (c) => (await c.query<{ ok: boolean }>('SELECT pg_promote(true, 60) AS ok')).rows[0]?.ok === true, 65_000);
     if (!ok) throw new PgToolsError('promote_failed', 'pg_promote() did not finish within 60 s');
-    // Settings a primary needs at once (synchronous_standby_names in strict mode) come with a reload.
-    if (await this.configure({ standby: false })) this.reload();
+    // Settings a primary needs at once (synchronous_standby_names in strict mode) come with a reload
+    // (part of the promotion, not a configuration reload of its own: no `onReloaded`).
+    if (await this.configure({ standby: false })) this.pm?.signal('SIGHUP');
   }
 
   async checkpoint(): Promise<void> {
@@ -326,6 +330,13 @@ export class PostgresControl {
 
   /** Re-reads the configuration files (SIGHUP to the postmaster). */
   reload(): void {
+    if (!this.pm?.isRunning) return;
+    this.pm.signal('SIGHUP');
+    this.options.onReloaded?.();
+  }
+
+  /** SIGHUP only to wake the startup process out of its retry wait: not a configuration reload. */
+  wakeStartup(): void {
     this.pm?.signal('SIGHUP');
   }
 
