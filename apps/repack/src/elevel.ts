@@ -47,6 +47,8 @@ export function verbosityOf(elevel: Elevel | undefined, echo: boolean): Verbosit
   };
   if (elevel === undefined) return { logger: echo ? 'debug' : 'warn', shows, phaseTimings: echo };
   // The library's info lines repeat what the event lines already say: only DEBUG lets them through.
-  const logger: Verbosity['logger'] = elevel === 'DEBUG' ? 'debug' : min <= ORDER.indexOf('WARNING') ? 'warn' : elevel === 'ERROR' ? 'error' : 'silent';
+  // Its error lines repeat the summary of a failed table (and also name skipped ones): from ERROR up,
+  // the CLI's own lines say it once.
+  const logger: Verbosity['logger'] = elevel === 'DEBUG' ? 'debug' : min <= ORDER.indexOf('WARNING') ? 'warn' : 'silent';
   return { logger, shows, phaseTimings: echo || elevel === 'DEBUG' };
 }

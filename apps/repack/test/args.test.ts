@@ -89,7 +89,7 @@ describe('pg_repack 1.5 flags', () => {
     expect(shown('NOTICE')).toEqual(['warning', 'error', 'log']);
     expect(shown('WARNING')).toEqual(['warning', 'error', 'log']);
     expect(shown('ERROR')).toEqual(['error', 'log']);
-    expect(verbosityOf('ERROR', false).logger).toBe('error');
+    expect(verbosityOf('ERROR', false).logger).toBe('silent');
     // log_min_messages order: LOG sits between ERROR and FATAL.
     expect(shown('LOG')).toEqual(['log']);
     expect(shown('LOG', false)).toEqual([]);
