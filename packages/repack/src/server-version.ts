@@ -44,7 +44,6 @@ export function checkServerVersion(versionNum: number, version?: string): void {
   throw new PgToolsError(
     'unsupported_server_version',
     `the server runs ${found}; pgtools-repack supports PostgreSQL ${Math.floor(min / 10000)} to ${Math.floor(max / 10000)} (server_version_num ${min} to ${max}); nothing was changed`,
-    { hint: `repack on a server of PostgreSQL ${Math.floor(min / 10000)} to ${Math.floor(max / 10000)}` },
   );
 }
 
