@@ -197,7 +197,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           }
         }
       }
-      const result: RepackResult = indexesOnly
+      const result: RepackResult =
+        indexesOnly
           ? await repackIndexes(target, {
               ...selection,
               allTables: false,
