@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseElevel, type Elevel } from './elevel.js';
 
 /** Exit codes shared by both CLIs (../shared/interfaces.md). */
 export const EXIT = {
@@ -32,6 +33,15 @@ export interface CliOptions {
   noAnalyze: boolean;
   noSuperuserCheck: boolean;
   excludeExtensions: string[];
+  /**
+   * `--no-error-on-invalid-index` (pg_repack 1.5): repack a table even though it has an invalid
+   * index. Default false (`--error-on-invalid-index`, pg_repack 1.5.2's default): such a table fails.
+   */
+  noErrorOnInvalidIndex: boolean;
+  /** `--apply-count`: log entries replayed per batch; undefined: the library's default. */
+  applyCount: number | undefined;
+  /** `--switch-threshold`: swap once at most this many entries are left; undefined: the library's default. */
+  switchThreshold: number | undefined;
   connection: {
     dbname: string | undefined;
     host: string | undefined;
@@ -41,7 +51,8 @@ export interface CliOptions {
     password: 'never' | 'force' | 'auto';
   };
   echo: boolean;
-  elevel: string | undefined;
+  /** `-E`: pg_repack's message level; undefined: the CLI's usual output (INFO). */
+  elevel: Elevel | undefined;
   swap: SwapMode;
   json: boolean;
   cleanup: boolean;
@@ -74,6 +85,10 @@ const spec = {
   'no-analyze': { type: 'boolean', short: 'Z' },
   'no-superuser-check': { type: 'boolean', short: 'k' },
   'exclude-extension': { type: 'string', short: 'C', multiple: true },
+  'error-on-invalid-index': { type: 'boolean' },
+  'no-error-on-invalid-index': { type: 'boolean' },
+  'apply-count': { type: 'string' },
+  'switch-threshold': { type: 'string' },
   dbname: { type: 'string', short: 'd' },
   host: { type: 'string', short: 'h' },
   port: { type: 'string', short: 'p' },
@@ -92,6 +107,36 @@ const spec = {
   version: { type: 'boolean', short: 'V' },
   help: { type: 'boolean', short: '?' },
 } as const;
+
+/** The library's defaults (packages/repack/src/options.ts: applyBatchSize 10 000, switchThreshold 1 000). */
+const LIBRARY_APPLY_BATCH = 10_000;
+const LIBRARY_SWITCH_BELOW = 1_000;
+
+/**
+ * pg_repack's `--apply-count N` and `--switch-threshold T` as the library's options. pg_repack keeps
+ * replaying while a batch applied more than T (bin/pg_repack.c, `num > switch_threshold`); the
+ * library stops once a batch applied fewer than `switchThreshold`, so that is T + 1. With only
+ * `--apply-count`, the threshold keeps pg_repack's proportion (1000 and 100) up to the library's default.
+ *
+ * @example
+ * ```ts
+ * applyOptions({ applyCount: 1000, switchThreshold: undefined }); // { applyBatchSize: 1000, switchThreshold: 101 }
+ * ```
+ */
+export function applyOptions(o: Pick<CliOptions, 'applyCount' | 'switchThreshold'>): { applyBatchSize?: number; switchThreshold?: number } {
+  const threshold = o.switchThreshold ?? (o.applyCount === undefined ? undefined : Math.min(Math.floor(o.applyCount / 10), LIBRARY_SWITCH_BELOW - 1));
+  return {
+    ...(o.applyCount !== undefined ? { applyBatchSize: o.applyCount } : {}),
+    ...(threshold !== undefined ? { switchThreshold: threshold + 1 } : {}),
+  };
+}
+
+function wholeNumber(flag: string, value: string | undefined, least: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < least) throw new UsageError(`${flag} expects a whole number of at least ${least}, got "${value}"`);
+  return n;
+}
 
 function nonNegativeNumber(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -125,6 +170,17 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (values['no-order'] && values['order-by'] !== undefined) throw new UsageError('-n/--no-order and -o/--order-by cannot be used together');
   const ifBloated = values['if-bloated'] === undefined ? undefined : nonNegativeNumber('--if-bloated', values['if-bloated'], 0);
   if (ifBloated !== undefined && ifBloated > 100) throw new UsageError('--if-bloated is a percentage between 0 and 100');
+  const applyCount = wholeNumber('--apply-count', values['apply-count'], 1);
+  const switchThreshold = wholeNumber('--switch-threshold', values['switch-threshold'], 0);
+  // pg_repack's own check (bin/pg_repack.c): the batch must be able to apply more than the threshold.
+  if (switchThreshold !== undefined && switchThreshold >= (applyCount ?? LIBRARY_APPLY_BATCH)) {
+    throw new UsageError(`switch_threshold must be less than apply_count (--switch-threshold ${switchThreshold}, --apply-count ${applyCount ?? `${LIBRARY_APPLY_BATCH} by default`})`);
+  }
+  let elevel: Elevel | undefined;
+  if (values.elevel !== undefined) {
+    elevel = parseElevel(values.elevel);
+    if (elevel === undefined) throw new UsageError(`invalid elevel: ${values.elevel} (DEBUG, INFO, NOTICE, WARNING, ERROR, LOG, FATAL or PANIC)`);
+  }
   const dbnameFlag = values.dbname;
   const positional = positionals[0];
   if (dbnameFlag !== undefined && positional !== undefined && dbnameFlag !== positional) {
@@ -150,6 +206,10 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     noAnalyze: values['no-analyze'] ?? false,
     noSuperuserCheck: values['no-superuser-check'] ?? false,
     excludeExtensions: values['exclude-extension'] ?? [],
+    // --error-on-invalid-index is pg_repack 1.5.2's default and deprecated there; the other one wins, as in pg_repack.
+    noErrorOnInvalidIndex: values['no-error-on-invalid-index'] ?? false,
+    applyCount,
+    switchThreshold,
     connection: {
       dbname: dbnameFlag ?? positional,
       host: values.host,
@@ -158,7 +218,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       password: values['no-password'] ? 'never' : values.password ? 'force' : 'auto',
     },
     echo: values.echo ?? false,
-    elevel: values.elevel,
+    elevel,
     swap,
     json: values.json ?? false,
     cleanup: values.cleanup ?? false,
@@ -180,7 +240,7 @@ Options:
                             table means its leaf partitions one by one
   -I, --parent-table=TABLE  repack specific parent table and its inheritors
   -c, --schema=SCHEMA       repack tables in specific schema only (repeatable)
-  -s, --tablespace=TBLSPC   move repacked tables to a new tablespace
+  -s, --tablespace=TBLSPC   move repacked tables to a new tablespace (with -x/-i: the indexes)
   -S, --moveidx             move repacked indexes to TBLSPC too
   -o, --order-by=COLUMNS    order by columns instead of cluster keys
   -n, --no-order            do vacuum full instead of cluster
@@ -193,6 +253,12 @@ Options:
   -Z, --no-analyze          don't analyze at end
   -k, --no-superuser-check  skip superuser checks in client
   -C, --exclude-extension   don't repack tables which belong to specific extension
+      --no-error-on-invalid-index  repack even though an invalid index is found
+                            (its index is rebuilt first with REINDEX INDEX CONCURRENTLY)
+      --error-on-invalid-index     don't repack a table with an invalid index (default)
+      --apply-count=NUM     log entries to replay in one batch (default 10000)
+      --switch-threshold=NUM  swap once at most NUM entries are left to catch up
+                            (default 999; a tenth of --apply-count when only that is given)
 
 pgtools options:
       --swap=MODE           auto (default), catalog (superuser; keeps the table OID)
@@ -215,10 +281,12 @@ Connection options:
 
 Generic options:
   -e, --echo                echo queries
-  -E, --elevel=LEVEL        set output message level
+  -E, --elevel=LEVEL        set output message level: DEBUG, INFO (default), NOTICE,
+                            WARNING, ERROR, LOG, FATAL or PANIC
   -V, --version             output version information, then exit
   -?, --help                show this help, then exit
 
+Servers: PostgreSQL 15 to 18; another version is refused before anything is created (exit 2).
 Exit codes: 0 done (tables left out by --if-bloated count as done), 1 failed (tables intact),
-2 bad usage, 3 some table skipped because it could not be done safely.
+2 bad usage or unsupported server, 3 some table skipped because it could not be done safely.
 `;

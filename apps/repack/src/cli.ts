@@ -1,29 +1,45 @@
 import type pg from 'pg';
 import {
+  checkServerVersion,
   cleanupLeftovers,
   exitCodeOf,
+  inspectServer,
   listDatabases,
   parseOrderBy,
   parseReplicaLag,
   planRepack,
   repack,
   repackIndexes,
+  resolveSwapMode,
   type RepackResult,
+  type ServerInfo,
   type TablePlan,
   type TableResult,
   type TargetSelection,
 } from '@pgtools/repack';
-import { createStreamLogger, PgToolsError, SQLSTATE } from '@pgtools/core';
+import { createStreamLogger, PgToolsError, silentLogger, SQLSTATE } from '@pgtools/core';
 import pkg from '../package.json' with { type: 'json' };
-import { EXIT, HELP, parseCliArgs, UsageError, type CliOptions } from './args.js';
+import { applyOptions, EXIT, HELP, parseCliArgs, UsageError, type CliOptions } from './args.js';
 import { connectionConfig, promptPassword } from './connection.js';
+import { verbosityOf } from './elevel.js';
+import { allowInvalidIndexes, findInvalidIndexes } from './invalid-indexes.js';
 import { checkPrivileges } from './privileges.js';
 import { createRenderer } from './render.js';
 
+/** Thrown codes that mean "fix the command line or point it elsewhere" (exit 2) rather than a failed run. */
+const USAGE_CODES = ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target', 'catalog_swap_requires_superuser', 'unsupported_server_version'];
+
+/** The dry run's first line: the server and the swap a run would use. */
+function serverLine(server: ServerInfo, swap: CliOptions['swap']): string {
+  const mode = resolveSwapMode(swap, server.superuser);
+  const why = swap === 'auto' ? ` (--swap=auto: ${server.superuser ? 'superuser' : 'not a superuser'})` : '';
+  return `server: PostgreSQL ${server.version} (server_version_num ${server.versionNum}); swap: ${mode}${why}`;
+}
+
 /** pg_repack's own refusals of flag combinations (bin/pg_repack.c), plus ours; UsageError means exit 2. */
-function checkCombinations(o: CliOptions): void {
+export function checkCombinations(o: CliOptions): void {
+  // -a with -d DBNAME (pg_repack 1.4.8+): DBNAME is only where the list of databases is read.
   if (o.all) {
-    if (o.connection.dbname !== undefined) throw new UsageError('cannot repack all databases and a specific one (-a with -d/DBNAME)');
     if (o.tables.length > 0 || o.parentTables.length > 0) throw new UsageError('cannot repack specific table(s) in all databases');
     if (o.schemas.length > 0) throw new UsageError('cannot repack specific schema(s) in all databases');
     if (o.indexes.length > 0) throw new UsageError('cannot repack specific index(es) in all databases');
@@ -32,8 +48,9 @@ function checkCombinations(o: CliOptions): void {
     throw new UsageError('cannot repack all indexes of database, specify the table(s) via --table (-t) or --parent-table (-I)');
   }
   if (o.indexes.length > 0 && o.onlyIndexes) throw new UsageError('cannot specify --index (-i) and --only-indexes (-x) together');
-  if ((o.indexes.length > 0 || o.onlyIndexes) && (o.orderBy !== undefined || o.noOrder || o.tablespace !== undefined || o.ifBloatedPct !== undefined)) {
-    throw new UsageError('--index/--only-indexes rebuild indexes in place: --order-by, --no-order, --tablespace and --if-bloated do not apply');
+  // -s with -x/-i moves the indexes (pg_repack: "pg_repack -d test --index idx --tablespace tbs").
+  if ((o.indexes.length > 0 || o.onlyIndexes) && (o.orderBy !== undefined || o.noOrder || o.ifBloatedPct !== undefined)) {
+    throw new UsageError('--index/--only-indexes rebuild indexes only: --order-by, --no-order and --if-bloated do not apply');
   }
   if (o.indexes.length > 0 && o.schemas.length > 0) throw new UsageError('cannot specify --index (-i) and --schema (-c) together');
   if (o.moveIndexes && o.tablespace === undefined) throw new UsageError('cannot specify --moveidx (-S) without --tablespace (-s)');
@@ -96,8 +113,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
   }
   const db = connectionConfig(options.connection, env, password);
-  const logger = createStreamLogger(process.stderr, { level: options.echo ? 'debug' : 'warn', json: false });
-  const renderer = createRenderer(process.stderr, { echo: options.echo, quiet: options.json });
+  const verbosity = verbosityOf(options.elevel, options.echo);
+  const logger = verbosity.logger === 'silent' ? silentLogger : createStreamLogger(process.stderr, { level: verbosity.logger, json: false });
+  const renderer = createRenderer(process.stderr, { echo: options.echo, quiet: options.json, verbosity });
+  // Lines of the CLI itself, filtered by -E like the renderer's.
+  const say = (kind: 'info' | 'warning' | 'error', text: string): void => {
+    if (renderer.shows(kind)) process.stderr.write(`${text}\n`);
+  };
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -116,9 +138,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       const report = await cleanupLeftovers(db, { waitTimeoutMs: options.waitTimeoutSec * 1000, logger });
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
-        for (const r of report.removed) process.stderr.write(`INFO: removed ${r}\n`);
-        for (const k of report.kept) process.stderr.write(`WARNING: kept ${k.object}: ${k.reason}\n`);
-        if (report.removed.length === 0 && report.kept.length === 0) process.stderr.write('INFO: no leftovers found\n');
+        for (const r of report.removed) say('info', `INFO: removed ${r}`);
+        for (const k of report.kept) say('warning', `WARNING: kept ${k.object}: ${k.reason}`);
+        if (report.removed.length === 0 && report.kept.length === 0) say('info', 'INFO: no leftovers found');
       }
       return report.kept.length > 0 ? EXIT.failed : EXIT.ok;
     }
@@ -133,18 +155,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const databases = options.all ? await listDatabases(db) : [undefined];
     const tables: Array<TableResult & { database?: string }> = [];
     const plans: Array<TablePlan & { database?: string }> = [];
+    let server: ServerInfo | undefined;
     for (const database of databases) {
       if (controller.signal.aborted) break;
       const target = database === undefined ? db : forDatabase(db, database);
       const tag = <T extends object>(x: T): T & { database?: string } => (database === undefined ? x : { database, ...x });
-      if (database !== undefined && !options.json) process.stderr.write(`INFO: repacking database "${database}"\n`);
+      if (database !== undefined && !options.json) say('info', `INFO: repacking database "${database}"`);
+      // Before anything else: a server outside the tested range is refused here, naming both (exit 2).
+      const here = await inspectServer(target);
+      checkServerVersion(here.versionNum, here.version);
+      server ??= here;
       // pg_repack's client-side superuser check, turned into "what this role needs"; -k skips it like pg_repack's.
       if (!options.noSuperuserCheck) {
         await checkPrivileges(target, { selection, swap: options.swap, indexesOnly: options.onlyIndexes || options.indexes.length > 0 });
       }
       if (options.dryRun) {
         const found = await planRepack(target, { ...selection, swap: options.swap, ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}), ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}), ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}) });
-        plans.push(...found.map(tag));
+        plans.push(...found.map((p) => tag(options.noErrorOnInvalidIndex ? allowInvalidIndexes(p) : p)));
         continue;
       }
       const common = {
@@ -155,9 +182,30 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         onEvent: renderer.onEvent,
         ...(options.echo ? { onQuery: (sql: string) => renderer.echo(sql) } : {}),
       };
+      const indexesOnly = options.onlyIndexes || options.indexes.length > 0;
+      // --no-error-on-invalid-index: rebuild the invalid indexes first, so the repack finds none; a
+      // table whose rebuild failed reports that failure instead of "invalid index".
+      const unrepaired = new Set<string>();
+      if (!indexesOnly && options.noErrorOnInvalidIndex) {
+        const invalid = await findInvalidIndexes(target, selection);
+        if (invalid.length > 0) {
+          for (const i of invalid) say('warning', `WARNING: invalid index ${i.index} on "${i.table}": rebuilding it first with REINDEX INDEX CONCURRENTLY (--no-error-on-invalid-index)`);
+          const rebuilt = await repackIndexes(target, { indexes: invalid.map((i) => i.index), ...common });
+          for (const t of rebuilt.tables.filter((x) => x.status !== 'repacked')) {
+            unrepaired.add(t.table);
+            tables.push(tag(t));
+          }
+        }
+      }
       const result: RepackResult =
-        options.onlyIndexes || options.indexes.length > 0
-          ? await repackIndexes(target, { ...selection, allTables: false, ...(options.indexes.length > 0 ? { indexes: options.indexes } : {}), ...common })
+        indexesOnly
+          ? await repackIndexes(target, {
+              ...selection,
+              allTables: false,
+              ...(options.indexes.length > 0 ? { indexes: options.indexes } : {}),
+              ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
+              ...common,
+            })
           : await repack(target, {
               ...selection,
               ...common,
@@ -165,6 +213,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
               onDdl: options.noKillBackend ? 'give-up' : 'cancel',
               snapshotWaitMs: options.snapshotWaitSec * 1000,
               analyze: !options.noAnalyze,
+              ...applyOptions(options),
               ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
               ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
               ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
@@ -172,12 +221,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
               ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
               ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
             });
-      tables.push(...result.tables.map(tag));
+      tables.push(...result.tables.filter((t) => !(unrepaired.has(t.table) && t.code === 'invalid_index')).map(tag));
       renderer.clear();
     }
     if (options.dryRun) {
-      if (options.json) process.stdout.write(`${JSON.stringify({ dryRun: true, tables: plans }, null, 2)}\n`);
-      else for (const p of plans) process.stdout.write(`${renderer.plan(p).join('\n')}\n`);
+      const swap = server ? resolveSwapMode(options.swap, server.superuser) : undefined;
+      if (options.json) process.stdout.write(`${JSON.stringify({ dryRun: true, ...(server ? { server: { ...server, swap } } : {}), tables: plans }, null, 2)}\n`);
+      else {
+        if (server) process.stdout.write(`${serverLine(server, options.swap)}\n`);
+        for (const p of plans) process.stdout.write(`${renderer.plan(p).join('\n')}\n`);
+      }
       const wouldRun = plans.filter((p) => p.selected);
       return wouldRun.every((p) => p.ok) ? EXIT.ok : wouldRun.some((p) => p.problems.some((x) => x.severity === 'refuse')) ? EXIT.failed : EXIT.skipped;
     }
@@ -185,13 +238,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (options.json) process.stdout.write(`${JSON.stringify({ exitCode, tables }, null, 2)}\n`);
     else {
       for (const t of tables) {
-        process.stderr.write(`${renderer.summary(t).join('\n')}\n`);
+        say(t.status === 'failed' ? 'error' : t.status === 'skipped' ? 'warning' : 'info', renderer.summary(t).join('\n'));
         // The server itself refused the catalog update (hardened or managed server): the rename swap needs no catalog write.
         if (t.status === 'failed' && t.swap === 'catalog' && t.sqlState === SQLSTATE.insufficientPrivilege) {
-          process.stderr.write(`HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table\n`);
+          say('error', `HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table`);
         }
       }
-      if (tables.length > 1 || tables.some((t) => t.status !== 'repacked')) process.stderr.write(`${renderer.summaryTable(tables).join('\n')}\n`);
+      const unfinished = tables.some((t) => t.status === 'skipped' || t.status === 'failed');
+      if (tables.length > 1 || tables.some((t) => t.status !== 'repacked')) say(unfinished ? 'warning' : 'info', renderer.summaryTable(tables).join('\n'));
     }
     return exitCode;
   } catch (err) {
@@ -199,7 +253,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (err instanceof PgToolsError) {
       process.stderr.write(`pgtools-repack: ERROR: ${err.message}\n`);
       if (err.hint && !err.message.includes(err.hint)) process.stderr.write(`HINT: ${err.hint}\n`);
-      return ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target', 'catalog_swap_requires_superuser'].includes(err.code) ? EXIT.usage : EXIT.failed;
+      return USAGE_CODES.includes(err.code) ? EXIT.usage : EXIT.failed;
     }
     const e = err as Error & { code?: string };
     process.stderr.write(`pgtools-repack: ERROR: ${e.message}${e.code === 'ECONNREFUSED' ? ' (is the server running? check -h/-p or PGHOST/PGPORT)' : ''}\n`);

@@ -1,4 +1,5 @@
 import type { BloatEstimate, RepackEvent, TableResult, TablePlan } from '@pgtools/repack';
+import { verbosityOf, type LineKind, type Verbosity } from './elevel.js';
 
 const bloat = (b: BloatEstimate): string =>
   b.reclaimablePct === null
@@ -17,7 +18,8 @@ interface Out {
  * Turns the library's events into what pg_repack users expect to read: INFO/WARNING lines,
  * and on a terminal a progress bar with ETA during the copy and the apply.
  */
-export function createRenderer(err: Out, options: { echo: boolean; quiet: boolean }) {
+export function createRenderer(err: Out, options: { echo: boolean; quiet: boolean; verbosity?: Verbosity }) {
+  const verbosity = options.verbosity ?? verbosityOf(undefined, options.echo);
   let barShown = false;
   let barStarted = 0;
   const clearBar = (): void => {
@@ -26,13 +28,15 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       barShown = false;
     }
   };
+  // `-E` decides which kinds of line are printed; the prefix says the kind.
   const line = (s: string): void => {
-    if (options.quiet) return;
+    const kind: LineKind = s.startsWith('WARNING:') ? 'warning' : s.startsWith('LOG:') ? 'log' : s.startsWith('INFO:') ? 'info' : 'debug';
+    if (options.quiet || !verbosity.shows(kind)) return;
     clearBar();
     err.write(`${s}\n`);
   };
   const bar = (label: string, done: number, total: number): void => {
-    if (options.quiet || !err.isTTY || total <= 0) return;
+    if (options.quiet || !err.isTTY || total <= 0 || !verbosity.shows('info')) return;
     const width = Math.max(10, Math.min(40, (err.columns ?? 80) - 50));
     const fraction = Math.min(1, done / total);
     const elapsed = Date.now() - barStarted;
@@ -55,7 +59,10 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
           break;
         case 'phase-end':
           clearBar();
-          if (options.echo) line(`  ${e.phase.padEnd(14)} ${secs(e.ms)}`);
+          if (verbosity.phaseTimings && !options.quiet) {
+            clearBar();
+            err.write(`  ${e.phase.padEnd(14)} ${secs(e.ms)}\n`);
+          }
           break;
         case 'copy-progress':
           if (err.isTTY) bar('copy ', e.bytesDone, e.bytesTotal);
@@ -137,6 +144,8 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       for (const s of t.terminated) out.push(`  terminated ${session(s)}`);
       return out;
     },
+    /** Whether lines of this kind are printed (`-E`). */
+    shows: verbosity.shows,
     /** The end-of-run table: every table, what happened and why. */
     summaryTable(tables: ReadonlyArray<TableResult & { database?: string }>): string[] {
       const rows = tables.map((t) => [

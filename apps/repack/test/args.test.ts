@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionConfig, parseCliArgs, UsageError } from '../src/index.js';
+import { applyOptions, checkCombinations, connectionConfig, parseCliArgs, UsageError, verbosityOf } from '../src/index.js';
 
 describe('parseCliArgs', () => {
   it('takes pg_repack flags in short and long form', () => {
@@ -35,6 +35,81 @@ describe('parseCliArgs', () => {
   ])('refuses %j', (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
     expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+});
+
+describe('pg_repack 1.5 flags', () => {
+  it('--apply-count and --switch-threshold: pg_repack semantics as the library options', () => {
+    const o = parseCliArgs(['-t', 't', '--apply-count', '500', '--switch-threshold=50']);
+    expect(o.applyCount).toBe(500);
+    expect(o.switchThreshold).toBe(50);
+    // pg_repack keeps replaying while a batch applied more than 50: the library stops below 51.
+    expect(applyOptions(o)).toEqual({ applyBatchSize: 500, switchThreshold: 51 });
+    // Only --apply-count: pg_repack's proportion (1000 -> 100), at most the library default.
+    expect(applyOptions(parseCliArgs(['--apply-count', '1000']))).toEqual({ applyBatchSize: 1000, switchThreshold: 101 });
+    expect(applyOptions(parseCliArgs(['--apply-count', '1']))).toEqual({ applyBatchSize: 1, switchThreshold: 1 });
+    expect(applyOptions(parseCliArgs(['--apply-count', '50000']))).toEqual({ applyBatchSize: 50000, switchThreshold: 1000 });
+    // Only --switch-threshold: the library's batch size stays.
+    expect(applyOptions(parseCliArgs(['--switch-threshold', '0']))).toEqual({ switchThreshold: 1 });
+    expect(applyOptions(parseCliArgs([]))).toEqual({});
+  });
+
+  it.each([
+    [['--apply-count', '100', '--switch-threshold', '100'], /switch_threshold must be less than apply_count/],
+    [['--switch-threshold', '10000'], /switch_threshold must be less than apply_count .*10000 by default/],
+    [['--apply-count', '0'], /--apply-count expects a whole number of at least 1/],
+    [['--apply-count', '1.5'], /--apply-count expects a whole number/],
+    [['--switch-threshold=-1'], /--switch-threshold expects a whole number of at least 0/],
+    [['-E', 'chatty'], /invalid elevel: chatty/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(UsageError);
+    expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+
+  it('--error-on-invalid-index is the default; --no-error-on-invalid-index wins over it, as in pg_repack', () => {
+    expect(parseCliArgs(['-t', 't']).noErrorOnInvalidIndex).toBe(false);
+    expect(parseCliArgs(['-t', 't', '--error-on-invalid-index']).noErrorOnInvalidIndex).toBe(false);
+    expect(parseCliArgs(['-t', 't', '--no-error-on-invalid-index']).noErrorOnInvalidIndex).toBe(true);
+    expect(parseCliArgs(['--error-on-invalid-index', '--no-error-on-invalid-index']).noErrorOnInvalidIndex).toBe(true);
+  });
+
+  it('-E takes pg_repack levels in any case and sets what is printed', () => {
+    expect(parseCliArgs(['-E', 'warning']).elevel).toBe('WARNING');
+    expect(parseCliArgs(['--elevel=DEBUG']).elevel).toBe('DEBUG');
+    expect(parseCliArgs([]).elevel).toBeUndefined();
+    const kinds = ['debug', 'info', 'warning', 'error', 'log'] as const;
+    const shown = (elevel: Parameters<typeof verbosityOf>[0], echo = true): string[] => kinds.filter((k) => verbosityOf(elevel, echo).shows(k));
+    // Without -E: what the CLI always printed.
+    expect(shown(undefined, false)).toEqual(['info', 'warning', 'error']);
+    expect(verbosityOf(undefined, false).logger).toBe('warn');
+    expect(verbosityOf(undefined, true).logger).toBe('debug');
+    expect(shown('DEBUG')).toEqual(['debug', 'info', 'warning', 'error', 'log']);
+    expect(verbosityOf('DEBUG', false)).toMatchObject({ logger: 'debug', phaseTimings: true });
+    expect(shown('INFO')).toEqual(['info', 'warning', 'error', 'log']);
+    expect(shown('NOTICE')).toEqual(['warning', 'error', 'log']);
+    expect(shown('WARNING')).toEqual(['warning', 'error', 'log']);
+    expect(shown('ERROR')).toEqual(['error', 'log']);
+    expect(verbosityOf('ERROR', false).logger).toBe('silent');
+    // log_min_messages order: LOG sits between ERROR and FATAL.
+    expect(shown('LOG')).toEqual(['log']);
+    expect(shown('LOG', false)).toEqual([]);
+    expect(shown('FATAL')).toEqual([]);
+    expect(shown('PANIC')).toEqual([]);
+    expect(verbosityOf('PANIC', true).logger).toBe('silent');
+  });
+});
+
+describe('checkCombinations', () => {
+  it('accepts -a with -d (pg_repack 1.4.8+: the database to connect to first)', () => {
+    expect(() => checkCombinations(parseCliArgs(['-a', '-d', 'postgres']))).not.toThrow();
+    expect(() => checkCombinations(parseCliArgs(['-a', 'postgres']))).not.toThrow();
+    expect(() => checkCombinations(parseCliArgs(['-a', '-d', 'postgres', '-t', 'orders']))).toThrow(/specific table\(s\) in all databases/);
+  });
+
+  it('accepts -x/-i with -s (move the indexes), still refuses ordering flags with them', () => {
+    expect(() => checkCombinations(parseCliArgs(['-x', '-t', 'foo', '-s', 'tbs']))).not.toThrow();
+    expect(() => checkCombinations(parseCliArgs(['-i', 'foo_pkey', '--tablespace=tbs']))).not.toThrow();
+    expect(() => checkCombinations(parseCliArgs(['-x', '-t', 'foo', '-o', 'id']))).toThrow(/--order-by, --no-order and --if-bloated do not apply/);
   });
 });
 

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
+import { makeTempDir, serverUser, startPostgres, type PgCluster, type TempDir, type TestDatabase } from '@pgtools/testkit';
 
 const bin = new URL('../bin/pgtools-repack.js', import.meta.url).pathname;
 let cluster: PgCluster;
 let db: TestDatabase;
 let pool: pg.Pool;
+const tempDirs: TempDir[] = [];
 
 beforeAll(async () => {
   cluster = await startPostgres({ name: 'cli' });
@@ -19,6 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.destroy();
+  for (const d of tempDirs) d.remove();
 });
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -216,3 +218,119 @@ describe('pgtools-repack breadth', () => {
   });
 });
 
+
+describe('pgtools-repack: pg_repack 1.5 flags and the server check', () => {
+  it('-N shows the server version and the swap auto picks (catalog for a superuser), in text and JSON', async () => {
+    const { rows } = await pool.query<{ num: string }>(`SELECT current_setting('server_version_num') AS num`);
+    const r = await run(['-N', '-t', 'orders', 'cli db']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^server: PostgreSQL \\S.* \\(server_version_num ${rows[0]!.num}\\); swap: catalog \\(--swap=auto: superuser\\)$`));
+    const forced = await run(['-N', '-t', 'orders', '--swap=rename', 'cli db']);
+    expect(forced.stdout.split('\n')[0]).toMatch(/; swap: rename$/);
+    const j = await run(['-N', '--json', '-t', 'orders', 'cli db']);
+    expect(JSON.parse(j.stdout).server).toMatchObject({ versionNum: Number(rows[0]!.num), superuser: true, swap: 'catalog' });
+  });
+
+  it('--apply-count and --switch-threshold are taken (exit 0); a threshold not below the count is refused like pg_repack (exit 2)', async () => {
+    const r = await run(['-t', 'orders', '--apply-count', '100', '--switch-threshold', '10', '--json', 'cli db']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).tables[0]).toMatchObject({ table: 'public.orders', status: 'repacked' });
+    const bad = await run(['-t', 'orders', '--apply-count', '100', '--switch-threshold', '100', 'cli db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/switch_threshold must be less than apply_count/);
+  });
+
+  it('an invalid index fails the table by default and with --error-on-invalid-index; --no-error-on-invalid-index rebuilds it first and repacks', async () => {
+    await pool.query('CREATE TABLE public.inv (id int PRIMARY KEY, v int)');
+    await pool.query('INSERT INTO public.inv SELECT g, g % 7 FROM generate_series(1, 2000) g');
+    // A CREATE INDEX CONCURRENTLY that fails half-way leaves an invalid index behind.
+    await expect(pool.query('CREATE INDEX CONCURRENTLY inv_ratio ON public.inv ((100 / v))')).rejects.toThrow(/division by zero/);
+    await pool.query('DELETE FROM public.inv WHERE v = 0');
+    const valid = async (): Promise<boolean> => (await pool.query(`SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = 'public.inv_ratio'::regclass`)).rows[0].ok;
+    expect(await valid()).toBe(false);
+    for (const flags of [[], ['--error-on-invalid-index']]) {
+      const r = await run(['-t', 'inv', '--json', ...flags, 'cli db']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(JSON.parse(r.stdout).tables[0]).toMatchObject({ status: 'failed', code: 'invalid_index' });
+    }
+    const plan = await run(['-N', '-t', 'inv', '--no-error-on-invalid-index', 'cli db']);
+    expect(plan.code, plan.stdout).toBe(0);
+    expect(plan.stdout).toMatch(/"public.inv": can be repacked/);
+    expect(plan.stdout).toMatch(/WARNING: index inv_ratio on public.inv is invalid .*rebuilt first with REINDEX INDEX CONCURRENTLY/);
+    const { rows: before } = await pool.query(`SELECT relfilenode FROM pg_class WHERE relname = 'inv'`);
+    const r = await run(['-t', 'inv', '--no-error-on-invalid-index', 'cli db']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/WARNING: invalid index "public"."inv_ratio" on "public.inv": rebuilding it first/);
+    expect(r.stderr).toMatch(/"public.inv" repacked in/);
+    expect(await valid()).toBe(true);
+    const { rows: after } = await pool.query(`SELECT relfilenode FROM pg_class WHERE relname = 'inv'`);
+    expect(after[0].relfilenode).not.toBe(before[0].relfilenode);
+    await pool.query('CREATE EXTENSION IF NOT EXISTS amcheck');
+    await pool.query(`SELECT bt_index_check('public.inv_ratio'::regclass, true)`);
+  });
+
+  it('--no-error-on-invalid-index: an invalid index that cannot be rebuilt fails its table with the reason (exit 1)', async () => {
+    await pool.query('CREATE TABLE public.inv_dup (id int PRIMARY KEY, v int)');
+    await pool.query('INSERT INTO public.inv_dup VALUES (1, 1), (2, 1)');
+    await expect(pool.query('CREATE UNIQUE INDEX CONCURRENTLY inv_dup_v ON public.inv_dup (v)')).rejects.toThrow(/could not create unique index/);
+    const r = await run(['-t', 'inv_dup', '--no-error-on-invalid-index', '--json', 'cli db']);
+    expect(r.code, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.tables).toHaveLength(1);
+    expect(doc.tables[0]).toMatchObject({ table: 'public.inv_dup', status: 'failed', mode: 'indexes' });
+    expect(doc.tables[0].message).toMatch(/index rebuild of public.inv_dup failed|could not create unique index/);
+  });
+
+  it('-E sets the message level: WARNING drops INFO lines, DEBUG adds phase timings, ERROR hides a skip; a bad level is exit 2', async () => {
+    const quiet = await run(['-E', 'WARNING', '-t', 'orders', 'cli db']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toMatch(/INFO:/);
+    expect(quiet.stderr).not.toMatch(/repacked in/);
+    const chatty = await run(['-E', 'debug', '-t', 'orders', 'cli db']);
+    expect(chatty.code).toBe(0);
+    expect(chatty.stderr).toContain('INFO: repacking table "public.orders"');
+    expect(chatty.stderr).toMatch(/^ {2}copy +\d+(\.\d)? m?s$/m);
+    expect(chatty.stderr).toMatch(/^DEBUG: locked public\.orders in ACCESS EXCLUSIVE mode/m);
+    const errorsOnly = await run(['-E', 'ERROR', '-t', 'nokey', 'cli db']);
+    expect(errorsOnly.code).toBe(3);
+    expect(errorsOnly.stderr).toBe('');
+    const warnings = await run(['-E', 'WARNING', '-t', 'nokey', 'cli db']);
+    expect(warnings.stderr).toMatch(/Skipping "public.nokey"/);
+    const bad = await run(['-E', 'loud', '-t', 'orders', 'cli db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid elevel: loud/);
+  });
+
+  it('-x and -i with -s move only the indexes to the tablespace; the heap stays where it is', async () => {
+    const dir = await makeTempDir('cli-spc', serverUser());
+    tempDirs.push(dir);
+    await pool.query(`CREATE TABLESPACE cli_spc LOCATION '${dir.path.replace(/'/g, "''")}'`);
+    await pool.query('CREATE INDEX orders_customer ON public.orders (customer)');
+    const where = async (): Promise<Record<string, string>> => {
+      const { rows } = await pool.query<{ relname: string; spc: string }>(
+        `SELECT c.relname, coalesce(ts.spcname, 'default') AS spc FROM pg_class c LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+          WHERE c.relname IN ('orders', 'orders_pkey', 'orders_customer') AND c.relnamespace = 'public'::regnamespace`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.relname, r.spc]));
+    };
+    const x = await run(['-x', '-t', 'orders', '-s', 'cli_spc', 'cli db']);
+    expect(x.code, x.stderr).toBe(0);
+    expect(await where()).toEqual({ orders: 'default', orders_pkey: 'cli_spc', orders_customer: 'cli_spc' });
+    const i = await run(['-i', 'orders_customer', '--tablespace=pg_default', 'cli db']);
+    expect(i.code, i.stderr).toBe(0);
+    expect(await where()).toEqual({ orders: 'default', orders_pkey: 'cli_spc', orders_customer: 'default' });
+    const missing = await run(['-x', '-t', 'orders', '-s', 'no_such_spc', 'cli db']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/tablespace "?no_such_spc"? does not exist; no index was rebuilt/);
+    await run(['-x', '-t', 'orders', '-s', 'pg_default', 'cli db']);
+    await pool.query('DROP INDEX public.orders_customer');
+    await pool.query('DROP TABLESPACE cli_spc');
+  });
+
+  it('-a with -d DBNAME connects to DBNAME first, then visits every database', async () => {
+    const r = await run(['-a', '-d', 'postgres', '-N', '--json']);
+    const doc = JSON.parse(r.stdout);
+    expect(new Set(doc.tables.map((t: { database: string }) => t.database))).toEqual(new Set(['cli db', 'postgres']));
+    expect(doc.server.superuser).toBe(true);
+  });
+});

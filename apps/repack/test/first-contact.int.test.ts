@@ -30,15 +30,17 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-function run(args: string[], user = 'postgres', password = ''): Promise<{ code: number | null; stderr: string }> {
+function run(args: string[], user = 'postgres', password = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'shop' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -90,6 +92,15 @@ describe('pgtools-repack first-contact errors', () => {
     const ok = await run(['-t', 'customers'], 'alice', 'alice-pw');
     expect(ok.stderr).toMatch(/"public\.customers" repacked in .* \(swap: rename/);
     expect(ok.code).toBe(0);
+  });
+
+  it('-N as the owner shows the server version and that --swap=auto means the rename swap for a non-superuser', async () => {
+    const r = await run(['-N', '-t', 'customers'], 'alice', 'alice-pw');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^server: PostgreSQL \S.* \(server_version_num 1[5-8]\d{4}\); swap: rename \(--swap=auto: not a superuser\)$/);
+    expect(r.stdout).toMatch(/"public.customers": can be repacked \(swap: rename\)/);
+    const superuser = await run(['-N', '-t', 'customers']);
+    expect(superuser.stdout.split('\n')[0]).toMatch(/; swap: catalog \(--swap=auto: superuser\)$/);
   });
 
   it('the server refuses the catalog swap (permission denied): the table is intact and the hint says --swap=rename (exit 1)', async () => {

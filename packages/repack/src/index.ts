@@ -11,6 +11,8 @@ export type { DiskCheck } from './disk.js';
 export { parseReplicaLag, replicaLags } from './throttle.js';
 export type { ReplicaLag } from './throttle.js';
 export { planRepack } from './plan.js';
+export { checkServerVersion, inspectServer, resolveSwapMode, SUPPORTED_SERVER_VERSIONS } from './server-version.js';
+export type { ServerInfo } from './server-version.js';
 export type { TablePlan } from './plan.js';
 export { cleanupLeftovers } from './cleanup.js';
 export type { CleanupReport } from './cleanup.js';

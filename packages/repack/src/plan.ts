@@ -8,6 +8,7 @@ import { estimateBloat, type BloatEstimate } from './bloat.js';
 import { checkDisk, type DiskCheck } from './disk.js';
 import { copyOrder } from './order-by.js';
 import { outcomeOf } from './outcomes.js';
+import { checkSource, resolveSwapMode } from './server-version.js';
 
 /** What a repack of one table would do, computed without taking any lock or changing anything. */
 export interface TablePlan {
@@ -50,6 +51,7 @@ export async function planRepack(
 ): Promise<TablePlan[]> {
   const source = connectionSource(db);
   try {
+    await checkSource(source);
     const targets = await resolveTargets(source, options, options.toolSchema);
     const client = await source.connect();
     try {
@@ -59,7 +61,7 @@ export async function planRepack(
       const plans: TablePlan[] = [];
       for (const target of targets) {
         const info = await inspectTable(client, target);
-        const swap = (options.swap ?? 'auto') === 'auto' ? (superuser ? 'catalog' : 'rename') : (options.swap as 'catalog' | 'rename');
+        const swap = resolveSwapMode(options.swap, superuser);
         const { key, problems } = precheck(info, { swap, publicationsForAllTables: pubs.map((p) => p.pubname) });
         let orderBy: string | undefined;
         try {

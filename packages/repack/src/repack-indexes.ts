@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { debugFailure, displayName, parseQualifiedName, PgToolsError, prepareSession, quoteQualified, silentLogger, SQLSTATE, sqlStateOf, wrapPgError, type Logger, type PoolOrConfig } from '@pgtools/core';
+import { debugFailure, displayName, parseQualifiedName, PgToolsError, prepareSession, quoteIdent, quoteQualified, silentLogger, SQLSTATE, sqlStateOf, wrapPgError, type Logger, type PoolOrConfig } from '@pgtools/core';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock, type LockEvent } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
 import type { RepackEvent } from './events.js';
@@ -7,6 +7,7 @@ import type { BlockerPolicy, TargetSelection } from './options.js';
 import { outcomeOf } from './outcomes.js';
 import { emptyTableResult, exitCodeOf, type RepackResult, type TableResult } from './result.js';
 import { resolveTargets, type RepackTarget } from './targets.js';
+import { checkSource } from './server-version.js';
 
 export interface RepackIndexesOptions extends TargetSelection {
   /**
@@ -14,6 +15,12 @@ export interface RepackIndexesOptions extends TargetSelection {
    * they also choose the tables. Without `indexes`: every index of the selected tables (`-x`).
    */
   indexes?: string[];
+  /**
+   * Move the rebuilt indexes to this tablespace (the CLI's `-s` with `-x`/`-i`), with
+   * `REINDEX (TABLESPACE ...) INDEX CONCURRENTLY` (PostgreSQL 14+). A missing tablespace is
+   * refused (`tablespace_not_found`) before any index is touched.
+   */
+  tablespace?: string | undefined;
   /** How long each REINDEX may wait for a lock or for older transactions (lock_timeout). Default 60 s. */
   waitTimeoutMs?: number;
   /** What to do with sessions holding locks that conflict with SHARE UPDATE EXCLUSIVE. Default `'give-up'`. */
@@ -50,6 +57,7 @@ export async function repackIndexes(db: PoolOrConfig, options: RepackIndexesOpti
   const source = connectionSource(db, options.onQuery);
   const logger = options.logger ?? silentLogger;
   try {
+    await checkSource(source);
     const client = await source.connect();
     let targets: RepackTarget[];
     const wanted = new Map<number, number[]>();
@@ -71,6 +79,10 @@ export async function repackIndexes(db: PoolOrConfig, options: RepackIndexesOpti
         targets = targets.filter((t) => wanted.has(t.oid));
       }
       if (targets.length === 0) throw new PgToolsError('no_target', 'no table or index selected');
+      if (options.tablespace !== undefined) {
+        const { rows: ts } = await client.query('SELECT 1 FROM pg_tablespace WHERE spcname = $1', [options.tablespace]);
+        if (ts.length === 0) throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(options.tablespace)} does not exist; no index was rebuilt`);
+      }
     } finally {
       await source.release(client);
     }
@@ -202,7 +214,9 @@ async function reindexTable(
       const started1 = Date.now();
       await work.query(`SELECT set_config('lock_timeout', $1, false)`, [String(Math.max(1, waitTimeoutMs))]);
       try {
-        await work.query(`REINDEX INDEX CONCURRENTLY ${name}`);
+        // TABLESPACE moves the new index's file as it is built; the swap keeps the index's OID and name.
+        const into = options.tablespace === undefined ? '' : `(TABLESPACE ${quoteIdent(options.tablespace)}) `;
+        await work.query(`REINDEX ${into}INDEX CONCURRENTLY ${name}`);
       } catch (err) {
         const leftovers = await dropLeftovers(work, target.oid).catch(() => [] as string[]);
         result.indexLeftoversDropped.push(...leftovers);

@@ -4,6 +4,7 @@ import { resolveOptions, type RepackOptions } from './options.js';
 import { repackOneTable } from './repack-table.js';
 import { emptyTableResult, exitCodeOf, type RepackResult, type TableResult } from './result.js';
 import { resolveTargets } from './targets.js';
+import { checkSource } from './server-version.js';
 
 /**
  * Rebuilds a table and all its indexes online: a change-capture trigger, a copy in one snapshot,
@@ -12,7 +13,8 @@ import { resolveTargets } from './targets.js';
  *
  * Table-level problems (no usable key, lock not obtained, old snapshots) do not throw: they are
  * reported per table in the result, with `exitCode` 3 (skipped) or 1 (failed, table intact).
- * Invalid options and unreachable servers throw a `PgToolsError`.
+ * Invalid options, unreachable servers and servers outside PostgreSQL 15-18
+ * (`unsupported_server_version`, before anything is created) throw a `PgToolsError`.
  *
  * @example
  * ```ts
@@ -32,6 +34,7 @@ export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<
   const opts = resolveOptions(options);
   const source = connectionSource(db, opts.onQuery);
   try {
+    await checkSource(source);
     const targets = await resolveTargets(source, options, opts.toolSchema);
     const tables: TableResult[] = [];
     for (const target of targets) {
