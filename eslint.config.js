@@ -3,7 +3,19 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '.test-results/**', '**/*.js', '**/*.mjs', '**/*.cjs', '*.ts', '{packages,apps,tools}/*/*.ts'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/.turbo/**',
+      '.test-results/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+      '*.ts',
+      '{packages,apps,tools}/*/*.ts',
+    ],
+  },
   {
     files: ['{packages,apps,tools}/*/{src,test}/**/*.ts'],
     languageOptions: {

@@ -13,7 +13,10 @@ mkdirSync(outDir, { recursive: true });
 const extra = process.argv.slice(2);
 // `integration` runs every suite on PostgreSQL 15; the repack, cdc, swap, lock and core suites run
 // again on each newer major of PGTOOLS_TEST_PG (vitest.config.ts checks the list).
-const newerMajors = (process.env.PGTOOLS_TEST_PG ?? '15,16,17,18').split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== '15');
+const newerMajors = (process.env.PGTOOLS_TEST_PG ?? '15,16,17,18')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '' && s !== '15');
 const runs = [
   { project: 'unit', args: [] },
   { project: 'integration', args: ['--no-file-parallelism'] },

@@ -76,7 +76,8 @@ export function agentLogSettings(log: Record<string, unknown>, env: NodeJS.Proce
     throw bad('type', `must be plain or json, got ${JSON.stringify(rawType)}${flagType !== undefined ? ' (from --log-format)' : ''}`);
   }
   const dateformat = env.PATRONI_LOG_DATEFORMAT ?? log.dateformat;
-  if (dateformat !== undefined && typeof dateformat !== 'string') throw bad('dateformat', `must be a strftime string such as "%Y-%m-%dT%H:%M:%S%z", got ${JSON.stringify(dateformat)}`);
+  if (dateformat !== undefined && typeof dateformat !== 'string')
+    throw bad('dateformat', `must be a strftime string such as "%Y-%m-%dT%H:%M:%S%z", got ${JSON.stringify(dateformat)}`);
   const staticFields = log.static_fields;
   if (staticFields !== undefined && (staticFields === null || typeof staticFields !== 'object' || Array.isArray(staticFields))) {
     throw bad('static_fields', `must be a mapping of field names to values, got ${JSON.stringify(staticFields)}`);

@@ -64,7 +64,11 @@ function jsonFormat(settings: AgentLogSettings, startedAt: number): ((r: LogReco
   // Each entry: [Python attribute, key in the JSON object].
   const keys: Array<[string, string]> =
     spec === undefined
-      ? [['asctime', 'time'], ['levelname', 'level'], ['message', 'message']]
+      ? [
+          ['asctime', 'time'],
+          ['levelname', 'level'],
+          ['message', 'message'],
+        ]
       : typeof spec === 'string'
         ? pyFormatNames(spec).map((n) => [n, n])
         : spec.flatMap((item) => (typeof item === 'string' ? [[item, item] as [string, string]] : Object.entries(item)));
@@ -141,6 +145,9 @@ export function createAgentLogger(settings: AgentLogSettings, stderr: Sink): { l
     ...(format ? { format } : {}),
   });
   const missing = unsupported(settings);
-  const warnings = missing.length > 0 ? [`log.format: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available in ha-agent and will be empty or left out`] : [];
+  const warnings =
+    missing.length > 0
+      ? [`log.format: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available in ha-agent and will be empty or left out`]
+      : [];
   return { logger, warnings, close: () => file?.close(), ...(file ? { file: file.path } : {}) };
 }

@@ -100,7 +100,8 @@ function parseArgs(argv: readonly string[]): CliArgs {
     else if (a === '--validate-config') out.validateOnly = true;
     else if (a === '--log-format' || a.startsWith('--log-format=')) {
       const value = a === '--log-format' ? argv[++i] : a.slice('--log-format='.length);
-      if (value !== 'plain' && value !== 'json') out.error ??= `--log-format expects plain or json, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`;
+      if (value !== 'plain' && value !== 'json')
+        out.error ??= `--log-format expects plain or json, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`;
       else out.logFormat = value;
     } else if (a.startsWith('-') && a !== '-') out.error ??= `unknown option ${a}`;
     else out.positional.push(a);
@@ -120,7 +121,10 @@ function restApiListenMessage(e: PgToolsError, config: HaConfig): { message: str
     };
   }
   if (cause === 'EACCES') return { message: `REST API cannot listen on ${listen} (restapi.listen): ports below 1024 need root; use a port such as 8008` };
-  if (cause === 'EADDRNOTAVAIL' || cause === 'ENOTFOUND') return { message: `REST API cannot listen on ${listen}: the host of restapi.listen is not an address of this machine; use one of its addresses, or 0.0.0.0` };
+  if (cause === 'EADDRNOTAVAIL' || cause === 'ENOTFOUND')
+    return {
+      message: `REST API cannot listen on ${listen}: the host of restapi.listen is not an address of this machine; use one of its addresses, or 0.0.0.0`,
+    };
   return { message: e.message };
 }
 
@@ -227,7 +231,10 @@ export async function main(argv: readonly string[], deps: AgentCliDeps = {}): Pr
   try {
     agentLog = createAgentLogger(settings, err);
   } catch (e) {
-    early.fail(`cannot open the log file in log.dir ${settings.dir ?? ''}: ${(e as Error).message}`, { code: 'log_dir_unusable', hint: 'create the directory and give it to the PostgreSQL OS user, or remove log.dir to log to stderr' });
+    early.fail(`cannot open the log file in log.dir ${settings.dir ?? ''}: ${(e as Error).message}`, {
+      code: 'log_dir_unusable',
+      hint: 'create the directory and give it to the PostgreSQL OS user, or remove log.dir to log to stderr',
+    });
     return 2;
   }
   const { logger } = agentLog;
@@ -240,7 +247,10 @@ export async function main(argv: readonly string[], deps: AgentCliDeps = {}): Pr
     const control = new PostgresControl({ config });
     try {
       const missing = control.checkBinaries();
-      if (missing.length > 0) logger.warn(`${missing.join(' and ')} not found in ${control.binDir} (postgresql.bin_dir): this node cannot become a replica or rejoin after a failover until ${missing.length === 1 ? 'it is' : 'they are'} installed`);
+      if (missing.length > 0)
+        logger.warn(
+          `${missing.join(' and ')} not found in ${control.binDir} (postgresql.bin_dir): this node cannot become a replica or rejoin after a failover until ${missing.length === 1 ? 'it is' : 'they are'} installed`,
+        );
       await control.checkListen();
     } catch (e) {
       if (e instanceof PgToolsError) {
@@ -299,7 +309,10 @@ async function runAgent(config: HaConfig, path: string, env: NodeJS.ProcessEnv, 
     await agent.done;
     return 0;
   } catch (e) {
-    report.fail(e instanceof Error ? e.message : String(e), { code: e instanceof PgToolsError ? e.code : undefined, hint: e instanceof PgToolsError ? e.hint : undefined });
+    report.fail(e instanceof Error ? e.message : String(e), {
+      code: e instanceof PgToolsError ? e.code : undefined,
+      hint: e instanceof PgToolsError ? e.hint : undefined,
+    });
     await agent.stop().catch(() => undefined);
     return 1;
   } finally {

@@ -5,7 +5,12 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 const force = { force: { type: 'boolean' } } as const satisfies Options;
 const watch = { W: { type: 'boolean', short: 'W' }, watch: { type: 'string', short: 'w' }, count: { type: 'string' } } as const satisfies Options;
-const leaderNames = { leader: { type: 'string' }, primary: { type: 'string' }, master: { type: 'string' }, candidate: { type: 'string' } } as const satisfies Options;
+const leaderNames = {
+  leader: { type: 'string' },
+  primary: { type: 'string' },
+  master: { type: 'string' },
+  candidate: { type: 'string' },
+} as const satisfies Options;
 
 /**
  * Options and usage line of every verb, as patronictl 3.0.2 spells them (`--count` on list/topology is ours).
@@ -15,40 +20,98 @@ const leaderNames = { leader: { type: 'string' }, primary: { type: 'string' }, m
  * VERBS.switchover?.usage; // 'hactl switchover [OPTIONS] [CLUSTER_NAME]'
  * ```
  */
-export const VERBS: Record<string, { usage: string; help: string; options: Options; positionals: 'none' | 'cluster' | 'clusters' | 'cluster+members' | 'optional-cluster+members' }> = {
+export const VERBS: Record<
+  string,
+  { usage: string; help: string; options: Options; positionals: 'none' | 'cluster' | 'clusters' | 'cluster+members' | 'optional-cluster+members' }
+> = {
   list: {
     usage: 'hactl list [OPTIONS] [CLUSTER_NAMES]...',
     help: 'List the members of a cluster: Member | Host | Role | State | TL | Lag in MB',
     options: { extended: { type: 'boolean', short: 'e' }, timestamp: { type: 'boolean', short: 't' }, format: { type: 'string', short: 'f' }, ...watch },
     positionals: 'clusters',
   },
-  topology: { usage: 'hactl topology [OPTIONS] [CLUSTER_NAMES]...', help: 'Print the members as a replication tree', options: { ...watch }, positionals: 'clusters' },
+  topology: {
+    usage: 'hactl topology [OPTIONS] [CLUSTER_NAMES]...',
+    help: 'Print the members as a replication tree',
+    options: { ...watch },
+    positionals: 'clusters',
+  },
   switchover: {
     usage: 'hactl switchover [OPTIONS] [CLUSTER_NAME]',
     help: 'Switchover to a replica (--leader/--primary/--master NAME --candidate NAME --scheduled TIME --force)',
     options: { ...leaderNames, scheduled: { type: 'string' }, ...force },
     positionals: 'cluster',
   },
-  failover: { usage: 'hactl failover [OPTIONS] [CLUSTER_NAME]', help: 'Failover to a replica (--candidate NAME --force)', options: { ...leaderNames, ...force }, positionals: 'cluster' },
+  failover: {
+    usage: 'hactl failover [OPTIONS] [CLUSTER_NAME]',
+    help: 'Failover to a replica (--candidate NAME --force)',
+    options: { ...leaderNames, ...force },
+    positionals: 'cluster',
+  },
   restart: {
     usage: 'hactl restart [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...',
     help: 'Restart PostgreSQL on members (-r ROLE, --any, --scheduled TIME, --pg-version V, --pending, --timeout S, --force)',
-    options: { role: { type: 'string', short: 'r' }, any: { type: 'boolean' }, scheduled: { type: 'string' }, 'pg-version': { type: 'string' }, pending: { type: 'boolean' }, timeout: { type: 'string' }, ...force },
+    options: {
+      role: { type: 'string', short: 'r' },
+      any: { type: 'boolean' },
+      scheduled: { type: 'string' },
+      'pg-version': { type: 'string' },
+      pending: { type: 'boolean' },
+      timeout: { type: 'string' },
+      ...force,
+    },
     positionals: 'cluster+members',
   },
-  reinit: { usage: 'hactl reinit [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...', help: 'Re-create a replica from the leader (--force, --wait)', options: { ...force, wait: { type: 'boolean' } }, positionals: 'cluster+members' },
-  reload: { usage: 'hactl reload [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...', help: 'Reload the configuration of members (-r ROLE, --force)', options: { role: { type: 'string', short: 'r' }, ...force }, positionals: 'cluster+members' },
-  pause: { usage: 'hactl pause [OPTIONS] [CLUSTER_NAME]', help: 'Stop managing PostgreSQL (maintenance mode; --wait)', options: { wait: { type: 'boolean' } }, positionals: 'cluster' },
-  resume: { usage: 'hactl resume [OPTIONS] [CLUSTER_NAME]', help: 'Resume managing PostgreSQL (--wait)', options: { wait: { type: 'boolean' } }, positionals: 'cluster' },
+  reinit: {
+    usage: 'hactl reinit [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...',
+    help: 'Re-create a replica from the leader (--force, --wait)',
+    options: { ...force, wait: { type: 'boolean' } },
+    positionals: 'cluster+members',
+  },
+  reload: {
+    usage: 'hactl reload [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...',
+    help: 'Reload the configuration of members (-r ROLE, --force)',
+    options: { role: { type: 'string', short: 'r' }, ...force },
+    positionals: 'cluster+members',
+  },
+  pause: {
+    usage: 'hactl pause [OPTIONS] [CLUSTER_NAME]',
+    help: 'Stop managing PostgreSQL (maintenance mode; --wait)',
+    options: { wait: { type: 'boolean' } },
+    positionals: 'cluster',
+  },
+  resume: {
+    usage: 'hactl resume [OPTIONS] [CLUSTER_NAME]',
+    help: 'Resume managing PostgreSQL (--wait)',
+    options: { wait: { type: 'boolean' } },
+    positionals: 'cluster',
+  },
   'show-config': { usage: 'hactl show-config [OPTIONS] [CLUSTER_NAME]', help: 'Show the dynamic configuration', options: {}, positionals: 'cluster' },
   'edit-config': {
     usage: 'hactl edit-config [OPTIONS] [CLUSTER_NAME]',
     help: 'Edit the dynamic configuration (-s key=value, -p pgparam=value, --apply FILE, --replace FILE, -q, --force)',
-    options: { set: { type: 'string', short: 's', multiple: true }, pg: { type: 'string', short: 'p', multiple: true }, apply: { type: 'string' }, replace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, ...force },
+    options: {
+      set: { type: 'string', short: 's', multiple: true },
+      pg: { type: 'string', short: 'p', multiple: true },
+      apply: { type: 'string' },
+      replace: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      ...force,
+    },
     positionals: 'cluster',
   },
-  history: { usage: 'hactl history [OPTIONS] [CLUSTER_NAME]', help: 'Show the history of failovers/switchovers: TL, LSN, Reason, Timestamp, New Leader', options: { format: { type: 'string', short: 'f' } }, positionals: 'cluster' },
-  version: { usage: 'hactl version [CLUSTER_NAME] [MEMBER_NAMES]...', help: 'Print the version of hactl and of the running members', options: {}, positionals: 'optional-cluster+members' },
+  history: {
+    usage: 'hactl history [OPTIONS] [CLUSTER_NAME]',
+    help: 'Show the history of failovers/switchovers: TL, LSN, Reason, Timestamp, New Leader',
+    options: { format: { type: 'string', short: 'f' } },
+    positionals: 'cluster',
+  },
+  version: {
+    usage: 'hactl version [CLUSTER_NAME] [MEMBER_NAMES]...',
+    help: 'Print the version of hactl and of the running members',
+    options: {},
+    positionals: 'optional-cluster+members',
+  },
 };
 
 /**

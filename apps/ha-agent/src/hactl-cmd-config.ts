@@ -52,7 +52,9 @@ export async function pauseCommand(ctx: CtlContext, o: { cluster: string; paused
         const done = current.members.filter((x) => known.has(x.name)).every((x) => Boolean(x.data.pause) === o.paused);
         if (done) break;
         if (ctx.now().getTime() >= deadline) {
-          const remaining = current.members.filter((x) => known.has(x.name) && Boolean(x.data.pause) !== o.paused && known.get(x.name) !== x.modRevision).map((x) => x.name);
+          const remaining = current.members
+            .filter((x) => known.has(x.name) && Boolean(x.data.pause) !== o.paused && known.get(x.name) !== x.modRevision)
+            .map((x) => x.name);
           if (remaining.length > 0) {
             ctx.out(`${remaining.join(', ')} members didn't recognized pause state after ${loopWait} seconds\n`);
             return 1;
@@ -128,7 +130,8 @@ export async function editConfigCommand(ctx: CtlContext, o: EditConfigOptions): 
     if (changed !== undefined) after = pyYaml(changed);
 
     if (changed === undefined) {
-      if (!o.runEditor) throw ctlError('edit-config needs an editor but stdin is not a terminal; nothing was changed. Use -s key=value, -p param=value, --apply or --replace');
+      if (!o.runEditor)
+        throw ctlError('edit-config needs an editor but stdin is not a terminal; nothing was changed. Use -s key=value, -p param=value, --apply or --replace');
       after = o.runEditor(before);
       const doc: unknown = parseYaml(after, { version: '1.1' });
       changed = doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
@@ -152,7 +155,8 @@ export async function editConfigCommand(ctx: CtlContext, o: EditConfigOptions): 
       return 1;
     }
     if (o.force || (await ctx.prompter.confirm('Apply these changes?'))) {
-      if (!(await dcs.setConfig(changed as ClusterConfig, view.config?.modRevision ?? 0))) throw ctlError('Config modification aborted due to concurrent changes');
+      if (!(await dcs.setConfig(changed as ClusterConfig, view.config?.modRevision ?? 0)))
+        throw ctlError('Config modification aborted due to concurrent changes');
       ctx.out('Configuration changed\n');
     }
     // Declining is not a failure (patronictl exits 0 too).

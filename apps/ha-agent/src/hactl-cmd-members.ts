@@ -43,7 +43,8 @@ async function confirmMembers(ctx: CtlContext, members: Member[], force: boolean
   if (force) return;
   const list = members.map((m) => m.name).join(', ');
   if (scheduledAt) {
-    if (!(await ctx.prompter.confirm(`Are you sure you want to schedule ${action} of members ${list} at ${scheduledAt}?`))) throw ctlError(`Aborted scheduled ${action}`);
+    if (!(await ctx.prompter.confirm(`Are you sure you want to schedule ${action} of members ${list} at ${scheduledAt}?`)))
+      throw ctlError(`Aborted scheduled ${action}`);
   } else if (!(await ctx.prompter.confirm(`Are you sure you want to ${action} members ${list}?`))) {
     throw ctlError(`Aborted ${action}`);
   }
@@ -94,7 +95,8 @@ export async function restartCommand(ctx: CtlContext, o: RestartOptions): Promis
     const view = await dcs.loadCluster();
     let members = await selectMembers(ctx, view, o.cluster, o.members, o.role, o.force, 'restart', false);
     let scheduled = o.scheduled;
-    if (scheduled === undefined && !o.force) scheduled = await ctx.prompter.prompt(`When should the restart take place (e.g. ${nextHourExample(ctx.now())}) `, 'now');
+    if (scheduled === undefined && !o.force)
+      scheduled = await ctx.prompter.prompt(`When should the restart take place (e.g. ${nextHourExample(ctx.now())}) `, 'now');
     const scheduledAt = parseScheduled(scheduled);
     await confirmMembers(ctx, members, o.force, 'restart', scheduledAt);
     if (o.any && members.length > 1) members = [members[Math.floor(Math.random() * members.length)] as Member];
@@ -158,11 +160,18 @@ export async function reinitCommand(ctx: CtlContext, o: { cluster: string; membe
           const r = await callMember(ctx, m, 'POST', 'reinitialize', body);
           text = r.body;
           started = r.status < 400;
-          ctx.out(started ? `Success: reinitialize for member ${m.name}\n` : `Failed: reinitialize for member ${m.name}, status code=${r.status}, (${r.body})\n`);
+          ctx.out(
+            started ? `Success: reinitialize for member ${m.name}\n` : `Failed: reinitialize for member ${m.name}, status code=${r.status}, (${r.body})\n`,
+          );
         } catch (err) {
           ctx.out(`Failed: reinitialize for member ${m.name}: ${(err as Error).message}\n`);
         }
-        if (!started && text.endsWith(' already in progress') && !body.force && (await ctx.prompter.confirm('Do you want to cancel it and reinitialize anyway?'))) {
+        if (
+          !started &&
+          text.endsWith(' already in progress') &&
+          !body.force &&
+          (await ctx.prompter.confirm('Do you want to cancel it and reinitialize anyway?'))
+        ) {
           body.force = true;
           continue;
         }
@@ -210,7 +219,8 @@ export async function reloadCommand(ctx: CtlContext, o: { cluster: string; membe
       try {
         const r = await callMember(ctx, m, 'POST', 'reload');
         if (r.status === 200) ctx.out(`No changes to apply on member ${m.name}\n`);
-        else if (r.status === 202) ctx.out(`Reload request received for member ${m.name} and will be processed within ${String(view.config?.value.loop_wait ?? 'None')} seconds\n`);
+        else if (r.status === 202)
+          ctx.out(`Reload request received for member ${m.name} and will be processed within ${String(view.config?.value.loop_wait ?? 'None')} seconds\n`);
         else {
           failed = true;
           ctx.out(`Failed: reload for member ${m.name}, status code=${r.status}, (${r.body})\n`);

@@ -50,7 +50,10 @@ export async function switchoverCommand(ctx: CtlContext, options: SwitchoverOpti
         leader = leaderKey;
       } else {
         const standby = view.config?.value.standby_cluster;
-        leader = await ctx.prompter.prompt(standby && typeof standby === 'object' && Object.keys(standby).length > 0 ? 'Standby Leader' : 'Primary', leaderKey ?? '');
+        leader = await ctx.prompter.prompt(
+          standby && typeof standby === 'object' && Object.keys(standby).length > 0 ? 'Standby Leader' : 'Primary',
+          leaderKey ?? '',
+        );
       }
     }
     if (leader !== undefined && leaderKey && leaderKey !== leader) throw ctlError(`Member ${leader} is not the leader of cluster ${name}`);
@@ -92,7 +95,9 @@ export async function switchoverCommand(ctx: CtlContext, options: SwitchoverOpti
 
     const target: Member | undefined = view.leader ? view.leader.member : view.members.find((m) => m.name === candidate);
     if (!target) {
-      ctx.out(`${ctlTimestamp(ctx.now())} Could not ${action}: member ${view.leader?.name ?? candidate ?? '?'} has no member key, so its REST API is unknown; nothing was changed\n`);
+      ctx.out(
+        `${ctlTimestamp(ctx.now())} Could not ${action}: member ${view.leader?.name ?? candidate ?? '?'} has no member key, so its REST API is unknown; nothing was changed\n`,
+      );
       return 1;
     }
     let response;

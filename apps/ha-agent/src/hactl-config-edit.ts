@@ -19,7 +19,9 @@ export function parseSettingValue(text: string): unknown {
     const v: unknown = parseYaml(text, { version: '1.1' });
     return v === undefined ? null : v;
   } catch (err) {
-    throw new PgToolsError('invalid_argument', `Invalid parameter value ${JSON.stringify(text)}: ${((err as Error).message.split('\n')[0] ?? '').trim()}`, { cause: err });
+    throw new PgToolsError('invalid_argument', `Invalid parameter value ${JSON.stringify(text)}: ${((err as Error).message.split('\n')[0] ?? '').trim()}`, {
+      cause: err,
+    });
   }
 }
 

@@ -142,9 +142,7 @@ export function ctlConfigFromDocument(doc: unknown, env: Record<string, string |
   } else if (isObj(merged.etcd3)) {
     const e = merged.etcd3;
     const raw = e.hosts ?? e.host;
-    const hosts = (Array.isArray(raw) ? raw.map(String) : raw === undefined || raw === null ? [] : String(raw).split(','))
-      .map((h) => h.trim())
-      .filter(Boolean);
+    const hosts = (Array.isArray(raw) ? raw.map(String) : raw === undefined || raw === null ? [] : String(raw).split(',')).map((h) => h.trim()).filter(Boolean);
     if (hosts.length === 0) throw invalid('etcd3.hosts: is required (or pass -d etcd3://host:port)');
     const protocol = str(e, 'protocol', 'etcd3') ?? 'http';
     if (protocol !== 'http' && protocol !== 'https') throw invalid(`etcd3.protocol: must be http or https, got "${protocol}"`);
@@ -157,7 +155,8 @@ export function ctlConfigFromDocument(doc: unknown, env: Record<string, string |
     throw invalid(`etcd: the etcd v2 API is not supported; ${ETCD_V2_ADVICE}`);
   } else {
     for (const other of ['consul', 'zookeeper', 'exhibitor', 'kubernetes', 'raft']) {
-      if (merged[other] !== undefined) throw invalid(`${other}: is not supported; hactl reads the cluster from etcd (an etcd3: section or -d etcd3://host:port)`);
+      if (merged[other] !== undefined)
+        throw invalid(`${other}: is not supported; hactl reads the cluster from etcd (an etcd3: section or -d etcd3://host:port)`);
     }
   }
 
@@ -208,7 +207,9 @@ export async function loadCtlConfig(options: {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (explicit !== undefined) {
-      throw new PgToolsError('invalid_config', `Provided config file ${path} not existing or no read rights. Check the -c/--config-file parameter`, { cause: err });
+      throw new PgToolsError('invalid_config', `Provided config file ${path} not existing or no read rights. Check the -c/--config-file parameter`, {
+        cause: err,
+      });
     }
   }
   let doc: unknown = {};

@@ -113,7 +113,8 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
   const standbyCluster = view.config !== undefined && isStandbyCluster(view.config.value.standby_cluster);
   const members: MemberSummary[] = [];
   for (const m of view.members) {
-    const role: MemberSummary['role'] = m.name === leaderName ? (standbyCluster ? 'standby_leader' : 'leader') : sync.includes(m.name) ? 'sync_standby' : 'replica';
+    const role: MemberSummary['role'] =
+      m.name === leaderName ? (standbyCluster ? 'standby_leader' : 'leader') : sync.includes(m.name) ? 'sync_standby' : 'replica';
     const summary: MemberSummary = { name: m.name, role, state: typeof m.data.state === 'string' ? m.data.state : '' };
     if (m.data.api_url !== undefined) summary.api_url = m.data.api_url;
     const { host, port } = memberAddress(m);
@@ -165,7 +166,11 @@ export function memberRows(
 ): { columns: string[]; rows: unknown[][] } {
   const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
   const withHost = cluster.members.filter((m) => m.host !== undefined);
-  for (const [column, key] of [['Pending restart', 'pending_restart'], ['Scheduled restart', 'scheduled_restart'], ['Tags', 'tags']] as const) {
+  for (const [column, key] of [
+    ['Pending restart', 'pending_restart'],
+    ['Scheduled restart', 'scheduled_restart'],
+    ['Tags', 'tags'],
+  ] as const) {
     if (options.extended || withHost.some((m) => truthy(m[key]))) columns.push(column);
   }
   // Show host:port when someone runs on a non-standard port or two members share a host.

@@ -35,13 +35,7 @@ export const OUTPUT_FORMATS: readonly string[] = ['pretty', 'tsv', 'json', 'yaml
  * formatOutput(['TL', 'LSN'], [[1, 25165984]], { TL: 'r', LSN: 'r' }, 'json'); // '[{"TL": 1, "LSN": 25165984}]\n'
  * ```
  */
-export function formatOutput(
-  columns: string[],
-  rows: unknown[][],
-  align: Record<string, Alignment>,
-  fmt: OutputFormat | 'yml',
-  title?: string,
-): string {
+export function formatOutput(columns: string[], rows: unknown[][], align: Record<string, Alignment>, fmt: OutputFormat | 'yml', title?: string): string {
   if (fmt === 'json' || fmt === 'yaml' || fmt === 'yml') {
     const elements = rows.map((r) => {
       const obj: Record<string, unknown> = {};

@@ -56,7 +56,8 @@ export interface HactlIo {
 
 function openEtcd(config: CtlConfig, scope: string): CtlDcs {
   const etcd = config.etcd;
-  if (!etcd) throw new PgToolsError('invalid_config', 'no etcd configured: add an etcd3: section with hosts to the configuration, or pass -d etcd3://host:port');
+  if (!etcd)
+    throw new PgToolsError('invalid_config', 'no etcd configured: add an etcd3: section with hosts to the configuration, or pass -d etcd3://host:port');
   const hosts = etcd.hosts.map((h) => (/^https?:\/\//.test(h) ? h : `${etcd.protocol}://${h}`));
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
   try {
@@ -123,7 +124,8 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
   }
   const role = (fallback: string): string => {
     const r = str(v.role) ?? fallback;
-    if (!ROLE_CHOICES.includes(r)) throw usageError(`Invalid value for '-r' / '--role': '${r}' is not one of ${ROLE_CHOICES.map((c) => `'${c}'`).join(', ')}.`, verb);
+    if (!ROLE_CHOICES.includes(r))
+      throw usageError(`Invalid value for '-r' / '--role': '${r}' is not one of ${ROLE_CHOICES.map((c) => `'${c}'`).join(', ')}.`, verb);
     return r;
   };
 
@@ -276,7 +278,9 @@ export async function runHactl(argv: readonly string[], partialIo: Partial<Hactl
       if (e.code === 'usage') {
         const verb = (e as PgToolsError & { verb?: string }).verb ?? cmd?.verb;
         const spec = verb ? VERBS[verb] : undefined;
-        err(`Usage: ${spec ? spec.usage : 'hactl [OPTIONS] COMMAND [ARGS]...'}\nTry 'hactl${spec ? ` ${verb}` : ''} --help' for help.\n\nError: ${e.message}\n`);
+        err(
+          `Usage: ${spec ? spec.usage : 'hactl [OPTIONS] COMMAND [ARGS]...'}\nTry 'hactl${spec ? ` ${verb}` : ''} --help' for help.\n\nError: ${e.message}\n`,
+        );
         return 2;
       }
       err(`Error: ${e.message}\n`);

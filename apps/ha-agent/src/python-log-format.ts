@@ -12,7 +12,21 @@ const PY_LEVEL: Record<LogLevel, { name: string; no: number }> = {
 };
 
 /** The LogRecord attributes ha-agent can fill; Python's others (module, lineno...) mean nothing here. */
-export const PY_ATTRIBUTES = ['asctime', 'created', 'msecs', 'relativeCreated', 'levelname', 'levelno', 'message', 'msg', 'name', 'process', 'processName', 'thread', 'threadName'] as const;
+export const PY_ATTRIBUTES = [
+  'asctime',
+  'created',
+  'msecs',
+  'relativeCreated',
+  'levelname',
+  'levelno',
+  'message',
+  'msg',
+  'name',
+  'process',
+  'processName',
+  'thread',
+  'threadName',
+] as const;
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -34,26 +48,50 @@ export function strftime(date: Date, format: string): string {
   return format.replace(/%([a-zA-Z%])/g, (whole, d: string) => {
     const offset = -date.getTimezoneOffset();
     switch (d) {
-      case 'Y': return String(date.getFullYear());
-      case 'y': return pad(date.getFullYear() % 100);
-      case 'm': return pad(date.getMonth() + 1);
-      case 'd': return pad(date.getDate());
-      case 'H': return pad(date.getHours());
-      case 'I': return pad(date.getHours() % 12 || 12);
-      case 'p': return date.getHours() < 12 ? 'AM' : 'PM';
-      case 'M': return pad(date.getMinutes());
-      case 'S': return pad(date.getSeconds());
-      case 'f': return pad(date.getMilliseconds() * 1000, 6);
-      case 'j': return pad(Math.floor((Date.UTC(date.getFullYear(), date.getMonth(), date.getDate()) - Date.UTC(date.getFullYear(), 0, 1)) / 86_400_000) + 1, 3);
-      case 'a': return DAYS[date.getDay()]!.slice(0, 3);
-      case 'A': return DAYS[date.getDay()]!;
-      case 'b': return MONTHS[date.getMonth()]!.slice(0, 3);
-      case 'B': return MONTHS[date.getMonth()]!;
-      case 'z': return `${offset >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
-      case 'Z': return Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date).find((p) => p.type === 'timeZoneName')?.value ?? '';
-      case 's': return String(Math.floor(date.getTime() / 1000));
-      case '%': return '%';
-      default: return whole;
+      case 'Y':
+        return String(date.getFullYear());
+      case 'y':
+        return pad(date.getFullYear() % 100);
+      case 'm':
+        return pad(date.getMonth() + 1);
+      case 'd':
+        return pad(date.getDate());
+      case 'H':
+        return pad(date.getHours());
+      case 'I':
+        return pad(date.getHours() % 12 || 12);
+      case 'p':
+        return date.getHours() < 12 ? 'AM' : 'PM';
+      case 'M':
+        return pad(date.getMinutes());
+      case 'S':
+        return pad(date.getSeconds());
+      case 'f':
+        return pad(date.getMilliseconds() * 1000, 6);
+      case 'j':
+        return pad(Math.floor((Date.UTC(date.getFullYear(), date.getMonth(), date.getDate()) - Date.UTC(date.getFullYear(), 0, 1)) / 86_400_000) + 1, 3);
+      case 'a':
+        return DAYS[date.getDay()]!.slice(0, 3);
+      case 'A':
+        return DAYS[date.getDay()]!;
+      case 'b':
+        return MONTHS[date.getMonth()]!.slice(0, 3);
+      case 'B':
+        return MONTHS[date.getMonth()]!;
+      case 'z':
+        return `${offset >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
+      case 'Z':
+        return (
+          Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+            .formatToParts(date)
+            .find((p) => p.type === 'timeZoneName')?.value ?? ''
+        );
+      case 's':
+        return String(Math.floor(date.getTime() / 1000));
+      case '%':
+        return '%';
+      default:
+        return whole;
     }
   });
 }
@@ -67,7 +105,10 @@ export function strftime(date: Date, format: string): string {
  * pyAttributes({ time: new Date(), level: 'warn', message: 'x', fields: {} }, { name: 'ha-agent' }).levelname; // 'WARNING'
  * ```
  */
-export function pyAttributes(record: LogRecord, options: { name: string; dateformat?: string | undefined; startedAt?: number }): Record<string, string | number> {
+export function pyAttributes(
+  record: LogRecord,
+  options: { name: string; dateformat?: string | undefined; startedAt?: number },
+): Record<string, string | number> {
   const t = record.time;
   const asctime = options.dateformat !== undefined ? strftime(t, options.dateformat) : `${strftime(t, '%Y-%m-%d %H:%M:%S')},${pad(t.getMilliseconds(), 3)}`;
   const level = PY_LEVEL[record.level];

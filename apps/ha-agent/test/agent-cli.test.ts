@@ -67,7 +67,11 @@ describe('ha-agent CLI', () => {
     expect(err.text()).toMatch(/log\.type: must be plain or json, got "xml"/);
     const err2 = sink();
     expect(await main(['--validate-config', join(dir, 'jsonlog.yml')], { stderr: err2, env: {} })).toBe(0);
-    const lines = err2.text().trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
+    const lines = err2
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; message: string });
     expect(lines.some((l) => l.level === 'warn' && l.message.includes('unknown_top_key'))).toBe(true);
   });
 

@@ -20,7 +20,9 @@ afterAll(() => {
 describe("Patroni's log section", () => {
   it('maps level, type, dateformat, static_fields, dir and rotation with Patroni defaults', () => {
     expect(agentLogSettings({})).toEqual({ level: 'info', type: 'plain', fileSize: 25_000_000, fileNum: 4 });
-    expect(agentLogSettings({ level: 'WARNING', type: 'JSON', dateformat: '%H:%M', static_fields: { app: 'pg' }, dir: '/var/log/ha', file_size: 100, file_num: 2 })).toEqual({
+    expect(
+      agentLogSettings({ level: 'WARNING', type: 'JSON', dateformat: '%H:%M', static_fields: { app: 'pg' }, dir: '/var/log/ha', file_size: 100, file_num: 2 }),
+    ).toEqual({
       level: 'warn',
       type: 'json',
       dateformat: '%H:%M',
@@ -62,7 +64,9 @@ describe("Patroni's log section", () => {
 
 describe('Python logging formats', () => {
   it('renders %(attr)s placeholders with width, alignment and %%', () => {
-    expect(renderPyFormat('%(asctime)s %(levelname)-8s|%(process)5d|%(message)s 100%%', { asctime: 'T', levelname: 'INFO', process: 42, message: 'hi' })).toBe('T INFO    |   42|hi 100%');
+    expect(renderPyFormat('%(asctime)s %(levelname)-8s|%(process)5d|%(message)s 100%%', { asctime: 'T', levelname: 'INFO', process: 42, message: 'hi' })).toBe(
+      'T INFO    |   42|hi 100%',
+    );
     expect(renderPyFormat('%(module)s:%(message).3s', { message: 'abcdef' })).toBe(':abc');
     expect(pyFormatNames('%(asctime)s %(levelname)s: %(message)s')).toEqual(['asctime', 'levelname', 'message']);
   });
@@ -77,7 +81,10 @@ describe('Python logging formats', () => {
 describe('createAgentLogger', () => {
   it('plain with a Patroni format and dateformat', () => {
     const err = sink();
-    const { logger, warnings } = createAgentLogger(agentLogSettings({ format: '%(asctime)s %(levelname)s: %(message)s', dateformat: '%Y-%m-%dT%H:%M:%S' }), err);
+    const { logger, warnings } = createAgentLogger(
+      agentLogSettings({ format: '%(asctime)s %(levelname)s: %(message)s', dateformat: '%Y-%m-%dT%H:%M:%S' }),
+      err,
+    );
     expect(warnings).toEqual([]);
     logger.warn('lock lost', { member: 'n1' });
     expect(err.lines()).toHaveLength(1);
@@ -101,7 +108,12 @@ describe('createAgentLogger', () => {
   it("json with Patroni's format list renames attributes; unknown attributes are warned about once", () => {
     const err = sink();
     const { logger, warnings } = createAgentLogger(
-      agentLogSettings({ type: 'json', format: ['message', 'module', { asctime: '@timestamp' }, { levelname: 'level' }], dateformat: '%Y', static_fields: { app: 'patroni' } }),
+      agentLogSettings({
+        type: 'json',
+        format: ['message', 'module', { asctime: '@timestamp' }, { levelname: 'level' }],
+        dateformat: '%Y',
+        static_fields: { app: 'patroni' },
+      }),
       err,
     );
     expect(warnings).toEqual(['log.format: module is not available in ha-agent and will be empty or left out']);

@@ -33,7 +33,10 @@ function listenOn(port: number): Promise<void> {
 }
 
 /** The seed's node configuration on loopback, with free ports, a temp data dir and an etcd where nothing listens. */
-async function writeConfig(name: string, change: (doc: ReturnType<typeof parseDocument>) => void = () => {}): Promise<{ file: string; pgPort: number; apiPort: number; etcdPort: number }> {
+async function writeConfig(
+  name: string,
+  change: (doc: ReturnType<typeof parseDocument>) => void = () => {},
+): Promise<{ file: string; pgPort: number; apiPort: number; etcdPort: number }> {
   const [pgPort, apiPort, etcdPort] = [await freePort(), await freePort(), await freePort()];
   const doc = parseDocument(readFileSync(FIXTURE, 'utf8'));
   doc.setIn(['restapi', 'listen'], `127.0.0.1:${apiPort}`);
@@ -121,9 +124,19 @@ describe('ha-agent JSON logs (the real CLI)', () => {
   it('--log-format json: every stderr line is one JSON object with time, level and message', async () => {
     const { file, etcdPort } = await writeConfig('json', (doc) => doc.setIn(['log'], { level: 'INFO', static_fields: { app: 'ha-agent-test' } }));
     const logFile = join(dir.path, 'json-agent.log');
-    const agent = spawnManaged(process.execPath, [agentBin(), '--log-format', 'json', file], { env, cwd: dir.path, logFile, ...(user ? { user } : {}), stopSignal: 'SIGTERM' });
+    const agent = spawnManaged(process.execPath, [agentBin(), '--log-format', 'json', file], {
+      env,
+      cwd: dir.path,
+      logFile,
+      ...(user ? { user } : {}),
+      stopSignal: 'SIGTERM',
+    });
     try {
-      await waitFor(() => readFileSync(logFile, 'utf8').includes('etcd is unreachable') || !agent.isRunning(), { timeoutMs: 30_000, intervalMs: 200, describe: () => readFileSync(logFile, 'utf8') });
+      await waitFor(() => readFileSync(logFile, 'utf8').includes('etcd is unreachable') || !agent.isRunning(), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        describe: () => readFileSync(logFile, 'utf8'),
+      });
       agent.signal('SIGTERM');
       expect(await agent.exited).toBe(0);
     } finally {
@@ -138,7 +151,11 @@ describe('ha-agent JSON logs (the real CLI)', () => {
       expect(typeof r.message).toBe('string');
       expect(r.app).toBe('ha-agent-test');
     }
-    expect(rows.find((r) => String(r.message).startsWith('etcd is unreachable'))).toMatchObject({ level: 'error', code: 'dcs_unavailable', hosts: [`http://127.0.0.1:${etcdPort}`] });
+    expect(rows.find((r) => String(r.message).startsWith('etcd is unreachable'))).toMatchObject({
+      level: 'error',
+      code: 'dcs_unavailable',
+      hosts: [`http://127.0.0.1:${etcdPort}`],
+    });
     expect(rows.some((r) => String(r.message).includes('received a stop signal'))).toBe(true);
   }, 60_000);
 

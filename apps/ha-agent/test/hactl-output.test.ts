@@ -13,7 +13,16 @@ const MiB = 1024 * 1024;
 function view(extra: Array<[string, unknown]> = []): ClusterView {
   const layout = keyLayout('/service/', 'demo');
   const member = (port: number, role: string, xlog: number, more: Record<string, unknown> = {}) =>
-    JSON.stringify({ conn_url: `postgres://127.0.0.1:${port}/postgres`, api_url: `http://127.0.0.1:${port + 3000}/patroni`, state: 'running', role, version: '3.0.2', xlog_location: xlog, timeline: 2, ...more });
+    JSON.stringify({
+      conn_url: `postgres://127.0.0.1:${port}/postgres`,
+      api_url: `http://127.0.0.1:${port + 3000}/patroni`,
+      state: 'running',
+      role,
+      version: '3.0.2',
+      xlog_location: xlog,
+      timeline: 2,
+      ...more,
+    });
   const kvs: Array<[string, string]> = [
     [layout.initialize, '7300000000000000001'],
     [layout.config, JSON.stringify({ ttl: 30, loop_wait: 10, postgresql: { use_slots: true, parameters: { max_connections: 100 } } })],
@@ -22,10 +31,20 @@ function view(extra: Array<[string, unknown]> = []): ClusterView {
     [layout.member('pg2'), member(5433, 'replica', 200 * MiB - 5.5 * MiB)],
     [layout.member('pg3'), member(5434, 'replica', 200 * MiB, { tags: { nofailover: true } })],
     [layout.status, JSON.stringify({ optime: 200 * MiB, slots: {} })],
-    [layout.history, JSON.stringify([[1, 25165984, 'no recovery target specified', '2024-05-01T10:00:00.123456+00:00', 'pg1'], [2, 33554592, 'no recovery target specified']])],
+    [
+      layout.history,
+      JSON.stringify([
+        [1, 25165984, 'no recovery target specified', '2024-05-01T10:00:00.123456+00:00', 'pg1'],
+        [2, 33554592, 'no recovery target specified'],
+      ]),
+    ],
     ...extra.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)] as [string, string]),
   ];
-  return parseClusterView(layout, kvs.map(([key, value], i) => ({ key, value, modRevision: i + 2 })), 100);
+  return parseClusterView(
+    layout,
+    kvs.map(([key, value], i) => ({ key, value, modRevision: i + 2 })),
+    100,
+  );
 }
 
 describe('member list, as patronictl 3.0.2 prints it', () => {
@@ -73,16 +92,32 @@ describe('member list, as patronictl 3.0.2 prints it', () => {
     ]);
     const text = formatMembers(v, 'demo');
     expect(text).toContain('| pg3    | 127.0.0.1:5434 | Sync Standby | running |  2 |         0 | nofailover: true |');
-    expect(text.endsWith(' Maintenance mode: on\n Switchover scheduled at: 2031-01-02T03:04:05+00:00\n                    from: pg1\n                      to: pg2\n')).toBe(true);
+    expect(
+      text.endsWith(
+        ' Maintenance mode: on\n Switchover scheduled at: 2031-01-02T03:04:05+00:00\n                    from: pg1\n                      to: pg2\n',
+      ),
+    ).toBe(true);
   });
 
   it('says uninitialized, shows unknown lag and draws the tree for topology', () => {
     const layout = keyLayout('/service/', 't');
     const kvs = [
       { key: layout.leader, value: 'a', modRevision: 2 },
-      { key: layout.member('a'), value: JSON.stringify({ conn_url: 'postgres://h1:5432/postgres', role: 'master', state: 'running', timeline: 1 }), modRevision: 3 },
-      { key: layout.member('b'), value: JSON.stringify({ conn_url: 'postgres://h2:5432/postgres', role: 'replica', state: 'streaming', timeline: 1 }), modRevision: 4 },
-      { key: layout.member('c'), value: JSON.stringify({ conn_url: 'postgres://h3:5432/postgres', role: 'replica', state: 'running', xlog_location: 0, tags: { replicatefrom: 'b' } }), modRevision: 5 },
+      {
+        key: layout.member('a'),
+        value: JSON.stringify({ conn_url: 'postgres://h1:5432/postgres', role: 'master', state: 'running', timeline: 1 }),
+        modRevision: 3,
+      },
+      {
+        key: layout.member('b'),
+        value: JSON.stringify({ conn_url: 'postgres://h2:5432/postgres', role: 'replica', state: 'streaming', timeline: 1 }),
+        modRevision: 4,
+      },
+      {
+        key: layout.member('c'),
+        value: JSON.stringify({ conn_url: 'postgres://h3:5432/postgres', role: 'replica', state: 'running', xlog_location: 0, tags: { replicatefrom: 'b' } }),
+        modRevision: 5,
+      },
     ];
     const v = parseClusterView(layout, kvs, 10);
     const text = formatMembers(v, 't', { fmt: 'topology' });
@@ -117,9 +152,15 @@ describe('history and tables', () => {
   });
 
   it('draws a rule after every row when a cell spans lines (PrettyTable hrules=ALL)', () => {
-    expect(renderTable(['A', 'Bcdefgh'], [['x\ny', 'z'], ['é', 'z']])).toBe(
-      '+---+---------+\n| A | Bcdefgh |\n+---+---------+\n| x | z       |\n| y |         |\n+---+---------+\n| é | z       |\n+---+---------+',
-    );
+    expect(
+      renderTable(
+        ['A', 'Bcdefgh'],
+        [
+          ['x\ny', 'z'],
+          ['é', 'z'],
+        ],
+      ),
+    ).toBe('+---+---------+\n| A | Bcdefgh |\n+---+---------+\n| x | z       |\n| y |         |\n+---+---------+\n| é | z       |\n+---+---------+');
   });
 });
 
@@ -127,7 +168,9 @@ describe('Python-compatible helpers', () => {
   it('rounds halves to even, dumps JSON and YAML like Python', () => {
     expect([0.5, 1.5, 2.5, 5.5, 2.4999].map(roundHalfEven)).toEqual([0, 2, 2, 6, 2]);
     expect(pyJson({ a: [1, 'é', null, true] })).toBe('{"a": [1, "\\u00e9", null, true]}');
-    expect(pyYaml({ b: ['x', 'on', '12', ''], a: { z: '2024-05-01', y: 'a: b' }, c: {} })).toBe("a:\n  y: 'a: b'\n  z: '2024-05-01'\nb:\n- x\n- 'on'\n- '12'\n- ''\nc: {}\n");
+    expect(pyYaml({ b: ['x', 'on', '12', ''], a: { z: '2024-05-01', y: 'a: b' }, c: {} })).toBe(
+      "a:\n  y: 'a: b'\n  z: '2024-05-01'\nb:\n- x\n- 'on'\n- '12'\n- ''\nc: {}\n",
+    );
   });
 
   it('applies -s/-p settings with dotted paths, null removal and GUCs with dots', () => {
@@ -145,7 +188,8 @@ describe('Python-compatible helpers', () => {
   });
 
   it('prints a difflib-style unified diff', () => {
-    const before = 'loop_wait: 10\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 100\n    wal_level: replica\n  use_pg_rewind: true\n  use_slots: true\nretry_timeout: 10\nttl: 30\n';
+    const before =
+      'loop_wait: 10\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 100\n    wal_level: replica\n  use_pg_rewind: true\n  use_slots: true\nretry_timeout: 10\nttl: 30\n';
     const after = before.replace('max_connections: 100', 'max_connections: 200').replace('ttl: 30', 'ttl: 20');
     expect(unifiedDiff(before, after)).toEqual([
       '--- ',

@@ -125,11 +125,23 @@ beforeAll(async () => {
   );
 
   // A cluster as three agents would leave it: pg1 leads on timeline 2.
-  const [pg1, pg2, pg3] = ['pg1', 'pg2', 'pg3'].map((name) => new EtcdDcs({ hosts: etcd.hosts, scope: SCOPE, name, ttl: 600, callTimeoutMs: 5000 })) as [EtcdDcs, EtcdDcs, EtcdDcs];
+  const [pg1, pg2, pg3] = ['pg1', 'pg2', 'pg3'].map((name) => new EtcdDcs({ hosts: etcd.hosts, scope: SCOPE, name, ttl: 600, callTimeoutMs: 5000 })) as [
+    EtcdDcs,
+    EtcdDcs,
+    EtcdDcs,
+  ];
   nodes.push(pg1, pg2, pg3);
   expect(await pg1.initialize(true)).toBe(true);
   expect(await pg1.initialize(false, '7300000000000000042')).toBe(true);
-  expect(await pg1.setConfig({ ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: MiB, postgresql: { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 100 } } })).toBe(true);
+  expect(
+    await pg1.setConfig({
+      ttl: 30,
+      loop_wait: 10,
+      retry_timeout: 10,
+      maximum_lag_on_failover: MiB,
+      postgresql: { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 100 } },
+    }),
+  ).toBe(true);
   const optime = 300 * MiB;
   expect(await pg1.touchMember(memberData('pg1', 5432, 'master', optime))).toBe(true);
   expect(await pg1.attemptToAcquireLeader()).toBe(true);
@@ -219,7 +231,15 @@ describe('changing the cluster', () => {
     const r = await hactl(['pause']);
     expect(r.code).toBe(0);
     expect(r.out).toBe('Success: cluster management is paused\n');
-    expect(calls).toEqual([{ member: 'pg1', method: 'PATCH', url: '/config', authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`, body: '{"pause": true}' }]);
+    expect(calls).toEqual([
+      {
+        member: 'pg1',
+        method: 'PATCH',
+        url: '/config',
+        authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`,
+        body: '{"pause": true}',
+      },
+    ]);
     expect(r.out + r.err).not.toContain(PASSWORD);
 
     // The stand-in API did not pause anything, so resume is refused like patronictl does.
@@ -285,7 +305,9 @@ describe('failures are reported honestly', () => {
     try {
       const r = await hactl(['switchover', '--leader', 'pg1', '--candidate', 'pg2', '--force']);
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(/Could not switchover using the REST API of pg1 \(POST http:\/\/127\.0\.0\.1:\d+\/switchover: .*ECONNREFUSED.*\); nothing was changed/);
+      expect(r.out).toMatch(
+        /Could not switchover using the REST API of pg1 \(POST http:\/\/127\.0\.0\.1:\d+\/switchover: .*ECONNREFUSED.*\); nothing was changed/,
+      );
       expect((await readView()).failover).toBeUndefined();
       const p = await hactl(['pause']);
       expect(p.code).toBe(0); // the next member answers, as with patronictl

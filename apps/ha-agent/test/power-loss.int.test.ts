@@ -3,7 +3,20 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isAlive, makeTempDir, packageDirFor, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
+import {
+  freePort,
+  isAlive,
+  makeTempDir,
+  packageDirFor,
+  pgBinDir,
+  serverUser,
+  spawnManaged,
+  startEtcd,
+  waitFor,
+  type EtcdCluster,
+  type ManagedProcess,
+  type TempDir,
+} from '@pgtools/testkit';
 
 // Three real `ha-agent` processes (one per node, as the PostgreSQL OS user) over a 3-member etcd.
 // Power loss of the primary node: SIGKILL of its agent process and of its PostgreSQL process group.
@@ -52,7 +65,13 @@ watchdog: {mode: "off"}
 
 function startAgent(n: Node): void {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATRONI_')));
-  n.proc = spawnManaged(process.execPath, [AGENT, n.config], { env, cwd: n.dir.path, logFile: join(n.dir.path, `agent-${Date.now()}.log`), ...(user ? { user } : {}), stopSignal: 'SIGTERM' });
+  n.proc = spawnManaged(process.execPath, [AGENT, n.config], {
+    env,
+    cwd: n.dir.path,
+    logFile: join(n.dir.path, `agent-${Date.now()}.log`),
+    ...(user ? { user } : {}),
+    stopSignal: 'SIGTERM',
+  });
 }
 
 function postmasterPid(n: Node): number | undefined {
@@ -73,7 +92,11 @@ async function status(n: Node, path: string): Promise<number> {
  */
 async function expectStatusSoon(n: Node, path: string): Promise<void> {
   let last = 0;
-  await waitFor(async () => (last = await status(n, path)) === 200, { timeoutMs: 10_000, intervalMs: 200, describe: () => `GET ${path} on ${n.name} answers 200 (last ${last})` });
+  await waitFor(async () => (last = await status(n, path)) === 200, {
+    timeoutMs: 10_000,
+    intervalMs: 200,
+    describe: () => `GET ${path} on ${n.name} answers 200 (last ${last})`,
+  });
 }
 
 async function query<R extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<R[]> {
@@ -164,12 +187,17 @@ describe('power loss of the primary with real ha-agent processes (ttl 10 / loop_
     const lost = before.length - Number(present[0]!.n);
     const kept = new Set((await query<{ id: number }>(leader.pgPort, 'SELECT id FROM probe WHERE id = ANY($1)', [before])).map((r) => r.id));
     const lostAcks = acks.filter((a) => a.port === old.pgPort && !kept.has(a.id));
-    console.log(`[measure] power loss with real processes (ttl ${TTL}/2/4): write outage ${outage.toFixed(2)} s, ${lost} of ${before.length} acknowledged writes lost (async replication), killed ${((killedAt - lastBefore.at) / 1000).toFixed(2)} s after the last ack`);
+    console.log(
+      `[measure] power loss with real processes (ttl ${TTL}/2/4): write outage ${outage.toFixed(2)} s, ${lost} of ${before.length} acknowledged writes lost (async replication), killed ${((killedAt - lastBefore.at) / 1000).toFixed(2)} s after the last ack`,
+    );
     expect(outage).toBeLessThan(TTL + 2 * 2 + 5);
     // Asynchronous replication may lose the tail the replicas had not received yet, never an older write.
     const firstLost = lostAcks[0];
     if (firstLost) {
-      expect(before.filter((id) => id > firstLost.id).every((id) => !kept.has(id)), 'lost writes form a suffix').toBe(true);
+      expect(
+        before.filter((id) => id > firstLost.id).every((id) => !kept.has(id)),
+        'lost writes form a suffix',
+      ).toBe(true);
       expect(killedAt - firstLost.at, `lost: ${JSON.stringify(lostAcks)}\n${nodes.map((n) => n.proc?.logTail(15)).join('\n')}`).toBeLessThan(1000);
     }
     const other = nodes.find((n) => n !== old && n !== leader)!;
@@ -196,7 +224,10 @@ describe('power loss of the primary with real ha-agent processes (ttl 10 / loop_
     console.log(`[measure] old primary rejoined (real process) ${((Date.now() - t0) / 1000).toFixed(2)} s after its agent started`);
     expect(old.proc!.logTail(200)).toMatch(/single-user mode|rewind/i);
     const last = acks.at(-1)!.id;
-    await waitFor(async () => (await query(old.pgPort, 'SELECT 1 FROM probe WHERE id = $1', [last])).length === 1, { timeoutMs: 20_000, describe: () => `row ${last} on ${old.name}` });
+    await waitFor(async () => (await query(old.pgPort, 'SELECT 1 FROM probe WHERE id = $1', [last])).length === 1, {
+      timeoutMs: 20_000,
+      describe: () => `row ${last} on ${old.name}`,
+    });
     await expectStatusSoon(old, '/replica');
     expect(await status(leader, '/primary')).toBe(200);
   });

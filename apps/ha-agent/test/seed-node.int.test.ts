@@ -4,7 +4,20 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isAlive, makeTempDir, packageDirFor, pgBinDir, serverUser, spawnManaged, startEtcd, waitFor, type EtcdCluster, type ManagedProcess, type TempDir } from '@pgtools/testkit';
+import {
+  freePort,
+  isAlive,
+  makeTempDir,
+  packageDirFor,
+  pgBinDir,
+  serverUser,
+  spawnManaged,
+  startEtcd,
+  waitFor,
+  type EtcdCluster,
+  type ManagedProcess,
+  type TempDir,
+} from '@pgtools/testkit';
 
 // The seed article's node configuration, adapted to loopback and temp dirs, runs a working node
 // with the real `ha-agent` CLI (as the PostgreSQL OS user); hactl list/pause/resume drive it.
@@ -23,8 +36,11 @@ let apiPort: number;
 
 function hactl(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, [HACTL, '-c', configFile, ...args], { timeout: 60_000, encoding: 'utf8', env: { ...process.env, HOME: dir.path } }, (error, stdout, stderr) =>
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+    const child = execFile(
+      process.execPath,
+      [HACTL, '-c', configFile, ...args],
+      { timeout: 60_000, encoding: 'utf8', env: { ...process.env, HOME: dir.path } },
+      (error, stdout, stderr) => done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
     child.stdin?.end();
   });
@@ -52,7 +68,13 @@ beforeAll(async () => {
   writeFileSync(configFile, doc.toString(), { mode: 0o600 });
   if (user) execFileSync('chown', [`${user.uid}:${user.gid}`, configFile]);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATRONI_')));
-  agent = spawnManaged(process.execPath, [AGENT, configFile], { env, cwd: dir.path, logFile: join(dir.path, 'ha-agent.log'), ...(user ? { user } : {}), stopSignal: 'SIGTERM' });
+  agent = spawnManaged(process.execPath, [AGENT, configFile], {
+    env,
+    cwd: dir.path,
+    logFile: join(dir.path, 'ha-agent.log'),
+    ...(user ? { user } : {}),
+    stopSignal: 'SIGTERM',
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -102,7 +124,9 @@ describe('the seed article configuration with the ha-agent CLI', () => {
       },
       { timeoutMs: 30_000, intervalMs: 1000, describe: () => `hactl list: ${list.out}${list.err}` },
     );
-    expect(JSON.parse(list.out)).toMatchObject([{ Cluster: 'stampede', Member: 'node1', Host: `127.0.0.1:${pgPort}`, Role: 'Leader', State: 'running', TL: 1 }]);
+    expect(JSON.parse(list.out)).toMatchObject([
+      { Cluster: 'stampede', Member: 'node1', Host: `127.0.0.1:${pgPort}`, Role: 'Leader', State: 'running', TL: 1 },
+    ]);
     const pause = await hactl(['pause', '--wait']);
     expect(pause.code, pause.err).toBe(0);
     expect(pause.out).toContain('Success: cluster management is paused');

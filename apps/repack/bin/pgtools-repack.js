@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Committed shim: pnpm links bins at install time, before dist/ exists on a fresh clone.
 import('../dist/cli.js').then(
-  (cli) => cli.main(process.argv.slice(2)).then((code) => { process.exitCode = code; }),
+  (cli) =>
+    cli.main(process.argv.slice(2)).then((code) => {
+      process.exitCode = code;
+    }),
   (err) => {
     if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
       console.error('pgtools-repack is not built yet: run `pnpm build` in the repository root.');

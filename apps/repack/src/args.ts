@@ -174,7 +174,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   const switchThreshold = wholeNumber('--switch-threshold', values['switch-threshold'], 0);
   // pg_repack's own check (bin/pg_repack.c): the batch must be able to apply more than the threshold.
   if (switchThreshold !== undefined && switchThreshold >= (applyCount ?? LIBRARY_APPLY_BATCH)) {
-    throw new UsageError(`switch_threshold must be less than apply_count (--switch-threshold ${switchThreshold}, --apply-count ${applyCount ?? `${LIBRARY_APPLY_BATCH} by default`})`);
+    throw new UsageError(
+      `switch_threshold must be less than apply_count (--switch-threshold ${switchThreshold}, --apply-count ${applyCount ?? `${LIBRARY_APPLY_BATCH} by default`})`,
+    );
   }
   let elevel: Elevel | undefined;
   if (values.elevel !== undefined) {

@@ -27,7 +27,16 @@ import { checkPrivileges } from './privileges.js';
 import { createRenderer } from './render.js';
 
 /** Thrown codes that mean "fix the command line or point it elsewhere" (exit 2) rather than a failed run. */
-const USAGE_CODES = ['table_not_found', 'invalid_name', 'index_not_found', 'schema_not_found', 'invalid_option', 'no_target', 'catalog_swap_requires_superuser', 'unsupported_server_version'];
+const USAGE_CODES = [
+  'table_not_found',
+  'invalid_name',
+  'index_not_found',
+  'schema_not_found',
+  'invalid_option',
+  'no_target',
+  'catalog_swap_requires_superuser',
+  'unsupported_server_version',
+];
 
 /** The dry run's first line: the server and the swap a run would use. */
 function serverLine(server: ServerInfo, swap: CliOptions['swap']): string {
@@ -170,7 +179,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         await checkPrivileges(target, { selection, swap: options.swap, indexesOnly: options.onlyIndexes || options.indexes.length > 0 });
       }
       if (options.dryRun) {
-        const found = await planRepack(target, { ...selection, swap: options.swap, ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}), ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}), ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}) });
+        const found = await planRepack(target, {
+          ...selection,
+          swap: options.swap,
+          ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
+          ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
+          ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
+        });
         plans.push(...found.map((p) => tag(options.noErrorOnInvalidIndex ? allowInvalidIndexes(p) : p)));
         continue;
       }
@@ -189,7 +204,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       if (!indexesOnly && options.noErrorOnInvalidIndex) {
         const invalid = await findInvalidIndexes(target, selection);
         if (invalid.length > 0) {
-          for (const i of invalid) say('warning', `WARNING: invalid index ${i.index} on "${i.table}": rebuilding it first with REINDEX INDEX CONCURRENTLY (--no-error-on-invalid-index)`);
+          for (const i of invalid)
+            say(
+              'warning',
+              `WARNING: invalid index ${i.index} on "${i.table}": rebuilding it first with REINDEX INDEX CONCURRENTLY (--no-error-on-invalid-index)`,
+            );
           const rebuilt = await repackIndexes(target, { indexes: invalid.map((i) => i.index), ...common });
           for (const t of rebuilt.tables.filter((x) => x.status !== 'repacked')) {
             unrepaired.add(t.table);
@@ -197,36 +216,36 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           }
         }
       }
-      const result: RepackResult =
-        indexesOnly
-          ? await repackIndexes(target, {
-              ...selection,
-              allTables: false,
-              ...(options.indexes.length > 0 ? { indexes: options.indexes } : {}),
-              ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
-              ...common,
-            })
-          : await repack(target, {
-              ...selection,
-              ...common,
-              swap: options.swap,
-              onDdl: options.noKillBackend ? 'give-up' : 'cancel',
-              snapshotWaitMs: options.snapshotWaitSec * 1000,
-              analyze: !options.noAnalyze,
-              ...applyOptions(options),
-              ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
-              ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
-              ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
-              ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
-              ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
-              ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
-            });
+      const result: RepackResult = indexesOnly
+        ? await repackIndexes(target, {
+            ...selection,
+            allTables: false,
+            ...(options.indexes.length > 0 ? { indexes: options.indexes } : {}),
+            ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
+            ...common,
+          })
+        : await repack(target, {
+            ...selection,
+            ...common,
+            swap: options.swap,
+            onDdl: options.noKillBackend ? 'give-up' : 'cancel',
+            snapshotWaitMs: options.snapshotWaitSec * 1000,
+            analyze: !options.noAnalyze,
+            ...applyOptions(options),
+            ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+            ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
+            ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
+            ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+            ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
+            ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
+          });
       tables.push(...result.tables.filter((t) => !(unrepaired.has(t.table) && t.code === 'invalid_index')).map(tag));
       renderer.clear();
     }
     if (options.dryRun) {
       const swap = server ? resolveSwapMode(options.swap, server.superuser) : undefined;
-      if (options.json) process.stdout.write(`${JSON.stringify({ dryRun: true, ...(server ? { server: { ...server, swap } } : {}), tables: plans }, null, 2)}\n`);
+      if (options.json)
+        process.stdout.write(`${JSON.stringify({ dryRun: true, ...(server ? { server: { ...server, swap } } : {}), tables: plans }, null, 2)}\n`);
       else {
         if (server) process.stdout.write(`${serverLine(server, options.swap)}\n`);
         for (const p of plans) process.stdout.write(`${renderer.plan(p).join('\n')}\n`);
@@ -241,7 +260,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         say(t.status === 'failed' ? 'error' : t.status === 'skipped' ? 'warning' : 'info', renderer.summary(t).join('\n'));
         // The server itself refused the catalog update (hardened or managed server): the rename swap needs no catalog write.
         if (t.status === 'failed' && t.swap === 'catalog' && t.sqlState === SQLSTATE.insufficientPrivilege) {
-          say('error', `HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table`);
+          say(
+            'error',
+            `HINT: the server refused the catalog swap (permission denied); "${t.table}" is intact: run again with --swap=rename, which needs only ownership of the table`,
+          );
         }
       }
       const unfinished = tables.some((t) => t.status === 'skipped' || t.status === 'failed');

@@ -42,7 +42,9 @@ export async function checkPrivileges(db: pg.ClientConfig, check: PrivilegeCheck
         },
       );
     }
-    const hasSelection = (check.selection.tables?.length ?? 0) + (check.selection.parentTables?.length ?? 0) + (check.selection.schemas?.length ?? 0) > 0 || check.selection.allTables === true;
+    const hasSelection =
+      (check.selection.tables?.length ?? 0) + (check.selection.parentTables?.length ?? 0) + (check.selection.schemas?.length ?? 0) > 0 ||
+      check.selection.allTables === true;
     if (!hasSelection) return;
     const targets = await resolveTargets(db, check.selection, check.toolSchema);
     if (targets.length === 0) return;
@@ -65,7 +67,7 @@ export async function checkPrivileges(db: pg.ClientConfig, check: PrivilegeCheck
         {
           hint: oneOwner
             ? `connect as ${JSON.stringify(owner)} (-U ${owner}) or as a superuser, or have a superuser run GRANT ${quoteIdent(owner)} TO ${quoteIdent(role)}`
-            : 'connect as a superuser, or repack each owner\'s tables as that owner (-t TABLE -U OWNER)',
+            : "connect as a superuser, or repack each owner's tables as that owner (-t TABLE -U OWNER)",
         },
       );
     }
@@ -83,7 +85,9 @@ export async function checkPrivileges(db: pg.ClientConfig, check: PrivilegeCheck
       throw new PgToolsError(
         'tool_schema_not_writable',
         `role ${JSON.stringify(role)} cannot create the schema ${JSON.stringify(schema)} that holds the repack's change log and copy: it needs CREATE on database ${JSON.stringify(database)}`,
-        { hint: `have a superuser run GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}, or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role)}` },
+        {
+          hint: `have a superuser run GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}, or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role)}`,
+        },
       );
     }
     if (t.exists && !t.can_use) {

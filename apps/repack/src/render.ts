@@ -71,7 +71,9 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
           if (err.isTTY) bar('apply', e.applied, e.applied + e.remaining);
           break;
         case 'lock-waiting':
-          line(`INFO: waiting for ACCESS EXCLUSIVE on "${e.table}" (${e.purpose}) for ${secs(e.waitedMs)}; blocked by ${e.blockers.map((b) => `PID ${b.pid}`).join(', ') || 'other sessions'}`);
+          line(
+            `INFO: waiting for ACCESS EXCLUSIVE on "${e.table}" (${e.purpose}) for ${secs(e.waitedMs)}; blocked by ${e.blockers.map((b) => `PID ${b.pid}`).join(', ') || 'other sessions'}`,
+          );
           break;
         case 'backend-cancelled':
           line(`WARNING: canceling conflicted backend ${session(e.session)}`);
@@ -84,7 +86,9 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
           break;
         case 'snapshot-waiting':
           if (e.waitedMs === 0 || Math.floor(e.waitedMs / 5000) !== Math.floor((e.waitedMs - 200) / 5000)) {
-            line(`INFO: waiting for ${e.sessions.length} transaction(s) with a snapshot older than the copy: ${e.sessions.map((s) => `PID ${s.pid}`).join(', ')}`);
+            line(
+              `INFO: waiting for ${e.sessions.length} transaction(s) with a snapshot older than the copy: ${e.sessions.map((s) => `PID ${s.pid}`).join(', ')}`,
+            );
           }
           break;
         case 'leftovers-removed':
@@ -119,7 +123,9 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       const out: string[] = [];
       if (t.status === 'filtered') return [`Leaving "${t.table}" as is: ${t.message ?? t.code ?? ''}`];
       if (t.mode === 'indexes' && t.status === 'repacked') {
-        return [`"${t.table}": indexes rebuilt in ${secs(t.totalMs)}: ${t.indexesBuilt.join(', ') || 'none'}${t.indexLeftoversDropped?.length ? `; dropped leftovers ${t.indexLeftoversDropped.join(', ')}` : ''}`];
+        return [
+          `"${t.table}": indexes rebuilt in ${secs(t.totalMs)}: ${t.indexesBuilt.join(', ') || 'none'}${t.indexLeftoversDropped?.length ? `; dropped leftovers ${t.indexLeftoversDropped.join(', ')}` : ''}`,
+        ];
       }
       if (t.status !== 'repacked') {
         const verb = t.status === 'skipped' ? 'Skipping' : 'ERROR: repack failed for';
@@ -151,7 +157,11 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       const rows = tables.map((t) => [
         t.database ? `${t.database}:${t.table}` : t.table,
         t.status === 'filtered' ? 'skipped by filter' : t.status,
-        t.status === 'repacked' ? (t.mode === 'indexes' ? `indexes: ${t.indexesBuilt.join(', ')}` : `${t.sizeBefore ? mb(t.sizeBefore.totalBytes) : '?'} -> ${t.sizeAfter ? mb(t.sizeAfter.totalBytes) : '?'}`) : `${t.code ?? ''}: ${t.message ?? ''}`,
+        t.status === 'repacked'
+          ? t.mode === 'indexes'
+            ? `indexes: ${t.indexesBuilt.join(', ')}`
+            : `${t.sizeBefore ? mb(t.sizeBefore.totalBytes) : '?'} -> ${t.sizeAfter ? mb(t.sizeAfter.totalBytes) : '?'}`
+          : `${t.code ?? ''}: ${t.message ?? ''}`,
       ]);
       const w0 = Math.max(5, ...rows.map((r) => r[0]!.length));
       const w1 = Math.max(6, ...rows.map((r) => r[1]!.length));
@@ -169,10 +179,13 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
       out.push(`  order: ${p.orderBy ?? 'none'}`);
       out.push(`  disk: ${p.disk.note}`);
       out.push(`  key: ${p.key ? `${p.key.index} (${p.key.columns.join(', ')})` : 'none'}`);
-      out.push(`  size: heap ${mb(p.sizeBytes.heap)}, total ${mb(p.sizeBytes.total)}, about ${p.estimatedRows} rows; extra disk needed up to ${mb(p.diskNeededBytes)}`);
+      out.push(
+        `  size: heap ${mb(p.sizeBytes.heap)}, total ${mb(p.sizeBytes.total)}, about ${p.estimatedRows} rows; extra disk needed up to ${mb(p.diskNeededBytes)}`,
+      );
       for (const i of p.indexes) out.push(`  index to build: ${i.definition}`);
       for (const l of p.locks) out.push(`  lock: ${l}`);
-      for (const problem of p.problems) out.push(`  ${problem.severity === 'warn' ? 'WARNING' : 'PROBLEM'}: ${problem.message}${problem.fix ? `; ${problem.fix}` : ''}`);
+      for (const problem of p.problems)
+        out.push(`  ${problem.severity === 'warn' ? 'WARNING' : 'PROBLEM'}: ${problem.message}${problem.fix ? `; ${problem.fix}` : ''}`);
       return out;
     },
     echo(sql: string): void {

@@ -119,7 +119,12 @@ describe('connectionConfig', () => {
     expect(connectionConfig({ ...base, dbname: 'postgresql://u@h:5433/d' }, {})).toEqual({ connectionString: 'postgresql://u@h:5433/d' });
   });
   it('accepts libpq keyword=value strings', () => {
-    expect(connectionConfig({ ...base, dbname: "host=/tmp port=5433 dbname='my db' user=x" }, {})).toEqual({ host: '/tmp', port: 5433, database: 'my db', user: 'x' });
+    expect(connectionConfig({ ...base, dbname: "host=/tmp port=5433 dbname='my db' user=x" }, {})).toEqual({
+      host: '/tmp',
+      port: 5433,
+      database: 'my db',
+      user: 'x',
+    });
   });
   it('falls back to DATABASE_URL only when nothing was given', () => {
     expect(connectionConfig(base, { DATABASE_URL: 'postgres://a/b' })).toEqual({ connectionString: 'postgres://a/b' });

@@ -56,7 +56,17 @@ describe('pgtools-repack', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.exitCode).toBe(0);
     expect(doc.tables[0]).toMatchObject({ table: 'public.orders', status: 'repacked', swap: 'rename' });
-    expect(doc.tables[0].phases.map((p: { phase: string }) => p.phase)).toEqual(['precheck', 'setup', 'copy', 'indexes', 'apply', 'snapshot-wait', 'swap', 'cleanup', 'analyze']);
+    expect(doc.tables[0].phases.map((p: { phase: string }) => p.phase)).toEqual([
+      'precheck',
+      'setup',
+      'copy',
+      'indexes',
+      'apply',
+      'snapshot-wait',
+      'swap',
+      'cleanup',
+      'analyze',
+    ]);
     expect(doc.tables[0].log).toEqual({ entries: 0, inserts: 0, updates: 0, deletes: 0 });
   });
 
@@ -116,7 +126,10 @@ describe('pgtools-repack', () => {
         expect(doc.tables[0]).toMatchObject({ status: 'skipped', code: 'lock_timeout' });
       }
       const { rows } = await pool.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgtools'`);
-      expect(rows.map((r) => r.relname as string), 'nothing was attached to the table, so nothing is left').toEqual([]);
+      expect(
+        rows.map((r) => r.relname as string),
+        'nothing was attached to the table, so nothing is left',
+      ).toEqual([]);
       expect(JSON.parse(table.stdout).tables[0].cleanupHint).toBeUndefined();
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
@@ -202,7 +215,10 @@ describe('pgtools-repack breadth', () => {
     const dbs = new Set(doc.tables.map((t: { database: string }) => t.database));
     expect(dbs).toEqual(new Set(['cli db', 'postgres']));
     expect(doc.tables.some((t: { table: string; database: string }) => t.database === 'cli db' && t.table === 'public.orders')).toBe(true);
-    expect(doc.tables.find((t: { table: string; database: string }) => t.database === 'postgres')).toMatchObject({ table: 'public.in_postgres_db', status: 'repacked' });
+    expect(doc.tables.find((t: { table: string; database: string }) => t.database === 'postgres')).toMatchObject({
+      table: 'public.in_postgres_db',
+      status: 'repacked',
+    });
     expect(r.code).toBe(3); // public.nokey and sales.keyless have no key
   });
 
@@ -218,13 +234,14 @@ describe('pgtools-repack breadth', () => {
   });
 });
 
-
 describe('pgtools-repack: pg_repack 1.5 flags and the server check', () => {
   it('-N shows the server version and the swap auto picks (catalog for a superuser), in text and JSON', async () => {
     const { rows } = await pool.query<{ num: string }>(`SELECT current_setting('server_version_num') AS num`);
     const r = await run(['-N', '-t', 'orders', 'cli db']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^server: PostgreSQL \\S.* \\(server_version_num ${rows[0]!.num}\\); swap: catalog \\(--swap=auto: superuser\\)$`));
+    expect(r.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^server: PostgreSQL \\S.* \\(server_version_num ${rows[0]!.num}\\); swap: catalog \\(--swap=auto: superuser\\)$`),
+    );
     const forced = await run(['-N', '-t', 'orders', '--swap=rename', 'cli db']);
     expect(forced.stdout.split('\n')[0]).toMatch(/; swap: rename$/);
     const j = await run(['-N', '--json', '-t', 'orders', 'cli db']);
@@ -246,7 +263,8 @@ describe('pgtools-repack: pg_repack 1.5 flags and the server check', () => {
     // A CREATE INDEX CONCURRENTLY that fails half-way leaves an invalid index behind.
     await expect(pool.query('CREATE INDEX CONCURRENTLY inv_ratio ON public.inv ((100 / v))')).rejects.toThrow(/division by zero/);
     await pool.query('DELETE FROM public.inv WHERE v = 0');
-    const valid = async (): Promise<boolean> => (await pool.query(`SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = 'public.inv_ratio'::regclass`)).rows[0].ok;
+    const valid = async (): Promise<boolean> =>
+      (await pool.query(`SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = 'public.inv_ratio'::regclass`)).rows[0].ok;
     expect(await valid()).toBe(false);
     for (const flags of [[], ['--error-on-invalid-index']]) {
       const r = await run(['-t', 'inv', '--json', ...flags, 'cli db']);

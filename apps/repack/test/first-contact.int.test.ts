@@ -33,7 +33,15 @@ afterAll(async () => {
 function run(args: string[], user = 'postgres', password = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'shop' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PGHOST: '127.0.0.1',
+        PGPORT: String(cluster.port),
+        PGUSER: user,
+        PGPASSWORD: password,
+        PGDATABASE: 'shop',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

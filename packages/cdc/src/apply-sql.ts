@@ -106,14 +106,10 @@ function touchedKeys(parts: ApplySqlParts, withImages: boolean, scope: ApplyScop
  */
 export function buildApplyDeleteSql(parts: ApplySqlParts, scope: ApplyScope = 'batch'): string {
   check(parts);
-  const cond = parts.keyColumns
-    .map((k, i) => `s.${quoteIdent(k)} ${parts.keyOperators[i]!} k.${quoteIdent(`k${i + 1}`)}`)
-    .join(' AND ');
-  return [
-    `DELETE FROM ${quoteQualified(parts.target.schema, parts.target.name)} AS s USING (`,
-    touchedKeys(parts, false, scope),
-    `) AS k WHERE ${cond}`,
-  ].join('\n');
+  const cond = parts.keyColumns.map((k, i) => `s.${quoteIdent(k)} ${parts.keyOperators[i]!} k.${quoteIdent(`k${i + 1}`)}`).join(' AND ');
+  return [`DELETE FROM ${quoteQualified(parts.target.schema, parts.target.name)} AS s USING (`, touchedKeys(parts, false, scope), `) AS k WHERE ${cond}`].join(
+    '\n',
+  );
 }
 
 /**
@@ -184,12 +180,7 @@ export const INDEX_PROBES_LOCAL = ['SET LOCAL enable_hashjoin = off', 'SET LOCAL
  * ```
  */
 export function buildDrainLogSql(parts: ApplySqlParts): string[] {
-  return [
-    ...INDEX_PROBES_LOCAL,
-    buildApplyDeleteSql(parts, 'all'),
-    buildApplyInsertSql(parts, 'all'),
-    buildApplyPurgeSql(parts.names, 'all'),
-  ];
+  return [...INDEX_PROBES_LOCAL, buildApplyDeleteSql(parts, 'all'), buildApplyInsertSql(parts, 'all'), buildApplyPurgeSql(parts.names, 'all')];
 }
 
 /**

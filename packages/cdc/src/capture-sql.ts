@@ -143,10 +143,7 @@ export function buildLogCommentSql(names: CdcNames, table: RelationName, keyColu
 export function buildGrantSql(names: CdcNames, grantees: Array<string | 'PUBLIC'>): string[] {
   if (grantees.length === 0) return [];
   const list = grantees.map((g) => (g === 'PUBLIC' ? 'PUBLIC' : quoteIdent(g))).join(', ');
-  return [
-    `GRANT USAGE ON SCHEMA ${quoteIdent(names.toolSchema)} TO ${list}`,
-    `GRANT INSERT ON ${quoteQualified(names.toolSchema, names.logTable)} TO ${list}`,
-  ];
+  return [`GRANT USAGE ON SCHEMA ${quoteIdent(names.toolSchema)} TO ${list}`, `GRANT INSERT ON ${quoteQualified(names.toolSchema, names.logTable)} TO ${list}`];
 }
 
 /**

@@ -94,12 +94,20 @@ export async function prepareCapture(client: Queryable, options: CreateCaptureOp
     ]);
     const found = existing.rows[0];
     if (found && (found.trigger || found.log || found.function)) {
-      const what = [found.trigger && `trigger ${names.triggerName}`, found.log && `log table ${names.logTable}`, found.function && `function ${names.functionName}`]
+      const what = [
+        found.trigger && `trigger ${names.triggerName}`,
+        found.log && `log table ${names.logTable}`,
+        found.function && `function ${names.functionName}`,
+      ]
         .filter(Boolean)
         .join(', ');
-      throw new PgToolsError('capture_exists', `a change capture for table OID ${table.oid} already exists (${what}): another run is active or a previous one left it behind`, {
-        hint: 'if no other run is active, drop the leftovers (dropCapture, or pgtools-repack --cleanup)',
-      });
+      throw new PgToolsError(
+        'capture_exists',
+        `a change capture for table OID ${table.oid} already exists (${what}): another run is active or a previous one left it behind`,
+        {
+          hint: 'if no other run is active, drop the leftovers (dropCapture, or pgtools-repack --cleanup)',
+        },
+      );
     }
     const earlier = await client.query<{ tgname: string }>(EARLIER_TRIGGERS_SQL, [table.oid, names.triggerName]);
     if (earlier.rows.length > 0) {
@@ -114,7 +122,11 @@ export async function prepareCapture(client: Queryable, options: CreateCaptureOp
     await client.query(buildCreateLogTableSql(names, table, key.columns));
     await client.query(buildLogCommentSql(names, table, keyColumns));
     await client.query(buildCaptureFunctionSql(names, keyColumns));
-    for (const sql of buildGrantSql(names, writers.rows.map((r) => r.grantee))) await client.query(sql);
+    for (const sql of buildGrantSql(
+      names,
+      writers.rows.map((r) => r.grantee),
+    ))
+      await client.query(sql);
   } catch (err) {
     throw wrapPgError(err, 'capture_create_failed', `creating the change capture on ${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`);
   }
@@ -137,7 +149,11 @@ export async function attachCapture(client: Queryable, capture: CdcObjects): Pro
   try {
     for (const sql of buildCreateTriggerSql(capture, capture.table)) await client.query(sql);
   } catch (err) {
-    throw wrapPgError(err, 'capture_create_failed', `attaching the capture trigger to ${JSON.stringify(capture.table.schema)}.${JSON.stringify(capture.table.name)}`);
+    throw wrapPgError(
+      err,
+      'capture_create_failed',
+      `attaching the capture trigger to ${JSON.stringify(capture.table.schema)}.${JSON.stringify(capture.table.name)}`,
+    );
   }
 }
 

@@ -79,10 +79,10 @@ export async function resolveKey(client: Queryable, tableOid: number, keyColumns
     const table: RelationName = { schema: tableRow.schema, name: tableRow.name };
     const shown = `${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`;
 
-    const c = await client.query<{ name: string; notnull: boolean; type: string; coll_schema: string | null; coll_name: string | null }>(
-      COLUMNS_SQL,
-      [tableOid, keyColumns],
-    );
+    const c = await client.query<{ name: string; notnull: boolean; type: string; coll_schema: string | null; coll_name: string | null }>(COLUMNS_SQL, [
+      tableOid,
+      keyColumns,
+    ]);
     const columns: KeyColumnDef[] = [];
     for (const k of keyColumns) {
       const row = c.rows.find((r) => r.name === k);

@@ -53,7 +53,9 @@ describe('capture', () => {
     await pool.query('UPDATE basic SET id = -id WHERE id BETWEEN 15 AND 20');
     await pool.query('UPDATE basic SET id = -id + 10 WHERE id < 0');
     expect(await countLog(pool, c.objects)).toBe(1 + 1 + 1 + 1 + 6 + 6);
-    const { rows: ops } = await pool.query(`SELECT op::text, count(*)::int AS n FROM ${quoteQualified(c.objects.toolSchema, c.objects.logTable)} GROUP BY 1 ORDER BY 1`);
+    const { rows: ops } = await pool.query(
+      `SELECT op::text, count(*)::int AS n FROM ${quoteQualified(c.objects.toolSchema, c.objects.logTable)} GROUP BY 1 ORDER BY 1`,
+    );
     expect(ops).toEqual([
       { op: 'D', n: 1 },
       { op: 'I', n: 1 },
@@ -216,10 +218,20 @@ describe('capture', () => {
     await pool.query('DROP TABLE gone_t CASCADE'); // takes the trigger, and the log's row column, with it
     const found = await findCaptures(pool, toolSchema);
     expect(found).toEqual([
-      { names: cdcObjectNames(Math.min(keepOid, goneOid), toolSchema), table: keepOid < goneOid ? pub('kept T') : null,
-        hasLogTable: true, hasFunction: true, hasTrigger: keepOid < goneOid },
-      { names: cdcObjectNames(Math.max(keepOid, goneOid), toolSchema), table: keepOid < goneOid ? null : pub('kept T'),
-        hasLogTable: true, hasFunction: true, hasTrigger: keepOid > goneOid },
+      {
+        names: cdcObjectNames(Math.min(keepOid, goneOid), toolSchema),
+        table: keepOid < goneOid ? pub('kept T') : null,
+        hasLogTable: true,
+        hasFunction: true,
+        hasTrigger: keepOid < goneOid,
+      },
+      {
+        names: cdcObjectNames(Math.max(keepOid, goneOid), toolSchema),
+        table: keepOid < goneOid ? null : pub('kept T'),
+        hasLogTable: true,
+        hasFunction: true,
+        hasTrigger: keepOid > goneOid,
+      },
     ]);
     for (const f of found) {
       await dropCapture(pool, f.names);
@@ -234,7 +246,7 @@ describe('capture', () => {
     );
     expect(rows[0]).toEqual({ triggers: 0, relations: 0, functions: 0 });
     // The table works without the capture, and a new capture can be made.
-    await pool.query("INSERT INTO \"kept T\" VALUES (1, 'x')");
+    await pool.query('INSERT INTO "kept T" VALUES (1, \'x\')');
     const again2 = await createCapture(pool, { table: { schema: 'public', name: 'kept T', oid: keepOid }, keyColumns: ['id'], toolSchema });
     await dropCapture(pool, again2);
   });
@@ -287,7 +299,13 @@ describe('capture', () => {
     try {
       await client.query('BEGIN');
       await client.query('LOCK TABLE drained IN ACCESS EXCLUSIVE MODE');
-      const statements = buildDrainLogSql({ names: c.objects, target: c.shadow, keyColumns: c.keyColumns, columns: c.columns, keyOperators: c.objects.keyOperators });
+      const statements = buildDrainLogSql({
+        names: c.objects,
+        target: c.shadow,
+        keyColumns: c.keyColumns,
+        columns: c.columns,
+        keyOperators: c.objects.keyOperators,
+      });
       const out = await client.query(statements.join(';\n'));
       const results = Array.isArray(out) ? out : [out];
       expect(results).toHaveLength(statements.length);
@@ -309,7 +327,7 @@ describe('capture', () => {
     await pool.query("INSERT INTO parted VALUES (100, 1, 'new'), (101, 2, 'other')");
     await pool.query('UPDATE parted SET part = 2 WHERE id IN (2, 4)'); // leave parted_1
     await pool.query('UPDATE parted SET part = 1 WHERE id IN (3, 5)'); // enter parted_1
-    await pool.query("UPDATE parted SET v = NULL, id = id + 1000 WHERE id IN (6, 7)");
+    await pool.query('UPDATE parted SET v = NULL, id = id + 1000 WHERE id IN (6, 7)');
     await pool.query('DELETE FROM parted WHERE id = 8');
     await drain(c, 2);
     expect(await diff(pool, pub('parted_1'), c.shadow)).toEqual({ missing: 0, extra: 0, countT: 10, countS: 10 });

@@ -54,9 +54,7 @@ export async function captureAndCopy(
       },
       'ISOLATION LEVEL REPEATABLE READ',
     );
-    await client.query(
-      `CREATE UNIQUE INDEX ON ${quoteQualified(shadow.schema, shadow.name)} (${keyColumns.map((k) => quoteIdent(k)).join(', ')})`,
-    );
+    await client.query(`CREATE UNIQUE INDEX ON ${quoteQualified(shadow.schema, shadow.name)} (${keyColumns.map((k) => quoteIdent(k)).join(', ')})`);
     return { objects, shadow, columns: await visibleColumns(client, oid), keyColumns };
   } finally {
     client.release();

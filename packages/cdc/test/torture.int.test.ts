@@ -19,7 +19,10 @@ afterAll(async () => {
 const text = (rnd: Rng) => `t${int(rnd, 0, 1e6)}${rnd() < 0.1 ? ` it's "quoted" \\ ü` : ''}`;
 const hex = (rnd: Rng, n: number) => {
   let s = '';
-  while (s.length < n) s += Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0');
+  while (s.length < n)
+    s += Math.floor(rnd() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
   return s.slice(0, n);
 };
 const intKey = (i: number) => [i];

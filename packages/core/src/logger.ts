@@ -148,20 +148,22 @@ export function createStreamLogger(stream: { write(chunk: string): unknown }, op
   const min = LEVELS.indexOf(options.level ?? 'info');
   const now = options.now ?? (() => new Date());
   const format = options.format ?? (options.json ? jsonLine : plainLine);
-  const emit = (level: LogLevel) => (message: string, fields?: LogFields): void => {
-    if (LEVELS.indexOf(level) < min) return;
-    const record: LogRecord = { time: now(), level, message: String(message), fields: { ...options.staticFields, ...fields } };
-    let line: string;
-    try {
-      line = format(record);
-    } catch (err) {
-      line = jsonLine({ ...record, fields: { ...record.fields, logFormatError: err instanceof Error ? err.message : String(err) } });
-    }
-    try {
-      stream.write(`${line}\n`);
-    } catch {
-      // A closed or broken log stream must not turn a log call into a crash of the HA loop.
-    }
-  };
+  const emit =
+    (level: LogLevel) =>
+    (message: string, fields?: LogFields): void => {
+      if (LEVELS.indexOf(level) < min) return;
+      const record: LogRecord = { time: now(), level, message: String(message), fields: { ...options.staticFields, ...fields } };
+      let line: string;
+      try {
+        line = format(record);
+      } catch (err) {
+        line = jsonLine({ ...record, fields: { ...record.fields, logFormatError: err instanceof Error ? err.message : String(err) } });
+      }
+      try {
+        stream.write(`${line}\n`);
+      } catch {
+        // A closed or broken log stream must not turn a log call into a crash of the HA loop.
+      }
+    };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -9,7 +9,12 @@ function capture(): { write(s: string): boolean; lines: string[] } {
 describe('createStreamLogger', () => {
   it('JSON lines: one object per line with time, level, message, static fields and the call fields', () => {
     const out = capture();
-    const logger = createStreamLogger(out, { json: true, level: 'debug', staticFields: { service: 'ha-agent', scope: 'demo' }, now: () => new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)) });
+    const logger = createStreamLogger(out, {
+      json: true,
+      level: 'debug',
+      staticFields: { service: 'ha-agent', scope: 'demo' },
+      now: () => new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)),
+    });
     logger.debug('one', { scope: 'override', n: 1 });
     logger.error('two');
     expect(out.lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1)).toBe(true);
@@ -25,11 +30,30 @@ describe('createStreamLogger', () => {
     const cyclic: Record<string, unknown> = { name: 'a' };
     cyclic.self = cyclic;
     const shared = { x: 1 };
-    const nasty = Object.defineProperty({}, 'boom', { enumerable: true, get: () => { throw new Error('getter exploded'); } });
-    const badJson = { toJSON: () => { throw new Error('toJSON exploded'); } };
+    const nasty = Object.defineProperty({}, 'boom', {
+      enumerable: true,
+      get: () => {
+        throw new Error('getter exploded');
+      },
+    });
+    const badJson = {
+      toJSON: () => {
+        throw new Error('toJSON exploded');
+      },
+    };
     const err = new PgToolsError('lock_timeout', 'could not lock', { cause: new Error('inner') });
     expect(() =>
-      logger.warn('odd fields', { cyclic, big: 12345678901234567890n, err, nasty, badJson, nan: Number.NaN, fn: function named() {}, twice: [shared, shared], map: new Map([[1, 2n]]) }),
+      logger.warn('odd fields', {
+        cyclic,
+        big: 12345678901234567890n,
+        err,
+        nasty,
+        badJson,
+        nan: Number.NaN,
+        fn: function named() {},
+        twice: [shared, shared],
+        map: new Map([[1, 2n]]),
+      }),
     ).not.toThrow();
     const line = JSON.parse(out.lines[0]!) as Record<string, any>;
     expect(line.message).toBe('odd fields');
@@ -55,7 +79,13 @@ describe('createStreamLogger', () => {
   it('a field named time, level or message cannot hide what the call said', () => {
     const out = capture();
     createStreamLogger(out, { json: true, now: () => new Date(0) }).info('real', { message: 'fake', level: 'debug' });
-    expect(JSON.parse(out.lines[0]!)).toEqual({ time: '1970-01-01T00:00:00.000Z', level: 'info', message: 'real', 'field.message': 'fake', 'field.level': 'debug' });
+    expect(JSON.parse(out.lines[0]!)).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'info',
+      message: 'real',
+      'field.message': 'fake',
+      'field.level': 'debug',
+    });
   });
 
   it('a custom format gets the record; if it throws, the line still goes out as JSON', () => {
@@ -77,7 +107,14 @@ describe('createStreamLogger', () => {
   });
 
   it('a stream that throws does not take the caller down', () => {
-    const logger = createStreamLogger({ write: () => { throw new Error('EPIPE'); } }, { json: true });
+    const logger = createStreamLogger(
+      {
+        write: () => {
+          throw new Error('EPIPE');
+        },
+      },
+      { json: true },
+    );
     expect(() => logger.error('x')).not.toThrow();
   });
 });

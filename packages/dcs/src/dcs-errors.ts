@@ -1,11 +1,5 @@
 import { PgToolsError } from '@pgtools/core';
-import {
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError,
-  GRPCUnauthenticatedError,
-  isRecoverableError,
-} from 'etcd3';
+import { EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, isRecoverableError } from 'etcd3';
 
 /**
  * Error codes thrown by `EtcdDcs`.
@@ -33,7 +27,8 @@ export const DCS_ERROR = {
 export type TlsSetup = 'none' | 'server' | 'mutual';
 
 /** etcd's own words for a cluster that is between leaders or has lost quorum: transient, worth another member. */
-const ETCD_TRANSIENT = /etcdserver: (leader changed|no leader|not leader|request timed out|request cancelled|too many requests|server stopped|unhealthy cluster)/i;
+const ETCD_TRANSIENT =
+  /etcdserver: (leader changed|no leader|not leader|request timed out|request cancelled|too many requests|server stopped|unhealthy cluster)/i;
 
 /**
  * The call or its stream broke below etcd (a member stopping or cut off mid-call, a reset

@@ -28,4 +28,3 @@ export function isWakeChange(layout: KeyLayout, self: string, change: KeyChange,
   }
   return false;
 }
-

@@ -70,7 +70,11 @@ describe('EtcdDcs on a 3-member etcd cluster', () => {
     expect(refreshes.length).toBeGreaterThan(0);
     expect(refreshes.every(Boolean)).toBe(true);
     for (let i = 0; i < 4; i++) {
-      const calls: Array<() => Promise<unknown>> = [() => leader.updateLeader(), () => leader.loadCluster(), () => observer.touchMember(memberData(5440, 'replica', 200 + i))];
+      const calls: Array<() => Promise<unknown>> = [
+        () => leader.updateLeader(),
+        () => leader.loadCluster(),
+        () => observer.touchMember(memberData(5440, 'replica', 200 + i)),
+      ];
       for (const call of calls) {
         const result = await timed(call);
         expect(result.error).toBeUndefined();

@@ -139,6 +139,8 @@ describe('EtcdDcs against etcd with TLS, client certificates and authentication'
   });
 
   it('refuses a client certificate without its key at construction', () => {
-    expect(() => new EtcdDcs({ hosts: etcd.hosts, scope: 'x', name: 'n', ttl: 10, tls: { ca: etcd.tls!.ca, cert: etcd.tls!.cert } })).toThrow(/tls\.cert and tls\.key/);
+    expect(() => new EtcdDcs({ hosts: etcd.hosts, scope: 'x', name: 'n', ttl: 10, tls: { ca: etcd.tls!.ca, cert: etcd.tls!.cert } })).toThrow(
+      /tls\.cert and tls\.key/,
+    );
   });
 });

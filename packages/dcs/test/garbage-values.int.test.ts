@@ -67,10 +67,14 @@ describe('garbage values written by hand', () => {
     await raw.put(keys.member('node4')).value(Buffer.from([0xff, 0xfe, 0x00, 0x7b]));
 
     const expectedProblemKeys = [...garbage.map(([k]) => k), keys.member('node4')].sort();
-    const watched = await eventually(() => {
-      const v = node1.cachedView();
-      return v && v.problems.length === expectedProblemKeys.length ? v : undefined;
-    }, 10_000, 'the watched view to see every garbage value');
+    const watched = await eventually(
+      () => {
+        const v = node1.cachedView();
+        return v && v.problems.length === expectedProblemKeys.length ? v : undefined;
+      },
+      10_000,
+      'the watched view to see every garbage value',
+    );
     // currentView() serves the watched view while the watch is healthy.
     const current = await node1.currentView();
     const fresh = await node1.loadCluster();
@@ -108,10 +112,14 @@ describe('garbage values written by hand', () => {
     expect(await node1.setConfig({ ttl: 30 }, configProblem?.modRevision)).toBe(true);
     await etcd.etcdctl(['del', keys.leader]);
     expect(await node2.attemptToAcquireLeader()).toBe(true);
-    const after = await eventually(() => {
-      const v = node1.cachedView();
-      return v?.leader?.name === 'node2' && v.config ? v : undefined;
-    }, 10_000, 'the watched view after the repair');
+    const after = await eventually(
+      () => {
+        const v = node1.cachedView();
+        return v?.leader?.name === 'node2' && v.config ? v : undefined;
+      },
+      10_000,
+      'the watched view after the repair',
+    );
     expect(after.config?.value).toEqual({ ttl: 30 });
     stop();
   });

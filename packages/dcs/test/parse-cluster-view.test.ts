@@ -8,8 +8,10 @@ const kv = (suffix: string, value: string, modRevision: number, lease?: string):
   return out;
 };
 
-const member1 = '{"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"master","version":"3.0.2","xlog_location":50331968,"timeline":2}';
-const member2 = '{"conn_url":"postgres://127.0.0.1:5433/postgres","api_url":"http://127.0.0.1:8009/patroni","state":"running","role":"replica","version":"3.0.2","xlog_location":50331000,"timeline":2,"tags":{"nofailover":true}}';
+const member1 =
+  '{"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"master","version":"3.0.2","xlog_location":50331968,"timeline":2}';
+const member2 =
+  '{"conn_url":"postgres://127.0.0.1:5433/postgres","api_url":"http://127.0.0.1:8009/patroni","state":"running","role":"replica","version":"3.0.2","xlog_location":50331000,"timeline":2,"tags":{"nofailover":true}}';
 
 describe('parseClusterView', () => {
   it('reads a complete Patroni cluster', () => {
@@ -17,7 +19,11 @@ describe('parseClusterView', () => {
       layout,
       [
         kv('initialize', '7300000000000000001', 2),
-        kv('config', '{"ttl":30,"loop_wait":10,"retry_timeout":10,"maximum_lag_on_failover":1048576,"postgresql":{"use_pg_rewind":true,"use_slots":true,"parameters":{"wal_level":"replica"}}}', 3),
+        kv(
+          'config',
+          '{"ttl":30,"loop_wait":10,"retry_timeout":10,"maximum_lag_on_failover":1048576,"postgresql":{"use_pg_rewind":true,"use_slots":true,"parameters":{"wal_level":"replica"}}}',
+          3,
+        ),
         kv('leader', 'node1', 9, '7587868869999482893'),
         kv('members/node2', member2, 8, '7587868869999482900'),
         kv('members/node1', member1, 7, '7587868869999482893'),
@@ -34,7 +40,12 @@ describe('parseClusterView', () => {
     expect(view.initialize).toBe('7300000000000000001');
     expect(view.config).toEqual({ modRevision: 3, value: expect.objectContaining({ ttl: 30, postgresql: expect.objectContaining({ use_slots: true }) }) });
     expect(view.members.map((m) => m.name)).toEqual(['node1', 'node2']);
-    expect(view.members[1]).toMatchObject({ name: 'node2', modRevision: 8, lease: '7587868869999482900', data: { role: 'replica', tags: { nofailover: true } } });
+    expect(view.members[1]).toMatchObject({
+      name: 'node2',
+      modRevision: 8,
+      lease: '7587868869999482900',
+      data: { role: 'replica', tags: { nofailover: true } },
+    });
     expect(view.leader).toMatchObject({ name: 'node1', modRevision: 9, lease: '7587868869999482893' });
     expect(view.leader?.member?.data.role).toBe('master');
     expect(view.status).toEqual({ modRevision: 10, value: { optime: 50331968, slots: { node2: 50331000 } } });
@@ -82,9 +93,7 @@ describe('parseClusterView', () => {
     expect(view.leader?.name).toBe('node1');
     expect(view.leader?.member).toBeUndefined();
     const keys = view.problems.map((p) => p.key).sort();
-    expect(keys).toEqual(
-      ['config', 'failover', 'failsafe', 'history', 'members/bad', 'members/list', 'status', 'sync'].map((s) => `/service/demo/${s}`),
-    );
+    expect(keys).toEqual(['config', 'failover', 'failsafe', 'history', 'members/bad', 'members/list', 'status', 'sync'].map((s) => `/service/demo/${s}`));
     const config = view.problems.find((p) => p.key.endsWith('/config'));
     expect(config).toMatchObject({ raw: '{ttl: 30', modRevision: 3 });
     expect(config?.reason).toMatch(/invalid JSON/);
@@ -106,7 +115,13 @@ describe('parseClusterView', () => {
   it('drops member fields of the wrong type, keeping the rest and unknown fields', () => {
     const view = parseClusterView(
       layout,
-      [kv('members/n', '{"conn_url":5,"api_url":"http://h:8008/patroni","xlog_location":"12","timeline":1e999,"tags":[1],"pause":"yes","role":"replica","extra":{"a":1},"state":null}', 3)],
+      [
+        kv(
+          'members/n',
+          '{"conn_url":5,"api_url":"http://h:8008/patroni","xlog_location":"12","timeline":1e999,"tags":[1],"pause":"yes","role":"replica","extra":{"a":1},"state":null}',
+          3,
+        ),
+      ],
       3,
     );
     expect(view.members[0]?.data).toEqual({ api_url: 'http://h:8008/patroni', role: 'replica', extra: { a: 1 } });

@@ -1,8 +1,9 @@
 // The stable surface: the agent, its configuration, the decision function and its types, and
 // PostgresControl. Everything else is under '@pgtools/ha-agent/internals' (./internals.ts), for
 // our apps and tools; it may change in any release.
-export { parseConfig, loadConfig, parseDynamicConfig, configHasPasswords, secretsReadableWarning, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
+export { parseConfig, loadConfig, parseDynamicConfig, ETCD_V2_ADVICE, DYNAMIC_DEFAULTS } from './config/parse-config.js';
 export { applyEnvOverrides } from './config/env-overrides.js';
+export { configHasPasswords, secretsReadableWarning } from './config/secrets.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
 export type { CallbackAction, CallbackCommands } from './config/callbacks-config.js';
 export { decide, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS } from './decision/decide.js';

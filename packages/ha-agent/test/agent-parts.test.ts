@@ -71,15 +71,34 @@ describe('slotRetention', () => {
   });
 });
 
-const row = (name: string, sync_state = 'async', state = 'streaming'): PgStatus['replication'][number] => ({ usename: 'replicator', application_name: name, client_addr: null, state, sync_state, sync_priority: 0 });
+const row = (name: string, sync_state = 'async', state = 'streaming'): PgStatus['replication'][number] => ({
+  usename: 'replicator',
+  application_name: name,
+  client_addr: null,
+  state,
+  sync_state,
+  sync_priority: 0,
+});
 const members = [{ name: 'node1' }, { name: 'node2' }, { name: 'node3' }];
 
 describe('planSyncReplication', () => {
   const base = { me: 'node1', synchronousMode: true, strict: false, namesSet: true, members, replication: [row('node2'), row('node3')] };
   it.each([
-    { name: 'off: names handed back, my key removed', input: { ...base, synchronousMode: false, key: { leader: 'node1', standbys: ['node2'], modRevision: 7 } }, expect: { kind: 'disable', resetNames: true, deleteKeyAt: 7 } },
-    { name: 'off: another leader\'s key is left alone', input: { ...base, synchronousMode: false, namesSet: false, key: { leader: 'node9', standbys: [], modRevision: 7 } }, expect: { kind: 'disable', resetNames: false, deleteKeyAt: undefined } },
-    { name: 'the current standby still streams: kept', input: { ...base, key: { leader: 'node1', standbys: ['node3'], modRevision: 3 } }, expect: { kind: 'keep', names: '"node3"' } },
+    {
+      name: 'off: names handed back, my key removed',
+      input: { ...base, synchronousMode: false, key: { leader: 'node1', standbys: ['node2'], modRevision: 7 } },
+      expect: { kind: 'disable', resetNames: true, deleteKeyAt: 7 },
+    },
+    {
+      name: "off: another leader's key is left alone",
+      input: { ...base, synchronousMode: false, namesSet: false, key: { leader: 'node9', standbys: [], modRevision: 7 } },
+      expect: { kind: 'disable', resetNames: false, deleteKeyAt: undefined },
+    },
+    {
+      name: 'the current standby still streams: kept',
+      input: { ...base, key: { leader: 'node1', standbys: ['node3'], modRevision: 3 } },
+      expect: { kind: 'keep', names: '"node3"' },
+    },
     {
       name: 'my key with no standby: name one, no need to clear the key first',
       input: { ...base, key: { leader: 'node1', standbys: [], modRevision: 3 }, replication: [row('node2'), row('node3', 'sync')] },
@@ -90,23 +109,75 @@ describe('planSyncReplication', () => {
       input: { ...base, key: { leader: 'node1', standbys: ['node3'], modRevision: 3 }, replication: [row('node2'), row('node3', 'sync', 'catchup')] },
       expect: { kind: 'assign', revokeFrom: 'node3', clearKeyFirst: true, names: '"node2"', picked: 'node2', confirmed: false },
     },
-    { name: 'someone else\'s key (new leader): claimed first', input: { ...base, key: { leader: 'node9', standbys: ['node2'], modRevision: 5 } }, expect: { kind: 'assign', revokeFrom: undefined, clearKeyFirst: true, keyRevision: 5 } },
-    { name: 'strict with nobody streaming: every commit waits', input: { ...base, strict: true, replication: [], key: { leader: 'node1', standbys: ['node2'], modRevision: 1 } }, expect: { kind: 'assign', names: '*', picked: undefined, confirmed: false } },
+    {
+      name: "someone else's key (new leader): claimed first",
+      input: { ...base, key: { leader: 'node9', standbys: ['node2'], modRevision: 5 } },
+      expect: { kind: 'assign', revokeFrom: undefined, clearKeyFirst: true, keyRevision: 5 },
+    },
+    {
+      name: 'strict with nobody streaming: every commit waits',
+      input: { ...base, strict: true, replication: [], key: { leader: 'node1', standbys: ['node2'], modRevision: 1 } },
+      expect: { kind: 'assign', names: '*', picked: undefined, confirmed: false },
+    },
   ])('$name', ({ input, expect: want }) => {
     expect(planSyncReplication(input)).toMatchObject(want);
   });
 });
 
 function facts(over: Partial<PublishedFacts> = {}): PublishedFacts {
-  return { config: CONFIG, ttl: 30, pgStatus: undefined, pgState: 'stopped', role: 'replica', view: undefined, isLeader: false, leaseExpiresAt: undefined, watchdogFailed: false, ...over };
+  return {
+    config: CONFIG,
+    ttl: 30,
+    pgStatus: undefined,
+    pgState: 'stopped',
+    role: 'replica',
+    view: undefined,
+    isLeader: false,
+    leaseExpiresAt: undefined,
+    watchdogFailed: false,
+    ...over,
+  };
 }
-const primaryStatus: PgStatus = { inRecovery: false, timeline: 3, walPosition: 5000, serverVersion: 150004, systemId: '7300', postmasterStartTime: new Date(NOW), replication: [row('node2', 'sync')] };
-const replicaStatus: PgStatus = { inRecovery: true, timeline: 3, receivedLsn: 4000, replayedLsn: 3900, replayedTimestamp: null, replayPaused: false, serverVersion: 150004, systemId: '7300', replication: [] };
+const primaryStatus: PgStatus = {
+  inRecovery: false,
+  timeline: 3,
+  walPosition: 5000,
+  serverVersion: 150004,
+  systemId: '7300',
+  postmasterStartTime: new Date(NOW),
+  replication: [row('node2', 'sync')],
+};
+const replicaStatus: PgStatus = {
+  inRecovery: true,
+  timeline: 3,
+  receivedLsn: 4000,
+  replayedLsn: 3900,
+  replayedTimestamp: null,
+  replayPaused: false,
+  serverVersion: 150004,
+  systemId: '7300',
+  replication: [],
+};
 const VIEW: DcsView = {
   revision: 10,
   members: [
-    { name: 'node1', modRevision: 1, data: { conn_url: 'postgres://10.0.0.1:5433/postgres', api_url: 'http://10.0.0.1:8008/patroni', state: 'running', role: 'master', xlog_location: 5000, timeline: 3 } },
-    { name: 'node2', modRevision: 2, data: { conn_url: 'postgres://10.0.0.2:5433/postgres', state: 'running', role: 'replica', xlog_location: 4000, timeline: 3, tags: { nofailover: true } } },
+    {
+      name: 'node1',
+      modRevision: 1,
+      data: {
+        conn_url: 'postgres://10.0.0.1:5433/postgres',
+        api_url: 'http://10.0.0.1:8008/patroni',
+        state: 'running',
+        role: 'master',
+        xlog_location: 5000,
+        timeline: 3,
+      },
+    },
+    {
+      name: 'node2',
+      modRevision: 2,
+      data: { conn_url: 'postgres://10.0.0.2:5433/postgres', state: 'running', role: 'replica', xlog_location: 4000, timeline: 3, tags: { nofailover: true } },
+    },
   ],
   leader: { name: 'node1', modRevision: 4 },
   status: { value: { optime: 5000 }, modRevision: 5 },
@@ -128,7 +199,14 @@ describe('published state builders', () => {
   });
   it('member data of a running primary and replica: WAL position, timeline, start time, pause', () => {
     const p = buildMemberData(facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW }));
-    expect(p).toMatchObject({ role: 'master', state: 'running', xlog_location: 5000, timeline: 3, postmaster_start_time: new Date(NOW).toISOString(), pause: true });
+    expect(p).toMatchObject({
+      role: 'master',
+      state: 'running',
+      xlog_location: 5000,
+      timeline: 3,
+      postmaster_start_time: new Date(NOW).toISOString(),
+      pause: true,
+    });
     expect(buildMemberData(facts({ pgStatus: replicaStatus, pgState: 'running' }))).toMatchObject({ role: 'replica', xlog_location: 4000 });
   });
   it('member data of a leader stopped cleanly: stopped, with where its WAL ended', () => {
@@ -136,12 +214,26 @@ describe('published state builders', () => {
     expect(buildMemberData(facts({ pgStatus: replicaStatus, pgState: 'running', finalLsn: 7000 }))).toMatchObject({ xlog_location: 4000 });
   });
   it('node state: leader lease only while leader, sync standby seen from the sync key', () => {
-    const leader = buildNodeState(facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW, isLeader: true, leaseExpiresAt: NOW + 30_000, dcsLastSeen: NOW + 999 }));
-    expect(leader).toMatchObject({ name: 'node1', scope: 'demo', isLeader: true, leaderLeaseExpiresAt: NOW + 30_000, dcsLastSeen: Math.floor((NOW + 999) / 1000), paused: true, clusterOptime: 5000 });
+    const leader = buildNodeState(
+      facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW, isLeader: true, leaseExpiresAt: NOW + 30_000, dcsLastSeen: NOW + 999 }),
+    );
+    expect(leader).toMatchObject({
+      name: 'node1',
+      scope: 'demo',
+      isLeader: true,
+      leaderLeaseExpiresAt: NOW + 30_000,
+      dcsLastSeen: Math.floor((NOW + 999) / 1000),
+      paused: true,
+      clusterOptime: 5000,
+    });
     expect(leader.postgres).toMatchObject({ role: 'primary', timeline: 3, xlog: { location: 5000 }, replication: primaryStatus.replication });
     expect(buildNodeState(facts({ leaseExpiresAt: NOW + 30_000 })).leaderLeaseExpiresAt).toBeUndefined();
     const node2 = buildNodeState(facts({ config: { ...CONFIG, name: 'node2' }, pgStatus: replicaStatus, view: VIEW, watchdogFailed: true }));
-    expect(node2).toMatchObject({ isSyncStandby: true, watchdogFailed: true, postgres: { xlog: { receivedLocation: 4000, replayedLocation: 3900, paused: false, replayedTimestamp: null } } });
+    expect(node2).toMatchObject({
+      isSyncStandby: true,
+      watchdogFailed: true,
+      postgres: { xlog: { receivedLocation: 4000, replayedLocation: 3900, paused: false, replayedTimestamp: null } },
+    });
   });
   it('cluster info: roles, lag against the status optime, pause', () => {
     expect(buildClusterInfo(undefined)).toEqual({ members: [] });

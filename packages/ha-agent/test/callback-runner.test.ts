@@ -55,7 +55,9 @@ describe('CallbackRunner', () => {
     expect(events.find((e) => e.type === 'callback_exited' && e.action === 'on_start')).toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(events.find((e) => e.type === 'callback_exited' && e.action === 'on_role_change')).toMatchObject({ code: 0, signal: null });
     await waitFor(() => !isAlive(sleeper), { timeoutMs: 5000, describe: () => 'the killed callback’s child gone' });
-    expect(warnings.some((w) => w.startsWith(`killed callback ${script} slow a on_start replica batman`) && w.endsWith('because it was still running'))).toBe(true);
+    expect(warnings.some((w) => w.startsWith(`killed callback ${script} slow a on_start replica batman`) && w.endsWith('because it was still running'))).toBe(
+      true,
+    );
   });
 
   it('on_reload has its own slot: it neither kills nor is killed by the other actions', async () => {
@@ -70,7 +72,12 @@ describe('CallbackRunner', () => {
     r.run('on_stop', [script, 'exit', '0', 'on_stop', 'primary', 'batman']);
     await waitFor(() => events.filter((e) => e.type === 'callback_exited').length === 4, { timeoutMs: 10_000, describe: () => 'four callbacks ended' });
     const exited = events.filter((e) => e.type === 'callback_exited');
-    expect(exited.filter((e) => e.signal === 'SIGKILL').map((e) => e.action).sort()).toEqual(['on_reload', 'on_start']);
+    expect(
+      exited
+        .filter((e) => e.signal === 'SIGKILL')
+        .map((e) => e.action)
+        .sort(),
+    ).toEqual(['on_reload', 'on_start']);
     await waitFor(() => !isAlive(childPid('b')) && !isAlive(childPid('c')), { timeoutMs: 5000, describe: () => 'the children gone' });
   });
 

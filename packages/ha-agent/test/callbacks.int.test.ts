@@ -43,7 +43,11 @@ const lifecycleOf = (node: HaNode): string[] => logOf(node).filter((l) => !l.sta
 /** Waits until `node` logged exactly `expected` (lifecycle callbacks) after its first `from` lines, and nothing more for a moment. */
 async function expectCallbacks(node: HaNode, from: number, expected: string[], timeoutMs = 30_000): Promise<void> {
   const fresh = (): string[] => lifecycleOf(node).slice(from);
-  await waitFor(() => fresh().length >= expected.length, { timeoutMs, intervalMs: 100, describe: () => `${node.name} callbacks ${JSON.stringify(expected)}, got ${JSON.stringify(fresh())}` });
+  await waitFor(() => fresh().length >= expected.length, {
+    timeoutMs,
+    intervalMs: 100,
+    describe: () => `${node.name} callbacks ${JSON.stringify(expected)}, got ${JSON.stringify(fresh())}`,
+  });
   await new Promise((r) => setTimeout(r, 1000));
   expect(fresh()).toEqual(expected);
 }
@@ -98,7 +102,10 @@ describe('postgresql.callbacks on a real cluster', () => {
     writeFileSync(marker, '');
     const t0 = Date.now();
     expect(await api(replica, 'POST', '/restart', {})).toEqual({ status: 200, text: 'restarted successfully' });
-    await waitFor(() => existsSync(childFile) && Number(readFileSync(childFile, 'utf8')) > 0, { timeoutMs: 20_000, describe: () => 'the slow on_restart and its child' });
+    await waitFor(() => existsSync(childFile) && Number(readFileSync(childFile, 'utf8')) > 0, {
+      timeoutMs: 20_000,
+      describe: () => 'the slow on_restart and its child',
+    });
     const slow = replica.events.filter((e) => e.type === 'callback_started' && e.action === 'on_restart').at(-1);
     expect(slow?.type).toBe('callback_started');
     const sleeper = Number(readFileSync(childFile, 'utf8'));
@@ -113,7 +120,10 @@ describe('postgresql.callbacks on a real cluster', () => {
       timeoutMs: 20_000,
       describe: () => 'the slow callback ended',
     });
-    expect(replica.events.find((e) => e.type === 'callback_exited' && slow?.type === 'callback_started' && e.pid === slow.pid)).toMatchObject({ signal: 'SIGKILL', code: null });
+    expect(replica.events.find((e) => e.type === 'callback_exited' && slow?.type === 'callback_started' && e.pid === slow.pid)).toMatchObject({
+      signal: 'SIGKILL',
+      code: null,
+    });
     await waitFor(() => !isAlive(sleeper), { timeoutMs: 5000, describe: () => 'the killed callback’s child gone' });
     await expectCallbacks(replica, from, [`on_restart replica ${SCOPE}`, `on_restart replica ${SCOPE}`]);
   });
@@ -134,12 +144,18 @@ describe('postgresql.callbacks on a real cluster', () => {
     const [m1, m2] = [cluster.etcd.members[0]!, cluster.etcd.members[1]!];
     await Promise.all([m1.stop(), m2.stop()]);
     try {
-      await waitFor(() => survivor.events.some((e) => e.type === 'demoted' && e.reason === 'leader lease expired'), { timeoutMs: 40_000, describe: () => 'the lease guard stopping PostgreSQL' });
+      await waitFor(() => survivor.events.some((e) => e.type === 'demoted' && e.reason === 'leader lease expired'), {
+        timeoutMs: 40_000,
+        describe: () => 'the lease guard stopping PostgreSQL',
+      });
       await expectCallbacks(survivor, from, [`on_stop primary ${SCOPE}`]);
     } finally {
       await Promise.all([m1.start(), m2.start()]);
     }
-    await waitFor(() => survivor.agent.holdsLeaderKey && survivor.agent.role === 'primary' && survivor.agent.pg.isRunning, { timeoutMs: 90_000, describe: () => 'the primary back' });
+    await waitFor(() => survivor.agent.holdsLeaderKey && survivor.agent.role === 'primary' && survivor.agent.pg.isRunning, {
+      timeoutMs: 90_000,
+      describe: () => 'the primary back',
+    });
     await new Promise((r) => setTimeout(r, 2000));
     const after = lifecycleOf(survivor).slice(from);
     console.log(`[callbacks] after the lease guard: ${JSON.stringify(after)}`);

@@ -105,12 +105,24 @@ describe('postgresql.callbacks in the configuration', () => {
   });
 
   it('refuses a command that is not a non-empty string or does not split into words', () => {
-    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_start: ""}'), NOENV)).message).toBe('postgresql.callbacks.on_start: must be a non-empty command line, got string ""');
-    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_stop: 12}'), NOENV)).message).toBe('postgresql.callbacks.on_stop: must be a non-empty command line, got number 12');
-    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_stop: [a, b]}'), NOENV)).message).toBe('postgresql.callbacks.on_stop: must be a non-empty command line, got a list');
-    expect(refusal(() => parseConfig(withCallbacks(`  callbacks: {on_reload: "cb.sh 'x"}`), NOENV)).message).toContain('postgresql.callbacks.on_reload: cannot be split into words: No closing quotation');
-    expect(refusal(() => parseConfig(withCallbacks(`  callbacks: {on_reload: "'' x"}`), NOENV)).message).toContain('postgresql.callbacks.on_reload: names no program');
-    expect(refusal(() => parseConfig(withCallbacks('  callbacks: /bin/cb.sh'), NOENV)).message).toBe('postgresql.callbacks: must be a mapping, got string "/bin/cb.sh"');
+    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_start: ""}'), NOENV)).message).toBe(
+      'postgresql.callbacks.on_start: must be a non-empty command line, got string ""',
+    );
+    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_stop: 12}'), NOENV)).message).toBe(
+      'postgresql.callbacks.on_stop: must be a non-empty command line, got number 12',
+    );
+    expect(refusal(() => parseConfig(withCallbacks('  callbacks: {on_stop: [a, b]}'), NOENV)).message).toBe(
+      'postgresql.callbacks.on_stop: must be a non-empty command line, got a list',
+    );
+    expect(refusal(() => parseConfig(withCallbacks(`  callbacks: {on_reload: "cb.sh 'x"}`), NOENV)).message).toContain(
+      'postgresql.callbacks.on_reload: cannot be split into words: No closing quotation',
+    );
+    expect(refusal(() => parseConfig(withCallbacks(`  callbacks: {on_reload: "'' x"}`), NOENV)).message).toContain(
+      'postgresql.callbacks.on_reload: names no program',
+    );
+    expect(refusal(() => parseConfig(withCallbacks('  callbacks: /bin/cb.sh'), NOENV)).message).toBe(
+      'postgresql.callbacks: must be a mapping, got string "/bin/cb.sh"',
+    );
   });
 
   it('knows the five actions of Patroni', () => {
@@ -119,14 +131,15 @@ describe('postgresql.callbacks in the configuration', () => {
 });
 
 describe('PostgresCallbacks: which callback fires when, with which role', () => {
-  const config = parseConfig(
-    withCallbacks(`  callbacks: {${CALLBACK_ACTIONS.map((a) => `${a}: "cb ${a}"`).join(', ')}}`),
-    NOENV,
-  ).config;
+  const config = parseConfig(withCallbacks(`  callbacks: {${CALLBACK_ACTIONS.map((a) => `${a}: "cb ${a}"`).join(', ')}}`), NOENV).config;
   const setup = (cfg: HaConfig = config): { cb: PostgresCallbacks; calls: string[] } => {
     const calls: string[] = [];
     const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const cb = new PostgresCallbacks({ config: () => cfg, logger, run: (action: CallbackAction, argv: string[]) => calls.push(`${action}: ${argv.join(' ')}`) });
+    const cb = new PostgresCallbacks({
+      config: () => cfg,
+      logger,
+      run: (action: CallbackAction, argv: string[]) => calls.push(`${action}: ${argv.join(' ')}`),
+    });
     return { cb, calls };
   };
   const words = (calls: string[]): string[] => calls.map((c) => c.split(': ')[1]!.split(' ').slice(2).join(' '));

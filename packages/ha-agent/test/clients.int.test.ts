@@ -90,7 +90,12 @@ describe('real clients: patronictl and HAProxy', () => {
     );
     const byRole = (role: string) => rows.filter((m) => m.Role === role).map((m) => m.Member);
     expect(byRole('Leader')).toEqual([leader.name]);
-    expect(byRole('Replica').sort()).toEqual(cluster.nodes.filter((n) => n !== leader).map((n) => n.name).sort());
+    expect(byRole('Replica').sort()).toEqual(
+      cluster.nodes
+        .filter((n) => n !== leader)
+        .map((n) => n.name)
+        .sort(),
+    );
     expect(new Set(rows.map((m) => m.TL)).size).toBe(1);
     expect(rows.find((m) => m.Member === leader.name)?.Host).toBe(`127.0.0.1:${leader.pgPort}`);
     expect(rows.every((m) => m.Cluster === SCOPE)).toBe(true);
@@ -169,7 +174,7 @@ describe('real clients: patronictl and HAProxy', () => {
     expect(readers.has(candidate.pgPort)).toBe(false);
   });
 
-  it('patronictl restart and reinit are served by the replica\'s agent', async () => {
+  it("patronictl restart and reinit are served by the replica's agent", async () => {
     const leaderNow = await cluster.waitForHealthy();
     const replica = cluster.nodes.find((n) => n !== leaderNow)!;
     const pid = replica.agent.pg.postmaster!.pid;

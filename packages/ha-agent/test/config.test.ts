@@ -96,7 +96,14 @@ describe('parseConfig with the seed article configuration', () => {
 describe('parseConfig rules', () => {
   it('applies Patroni defaults', () => {
     const { config } = parseConfig(MINIMAL, NOENV);
-    expect(config.bootstrap.dcs).toMatchObject({ ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576, primaryStartTimeout: 300, synchronousMode: false });
+    expect(config.bootstrap.dcs).toMatchObject({
+      ttl: 30,
+      loopWait: 10,
+      retryTimeout: 10,
+      maximumLagOnFailover: 1048576,
+      primaryStartTimeout: 300,
+      synchronousMode: false,
+    });
     expect(config.namespace).toBe('/service/');
     expect(config.watchdog).toEqual({ mode: 'automatic', device: '/dev/watchdog', safetyMargin: 5, softwareFence: true });
   });
@@ -143,7 +150,11 @@ describe('parseConfig rules', () => {
     expect(config.name).toBe('node9');
     expect(config.scope).toBe('other');
     expect(config.namespace).toBe('/pg/');
-    expect(config.restapi).toMatchObject({ listen: '127.0.0.1:9008', connectAddress: '127.0.0.1:9008', authentication: { username: 'api', password: 'apipw' } });
+    expect(config.restapi).toMatchObject({
+      listen: '127.0.0.1:9008',
+      connectAddress: '127.0.0.1:9008',
+      authentication: { username: 'api', password: 'apipw' },
+    });
     expect(config.etcd3.hosts).toEqual(['127.0.0.1:23790', '127.0.0.1:23791']);
     expect(config.postgresql).toMatchObject({
       listen: '127.0.0.1:6432',

@@ -112,7 +112,9 @@ describe(`failover after the primary node is lost (ttl ${timings.ttl} / loop_wai
     const rest = cluster.nodes.filter((n) => n !== victim);
     const leader = await cluster.waitForHealthy(rest, (timings.ttl + 4 * timings.loopWait + 30) * 1000);
     victim.events.length = 0;
-    victim.agent = cluster.newAgent(victim, (y) => y.replace('rewind: {username: postgres, password: postgres}', 'rewind: {username: no_such_rewind_user, password: x}'));
+    victim.agent = cluster.newAgent(victim, (y) =>
+      y.replace('rewind: {username: postgres, password: postgres}', 'rewind: {username: no_such_rewind_user, password: x}'),
+    );
     await victim.agent.start();
     await waitFor(() => victim.events.some((e) => e.type === 'rewind_failed'), { timeoutMs: 60_000, describe: () => 'a failed pg_rewind' });
     await new Promise((r) => setTimeout(r, (timings.loopWait + 1) * 1000));

@@ -29,7 +29,10 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
   it('armed on the primary only; the agent lost while PostgreSQL runs: PostgreSQL stopped before the lease can expire, never two writable primaries', async () => {
     const leader = await cluster.waitForHealthy(cluster.nodes, 90_000);
     await sql(leader.pgPort, 'CREATE TABLE fence_probe (id bigserial PRIMARY KEY, node text, at timestamptz DEFAULT clock_timestamp())');
-    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'armed'), { timeoutMs: 20_000, describe: () => 'the fence armed on the leader' });
+    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'armed'), {
+      timeoutMs: 20_000,
+      describe: () => 'the fence armed on the leader',
+    });
     for (const n of cluster.nodes.filter((x) => x !== leader)) {
       expect(n.events.some((e) => e.type === 'fence' && e.event.type === 'armed')).toBe(false);
     }
@@ -84,7 +87,10 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
       body: JSON.stringify({ pause: true }),
     });
     expect(res.status).toBe(200);
-    await waitFor(() => leader.events.slice(before).some((e) => e.type === 'fence' && e.event.type === 'disarmed'), { timeoutMs: 20_000, describe: () => 'the fence disarmed in pause' });
+    await waitFor(() => leader.events.slice(before).some((e) => e.type === 'fence' && e.event.type === 'disarmed'), {
+      timeoutMs: 20_000,
+      describe: () => 'the fence disarmed in pause',
+    });
     await leader.agent.abandon();
     await new Promise((r) => setTimeout(r, 2000));
     expect(await acceptsWrites(leader)).toBe(true);
@@ -99,6 +105,9 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
     });
     expect(resume.status).toBe(200);
     expect(await cluster.waitForHealthy(cluster.nodes, 60_000)).toBe(leader);
-    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'armed'), { timeoutMs: 20_000, describe: () => 'armed again after resume' });
+    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'armed'), {
+      timeoutMs: 20_000,
+      describe: () => 'armed again after resume',
+    });
   });
 });

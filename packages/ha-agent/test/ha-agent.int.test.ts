@@ -100,7 +100,11 @@ describe('HaAgent with three nodes (ttl 10, loop_wait 2, retry_timeout 4)', () =
     await old.agent.stop();
     const stoppedAt = Date.now();
     const rest = nodes.filter((n) => n !== old);
-    await waitFor(() => rest.some((n) => n.agent.holdsLeaderKey && n.agent.role === 'primary'), { timeoutMs: 30_000, intervalMs: 100, describe: () => 'a new leader' });
+    await waitFor(() => rest.some((n) => n.agent.holdsLeaderKey && n.agent.role === 'primary'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      describe: () => 'a new leader',
+    });
     const newLeader = rest.find((n) => n.agent.holdsLeaderKey)!;
     await sql(newLeader.pgPort, 'INSERT INTO ha_probe (id) VALUES (3)');
     const writable = Date.now();

@@ -1,7 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, isAlive, makeTempDir, pgBinDir, serverUser, startEtcd, startReaper, waitFor, type EtcdCluster, type Reaper, type TempDir } from '@pgtools/testkit';
+import {
+  freePort,
+  isAlive,
+  makeTempDir,
+  pgBinDir,
+  serverUser,
+  startEtcd,
+  startReaper,
+  waitFor,
+  type EtcdCluster,
+  type Reaper,
+  type TempDir,
+} from '@pgtools/testkit';
 import { HaAgent, parseConfig, type HaAgentEvent } from '../src/index.js';
 
 // Shared by the integration test files: three agents in this process over a real 3-member etcd
@@ -252,7 +264,14 @@ export class Writer {
 
   private async connectPrimary(): Promise<{ client: pg.Client; node: string } | undefined> {
     for (const n of this.nodes()) {
-      const c = new pg.Client({ host: '127.0.0.1', port: n.pgPort, user: 'postgres', password: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 });
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: n.pgPort,
+        user: 'postgres',
+        password: 'postgres',
+        database: 'postgres',
+        connectionTimeoutMillis: 1000,
+      });
       c.on('error', () => undefined);
       try {
         await c.connect();

@@ -26,8 +26,11 @@ function patronictl(args: string[]): Promise<{ code: number; out: string; err: s
   const cfg = join(dir, 'patronictl.yml');
   writeFileSync(cfg, `scope: halease\nnamespace: /service/\netcd3:\n  hosts: [${cluster.etcd.hosts.join(', ')}]\n`);
   return new Promise((resolve) => {
-    execFile(PATRONICTL, ['-c', cfg, ...args], { env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' }, timeout: 90_000, encoding: 'utf8' }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+    execFile(
+      PATRONICTL,
+      ['-c', cfg, ...args],
+      { env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' }, timeout: 90_000, encoding: 'utf8' },
+      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
   });
 }
@@ -113,7 +116,10 @@ describe(`lease guard and pause (ttl ${timings.ttl} / loop_wait ${timings.loopWa
     const r = await patronictl(['resume', '--wait']);
     expect(r.code, r.out + r.err).toBe(0);
     expect(r.out).toContain('Success: cluster management is resumed');
-    await waitFor(() => leader.agent.pg.isRunning && leader.agent.role === 'primary', { timeoutMs: 30_000, describe: () => 'the leader restarted after resume' });
+    await waitFor(() => leader.agent.pg.isRunning && leader.agent.role === 'primary', {
+      timeoutMs: 30_000,
+      describe: () => 'the leader restarted after resume',
+    });
     expect(await cluster.waitForHealthy()).toBe(leader);
     expect((await patroni(leader)).pause).toBeUndefined();
   });

@@ -71,7 +71,11 @@ describe('REST maintenance: restart, reinitialize, scheduled switchover', () => 
   it('a scheduled switchover waits for its time, then hands over', async () => {
     const candidate = cluster.nodes.find((n) => n !== leader && n !== replica)!;
     const at = Date.now() + 6000;
-    const r = await api(leader, 'POST', '/switchover', { leader: leader.name, candidate: candidate.name, scheduled_at: new Date(at).toISOString().replace('Z', '+00:00') });
+    const r = await api(leader, 'POST', '/switchover', {
+      leader: leader.name,
+      candidate: candidate.name,
+      scheduled_at: new Date(at).toISOString().replace('Z', '+00:00'),
+    });
     expect(r).toEqual({ status: 202, text: 'Switchover scheduled' });
     await new Promise((res) => setTimeout(res, 3000));
     expect(cluster.leaders()).toEqual([leader]);
@@ -79,7 +83,9 @@ describe('REST maintenance: restart, reinitialize, scheduled switchover', () => 
     // Judged on when the old leader starts handing over, not on when the candidate is done (a
     // checkpoint, a shutdown and a promotion on a loaded machine).
     const startedAt = leader.events.find((e) => e.type === 'action' && e.action.kind === 'do_switchover')?.at;
-    console.log(`[measure] scheduled switchover started ${(((startedAt ?? NaN) - at) / 1000).toFixed(2)} s after its time, done ${((Date.now() - at) / 1000).toFixed(2)} s after`);
+    console.log(
+      `[measure] scheduled switchover started ${(((startedAt ?? NaN) - at) / 1000).toFixed(2)} s after its time, done ${((Date.now() - at) / 1000).toFixed(2)} s after`,
+    );
     expect(startedAt).toBeGreaterThanOrEqual(at);
     expect(startedAt! - at).toBeLessThan(1000); // at its time, not a loop_wait (2 s) later
     expect(await cluster.waitForHealthy()).toBe(candidate);

@@ -55,9 +55,15 @@ describe(`write outage (${label})`, () => {
       body: JSON.stringify({ leader: old.name, candidate: candidate.name }),
     });
     expect(res.status).toBe(200);
-    await waitFor(() => writer.acks.some((a) => a.at > t0 && a.node === candidate.name), { timeoutMs: 60_000, intervalMs: 100, describe: () => 'writes on the new primary' });
+    await waitFor(() => writer.acks.some((a) => a.at > t0 && a.node === candidate.name), {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      describe: () => 'writes on the new primary',
+    });
     const { gapMs } = writer.maxGap(t0);
-    console.log(`[measure] switchover (${label}): write outage ${(gapMs / 1000).toFixed(2)} s, REST answered after ${((Date.now() - t0) / 1000).toFixed(2)} s or less`);
+    console.log(
+      `[measure] switchover (${label}): write outage ${(gapMs / 1000).toFixed(2)} s, REST answered after ${((Date.now() - t0) / 1000).toFixed(2)} s or less`,
+    );
     expect(await cluster.waitForHealthy()).toBe(candidate);
     // A switchover stops the old primary cleanly: every acknowledged write reached the candidate.
     expect(await lostWrites()).toBe(0);
@@ -76,7 +82,11 @@ describe(`write outage (${label})`, () => {
     old.events.length = 0;
     const killedAt = Date.now();
     process.kill(old.agent.pg.postmaster!.pid, 'SIGKILL');
-    await waitFor(() => writer.acks.some((a) => a.at > killedAt && a.node !== old.name), { timeoutMs: 60_000, intervalMs: 100, describe: () => 'writes on a new primary' });
+    await waitFor(() => writer.acks.some((a) => a.at > killedAt && a.node !== old.name), {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      describe: () => 'writes on a new primary',
+    });
     const { gapMs } = writer.maxGap(killedAt);
     console.log(`[measure] postmaster SIGKILL with primary_start_timeout 0 (${label}): failover, write outage ${(gapMs / 1000).toFixed(2)} s`);
     expect(old.events.some((e) => e.type === 'leader_released')).toBe(true);

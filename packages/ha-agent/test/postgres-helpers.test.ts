@@ -41,7 +41,16 @@ postgresql:
 describe('server settings', () => {
   it('forces the cluster-wide and replication settings on the command line', () => {
     const s = forcedSettings(CONFIG, CONFIG.bootstrap.dcs);
-    expect(s).toMatchObject({ listen_addresses: '0.0.0.0', port: 5433, cluster_name: 'demo', hot_standby: 'on', wal_log_hints: 'on', max_connections: 50, wal_level: 'logical', max_wal_senders: 10 });
+    expect(s).toMatchObject({
+      listen_addresses: '0.0.0.0',
+      port: 5433,
+      cluster_name: 'demo',
+      hot_standby: 'on',
+      wal_log_hints: 'on',
+      max_connections: 50,
+      wal_level: 'logical',
+      max_wal_senders: 10,
+    });
   });
   it('keeps reloadable parameters for the managed file', () => {
     expect(fileParameters(CONFIG, CONFIG.bootstrap.dcs)).toEqual({ wal_keep_size: '128MB', unix_socket_directories: '/run/pg' });
@@ -57,7 +66,9 @@ describe('server settings', () => {
 
 describe('pg_controldata, timelines, slots', () => {
   it('parses pg_controldata output', () => {
-    const cd = parseControlData("pg_control version number:            1300\nDatabase system identifier:           7364003399928373256\nDatabase cluster state:               shut down in recovery\nLatest checkpoint's TimeLineID:       3\n");
+    const cd = parseControlData(
+      "pg_control version number:            1300\nDatabase system identifier:           7364003399928373256\nDatabase cluster state:               shut down in recovery\nLatest checkpoint's TimeLineID:       3\n",
+    );
     expect(cd).toMatchObject({ systemId: '7364003399928373256', clusterState: 'shut down in recovery', timeline: 3 });
     expect(wasPrimary(cd.clusterState)).toBe(false);
     expect(wasPrimary('in production')).toBe(true);
@@ -79,7 +90,18 @@ describe('pg_controldata, timelines, slots', () => {
 
 describe('etcd view mapping', () => {
   it('maps members, leader, failover and status for decide()', () => {
-    const m2 = { name: 'node2', modRevision: 3, data: { conn_url: 'postgres://10.0.0.2:5433/postgres', api_url: 'http://10.0.0.2:8008/patroni', role: 'replica', state: 'running', xlog_location: 100, tags: { nofailover: true } } };
+    const m2 = {
+      name: 'node2',
+      modRevision: 3,
+      data: {
+        conn_url: 'postgres://10.0.0.2:5433/postgres',
+        api_url: 'http://10.0.0.2:8008/patroni',
+        role: 'replica',
+        state: 'running',
+        xlog_location: 100,
+        tags: { nofailover: true },
+      },
+    };
     const view = toDecisionView({
       revision: 9,
       members: [m2],
@@ -90,7 +112,12 @@ describe('etcd view mapping', () => {
       problems: [],
     });
     expect(view).toMatchObject({ leader: 'node1', initialize: '42', optime: 120, failover: { leader: 'node1', candidate: 'node2' } });
-    expect(view.members[0]).toMatchObject({ name: 'node2', apiUrl: 'http://10.0.0.2:8008/patroni', xlogLocation: 100, tags: { nofailover: true, clonefrom: false } });
+    expect(view.members[0]).toMatchObject({
+      name: 'node2',
+      apiUrl: 'http://10.0.0.2:8008/patroni',
+      xlogLocation: 100,
+      tags: { nofailover: true, clonefrom: false },
+    });
     expect(memberServer(m2)).toEqual({ host: '10.0.0.2', port: 5433 });
     expect(toDecisionView({ revision: 1, members: [], failover: { value: {}, modRevision: 1 }, problems: [] }).failover).toBeUndefined();
   });

@@ -4,7 +4,19 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { EtcdDcs } from '@pgtools/dcs';
-import { freePort, isAlive, makeTempDir, pgBinDir, serverUser, startEtcd, startReaper, waitFor, type EtcdCluster, type Reaper, type TempDir } from '@pgtools/testkit';
+import {
+  freePort,
+  isAlive,
+  makeTempDir,
+  pgBinDir,
+  serverUser,
+  startEtcd,
+  startReaper,
+  waitFor,
+  type EtcdCluster,
+  type Reaper,
+  type TempDir,
+} from '@pgtools/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaAgent, loadConfig, parseConfig, type HaAgentEvent } from '../src/index.js';
 import { dcsOptionsFromConfig } from '../src/agent/dcs-options.js';
@@ -102,7 +114,9 @@ async function newNode(name: string): Promise<Node> {
   const record =
     (level: string) =>
     (message: string, fields?: Record<string, unknown>): void => {
-      produced.push(`${level} ${name} ${message} ${fields === undefined ? '' : JSON.stringify(fields, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v))}`);
+      produced.push(
+        `${level} ${name} ${message} ${fields === undefined ? '' : JSON.stringify(fields, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v))}`,
+      );
     };
   const agent = new HaAgent(config, {
     logger: { debug: record('DEBUG'), info: record('INFO'), warn: record('WARN'), error: record('ERROR') },
@@ -137,7 +151,12 @@ async function http(node: Node, method: string, path: string, options: { auth?: 
   const headers: Record<string, string> = {};
   if (options.auth !== undefined) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
   const body = await res.text();
   produced.push(`HTTP ${node.name} ${method} ${path} ${res.status} ${JSON.stringify([...res.headers])} ${body}`);
   return { status: res.status, body };
@@ -145,7 +164,10 @@ async function http(node: Node, method: string, path: string, options: { auth?: 
 
 async function hactl(configFile: string, args: string[]): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [HACTL, '-c', configFile, ...args], { timeout: 60_000, env: { ...process.env, PATRONICTL_CONFIG_FILE: '' } });
+    const { stdout, stderr } = await run(process.execPath, [HACTL, '-c', configFile, ...args], {
+      timeout: 60_000,
+      env: { ...process.env, PATRONICTL_CONFIG_FILE: '' },
+    });
     produced.push(`HACTL ${args[0]}\n${stdout}${stderr}`);
     return { code: 0, out: stdout + stderr };
   } catch (err) {
@@ -165,7 +187,10 @@ function leaks(text: string): string[] {
 
 /** The lines holding a secret, to say where it leaked. */
 function leakingLines(text: string): string[] {
-  return text.split('\n').filter((l) => leaks(l).length > 0).slice(0, 5);
+  return text
+    .split('\n')
+    .filter((l) => leaks(l).length > 0)
+    .slice(0, 5);
 }
 
 beforeAll(async () => {
@@ -173,7 +198,11 @@ beforeAll(async () => {
   work = await makeTempDir('sec-work');
   const n1 = await newNode('node1');
   await n1.agent.start();
-  await waitFor(() => n1.agent.holdsLeaderKey && n1.agent.role === 'primary', { timeoutMs: 60_000, intervalMs: 250, describe: () => 'node1 bootstrapped as primary' });
+  await waitFor(() => n1.agent.holdsLeaderKey && n1.agent.role === 'primary', {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    describe: () => 'node1 bootstrapped as primary',
+  });
   const n2 = await newNode('node2');
   await n2.agent.start();
   await waitFor(
@@ -230,8 +259,12 @@ describe('passwords never leave the agent', () => {
     expect((await http(n2!, 'POST', '/reload')).status).toBe(401);
     expect((await http(n2!, 'POST', '/reload', { auth: 'patroni:wrong-password' })).status).toBe(401);
     expect((await http(n2!, 'POST', '/reload', { auth: `patroni:${SECRETS.rest}` })).status).toBeLessThan(300);
-    expect((await http(n1!, 'PATCH', '/config', { auth: `patroni:${SECRETS.rest}`, body: '{"postgresql": {"parameters": {"work_mem": "8MB"}}}' })).status).toBe(200);
-    expect((await http(n1!, 'POST', '/switchover', { auth: `patroni:${SECRETS.rest}`, body: '{"leader": "node1", "candidate": "nobody"}' })).status).toBeGreaterThanOrEqual(400);
+    expect((await http(n1!, 'PATCH', '/config', { auth: `patroni:${SECRETS.rest}`, body: '{"postgresql": {"parameters": {"work_mem": "8MB"}}}' })).status).toBe(
+      200,
+    );
+    expect(
+      (await http(n1!, 'POST', '/switchover', { auth: `patroni:${SECRETS.rest}`, body: '{"leader": "node1", "candidate": "nobody"}' })).status,
+    ).toBeGreaterThanOrEqual(400);
     const rest = produced.filter((l) => l.startsWith('HTTP ')).join('\n');
     expect(rest).toContain('"work_mem":"8MB"');
     expect(leakingLines(rest)).toEqual([]);
@@ -248,7 +281,15 @@ describe('passwords never leave the agent', () => {
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/node1.*Leader/);
     expect(list.out).toMatch(/node2.*(Replica|Sync Standby)/);
-    for (const args of [['topology'], ['show-config'], ['history'], ['version', SCOPE], ['reload', SCOPE, 'node2', '--force'], ['list', '-f', 'json'], ['list', '-e']]) {
+    for (const args of [
+      ['topology'],
+      ['show-config'],
+      ['history'],
+      ['version', SCOPE],
+      ['reload', SCOPE, 'node2', '--force'],
+      ['list', '-f', 'json'],
+      ['list', '-e'],
+    ]) {
       expect((await hactl(ctl, args)).code, args.join(' ')).toBe(0);
     }
     // A wrong etcd password: a clear refusal that does not echo it.
@@ -261,7 +302,15 @@ describe('passwords never leave the agent', () => {
 
     // patronictl prints the config key as it is; hactl hides secret-looking values.
     const tokenSecret = 'tok-S3cret-g27y';
-    const edit = await hactl(ctl, ['edit-config', SCOPE, '--force', '-s', `custom_tool.api_token=${tokenSecret}`, '-s', `custom_tool.dsn=postgres://app:${tokenSecret}@db/app`]);
+    const edit = await hactl(ctl, [
+      'edit-config',
+      SCOPE,
+      '--force',
+      '-s',
+      `custom_tool.api_token=${tokenSecret}`,
+      '-s',
+      `custom_tool.dsn=postgres://app:${tokenSecret}@db/app`,
+    ]);
     expect(edit.code).toBe(0);
     expect(edit.out).toMatch(/\+\s+api_token: .?\*{8} \(changed\)/);
     expect(edit.out).toContain('postgres://app:********@db/app');
@@ -323,7 +372,10 @@ describe('garbage written by hand into the etcd keys of a running cluster', () =
     for (const n of nodes) expect((await http(n, 'GET', '/patroni')).status).toBe(200);
     const warned = produced.filter((l) => l.startsWith('WARN') && l.includes('unreadable'));
     for (const key of ['initialize', 'config', 'failover', 'sync', 'history', 'status', 'members/ghost', 'members/node2']) {
-      expect(warned.some((l) => l.includes(`${prefix}${key}`)), key).toBe(true);
+      expect(
+        warned.some((l) => l.includes(`${prefix}${key}`)),
+        key,
+      ).toBe(true);
     }
     // node2 notices its member key no longer says what it publishes and writes it again.
     await waitFor(async () => /"conn_url":"postgres:/.test(await etcd!.etcdctl(['get', '--print-value-only', `${prefix}members/node2`])), {
@@ -349,7 +401,14 @@ describe('etcd3 TLS settings from the configuration file', () => {
       expect(warnings).toEqual([]);
       const dcs = new EtcdDcs(dcsOptionsFromConfig(config));
       try {
-        expect(await dcs.touchMember({ conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'replica' })).toBe(true);
+        expect(
+          await dcs.touchMember({
+            conn_url: 'postgres://127.0.0.1:5432/postgres',
+            api_url: 'http://127.0.0.1:8008/patroni',
+            state: 'running',
+            role: 'replica',
+          }),
+        ).toBe(true);
         expect(await dcs.attemptToAcquireLeader()).toBe(true);
         expect((await dcs.loadCluster()).leader?.name).toBe('tlsnode');
       } finally {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PgToolsError } from '@pgtools/core';
 import { loadConfig, parseConfig } from '../src/index.js';
-import { secretsReadableWarning } from '../src/config/parse-config.js';
+import { secretsReadableWarning } from '../src/config/secrets.js';
 import { dcsOptionsFromConfig } from '../src/agent/dcs-options.js';
 
 const NOENV = {};
@@ -94,7 +94,10 @@ describe('dcsOptionsFromConfig: etcd3 settings as Patroni reads them', () => {
 
   it('maps hosts, protocol, credentials, namespace and timings', () => {
     const { config } = parseConfig(
-      yaml('{hosts: "10.0.0.1:2379,10.0.0.2:2379", protocol: https, username: patroni, password: pw}', 'namespace: /pg/\nbootstrap: {dcs: {ttl: 20, loop_wait: 5, retry_timeout: 6}}'),
+      yaml(
+        '{hosts: "10.0.0.1:2379,10.0.0.2:2379", protocol: https, username: patroni, password: pw}',
+        'namespace: /pg/\nbootstrap: {dcs: {ttl: 20, loop_wait: 5, retry_timeout: 6}}',
+      ),
       NOENV,
     );
     const o = dcsOptionsFromConfig(config);
@@ -139,7 +142,10 @@ describe('dcsOptionsFromConfig: etcd3 settings as Patroni reads them', () => {
   it('warns about settings that contradict each other', () => {
     const { warnings } = parseConfig(yaml(`{hosts: [127.0.0.1:2379], cacert: ${ca}, password: x}`), NOENV);
     expect(warnings).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^etcd3\.protocol: is http but certificates are configured/), 'etcd3.password: set without etcd3.username, ignored']),
+      expect.arrayContaining([
+        expect.stringMatching(/^etcd3\.protocol: is http but certificates are configured/),
+        'etcd3.password: set without etcd3.username, ignored',
+      ]),
     );
   });
 });

@@ -29,7 +29,11 @@ async function syncKey(node: HaNode): Promise<{ leader: string | null; sync_stan
 }
 
 async function patchConfig(node: HaNode, body: unknown): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`http://127.0.0.1:${node.apiPort}/config`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -92,7 +96,10 @@ describe(`synchronous mode (ttl ${timings.ttl} / loop_wait ${timings.loopWait})`
     expect((await sql<{ s: string }>(leader.pgPort, "SELECT current_setting('synchronous_standby_names') AS s"))[0]!.s).toBe(`"${standby.name}"`);
     const other = cluster.nodes.find((n) => n !== leader && n !== standby)!;
     // Each member sees the key at its next cycle (the etcd watch wakes it).
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${standby.apiPort}/sync`)).status === 200, { timeoutMs: 10_000, describe: () => 'GET /sync 200 on the sync standby' });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${standby.apiPort}/sync`)).status === 200, {
+      timeoutMs: 10_000,
+      describe: () => 'GET /sync 200 on the sync standby',
+    });
     expect((await fetch(`http://127.0.0.1:${other.apiPort}/sync`)).status).toBe(503);
     expect((await fetch(`http://127.0.0.1:${other.apiPort}/async`)).status).toBe(200);
     const roles = ((await (await fetch(`http://127.0.0.1:${leader.apiPort}/cluster`)).json()) as { members: Array<{ name: string; role: string }> }).members;

@@ -38,7 +38,12 @@ export interface HealthApiHandlers {
   /** `GET /config`, and the base of `PATCH /config`; undefined = no configuration in etcd (502/503). */
   getConfig?(): Promise<ConfigSnapshot | undefined>;
   /** Write `merged` if the stored version is still `version` (answer 409 otherwise). */
-  patchConfig?(request: { patch: Record<string, unknown>; merged: Record<string, unknown>; version?: string | number; changed: boolean }): Promise<HandlerResult>;
+  patchConfig?(request: {
+    patch: Record<string, unknown>;
+    merged: Record<string, unknown>;
+    version?: string | number;
+    changed: boolean;
+  }): Promise<HandlerResult>;
   /** Write `config` unconditionally. */
   putConfig?(request: { config: Record<string, unknown> }): Promise<HandlerResult>;
 }
@@ -54,8 +59,7 @@ export interface HealthApiTls {
 
 /** Events for the agent's log or tests; bodies and credentials are never included. */
 export type HealthApiEvent =
-  | { type: 'request'; method: string; path: string; status: number; client: string }
-  | { type: 'handler_error'; method: string; path: string; message: string };
+  { type: 'request'; method: string; path: string; status: number; client: string } | { type: 'handler_error'; method: string; path: string; message: string };
 
 export interface HealthApiOptions {
   /** `host:port` (`restapi.listen`); port 0 picks a free port. */
@@ -284,7 +288,12 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         if (!snapshot) return { status: 503, body: 'no configuration in the DCS' };
         const merged = mergeConfigPatch(snapshot.config, patch);
         const handler = handlers.patchConfig;
-        const request = { patch, merged, changed: !jsonEqual(merged, snapshot.config), ...(snapshot.version !== undefined ? { version: snapshot.version } : {}) };
+        const request = {
+          patch,
+          merged,
+          changed: !jsonEqual(merged, snapshot.config),
+          ...(snapshot.version !== undefined ? { version: snapshot.version } : {}),
+        };
         return call(handler && (() => handler(request)), 'changing the configuration');
       }
       case 'PUT /config': {
@@ -402,7 +411,8 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         else socket.destroy();
       });
       await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(new PgToolsError('listen_failed', `REST API cannot listen on ${options.listen}: ${err.message}`, { cause: err }));
+        const onError = (err: Error): void =>
+          reject(new PgToolsError('listen_failed', `REST API cannot listen on ${options.listen}: ${err.message}`, { cause: err }));
         s.once('error', onError);
         s.listen(port, host, () => {
           s.off('error', onError);

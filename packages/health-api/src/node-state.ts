@@ -2,7 +2,21 @@
 export type PostgresRole = 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized';
 
 /** Patroni's PostgreSQL states (`running`, `stopped`, `starting`, `crashed`, `creating replica`, ...). */
-export type PostgresState = 'running' | 'stopped' | 'starting' | 'stopping' | 'crashed' | 'restarting' | 'creating replica' | 'initializing new cluster' | 'running custom bootstrap script' | 'stopping' | 'start failed' | 'restart failed' | 'unknown' | (string & {});
+export type PostgresState =
+  | 'running'
+  | 'stopped'
+  | 'starting'
+  | 'stopping'
+  | 'crashed'
+  | 'restarting'
+  | 'creating replica'
+  | 'initializing new cluster'
+  | 'running custom bootstrap script'
+  | 'stopping'
+  | 'start failed'
+  | 'restart failed'
+  | 'unknown'
+  | (string & {});
 
 /** WAL positions as byte offsets (LSN - 0/0). */
 export interface XlogState {

@@ -100,7 +100,8 @@ export function validateRestart(body: Record<string, unknown>, now: number): Res
   for (const [key, value] of Object.entries(body)) {
     if (!RESTART_KEYS.has(key)) return { status: 400, message: `Unknown filter for the scheduled restart: ${key}` };
     if (key === 'role') {
-      if (value !== 'master' && value !== 'primary' && value !== 'replica') return { status: 400, message: 'PostgreSQL role should be either primary or replica' };
+      if (value !== 'master' && value !== 'primary' && value !== 'replica')
+        return { status: 400, message: 'PostgreSQL role should be either primary or replica' };
       out.role = value === 'replica' ? 'replica' : 'primary';
     } else if (key === 'postgres_version') {
       if (typeof value !== 'string' || !/^\d+(\.\d+){0,2}$/.test(value)) {

@@ -100,7 +100,9 @@ describe('REST API over real HTTP', () => {
     const cluster = (await (await fetch(`http://127.0.0.1:${port}/cluster`)).json()) as { members: unknown[]; scope: string };
     expect(cluster.scope).toBe('stampede');
     expect(cluster.members).toHaveLength(1);
-    expect(await (await fetch(`http://127.0.0.1:${port}/history`)).json()).toEqual([[1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'node1']]);
+    expect(await (await fetch(`http://127.0.0.1:${port}/history`)).json()).toEqual([
+      [1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'node1'],
+    ]);
     expect(await (await fetch(`http://127.0.0.1:${port}/config`)).json()).toEqual({ ttl: 30, loop_wait: 10 });
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(metrics.status).toBe(200);
@@ -192,7 +194,10 @@ describe('REST API over real HTTP', () => {
     expect(await post('/switchover', { candidate: 'node2' })).toMatchObject({ status: 400, body: 'Switchover could be performed only from a specific leader' });
     expect(await post('/failover', { leader: 'node1' })).toMatchObject({ status: 400, body: 'Failover could be performed only to a specific candidate' });
     expect(await post('/switchover', { leader: 'node1', scheduled_at: '2099-01-01T10:00:00' })).toMatchObject({ status: 400 });
-    expect(await post('/switchover', { leader: 'node1', scheduled_at: '2001-01-01T10:00:00+00:00' })).toMatchObject({ status: 422, body: 'Cannot schedule switchover in the past' });
+    expect(await post('/switchover', { leader: 'node1', scheduled_at: '2001-01-01T10:00:00+00:00' })).toMatchObject({
+      status: 422,
+      body: 'Cannot schedule switchover in the past',
+    });
     expect(await post('/switchover', { master: 'node1', candidate: 'node2' })).toMatchObject({ status: 200, body: 'Successfully switched over to "node2"' });
     expect(await post('/failover', { candidate: 'node3' })).toMatchObject({ status: 412 });
     expect(await post('/switchover', { leader: 'node1', scheduled_at: '2099-01-01T10:00:00+02:00' })).toMatchObject({ status: 200 });
@@ -246,11 +251,19 @@ describe('REST API over real HTTP', () => {
       },
     });
     expect(await rawRequest(port, 'POST', '/restart', { body: JSON.stringify({ role: 'leader' }) })).toMatchObject({ status: 400 });
-    expect(await rawRequest(port, 'POST', '/restart', { body: JSON.stringify({ foo: 1 }) })).toMatchObject({ status: 400, body: 'Unknown filter for the scheduled restart: foo' });
-    expect(await rawRequest(port, 'POST', '/restart', { body: JSON.stringify({ role: 'master', postgres_version: '15.4', timeout: 30 }) })).toMatchObject({ status: 200 });
+    expect(await rawRequest(port, 'POST', '/restart', { body: JSON.stringify({ foo: 1 }) })).toMatchObject({
+      status: 400,
+      body: 'Unknown filter for the scheduled restart: foo',
+    });
+    expect(await rawRequest(port, 'POST', '/restart', { body: JSON.stringify({ role: 'master', postgres_version: '15.4', timeout: 30 }) })).toMatchObject({
+      status: 200,
+    });
     expect(await rawRequest(port, 'POST', '/restart')).toMatchObject({ status: 200 });
     expect(calls).toEqual([{ role: 'primary', postgresVersion: '15.4', timeout: 30 }, {}]);
-    expect(await rawRequest(port, 'POST', '/reinitialize', { body: '{"force": true}' })).toMatchObject({ status: 503, body: 'I am the leader, can not reinitialize' });
+    expect(await rawRequest(port, 'POST', '/reinitialize', { body: '{"force": true}' })).toMatchObject({
+      status: 503,
+      body: 'I am the leader, can not reinitialize',
+    });
     state = replicaState();
     expect(await rawRequest(port, 'POST', '/reinitialize', { body: '{"force": true}' })).toMatchObject({ status: 200 });
     expect((await rawRequest(port, 'POST', '/reload')).status).toBe(500);

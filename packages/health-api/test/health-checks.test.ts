@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { healthCheckStatus, parseLag, mergeConfigPatch, jsonEqual, statusBody, renderMetrics, checkBasicAuth, buildAllowlist, parseListen } from '../src/index.js';
+import {
+  healthCheckStatus,
+  parseLag,
+  mergeConfigPatch,
+  jsonEqual,
+  statusBody,
+  renderMetrics,
+  checkBasicAuth,
+  buildAllowlist,
+  parseListen,
+} from '../src/index.js';
 import { MB, primaryState, replicaState } from './fixtures.js';
 
 const NOW = 1_700_000_000_000;
@@ -28,7 +38,8 @@ describe('healthCheckStatus', () => {
 
   it('answers the role checks of a replica', () => {
     const s = replicaState();
-    for (const p of ['/replica', '/read-only', '/health', '/async', '/asynchronous', '/readiness']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 200]);
+    for (const p of ['/replica', '/read-only', '/health', '/async', '/asynchronous', '/readiness'])
+      expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 200]);
     for (const p of ['/', '/primary', '/master', '/leader', '/read-write', '/sync']) expect([p, healthCheckStatus(p, q(), s, NOW)]).toEqual([p, 503]);
     const sync = replicaState({ isSyncStandby: true });
     expect(healthCheckStatus('/sync', q(), sync, NOW)).toBe(200);
@@ -139,10 +150,24 @@ describe('renderMetrics', () => {
   it('prints every Patroni metric with HELP/TYPE and a scope label', () => {
     const text = renderMetrics(primaryState(), NOW);
     const names = [
-      'patroni_version', 'patroni_postgres_running', 'patroni_postmaster_start_time', 'patroni_primary', 'patroni_master',
-      'patroni_replica', 'patroni_standby_leader', 'patroni_sync_standby', 'patroni_xlog_location', 'patroni_xlog_received_location',
-      'patroni_xlog_replayed_location', 'patroni_xlog_replayed_timestamp', 'patroni_xlog_paused', 'patroni_postgres_timeline',
-      'patroni_cluster_unlocked', 'patroni_dcs_last_seen', 'patroni_pending_restart', 'patroni_is_paused',
+      'patroni_version',
+      'patroni_postgres_running',
+      'patroni_postmaster_start_time',
+      'patroni_primary',
+      'patroni_master',
+      'patroni_replica',
+      'patroni_standby_leader',
+      'patroni_sync_standby',
+      'patroni_xlog_location',
+      'patroni_xlog_received_location',
+      'patroni_xlog_replayed_location',
+      'patroni_xlog_replayed_timestamp',
+      'patroni_xlog_paused',
+      'patroni_postgres_timeline',
+      'patroni_cluster_unlocked',
+      'patroni_dcs_last_seen',
+      'patroni_pending_restart',
+      'patroni_is_paused',
     ];
     for (const n of names) {
       expect(text).toMatch(new RegExp(`^# HELP ${n} .+$`, 'm'));

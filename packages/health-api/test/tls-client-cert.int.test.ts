@@ -22,13 +22,60 @@ function openssl(args: string[]): void {
 }
 
 function makeCa(name: string): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`)]);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    f(`${name}.key`),
+    '-out',
+    f(`${name}.crt`),
+  ]);
 }
 
 function issue(ca: string, name: string, ext: string): void {
   writeFileSync(f(`${name}.ext`), ext);
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
-  openssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-set_serial', String(Date.now()), '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`)]);
+  openssl([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    f(`${name}.key`),
+    '-out',
+    f(`${name}.csr`),
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    f(`${name}.csr`),
+    '-CA',
+    f(`${ca}.crt`),
+    '-CAkey',
+    f(`${ca}.key`),
+    '-set_serial',
+    String(Date.now()),
+    '-days',
+    '1',
+    '-extfile',
+    f(`${name}.ext`),
+    '-out',
+    f(`${name}.crt`),
+  ]);
 }
 
 interface Client {
@@ -102,7 +149,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('REST API client certificates (restapi.verify_client)', () => {
   it('required: refuses the handshake without a certificate or with one from another CA; basic auth still applies', async () => {
     const lines: string[] = [];
-    const port = await start({ certfile: f('server.crt'), keyfile: f('server.enc.key'), keyfilePassword: KEY_PASSWORD, cafile: f('ca.crt'), verifyClient: 'required' }, lines);
+    const port = await start(
+      { certfile: f('server.crt'), keyfile: f('server.enc.key'), keyfilePassword: KEY_PASSWORD, cafile: f('ca.crt'), verifyClient: 'required' },
+      lines,
+    );
     await expect(call(port, 'GET', '/patroni')).rejects.toThrow();
     await expect(call(port, 'GET', '/patroni', foreign)).rejects.toThrow();
     const ok = await call(port, 'GET', '/patroni', good);

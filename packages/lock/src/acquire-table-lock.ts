@@ -324,10 +324,7 @@ async function checkTransactionState(client: ClientBase, inTransaction: boolean)
   // pg_settings reports lock_timeout in milliseconds, a whole number.
   if (!/^\d+$/.test(row.lock_timeout)) throw new PgToolsError('lock_failed', `unexpected lock_timeout setting ${JSON.stringify(row.lock_timeout)}`);
   if (row.in_block && !inTransaction) {
-    throw new PgToolsError(
-      'invalid_transaction_state',
-      'a transaction is already open on this client; pass inTransaction: true to lock inside it',
-    );
+    throw new PgToolsError('invalid_transaction_state', 'a transaction is already open on this client; pass inTransaction: true to lock inside it');
   }
   if (!row.in_block && inTransaction) {
     throw new PgToolsError('invalid_transaction_state', 'inTransaction: true but no transaction is open on this client');

@@ -58,10 +58,10 @@ function checkOid(tableOid: number): void {
 export async function tryAdvisoryTableLock(client: ClientBase, tableOid: number): Promise<AdvisoryLockResult> {
   checkOid(tableOid);
   try {
-    const res = await client.query<{ acquired: boolean }>(
-      `SELECT pg_catalog.pg_try_advisory_lock($1, ${KEY2_SQL}) AS acquired`,
-      [REPACK_ADVISORY_CLASS, tableOid],
-    );
+    const res = await client.query<{ acquired: boolean }>(`SELECT pg_catalog.pg_try_advisory_lock($1, ${KEY2_SQL}) AS acquired`, [
+      REPACK_ADVISORY_CLASS,
+      tableOid,
+    ]);
     if (res.rows[0]?.acquired === true) return { acquired: true };
     // pg_locks shows the two int4 keys as classid/objid reinterpreted as unsigned, objsubid = 2.
     const holder = await client.query<{ pid: number; application_name: string | null }>(
@@ -99,10 +99,10 @@ export async function tryAdvisoryTableLock(client: ClientBase, tableOid: number)
 export async function releaseAdvisoryTableLock(client: ClientBase, tableOid: number): Promise<boolean> {
   checkOid(tableOid);
   try {
-    const res = await client.query<{ released: boolean }>(
-      `SELECT pg_catalog.pg_advisory_unlock($1, ${KEY2_SQL}) AS released`,
-      [REPACK_ADVISORY_CLASS, tableOid],
-    );
+    const res = await client.query<{ released: boolean }>(`SELECT pg_catalog.pg_advisory_unlock($1, ${KEY2_SQL}) AS released`, [
+      REPACK_ADVISORY_CLASS,
+      tableOid,
+    ]);
     return res.rows[0]?.released === true;
   } catch (err) {
     throw wrapPgError(err, 'advisory_lock_failed', `advisory unlock of table oid ${tableOid} failed`);

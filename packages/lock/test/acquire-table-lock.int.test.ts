@@ -240,9 +240,7 @@ describe('acquireTableLock', () => {
     const me = await sessions.open('me');
     const other = await sessions.open('oltp');
     const maxTryMs = 200;
-    const escalation = settle(
-      acquireTableLock({ client: me.client, relations: T1, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 2000, maxTryMs }),
-    );
+    const escalation = settle(acquireTableLock({ client: me.client, relations: T1, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 2000, maxTryMs }));
     let done = false;
     void escalation.then(() => {
       done = true;
@@ -268,10 +266,7 @@ describe('acquireTableLock', () => {
     await me.client.query('BEGIN');
     await me.client.query('LOCK TABLE public.t IN SHARE UPDATE EXCLUSIVE MODE');
     const reader = await idleReader('reader');
-    await expectCode(
-      acquireTableLock({ client: me.client, relations: T1, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 400, inTransaction: true }),
-      'lock_timeout',
-    );
+    await expectCode(acquireTableLock({ client: me.client, relations: T1, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 400, inTransaction: true }), 'lock_timeout');
     // Still in the same, healthy transaction, still holding SHARE UPDATE EXCLUSIVE.
     expect(await backendState(admin, me.pid)).toBe('idle in transaction');
     expect(await heldModes(admin, me.pid, 'public.t')).toEqual(['ShareUpdateExclusiveLock']);
@@ -300,7 +295,14 @@ describe('acquireTableLock', () => {
     const started = Date.now();
     setTimeout(() => controller.abort(new Error('shutting down')), 300);
     await expectCode(
-      acquireTableLock({ client: me.client, relations: T1, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 20_000, onBlockers: 'terminate', signal: controller.signal }),
+      acquireTableLock({
+        client: me.client,
+        relations: T1,
+        mode: 'ACCESS EXCLUSIVE',
+        waitTimeoutMs: 20_000,
+        onBlockers: 'terminate',
+        signal: controller.signal,
+      }),
       'aborted',
     );
     expect(Date.now() - started).toBeLessThan(1500);

@@ -178,9 +178,9 @@ describe('DDL guard', () => {
   });
 
   it('refuses bad options and reports a connection failure as connection_failed', async () => {
-    await expect(
-      startDdlGuard({ connection: db.config, guardPid: 0, relations: [{ schema: 'public', name: 't' }], action: 'cancel' }),
-    ).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(startDdlGuard({ connection: db.config, guardPid: 0, relations: [{ schema: 'public', name: 't' }], action: 'cancel' })).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
     const err = await settle(
       startDdlGuard({
         connection: { ...db.config, port: 1, connectionTimeoutMillis: 2000 },
@@ -191,6 +191,6 @@ describe('DDL guard', () => {
     );
     expect(err.ok).toBe(false);
     expect((err as { error: unknown }).error).toBeInstanceOf(PgToolsError);
-    expect(((err as { error: PgToolsError }).error).code).toBe('connection_failed');
+    expect((err as { error: PgToolsError }).error.code).toBe('connection_failed');
   });
 });

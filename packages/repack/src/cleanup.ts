@@ -55,7 +55,14 @@ export async function cleanupLeftovers(
         const owner = table[0];
         if (owner) {
           // Dropping the trigger needs a moment of ACCESS EXCLUSIVE on the user's table.
-          await acquireTableLock({ client, relations: [owner], mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: options.waitTimeoutMs ?? 10_000, onBlockers: 'give-up', logger });
+          await acquireTableLock({
+            client,
+            relations: [owner],
+            mode: 'ACCESS EXCLUSIVE',
+            waitTimeoutMs: options.waitTimeoutMs ?? 10_000,
+            onBlockers: 'give-up',
+            logger,
+          });
         } else {
           await client.query('BEGIN');
         }

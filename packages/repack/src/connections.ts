@@ -14,7 +14,11 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
         unechoQueries(client);
         // Hand the caller's connection back as we found it: our SETs (search_path, timeouts,
         // row_security) must not leak into the application's sessions.
-        if (!destroy) destroy = !(await client.query('RESET ALL').then(() => true, () => false));
+        if (!destroy)
+          destroy = !(await client.query('RESET ALL').then(
+            () => true,
+            () => false,
+          ));
         (client as pg.PoolClient).release(destroy ? true : undefined);
       },
       async end() {},

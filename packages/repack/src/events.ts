@@ -1,16 +1,7 @@
 import type { BloatEstimate } from './bloat.js';
 import type { DiskCheck } from './disk.js';
 /** The named phases of a repack, in order. */
-export type PhaseName =
-  | 'precheck'
-  | 'setup'
-  | 'copy'
-  | 'indexes'
-  | 'apply'
-  | 'snapshot-wait'
-  | 'swap'
-  | 'cleanup'
-  | 'analyze';
+export type PhaseName = 'precheck' | 'setup' | 'copy' | 'indexes' | 'apply' | 'snapshot-wait' | 'swap' | 'cleanup' | 'analyze';
 
 /** A session the repack cancelled or terminated, or that blocked it. */
 export interface SessionInfo {

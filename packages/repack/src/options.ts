@@ -10,15 +10,7 @@ export type BlockerPolicy = 'give-up' | 'cancel' | 'terminate';
 
 /** Points where a test (or a careful operator script) can pause a run; see `RepackOptions.pausePoint`. */
 export type PausePoint =
-  | 'after-advisory-lock'
-  | 'after-capture'
-  | 'during-copy'
-  | 'after-copy'
-  | 'after-indexes'
-  | 'during-apply'
-  | 'before-swap'
-  | 'swap-planned'
-  | 'after-swap';
+  'after-advisory-lock' | 'after-capture' | 'during-copy' | 'after-copy' | 'after-indexes' | 'during-apply' | 'before-swap' | 'swap-planned' | 'after-swap';
 
 /** Which tables a run works on; combined, they add up (each table once). Nothing given is refused (`no_target`): say `allTables` for every table. */
 export interface TargetSelection {
@@ -111,7 +103,8 @@ export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof Targ
   Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined };
 
 export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelection>): ResolvedOptions {
-  if (options.maxRate !== undefined && !(options.maxRate > 0)) throw new PgToolsError('invalid_option', `maxRate must be a positive number of rows per second, got ${options.maxRate}`);
+  if (options.maxRate !== undefined && !(options.maxRate > 0))
+    throw new PgToolsError('invalid_option', `maxRate must be a positive number of rows per second, got ${options.maxRate}`);
   if (options.ifBloatedPct !== undefined && !(options.ifBloatedPct >= 0 && options.ifBloatedPct <= 100)) {
     throw new PgToolsError('invalid_option', `ifBloatedPct must be a percentage between 0 and 100, got ${options.ifBloatedPct}`);
   }

@@ -17,10 +17,9 @@ import type { QualifiedName } from './table-run.js';
  */
 export async function tryLockPartitionedTable(client: pg.ClientBase, parent: QualifiedName, tryMs: number): Promise<boolean> {
   await client.query('SAVEPOINT pgtools_parent_lock');
-  const { rows } = await client.query<{ before: string }>(
-    `SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', $1, true)`,
-    [String(Math.max(1, Math.round(tryMs)))],
-  );
+  const { rows } = await client.query<{ before: string }>(`SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', $1, true)`, [
+    String(Math.max(1, Math.round(tryMs))),
+  ]);
   try {
     await client.query(`LOCK TABLE ONLY ${quoteQualified(parent.schema, parent.name)} IN ACCESS EXCLUSIVE MODE`);
   } catch (err) {

@@ -72,8 +72,7 @@ export async function planRepack(
         const bloat = await estimateBloat(client, info.oid);
         const disk = await checkDisk(client, info, options.tablespace);
         if (!disk.ok) problems.push({ code: 'insufficient_disk', severity: 'skip', message: disk.note });
-        const selected =
-          options.ifBloatedPct === undefined || (bloat.reclaimablePct !== null && bloat.reclaimablePct >= options.ifBloatedPct);
+        const selected = options.ifBloatedPct === undefined || (bloat.reclaimablePct !== null && bloat.reclaimablePct >= options.ifBloatedPct);
         if (swap === 'catalog' && !superuser) {
           problems.push({
             code: 'catalog_swap_requires_superuser',
@@ -83,7 +82,8 @@ export async function planRepack(
           });
         }
         // A dry run predicts what the run would do: skip or refuse, from the one outcome table.
-        for (const p of problems) if (p.severity !== 'warn') p.severity = outcomeOf(p.code, { discovered: target.discovered === true }) === 'skipped' ? 'skip' : 'refuse';
+        for (const p of problems)
+          if (p.severity !== 'warn') p.severity = outcomeOf(p.code, { discovered: target.discovered === true }) === 'skipped' ? 'skip' : 'refuse';
         const name = quoteQualified(info.schema, info.name);
         plans.push({
           table: info.display,

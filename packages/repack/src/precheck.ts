@@ -61,9 +61,7 @@ function explainMissingKey(info: TableInfo): Problem {
   return {
     code: 'no_usable_key',
     severity: 'skip',
-    message:
-      `table ${info.display} has no primary key or usable unique index` +
-      (reasons.length > 0 ? ` (${reasons.join('; ')})` : ''),
+    message: `table ${info.display} has no primary key or usable unique index` + (reasons.length > 0 ? ` (${reasons.join('; ')})` : ''),
     fix: 'add a primary key, or a unique index on NOT NULL columns that is not partial, not deferrable and has no expressions',
   };
 }
@@ -79,7 +77,11 @@ function explainMissingKey(info: TableInfo): Problem {
 export function precheck(info: TableInfo, options: { swap: 'catalog' | 'rename'; publicationsForAllTables?: string[] }): PrecheckResult {
   const problems: Problem[] = [];
   if (info.relkind === 'p') {
-    problems.push({ code: 'partitioned_table', severity: 'refuse', message: `${info.display} is a partitioned table; its leaf partitions are repacked one by one` });
+    problems.push({
+      code: 'partitioned_table',
+      severity: 'refuse',
+      message: `${info.display} is a partitioned table; its leaf partitions are repacked one by one`,
+    });
   } else if (info.relkind !== 'r') {
     problems.push({ code: 'not_a_table', severity: 'refuse', message: `${info.display} is not an ordinary table (relkind ${info.relkind})` });
   }

@@ -1,5 +1,19 @@
 import type pg from 'pg';
-import { debugFailure, displayName, parseQualifiedName, PgToolsError, prepareSession, quoteIdent, quoteQualified, silentLogger, SQLSTATE, sqlStateOf, wrapPgError, type Logger, type PoolOrConfig } from '@pgtools/core';
+import {
+  debugFailure,
+  displayName,
+  parseQualifiedName,
+  PgToolsError,
+  prepareSession,
+  quoteIdent,
+  quoteQualified,
+  silentLogger,
+  SQLSTATE,
+  sqlStateOf,
+  wrapPgError,
+  type Logger,
+  type PoolOrConfig,
+} from '@pgtools/core';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock, type LockEvent } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
 import type { RepackEvent } from './events.js';
@@ -63,25 +77,37 @@ export async function repackIndexes(db: PoolOrConfig, options: RepackIndexesOpti
     const wanted = new Map<number, number[]>();
     try {
       // The caller's search_path resolves unqualified names, as for tables.
-      const hasSelection = options.table !== undefined || !!options.tables?.length || !!options.schemas?.length || !!options.parentTables?.length || !!options.allTables;
+      const hasSelection =
+        options.table !== undefined || !!options.tables?.length || !!options.schemas?.length || !!options.parentTables?.length || !!options.allTables;
       const indexTables: RepackTarget[] = [];
       for (const ref of options.indexes ?? []) {
         const idx = await resolveIndex(client, ref);
         wanted.set(idx.tableOid, [...(wanted.get(idx.tableOid) ?? []), idx.oid]);
         if (!indexTables.some((t) => t.oid === idx.tableOid)) {
-          indexTables.push({ oid: idx.tableOid, schema: idx.tableSchema, name: idx.tableName, display: displayName(idx.tableSchema, idx.tableName), discovered: false });
+          indexTables.push({
+            oid: idx.tableOid,
+            schema: idx.tableSchema,
+            name: idx.tableName,
+            display: displayName(idx.tableSchema, idx.tableName),
+            discovered: false,
+          });
         }
       }
       targets = hasSelection ? await resolveTargets(source, options, options.toolSchema) : indexTables;
       if (options.indexes?.length && hasSelection) {
         const outside = indexTables.filter((t) => !targets.some((x) => x.oid === t.oid));
-        if (outside.length > 0) throw new PgToolsError('invalid_option', `index given with -i belongs to ${outside.map((t) => t.display).join(', ')}, which is not among the selected tables`);
+        if (outside.length > 0)
+          throw new PgToolsError(
+            'invalid_option',
+            `index given with -i belongs to ${outside.map((t) => t.display).join(', ')}, which is not among the selected tables`,
+          );
         targets = targets.filter((t) => wanted.has(t.oid));
       }
       if (targets.length === 0) throw new PgToolsError('no_target', 'no table or index selected');
       if (options.tablespace !== undefined) {
         const { rows: ts } = await client.query('SELECT 1 FROM pg_tablespace WHERE spcname = $1', [options.tablespace]);
-        if (ts.length === 0) throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(options.tablespace)} does not exist; no index was rebuilt`);
+        if (ts.length === 0)
+          throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(options.tablespace)} does not exist; no index was rebuilt`);
       }
     } finally {
       await source.release(client);

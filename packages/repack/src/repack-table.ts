@@ -32,7 +32,13 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     const { info, capture, keyColumns } = await runSetup(run, pre, guard);
     await run.pause('after-capture');
     await run.watchDdl(table, guard.pid);
-    const throttle = new Throttle({ maxRate: opts.maxRate, maxReplicaLag: opts.maxReplicaLag, table: run.display, emit: (e) => run.emit(e), signal: opts.signal });
+    const throttle = new Throttle({
+      maxRate: opts.maxRate,
+      maxReplicaLag: opts.maxReplicaLag,
+      table: run.display,
+      emit: (e) => run.emit(e),
+      signal: opts.signal,
+    });
 
     const copy = await runCopy(run, { info, capture, swapMode, order, throttle });
     const { shadow, columns, overridingSystemValue } = copy;
@@ -47,7 +53,20 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     await run.pause('before-swap');
 
     await run.stopDdlWatch();
-    const afterSwap = await runSwap(run, { table, shadow, capture, keyColumns, columns, overridingSystemValue, swapMode, indexPairs, guard, workPid, applyOnce, throttle });
+    const afterSwap = await runSwap(run, {
+      table,
+      shadow,
+      capture,
+      keyColumns,
+      columns,
+      overridingSystemValue,
+      swapMode,
+      indexPairs,
+      guard,
+      workPid,
+      applyOnce,
+      throttle,
+    });
     await runCleanup(run, { guard, capture, shadow, table, afterSwap });
     run.result.status = 'repacked';
   } catch (err) {

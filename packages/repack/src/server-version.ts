@@ -40,7 +40,10 @@ function majorMinor(versionNum: number): string {
 export function checkServerVersion(versionNum: number, version?: string): void {
   const { min, max } = SUPPORTED_SERVER_VERSIONS;
   if (Number.isInteger(versionNum) && versionNum >= min && versionNum <= max) return;
-  const found = Number.isInteger(versionNum) && versionNum > 0 ? `PostgreSQL ${version ?? majorMinor(versionNum)} (server_version_num ${versionNum})` : `an unknown server version (${version ?? String(versionNum)})`;
+  const found =
+    Number.isInteger(versionNum) && versionNum > 0
+      ? `PostgreSQL ${version ?? majorMinor(versionNum)} (server_version_num ${versionNum})`
+      : `an unknown server version (${version ?? String(versionNum)})`;
   throw new PgToolsError(
     'unsupported_server_version',
     `the server runs ${found}; pgtools-repack supports PostgreSQL ${Math.floor(min / 10000)} to ${Math.floor(max / 10000)} (server_version_num ${min} to ${max}); nothing was changed`,

@@ -95,9 +95,10 @@ export class TableRun {
   async pause(point: PausePoint): Promise<void> {
     this.checkAbort();
     if (this.opts.pausePoint) {
-      const pids = [(this.work as pg.Client & { processID?: number }).processID, (this.guard as (pg.Client & { processID?: number }) | undefined)?.processID].filter(
-        (p): p is number => typeof p === 'number',
-      );
+      const pids = [
+        (this.work as pg.Client & { processID?: number }).processID,
+        (this.guard as (pg.Client & { processID?: number }) | undefined)?.processID,
+      ].filter((p): p is number => typeof p === 'number');
       await this.opts.pausePoint(point, { table: this.display, pids });
       this.checkAbort();
     }
@@ -176,7 +177,10 @@ export class TableRun {
         } else if (e.type === 'ddl-queued' && !this.ddlController.signal.aborted) {
           const s = toSession(e.session);
           this.ddlController.abort(
-            new PgToolsError('ddl_waiting', `a DDL statement (PID ${s.pid}, user ${s.user ?? '?'}: ${s.query ?? ''}) is waiting for ${display}; giving up so it can proceed`),
+            new PgToolsError(
+              'ddl_waiting',
+              `a DDL statement (PID ${s.pid}, user ${s.user ?? '?'}: ${s.query ?? ''}) is waiting for ${display}; giving up so it can proceed`,
+            ),
           );
         }
       },

@@ -173,7 +173,10 @@ async function resolveNamed(client: pg.PoolClient | pg.Client, ref: TableRef): P
     const parsed = typeof ref === 'string' ? parseQualifiedName(ref) : ref;
     const shown = displayName(parsed.schema, parsed.name);
     const near = await suggestTables(client, ref).catch(() => [] as string[]);
-    const hint = near.length > 0 ? `did you mean ${near.join(', ')}?` : 'list the tables with \\dt *.* in psql; a name with capitals or spaces needs double quotes, e.g. -t \'public."Orders"\'';
+    const hint =
+      near.length > 0
+        ? `did you mean ${near.join(', ')}?`
+        : 'list the tables with \\dt *.* in psql; a name with capitals or spaces needs double quotes, e.g. -t \'public."Orders"\'';
     throw new PgToolsError('table_not_found', `table ${shown} does not exist${near.length > 0 ? `; ${hint}` : ''}`, { hint, cause: err });
   }
 }

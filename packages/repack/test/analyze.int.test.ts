@@ -26,7 +26,9 @@ async function neverAnalyzed(name: string): Promise<void> {
   await pool.query(`DELETE FROM ${name} WHERE id % 2 = 0`);
 }
 
-async function statsOf(name: string): Promise<{ columns: number; distinctGrp: number | null; correlationId: number | null; lastAnalyze: Date | null; reltuples: number }> {
+async function statsOf(
+  name: string,
+): Promise<{ columns: number; distinctGrp: number | null; correlationId: number | null; lastAnalyze: Date | null; reltuples: number }> {
   const { rows } = await pool.query(
     `SELECT (SELECT count(*)::int FROM pg_stats WHERE tablename = $1) AS columns,
             (SELECT n_distinct::float8 FROM pg_stats WHERE tablename = $1 AND attname = 'grp') AS "distinctGrp",
@@ -41,7 +43,7 @@ async function statsOf(name: string): Promise<{ columns: number; distinctGrp: nu
 const phasesOf = (events: RepackEvent[]): string[] => events.flatMap((e) => (e.type === 'phase-start' ? [e.phase] : []));
 
 describe('ANALYZE', () => {
-  it('catalog swap, no ordering: analyzed after the swap, with the new heap\'s row count', async () => {
+  it("catalog swap, no ordering: analyzed after the swap, with the new heap's row count", async () => {
     await neverAnalyzed('an_catalog');
     expect((await statsOf('an_catalog')).columns).toBe(0);
     const events: RepackEvent[] = [];

@@ -40,10 +40,7 @@ async function bloatedTable(name: string, rows = 5000): Promise<void> {
 
 describe('ordering', () => {
   it('parses --order-by and refuses anything that is not a column list', () => {
-    expect(parseOrderBy('a DESC NULLS FIRST, "Mixed ""Case"""')).toEqual([
-      { column: 'a', descending: true, nulls: 'first' },
-      { column: 'Mixed "Case"' },
-    ]);
+    expect(parseOrderBy('a DESC NULLS FIRST, "Mixed ""Case"""')).toEqual([{ column: 'a', descending: true, nulls: 'first' }, { column: 'Mixed "Case"' }]);
     expect(parseOrderBy('B asc')).toEqual([{ column: 'b' }]);
     for (const bad of ['a; DROP TABLE x', 'a DESC DESC', '(a)', 'a,', '', 'a NULLS']) expect(() => parseOrderBy(bad)).toThrow(/order-by/);
   });
@@ -167,7 +164,11 @@ describe('indexes only', () => {
     expect(await filenode('idx_only_a')).not.toBe(idxBefore.a);
     expect(await filenode('idx_only_b')).not.toBe(idxBefore.b);
     const { rows } = await pool.query(`SELECT indexrelid::regclass::text AS idx, indisvalid FROM pg_index WHERE indrelid = 'idx_only'::regclass ORDER BY 1`);
-    expect(rows.map((r) => [r.idx, r.indisvalid])).toEqual([['idx_only_a', true], ['idx_only_b', true], ['idx_only_pkey', true]]);
+    expect(rows.map((r) => [r.idx, r.indisvalid])).toEqual([
+      ['idx_only_a', true],
+      ['idx_only_b', true],
+      ['idx_only_pkey', true],
+    ]);
     for (const r of rows) await pool.query(`SELECT bt_index_check($1::regclass, true)`, [r.idx]);
     expect(await diffTable(pool, 'idx_only', writer.expected)).toEqual([]);
   });
@@ -200,7 +201,12 @@ describe('indexes only', () => {
     const pkeyBefore = await filenode('idx_one_pkey');
     const aBefore = await filenode('idx_one_a');
     const result = await repackIndexes(pool, { indexes: ['idx_one_a'] });
-    expect(result.tables[0]).toMatchObject({ table: 'public.idx_one', status: 'repacked', indexesBuilt: ['idx_one_a'], indexLeftoversDropped: ['public.idx_one_a_ccnew'] });
+    expect(result.tables[0]).toMatchObject({
+      table: 'public.idx_one',
+      status: 'repacked',
+      indexesBuilt: ['idx_one_a'],
+      indexLeftoversDropped: ['public.idx_one_a_ccnew'],
+    });
     expect(await filenode('idx_one_a')).not.toBe(aBefore);
     expect(await filenode('idx_one_pkey')).toBe(pkeyBefore);
     const { rows: after } = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE 'idx_one_a_cc%'`);
@@ -315,10 +321,9 @@ describe('jobs and tablespaces', () => {
           let max = 0;
           try {
             for (let i = 0; i < 100 && max < 3; i++) {
-              const { rows: w } = await pool.query(
-                `SELECT count(DISTINCT pid)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted`,
-                [rows[0].shadow],
-              );
+              const { rows: w } = await pool.query(`SELECT count(DISTINCT pid)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, [
+                rows[0].shadow,
+              ]);
               max = Math.max(max, w[0].n);
               await new Promise((r) => setTimeout(r, 50));
             }

@@ -24,7 +24,8 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-const oidOf = async (name: string): Promise<number> => Number((await pool.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [name])).rows[0]!.oid);
+const oidOf = async (name: string): Promise<number> =>
+  Number((await pool.query<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [name])).rows[0]!.oid);
 const lsn = async (): Promise<string> => (await pool.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
 const walSince = async (from: string): Promise<number> =>
   (await pool.query<{ b: number }>('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8 AS b', [from])).rows[0]!.b;

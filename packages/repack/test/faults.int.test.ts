@@ -19,9 +19,22 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-const POINTS: PausePoint[] = ['after-advisory-lock', 'after-capture', 'during-copy', 'after-copy', 'after-indexes', 'during-apply', 'before-swap', 'after-swap'];
+const POINTS: PausePoint[] = [
+  'after-advisory-lock',
+  'after-capture',
+  'during-copy',
+  'after-copy',
+  'after-indexes',
+  'during-apply',
+  'before-swap',
+  'after-swap',
+];
 
-function runChild(table: string, point: PausePoint, mode: 'hang' | 'continue'): { child: ChildProcess; paused: Promise<number[]>; result: Promise<RepackResult | undefined> } {
+function runChild(
+  table: string,
+  point: PausePoint,
+  mode: 'hang' | 'continue',
+): { child: ChildProcess; paused: Promise<number[]>; result: Promise<RepackResult | undefined> } {
   const child = spawn(process.execPath, [script, db.connectionString, table, point, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
   let buf = '';
   let resolvePaused: (pids: number[]) => void;

@@ -95,9 +95,15 @@ describe('NOT VALID constraints in rename mode (--swap=rename)', () => {
 
     // In force for new rows.
     await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (-5, 1, 'x', 1)`)).rejects.toMatchObject({ code: '23514', constraint: 'id_positive' });
-    await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, -1, 'x', 1)`)).rejects.toMatchObject({ code: '23514', constraint: 'qty_positive' });
+    await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, -1, 'x', 1)`)).rejects.toMatchObject({
+      code: '23514',
+      constraint: 'qty_positive',
+    });
     await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, 1, '', 1)`)).rejects.toMatchObject({ code: '23514', constraint: 'code_set' });
-    await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, 1, 'x', 999)`)).rejects.toMatchObject({ code: '23503', constraint: 'nv_parent_fk' });
+    await expect(owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, 1, 'x', 999)`)).rejects.toMatchObject({
+      code: '23503',
+      constraint: 'nv_parent_fk',
+    });
     await expect(owner.query(`INSERT INTO nv_child VALUES (1000, 999999)`)).rejects.toMatchObject({ code: '23503', constraint: 'nv_child_fk' });
     await owner.query(`INSERT INTO nv (id, qty, code, pid) VALUES (99999, 1, 'x', 1)`);
     await owner.query(`INSERT INTO nv_child VALUES (1000, 99999)`);

@@ -29,7 +29,9 @@ describe('the table of repack outcomes', () => {
 
   it('the package README lists every code under the status the table gives it', () => {
     for (const status of ['filtered', 'skipped', 'failed'] as const) {
-      const codes = Object.entries(REPACK_OUTCOMES).filter(([, s]) => s === status).map(([c]) => `\`${c}\``);
+      const codes = Object.entries(REPACK_OUTCOMES)
+        .filter(([, s]) => s === status)
+        .map(([c]) => `\`${c}\``);
       expect(readme).toContain(`\`${status}\` (exit ${STATUS_EXIT[status]}): ${codes.join(', ')}.`);
     }
   });

@@ -130,7 +130,7 @@ describe('planCopy, catalog mode', () => {
   });
 
   it('keeps non-autovacuum storage options, quoting their values', () => {
-    const p = plan({ table: { ...hostile, reloptions: ["fillfactor=50", "toast_tuple_target=4080", "autovacuum_enabled=true"] } });
+    const p = plan({ table: { ...hostile, reloptions: ['fillfactor=50', 'toast_tuple_target=4080', 'autovacuum_enabled=true'] } });
     expect(p.copy.kind === 'create-as' && p.copy.sql).toContain(
       `WITH (fillfactor='50', toast_tuple_target='4080', autovacuum_enabled='false', toast.autovacuum_enabled=false)`,
     );

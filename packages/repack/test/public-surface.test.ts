@@ -6,7 +6,17 @@ function exportedNames(index: string): { values: string[]; types: string[] } {
   const values: string[] = [];
   const types: string[] = [];
   for (const m of index.matchAll(/export (type )?\{([^}]*)\}/g)) {
-    const names = (m[2] ?? '').split(',').map((s) => s.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop() ?? '').filter(Boolean);
+    const names = (m[2] ?? '')
+      .split(',')
+      .map(
+        (s) =>
+          s
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)
+            .pop() ?? '',
+      )
+      .filter(Boolean);
     (m[1] ? types : values).push(...names);
   }
   return { values, types };

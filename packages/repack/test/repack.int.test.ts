@@ -90,7 +90,18 @@ const slowPhases = (ms: number) => async (): Promise<void> => {
 };
 
 describe.each(['catalog', 'rename'] as const)('repack with --swap=%s under concurrent writes', (swap) => {
-  const shapes: Shape[] = ['plain', 'composite-key', 'unique-not-null', 'toast', 'dropped-columns', 'generated-identity', 'generated-virtual', 'types', 'hostile', 'other-owner'];
+  const shapes: Shape[] = [
+    'plain',
+    'composite-key',
+    'unique-not-null',
+    'toast',
+    'dropped-columns',
+    'generated-identity',
+    'generated-virtual',
+    'types',
+    'hostile',
+    'other-owner',
+  ];
   it.each(shapes)('keeps every row of a %s table exactly', async (shape) => {
     const schema = shape === 'hostile' ? `Sch "émä" ${swap}` : 'public';
     const name = shape === 'hostile' ? `Tab.le "x" ${swap} Ü` : `t_${shape.replace(/-/g, '_')}_${swap}`;
@@ -402,7 +413,8 @@ describe('partitioned tables and references', () => {
         )
       ).rows;
     const before = await shape();
-    const leafOids = async () => (await pool.query(`SELECT inhrelid::int8::text AS oid FROM pg_inherits WHERE inhparent = $1::regclass ORDER BY 1`, [t])).rows.map((r) => r.oid);
+    const leafOids = async () =>
+      (await pool.query(`SELECT inhrelid::int8::text AS oid FROM pg_inherits WHERE inhparent = $1::regclass ORDER BY 1`, [t])).rows.map((r) => r.oid);
     const oidsBefore = await leafOids();
     const writer = startWriter(pool, t, { nextId: 5000 });
     const result = await repack(pool, { table: t, swap, switchThreshold: 5, pausePoint: slowPhases(100) });

@@ -118,7 +118,8 @@ export async function diffTable(pool: pg.Pool, table: string, expected: Writer['
     seen.add(r.id);
     const e = expected.get(r.id);
     if (!e) diffs.push(`unexpected row ${r.id}`);
-    else if (e.a !== r.a || e.b !== r.b) diffs.push(`row ${r.id}: expected ${JSON.stringify(e).slice(0, 80)} got ${JSON.stringify({ a: r.a, b: r.b }).slice(0, 80)}`);
+    else if (e.a !== r.a || e.b !== r.b)
+      diffs.push(`row ${r.id}: expected ${JSON.stringify(e).slice(0, 80)} got ${JSON.stringify({ a: r.a, b: r.b }).slice(0, 80)}`);
   }
   for (const id of expected.keys()) if (!seen.has(id)) diffs.push(`missing row ${id}`);
   return diffs;

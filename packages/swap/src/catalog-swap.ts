@@ -113,7 +113,6 @@ export async function executeCatalogSwap(client: Queryable, plan: CatalogSwapPla
   return finishCatalogSwap(plan, statements, counts);
 }
 
-
 /**
  * The error to throw when the statements of {@link catalogSwapStatements} failed on the server:
  * `swap_precondition` when the lock check refused, `catalog_swap_failed` otherwise (either way the
@@ -194,7 +193,9 @@ export function catalogSwapStatements(plan: CatalogSwapPlan): CatalogSwapStateme
   if (pairs.length > 0) {
     // Both directions as plain (dst, src) rows: equalities on oid use pg_class's index, where an OR of
     // two join orders made the planner compare every pg_class row with every other (~30 ms under the lock).
-    const values = pairs.flatMap((p) => [`(${oidLiteral(p.original)}, ${oidLiteral(p.shadow)})`, `(${oidLiteral(p.shadow)}, ${oidLiteral(p.original)})`]).join(', ');
+    const values = pairs
+      .flatMap((p) => [`(${oidLiteral(p.original)}, ${oidLiteral(p.shadow)})`, `(${oidLiteral(p.shadow)}, ${oidLiteral(p.original)})`])
+      .join(', ');
     steps.push([
       `UPDATE pg_catalog.pg_class c
           SET relfilenode = o.relfilenode, reltablespace = o.reltablespace, relpages = o.relpages, reltuples = o.reltuples

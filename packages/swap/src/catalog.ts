@@ -28,9 +28,21 @@ export function preconditionError(message: string): PgToolsError {
 /** Reads a table by schema and name; throws swap_precondition when it is missing. */
 export async function loadTable(client: Queryable, ref: RelationName, role: string): Promise<TableInfo> {
   const { rows } = await client.query<{
-    oid: number; schema: string; name: string; relkind: string; persistence: string; owner_oid: number; owner: string;
-    toast_oid: number; reltype: number; tablespace: string | null; am: string | null; reloptions: string[] | null;
-    toast_reloptions: string[] | null; relispartition: boolean; reloftype: number;
+    oid: number;
+    schema: string;
+    name: string;
+    relkind: string;
+    persistence: string;
+    owner_oid: number;
+    owner: string;
+    toast_oid: number;
+    reltype: number;
+    tablespace: string | null;
+    am: string | null;
+    reloptions: string[] | null;
+    toast_reloptions: string[] | null;
+    relispartition: boolean;
+    reloftype: number;
   }>(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
             c.relpersistence::text AS persistence, c.relowner::int8 AS owner_oid, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
@@ -53,10 +65,21 @@ export async function loadTable(client: Queryable, ref: RelationName, role: stri
     throw preconditionError(`${role} table ${displayName(ref.schema, ref.name)} is not a permanent table (unlogged or temporary)`);
   }
   return {
-    oid: Number(row.oid), schema: row.schema, name: row.name, relkind: row.relkind, persistence: row.persistence,
-    ownerOid: Number(row.owner_oid), owner: row.owner, toastOid: Number(row.toast_oid), rowTypeOid: Number(row.reltype),
-    tablespace: row.tablespace, accessMethod: row.am, reloptions: row.reloptions ?? [], toastReloptions: row.toast_reloptions ?? [],
-    isPartition: row.relispartition, ofType: Number(row.reloftype),
+    oid: Number(row.oid),
+    schema: row.schema,
+    name: row.name,
+    relkind: row.relkind,
+    persistence: row.persistence,
+    ownerOid: Number(row.owner_oid),
+    owner: row.owner,
+    toastOid: Number(row.toast_oid),
+    rowTypeOid: Number(row.reltype),
+    tablespace: row.tablespace,
+    accessMethod: row.am,
+    reloptions: row.reloptions ?? [],
+    toastReloptions: row.toast_reloptions ?? [],
+    isPartition: row.relispartition,
+    ofType: Number(row.reloftype),
   };
 }
 
@@ -159,8 +182,16 @@ export interface ColumnInfo {
 
 export async function loadColumns(client: Queryable, oid: number): Promise<ColumnInfo[]> {
   const { rows } = await client.query<{
-    attnum: number; attname: string; attisdropped: boolean; type: string; atttypid: number; atttypmod: number;
-    attcollation: number; attnotnull: boolean; attidentity: string; attgenerated: string;
+    attnum: number;
+    attname: string;
+    attisdropped: boolean;
+    type: string;
+    atttypid: number;
+    atttypmod: number;
+    attcollation: number;
+    attnotnull: boolean;
+    attidentity: string;
+    attgenerated: string;
   }>(
     `SELECT a.attnum, a.attname, a.attisdropped, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             a.atttypid::int8 AS atttypid, a.atttypmod, a.attcollation::int8 AS attcollation, a.attnotnull,
@@ -169,8 +200,16 @@ export async function loadColumns(client: Queryable, oid: number): Promise<Colum
     [oid],
   );
   return rows.map((r) => ({
-    attnum: r.attnum, name: r.attname, dropped: r.attisdropped, type: r.type, typeOid: Number(r.atttypid), typmod: r.atttypmod,
-    collation: Number(r.attcollation), notNull: r.attnotnull, identity: r.attidentity, generated: r.attgenerated,
+    attnum: r.attnum,
+    name: r.attname,
+    dropped: r.attisdropped,
+    type: r.type,
+    typeOid: Number(r.atttypid),
+    typmod: r.atttypmod,
+    collation: Number(r.attcollation),
+    notNull: r.attnotnull,
+    identity: r.attidentity,
+    generated: r.attgenerated,
   }));
 }
 
@@ -193,8 +232,18 @@ export interface IndexShape {
 
 export async function loadIndexes(client: Queryable, tableOid: number): Promise<IndexShape[]> {
   const { rows } = await client.query<{
-    oid: number; table: number; name: string; schema: string; indisvalid: boolean; indisunique: boolean; indisprimary: boolean;
-    shape: string; conname: string | null; contype: string | null; condeferrable: boolean | null; condeferred: boolean | null;
+    oid: number;
+    table: number;
+    name: string;
+    schema: string;
+    indisvalid: boolean;
+    indisunique: boolean;
+    indisprimary: boolean;
+    shape: string;
+    conname: string | null;
+    contype: string | null;
+    condeferrable: boolean | null;
+    condeferred: boolean | null;
   }>(
     `SELECT c.oid::int8 AS oid, i.indrelid::int8 AS table, c.relname AS name, n.nspname AS schema,
             i.indisvalid AND i.indisready AND i.indislive AS indisvalid, i.indisunique, i.indisprimary,
@@ -213,9 +262,18 @@ export async function loadIndexes(client: Queryable, tableOid: number): Promise<
     [tableOid],
   );
   return rows.map((r) => ({
-    oid: Number(r.oid), table: Number(r.table), name: r.name, schema: r.schema, valid: r.indisvalid, unique: r.indisunique,
-    primary: r.indisprimary, shape: r.shape, constraintName: r.conname, constraintType: r.contype,
-    deferrable: r.condeferrable === true, deferred: r.condeferred === true,
+    oid: Number(r.oid),
+    table: Number(r.table),
+    name: r.name,
+    schema: r.schema,
+    valid: r.indisvalid,
+    unique: r.indisunique,
+    primary: r.indisprimary,
+    shape: r.shape,
+    constraintName: r.conname,
+    constraintType: r.contype,
+    deferrable: r.condeferrable === true,
+    deferred: r.condeferred === true,
   }));
 }
 

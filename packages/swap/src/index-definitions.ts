@@ -53,9 +53,18 @@ export async function shadowIndexDefinitions(client: Queryable, options: ShadowI
   const shadow = await loadTable(client, options.shadow, 'shadow');
   return withCatalogSearchPath(client, async () => {
     const { rows } = await client.query<{
-      oid: number; schema: string; name: string; def: string; prefix: string; where_suffix: string | null;
-      tablespace: string | null; db_tablespace: string; indisprimary: boolean; indisunique: boolean;
-      conname: string | null; contype: string | null;
+      oid: number;
+      schema: string;
+      name: string;
+      def: string;
+      prefix: string;
+      where_suffix: string | null;
+      tablespace: string | null;
+      db_tablespace: string;
+      indisprimary: boolean;
+      indisunique: boolean;
+      conname: string | null;
+      contype: string | null;
     }>(
       `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, pg_catalog.pg_get_indexdef(c.oid) AS def,
               'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || pg_catalog.quote_ident(c.relname)

@@ -26,7 +26,8 @@ export async function checkColumnsByAttnum(client: Queryable, original: TableInf
       problems.push(`column ${JSON.stringify(col.name)} (attnum ${attnum}) has no live counterpart at the same attnum in the shadow`);
       continue;
     }
-    if (other.name !== col.name) problems.push(`attnum ${attnum} is ${JSON.stringify(col.name)} in the original but ${JSON.stringify(other.name)} in the shadow`);
+    if (other.name !== col.name)
+      problems.push(`attnum ${attnum} is ${JSON.stringify(col.name)} in the original but ${JSON.stringify(other.name)} in the shadow`);
     if (other.typeOid !== col.typeOid || other.typmod !== col.typmod) {
       problems.push(`column ${JSON.stringify(col.name)} is ${col.type} in the original but ${other.type} in the shadow`);
     }
@@ -57,12 +58,7 @@ export interface IndexPairFacts {
 }
 
 /** Reads both tables' indexes and looks up every index the pairs name. */
-export async function readIndexPairFacts(
-  client: Queryable,
-  original: TableInfo,
-  shadow: TableInfo,
-  pairs: readonly IndexPair[],
-): Promise<IndexPairFacts> {
+export async function readIndexPairFacts(client: Queryable, original: TableInfo, shadow: TableInfo, pairs: readonly IndexPair[]): Promise<IndexPairFacts> {
   const [origIndexes, shadowIndexes] = await Promise.all([loadIndexes(client, original.oid), loadIndexes(client, shadow.oid)]);
   const looked: IndexPairFacts['pairs'] = [];
   for (const pair of pairs) {
@@ -93,9 +89,18 @@ export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shad
     const si = byOid.get(s.oid);
     const on = displayName(o.schema, o.name);
     const sn = displayName(s.schema, s.name);
-    if (o.table !== original.oid || !oi) { problems.push(`index ${on} is not an index of ${orig}`); continue; }
-    if (s.table !== shadow.oid || !si) { problems.push(`index ${sn} is not an index of ${shad}`); continue; }
-    if (seen.has(o.oid) || seen.has(s.oid)) { problems.push(`index ${seen.has(o.oid) ? on : sn} appears in more than one pair`); continue; }
+    if (o.table !== original.oid || !oi) {
+      problems.push(`index ${on} is not an index of ${orig}`);
+      continue;
+    }
+    if (s.table !== shadow.oid || !si) {
+      problems.push(`index ${sn} is not an index of ${shad}`);
+      continue;
+    }
+    if (seen.has(o.oid) || seen.has(s.oid)) {
+      problems.push(`index ${seen.has(o.oid) ? on : sn} appears in more than one pair`);
+      continue;
+    }
     seen.add(o.oid);
     seen.add(s.oid);
     if (!si.valid) problems.push(`shadow index ${sn} is not valid (its build failed or is unfinished)`);
@@ -106,8 +111,7 @@ export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shad
   for (const idx of facts.original) {
     if (!seen.has(idx.oid)) {
       problems.push(
-        `index ${displayName(idx.schema, idx.name)} of ${orig} has no copy` +
-          (idx.valid ? '' : ' (it is INVALID: drop it or REINDEX it before repacking)'),
+        `index ${displayName(idx.schema, idx.name)} of ${orig} has no copy` + (idx.valid ? '' : ' (it is INVALID: drop it or REINDEX it before repacking)'),
       );
     }
   }
@@ -122,12 +126,7 @@ export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shad
  * Resolves the pairs and checks them ({@link readIndexPairFacts}, then {@link matchIndexPairs});
  * throws `swap_precondition` when they do not match.
  */
-export async function resolveIndexPairs(
-  client: Queryable,
-  original: TableInfo,
-  shadow: TableInfo,
-  pairs: readonly IndexPair[],
-): Promise<ResolvedIndexPair[]> {
+export async function resolveIndexPairs(client: Queryable, original: TableInfo, shadow: TableInfo, pairs: readonly IndexPair[]): Promise<ResolvedIndexPair[]> {
   const matched = matchIndexPairs(await readIndexPairFacts(client, original, shadow, pairs), original, shadow);
   if (matched instanceof PgToolsError) throw matched;
   return matched;

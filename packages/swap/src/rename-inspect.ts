@@ -9,8 +9,7 @@ import type { AclEntry, PartitionFacts, RenameDependent, RenameTableFacts, StatO
  */
 export async function readRenameTableFacts(client: Queryable, t: TableInfo): Promise<RenameTableFacts> {
   const oid = [t.oid];
-  const q = async <R extends Record<string, unknown>>(sql: string, params: unknown[] = oid): Promise<R[]> =>
-    (await client.query<R>(sql, params)).rows;
+  const q = async <R extends Record<string, unknown>>(sql: string, params: unknown[] = oid): Promise<R[]> => (await client.query<R>(sql, params)).rows;
 
   const inheritance = await q<{ role: 'child' | 'parent'; other: string }>(
     `SELECT CASE WHEN i.inhrelid = $1::int8::oid THEN 'child' ELSE 'parent' END AS role,
@@ -32,11 +31,29 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   // Every catalog row that depends on the table, its indexes or its row type: what renameBlockers does not
   // recognise as something the swap rebuilds makes it refuse, so nothing is silently left on the old OID.
   const deps = await q<{
-    classid: string; objid: number; deptype: string; what: string; relkind: string | null; relowned: boolean | null;
-    con_rel: number | null; con_frel: number | null; contype: string | null; tg_rel: number | null; tg_internal: boolean | null;
-    rw_class: number | null; rw_relkind: string | null; rw_name: string | null; rw_owned: boolean | null; pol_rel: number | null;
-    stx_rel: number | null; pr_rel: number | null; pub_owned: boolean | null; pub_name: string | null; ad_rel: number | null;
-    ref_is_type: boolean; con_owned: boolean | null;
+    classid: string;
+    objid: number;
+    deptype: string;
+    what: string;
+    relkind: string | null;
+    relowned: boolean | null;
+    con_rel: number | null;
+    con_frel: number | null;
+    contype: string | null;
+    tg_rel: number | null;
+    tg_internal: boolean | null;
+    rw_class: number | null;
+    rw_relkind: string | null;
+    rw_name: string | null;
+    rw_owned: boolean | null;
+    pol_rel: number | null;
+    stx_rel: number | null;
+    pr_rel: number | null;
+    pub_owned: boolean | null;
+    pub_name: string | null;
+    ad_rel: number | null;
+    ref_is_type: boolean;
+    con_owned: boolean | null;
   }>(
     `WITH refs AS (
        SELECT 'pg_catalog.pg_class'::regclass AS cls, $1::int8::oid AS oid
@@ -74,11 +91,27 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
       WHERE d.deptype <> 'e'`,
   );
   const dependents: RenameDependent[] = deps.map((d) => ({
-    classid: d.classid, objid: Number(d.objid), deptype: d.deptype, what: d.what, relkind: d.relkind,
-    conRel: numOrNull(d.con_rel), conFrel: numOrNull(d.con_frel), contype: d.contype, conOwned: d.con_owned,
-    tgRel: numOrNull(d.tg_rel), rwClass: numOrNull(d.rw_class), rwRelkind: d.rw_relkind, rwName: d.rw_name, rwOwned: d.rw_owned,
-    polRel: numOrNull(d.pol_rel), stxRel: numOrNull(d.stx_rel), prRel: numOrNull(d.pr_rel), pubOwned: d.pub_owned, pubName: d.pub_name,
-    adRel: numOrNull(d.ad_rel), refIsType: d.ref_is_type,
+    classid: d.classid,
+    objid: Number(d.objid),
+    deptype: d.deptype,
+    what: d.what,
+    relkind: d.relkind,
+    conRel: numOrNull(d.con_rel),
+    conFrel: numOrNull(d.con_frel),
+    contype: d.contype,
+    conOwned: d.con_owned,
+    tgRel: numOrNull(d.tg_rel),
+    rwClass: numOrNull(d.rw_class),
+    rwRelkind: d.rw_relkind,
+    rwName: d.rw_name,
+    rwOwned: d.rw_owned,
+    polRel: numOrNull(d.pol_rel),
+    stxRel: numOrNull(d.stx_rel),
+    prRel: numOrNull(d.pr_rel),
+    pubOwned: d.pub_owned,
+    pubName: d.pub_name,
+    adRel: numOrNull(d.ad_rel),
+    refIsType: d.ref_is_type,
   }));
   const self = t.oid;
 
@@ -89,8 +122,16 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   );
 
   const constraints = await q<{
-    name: string; def: string; contype: string; validated: boolean; conrelid: number; schema: string; table: string; comment: string | null;
-    column: string | null; inherited: boolean;
+    name: string;
+    def: string;
+    contype: string;
+    validated: boolean;
+    conrelid: number;
+    schema: string;
+    table: string;
+    comment: string | null;
+    column: string | null;
+    inherited: boolean;
   }>(
     `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS def, con.contype::text AS contype,
             (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = con.conrelid AND a.attnum = con.conkey[1]) AS column,
@@ -111,9 +152,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     .map((c) => ({ schema: c.schema, table: c.table, name: c.name, def: c.def, validated: c.validated, comment: c.comment, inherited: c.inherited }));
   const checks = own.filter((c) => c.contype === 'c').map((c) => ({ name: c.name, def: c.def, validated: c.validated }));
   const notNulls = own.filter((c) => c.contype === 'n').map((c) => ({ name: c.name, column: c.column ?? '', def: c.def, validated: c.validated }));
-  const constraintComments = own
-    .filter((c) => c.comment !== null && c.contype !== 'f')
-    .map((c) => ({ name: c.name, comment: c.comment as string }));
+  const constraintComments = own.filter((c) => c.comment !== null && c.contype !== 'f').map((c) => ({ name: c.name, comment: c.comment as string }));
 
   const policies = (
     await q<{ name: string; permissive: boolean; cmd: string; roles: string[]; qual: string | null; with_check: string | null; comment: string | null }>(
@@ -150,9 +189,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(x.grantee) END AS grantee,
             x.privilege_type AS privilege, x.is_grantable AS grantable
        FROM ${source}, pg_catalog.aclexplode(acl) AS x`;
-  const tableGrants = await q<AclEntry & Record<string, unknown>>(
-    aclSql('(SELECT c.relacl AS acl FROM pg_catalog.pg_class c WHERE c.oid = $1::int8::oid) s'),
-  );
+  const tableGrants = await q<AclEntry & Record<string, unknown>>(aclSql('(SELECT c.relacl AS acl FROM pg_catalog.pg_class c WHERE c.oid = $1::int8::oid) s'));
   const aclNull = await q<{ n: boolean }>('SELECT c.relacl IS NULL AS n FROM pg_catalog.pg_class c WHERE c.oid = $1::int8::oid');
   const columnGrants = await q<AclEntry & { column: string } & Record<string, unknown>>(
     `SELECT a.attname AS column, CASE WHEN x.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(x.grantee) END AS grantee,
@@ -177,7 +214,12 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
   const statistics = await readStatistics(client, t.oid);
 
   const flags = await q<{
-    relrowsecurity: boolean; relforcerowsecurity: boolean; relreplident: string; ri_index: number | null; cl_index: number | null; comment: string | null;
+    relrowsecurity: boolean;
+    relforcerowsecurity: boolean;
+    relreplident: string;
+    ri_index: number | null;
+    cl_index: number | null;
+    comment: string | null;
   }>(
     `SELECT c.relrowsecurity, c.relforcerowsecurity, c.relreplident::text AS relreplident,
             (SELECT i.indexrelid::int8 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS ri_index,
@@ -234,7 +276,13 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
 /** A partition's parent, bound, partition constraint, the parent's default partition and the partitioned indexes its indexes belong to. */
 async function readPartition(client: Queryable, oid: number): Promise<PartitionFacts | null> {
   const { rows } = await client.query<{
-    parent_oid: number; parent_schema: string; parent_name: string; parent_owned: boolean; bound: string; constraint: string | null; other_default: string | null;
+    parent_oid: number;
+    parent_schema: string;
+    parent_name: string;
+    parent_owned: boolean;
+    bound: string;
+    constraint: string | null;
+    other_default: string | null;
     index_parents: Array<{ index: number; parent: string }>;
   }>(
     `SELECT p.oid::int8 AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent_name, pg_catalog.pg_has_role(p.relowner, 'USAGE') AS parent_owned,
@@ -258,8 +306,14 @@ async function readPartition(client: Queryable, oid: number): Promise<PartitionF
   const r = rows[0];
   if (!r) return null;
   return {
-    parentOid: Number(r.parent_oid), parentSchema: r.parent_schema, parentName: r.parent_name, parentOwned: r.parent_owned, bound: r.bound, constraint: r.constraint,
-    otherDefault: r.other_default, indexParents: r.index_parents.map((x) => ({ index: Number(x.index), parent: x.parent })),
+    parentOid: Number(r.parent_oid),
+    parentSchema: r.parent_schema,
+    parentName: r.parent_name,
+    parentOwned: r.parent_owned,
+    bound: r.bound,
+    constraint: r.constraint,
+    otherDefault: r.other_default,
+    indexParents: r.index_parents.map((x) => ({ index: Number(x.index), parent: x.parent })),
   };
 }
 

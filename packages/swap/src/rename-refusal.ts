@@ -176,15 +176,22 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     const d = lb[i];
     if (!d) return;
     if (c.name !== d.name) problems.push(`column ${i + 1} is ${JSON.stringify(c.name)} in the original but ${JSON.stringify(d.name)} in the shadow`);
-    else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation) problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
+    else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation)
+      problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
     else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
-    else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated) problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
+    else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated)
+      problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
   // NOT VALID CHECKs are not on the shadow either (the copied rows may violate them); the swap adds them.
-  const want = shadowChecks(facts.attached).map((c) => `${c.name}: ${c.def}`).sort();
+  const want = shadowChecks(facts.attached)
+    .map((c) => `${c.name}: ${c.def}`)
+    .sort();
   // A partition's shadow also carries its partition constraint, checked by the ATTACH.
   const bound = partitionBoundCheckName(facts.original.oid);
-  const have = facts.shadowConstraints.checks.filter((c) => c.name !== bound).map((c) => `${c.name}: ${c.def}`).sort();
+  const have = facts.shadowConstraints.checks
+    .filter((c) => c.name !== bound)
+    .map((c) => `${c.name}: ${c.def}`)
+    .sort();
   if (facts.attached.partition?.constraint != null && !facts.shadowConstraints.checks.some((c) => c.name === bound)) {
     problems.push(`the shadow has no CHECK ${JSON.stringify(bound)} of the partition constraint`);
   }
@@ -201,7 +208,11 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
  * not on the shadow (they would refuse the NULLs of the copied rows); the swap adds them.
  */
 function notNullProblems(facts: RenameFacts): string[] {
-  const show = (list: ReadonlyArray<{ def: string }>) => list.map((n) => n.def).sort().join('; ');
+  const show = (list: ReadonlyArray<{ def: string }>) =>
+    list
+      .map((n) => n.def)
+      .sort()
+      .join('; ');
   const { original, shadow } = pairNotNulls(facts);
   if (original.length === 0 && shadow.length === 0) return [];
   return [`NOT NULL constraints differ: original [${show(original)}], shadow [${show(shadow)}]`];

@@ -63,9 +63,7 @@ export function grantSteps(ctx: StepContext): void {
     const grantees = new Set(current);
     grantees.add(owner);
     for (const g of grantees) swap('grant', `REVOKE ALL ON TABLE ${T} FROM ${who(g)}`);
-    const entries: AclEntry[] = inv.tableAclIsNull
-      ? [{ grantee: owner, privilege: 'ALL', grantable: false }]
-      : inv.tableGrants;
+    const entries: AclEntry[] = inv.tableAclIsNull ? [{ grantee: owner, privilege: 'ALL', grantable: false }] : inv.tableGrants;
     for (const e of entries) {
       if (e.privilege !== 'ALL' && !PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
       swap('grant', `GRANT ${e.privilege} ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
@@ -85,8 +83,12 @@ export function settingSteps(ctx: StepContext): void {
   const { attached: inv, original, T, swap } = ctx;
   const cur = ctx.facts.shadowReloptions;
   const reset = [
-    ...parseReloptions(cur.heap).filter((o) => !parseReloptions(original.reloptions).some((x) => x.name === o.name)).map((o) => quoteIdent(o.name)),
-    ...parseReloptions(cur.toast).filter((o) => !parseReloptions(original.toastReloptions).some((x) => x.name === o.name)).map((o) => `toast.${quoteIdent(o.name)}`),
+    ...parseReloptions(cur.heap)
+      .filter((o) => !parseReloptions(original.reloptions).some((x) => x.name === o.name))
+      .map((o) => quoteIdent(o.name)),
+    ...parseReloptions(cur.toast)
+      .filter((o) => !parseReloptions(original.toastReloptions).some((x) => x.name === o.name))
+      .map((o) => `toast.${quoteIdent(o.name)}`),
   ];
   if (reset.length > 0) swap('reloptions', `ALTER TABLE ${T} RESET (${reset.join(', ')})`);
   const set = reloptionsClause(original.reloptions, original.toastReloptions);

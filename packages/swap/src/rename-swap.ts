@@ -108,7 +108,11 @@ export function renameSwapError(plan: RenameSwapPlan, err: unknown): PgToolsErro
     );
   }
   if (sqlStateOf(err) === SWAP_CHECK_STATE && (err as Error | undefined)?.message === CHANGED_MESSAGE) {
-    return new PgToolsError('rename_swap_stale', `something attached to ${orig} (a grant, a view, a comment, ...) changed since the rename swap was planned; roll back and plan it again`, { cause: err });
+    return new PgToolsError(
+      'rename_swap_stale',
+      `something attached to ${orig} (a grant, a view, a comment, ...) changed since the rename swap was planned; roll back and plan it again`,
+      { cause: err },
+    );
   }
   return wrapPgError(err, 'rename_swap_failed', `rename swap of ${orig} failed (roll the transaction back)`);
 }

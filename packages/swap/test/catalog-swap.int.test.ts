@@ -165,7 +165,9 @@ describe('catalogSwap', () => {
     if (variant === 'shadow-none') {
       // The dropped text column leaves the original with a TOAST table; the int placeholder gives the shadow none.
       await pool.query(`CREATE TABLE ${T} (id int PRIMARY KEY, big text, n int)`);
-      await pool.query(`INSERT INTO ${T} SELECT g, (SELECT string_agg(md5(random()::text || i || g), '') FROM generate_series(1, 100) i), g FROM generate_series(1, 50) g`);
+      await pool.query(
+        `INSERT INTO ${T} SELECT g, (SELECT string_agg(md5(random()::text || i || g), '') FROM generate_series(1, 100) i), g FROM generate_series(1, 50) g`,
+      );
       await pool.query(`ALTER TABLE ${T} DROP COLUMN big`);
     } else {
       // LIKE copies PLAIN storage, and a table whose columns are all PLAIN gets no TOAST table.
@@ -198,10 +200,7 @@ describe('catalogSwap', () => {
     );
     expect(orphans).toEqual([]);
     if (variant === 'original-none') {
-      const { rows } = await pool.query(
-        `SELECT t.relname FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::regclass`,
-        [T],
-      );
+      const { rows } = await pool.query(`SELECT t.relname FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::regclass`, [T]);
       expect(rows).toEqual([{ relname: `pg_toast_${await oidOf(pool, original)}` }]);
       await pool.query(`INSERT INTO ${T} VALUES (5000, 'after')`);
     }
@@ -295,7 +294,10 @@ describe('catalogSwap', () => {
     const missingPair = await attempt(both, pairs.slice(0, 1));
     expect(missingPair).toMatchObject({ code: 'swap_precondition' });
     expect((missingPair as PgToolsError).message).toMatch(/has no copy/);
-    const swapped = await attempt(both, [{ original: pairs[0]!.original, shadow: pairs[1]!.shadow }, { original: pairs[1]!.original, shadow: pairs[0]!.shadow }]);
+    const swapped = await attempt(both, [
+      { original: pairs[0]!.original, shadow: pairs[1]!.shadow },
+      { original: pairs[1]!.original, shadow: pairs[0]!.shadow },
+    ]);
     expect(swapped).toMatchObject({ code: 'swap_precondition' });
     const renamedColumn = await attempt(both, pairs, 'ALTER TABLE pgtools.pre_shadow RENAME COLUMN a TO z');
     expect(renamedColumn).toMatchObject({ code: 'swap_precondition' });

@@ -30,19 +30,53 @@ export function notValidCheckFacts(): RenameFacts {
 
 function table(over: Partial<SwapTableInfo>): SwapTableInfo {
   return {
-    oid: ORIGINAL_OID, schema: SCHEMA, name: TABLE, relkind: 'r', persistence: 'p', ownerOid: 10, owner: 'Own "er"',
-    toastOid: 16403, rowTypeOid: 16402, tablespace: null, accessMethod: 'heap', reloptions: ['fillfactor=80'],
-    toastReloptions: ['autovacuum_enabled=false'], isPartition: false, ofType: 0, ...over,
+    oid: ORIGINAL_OID,
+    schema: SCHEMA,
+    name: TABLE,
+    relkind: 'r',
+    persistence: 'p',
+    ownerOid: 10,
+    owner: 'Own "er"',
+    toastOid: 16403,
+    rowTypeOid: 16402,
+    tablespace: null,
+    accessMethod: 'heap',
+    reloptions: ['fillfactor=80'],
+    toastReloptions: ['autovacuum_enabled=false'],
+    isPartition: false,
+    ofType: 0,
+    ...over,
   };
 }
 
 const column = (attnum: number, name: string, extra: Partial<RenameFacts['columns']['original'][number]> = {}) => ({
-  attnum, name, dropped: false, type: 'integer', typeOid: 23, typmod: -1, collation: 0, notNull: false, identity: '', generated: '', ...extra,
+  attnum,
+  name,
+  dropped: false,
+  type: 'integer',
+  typeOid: 23,
+  typmod: -1,
+  collation: 0,
+  notNull: false,
+  identity: '',
+  generated: '',
+  ...extra,
 });
 
 const index = (oid: number, tableOid: number, schema: string, name: string, extra: Partial<RenameFacts['indexes']['original'][number]> = {}) => ({
-  oid, table: tableOid, schema, name, valid: true, unique: false, primary: false, shape: `btree ${name}`,
-  constraintName: null, constraintType: null, deferrable: false, deferred: false, ...extra,
+  oid,
+  table: tableOid,
+  schema,
+  name,
+  valid: true,
+  unique: false,
+  primary: false,
+  shape: `btree ${name}`,
+  constraintName: null,
+  constraintType: null,
+  deferrable: false,
+  deferred: false,
+  ...extra,
 });
 
 /** Everything attached to the original, with nothing that blocks the swap. */
@@ -55,12 +89,28 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
     subscriptions: [],
     dependents: [],
     triggers: [
-      { name: 'Trg "a"', def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`, enabled: 'O', comment: null, inherited: false },
+      {
+        name: 'Trg "a"',
+        def: `CREATE TRIGGER "Trg ""a""" BEFORE INSERT ON "Sch ""é"".x"."It ems.Ü" FOR EACH ROW EXECUTE FUNCTION "Sch ""é"".x".f()`,
+        enabled: 'O',
+        comment: null,
+        inherited: false,
+      },
       { name: 'capture', def: 'CREATE TRIGGER capture ...', enabled: 'A', comment: null, inherited: false },
       { name: 'Trg.r', def: 'CREATE TRIGGER "Trg.r" ...', enabled: 'R', comment: "it's", inherited: false },
     ],
     foreignKeysOut: [{ name: 'Cat.fk', def: `FOREIGN KEY (cat) REFERENCES "Sch ""é"".x"."Cat ""1"""(id)`, validated: true, comment: 'fk c', inherited: false }],
-    foreignKeysIn: [{ schema: 'Oth er', table: 'Ref"s', name: 'Ref "fk"', def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`, validated: false, comment: null, inherited: false }],
+    foreignKeysIn: [
+      {
+        schema: 'Oth er',
+        table: 'Ref"s',
+        name: 'Ref "fk"',
+        def: `FOREIGN KEY (item) REFERENCES "Sch ""é"".x"."It ems.Ü"("Id ""x""") NOT VALID`,
+        validated: false,
+        comment: null,
+        inherited: false,
+      },
+    ],
     checks: [{ name: 'Code "chk"', def: `CHECK ("Code" <> ''::text)`, validated: true }],
     // PostgreSQL 18 keeps NOT NULL as constraints; LIKE copies them with their names.
     notNulls: [ID_NOT_NULL],
@@ -112,7 +162,12 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
 
 /** A swap the builder accepts: the shadow is a full copy with its index copies. */
 export function renameFacts(over: Partial<RenameFacts> = {}): RenameFacts {
-  const columns = [column(1, 'Id "x"', { notNull: true, identity: 'a' }), column(2, 'gone', { dropped: true }), column(3, 's.id'), column(4, 'Code', { type: 'text', typeOid: 25 })];
+  const columns = [
+    column(1, 'Id "x"', { notNull: true, identity: 'a' }),
+    column(2, 'gone', { dropped: true }),
+    column(3, 's.id'),
+    column(4, 'Code', { type: 'text', typeOid: 25 }),
+  ];
   const shadowColumns = [column(1, 'Id "x"', { notNull: true, identity: 'a' }), column(2, 's.id'), column(3, 'Code', { type: 'text', typeOid: 25 })];
   return {
     original: table({}),
@@ -125,7 +180,14 @@ export function renameFacts(over: Partial<RenameFacts> = {}): RenameFacts {
     indexes: {
       original: [
         index(16430, ORIGINAL_OID, SCHEMA, 'PK "c"', { unique: true, primary: true, shape: 'pk', constraintName: 'PK "c"', constraintType: 'p' }),
-        index(16431, ORIGINAL_OID, SCHEMA, 'U.idx', { unique: true, shape: 'u', constraintName: 'U "con"', constraintType: 'u', deferrable: true, deferred: true }),
+        index(16431, ORIGINAL_OID, SCHEMA, 'U.idx', {
+          unique: true,
+          shape: 'u',
+          constraintName: 'U "con"',
+          constraintType: 'u',
+          deferrable: true,
+          deferred: true,
+        }),
         index(16432, ORIGINAL_OID, SCHEMA, 'Idx "lower"', { shape: 'lower' }),
       ],
       shadow: [
@@ -134,9 +196,18 @@ export function renameFacts(over: Partial<RenameFacts> = {}): RenameFacts {
         index(16532, SHADOW_OID, SHADOW_SCHEMA, 'index_16432', { shape: 'lower' }),
       ],
       pairs: [
-        { original: { oid: 16430, table: ORIGINAL_OID, schema: SCHEMA, name: 'PK "c"' }, shadow: { oid: 16530, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16430' } },
-        { original: { oid: 16431, table: ORIGINAL_OID, schema: SCHEMA, name: 'U.idx' }, shadow: { oid: 16531, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16431' } },
-        { original: { oid: 16432, table: ORIGINAL_OID, schema: SCHEMA, name: 'Idx "lower"' }, shadow: { oid: 16532, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16432' } },
+        {
+          original: { oid: 16430, table: ORIGINAL_OID, schema: SCHEMA, name: 'PK "c"' },
+          shadow: { oid: 16530, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16430' },
+        },
+        {
+          original: { oid: 16431, table: ORIGINAL_OID, schema: SCHEMA, name: 'U.idx' },
+          shadow: { oid: 16531, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16431' },
+        },
+        {
+          original: { oid: 16432, table: ORIGINAL_OID, schema: SCHEMA, name: 'Idx "lower"' },
+          shadow: { oid: 16532, table: SHADOW_OID, schema: SHADOW_SCHEMA, name: 'index_16432' },
+        },
       ],
     },
     shadowStatistics: [{ oid: 16520, schema: SHADOW_SCHEMA, name: 'Shadow "1"_cat_parent_stat', shape: 'f | cat,parent | ', target: -1, comment: null }],

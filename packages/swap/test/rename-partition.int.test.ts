@@ -69,8 +69,11 @@ async function swapLeaf(parent: string, original: RelationName, shadow: Relation
 /** What a leaf carries as a partition, by name: bound, constraints, indexes and the partitioned indexes they belong to, triggers. */
 async function leafState(leaf: string) {
   return {
-    bound: await q(`SELECT inhparent::regclass::text AS parent, pg_get_expr(c.relpartbound, c.oid) AS bound
-                      FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.oid = $1::regclass`, [leaf]),
+    bound: await q(
+      `SELECT inhparent::regclass::text AS parent, pg_get_expr(c.relpartbound, c.oid) AS bound
+                      FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.oid = $1::regclass`,
+      [leaf],
+    ),
     constraints: await q(
       `SELECT conname, contype::text, convalidated, conislocal, coninhcount, pg_get_constraintdef(oid) AS def, conparentid <> 0 AS has_parent
          FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY conname`,
@@ -85,9 +88,10 @@ async function leafState(leaf: string) {
       `SELECT tgname, tgenabled::text, tgparentid <> 0 AS cloned FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
       [leaf],
     ),
-    columns: await q(`SELECT attname, attislocal, attinhcount, attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attname`, [
-      leaf,
-    ]),
+    columns: await q(
+      `SELECT attname, attislocal, attinhcount, attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attname`,
+      [leaf],
+    ),
   };
 }
 
@@ -154,7 +158,9 @@ describe('renameSwap of a leaf partition', () => {
     await owner.query(`CREATE TABLE app.nl (id int PRIMARY KEY) PARTITION BY LIST (id)`);
     await owner.query(`CREATE TABLE app.nl_a PARTITION OF app.nl FOR VALUES IN (1, 2, 3)`);
     await owner.query(`INSERT INTO app.nl VALUES (1), (2)`);
-    const err = (await swapLeaf('app.nl', { schema: 'app', name: 'nl_a' }, { schema: 'pgtools', name: 'nl_a_shadow' }, false).catch((e: unknown) => e)) as PgToolsError;
+    const err = (await swapLeaf('app.nl', { schema: 'app', name: 'nl_a' }, { schema: 'pgtools', name: 'nl_a_shadow' }, false).catch(
+      (e: unknown) => e,
+    )) as PgToolsError;
     expect(err).toMatchObject({ code: 'swap_precondition' });
     expect(err.message).toContain('LOCK TABLE ONLY app.nl IN ACCESS EXCLUSIVE MODE');
     expect(await q(`SELECT inhparent::regclass::text AS p FROM pg_inherits WHERE inhrelid = 'app.nl_a'::regclass`)).toEqual([{ p: 'app.nl' }]);

@@ -10,12 +10,29 @@ import {
   type RenameStepOptions,
   type RenameSwapStep,
 } from '../src/index.js';
-import { attachedFacts, CODE_NOT_VALID, ID_NOT_NULL, notValidCheckFacts, ORIGINAL_OID, renameFacts, ROLE_DOT, ROLE_QUOTE, ROLE_UPPER, SCHEMA, SHADOW, SHADOW_OID, SHADOW_SCHEMA, TABLE } from './rename-facts-fixture.js';
+import {
+  attachedFacts,
+  CODE_NOT_VALID,
+  ID_NOT_NULL,
+  notValidCheckFacts,
+  ORIGINAL_OID,
+  renameFacts,
+  ROLE_DOT,
+  ROLE_QUOTE,
+  ROLE_UPPER,
+  SCHEMA,
+  SHADOW,
+  SHADOW_OID,
+  SHADOW_SCHEMA,
+  TABLE,
+} from './rename-facts-fixture.js';
 
 const T = '"Sch ""é"".x"."It ems.Ü"';
 const options: RenameStepOptions = { excludeTriggers: ['capture'] };
 const swapSql = (facts: RenameFacts = renameFacts(), opts: RenameStepOptions = options): string[] =>
-  renameSwapSteps(facts, opts).steps.filter((s) => s.phase === 'swap').map((s) => s.sql);
+  renameSwapSteps(facts, opts)
+    .steps.filter((s) => s.phase === 'swap')
+    .map((s) => s.sql);
 const named = (steps: RenameSwapStep[], name: RenameSwapStep['name']): string[] => steps.filter((s) => s.name === name).map((s) => s.sql);
 const refusal = (facts: RenameFacts, opts: RenameStepOptions = {}): PgToolsError => {
   const decision = renameSwapRefusal(facts, opts);
@@ -23,30 +40,66 @@ const refusal = (facts: RenameFacts, opts: RenameStepOptions = {}): PgToolsError
   return decision;
 };
 const dependent = (over: Partial<RenameDependent>): RenameDependent => ({
-  classid: 'pg_class', objid: 1, deptype: 'n', what: 'something', relkind: null, conRel: null, conFrel: null, contype: null, conOwned: null,
-  tgRel: null, rwClass: null, rwRelkind: null, rwName: null, rwOwned: null, polRel: null, stxRel: null, prRel: null, pubOwned: null,
-  pubName: null, adRel: null, refIsType: false, ...over,
+  classid: 'pg_class',
+  objid: 1,
+  deptype: 'n',
+  what: 'something',
+  relkind: null,
+  conRel: null,
+  conFrel: null,
+  contype: null,
+  conOwned: null,
+  tgRel: null,
+  rwClass: null,
+  rwRelkind: null,
+  rwName: null,
+  rwOwned: null,
+  polRel: null,
+  stxRel: null,
+  prRel: null,
+  pubOwned: null,
+  pubName: null,
+  adRel: null,
+  refIsType: false,
+  ...over,
 });
 
 /** The fixture as a leaf partition of "Pa rt"."Par ""ent""" (OID 16300), its shadow with the partition constraint. */
 const partitionFacts = (
-  over: { otherDefault?: string; fkOut?: { name: string; inherited: boolean }; fkIn?: { schema: string; table: string; name: string; inherited: boolean }; bound?: string; constraint?: string | null } = {},
+  over: {
+    otherDefault?: string;
+    fkOut?: { name: string; inherited: boolean };
+    fkIn?: { schema: string; table: string; name: string; inherited: boolean };
+    bound?: string;
+    constraint?: string | null;
+  } = {},
 ): RenameFacts => {
   const base = renameFacts();
   const original = { ...base.original, isPartition: true };
-  const constraint = over.constraint === undefined ? `(("Id ""x""" IS NOT NULL) AND ("Id ""x""" >= '1'::bigint) AND ("Id ""x""" < '1000'::bigint))` : over.constraint;
+  const constraint =
+    over.constraint === undefined ? `(("Id ""x""" IS NOT NULL) AND ("Id ""x""" >= '1'::bigint) AND ("Id ""x""" < '1000'::bigint))` : over.constraint;
   const attached = attachedFacts({
     table: original,
     inheritance: [{ role: 'child', other: '"Pa rt"."Par ""ent"""' }],
     partition: {
-      parentOid: 16300, parentSchema: 'Pa rt', parentName: 'Par "ent"', parentOwned: true, bound: over.bound ?? `FOR VALUES FROM ('1') TO ('1000')`, constraint,
+      parentOid: 16300,
+      parentSchema: 'Pa rt',
+      parentName: 'Par "ent"',
+      parentOwned: true,
+      bound: over.bound ?? `FOR VALUES FROM ('1') TO ('1000')`,
+      constraint,
       otherDefault: over.otherDefault ?? null,
-      indexParents: [{ index: 16430, parent: '"Pa rt"."Par_pkey"' }, { index: 16432, parent: '"Pa rt"."par_lower"' }],
+      indexParents: [
+        { index: 16430, parent: '"Pa rt"."Par_pkey"' },
+        { index: 16432, parent: '"Pa rt"."par_lower"' },
+      ],
     },
     triggers: [...attachedFacts().triggers, { name: 'Cloned', def: 'CREATE TRIGGER "Cloned" ...', enabled: 'O', comment: null, inherited: true }],
   });
-  if (over.fkOut) attached.foreignKeysOut = [...attached.foreignKeysOut, { ...over.fkOut, def: 'FOREIGN KEY (cat) REFERENCES x(id)', validated: true, comment: null }];
-  if (over.fkIn) attached.foreignKeysIn = [...attached.foreignKeysIn, { ...over.fkIn, def: 'FOREIGN KEY (i) REFERENCES x(id)', validated: true, comment: null }];
+  if (over.fkOut)
+    attached.foreignKeysOut = [...attached.foreignKeysOut, { ...over.fkOut, def: 'FOREIGN KEY (cat) REFERENCES x(id)', validated: true, comment: null }];
+  if (over.fkIn)
+    attached.foreignKeysIn = [...attached.foreignKeysIn, { ...over.fkIn, def: 'FOREIGN KEY (i) REFERENCES x(id)', validated: true, comment: null }];
   const bound = constraint === null ? [] : [{ name: `pgtools_partition_bound_${ORIGINAL_OID}`, def: `CHECK ${constraint}` }];
   // The leaf's identity is its partitioned table's (PostgreSQL 17+): the shadow has none, the ATTACH gives it.
   attached.identitySequences = [];
@@ -131,7 +184,11 @@ describe('renameSwapSteps', () => {
   it('gives the shadow the original owner first when they differ', () => {
     const facts = renameFacts();
     facts.shadow = { ...facts.shadow, ownerOid: 99, owner: 'other' };
-    expect(renameSwapSteps(facts, options).steps[1]).toEqual({ name: 'owner', phase: 'swap', sql: `ALTER TABLE "pg tools"."Shadow ""1""" OWNER TO "Own ""er"""` });
+    expect(renameSwapSteps(facts, options).steps[1]).toEqual({
+      name: 'owner',
+      phase: 'swap',
+      sql: `ALTER TABLE "pg tools"."Shadow ""1""" OWNER TO "Own ""er"""`,
+    });
   });
 
   it('re-binds views over the table with CREATE OR REPLACE, keeping their options', () => {
@@ -271,7 +328,10 @@ describe('renameSwapSteps', () => {
         { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT', validated: true },
         { name: 's nn', column: 's.id', def: 'NOT NULL "s.id" NOT VALID', validated: false },
       ],
-      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: 's nn', comment: 'from now on' }],
+      constraintComments: [
+        { name: 'Code nn', comment: 'nn c' },
+        { name: 's nn', comment: 'from now on' },
+      ],
     });
     const facts = renameFacts({
       attached,
@@ -302,7 +362,11 @@ describe('renameSwapSteps', () => {
     const add = `ALTER TABLE ${T} ADD CONSTRAINT "Code ""nv""" CHECK (("Code" <> 'x'::text)) NO INHERIT NOT VALID`;
     const at = sql.indexOf(add);
     expect(at).toBeGreaterThan(sql.indexOf(`ALTER TABLE "Sch ""é"".x"."pgtools_swap_new_${SHADOW_OID}" RENAME TO "It ems.Ü"`));
-    expect(sql.slice(at, at + 3)).toEqual([add, `COMMENT ON CONSTRAINT "Code ""chk""" ON ${T} IS 'chk c'`, `COMMENT ON CONSTRAINT "Code ""nv""" ON ${T} IS 'new rows only'`]);
+    expect(sql.slice(at, at + 3)).toEqual([
+      add,
+      `COMMENT ON CONSTRAINT "Code ""chk""" ON ${T} IS 'chk c'`,
+      `COMMENT ON CONSTRAINT "Code ""nv""" ON ${T} IS 'new rows only'`,
+    ]);
     // Validated CHECKs are on the shadow already; nothing validates the NOT VALID one, inside or after the commit.
     expect(sql.filter((s) => s.includes('ADD CONSTRAINT "Code'))).toEqual([add]);
     const later = renameSwapSteps(facts, { ...options, foreignKeyValidation: 'after-commit' }).steps;
@@ -407,10 +471,14 @@ describe('renameSwapRefusal', () => {
     const part = notOwned.attached.partition;
     if (part === null) throw new Error('expected a partition');
     notOwned.attached = { ...notOwned.attached, partition: { ...part, parentOwned: false } };
-    expect(refusal(notOwned).message).toContain('the current role does not own the partitioned table "Pa rt"."Par ""ent""", which detaching and attaching the partition needs');
+    expect(refusal(notOwned).message).toContain(
+      'the current role does not own the partitioned table "Pa rt"."Par ""ent""", which detaching and attaching the partition needs',
+    );
     const unread = partitionFacts();
     unread.attached = { ...unread.attached, partition: null };
-    expect(refusal(unread).message).toContain('the table is a partition whose partitioned table could not be read; the table inherits from "Pa rt"."Par ""ent"""');
+    expect(refusal(unread).message).toContain(
+      'the table is a partition whose partitioned table could not be read; the table inherits from "Pa rt"."Par ""ent"""',
+    );
     const noBound = partitionFacts();
     noBound.shadowConstraints = { ...noBound.shadowConstraints, checks: noBound.shadowConstraints.checks.filter((c) => !c.name.startsWith('pgtools_')) };
     expect(refusal(noBound)).toMatchObject({ code: 'swap_precondition' });
@@ -480,7 +548,10 @@ describe('renameSwapRefusal', () => {
       code: 'rename_swap_not_owner',
       message: 'role "r" must own "pg tools"."Shadow ""1""" (be a member of its owner role "Own \\"er\\"") to swap it by renaming',
     });
-    const notOwnerAndBlocked = renameFacts({ role: { name: 'r', ownsOriginal: false, ownsShadow: false }, attached: attachedFacts({ extensions: ['extension x'] }) });
+    const notOwnerAndBlocked = renameFacts({
+      role: { name: 'r', ownsOriginal: false, ownsShadow: false },
+      attached: attachedFacts({ extensions: ['extension x'] }),
+    });
     expect(refusal(notOwnerAndBlocked).code).toBe('rename_swap_not_owner');
   });
 
@@ -509,7 +580,10 @@ describe('renameSwapRefusal', () => {
     expect(err.message).not.toContain('other than CHECK');
     // A NOT VALID one belongs on the shadow only after the swap: the copied rows may have NULLs.
     const notValid = { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NOT VALID', validated: false };
-    const early = renameFacts({ attached: attachedFacts({ notNulls: [ID_NOT_NULL, notValid] }), shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [ID_NOT_NULL, notValid] } });
+    const early = renameFacts({
+      attached: attachedFacts({ notNulls: [ID_NOT_NULL, notValid] }),
+      shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [ID_NOT_NULL, notValid] },
+    });
     expect(refusal(early).message).toContain('NOT NULL constraints differ: original [], shadow [NOT NULL "Code" NOT VALID]');
     // Another name alone is no difference: the swap renames it.
     const renamed = renameFacts({ shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [{ ...ID_NOT_NULL, name: 'other name' }] } });
@@ -519,7 +593,10 @@ describe('renameSwapRefusal', () => {
   it('accepts a shadow without the NOT VALID CHECKs and refuses one that has them (the copied rows may violate them)', () => {
     const facts = notValidCheckFacts();
     expect(renameSwapRefusal(facts, {})).not.toBeInstanceOf(PgToolsError);
-    facts.shadowConstraints = { ...facts.shadowConstraints, checks: [...facts.shadowConstraints.checks, { name: CODE_NOT_VALID.name, def: CODE_NOT_VALID.def }] };
+    facts.shadowConstraints = {
+      ...facts.shadowConstraints,
+      checks: [...facts.shadowConstraints.checks, { name: CODE_NOT_VALID.name, def: CODE_NOT_VALID.def }],
+    };
     const err = refusal(facts);
     expect(err.code).toBe('swap_precondition');
     expect(err.message).toContain(
@@ -529,21 +606,37 @@ describe('renameSwapRefusal', () => {
 
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
     const missing = renameFacts();
-    missing.indexes = { ...missing.indexes, pairs: [{ original: missing.indexes.pairs[0]!.original, shadow: { missing: 'index "pg tools".nope does not exist' } }] };
+    missing.indexes = {
+      ...missing.indexes,
+      pairs: [{ original: missing.indexes.pairs[0]!.original, shadow: { missing: 'index "pg tools".nope does not exist' } }],
+    };
     expect(refusal(missing)).toMatchObject({ code: 'swap_precondition', message: 'index "pg tools".nope does not exist' });
     const unpaired = renameFacts();
     unpaired.indexes = { ...unpaired.indexes, pairs: unpaired.indexes.pairs.slice(1) };
-    expect(refusal(unpaired).message).toMatch(/^index pairs do not match: index "Sch ""é"".x"."PK ""c""" of .* has no copy; index "pg tools".index_16430 of .* is not paired/);
+    expect(refusal(unpaired).message).toMatch(
+      /^index pairs do not match: index "Sch ""é"".x"."PK ""c""" of .* has no copy; index "pg tools".index_16430 of .* is not paired/,
+    );
     const exclusion = renameFacts();
-    exclusion.indexes = { ...exclusion.indexes, original: exclusion.indexes.original.map((i) => (i.oid === 16432 ? { ...i, constraintType: 'x', constraintName: 'ex' } : i)) };
+    exclusion.indexes = {
+      ...exclusion.indexes,
+      original: exclusion.indexes.original.map((i) => (i.oid === 16432 ? { ...i, constraintType: 'x', constraintName: 'ex' } : i)),
+    };
     expect(refusal(exclusion)).toMatchObject({ code: 'rename_swap_unsupported' });
-    expect(refusal(renameFacts({ shadowStatistics: [] }))).toMatchObject({ code: 'swap_precondition', message: 'the shadow has no copy of statistics object "Sch ""é"".x"."St ""1"""' });
+    expect(refusal(renameFacts({ shadowStatistics: [] }))).toMatchObject({
+      code: 'swap_precondition',
+      message: 'the shadow has no copy of statistics object "Sch ""é"".x"."St ""1"""',
+    });
   });
 });
 
 describe('renameShadowStatements', () => {
   it('creates the shadow with LIKE, the options and the tablespace, then the CHECKs with their comments', () => {
-    const attached = attachedFacts({ constraintComments: [{ name: 'Code "chk"', comment: 'chk c' }, { name: 'PK "c"', comment: 'not a check' }] });
+    const attached = attachedFacts({
+      constraintComments: [
+        { name: 'Code "chk"', comment: 'chk c' },
+        { name: 'PK "c"', comment: 'not a check' },
+      ],
+    });
     expect(renameShadowStatements(attached, { schema: SHADOW_SCHEMA, name: SHADOW }, 'Fast "ts"')).toEqual([
       `CREATE TABLE "pg tools"."Shadow ""1""" (LIKE ${T} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE ` +
         `INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS) WITH ("fillfactor" = '80', toast."autovacuum_enabled" = 'false') TABLESPACE "Fast ""ts"""`,
@@ -554,7 +647,10 @@ describe('renameShadowStatements', () => {
     // PostgreSQL 18: LIKE copies NOT NULL constraints, making NOT VALID ones valid; the copied rows may have NULLs, so those go (the swap adds them).
     const notValid = attachedFacts({
       notNulls: [ID_NOT_NULL, { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NO INHERIT NOT VALID', validated: false }],
-      constraintComments: [{ name: 'Code nn', comment: 'nn c' }, { name: ID_NOT_NULL.name, comment: 'LIKE copies this one' }],
+      constraintComments: [
+        { name: 'Code nn', comment: 'nn c' },
+        { name: ID_NOT_NULL.name, comment: 'LIKE copies this one' },
+      ],
     });
     expect(renameShadowStatements(notValid, { schema: SHADOW_SCHEMA, name: SHADOW }, 'ts').slice(2)).toEqual([
       `ALTER TABLE "pg tools"."Shadow ""1""" ALTER COLUMN "Code" DROP NOT NULL`,

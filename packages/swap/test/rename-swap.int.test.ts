@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
 import { PgToolsError } from '@pgtools/core';
-import { createRenameShadow, dropShadow, executeRenameSwap, prepareRenameSwap, renameCopyColumns, renameSwap, shadowIndexDefinitions, type RelationName } from '../src/index.js';
+import {
+  createRenameShadow,
+  dropShadow,
+  executeRenameSwap,
+  prepareRenameSwap,
+  renameCopyColumns,
+  renameSwap,
+  shadowIndexDefinitions,
+  type RelationName,
+} from '../src/index.js';
 import { contentMd5 } from './shadow-helpers.js';
 
 let cluster: PgCluster;
@@ -131,11 +140,11 @@ describe('renameSwap as a non-superuser table owner', () => {
 
     // Indexes and constraints carry the original names.
     expect(
-      (await q(`SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'app.items'::regclass ORDER BY 1`)).map((r) => r.relname),
+      (await q(`SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'app.items'::regclass ORDER BY 1`)).map(
+        (r) => r.relname,
+      ),
     ).toEqual(['items_code_lower', 'items_pkey', 'items_sid_key']);
-    const cons = await q(
-      `SELECT conname, contype::text, convalidated FROM pg_constraint WHERE conrelid = 'app.items'::regclass ORDER BY conname`,
-    );
+    const cons = await q(`SELECT conname, contype::text, convalidated FROM pg_constraint WHERE conrelid = 'app.items'::regclass ORDER BY conname`);
     // PostgreSQL 18 keeps NOT NULL as constraints too.
     const notNulls = cluster.version >= 18 ? ['items_code_not_null', 'items_id_not_null', 'items_sid_not_null'] : [];
     const byName = (a: { conname: string }, b: { conname: string }) => (a.conname < b.conname ? -1 : 1);
@@ -176,7 +185,9 @@ describe('renameSwap as a non-superuser table owner', () => {
     // PostgreSQL 17 added MAINTAIN (m) to the owner's privileges.
     const ownerPrivileges = cluster.version >= 17 ? 'arwdDxtm' : 'arwdDxt';
     expect([...acl[0].acl].sort()).toEqual([`app_owner=${ownerPrivileges}/app_owner`, 'reader=r/app_owner']);
-    expect(await q(`SELECT attname, attacl::text[] AS acl FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attacl IS NOT NULL ORDER BY attname`)).toEqual([
+    expect(
+      await q(`SELECT attname, attacl::text[] AS acl FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attacl IS NOT NULL ORDER BY attname`),
+    ).toEqual([
       { attname: 'code', acl: ['writer=r/app_owner'] },
       { attname: 'payload', acl: ['writer=w/app_owner'] },
     ]);
@@ -212,9 +223,9 @@ describe('renameSwap as a non-superuser table owner', () => {
                       obj_description('app.items_code_lower'::regclass, 'pg_class') AS i,
                       (SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'items_cat_fk') AS f`),
     ).toEqual([{ t: 'the items', i: 'search', f: 'category link' }]);
-    expect(await q(`SELECT col_description('app.items'::regclass, attnum) AS c FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attname = 'code'`)).toEqual([
-      { c: 'item code' },
-    ]);
+    expect(
+      await q(`SELECT col_description('app.items'::regclass, attnum) AS c FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND attname = 'code'`),
+    ).toEqual([{ c: 'item code' }]);
     expect(
       await q(`SELECT c.reloptions::text[] AS heap, t.reloptions::text[] AS toast, c.relreplident::text AS ri
                  FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = 'app.items'::regclass`),

@@ -13,9 +13,7 @@ export async function buildCatalogShadow(client: pg.ClientBase, original: Relati
         AND a.attnum > 0 ORDER BY a.attnum`,
     [original.schema, original.name],
   );
-  const select = rows
-    .map((r) => (r.attisdropped ? `NULL::integer AS ${quoteIdent(`placeholder_${r.attnum}`)}` : quoteIdent(r.attname)))
-    .join(', ');
+  const select = rows.map((r) => (r.attisdropped ? `NULL::integer AS ${quoteIdent(`placeholder_${r.attnum}`)}` : quoteIdent(r.attname))).join(', ');
   const S = quoteQualified(shadow.schema, shadow.name);
   const T = quoteQualified(original.schema, original.name);
   await client.query(`CREATE TABLE ${S} AS SELECT ${select} FROM ONLY ${T} WITH NO DATA`);

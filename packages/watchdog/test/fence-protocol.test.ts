@@ -9,7 +9,13 @@ describe('fence protocol', () => {
     expect(parseFenceLine('disarmed')).toEqual({ type: 'disarmed' });
     expect(parseFenceLine('fencing 4242 timeout 2030')).toEqual({ type: 'fencing', postmasterPid: 4242, reason: 'timeout', sinceKeepaliveMs: 2030 });
     expect(parseFenceLine('fencing 4242 agent_gone 10')).toMatchObject({ reason: 'agent_gone' });
-    expect(parseFenceLine('fenced 4242 SIGKILL 520 2030')).toEqual({ type: 'fenced', postmasterPid: 4242, signal: 'SIGKILL', tookMs: 520, sinceKeepaliveMs: 2030 });
+    expect(parseFenceLine('fenced 4242 SIGKILL 520 2030')).toEqual({
+      type: 'fenced',
+      postmasterPid: 4242,
+      signal: 'SIGKILL',
+      tookMs: 520,
+      sinceKeepaliveMs: 2030,
+    });
     expect(parseFenceLine('failed 4242 4243 4250')).toEqual({ type: 'fence_failed', postmasterPid: 4242, survivors: [4243, 4250] });
     expect(parseFenceLine('skip 4242 pid_reused')).toEqual({ type: 'skipped', postmasterPid: 4242, reason: 'pid_reused' });
     expect(parseFenceLine('error bad_arm x')).toEqual({ type: 'error', message: 'bad_arm x' });

@@ -48,13 +48,19 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
   const machine = describeMachine();
   const notes: string[] = [];
   let contenders: ContenderName[] = [...options.contenders];
-  log(`starting PostgreSQL 15 with ${Object.entries(settings).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+  log(
+    `starting PostgreSQL 15 with ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ')}`,
+  );
   const cluster = await startPostgres({ settings, name: 'bench', version: options.pgVersion });
   try {
     const tools: Tools = { binDir: cluster.binDir, pgRepack: findPgRepack(cluster.binDir) };
     let pgRepackVersion: string | undefined;
     if (tools.pgRepack) {
-      pgRepackVersion = execFileSync(tools.pgRepack, ['--version'], { encoding: 'utf8' }).trim().replace(/^pg_repack\s*/, '');
+      pgRepackVersion = execFileSync(tools.pgRepack, ['--version'], { encoding: 'utf8' })
+        .trim()
+        .replace(/^pg_repack\s*/, '');
     } else if (contenders.includes('pg_repack')) {
       contenders = contenders.filter((c) => c !== 'pg_repack');
       notes.push('pg_repack skipped: not installed (Debian: `apt-get install postgresql-15-repack`).');
@@ -90,7 +96,9 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
     } finally {
       await client.end();
     }
-    log(`template ready in ${table.buildS.toFixed(1)} s: ${table.liveRows} live rows, heap ${table.heapMB.toFixed(0)} MB, total ${table.totalMB.toFixed(0)} MB`);
+    log(
+      `template ready in ${table.buildS.toFixed(1)} s: ${table.liveRows} live rows, heap ${table.heapMB.toFixed(0)} MB, total ${table.totalMB.toFixed(0)} MB`,
+    );
 
     const ctx = { host: cluster.host, port: cluster.port, user: cluster.superuser, template: TEMPLATE, tools, options, log };
     const loads: Array<'throttled' | 'unthrottled'> = options.unthrottled ? ['throttled', 'unthrottled'] : ['throttled'];
@@ -127,7 +135,17 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
     const targets = checkTargets(summaries);
     if (!loadCommand) {
       loadCommand = `pgbench ${pgbenchArgs(
-        { pgbench: 'pgbench', host: cluster.host, port: cluster.port, user: cluster.superuser, database: '<db>', rows: options.rows, clients: options.clients, threads: options.threads, tps: options.tps },
+        {
+          pgbench: 'pgbench',
+          host: cluster.host,
+          port: cluster.port,
+          user: cluster.superuser,
+          database: '<db>',
+          rows: options.rows,
+          clients: options.clients,
+          threads: options.threads,
+          tps: options.tps,
+        },
         '<script>',
         '<tmp>/tx',
       ).join(' ')}`;

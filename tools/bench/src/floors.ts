@@ -234,7 +234,18 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
     return {
       work,
       load,
-      report: renderFloors({ command, date: new Date().toISOString(), machine, version, rows: options.rows, runs: options.runs, windowS: options.baselineS, liveRows, work, load }),
+      report: renderFloors({
+        command,
+        date: new Date().toISOString(),
+        machine,
+        version,
+        rows: options.rows,
+        runs: options.runs,
+        windowS: options.baselineS,
+        liveRows,
+        work,
+        load,
+      }),
     };
   } finally {
     await cluster.destroy();

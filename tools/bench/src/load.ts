@@ -39,13 +39,31 @@ const APPLICATION_NAME = 'pgbench';
  */
 export function pgbenchArgs(o: LoadOptions, scriptFile: string, logPrefix: string): string[] {
   return [
-    '-h', o.host, '-p', String(o.port), '-U', o.user,
-    '-n', '-M', 'prepared', '-c', String(o.clients), '-j', String(o.threads),
+    '-h',
+    o.host,
+    '-p',
+    String(o.port),
+    '-U',
+    o.user,
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(o.clients),
+    '-j',
+    String(o.threads),
     // Ended early by terminating its sessions, once the repack and the tail are over.
-    '-T', '86400',
+    '-T',
+    '86400',
     ...(o.tps === undefined ? [] : ['-R', String(o.tps)]),
-    '-D', `maxid=${o.rows}`, '-D', `accounts=${accountsFor(o.rows)}`,
-    '-f', scriptFile, '--log', `--log-prefix=${logPrefix}`,
+    '-D',
+    `maxid=${o.rows}`,
+    '-D',
+    `accounts=${accountsFor(o.rows)}`,
+    '-f',
+    scriptFile,
+    '--log',
+    `--log-prefix=${logPrefix}`,
     o.database,
   ];
 }
@@ -92,10 +110,7 @@ export async function startLoad(admin: pg.ClientBase, o: LoadOptions): Promise<R
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   const sessions = async (): Promise<number[]> =>
     (
-      await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [
-        o.database,
-        APPLICATION_NAME,
-      ])
+      await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [o.database, APPLICATION_NAME])
     ).rows.map((r) => r.pid);
 
   const deadline = Date.now() + 30_000;

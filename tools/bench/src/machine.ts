@@ -42,6 +42,8 @@ export function describeMachine(): MachineInfo {
     memory: sh('free', ['-h']),
     kernel: sh('uname', ['-sr']),
     node: process.version,
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadAverage: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
   };
 }

@@ -111,7 +111,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const v = parsed.values;
   const heavy = v.heavy ?? false;
   const floors = v.floors ?? false;
-  const contenders = v.contenders === undefined ? [...CONTENDERS] : v.contenders.split(',').map((s) => s.trim()).filter(Boolean);
+  const contenders =
+    v.contenders === undefined
+      ? [...CONTENDERS]
+      : v.contenders
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   for (const c of contenders) {
     if (!(CONTENDERS as readonly string[]).includes(c)) {
       throw new PgToolsError('invalid_option', `unknown contender "${c}"; known: ${CONTENDERS.join(', ')}`);

@@ -124,10 +124,11 @@ export async function runPass(ctx: PassContext, contender: ContenderName, run: n
         const sampled = await locks.stop();
         stopped = await running.stop(db);
         const verification = await verifyTable(db, { rows: o.rows, amcheck: o.amcheck });
-        const { rows: wal } = await db.query<{ d1: string; d2: string }>(
-          'SELECT pg_wal_lsn_diff($2, $1)::text AS d1, pg_wal_lsn_diff($3, $1)::text AS d2',
-          [lsn0, lsn1, lsn2],
-        );
+        const { rows: wal } = await db.query<{ d1: string; d2: string }>('SELECT pg_wal_lsn_diff($2, $1)::text AS d1, pg_wal_lsn_diff($3, $1)::text AS d2', [
+          lsn0,
+          lsn1,
+          lsn2,
+        ]);
         const r = outcome?.run;
         const result: PassResult = {
           contender,
@@ -156,7 +157,8 @@ export async function runPass(ctx: PassContext, contender: ContenderName, run: n
           result.toolHolds = outcome.pgtools.result.accessExclusive;
         }
         const errors = [outcome?.error, ...verification.problems];
-        if (stopped.clientsAlive !== o.clients) errors.push(`only ${stopped.clientsAlive} of ${o.clients} load clients survived: ${stopped.stderr.slice(-500)}`);
+        if (stopped.clientsAlive !== o.clients)
+          errors.push(`only ${stopped.clientsAlive} of ${o.clients} load clients survived: ${stopped.stderr.slice(-500)}`);
         const error = errors.filter(Boolean).join('; ');
         if (error) result.error = error;
         return result;

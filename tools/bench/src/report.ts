@@ -76,13 +76,13 @@ export function resultsTable(rows: readonly ContenderSummary[]): string {
 /** What each column means, for the report and the README. */
 export const COLUMN_NOTES = [
   '**wall s**: the repack process from spawn to exit, median (min–max) of the fixed-rate runs; pgtools pays node start-up and module loading here, `repack()` is the median time inside the library call alone; `no-repack` is an idle window of the same load.',
-  '**AE max ms tool / pg_locks**: the longest ACCESS EXCLUSIVE hold on the table, from the tool\'s own timestamps (pgtools only) and from sampling `pg_locks` every few ms from another connection, timed by the server\'s clock (estimate: middle of the bounds the samples give; a hold shorter than one sampling gap can be missed). The tool\'s figure runs from its lock call returning to its COMMIT returning, so client scheduling delays on a busy machine can make it longer than the server-side hold. **AE total**: sum of the sampled holds.',
+  "**AE max ms tool / pg_locks**: the longest ACCESS EXCLUSIVE hold on the table, from the tool's own timestamps (pgtools only) and from sampling `pg_locks` every few ms from another connection, timed by the server's clock (estimate: middle of the bounds the samples give; a hold shorter than one sampling gap can be missed). The tool's figure runs from its lock call returning to its COMMIT returning, so client scheduling delays on a busy machine can make it longer than the server-side hold. **AE total**: sum of the sampled holds.",
   '**load p99 / max ms**: latency of the fixed-rate pgbench transactions scheduled during the repack, measured from their scheduled start (so it includes waiting behind a lock); **max lag**: the largest schedule lag among them.',
   '**tps kept**: transactions per second finished during the repack by the same load run unthrottled, as a share of the unthrottled tps in the `no-repack` window.',
-  '**WAL MB (net)**: `pg_current_wal_lsn()` difference over the repack (includes the load\'s WAL); net: from the start to the end of the tail minus what the load alone writes in as long (rate from `no-repack`), i.e. the WAL the repack adds, its triggers included.',
+  "**WAL MB (net)**: `pg_current_wal_lsn()` difference over the repack (includes the load's WAL); net: from the start to the end of the tail minus what the load alone writes in as long (rate from `no-repack`), i.e. the WAL the repack adds, its triggers included.",
   '**size**: `pg_total_relation_size` (heap + indexes + TOAST) before and after (after includes rows the load inserted meanwhile).',
   '**client RSS**: peak resident memory of the repack client process (GNU time `%M`), the highest over all passes.',
-  '**correct**: passes (fixed-rate and unthrottled) where the table checksum equals the one implied by the load\'s ledger, the three indexes are valid and pass `bt_index_check(heapallindexed)`, nothing is left over, and no load client failed.',
+  "**correct**: passes (fixed-rate and unthrottled) where the table checksum equals the one implied by the load's ledger, the three indexes are valid and pass `bt_index_check(heapallindexed)`, nothing is left over, and no load client failed.",
 ];
 
 /**
@@ -114,7 +114,11 @@ export function renderReport(r: ReportInput): string {
       `${o.unthrottled ? '; every contender also runs once more per run under the same load unthrottled' : ''}. Command: \`${r.loadCommand}\`.`,
   );
   out.push(`- Runs: ${o.runs}, contenders interleaved (${o.contenders.join(', ')}, then again); pg_locks sampled every ${o.lockSampleMs} ms.`);
-  out.push(`- Server settings (same for every contender): ${Object.entries(r.settings).map(([k, v]) => `\`${k}=${String(v)}\``).join(', ')}.`);
+  out.push(
+    `- Server settings (same for every contender): ${Object.entries(r.settings)
+      .map(([k, v]) => `\`${k}=${String(v)}\``)
+      .join(', ')}.`,
+  );
   for (const n of r.notes) out.push(`- ${n}`);
   out.push('', `## Results (median of ${o.runs} run${o.runs === 1 ? '' : 's'}, ${o.tps} tps)`, '', resultsTable(r.summaries), '');
   for (const n of COLUMN_NOTES) out.push(`- ${n}`);
@@ -123,7 +127,9 @@ export function renderReport(r: ReportInput): string {
     for (const t of r.targets) out.push(`| ${t.contender} | ${t.target} | ${t.actual} | ${t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
   }
   out.push('', '## Every pass', '');
-  out.push('| contender | run | load | wall s | repack() s | phases (s) | AE tool ms | AE pg_locks ms | p99 / max ms | tps | WAL MB | RSS MB | CPU s | result |');
+  out.push(
+    '| contender | run | load | wall s | repack() s | phases (s) | AE tool ms | AE pg_locks ms | p99 / max ms | tps | WAL MB | RSS MB | CPU s | result |',
+  );
   out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const p of r.passes) {
     const phases = p.phases?.map((x) => `${x.phase} ${f(x.ms / 1000, 2)}`).join(', ') ?? '';

@@ -55,8 +55,7 @@ export function summarize(passes: readonly PassResult[], contenders: readonly Co
     const fixed = all.filter((p) => p.load === 'throttled' && p.ok);
     const free = all.filter((p) => p.load === 'unthrottled' && p.ok);
     const walls = fixed.map((p) => p.wallMs / 1000);
-    const m = (f: (p: PassResult) => number | undefined): number | undefined =>
-      median(fixed.map(f).filter((x): x is number => x !== undefined));
+    const m = (f: (p: PassResult) => number | undefined): number | undefined => median(fixed.map(f).filter((x): x is number => x !== undefined));
     const unthrottledTps = median(free.map((p) => p.loadStats.tps));
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
     const isRepack = contender !== 'no-repack';

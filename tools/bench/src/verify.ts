@@ -38,10 +38,9 @@ export async function verifyTable(client: pg.ClientBase, { rows, amcheck }: { ro
   );
   if (indexes.length !== 3) problems.push(`indexes: expected 3, found ${indexes.map((i) => i.name).join(', ') || 'none'}`);
   for (const i of indexes.filter((x) => !x.valid)) problems.push(`index ${i.name} is not valid`);
-  const { rows: triggers } = await client.query<{ name: string }>(
-    'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal',
-    [table],
-  );
+  const { rows: triggers } = await client.query<{ name: string }>('SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal', [
+    table,
+  ]);
   if (triggers.length > 0) problems.push(`leftover triggers: ${triggers.map((t) => t.name).join(', ')}`);
   const { rows: leftovers } = await client.query<{ name: string }>(
     `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

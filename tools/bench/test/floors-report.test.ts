@@ -10,7 +10,14 @@ describe('renderFloors', () => {
       [FLOOR_STEPS.ctas, samples(600, 580, 610)],
       [FLOOR_STEPS.insert, samples(780, 760, 800)],
       [FLOOR_STEPS.hints, samples(80, 90, 80)],
-      [FLOOR_STEPS.pgtoolsBuilds, [{ ms: 680, cores: 1.9 }, { ms: 700, cores: 1.9 }, { ms: 670, cores: 1.9 }]],
+      [
+        FLOOR_STEPS.pgtoolsBuilds,
+        [
+          { ms: 680, cores: 1.9 },
+          { ms: 700, cores: 1.9 },
+          { ms: 670, cores: 1.9 },
+        ],
+      ],
       [FLOOR_STEPS.serialBuilds, samples(940, 870, 950)],
       [FLOOR_STEPS.analyze, samples(160, 150, 180)],
     ]);

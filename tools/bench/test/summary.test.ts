@@ -31,7 +31,14 @@ describe('summarize', () => {
     pass({ contender: 'no-repack', load: 'throttled', walWithTailBytes: 4 * MB, walWithTailMs: 4000 }),
     pass({ contender: 'no-repack', load: 'unthrottled', loadStats: { transactions: 1, failed: 0, p99Ms: 1, maxMs: 1, maxLagMs: undefined, tps: 1000 } }),
     ...[2000, 2400, 2200].map((wallMs, i) =>
-      pass({ contender: 'pg_repack', load: 'throttled', run: i + 1, wallMs, maxRssKb: 8000, sampledHolds: [{ pid: 1, estimateMs: 20, lowerMs: 15, upperMs: 25 }] }),
+      pass({
+        contender: 'pg_repack',
+        load: 'throttled',
+        run: i + 1,
+        wallMs,
+        maxRssKb: 8000,
+        sampledHolds: [{ pid: 1, estimateMs: 20, lowerMs: 15, upperMs: 25 }],
+      }),
     ),
     pass({ contender: 'pg_repack', load: 'unthrottled', loadStats: { transactions: 1, failed: 0, p99Ms: 1, maxMs: 1, maxLagMs: undefined, tps: 900 } }),
     pass({
@@ -40,11 +47,20 @@ describe('summarize', () => {
       wallMs: 1500,
       innerMs: 1300,
       maxRssKb: 60 * 1024,
-      toolHolds: [{ purpose: 'setup', heldMs: 30 }, { purpose: 'swap', heldMs: 120 }],
+      toolHolds: [
+        { purpose: 'setup', heldMs: 30 },
+        { purpose: 'swap', heldMs: 120 },
+      ],
       sampledHolds: [{ pid: 2, estimateMs: 118, lowerMs: 110, upperMs: 126 }],
       loadStats: { transactions: 600, failed: 0, p99Ms: 100, maxMs: 130, maxLagMs: 50, tps: 400 },
     }),
-    pass({ contender: 'pgtools-catalog', load: 'unthrottled', verification: { correct: false, problems: ['checksum'], liveRows: 1, heapBytes: 1, totalBytes: 1 }, ok: false, error: 'checksum' }),
+    pass({
+      contender: 'pgtools-catalog',
+      load: 'unthrottled',
+      verification: { correct: false, problems: ['checksum'], liveRows: 1, heapBytes: 1, totalBytes: 1 },
+      ok: false,
+      error: 'checksum',
+    }),
   ];
   const rows = summarize(passes, ['no-repack', 'pg_repack', 'pgtools-catalog']);
 

@@ -87,9 +87,15 @@ async function main(): Promise<void> {
     console.log(bold('\nSummary'));
     console.log('| step | result |');
     console.log('|---|---|');
-    console.log(`| online repack of public.demo_orders | exit ${repacked.code}, ${secs(repackMs)}, ${mb(before)} -> ${mb(after)} (${mb(before - after)} reclaimed) |`);
-    console.log(`| switchover ${switchover.leaderBefore} -> ${switchover.leaderAfter} | write outage ${secs(switchover.impact?.outageMs ?? 0)} through HAProxy |`);
-    console.log(`| primary ${kill.leaderBefore} killed (agent + postmaster) | write outage ${secs(kill.impact?.outageMs ?? 0)}, new leader ${kill.leaderAfter} |`);
+    console.log(
+      `| online repack of public.demo_orders | exit ${repacked.code}, ${secs(repackMs)}, ${mb(before)} -> ${mb(after)} (${mb(before - after)} reclaimed) |`,
+    );
+    console.log(
+      `| switchover ${switchover.leaderBefore} -> ${switchover.leaderAfter} | write outage ${secs(switchover.impact?.outageMs ?? 0)} through HAProxy |`,
+    );
+    console.log(
+      `| primary ${kill.leaderBefore} killed (agent + postmaster) | write outage ${secs(kill.impact?.outageMs ?? 0)}, new leader ${kill.leaderAfter} |`,
+    );
     console.log(`| acknowledged writes lost | ${lost} |`);
     if (lost > 0) {
       console.log(

@@ -76,9 +76,13 @@ export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
         break;
       }
       case '--scenarios': {
-        const list = value().split(',').map((s) => s.trim()).filter(Boolean);
+        const list = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         const unknown = list.filter((s) => !(HA_BENCH_SCENARIOS as readonly string[]).includes(s));
-        if (unknown.length || list.length === 0) throw new Error(`--scenarios: unknown ${unknown.join(', ') || '(empty list)'}; choose from ${HA_BENCH_SCENARIOS.join(', ')}`);
+        if (unknown.length || list.length === 0)
+          throw new Error(`--scenarios: unknown ${unknown.join(', ') || '(empty list)'}; choose from ${HA_BENCH_SCENARIOS.join(', ')}`);
         // Run order stays the bench's own, whatever order the list names them in.
         args.scenarios = HA_BENCH_SCENARIOS.filter((s) => list.includes(s));
         break;
@@ -86,7 +90,8 @@ export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
       case '--sequences': {
         const v = value();
         const list = v === 'none' ? [] : v.split(',').map((s) => s.trim());
-        if (list.some((m) => m !== 'async' && m !== 'sync') || (v !== 'none' && list.length === 0)) throw new Error(`--sequences must be async, sync, async,sync or none, got ${v}`);
+        if (list.some((m) => m !== 'async' && m !== 'sync') || (v !== 'none' && list.length === 0))
+          throw new Error(`--sequences must be async, sync, async,sync or none, got ${v}`);
         args.sequenceModes = (['async', 'sync'] as const).filter((m) => list.includes(m));
         break;
       }

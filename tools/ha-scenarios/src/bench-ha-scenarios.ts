@@ -52,7 +52,12 @@ export interface HaBenchSpecOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function firstOtherAcceptance(ctx: ScenarioContext, notFrom: string, since: number, timeoutMs: number): Promise<{ node: string; at: number } | undefined> {
+async function firstOtherAcceptance(
+  ctx: ScenarioContext,
+  notFrom: string,
+  since: number,
+  timeoutMs: number,
+): Promise<{ node: string; at: number } | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const hit = ctx.detector().acceptances.find((a) => a.node !== notFrom && a.ackedAt > since);
@@ -63,7 +68,13 @@ async function firstOtherAcceptance(ctx: ScenarioContext, notFrom: string, since
 }
 
 /** Waits for a new primary, records it, powers the old node's agent on and times its rejoin. */
-async function promotionThenRejoin(ctx: ScenarioContext, faultAt: number, o: Required<HaBenchSpecOptions>, extras: HaBenchExtras, holdMs: number): Promise<void> {
+async function promotionThenRejoin(
+  ctx: ScenarioContext,
+  faultAt: number,
+  o: Required<HaBenchSpecOptions>,
+  extras: HaBenchExtras,
+  holdMs: number,
+): Promise<void> {
   const old = ctx.leader;
   const hit = await firstOtherAcceptance(ctx, old.name, faultAt, o.promotionTimeoutMs);
   if (hit) {

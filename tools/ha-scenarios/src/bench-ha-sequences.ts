@@ -52,7 +52,12 @@ const firstLine = (err: unknown): string => (err instanceof Error ? err.message 
  * const measured = await runBenchSequences(cluster, 'ha-agent', 'async', (m) => console.error(m));
  * ```
  */
-export async function runBenchSequences(cluster: ScenarioCluster, agent: AgentKind, mode: HaBenchMode, log: (message: string) => void): Promise<HaBenchSequenceMeasurement[]> {
+export async function runBenchSequences(
+  cluster: ScenarioCluster,
+  agent: AgentKind,
+  mode: HaBenchMode,
+  log: (message: string) => void,
+): Promise<HaBenchSequenceMeasurement[]> {
   const out: HaBenchSequenceMeasurement[] = [];
   let broken: string | undefined;
   for (const sequence of HA_BENCH_SEQUENCES) {
@@ -65,7 +70,9 @@ export async function runBenchSequences(cluster: ScenarioCluster, agent: AgentKi
       if (mode === 'sync') await waitForSyncStandby(cluster);
       const result = await runFaultSequence(cluster, benchSequenceSpec(sequence, mode));
       out.push({ ok: true, agent, mode, sequence, result });
-      log(`${sequence} (${mode}): lost ${result.lost.length}/${result.acknowledged} (${result.unexcused.length} outside the bound), split brain ${result.splitBrain ? 'YES' : 'no'}`);
+      log(
+        `${sequence} (${mode}): lost ${result.lost.length}/${result.acknowledged} (${result.unexcused.length} outside the bound), split brain ${result.splitBrain ? 'YES' : 'no'}`,
+      );
     } catch (err) {
       out.push({ ok: false, agent, mode, sequence, error: firstLine(err) });
       log(`${sequence} (${mode}) failed: ${firstLine(err)}`);
@@ -86,7 +93,12 @@ const TITLES: Readonly<Record<HaBenchSequence, string>> = {
   'switchover-crash-power-loss': 'switchover, then postmaster SIGKILL, power loss 3 s later',
 };
 const AGENT_TITLES: Readonly<Record<AgentKind, string>> = { 'ha-agent': 'pgtools ha-agent', patroni: 'Patroni 3.0.2' };
-const COLUMNS = ['acked writes lost (outside the bound)', 'replicas streaming / write outage after the kill', 'new primary after the last fault', 'split brain'] as const;
+const COLUMNS = [
+  'acked writes lost (outside the bound)',
+  'replicas streaming / write outage after the kill',
+  'new primary after the last fault',
+  'split brain',
+] as const;
 
 function cells(m: HaBenchSequenceMeasurement | undefined): string[] {
   if (!m) return COLUMNS.map(() => 'not run');

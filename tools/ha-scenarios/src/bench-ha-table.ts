@@ -36,7 +36,9 @@ function cells(ms: readonly HaBenchMeasurement[]): string[] {
   return [
     spread(rs.map((r) => r.outageMs)) + (failed ? ` (+${failed} failed run${failed > 1 ? 's' : ''})` : ''),
     spread(rs.map((r) => r.pgOutageMs)) + (anySplit ? ' *' : ''),
-    ok.map(({ result: r, extras: e }) => `${r.lost.length} of ${r.acknowledged}${e.orphanWritesDiscarded ? ` + ${e.orphanWritesDiscarded} direct †` : ''}`).join(', '),
+    ok
+      .map(({ result: r, extras: e }) => `${r.lost.length} of ${r.acknowledged}${e.orphanWritesDiscarded ? ` + ${e.orphanWritesDiscarded} direct †` : ''}`)
+      .join(', '),
     rs.map((r) => (r.splitBrain ? '**YES**' : 'no')).join(', '),
     rs.map((r) => `${r.timelineBefore} → ${r.timelineAfter}`).join(', '),
   ];
@@ -69,13 +71,16 @@ function rssCell(rss: { start?: AgentRss[]; end?: AgentRss[] } | undefined): str
  */
 export function formatHaBenchTable(report: HaBenchReport, o: { command?: string } = {}): string {
   const { agents } = report;
-  const pick = (agent: AgentKind, scenario: HaBenchScenario): HaBenchMeasurement[] => report.measurements.filter((m) => m.agent === agent && m.scenario === scenario);
+  const pick = (agent: AgentKind, scenario: HaBenchScenario): HaBenchMeasurement[] =>
+    report.measurements.filter((m) => m.agent === agent && m.scenario === scenario);
   const header = ['Scenario', ...agents.flatMap((a) => COLUMNS.map((c) => `${AGENT_TITLES[a]}: ${c}`))];
   const row = (cellsOf: string[]): string => `| ${cellsOf.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   const lines = [row(header), row(header.map(() => '---'))];
   const blankGroup = (first: string): string[] => [first, ...COLUMNS.slice(1).map(() => '')];
   for (const scenario of report.scenarios) {
-    lines.push(row([HA_BENCH_TITLES[scenario], ...agents.flatMap((a) => (report.clusterErrors[a] ? blankGroup('cluster did not start') : cells(pick(a, scenario))))]));
+    lines.push(
+      row([HA_BENCH_TITLES[scenario], ...agents.flatMap((a) => (report.clusterErrors[a] ? blankGroup('cluster did not start') : cells(pick(a, scenario))))]),
+    );
   }
   if (report.scenarios.includes('power-loss')) {
     lines.push(row(['rejoin after power loss (agent start → streaming)', ...agents.flatMap((a) => blankGroup(rejoinCell(pick(a, 'power-loss'))))]));
@@ -95,10 +100,16 @@ export function formatHaBenchTable(report: HaBenchReport, o: { command?: string 
       `${report.runs} run${report.runs > 1 ? 's' : ''} per scenario${report.runs > 1 ? ' (times: median and range)' : ''}; total ${((report.finishedAt - report.startedAt) / 60_000).toFixed(1)} min.`,
   ];
   if (report.measurements.some((m) => m.ok && m.result.splitBrain)) {
-    out.push('', '\\* The old primary kept accepting direct writes after the new primary had accepted some: the PostgreSQL-level gap is short because two primaries were writable.');
+    out.push(
+      '',
+      '\\* The old primary kept accepting direct writes after the new primary had accepted some: the PostgreSQL-level gap is short because two primaries were writable.',
+    );
   }
   if (report.measurements.some((m) => m.extras.orphanWritesDiscarded)) {
-    out.push('', '† Direct writes (the split-brain probe, one every 100 ms on the node\'s own socket) that the old primary acknowledged after the new primary existed and that are missing on the final primary: a client writing to the old primary directly (or through a proxy still routing to it) lost them.');
+    out.push(
+      '',
+      "† Direct writes (the split-brain probe, one every 100 ms on the node's own socket) that the old primary acknowledged after the new primary existed and that are missing on the final primary: a client writing to the old primary directly (or through a proxy still routing to it) lost them.",
+    );
   }
   const sequences = formatSequenceTable(report.sequences, agents);
   if (sequences) out.push('', sequences);
@@ -114,13 +125,23 @@ export function formatHaBenchTable(report: HaBenchReport, o: { command?: string 
     const e = m.extras;
     const parts = [`leader ${r.leaderBefore} → ${r.leaderAfter}`];
     if (e.newPrimaryAfterMs !== undefined) parts.push(`new primary ${e.newPrimary} accepted writes ${secs(e.newPrimaryAfterMs)} after the fault`);
-    if (e.oldPrimaryLastWriteAfterMs !== undefined && m.scenario !== 'postmaster-kill') parts.push(`old primary's last direct write ${secs(e.oldPrimaryLastWriteAfterMs)} after the fault`);
-    if (e.orphanWrites !== undefined) parts.push(`${e.orphanWrites} direct writes accepted by the old primary after the new one existed${e.orphanWritesDiscarded !== undefined ? `, ${e.orphanWritesDiscarded} of them missing on the final primary` : ''}`);
+    if (e.oldPrimaryLastWriteAfterMs !== undefined && m.scenario !== 'postmaster-kill')
+      parts.push(`old primary's last direct write ${secs(e.oldPrimaryLastWriteAfterMs)} after the fault`);
+    if (e.orphanWrites !== undefined)
+      parts.push(
+        `${e.orphanWrites} direct writes accepted by the old primary after the new one existed${e.orphanWritesDiscarded !== undefined ? `, ${e.orphanWritesDiscarded} of them missing on the final primary` : ''}`,
+      );
     if (e.rejoinMs !== undefined) parts.push(`rejoin ${secs(e.rejoinMs)}`);
     if (e.rejoinTimedOutMs !== undefined) parts.push(`not streaming ${secs(e.rejoinTimedOutMs)} after its agent started`);
     if (e.switchoverAnsweredAfterMs !== undefined) parts.push(`POST /switchover answered in ${secs(e.switchoverAnsweredAfterMs)}`);
     parts.push(`converged ${secs(r.recoveredAfterMs)} after the fault`, `${r.acknowledged} writes acknowledged, ${r.writerErrors} writer errors`);
-    if (r.lost.length) parts.push(`lost ids ${r.lost.slice(0, 8).map((a) => a.id).join(' ')}${r.lost.length > 8 ? ' …' : ''} (${r.lostOutsideBound.length} outside the ${r.lossBoundMs} ms bound)`);
+    if (r.lost.length)
+      parts.push(
+        `lost ids ${r.lost
+          .slice(0, 8)
+          .map((a) => a.id)
+          .join(' ')}${r.lost.length > 8 ? ' …' : ''} (${r.lostOutsideBound.length} outside the ${r.lossBoundMs} ms bound)`,
+      );
     if (r.splitBrain) parts.push(`split brain: ${r.evidence[0]}`);
     out.push(head + parts.join('; '));
   }

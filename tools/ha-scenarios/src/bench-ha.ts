@@ -1,7 +1,14 @@
 import type { AgentKind } from './agent-kind.js';
 import { agentRss, type AgentRss } from './agent-rss.js';
 import { runBenchSequences, type HaBenchMode, type HaBenchSequenceMeasurement } from './bench-ha-sequences.js';
-import { finishHaBenchExtras, haBenchSpec, HA_BENCH_SCENARIOS, type HaBenchExtras, type HaBenchScenario, type HaBenchSpecOptions } from './bench-ha-scenarios.js';
+import {
+  finishHaBenchExtras,
+  haBenchSpec,
+  HA_BENCH_SCENARIOS,
+  type HaBenchExtras,
+  type HaBenchScenario,
+  type HaBenchSpecOptions,
+} from './bench-ha-scenarios.js';
 import { SCENARIO_TIMINGS, type HaTimings } from './node-config.js';
 import { startScenarioCluster, type ScenarioCluster } from './scenario-cluster.js';
 import { runScenario, type ScenarioResult } from './scenario-run.js';
@@ -82,7 +89,19 @@ export async function runHaBench(options: HaBenchOptions = {}): Promise<HaBenchR
   const timings = options.timings ?? SCENARIO_TIMINGS;
   const haproxy = { interMs: options.haproxy?.interMs ?? 3000, fall: options.haproxy?.fall ?? 3, rise: options.haproxy?.rise ?? 2 };
   const sequenceModes = options.sequenceModes ?? ['async', 'sync'];
-  const report: HaBenchReport = { agents, scenarios, runs, timings, haproxy, measurements: [], sequences: [], rss: {}, clusterErrors: {}, startedAt: Date.now(), finishedAt: 0 };
+  const report: HaBenchReport = {
+    agents,
+    scenarios,
+    runs,
+    timings,
+    haproxy,
+    measurements: [],
+    sequences: [],
+    rss: {},
+    clusterErrors: {},
+    startedAt: Date.now(),
+    finishedAt: 0,
+  };
   const signal = options.signal;
   let current: ScenarioCluster | undefined;
 
@@ -176,7 +195,10 @@ export async function runHaBench(options: HaBenchOptions = {}): Promise<HaBenchR
             const result = await step(runScenario(current, haBenchSpec(scenario, options, extras)));
             await step(finishHaBenchExtras(current, result, extras));
             report.measurements.push({ ok: true, agent, scenario, run, result, extras });
-            emit('measured', `${scenario}: outage ${(result.outageMs / 1000).toFixed(2)} s via HAProxy, ${(result.pgOutageMs / 1000).toFixed(2)} s direct, lost ${result.lost.length}/${result.acknowledged}, split brain ${result.splitBrain ? 'YES' : 'no'}, timeline ${result.timelineBefore} -> ${result.timelineAfter}`);
+            emit(
+              'measured',
+              `${scenario}: outage ${(result.outageMs / 1000).toFixed(2)} s via HAProxy, ${(result.pgOutageMs / 1000).toFixed(2)} s direct, lost ${result.lost.length}/${result.acknowledged}, split brain ${result.splitBrain ? 'YES' : 'no'}, timeline ${result.timelineBefore} -> ${result.timelineAfter}`,
+            );
           } catch (err) {
             if (signal?.aborted) throw err;
             report.measurements.push({ ok: false, agent, scenario, run, error: firstLine(err), extras });

@@ -71,8 +71,16 @@ export async function checkConvergence(nodes: readonly ScenarioNode[], o: { writ
   if (badReplica) return { ok: false, reason: `/cluster: ${JSON.stringify(members.map((m) => [m.name, m.role, m.state]))}` };
 
   const checks = await Promise.all([
-    leader.rest('GET', '/primary').then((r) => r.status, () => 0),
-    ...others.map((n) => n.rest('GET', '/replica').then((r) => r.status, () => 0)),
+    leader.rest('GET', '/primary').then(
+      (r) => r.status,
+      () => 0,
+    ),
+    ...others.map((n) =>
+      n.rest('GET', '/replica').then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ),
   ]);
   if (checks[0] !== 200) return { ok: false, reason: `GET /primary on ${leader.name}: ${checks[0]}` };
   const notReplica = others.filter((_, i) => checks[i + 1] !== 200).map((n) => n.name);

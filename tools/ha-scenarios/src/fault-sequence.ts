@@ -126,7 +126,8 @@ export async function runFaultSequence(cluster: ScenarioCluster, spec: SequenceS
   };
   try {
     for (let i = 0; i < 300 && writer.acks.filter((a) => a.server === before.leader).length < 10; i++) await sleep(100);
-    if (writer.acks.length < 10) throw new Error(`the writer got ${writer.acks.length} acknowledgements through HAProxy in 30 s (last error: ${writer.errors.at(-1)?.message})`);
+    if (writer.acks.length < 10)
+      throw new Error(`the writer got ${writer.acks.length} acknowledgements through HAProxy in 30 s (last error: ${writer.errors.at(-1)?.message})`);
     await spec.run(ctx);
     const recoveryStart = Date.now();
     const after = await cluster.converged({ timeoutMs: 120_000, writer, writesSince: recoveryStart });
@@ -168,7 +169,11 @@ const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
  */
 export function formatSequenceSummary(r: SequenceResult): string {
   const faults = r.faults.map((f) => `${f.name} on ${f.node} at ${clock(f.at)}`).join(', then ');
-  const marks = Object.keys(r.marks).length ? `, ${Object.entries(r.marks).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+  const marks = Object.keys(r.marks).length
+    ? `, ${Object.entries(r.marks)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`
+    : '';
   const head =
     `[sequence] ${r.name} (${r.agent}): lost ${r.lost.length}/${r.acknowledged} acked writes (${r.unexcused.length} outside the bound of ${r.lossBoundMs} ms before a fault), ` +
     `split brain: ${r.splitBrain ? `YES (${r.evidence[0]})` : 'no'}, leader ${r.leaderBefore} -> ${r.leaderAfter}, converged ${(r.recoveredAfterMs / 1000).toFixed(1)} s after the last fault; faults: ${faults}${marks}`;

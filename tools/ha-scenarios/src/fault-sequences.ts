@@ -25,7 +25,12 @@ export const SECOND_FAULT_AFTER_MS = 3000;
  * const at = await replicasStreamingAgain(leader, ['node2', 'node3'], killedAt, 10_000);
  * ```
  */
-export async function replicasStreamingAgain(primary: ScenarioNode, replicas: readonly string[], since: number, timeoutMs: number): Promise<number | undefined> {
+export async function replicasStreamingAgain(
+  primary: ScenarioNode,
+  replicas: readonly string[],
+  since: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

@@ -21,7 +21,18 @@ export type { Acceptance, ProbeTarget, SplitBrainDetector, SplitBrainReport } fr
 export { outageWindow } from './outage.js';
 export type { Outage } from './outage.js';
 export { findLostWrites } from './lost-writes.js';
-export { partitionNode, healNode, signalAgent, stallAgent, signalPostmaster, killBackend, powerLoss, stopEtcd, startEtcdAgain, restartAgent } from './faults.js';
+export {
+  partitionNode,
+  healNode,
+  signalAgent,
+  stallAgent,
+  signalPostmaster,
+  killBackend,
+  powerLoss,
+  stopEtcd,
+  startEtcdAgain,
+  restartAgent,
+} from './faults.js';
 export { runScenario, formatScenarioSummary, waitForNewPrimary } from './scenario-run.js';
 export type { ScenarioContext, ScenarioResult, ScenarioSpec } from './scenario-run.js';
 export { agentRss } from './agent-rss.js';

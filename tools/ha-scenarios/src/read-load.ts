@@ -28,11 +28,21 @@ export interface ReadLoad {
  * await reader.stop();
  * ```
  */
-export function startReader(o: { target: SocketTarget; run: string; intervalMs?: number; timeoutMs?: number; serverName?: (address: string) => string; maxDurationMs?: number }): ReadLoad {
+export function startReader(o: {
+  target: SocketTarget;
+  run: string;
+  intervalMs?: number;
+  timeoutMs?: number;
+  serverName?: (address: string) => string;
+  maxDurationMs?: number;
+}): ReadLoad {
   const reads: Read[] = [];
   const errors: LoadError[] = [];
   const loop = startPacedLoop({ ...o, applicationName: 'ha-scenarios-reader', errors }, async (client) => {
-    const r = await client.query<{ server: string | null; seen: number | null }>('SELECT host(inet_server_addr()) AS server, (SELECT max(id) FROM ha_writes WHERE run = $1) AS seen', [o.run]);
+    const r = await client.query<{ server: string | null; seen: number | null }>(
+      'SELECT host(inet_server_addr()) AS server, (SELECT max(id) FROM ha_writes WHERE run = $1) AS seen',
+      [o.run],
+    );
     const address = r.rows[0]?.server ?? '?';
     reads.push({ at: Date.now(), server: o.serverName ? o.serverName(address) : address, seen: Number(r.rows[0]?.seen ?? 0) });
   });

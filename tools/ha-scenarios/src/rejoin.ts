@@ -18,7 +18,11 @@ export async function waitStreaming(primary: ScenarioNode, member: string, timeo
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const rows = await primary.query<{ ok: number }>("SELECT 1 AS ok FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'", [member], 1500);
+      const rows = await primary.query<{ ok: number }>(
+        "SELECT 1 AS ok FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'",
+        [member],
+        1500,
+      );
       if (rows.length > 0) return Date.now();
     } catch {
       // The primary restarting or busy: look again.

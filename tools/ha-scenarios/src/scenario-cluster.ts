@@ -1,4 +1,17 @@
-import { createNetwork, makeTempDir, pgBinDir, serverUser, startEtcd, startHaproxy, waitFor, type EtcdCluster, type Haproxy, type NetHost, type TempDir, type TestNetwork } from '@pgtools/testkit';
+import {
+  createNetwork,
+  makeTempDir,
+  pgBinDir,
+  serverUser,
+  startEtcd,
+  startHaproxy,
+  waitFor,
+  type EtcdCluster,
+  type Haproxy,
+  type NetHost,
+  type TempDir,
+  type TestNetwork,
+} from '@pgtools/testkit';
 import { join } from 'node:path';
 import type { AgentKind } from './agent-kind.js';
 import { waitConverged, type Converged } from './convergence.js';

@@ -119,7 +119,8 @@ export async function runScenario(cluster: ScenarioCluster, spec: ScenarioSpec):
   try {
     const warm = spec.warmupWrites ?? 10;
     for (let i = 0; i < 300 && writer.acks.filter((a) => a.server === before.leader).length < warm; i++) await sleep(100);
-    if (writer.acks.length < warm) throw new Error(`the writer got ${writer.acks.length} acknowledgements through HAProxy in 30 s (last error: ${writer.errors.at(-1)?.message})`);
+    if (writer.acks.length < warm)
+      throw new Error(`the writer got ${writer.acks.length} acknowledgements through HAProxy in 30 s (last error: ${writer.errors.at(-1)?.message})`);
     const called = Date.now();
     const faultAt = (await spec.fault(ctx)) ?? called;
     await spec.recover?.(ctx);
@@ -175,7 +176,11 @@ export function formatScenarioSummary(r: ScenarioResult): string {
   const lost = r.lost.length
     ? ` [lost ids ${r.lost.map((a) => `${a.id}@${new Date(a.at).toISOString().slice(11, 23)}`).join(' ')}; fault at ${new Date(r.faultAt).toISOString().slice(11, 23)}]`
     : '';
-  const marks = Object.keys(r.marks).length ? `, ${Object.entries(r.marks).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+  const marks = Object.keys(r.marks).length
+    ? `, ${Object.entries(r.marks)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`
+    : '';
   return (
     `[scenario] ${r.name} (${r.agent}): outage ${(r.outageMs / 1000).toFixed(2)} s via HAProxy, ${(r.pgOutageMs / 1000).toFixed(2)} s direct, lost ${r.lost.length}/${r.acknowledged} acked writes` +
     ` (bound ${r.lossBoundMs} ms before the fault)${lost}, split brain: ${r.splitBrain ? `YES (${r.evidence[0]})` : 'no'}` +
@@ -193,7 +198,12 @@ export function formatScenarioSummary(r: ScenarioResult): string {
  * const at = await waitForNewPrimary(ctx, ctx.leader.name, faultAt, 60_000);
  * ```
  */
-export async function waitForNewPrimary(ctx: Pick<ScenarioContext, 'detector'>, notFrom: string, since: number, timeoutMs: number): Promise<number | undefined> {
+export async function waitForNewPrimary(
+  ctx: Pick<ScenarioContext, 'detector'>,
+  notFrom: string,
+  since: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const hit = ctx.detector().acceptances.find((a) => a.node !== notFrom && a.ackedAt > since);

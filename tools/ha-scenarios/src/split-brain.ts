@@ -24,7 +24,8 @@ export interface SplitBrainReport {
 }
 
 /** The probe table (created by `startScenarioCluster`). */
-export const PROBE_TABLE_DDL = 'CREATE TABLE IF NOT EXISTS ha_probe (node text NOT NULL, round int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())';
+export const PROBE_TABLE_DDL =
+  'CREATE TABLE IF NOT EXISTS ha_probe (node text NOT NULL, round int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())';
 
 /**
  * Decides split brain from the acknowledged direct writes: two nodes accepting in the same round,
@@ -134,7 +135,11 @@ export function startSplitBrainDetector(
     }
   })();
 
-  const report = (): SplitBrainReport => ({ rounds: round, acceptances: [...acceptances], ...analyzeAcceptances(acceptances, { leadershipMayReturn: o.leadershipMayReturn === true }) });
+  const report = (): SplitBrainReport => ({
+    rounds: round,
+    acceptances: [...acceptances],
+    ...analyzeAcceptances(acceptances, { leadershipMayReturn: o.leadershipMayReturn === true }),
+  });
   return {
     report,
     async stop() {

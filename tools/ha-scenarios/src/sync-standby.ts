@@ -18,7 +18,9 @@ export async function waitForSyncStandby(cluster: ScenarioCluster, timeoutMs = 6
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answers = await Promise.all(cluster.nodes.map((n) => n.rest('GET', '/cluster').catch(() => undefined)));
-    const named = answers.some((a) => a?.status === 200 && (JSON.parse(a.body) as { members: Array<{ role: string }> }).members.some((m) => m.role === 'sync_standby'));
+    const named = answers.some(
+      (a) => a?.status === 200 && (JSON.parse(a.body) as { members: Array<{ role: string }> }).members.some((m) => m.role === 'sync_standby'),
+    );
     if (named) return;
     if (Date.now() > deadline) throw new Error(`no synchronous standby named within ${timeoutMs / 1000} s`);
     await sleep(500);

@@ -23,7 +23,8 @@ export interface WriteLoad {
 }
 
 /** The table the writer inserts into (created by `startScenarioCluster`). */
-export const WRITES_TABLE_DDL = 'CREATE TABLE IF NOT EXISTS ha_writes (run text NOT NULL, id int NOT NULL, client_at timestamptz NOT NULL, PRIMARY KEY (run, id))';
+export const WRITES_TABLE_DDL =
+  'CREATE TABLE IF NOT EXISTS ha_writes (run text NOT NULL, id int NOT NULL, client_at timestamptz NOT NULL, PRIMARY KEY (run, id))';
 
 /**
  * Inserts one row every `intervalMs` through `target` (HAProxy's writer socket), on one
@@ -55,7 +56,10 @@ export function startWriter(o: {
   let id = 0;
   const loop = startPacedLoop({ ...o, applicationName: 'ha-scenarios-writer', errors }, async (client, started) => {
     const n = ++id;
-    const r = await client.query<{ server: string | null }>('INSERT INTO ha_writes (run, id, client_at) VALUES ($1, $2, $3) RETURNING host(inet_server_addr()) AS server', [o.run, n, new Date(started)]);
+    const r = await client.query<{ server: string | null }>(
+      'INSERT INTO ha_writes (run, id, client_at) VALUES ($1, $2, $3) RETURNING host(inet_server_addr()) AS server',
+      [o.run, n, new Date(started)],
+    );
     const address = r.rows[0]?.server ?? '?';
     acks.push({ id: n, at: Date.now(), server: o.serverName ? o.serverName(address) : address });
   });

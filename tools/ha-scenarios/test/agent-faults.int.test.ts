@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatScenarioSummary, runScenario, signalAgent, stallAgent, startScenarioCluster, waitForNewPrimary, waitForSyncStandby, type ScenarioCluster, type ScenarioResult } from '../src/index.js';
+import {
+  formatScenarioSummary,
+  runScenario,
+  signalAgent,
+  stallAgent,
+  startScenarioCluster,
+  waitForNewPrimary,
+  waitForSyncStandby,
+  type ScenarioCluster,
+  type ScenarioResult,
+} from '../src/index.js';
 
 // Scenarios 4 and 5 of issue 6: the primary's agent killed or stalled while its PostgreSQL runs.
 // The software fence must stop PostgreSQL before a replica can take over. Synchronous mode is on,

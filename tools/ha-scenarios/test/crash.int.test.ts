@@ -65,14 +65,18 @@ describe('process crashes (ttl 10 / loop_wait 2 / retry_timeout 4)', () => {
       },
     });
     report(r);
-    console.log(`[scenario] power loss: old primary ${old} rejoined ${((r.faultAt + r.recoveredAfterMs - poweredOnAt) / 1000).toFixed(1)} s after its agent started`);
+    console.log(
+      `[scenario] power loss: old primary ${old} rejoined ${((r.faultAt + r.recoveredAfterMs - poweredOnAt) / 1000).toFixed(1)} s after its agent started`,
+    );
     expect(r.splitBrain, r.evidence.join('\n')).toBe(false);
     expect(r.lostOutsideBound).toEqual([]);
     expect(r.leaderAfter).not.toBe(r.leaderBefore);
     // pg_rewind runs when the old timeline diverged; when every WAL record had reached the new
     // primary, crash recovery (single-user mode) is all the old primary needs before it follows.
     const log = cluster.node(old).fullLog();
-    console.log(`[scenario] power loss: ${old} rejoined ${/pg_rewind|rewind/i.test(log) ? 'after pg_rewind' : 'without pg_rewind (no divergence: crash recovery in single-user mode only)'}`);
+    console.log(
+      `[scenario] power loss: ${old} rejoined ${/pg_rewind|rewind/i.test(log) ? 'after pg_rewind' : 'without pg_rewind (no divergence: crash recovery in single-user mode only)'}`,
+    );
     expect(log).toMatch(/single-user mode|rewind/i);
   }, 240_000);
 
@@ -146,9 +150,14 @@ describe('process crashes (ttl 10 / loop_wait 2 / retry_timeout 4)', () => {
     // Backends orphaned by the postmaster's death may finish a commit before they notice it; a
     // second later only a new postmaster could accept writes, and that must not happen.
     const orphan = r.detector.acceptances.filter((a) => a.node === r.leaderBefore && a.ackedAt > killedAt && a.ackedAt <= killedAt + 1000);
-    if (orphan.length) console.log(`[scenario] ${orphan.length} direct write(s) committed by orphaned backends of ${r.leaderBefore} within ${Math.max(...orphan.map((a) => a.ackedAt - killedAt))} ms of the postmaster kill`);
+    if (orphan.length)
+      console.log(
+        `[scenario] ${orphan.length} direct write(s) committed by orphaned backends of ${r.leaderBefore} within ${Math.max(...orphan.map((a) => a.ackedAt - killedAt))} ms of the postmaster kill`,
+      );
     const late = r.detector.acceptances.filter((a) => a.node === r.leaderBefore && a.ackedAt > killedAt + 1000);
-    expect(late.map((a) => `+${a.ackedAt - killedAt} ms`), `direct writes accepted by ${r.leaderBefore} after its postmaster was killed (heal +${healAt - killedAt} ms)`).toEqual([]);
+    expect(
+      late.map((a) => `+${a.ackedAt - killedAt} ms`),
+      `direct writes accepted by ${r.leaderBefore} after its postmaster was killed (heal +${healAt - killedAt} ms)`,
+    ).toEqual([]);
   }, 240_000);
 });
-

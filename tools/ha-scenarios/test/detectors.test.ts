@@ -66,7 +66,15 @@ describe('outage window', () => {
 });
 
 describe('node configuration', () => {
-  const base = { scope: 's', name: 'node1', address: '10.251.0.1', dir: '/tmp/n1', etcdHosts: ['10.251.0.1:2379'], subnet: '10.251.0.0/24', binDir: '/usr/lib/postgresql/15/bin' };
+  const base = {
+    scope: 's',
+    name: 'node1',
+    address: '10.251.0.1',
+    dir: '/tmp/n1',
+    etcdHosts: ['10.251.0.1:2379'],
+    subnet: '10.251.0.0/24',
+    binDir: '/usr/lib/postgresql/15/bin',
+  };
   it('has the suite timings, automatic watchdog and the default maximum_lag_on_failover', () => {
     const doc = nodeConfig(base) as { bootstrap: { dcs: Record<string, unknown> }; watchdog: Record<string, unknown> };
     expect(doc.bootstrap.dcs).toMatchObject({ ttl: 10, loop_wait: 2, retry_timeout: 4 });
@@ -74,7 +82,10 @@ describe('node configuration', () => {
     expect(doc.watchdog).toEqual({ mode: 'automatic' });
   });
   it('passes synchronous mode and the software fence through', () => {
-    const doc = nodeConfig({ ...base, synchronousMode: 'strict', softwareFence: { enabled: true } }) as { bootstrap: { dcs: Record<string, unknown> }; watchdog: Record<string, unknown> };
+    const doc = nodeConfig({ ...base, synchronousMode: 'strict', softwareFence: { enabled: true } }) as {
+      bootstrap: { dcs: Record<string, unknown> };
+      watchdog: Record<string, unknown>;
+    };
     expect(doc.bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: true });
     expect(doc.watchdog.software_fence).toEqual({ enabled: true });
   });

@@ -38,7 +38,10 @@ export function faultSequenceSuite(o: { synchronous: boolean }): void {
     results.push(r);
     console.log(formatSequenceSummary(r));
     expect(r.splitBrain, r.evidence.join('\n')).toBe(false);
-    expect(r.unexcused.map((l) => `id ${l.ack.id} acked ${l.beforeFaultMs ?? '?'} ms before ${l.fault?.name ?? 'no fault'}`), formatSequenceSummary(r)).toEqual([]);
+    expect(
+      r.unexcused.map((l) => `id ${l.ack.id} acked ${l.beforeFaultMs ?? '?'} ms before ${l.fault?.name ?? 'no fault'}`),
+      formatSequenceSummary(r),
+    ).toEqual([]);
     return r;
   };
 

@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatScenarioSummary, powerLoss, runScenario, startScenarioCluster, waitForNewPrimary, waitForSyncStandby, type ScenarioCluster, type ScenarioContext, type ScenarioResult } from '../src/index.js';
+import {
+  formatScenarioSummary,
+  powerLoss,
+  runScenario,
+  startScenarioCluster,
+  waitForNewPrimary,
+  waitForSyncStandby,
+  type ScenarioCluster,
+  type ScenarioContext,
+  type ScenarioResult,
+} from '../src/index.js';
 
 // Negative control for the lost-writes check: replication to both replicas stalls (the primary's
 // WAL senders SIGSTOPped) for 2 s of writes, then the primary loses power. With asynchronous

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatScenarioSummary, healNode, partitionNode, runScenario, startScenarioCluster, waitForNewPrimary, type ScenarioCluster, type ScenarioResult } from '../src/index.js';
+import {
+  formatScenarioSummary,
+  healNode,
+  partitionNode,
+  runScenario,
+  startScenarioCluster,
+  waitForNewPrimary,
+  type ScenarioCluster,
+  type ScenarioResult,
+} from '../src/index.js';
 
 // Scenario 1 of issue 6: network loss (real cuts: each node in its own network namespace, its veth
 // link to the bridge set down), of a replica, of the primary, of the primary and a replica at once.
@@ -55,7 +64,10 @@ describe('network loss (network namespaces, ttl 10 / loop_wait 2 / retry_timeout
         await healNode(ctx.leader);
       },
     });
-    const oldLast = r.detector.acceptances.filter((a) => a.node === r.leaderBefore && a.ackedAt > r.faultAt).map((a) => a.ackedAt).at(-1);
+    const oldLast = r.detector.acceptances
+      .filter((a) => a.node === r.leaderBefore && a.ackedAt > r.faultAt)
+      .map((a) => a.ackedAt)
+      .at(-1);
     r.marks.oldPrimaryLastWriteAfterMs = oldLast ? oldLast - r.faultAt : 'none after the cut';
     results.push(r);
     console.log(formatScenarioSummary(r));

@@ -60,6 +60,9 @@ describe('switchover and etcd loss (ttl 10 / loop_wait 2 / retry_timeout 4)', ()
     expect(r.splitBrain, r.evidence.join('\n')).toBe(false);
     expect(r.lostOutsideBound).toEqual([]);
     const accepted = r.detector.acceptances.filter((a) => a.ackedAt >= r.faultAt + ttlMs && a.ackedAt < restartedAt);
-    expect(accepted.map((a) => `${a.node}@+${a.ackedAt - r.faultAt}ms`), 'direct writes accepted from ttl after etcd stopped until it returned').toEqual([]);
+    expect(
+      accepted.map((a) => `${a.node}@+${a.ackedAt - r.faultAt}ms`),
+      'direct writes accepted from ttl after etcd stopped until it returned',
+    ).toEqual([]);
   }, 240_000);
 });

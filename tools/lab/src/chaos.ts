@@ -116,14 +116,20 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
   const out = o.out;
   if ((scenario === 'partition' || scenario === 'heal') && !state.network) {
     throw Object.assign(
-      new Error(`chaos ${scenario} needs each node on a host of its own, and this lab runs every node on 127.0.0.1 of one host. Re-create it in network namespaces (root): lab down --clean && lab up --netns`),
+      new Error(
+        `chaos ${scenario} needs each node on a host of its own, and this lab runs every node on 127.0.0.1 of one host. Re-create it in network namespaces (root): lab down --clean && lab up --netns`,
+      ),
       { exitCode: 2 },
     );
   }
-  if (scenario === 'heal' && !(state.partitioned ?? []).length) throw Object.assign(new Error('no node is partitioned (`lab chaos partition [node]` cuts one off)'), { exitCode: 2 });
+  if (scenario === 'heal' && !(state.partitioned ?? []).length)
+    throw Object.assign(new Error('no node is partitioned (`lab chaos partition [node]` cuts one off)'), { exitCode: 2 });
   const partitioned = (): string[] => state.partitioned ?? [];
   // With a node cut off there may be no leader to find yet: heal must work whatever the others did.
-  const leader = scenario === 'heal' ? await currentLeader(state, 5_000).catch(() => state.nodes.find((n) => !partitioned().includes(n.name))!) : await currentLeader(state, 30_000);
+  const leader =
+    scenario === 'heal'
+      ? await currentLeader(state, 5_000).catch(() => state.nodes.find((n) => !partitioned().includes(n.name))!)
+      : await currentLeader(state, 30_000);
   const actions: string[] = [];
   const act = (line: string): void => {
     actions.push(line);
@@ -162,7 +168,12 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
     }
     case 'switchover': {
       const views = await observeNodes(state);
-      const candidate = nodeArg(state, o.args[0], state.nodes.find((n) => n.name !== leader.name && views.find((v) => v.name === n.name)?.replicaCheck) ?? state.nodes.find((n) => n.name !== leader.name)!);
+      const candidate = nodeArg(
+        state,
+        o.args[0],
+        state.nodes.find((n) => n.name !== leader.name && views.find((v) => v.name === n.name)?.replicaCheck) ??
+          state.nodes.find((n) => n.name !== leader.name)!,
+      );
       const args = ['switchover', '--leader', leader.name, '--candidate', candidate.name, '--force'];
       act(`hactl -c ${state.hactlConfig} ${args.join(' ')}`);
       faultAt = Date.now();
@@ -178,13 +189,16 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
     }
     case 'partition': {
       const node = nodeArg(state, o.args[0], leader);
-      if (partitioned().includes(node.name)) throw Object.assign(new Error(`${node.name} is already cut off (\`lab chaos heal\` reconnects it)`), { exitCode: 2 });
+      if (partitioned().includes(node.name))
+        throw Object.assign(new Error(`${node.name} is already cut off (\`lab chaos heal\` reconnects it)`), { exitCode: 2 });
       const wasLeader = node === leader;
       faultAt = Date.now();
       setLinkUp(state.network!, node.name, false);
       state.partitioned = [...partitioned(), node.name];
       writeState(state);
-      act(`cut ${node.name}'s network link (${hostOf(state, node.name)})${wasLeader ? ' [leader]' : ''}: it loses etcd, the other nodes and HAProxy; its processes keep running`);
+      act(
+        `cut ${node.name}'s network link (${hostOf(state, node.name)})${wasLeader ? ' [leader]' : ''}: it loses etcd, the other nodes and HAProxy; its processes keep running`,
+      );
       if (wasLeader) {
         // Seen through its unix socket (filesystem sockets cross namespaces): when it stops taking writes.
         isolated = watchIsolatedPrimary(node, faultAt);
@@ -206,7 +220,8 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
       const [first, second] = /^\d+(\.\d+)?$/.test(o.args[0] ?? '') ? [undefined, o.args[0]] : [o.args[0], o.args[1]];
       const node = nodeArg(state, first, leader);
       const seconds = Number(second ?? 10);
-      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300) throw Object.assign(new Error('cpu-burn takes a duration of 1 to 300 seconds'), { exitCode: 2 });
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300)
+        throw Object.assign(new Error('cpu-burn takes a duration of 1 to 300 seconds'), { exitCode: 2 });
       faultAt = Date.now();
       if (canThrottle() && isSameProcess(node.agent)) {
         // One node starved (its agent, postmaster and backends), as a burn on its own host would do.
@@ -235,7 +250,9 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
         const workers = availableParallelism();
         const marker = `pgtools-lab-burn-${Date.now()}`;
         const script = `const end = Date.now() + ${Math.round(seconds * 1000)}; while (Date.now() < end) {}`;
-        state.burners = Array.from({ length: workers }, () => spawnDetached(process.execPath, ['-e', script, marker], { logFile: join(state.labDir, 'burn.log'), marker }));
+        state.burners = Array.from({ length: workers }, () =>
+          spawnDetached(process.execPath, ['-e', script, marker], { logFile: join(state.labDir, 'burn.log'), marker }),
+        );
         writeState(state);
         act(`burning ${workers} CPU(s) for ${seconds} s (no cgroup cpu controller to target ${node.name} alone: every node shares the CPUs)`);
         await sleep(seconds * 1000 + 200);
@@ -251,7 +268,8 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
     if (!h.settled || !h.leader || !extraSettled()) return undefined;
     if (expectLeader && !expectLeader(h.leader)) return undefined;
     // With the load running, settled means a write got through HAProxy after the fault.
-    if (state.load && isSameProcess(state.load.proc) && !readLog(state.load.writerLog).some((r) => r.seq !== undefined && r.t > Math.max(faultAt, settleStart))) return undefined;
+    if (state.load && isSameProcess(state.load.proc) && !readLog(state.load.writerLog).some((r) => r.seq !== undefined && r.t > Math.max(faultAt, settleStart)))
+      return undefined;
     return h.leader;
   });
   const settledAt = Date.now();
@@ -259,13 +277,22 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
   if (!settledLeader) {
     out(`${clock(Date.now())} the cluster did not settle within ${secs(o.settleTimeoutMs)}: ${(await clusterHealth(state, running())).reason}`);
   } else {
-    out(`${clock(settledAt)} settled ${secs(settledAt - faultAt)} after the fault: ${settledLeader} is the leader, ${running().filter((n) => n !== settledLeader).join(', ') || 'no replica'} streaming`);
+    out(
+      `${clock(settledAt)} settled ${secs(settledAt - faultAt)} after the fault: ${settledLeader} is the leader, ${
+        running()
+          .filter((n) => n !== settledLeader)
+          .join(', ') || 'no replica'
+      } streaming`,
+    );
     if (state.load && isSameProcess(state.load.proc)) {
       impact = await measureImpact(state, faultAt, settledAt);
       if (impact) {
-        const window = impact.gapFrom !== undefined && impact.gapTo !== undefined ? ` (no write acknowledged from ${clock(impact.gapFrom)} to ${clock(impact.gapTo)})` : '';
+        const window =
+          impact.gapFrom !== undefined && impact.gapTo !== undefined ? ` (no write acknowledged from ${clock(impact.gapFrom)} to ${clock(impact.gapTo)})` : '';
         out(`write outage through HAProxy: ${secs(impact.outageMs)}${window}`);
-        out(`acknowledged writes: ${impact.acknowledged}, lost: ${impact.lost.length}${impact.lost.length ? ` (seq ${impact.lost.slice(0, 10).join(', ')}${impact.lost.length > 10 ? ', ...' : ''})` : ''}`);
+        out(
+          `acknowledged writes: ${impact.acknowledged}, lost: ${impact.lost.length}${impact.lost.length ? ` (seq ${impact.lost.slice(0, 10).join(', ')}${impact.lost.length > 10 ? ', ...' : ''})` : ''}`,
+        );
       }
     } else {
       out('(no load running: `lab load start` first to measure the outage and lost writes)');
@@ -301,10 +328,22 @@ export async function chaos(state: LabState, scenario: Scenario, o: ChaosOptions
       rejoinedAfterMs = Date.now() - restartAt;
       out(`${clock(Date.now())} ${killedAgent.name} rejoined as a replica after ${secs(rejoinedAfterMs)}`);
     } else {
-      out(`${killedAgent.name} has not rejoined within ${secs(o.settleTimeoutMs)}: ${(await clusterHealth(state, all)).reason}; see ${killedAgent.agent.logFile}, or re-create it: lab reinit ${killedAgent.name}`);
+      out(
+        `${killedAgent.name} has not rejoined within ${secs(o.settleTimeoutMs)}: ${(await clusterHealth(state, all)).reason}; see ${killedAgent.agent.logFile}, or re-create it: lab reinit ${killedAgent.name}`,
+      );
     }
   } else if (killedAgent) {
     out(`${killedAgent.name}'s ha-agent stays down; \`lab up\` restarts it`);
   }
-  return { scenario, actions, leaderBefore: leader.name, leaderAfter: settledLeader, faultAt, settledAfterMs: settledLeader ? settledAt - faultAt : undefined, impact, rejoinedAfterMs, isolatedWritesStoppedAfterMs };
+  return {
+    scenario,
+    actions,
+    leaderBefore: leader.name,
+    leaderAfter: settledLeader,
+    faultAt,
+    settledAfterMs: settledLeader ? settledAt - faultAt : undefined,
+    impact,
+    rejoinedAfterMs,
+    isolatedWritesStoppedAfterMs,
+  };
 }

@@ -151,7 +151,8 @@ main(process.argv.slice(2)).then(
   },
   (err: Error & { exitCode?: number; code?: string }) => {
     process.stderr.write(`lab: ${err.message}\n`);
-    if (process.argv[2] === 'up' && readState(labDir())) process.stderr.write('What was started is recorded in .lab/state.json: `lab down` stops it (add --clean to remove .lab/).\n');
+    if (process.argv[2] === 'up' && readState(labDir()))
+      process.stderr.write('What was started is recorded in .lab/state.json: `lab down` stops it (add --clean to remove .lab/).\n');
     process.exitCode = err.exitCode ?? (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
   },
 );

@@ -29,7 +29,17 @@ export interface Timings {
  * The seed article's Patroni configuration, one node of it: on loopback ports, or on the node's
  * own host address in the lab network (`host`, with `hbaNet` the network PostgreSQL trusts).
  */
-export function agentConfigYaml(o: { scope: string; name: string; dir: string; host?: string; hbaNet?: string; pgPort: number; apiPort: number; etcdHosts: string[]; timings: Timings }): string {
+export function agentConfigYaml(o: {
+  scope: string;
+  name: string;
+  dir: string;
+  host?: string;
+  hbaNet?: string;
+  pgPort: number;
+  apiPort: number;
+  etcdHosts: string[];
+  timings: Timings;
+}): string {
   const host = o.host ?? '127.0.0.1';
   const hbaNet = o.hbaNet ?? '127.0.0.1/32';
   return `# Written by the pgtools lab; the seed article's layout (Patroni-compatible).
@@ -104,7 +114,10 @@ export function labHaproxyConfig(
   network?: { clientNetns: string; forwards: Array<{ name: string; port: number; host: string }> },
 ): string {
   const checks = tight ? { interMs: 1000, fall: 2, rise: 1 } : { interMs: 3000, fall: 3, rise: 2 };
-  const base = haproxyConfig({ nodes, ...checks, ...(network ? { serverNetns: network.clientNetns } : {}) }, { primaryPort: ports.writerPort, replicaPort: ports.readerPort, statsPort: ports.statsPort });
+  const base = haproxyConfig(
+    { nodes, ...checks, ...(network ? { serverNetns: network.clientNetns } : {}) },
+    { primaryPort: ports.writerPort, replicaPort: ports.readerPort, statsPort: ports.statsPort },
+  );
   if (!network) return base;
   // In the lab network every node's own ports (PostgreSQL, REST, etcd) are reachable from this
   // host only through HAProxy: same port number on 127.0.0.1, opened from the client namespace.

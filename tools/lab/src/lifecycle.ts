@@ -33,10 +33,23 @@ function plan(dir: string, o: UpOptions, ports: number[]): LabState {
     agentsDir = mkdtempSync(join(tmpdir(), 'pgtools-lab-'));
     chmodSync(agentsDir, 0o755);
   }
-  const etcd = Array.from({ length: o.etcdMembers }, (_, i) => ({ name: `etcd${i + 1}`, clientPort: take(), peerPort: take(), proc: { pid: 0, startTime: '', marker: '', logFile: '' } }));
+  const etcd = Array.from({ length: o.etcdMembers }, (_, i) => ({
+    name: `etcd${i + 1}`,
+    clientPort: take(),
+    peerPort: take(),
+    proc: { pid: 0, startTime: '', marker: '', logFile: '' },
+  }));
   const nodes: LabNode[] = [1, 2, 3].map((i) => {
     const nodeDir = join(agentsDir ?? dir, `node${i}`);
-    return { name: `node${i}`, dir: nodeDir, dataDir: join(nodeDir, 'data'), configFile: join(nodeDir, 'ha-agent.yml'), pgPort: take(), apiPort: take(), agent: { pid: 0, startTime: '', marker: '', logFile: '' } };
+    return {
+      name: `node${i}`,
+      dir: nodeDir,
+      dataDir: join(nodeDir, 'data'),
+      configFile: join(nodeDir, 'ha-agent.yml'),
+      pgPort: take(),
+      apiPort: take(),
+      agent: { pid: 0, startTime: '', marker: '', logFile: '' },
+    };
   });
   return {
     version: 1,
@@ -47,10 +60,24 @@ function plan(dir: string, o: UpOptions, ports: number[]): LabState {
     os: user ? { user: user.name, uid: user.uid, gid: user.gid } : undefined,
     etcd,
     nodes,
-    haproxy: { configFile: join(dir, 'haproxy.cfg'), writerPort: take(), readerPort: take(), statsPort: take(), tight: o.tightHaproxy, proc: { pid: 0, startTime: '', marker: '', logFile: '' } },
+    haproxy: {
+      configFile: join(dir, 'haproxy.cfg'),
+      writerPort: take(),
+      readerPort: take(),
+      statsPort: take(),
+      tight: o.tightHaproxy,
+      proc: { pid: 0, startTime: '', marker: '', logFile: '' },
+    },
     hactlConfig: join(dir, 'hactl.yml'),
     ...(agentsDir ? { agentsDir } : {}),
-    ...(o.netns ? { network: planNetwork(dir, nodes.map((n) => n.name)) } : {}),
+    ...(o.netns
+      ? {
+          network: planNetwork(
+            dir,
+            nodes.map((n) => n.name),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -88,7 +115,20 @@ function writeFiles(state: LabState): void {
   for (const node of state.nodes) {
     mkdirSync(node.dir, { recursive: true });
     const where = net ? { host: hostOf(state, node.name), hbaNet: `${net.subnet}.0/24` } : {};
-    writeFileSync(node.configFile, agentConfigYaml({ scope: state.scope, name: node.name, dir: node.dir, ...where, pgPort: node.pgPort, apiPort: node.apiPort, etcdHosts, timings: state.timings }), { mode: 0o600 });
+    writeFileSync(
+      node.configFile,
+      agentConfigYaml({
+        scope: state.scope,
+        name: node.name,
+        dir: node.dir,
+        ...where,
+        pgPort: node.pgPort,
+        apiPort: node.apiPort,
+        etcdHosts,
+        timings: state.timings,
+      }),
+      { mode: 0o600 },
+    );
     chmodSync(node.configFile, 0o600);
     if (state.os) {
       // PostgreSQL runs as the postgres OS user: it must own its node directory, and nobody else may read it.
@@ -108,7 +148,10 @@ function writeFiles(state: LabState): void {
       ]
     : [];
   const nodes = state.nodes.map((n) => ({ ...n, host: hostOf(state, n.name) }));
-  writeFileSync(state.haproxy.configFile, labHaproxyConfig(nodes, state.haproxy, state.haproxy.tight, net ? { clientNetns: net.client.netns, forwards } : undefined));
+  writeFileSync(
+    state.haproxy.configFile,
+    labHaproxyConfig(nodes, state.haproxy, state.haproxy.tight, net ? { clientNetns: net.client.netns, forwards } : undefined),
+  );
 }
 
 /** The ha-agent the nodes run: the checkout's, or (as root) the copy in the agents' directory. */
@@ -132,11 +175,15 @@ function checkAgentUser(state: LabState): void {
   const bin = agentBin(state);
   const run = spawnSync(process.execPath, [bin, '--version'], { uid, gid, encoding: 'utf8', cwd: '/' });
   if (run.status !== 0) {
-    throw new Error(`the ha-agents run as the OS user "${state.os.user}", who cannot run ${bin}:\n${(run.stderr || run.error?.message || '').trim()}\nMake the checkout readable by that user (its parent directories need o+x), or run the lab as a non-root user.`);
+    throw new Error(
+      `the ha-agents run as the OS user "${state.os.user}", who cannot run ${bin}:\n${(run.stderr || run.error?.message || '').trim()}\nMake the checkout readable by that user (its parent directories need o+x), or run the lab as a non-root user.`,
+    );
   }
   const probe = spawnSync('test', ['-w', state.nodes[0]!.dir], { uid, gid });
   if (probe.status !== 0) {
-    throw new Error(`the OS user "${state.os.user}" cannot write ${state.nodes[0]!.dir}: the directories above ${state.labDir} need o+x. Run the lab from a directory such as /tmp/lab, or set PGTOOLS_LAB_DIR.`);
+    throw new Error(
+      `the OS user "${state.os.user}" cannot write ${state.nodes[0]!.dir}: the directories above ${state.labDir} need o+x. Run the lab from a directory such as /tmp/lab, or set PGTOOLS_LAB_DIR.`,
+    );
   }
 }
 
@@ -170,9 +217,32 @@ function startEtcdMember(state: LabState, member: LabState['etcd'][number]): voi
   const peer = `http://${host}:${member.peerPort}`;
   member.proc = spawnDetached(
     etcdBinary(),
-    ['--name', member.name, '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client, '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer, '--initial-cluster', initialCluster, '--initial-cluster-token', `pgtools-lab-${state.createdAt}`,
-      '--initial-cluster-state', 'new', '--heartbeat-interval', '100', '--election-timeout', '1000', '--log-level', 'warn'],
+    [
+      '--name',
+      member.name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-token',
+      `pgtools-lab-${state.createdAt}`,
+      '--initial-cluster-state',
+      'new',
+      '--heartbeat-interval',
+      '100',
+      '--election-timeout',
+      '1000',
+      '--log-level',
+      'warn',
+    ],
     { logFile: join(state.labDir, 'etcd', `${member.name}.log`), marker: dataDir, ...(netns ? { netns } : {}) },
   );
   writeState(state);
@@ -198,7 +268,10 @@ function startHaproxy(state: LabState): void {
     if (e.code === 'ENOENT') throw new Error('HAProxy not found: install it (apt-get install haproxy, or bash tools/scripts/setup.sh)');
     throw new Error(`HAProxy refused ${state.haproxy.configFile}: ${e.stderr?.toString().trim() ?? e.message}`);
   }
-  state.haproxy.proc = spawnDetached('haproxy', ['-db', '-f', state.haproxy.configFile], { logFile: join(state.labDir, 'haproxy.log'), marker: state.haproxy.configFile });
+  state.haproxy.proc = spawnDetached('haproxy', ['-db', '-f', state.haproxy.configFile], {
+    logFile: join(state.labDir, 'haproxy.log'),
+    marker: state.haproxy.configFile,
+  });
   writeState(state);
 }
 
@@ -233,7 +306,12 @@ export async function up(o: UpOptions): Promise<LabState> {
   const dir = labDir();
   let state = readState(dir);
   if (state && o.netns !== undefined && o.netns !== (state.network !== undefined)) {
-    throw Object.assign(new Error(`the lab in ${dir} runs ${state.network ? 'in network namespaces' : 'on 127.0.0.1 without namespaces'}; \`lab down --clean\` first to re-create it ${o.netns ? 'with' : 'without'} --netns`), { exitCode: 2 });
+    throw Object.assign(
+      new Error(
+        `the lab in ${dir} runs ${state.network ? 'in network namespaces' : 'on 127.0.0.1 without namespaces'}; \`lab down --clean\` first to re-create it ${o.netns ? 'with' : 'without'} --netns`,
+      ),
+      { exitCode: 2 },
+    );
   }
   if (state) {
     const live = liveness(state);
@@ -259,7 +337,9 @@ export async function up(o: UpOptions): Promise<LabState> {
     createLabNetwork(state.network);
     // A host cut off by an earlier `chaos partition` stays cut until `chaos heal`.
     for (const name of state.partitioned ?? []) setLinkUp(state.network, name, false);
-    o.out(`network: ${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}, HAProxy connects from ${state.network.client.address} (namespaces ${state.network.switchNs.replace(/-sw$/, '')}-*)`);
+    o.out(
+      `network: ${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}, HAProxy connects from ${state.network.client.address} (namespaces ${state.network.switchNs.replace(/-sw$/, '')}-*)`,
+    );
   }
   const live = liveness(state);
   // HAProxy first: in the lab network it is also this host's way to the etcd members' ports.
@@ -289,7 +369,10 @@ export async function up(o: UpOptions): Promise<LabState> {
   });
   // HAProxy marks servers up only after `rise` good checks: wait until both ports serve a query.
   await waitUntil('HAProxy', 60_000, async () => {
-    for (const [what, port] of [['writer', state.haproxy.writerPort], ['reader', state.haproxy.readerPort]] as const) {
+    for (const [what, port] of [
+      ['writer', state.haproxy.writerPort],
+      ['reader', state.haproxy.readerPort],
+    ] as const) {
       try {
         await nodeQuery(port, 'SELECT 1');
       } catch (err) {
@@ -314,10 +397,16 @@ export function printSummary(state: LabState, out: (line: string) => void): void
   const t = state.timings;
   const rel = relative(process.cwd(), state.hactlConfig) || state.hactlConfig;
   const { hactl } = binPaths();
-  out(`pgtools lab (scope "${state.scope}", ttl ${t.ttl} / loop_wait ${t.loopWait} / retry_timeout ${t.retryTimeout}, HAProxy ${state.haproxy.tight ? 'tight: inter 1s fall 2 rise 1' : 'seed: inter 3s fall 3 rise 2'})`);
-  if (state.network) out(`  network   each node on a host of its own (${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}); this host reaches every port below through HAProxy`);
+  out(
+    `pgtools lab (scope "${state.scope}", ttl ${t.ttl} / loop_wait ${t.loopWait} / retry_timeout ${t.retryTimeout}, HAProxy ${state.haproxy.tight ? 'tight: inter 1s fall 2 rise 1' : 'seed: inter 3s fall 3 rise 2'})`,
+  );
+  if (state.network)
+    out(
+      `  network   each node on a host of its own (${state.network.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}); this host reaches every port below through HAProxy`,
+    );
   out(`  etcd      ${state.etcd.map((e) => `127.0.0.1:${e.clientPort}`).join(', ')}`);
-  for (const n of state.nodes) out(`  ${n.name.padEnd(9)} postgresql://postgres:postgres@127.0.0.1:${n.pgPort}/postgres   REST http://127.0.0.1:${n.apiPort}/patroni`);
+  for (const n of state.nodes)
+    out(`  ${n.name.padEnd(9)} postgresql://postgres:postgres@127.0.0.1:${n.pgPort}/postgres   REST http://127.0.0.1:${n.apiPort}/patroni`);
   out(`  writer    postgresql://postgres:postgres@127.0.0.1:${state.haproxy.writerPort}/postgres   (HAProxy -> the primary)`);
   out(`  reader    postgresql://postgres:postgres@127.0.0.1:${state.haproxy.readerPort}/postgres   (HAProxy -> the replicas, round robin)`);
   out(`  stats     http://127.0.0.1:${state.haproxy.statsPort}/`);
@@ -393,7 +482,8 @@ export async function reinit(state: LabState, name: string, out: (line: string) 
   const node = state.nodes.find((n) => n.name === name);
   if (!node) throw Object.assign(new Error(`no node "${name}" (nodes: ${state.nodes.map((n) => n.name).join(', ')})`), { exitCode: 2 });
   const views = await observeNodes(state);
-  if (views.find((v) => v.name === name)?.primaryCheck) throw Object.assign(new Error(`${name} is the leader: switch over first (lab chaos switchover)`), { exitCode: 2 });
+  if (views.find((v) => v.name === name)?.primaryCheck)
+    throw Object.assign(new Error(`${name} is the leader: switch over first (lab chaos switchover)`), { exitCode: 2 });
   if (await stopProcess(node.agent, 'SIGTERM', 60_000)) out(`stopped ${name}'s ha-agent (pid ${node.agent.pid})`);
   const pm = postmasterOf(node.dataDir);
   if (pm && (await stopProcess(pm, 'SIGINT', 30_000))) out(`stopped ${name}'s postmaster (pid ${pm.pid})`);
@@ -403,7 +493,10 @@ export async function reinit(state: LabState, name: string, out: (line: string) 
   out(`started ${name}'s ha-agent (pid ${node.agent.pid}); waiting for it to clone and stream ...`);
   await waitUntil(`${name} to stream`, 180_000, async () => {
     if (!isSameProcess(node.agent)) throw new Error(`${name}'s ha-agent exited; see ${node.agent.logFile}`);
-    const h = await clusterHealth(state, state.nodes.map((n) => n.name));
+    const h = await clusterHealth(
+      state,
+      state.nodes.map((n) => n.name),
+    );
     return h.settled ? true : h.reason;
   });
   out(`${name} is streaming again`);

@@ -21,8 +21,14 @@ const log = (file: string, record: Record<string, unknown>): void => appendFileS
 
 async function connect(port: number, name: string): Promise<pg.Client> {
   const client = new pg.Client({
-    host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres',
-    connectionTimeoutMillis: 2000, query_timeout: 3000, application_name: name,
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+    query_timeout: 3000,
+    application_name: name,
   });
   client.on('error', () => undefined);
   await client.connect();
@@ -64,7 +70,10 @@ await Promise.all([
     return { seq: n, port: r.rows[0]?.port, node: nodeByPort.get(Number(r.rows[0]?.port)) };
   }),
   loop(Number(readerPort), 'lab-reader', readerLog!, true, async (c) => {
-    const r = await c.query<{ port: number; seq: string | null }>('SELECT inet_server_port() AS port, (SELECT max(seq) FROM lab_writes WHERE run = $1) AS seq', [runId]);
+    const r = await c.query<{ port: number; seq: string | null }>(
+      'SELECT inet_server_port() AS port, (SELECT max(seq) FROM lab_writes WHERE run = $1) AS seq',
+      [runId],
+    );
     return { port: r.rows[0]?.port, node: nodeByPort.get(Number(r.rows[0]?.port)), seen: Number(r.rows[0]?.seq ?? 0) };
   }),
 ]);

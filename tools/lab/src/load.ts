@@ -18,7 +18,15 @@ export interface LoadRecord {
 const workerPath = (): string => fileURLToPath(new URL('./load-worker.js', import.meta.url));
 
 async function writerClient(state: LabState): Promise<pg.Client> {
-  const client = new pg.Client({ host: '127.0.0.1', port: state.haproxy.writerPort, user: 'postgres', password: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000, query_timeout: 10_000 });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: state.haproxy.writerPort,
+    user: 'postgres',
+    password: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 3000,
+    query_timeout: 10_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   return client;
@@ -44,13 +52,18 @@ export async function loadStart(state: LabState, o: { intervalMs?: number; maxSe
     try {
       const client = await writerClient(state);
       try {
-        await client.query('CREATE TABLE IF NOT EXISTS lab_writes (run text NOT NULL, seq bigint NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (run, seq))');
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS lab_writes (run text NOT NULL, seq bigint NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (run, seq))',
+        );
       } finally {
         await client.end().catch(() => undefined);
       }
       break;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`cannot create the lab_writes table through the writer port ${state.haproxy.writerPort}: ${(err as Error).message}; see \`lab status\``);
+      if (Date.now() > deadline)
+        throw new Error(
+          `cannot create the lab_writes table through the writer port ${state.haproxy.writerPort}: ${(err as Error).message}; see \`lab status\``,
+        );
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -59,7 +72,17 @@ export async function loadStart(state: LabState, o: { intervalMs?: number; maxSe
   const readerLog = join(state.labDir, 'load', `${runId}-reader.log`);
   const proc = spawnDetached(
     process.execPath,
-    [workerPath(), String(state.haproxy.writerPort), String(state.haproxy.readerPort), runId, writerLog, readerLog, String(o.intervalMs ?? 100), String(o.maxSeconds ?? 3600), JSON.stringify(Object.fromEntries(state.nodes.map((n) => [n.pgPort, n.name])))],
+    [
+      workerPath(),
+      String(state.haproxy.writerPort),
+      String(state.haproxy.readerPort),
+      runId,
+      writerLog,
+      readerLog,
+      String(o.intervalMs ?? 100),
+      String(o.maxSeconds ?? 3600),
+      JSON.stringify(Object.fromEntries(state.nodes.map((n) => [n.pgPort, n.name]))),
+    ],
     { logFile: join(state.labDir, 'load', 'worker.log'), marker: runId },
   );
   state.load = { proc, runId, writerLog, readerLog, startedAt: Date.now() };
@@ -123,8 +146,11 @@ export function loadRates(state: LabState, windowMs = 3000, now = Date.now()): {
     const ok = recent.filter((r) => !r.err);
     const servers = [...new Set(ok.map((r) => portName.get(r.port ?? 0) ?? String(r.port)))].sort();
     const lastErr = recent.filter((r) => r.err).at(-1)?.err;
-    return `${(ok.length / (windowMs / 1000)).toFixed(1)} ok/s, ${((recent.length - ok.length) / (windowMs / 1000)).toFixed(1)} failed/s` +
-      (servers.length ? `, served by ${servers.join(', ')}` : '') + (lastErr ? ` (last error: ${lastErr})` : '');
+    return (
+      `${(ok.length / (windowMs / 1000)).toFixed(1)} ok/s, ${((recent.length - ok.length) / (windowMs / 1000)).toFixed(1)} failed/s` +
+      (servers.length ? `, served by ${servers.join(', ')}` : '') +
+      (lastErr ? ` (last error: ${lastErr})` : '')
+    );
   };
   return { writer: describe(state.load.writerLog), reader: describe(state.load.readerLog) };
 }
@@ -149,7 +175,11 @@ export interface Impact {
  * outageWindow([0, 100, 200, 3200, 3300], 250, 3250); // { outageMs: 3000, gapFrom: 200, gapTo: 3200 }
  * ```
  */
-export function outageWindow(ackTimes: readonly number[], faultAt: number, until: number): { outageMs: number; gapFrom: number | undefined; gapTo: number | undefined } {
+export function outageWindow(
+  ackTimes: readonly number[],
+  faultAt: number,
+  until: number,
+): { outageMs: number; gapFrom: number | undefined; gapTo: number | undefined } {
   let prev = ackTimes.filter((t) => t <= faultAt).at(-1) ?? faultAt;
   let outageMs = 0;
   let gapFrom: number | undefined;
@@ -180,7 +210,11 @@ export function outageWindow(ackTimes: readonly number[], faultAt: number, until
 export async function measureImpact(state: LabState, faultAt: number, until = Date.now()): Promise<Impact | undefined> {
   if (!state.load) return undefined;
   const acks = readLog(state.load.writerLog).filter((r) => r.seq !== undefined && !r.err);
-  const { outageMs, gapFrom, gapTo } = outageWindow(acks.map((r) => r.t), faultAt, until);
+  const { outageMs, gapFrom, gapTo } = outageWindow(
+    acks.map((r) => r.t),
+    faultAt,
+    until,
+  );
   const seqs = acks.map((r) => r.seq!);
   // Right after a failover HAProxy may still mark servers up or down and cut sessions: retry briefly.
   let present: Set<number> | undefined;
@@ -188,7 +222,8 @@ export async function measureImpact(state: LabState, faultAt: number, until = Da
     try {
       const client = await writerClient(state);
       try {
-        const rows = (await client.query<{ seq: string }>('SELECT seq FROM lab_writes WHERE run = $1 AND seq = ANY($2::bigint[])', [state.load.runId, seqs])).rows;
+        const rows = (await client.query<{ seq: string }>('SELECT seq FROM lab_writes WHERE run = $1 AND seq = ANY($2::bigint[])', [state.load.runId, seqs]))
+          .rows;
         present = new Set(rows.map((r) => Number(r.seq)));
       } finally {
         await client.end().catch(() => undefined);

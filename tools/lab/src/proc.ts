@@ -116,7 +116,11 @@ export function signalIfSame(rec: Pick<ProcessRecord, 'pid' | 'startTime' | 'mar
  * await stopProcess(state.etcd[0]!.proc, 'SIGTERM', 10_000);
  * ```
  */
-export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime' | 'marker'>, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<boolean> {
+export async function stopProcess(
+  rec: Pick<ProcessRecord, 'pid' | 'startTime' | 'marker'>,
+  signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = 20_000,
+): Promise<boolean> {
   if (!isSameProcess(rec)) return false;
   signalIfSame(rec, 'SIGCONT');
   signalIfSame(rec, signal);

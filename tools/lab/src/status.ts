@@ -4,7 +4,6 @@ import { liveness } from './lifecycle.js';
 import { loadRates } from './load.js';
 import type { LabState } from './state.js';
 
-
 /** What `lab status --json` prints. */
 export interface StatusReport {
   labDir: string;
@@ -24,7 +23,13 @@ export interface StatusReport {
  * ```
  */
 export async function statusReport(state: LabState): Promise<StatusReport> {
-  const [nodes, health] = await Promise.all([observeNodes(state), clusterHealth(state, state.nodes.map((n) => n.name))]);
+  const [nodes, health] = await Promise.all([
+    observeNodes(state),
+    clusterHealth(
+      state,
+      state.nodes.map((n) => n.name),
+    ),
+  ]);
   return { labDir: state.labDir, processes: liveness(state), nodes, health, load: loadRates(state) };
 }
 
@@ -48,7 +53,9 @@ export async function statusText(state: LabState): Promise<string> {
   }
   const p = report.processes;
   const mark = (alive: boolean): string => (alive ? 'up' : 'DOWN');
-  lines.push(`etcd: ${state.etcd.map((e, i) => `${e.name} ${mark(p.etcd[i]!)}`).join(', ')}   HAProxy: ${mark(p.haproxy)} (writer :${state.haproxy.writerPort}, reader :${state.haproxy.readerPort})`);
+  lines.push(
+    `etcd: ${state.etcd.map((e, i) => `${e.name} ${mark(p.etcd[i]!)}`).join(', ')}   HAProxy: ${mark(p.haproxy)} (writer :${state.haproxy.writerPort}, reader :${state.haproxy.readerPort})`,
+  );
   lines.push(
     `agents: ${state.nodes
       .map((n, i) => {

@@ -74,9 +74,14 @@ describe.skipIf(!isRoot)('lab up --netns / chaos partition / heal', () => {
     expect(report.nodes.find((n) => n.name === result.leaderAfter)?.primaryCheck).toBe(true);
     expect((await lab('status')).stdout).toContain(`${cut.name} up`);
     expect((await lab('status')).stdout).toContain('PARTITIONED');
-    console.log(`[lab netns] partition of ${result.leaderBefore}: ${result.leaderAfter} leads after ${result.settledAfterMs} ms, outage ${result.impact!.outageMs} ms, the cut-off primary stopped writes after ${result.isolatedWritesStoppedAfterMs} ms`);
+    console.log(
+      `[lab netns] partition of ${result.leaderBefore}: ${result.leaderAfter} leads after ${result.settledAfterMs} ms, outage ${result.impact!.outageMs} ms, the cut-off primary stopped writes after ${result.isolatedWritesStoppedAfterMs} ms`,
+    );
 
-    const again = (await lab('chaos', 'partition', cut.name).then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    const again = (await lab('chaos', 'partition', cut.name).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stderr?: string } | undefined;
     expect(again?.code).toBe(2);
     expect(again?.stderr).toContain('already cut off');
   });
@@ -93,14 +98,22 @@ describe.skipIf(!isRoot)('lab up --netns / chaos partition / heal', () => {
     expect(report.health.settled).toBe(true);
     expect(report.health.streaming).toContain(cut);
     expect(labState().partitioned).toEqual([]);
-    const nothing = (await lab('chaos', 'heal').then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    const nothing = (await lab('chaos', 'heal').then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stderr?: string } | undefined;
     expect(nothing?.code).toBe(2);
     expect(nothing?.stderr).toContain('no node is partitioned');
   });
 
   it('down --clean stops every recorded process and removes the namespaces', async () => {
     const state = labState();
-    const recorded: ProcessRecord[] = [...state.etcd.map((e) => e.proc), ...state.nodes.map((n) => n.agent), state.haproxy.proc, ...(state.load ? [state.load.proc] : [])];
+    const recorded: ProcessRecord[] = [
+      ...state.etcd.map((e) => e.proc),
+      ...state.nodes.map((n) => n.agent),
+      state.haproxy.proc,
+      ...(state.load ? [state.load.proc] : []),
+    ];
     const postmasters = state.nodes.map((n) => postmasterOf(n.dataDir)).filter((p) => p !== undefined);
     expect(postmasters).toHaveLength(3);
     const { stdout } = await lab('down', '--clean');

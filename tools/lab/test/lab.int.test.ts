@@ -73,7 +73,9 @@ describe('lab up / status / load / chaos / down', () => {
     expect(result.leaderAfter).not.toBe(result.leaderBefore);
     expect(result.impact!.acknowledged).toBeGreaterThan(10);
     expect(result.impact!.lost).toEqual([]);
-    console.log(`[lab] switchover ${result.leaderBefore} -> ${result.leaderAfter}: outage ${result.impact!.outageMs} ms, ${result.impact!.acknowledged} acknowledged, 0 lost`);
+    console.log(
+      `[lab] switchover ${result.leaderBefore} -> ${result.leaderAfter}: outage ${result.impact!.outageMs} ms, ${result.impact!.acknowledged} acknowledged, 0 lost`,
+    );
   });
 
   it('kill-postmaster: the leader comes back, the cluster settles, nothing acknowledged is lost', async () => {
@@ -91,17 +93,28 @@ describe('lab up / status / load / chaos / down', () => {
   });
 
   it('partition on a lab without namespaces is refused, naming `up --netns`, with exit code 2', async () => {
-    const err = (await lab('chaos', 'partition', 'node1').then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    const err = (await lab('chaos', 'partition', 'node1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stderr?: string } | undefined;
     expect(err?.code).toBe(2);
     expect(err?.stderr).toContain('lab up --netns');
-    const mismatch = (await lab('up', '--netns').then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    const mismatch = (await lab('up', '--netns').then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stderr?: string } | undefined;
     expect(mismatch?.code).toBe(2);
     expect(mismatch?.stderr).toContain('lab down --clean');
   });
 
   it('down --clean stops every recorded process and removes .lab', async () => {
     const state = readState(join(cwd, '.lab'))!;
-    const recorded: ProcessRecord[] = [...state.etcd.map((e) => e.proc), ...state.nodes.map((n) => n.agent), state.haproxy.proc, ...(state.load ? [state.load.proc] : [])];
+    const recorded: ProcessRecord[] = [
+      ...state.etcd.map((e) => e.proc),
+      ...state.nodes.map((n) => n.agent),
+      state.haproxy.proc,
+      ...(state.load ? [state.load.proc] : []),
+    ];
     const postmasters = state.nodes.map((n) => postmasterOf(n.dataDir)).filter((p) => p !== undefined);
     expect(postmasters).toHaveLength(3);
     expect(recorded.every((p) => isSameProcess(p))).toBe(true);

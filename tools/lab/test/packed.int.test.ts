@@ -57,7 +57,10 @@ beforeAll(async () => {
     if (!file) throw new Error(`pnpm pack produced no tarball in ${dir}`);
     const path = join(tgzDir, file);
     const packedManifest = JSON.parse((await run('tar', ['-xOzf', path, 'package/package.json'])).stdout) as Manifest;
-    const files = (await run('tar', ['-tzf', path])).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    const files = (await run('tar', ['-tzf', path])).stdout
+      .trim()
+      .split('\n')
+      .map((f) => f.replace(/^package\//, ''));
     packed.set(manifest.name, { file: path, manifest: packedManifest, files });
   }
 }, 180_000);
@@ -108,10 +111,17 @@ describe('packed tarballs', () => {
     expect((await inApp('npx', ['hactl', '--version'])).stdout).toContain(version('@pgtools/ha-agent-cli'));
     expect((await inApp('npx', ['ha-agent', '--version'])).stdout).toContain(version('@pgtools/ha-agent-cli'));
     // The libraries load from the installed tarballs through their `exports`.
-    const lib = await inApp('node', ['--input-type=module', '-e', "const m = await import('@pgtools/repack'); const c = await import('@pgtools/core'); console.log(typeof m.repack, typeof c.PgToolsError)"]);
+    const lib = await inApp('node', [
+      '--input-type=module',
+      '-e',
+      "const m = await import('@pgtools/repack'); const c = await import('@pgtools/core'); console.log(typeof m.repack, typeof c.PgToolsError)",
+    ]);
     expect(lib.stdout.trim()).toBe('function function');
     // Bad usage is exit code 2, as documented.
-    const bad = await inApp('npx', ['pgtools-repack', '--no-such-flag']).then(() => undefined, (e: { code?: number }) => e);
+    const bad = await inApp('npx', ['pgtools-repack', '--no-such-flag']).then(
+      () => undefined,
+      (e: { code?: number }) => e,
+    );
     expect(bad?.code).toBe(2);
   });
 
@@ -122,13 +132,28 @@ describe('packed tarballs', () => {
     await pool.query('CREATE TABLE public.bloated (id bigint PRIMARY KEY, payload text NOT NULL)');
     await pool.query("INSERT INTO public.bloated SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
     await pool.query('DELETE FROM public.bloated WHERE id % 4 <> 0');
-    const before = (await pool.query<{ size: string; node: string }>("SELECT pg_table_size('public.bloated') AS size, pg_relation_filenode('public.bloated') AS node")).rows[0]!;
+    const before = (
+      await pool.query<{ size: string; node: string }>("SELECT pg_table_size('public.bloated') AS size, pg_relation_filenode('public.bloated') AS node")
+    ).rows[0]!;
     const sum = async () => (await pool.query<{ n: string; s: string }>('SELECT count(*) AS n, sum(id) AS s FROM public.bloated')).rows[0]!;
     const rowsBefore = await sum();
 
-    const { stdout, stderr } = await inApp('npx', ['pgtools-repack', '-t', 'public.bloated', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', db.name]);
+    const { stdout, stderr } = await inApp('npx', [
+      'pgtools-repack',
+      '-t',
+      'public.bloated',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(cluster.port),
+      '-U',
+      'postgres',
+      db.name,
+    ]);
     expect(`${stdout}${stderr}`).toMatch(/bloated/);
-    const after = (await pool.query<{ size: string; node: string }>("SELECT pg_table_size('public.bloated') AS size, pg_relation_filenode('public.bloated') AS node")).rows[0]!;
+    const after = (
+      await pool.query<{ size: string; node: string }>("SELECT pg_table_size('public.bloated') AS size, pg_relation_filenode('public.bloated') AS node")
+    ).rows[0]!;
     expect(after.node).not.toBe(before.node);
     expect(Number(after.size)).toBeLessThan(Number(before.size) / 2);
     expect(await sum()).toEqual(rowsBefore);

@@ -147,17 +147,60 @@ async function makeCertificates(dir: string, addresses: readonly string[]): Prom
   );
   const f = (name: string): string => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(['req', '-x509', '-config', cnf, '-extensions', 'ca', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=pgtools-test-etcd-ca']);
+  await openssl([
+    'req',
+    '-x509',
+    '-config',
+    cnf,
+    '-extensions',
+    'ca',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pgtools-test-etcd-ca',
+  ]);
   let serial = 1;
   const issue = async (name: string, cn: string, section: string): Promise<void> => {
     await openssl(['req', '-new', '-config', cnf, ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`]);
-    await openssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-set_serial', String(serial++), '-days', '2', '-extfile', cnf, '-extensions', section, '-out', f(`${name}.crt`)]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-set_serial',
+      String(serial++),
+      '-days',
+      '2',
+      '-extfile',
+      cnf,
+      '-extensions',
+      section,
+      '-out',
+      f(`${name}.crt`),
+    ]);
   };
   await issue('server', 'etcd', 'server');
   await issue('client', 'pgtools-client', 'client');
   const read = (name: string): string => readFileSync(f(name), 'utf8');
   return {
-    files: { dir, caFile: f('ca.crt'), certFile: f('client.crt'), keyFile: f('client.key'), ca: read('ca.crt'), cert: read('client.crt'), key: read('client.key') },
+    files: {
+      dir,
+      caFile: f('ca.crt'),
+      certFile: f('client.crt'),
+      keyFile: f('client.key'),
+      ca: read('ca.crt'),
+      cert: read('client.crt'),
+      key: read('client.key'),
+    },
     serverCert: f('server.crt'),
     serverKey: f('server.key'),
   };
@@ -234,7 +277,11 @@ export async function startEtcd({ members = 1, network, tls, auth }: StartEtcdOp
   const clientCertAuth = typeof tls === 'object' && tls.clientCertAuth === true;
   let certs: Awaited<ReturnType<typeof makeCertificates>> | undefined;
   try {
-    if (tls) certs = await makeCertificates(join(dir.path, 'tls'), specs.map((s) => s.host));
+    if (tls)
+      certs = await makeCertificates(
+        join(dir.path, 'tls'),
+        specs.map((s) => s.host),
+      );
   } catch (err) {
     dir.remove();
     throw err;
@@ -248,18 +295,30 @@ export async function startEtcd({ members = 1, network, tls, auth }: StartEtcdOp
     const clientUrl = `${scheme}://${spec.host}:${spec.clientPort}`;
     const peerUrl = `http://${spec.host}:${spec.peerPort}`;
     const args = [
-      '--name', spec.name,
-      '--data-dir', join(dir.path, spec.name),
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-token', token,
-      '--initial-cluster-state', 'new',
-      '--heartbeat-interval', '100',
-      '--election-timeout', '1000',
-      '--log-level', 'warn',
+      '--name',
+      spec.name,
+      '--data-dir',
+      join(dir.path, spec.name),
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-token',
+      token,
+      '--initial-cluster-state',
+      'new',
+      '--heartbeat-interval',
+      '100',
+      '--election-timeout',
+      '1000',
+      '--log-level',
+      'warn',
       ...(certs ? ['--cert-file', certs.serverCert, '--key-file', certs.serverKey, '--trusted-ca-file', certs.files.caFile] : []),
       ...(clientCertAuth ? ['--client-cert-auth'] : []),
     ];

@@ -83,9 +83,15 @@ export function haproxyConfig(layout: HaproxyLayout, ports: { primaryPort: numbe
   const bind = (port: number, file = `.s.PGSQL.${port}`): string => (sock ? `${join(sock, file)} mode 600` : `127.0.0.1:${port}`);
   const servers = (check: string): string =>
     layout.nodes
-      .map((n) => `    server ${n.name} ${n.host ?? '127.0.0.1'}:${n.pgPort} maxconn 100 check port ${n.apiPort}${layout.serverNetns ? ` namespace ${layout.serverNetns}` : ''}`)
+      .map(
+        (n) =>
+          `    server ${n.name} ${n.host ?? '127.0.0.1'}:${n.pgPort} maxconn 100 check port ${n.apiPort}${layout.serverNetns ? ` namespace ${layout.serverNetns}` : ''}`,
+      )
       .join('\n')
-      .replace(/^/, `    option httpchk OPTIONS ${check}\n    http-check expect status 200\n    default-server inter ${inter}ms fall ${fall} rise ${rise} on-marked-down shutdown-sessions\n`);
+      .replace(
+        /^/,
+        `    option httpchk OPTIONS ${check}\n    http-check expect status 200\n    default-server inter ${inter}ms fall ${fall} rise ${rise} on-marked-down shutdown-sessions\n`,
+      );
   return `global
     maxconn 200
 
@@ -120,13 +126,15 @@ function apiForwards(layout: HaproxyLayout): string {
   if (!layout.socketDir) throw new Error('haproxy apiProxies needs socketDir');
   const dir = layout.socketDir;
   return layout.nodes
-    .map((n) => `
+    .map(
+      (n) => `
 listen api-${n.name}
     bind ${haproxyApiSocket(dir, n.name)} mode 600
     timeout connect 1s
     retries 0
     server ${n.name} ${n.host ?? '127.0.0.1'}:${n.apiPort}
-`)
+`,
+    )
     .join('');
 }
 
@@ -145,7 +153,9 @@ listen api-${n.name}
 export async function startHaproxy(layout: HaproxyLayout, options: StartHaproxyOptions = {}): Promise<Haproxy> {
   const dir = await makeTempDir('haproxy');
   const socketDir = options.unixSockets ? dir.path : undefined;
-  const ports = socketDir ? { primaryPort: 5000, replicaPort: 5001, statsPort: 7000 } : { primaryPort: await freePort(), replicaPort: await freePort(), statsPort: await freePort() };
+  const ports = socketDir
+    ? { primaryPort: 5000, replicaPort: 5001, statsPort: 7000 }
+    : { primaryPort: await freePort(), replicaPort: await freePort(), statsPort: await freePort() };
   const config = haproxyConfig(socketDir ? { ...layout, socketDir } : layout, ports);
   const configFile = join(dir.path, 'haproxy.cfg');
   await writeFile(configFile, config);
@@ -155,7 +165,10 @@ export async function startHaproxy(layout: HaproxyLayout, options: StartHaproxyO
     dir.remove();
     throw new Error(`invalid HAProxy configuration: ${(err as Error).message}`);
   }
-  const proc = spawnManaged('haproxy', ['-db', '-f', configFile], { logFile: join(dir.path, 'haproxy.log'), ...(options.netns ? { netns: options.netns } : {}) });
+  const proc = spawnManaged('haproxy', ['-db', '-f', configFile], {
+    logFile: join(dir.path, 'haproxy.log'),
+    ...(options.netns ? { netns: options.netns } : {}),
+  });
   try {
     await waitFor(
       () =>

@@ -72,7 +72,6 @@ export function hostCommands(switchNs: string, netns: string, address: string, s
   ];
 }
 
-
 /**
  * Hosts in network namespaces of our own, joined by veth pairs to a bridge that lives in one more
  * namespace (nothing is added to the machine's own network). Partitions are real: a host whose

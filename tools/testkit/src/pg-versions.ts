@@ -18,7 +18,10 @@ export type PgMajor = (typeof PG_MAJORS)[number];
  */
 export function testPgVersions(env: string | undefined = process.env.PGTOOLS_TEST_PG): PgMajor[] {
   if (env === undefined || env.trim() === '') return [...PG_MAJORS];
-  const picked = env.split(',').map((s) => s.trim()).filter(Boolean);
+  const picked = env
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return picked.map((s) => {
     const n = Number(s);
     const major = PG_MAJORS.find((m) => m === n);

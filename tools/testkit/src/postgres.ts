@@ -8,7 +8,6 @@ import { freePort, makeTempDir, serverUser, spawnManaged, waitFor, type ManagedP
 
 const run = promisify(execFile);
 
-
 export type PgSettings = Record<string, string | number | boolean>;
 
 export interface StartPostgresOptions {
@@ -109,11 +108,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         { ...spawnOpts, cwd: dir.path },
       );
     } else {
-      await run(
-        join(binDir, 'initdb'),
-        ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])],
-        { ...spawnOpts, cwd: dir.path },
-      );
+      await run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])], {
+        ...spawnOpts,
+        cwd: dir.path,
+      });
     }
     if (options.hba && options.hba.length > 0) {
       await appendFile(join(dataDir, 'pg_hba.conf'), `\n${options.hba.join('\n')}\n`);

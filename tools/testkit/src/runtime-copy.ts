@@ -45,13 +45,19 @@ export function deployPackage(name: string, target: string): void {
   const state = existsSync(stateFile) ? readFileSync(stateFile) : undefined;
   let pnpm;
   try {
-    pnpm = spawnSync('pnpm', ['--filter', name, 'deploy', '--prod', '--offline', '--legacy', target], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    pnpm = spawnSync('pnpm', ['--filter', name, 'deploy', '--prod', '--offline', '--legacy', target], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true' },
+    });
   } finally {
     if (state) writeFileSync(stateFile, state);
     else rmSync(stateFile, { force: true });
   }
   if (pnpm.status !== 0) {
-    throw new Error(`could not copy ${name} to ${target} with pnpm deploy (run pnpm install and the build first): ${(pnpm.stderr || pnpm.stdout || pnpm.error?.message || '').trim()}`);
+    throw new Error(
+      `could not copy ${name} to ${target} with pnpm deploy (run pnpm install and the build first): ${(pnpm.stderr || pnpm.stdout || pnpm.error?.message || '').trim()}`,
+    );
   }
   const chmod = spawnSync('chmod', ['-R', 'a+rX', target], { encoding: 'utf8' });
   if (chmod.status !== 0) throw new Error(`chmod -R a+rX ${target}: ${chmod.stderr.trim()}`);

@@ -36,7 +36,14 @@ describe('startEtcd', () => {
       await etcd.members[0]!.stop();
       expect(() => process.kill(pid, 0)).toThrow();
       // If the stopped member led raft, the two left answer "leader changed" until they elect one.
-      await waitFor(() => put(etcd.endpoints[1]!, '/quorum', 'kept').then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 200, describe: () => 'a write on the two members left' });
+      await waitFor(
+        () =>
+          put(etcd.endpoints[1]!, '/quorum', 'kept').then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 10_000, intervalMs: 200, describe: () => 'a write on the two members left' },
+      );
       expect(await get(etcd.endpoints[2]!, '/quorum')).toBe('kept');
     } finally {
       await etcd.destroy();

@@ -14,7 +14,10 @@ async function etcdctl(host: NetHost, endpoint: string, ...args: string[]): Prom
 
 async function namespaces(): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list']);
-  return stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -19,7 +19,6 @@ describe.each(testPgVersions())('startPostgres on PostgreSQL %i', (version) => {
       await cluster.destroy();
     }
   });
-
 });
 
 describe.each(testPgVersions().filter((v) => v !== 15))('startPostgres on PostgreSQL %i without client tools', (version) => {

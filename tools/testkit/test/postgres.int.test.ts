@@ -29,7 +29,7 @@ describe('startPostgres', () => {
   it('serves its unix socket in the temp dir', async () => {
     const client = new pg.Client({ host: cluster.socketDir, port: cluster.port, user: 'postgres', database: 'postgres' });
     await client.connect();
-    const { rows } = await client.query("SELECT inet_server_addr() IS NULL AS via_socket");
+    const { rows } = await client.query('SELECT inet_server_addr() IS NULL AS via_socket');
     await client.end();
     expect(rows[0].via_socket).toBe(true);
     expect(existsSync(join(cluster.socketDir, `.s.PGSQL.${cluster.port}`))).toBe(true);
@@ -110,7 +110,7 @@ describe('streaming replica', () => {
         });
         const { rows } = await replica.query('SELECT pg_is_in_recovery() AS standby');
         expect(rows[0]?.standby).toBe(true);
-        const { rows: senders } = await primary.query("SELECT state FROM pg_stat_replication");
+        const { rows: senders } = await primary.query('SELECT state FROM pg_stat_replication');
         expect(senders.map((r) => r.state)).toEqual(['streaming']);
       } finally {
         await replica.destroy();

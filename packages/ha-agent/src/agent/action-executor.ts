@@ -167,7 +167,10 @@ export class ActionExecutor {
    * `POST /reinitialize` and the `reinitialize` action: the data dir is emptied; the next decision
    * clones it from the leader (at once: the loop is woken).
    */
-  async wipeDataDir(why = 'reinitializing: removing the data directory to clone it again from the leader', roleReason = 'reinitialize requested'): Promise<void> {
+  async wipeDataDir(
+    why = 'reinitializing: removing the data directory to clone it again from the leader',
+    roleReason = 'reinitialize requested',
+  ): Promise<void> {
     const { state, pg } = this.d;
     this.d.logger.warn(why);
     state.pgState = 'stopping';
@@ -290,7 +293,8 @@ export class ActionExecutor {
     if (status) state.pgStatus = status;
     this.d.setRole('primary', reason);
     this.d.emit({ type: 'promoted', timeline: status?.timeline });
-    if (status && before !== undefined && status.timeline > before) await this.writeHistory(status.timeline).catch((err) => logger.warn(`history: ${errMessage(err)}`));
+    if (status && before !== undefined && status.timeline > before)
+      await this.writeHistory(status.timeline).catch((err) => logger.warn(`history: ${errMessage(err)}`));
   }
 
   private async writeHistory(timeline: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from '@pgtools/core';
+import type { HaConfig } from '../config/config-types.js';
 import { startFence, type Fence, type FenceEvent } from '@pgtools/watchdog';
 
 /** Time the fence needs to act after its deadline: one tick, the SIGQUIT grace, and slack for a loaded machine. */
@@ -68,7 +69,9 @@ export class AgentFence {
         this.fence = fence;
       })
       .catch((err: unknown) => {
-        this.options.logger.error(`software fence could not start: ${err instanceof Error ? err.message : String(err)}; the primary is not fenced if this agent dies`);
+        this.options.logger.error(
+          `software fence could not start: ${err instanceof Error ? err.message : String(err)}; the primary is not fenced if this agent dies`,
+        );
       })
       .finally(() => {
         this.starting = undefined;
@@ -111,7 +114,9 @@ export class AgentFence {
   /** Clean shutdown: disarm and stop the fence process; PostgreSQL is left alone. */
   async stop(): Promise<void> {
     await this.starting;
-    await this.fence?.stop().catch((err: unknown) => this.options.logger.debug(`stopping the software fence failed: ${err instanceof Error ? err.message : String(err)}`));
+    await this.fence
+      ?.stop()
+      .catch((err: unknown) => this.options.logger.debug(`stopping the software fence failed: ${err instanceof Error ? err.message : String(err)}`));
     this.fence = undefined;
   }
 
@@ -120,4 +125,11 @@ export class AgentFence {
     this.fence?.abandon();
     this.fence = undefined;
   }
+}
+
+/** The agent's software fence when `watchdog.software_fence` asks for one (Linux only), tracing to `log.dir`. */
+export function fenceFromConfig(config: HaConfig, logger: Logger, onEvent: (event: FenceEvent) => void): AgentFence | undefined {
+  if (!config.watchdog.softwareFence || process.platform !== 'linux') return undefined;
+  const logDir = typeof config.log.dir === 'string' ? config.log.dir : undefined;
+  return new AgentFence({ dataDir: config.postgresql.dataDir, logFile: logDir ? `${logDir}/pgtools-fence.log` : undefined, logger, onEvent });
 }

@@ -4,7 +4,8 @@ import type { PgStatus } from '../postgres/pg-status.js';
 import type { AgentRole } from './agent-events.js';
 
 /** PostgreSQL's state as published in the member key and `GET /patroni` (Patroni's words). */
-export type PgState = 'stopped' | 'crashed' | 'starting' | 'running' | 'stopping' | 'restarting' | 'restart failed' | 'creating replica' | 'initializing new cluster';
+export type PgState =
+  'stopped' | 'crashed' | 'starting' | 'running' | 'stopping' | 'restarting' | 'restart failed' | 'creating replica' | 'initializing new cluster';
 
 /**
  * What the agent knows and remembers between cycles, shared by the loop (`HaAgent`) and the

@@ -3,12 +3,11 @@ import { EtcdDcs, type MemberData } from '@pgtools/dcs';
 import type { ClusterInfo, HealthApi, NodeState } from '@pgtools/health-api';
 import { createWatchdog, type Watchdog } from '@pgtools/watchdog';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
-import { withConnection } from '../postgres/pg-connection.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
 import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
 import { createAgentApi } from './agent-api.js';
-import { AgentFence } from './agent-fence.js';
+import { fenceFromConfig, type AgentFence } from './agent-fence.js';
 import { debugFailure, debugFailureOr, errCode, errMessage } from './agent-errors.js';
 import { AgentRunState } from './agent-state.js';
 import { dcsOptionsFromConfig } from './dcs-options.js';
@@ -109,15 +108,7 @@ export class HaAgent {
       safetyMargin: config.watchdog.safetyMargin,
       logger: this.logger,
     });
-    if (config.watchdog.softwareFence && process.platform === 'linux') {
-      const logDir = typeof config.log.dir === 'string' ? config.log.dir : undefined;
-      this.fence = new AgentFence({
-        dataDir: config.postgresql.dataDir,
-        logFile: logDir ? `${logDir}/pgtools-fence.log` : undefined,
-        logger: this.logger,
-        onEvent: (event) => this.emit({ type: 'fence', event }),
-      });
-    }
+    this.fence = fenceFromConfig(config, this.logger, (event) => this.emit({ type: 'fence', event }));
     const emit = (event: HaAgentEvent): void => this.emit(event);
     // When each member was last seen in etcd, whatever this node's role: a new leader then keeps a
     // slot for the old primary whose member key expired, so it can rejoin without waiting for one.
@@ -144,10 +135,7 @@ export class HaAgent {
       name: config.name,
       role: () => (this.pg.isRunning && state.pgStatus ? (state.pgStatus.inRecovery ? 'replica' : 'primary') : undefined),
       serverVersion: () => state.pgStatus?.serverVersion,
-      pendingRestart: async () =>
-        withConnection(this.pg.localEndpoint(), async (c) => (await c.query<{ p: boolean }>('SELECT count(*) > 0 AS p FROM pg_settings WHERE pending_restart')).rows[0]?.p === true).catch(
-          debugFailureOr(this.logger, 'reading pending_restart', false),
-        ),
+      pendingRestart: async () => this.pg.pendingRestart().catch(debugFailureOr(this.logger, 'reading pending_restart', false)),
       leader: () => state.view?.leader?.name,
       restartPostgres: (timeoutMs) => this.executor.restartInPlace(timeoutMs),
       wipeDataDir: () => this.executor.wipeDataDir(),
@@ -165,7 +153,12 @@ export class HaAgent {
       getState: () => this.liveNodeState(),
       getCluster: () => this.clusterInfo(),
       handlers: {
-        ...createRestHandlers({ dcs: this.dcs, loopWaitSeconds: () => state.dynamic.loopWait, reload: async () => this.requestReload(), wake: () => this.wake() }),
+        ...createRestHandlers({
+          dcs: this.dcs,
+          loopWaitSeconds: () => state.dynamic.loopWait,
+          reload: async () => this.requestReload(),
+          wake: () => this.wake(),
+        }),
         ...this.maintenance.handlers(),
       },
       logger: this.logger,
@@ -245,7 +238,10 @@ export class HaAgent {
     this.wake();
     this.lease.lost();
     this.fence?.abandon();
-    await Promise.all([this.api.stop().catch(debugFailure(this.logger, 'stopping the REST API')), this.dcs.close().catch(debugFailure(this.logger, 'closing the etcd client'))]);
+    await Promise.all([
+      this.api.stop().catch(debugFailure(this.logger, 'stopping the REST API')),
+      this.dcs.close().catch(debugFailure(this.logger, 'closing the etcd client')),
+    ]);
     await this.loopPromise?.catch(debugFailure(this.logger, 'the HA loop'));
     this.resolveDone();
   }

@@ -89,11 +89,26 @@ export class HaCycle {
     if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
 
     if (dcsReachable && !state.stopping) await this.d.maintenance.runDue();
-    const facts = { state, pg: this.pg, leaderStream: this.d.leaderStream, logger: this.logger, setRole: (r: AgentRole, why: string) => this.d.setRole(r, why) };
+    const facts = {
+      state,
+      pg: this.pg,
+      leaderStream: this.d.leaderStream,
+      logger: this.logger,
+      setRole: (r: AgentRole, why: string) => this.d.setRole(r, why),
+    };
     const local = await observeLocal(facts);
     const leaderName = view?.leader?.name;
     const leaderAt = serverOf(leaderName, state.name, view);
-    if (dcsReachable && !paused && state.dynamic.postgresql.usePgRewind && local.postgresRunning && local.role === 'replica' && !state.mayHaveDiverged && leaderName && leaderAt) {
+    if (
+      dcsReachable &&
+      !paused &&
+      state.dynamic.postgresql.usePgRewind &&
+      local.postgresRunning &&
+      local.role === 'replica' &&
+      !state.mayHaveDiverged &&
+      leaderName &&
+      leaderAt
+    ) {
       if (await replayedPastFork(facts, leaderName, leaderAt)) local.replayedPastFork = true;
     }
     if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
@@ -140,7 +155,12 @@ export class HaCycle {
     }
     this.logger.info(action.message);
     this.d.emit({ type: 'action', action });
-    this.retryInMs = action.kind === 'wait' && action.retrySoon === true ? RETRY_SOON_MS : action.kind === 'follow' && action.reconnect === true ? RECONNECT_RETRY_MS : undefined;
+    this.retryInMs =
+      action.kind === 'wait' && action.retrySoon === true
+        ? RETRY_SOON_MS
+        : action.kind === 'follow' && action.reconnect === true
+          ? RECONNECT_RETRY_MS
+          : undefined;
     // A primary restarted in place must wait for its synchronous standby from its first commit on.
     const syncKey = view?.sync?.value;
     if (dynamic.synchronousMode && syncKey?.leader === state.name && this.pg.synchronousStandbyNames === undefined) {

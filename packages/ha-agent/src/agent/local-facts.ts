@@ -96,7 +96,10 @@ export async function replayedPastFork(d: LocalFactsDeps, leader: string, server
   const user = a.rewind ?? a.superuser;
   const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
   try {
-    const text = await withConnection({ host: server.host, port: server.port, user: user.username, password: user.password }, async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
+    const text = await withConnection(
+      { host: server.host, port: server.port, user: user.username, password: user.password },
+      async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '',
+    );
     // PostgreSQL checks the replay position against the fork: WAL received past it but not replayed is simply discarded.
     return divergedFromHistory(s.timeline, s.replayedLsn ?? s.receivedLsn ?? 0, parseTimelineHistory(text));
   } catch (err) {

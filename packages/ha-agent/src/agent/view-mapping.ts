@@ -45,7 +45,13 @@ export function toDecisionView(view: DcsView): ClusterView {
       if (Number.isFinite(started)) cm.postmasterStartTime = started;
       if (d.tags) {
         const t = d.tags;
-        cm.tags = { ...t, nofailover: t.nofailover === true, clonefrom: t.clonefrom === true, noloadbalance: t.noloadbalance === true, nosync: t.nosync === true };
+        cm.tags = {
+          ...t,
+          nofailover: t.nofailover === true,
+          clonefrom: t.clonefrom === true,
+          noloadbalance: t.noloadbalance === true,
+          nosync: t.nosync === true,
+        };
       }
       return cm;
     }),
@@ -82,7 +88,12 @@ export function toDecisionView(view: DcsView): ClusterView {
  * ```
  */
 export function syncStandbysOf(sync: { sync_standby: string | null } | undefined): string[] {
-  return sync?.sync_standby ? sync.sync_standby.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return sync?.sync_standby
+    ? sync.sync_standby
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /**

@@ -44,7 +44,24 @@ const SIMPLE: ReadonlyArray<[string, string[]]> = [
 ];
 
 /** Prefixes of variables that are settings, not `PATRONI_<user>_PASSWORD` bootstrap users. */
-const RESERVED = ['RESTAPI', 'ETCD', 'ETCD3', 'POSTGRESQL', 'REPLICATION', 'SUPERUSER', 'REWIND', 'LOG', 'WATCHDOG', 'CTL', 'KUBERNETES', 'ZOOKEEPER', 'CONSUL', 'EXHIBITOR', 'RAFT', 'CITUS'];
+const RESERVED = [
+  'RESTAPI',
+  'ETCD',
+  'ETCD3',
+  'POSTGRESQL',
+  'REPLICATION',
+  'SUPERUSER',
+  'REWIND',
+  'LOG',
+  'WATCHDOG',
+  'CTL',
+  'KUBERNETES',
+  'ZOOKEEPER',
+  'CONSUL',
+  'EXHIBITOR',
+  'RAFT',
+  'CITUS',
+];
 
 function setPath(doc: Obj, path: readonly string[], value: unknown): void {
   let node = doc;
@@ -84,7 +101,15 @@ export function applyEnvOverrides(doc: Obj, env: Record<string, string | undefin
     if (value === undefined) continue;
     const user = m[1];
     if (m[2] === 'PASSWORD') setPath(out, ['bootstrap', 'users', user, 'password'], value);
-    else setPath(out, ['bootstrap', 'users', user, 'options'], value.split(',').map((o) => o.trim()).filter(Boolean));
+    else
+      setPath(
+        out,
+        ['bootstrap', 'users', user, 'options'],
+        value
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      );
   }
   return out;
 }

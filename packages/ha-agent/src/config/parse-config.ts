@@ -5,6 +5,7 @@ import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
+import { secretsReadableWarning } from './secrets.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -43,9 +44,34 @@ const IGNORED = {
   restapi: ['http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens', 'allowlist_include_members', 'ciphers'],
   etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
   bootstrap: ['method', 'post_bootstrap'],
-  dcs: ['standby_cluster', 'check_timeline', 'max_timelines_history', 'synchronous_node_count', 'slots', 'ignore_slots', 'member_slots_ttl', 'master_stop_timeout', 'primary_stop_timeout'],
+  dcs: [
+    'standby_cluster',
+    'check_timeline',
+    'max_timelines_history',
+    'synchronous_node_count',
+    'slots',
+    'ignore_slots',
+    'member_slots_ttl',
+    'master_stop_timeout',
+    'primary_stop_timeout',
+  ],
   dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
-  postgresql: ['create_replica_methods', 'basebackup', 'recovery_conf', 'custom_conf', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'bin_name', 'proxy_address', 'connect_address_dcs'],
+  postgresql: [
+    'create_replica_methods',
+    'basebackup',
+    'recovery_conf',
+    'custom_conf',
+    'pg_ident',
+    'pg_ctl_timeout',
+    'use_pg_rewind',
+    'use_unix_socket',
+    'use_unix_socket_repl',
+    'remove_data_directory_on_rewind_failure',
+    'remove_data_directory_on_diverged_timelines',
+    'bin_name',
+    'proxy_address',
+    'connect_address_dcs',
+  ],
   watchdog: ['driver'],
 };
 
@@ -224,7 +250,12 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   const allowlist = rest.stringList('allowlist');
   const restapi: HaConfig['restapi'] = { listen: hostPort(rest, 'listen'), connectAddress: hostPort(rest, 'connect_address') };
   if (restCreds?.password !== undefined) restapi.authentication = { username: restCreds.username, password: restCreds.password };
-  for (const [key, field] of [['certfile', 'certfile'], ['keyfile', 'keyfile'], ['keyfile_password', 'keyfilePassword'], ['cafile', 'cafile']] as const) {
+  for (const [key, field] of [
+    ['certfile', 'certfile'],
+    ['keyfile', 'keyfile'],
+    ['keyfile_password', 'keyfilePassword'],
+    ['cafile', 'cafile'],
+  ] as const) {
     const v = rest.string(key);
     if (v !== undefined) restapi[field] = v;
   }
@@ -280,7 +311,11 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     authentication: rewind ? { superuser, replication, rewind } : { superuser, replication },
     parameters: parameters(p, 'parameters'),
   };
-  for (const [key, field] of [['bin_dir', 'binDir'], ['config_dir', 'configDir'], ['pgpass', 'pgpass']] as const) {
+  for (const [key, field] of [
+    ['bin_dir', 'binDir'],
+    ['config_dir', 'configDir'],
+    ['pgpass', 'pgpass'],
+  ] as const) {
     const v = p.string(key);
     if (v !== undefined) postgresql[field] = v;
   }
@@ -340,64 +375,6 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     log: logSection.raw,
   };
   return { config, warnings };
-}
-
-/**
- * True when the configuration carries any password (REST API, etcd, PostgreSQL roles, bootstrap users).
- *
- * @example
- * ```ts
- * import { configHasPasswords, parseConfig } from '@pgtools/ha-agent';
- * configHasPasswords(parseConfig(text).config); // true for the seed article's file
- * ```
- */
-export function configHasPasswords(config: HaConfig): boolean {
-  const a = config.postgresql.authentication;
-  return Boolean(
-    config.restapi.authentication?.password ||
-      config.restapi.keyfilePassword ||
-      config.etcd3.password ||
-      a.superuser.password ||
-      a.replication.password ||
-      a.rewind?.password ||
-      Object.values(config.bootstrap.users).some((u) => u.password),
-  );
-}
-
-function holdsPassword(value: unknown, depth = 0): boolean {
-  if (depth > 20) return false;
-  if (Array.isArray(value)) return value.some((v) => holdsPassword(v, depth + 1));
-  if (!isObj(value)) return false;
-  return Object.entries(value).some(
-    ([k, v]) => (/(^|_)password$/i.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'object') || holdsPassword(v, depth + 1),
-  );
-}
-
-/**
- * The warning for a configuration file whose group or other users may read it while it holds a
- * password (REST API, etcd, PostgreSQL roles, bootstrap users, `keyfile_password`), or undefined.
- * Only what is written in the file counts: `PATRONI_*_PASSWORD` variables are not in it.
- *
- * @example
- * ```ts
- * import { secretsReadableWarning } from '@pgtools/ha-agent';
- * secretsReadableWarning('/etc/patroni.yml', 0o100644, 'restapi: {authentication: {username: u, password: p}}');
- * // '/etc/patroni.yml holds passwords and is readable by other users (group and others, mode 0644): run chmod 600 /etc/patroni.yml ...'
- * ```
- */
-export function secretsReadableWarning(path: string, mode: number, text: string): string | undefined {
-  const readable = mode & 0o044;
-  if (readable === 0) return undefined;
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { version: '1.1' });
-  } catch {
-    return undefined;
-  }
-  if (!holdsPassword(doc)) return undefined;
-  const who = readable === 0o044 ? 'group and others' : readable === 0o040 ? 'its group' : 'others';
-  const octal = (mode & 0o777).toString(8).padStart(4, '0');
-  return `${path} holds passwords and is readable by other users (${who}, mode ${octal}): run chmod 600 ${path} (or pass the passwords in PATRONI_* environment variables)`;
 }
 
 /**

@@ -185,15 +185,30 @@ function decideRewind(input: DecisionInput, leader: string): HaAction | undefine
   if (local.mayHaveDiverged) {
     const failedAt = local.rewindFailedAt;
     if (failedAt === undefined) {
-      return { kind: 'rewind_then_follow', leader, message: `rewinding before following ${leader}: this data directory ran as a primary and may hold WAL ${leader} never saw` };
+      return {
+        kind: 'rewind_then_follow',
+        leader,
+        message: `rewinding before following ${leader}: this data directory ran as a primary and may hold WAL ${leader} never saw`,
+      };
     }
     if (cfg.removeDataDirectoryOnRewindFailure) {
-      return { kind: 'reinitialize', leader, message: `pg_rewind failed and remove_data_directory_on_rewind_failure is set: removing the data directory to clone it again from ${leader}` };
+      return {
+        kind: 'reinitialize',
+        leader,
+        message: `pg_rewind failed and remove_data_directory_on_rewind_failure is set: removing the data directory to clone it again from ${leader}`,
+      };
     }
     if (input.now - failedAt < (cfg.loopWait * 1000) / 2) {
-      return { kind: 'wait', message: 'not starting PostgreSQL: it would diverge from the leader (pg_rewind failed; set remove_data_directory_on_rewind_failure to re-clone)' };
+      return {
+        kind: 'wait',
+        message: 'not starting PostgreSQL: it would diverge from the leader (pg_rewind failed; set remove_data_directory_on_rewind_failure to re-clone)',
+      };
     }
-    return { kind: 'rewind_then_follow', leader, message: `rewinding before following ${leader} again: the last pg_rewind failed (set remove_data_directory_on_rewind_failure to re-clone instead)` };
+    return {
+      kind: 'rewind_then_follow',
+      leader,
+      message: `rewinding before following ${leader} again: the last pg_rewind failed (set remove_data_directory_on_rewind_failure to re-clone instead)`,
+    };
   }
   if (local.postgresRunning && local.replayedPastFork) {
     return {
@@ -211,7 +226,11 @@ function needsReconnect(input: DecisionInput): boolean {
 }
 
 function keepWhileLeaseValid(why: string, validForMs: number): HaAction {
-  return { kind: 'wait', retrySoon: true, message: `${why}; keeping the primary while the leader lease is valid (${(validForMs / 1000).toFixed(1)} s more) and retrying` };
+  return {
+    kind: 'wait',
+    retrySoon: true,
+    message: `${why}; keeping the primary while the leader lease is valid (${(validForMs / 1000).toFixed(1)} s more) and retrying`,
+  };
 }
 
 function releaseForStartTimeout(timeout: number): HaAction {
@@ -234,7 +253,11 @@ function decidePaused(input: DecisionInput, runningPrimary: boolean): HaAction {
   if (cluster.leader === undefined) {
     if (runningPrimary) return { kind: 'acquire_leader', clearFailoverKey: false, message: 'PAUSE: acquired session lock as a leader' };
     if (cluster.failover?.candidate === me && !cfg.tags.nofailover && !cfg.watchdogUnusable) {
-      return { kind: 'acquire_leader_and_promote', clearFailoverKey: true, message: 'PAUSE: promoted self to leader by acquiring session lock (manual failover)' };
+      return {
+        kind: 'acquire_leader_and_promote',
+        clearFailoverKey: true,
+        message: 'PAUSE: promoted self to leader by acquiring session lock (manual failover)',
+      };
     }
     return { kind: 'paused_noop', message: `PAUSE: no action. I am (${me}), a secondary, and the cluster has no leader` };
   }
@@ -269,7 +292,13 @@ function decideAsLeader(input: DecisionInput, runningPrimary: boolean): HaAction
   }
   if (cfg.watchdogUnusable) {
     if (runningPrimary) {
-      return { kind: 'demote', mode: 'immediate', releaseLeader: true, reason: 'watchdog could not be activated', message: 'Demoting self because watchdog could not be activated' };
+      return {
+        kind: 'demote',
+        mode: 'immediate',
+        releaseLeader: true,
+        reason: 'watchdog could not be activated',
+        message: 'Demoting self because watchdog could not be activated',
+      };
     }
     return { kind: 'release_leader', reason: 'watchdog could not be activated', message: 'Not promoting self because watchdog could not be activated' };
   }
@@ -323,4 +352,3 @@ function switchoverFromLeader(input: DecisionInput, runningPrimary: boolean): Ha
   if (healthy.length === 0) return undefined;
   return { kind: 'do_switchover', candidate: fo.candidate, message: 'manual failover: demoting myself' };
 }
-

@@ -19,11 +19,14 @@ export function probeFromPatroniStatus(name: string, body: unknown): PeerProbe {
   const xlog = (typeof b.xlog === 'object' && b.xlog !== null ? b.xlog : {}) as Record<string, unknown>;
   const role = typeof b.role === 'string' ? b.role : undefined;
   const isPrimary = role === 'master' || role === 'primary';
-  const walPosition = isPrimary
-    ? num(xlog.location)
-    : Math.max(num(xlog.received_location) ?? 0, num(xlog.replayed_location) ?? 0) || undefined;
+  const walPosition = isPrimary ? num(xlog.location) : Math.max(num(xlog.received_location) ?? 0, num(xlog.replayed_location) ?? 0) || undefined;
   const tags = (typeof b.tags === 'object' && b.tags !== null ? b.tags : {}) as Record<string, unknown>;
-  const probe: PeerProbe = { name, reachable: true, nofailover: tags.nofailover === true || tags.nofailover === 'true', watchdogFailed: b.watchdog_failed === true };
+  const probe: PeerProbe = {
+    name,
+    reachable: true,
+    nofailover: tags.nofailover === true || tags.nofailover === 'true',
+    watchdogFailed: b.watchdog_failed === true,
+  };
   if (role !== undefined) probe.role = role;
   if (typeof b.state === 'string') probe.state = b.state;
   if (walPosition !== undefined) probe.walPosition = walPosition;

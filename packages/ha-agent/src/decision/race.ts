@@ -26,7 +26,8 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   const { cluster, config: cfg } = input;
   const me = cfg.name;
   const fo = cluster.failover;
-  const activeFailover = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined) && !(fo.scheduledAt !== undefined && fo.scheduledAt > input.now);
+  const activeFailover =
+    fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined) && !(fo.scheduledAt !== undefined && fo.scheduledAt > input.now);
   const clearFailoverKey = fo !== undefined && (fo.leader !== undefined || fo.candidate !== undefined);
   const myWal = myWalPosition(input);
 
@@ -50,7 +51,11 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   const others = cluster.members.filter((m) => m.name !== me && m.apiUrl);
   if (activeFailover && fo?.candidate && others.some((m) => m.name === fo.candidate)) {
     // Someone else was asked for: stand back while that candidate is healthy.
-    if (input.peerProbes === undefined) return probe(others.map((m) => m.name), 'manual failover');
+    if (input.peerProbes === undefined)
+      return probe(
+        others.map((m) => m.name),
+        'manual failover',
+      );
     if (probeHealthy(probeOf(input, fo.candidate))) return lose(`manual failover to ${fo.candidate} in progress`);
   }
   if (runningPrimary) return win('');
@@ -67,9 +72,15 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   }
   const leaderPosition = Math.max(cluster.optime ?? 0, finalPosition ?? 0);
   if ((cluster.optime !== undefined || finalPosition !== undefined) && leaderPosition - myWal > cfg.maximumLagOnFailover) {
-    return lose(`my wal position ${myWal} is behind the last leader position ${leaderPosition} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`);
+    return lose(
+      `my wal position ${myWal} is behind the last leader position ${leaderPosition} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`,
+    );
   }
-  if (others.length > 0 && input.peerProbes === undefined) return probe(others.map((m) => m.name), 'leader race');
+  if (others.length > 0 && input.peerProbes === undefined)
+    return probe(
+      others.map((m) => m.name),
+      'leader race',
+    );
   for (const m of others) {
     const p = probeOf(input, m.name);
     if (!p || !p.reachable) continue;
@@ -81,8 +92,7 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
     if (alternative) return lose(`switchover away from me in progress, ${alternative.name} is healthy`);
   }
   // Only members that may race themselves can beat me; otherwise nobody would ever take over.
-  const mayRace = (name: string): boolean =>
-    !cfg.synchronousMode || cluster.sync?.leader === name || (cluster.sync?.syncStandbys.includes(name) ?? false);
+  const mayRace = (name: string): boolean => !cfg.synchronousMode || cluster.sync?.leader === name || (cluster.sync?.syncStandbys.includes(name) ?? false);
   for (const m of others) {
     if (m.tags?.nofailover || !mayRace(m.name)) continue;
     const p = probeOf(input, m.name);

@@ -1,6 +1,5 @@
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
@@ -15,6 +14,8 @@ import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
 import { checkPgBinaries, DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
+import { checkListenAddress } from './listen-check.js';
+import { isAlive } from './process-alive.js';
 
 /** Options of `PostgresControl`. */
 export interface PostgresControlOptions {
@@ -124,6 +125,12 @@ export class PostgresControl {
     return cd?.clusterState === 'shut down' ? cd.checkpointLsn : undefined;
   }
 
+  /** True when a changed setting waits for a restart (`pg_settings.pending_restart`). */
+  async pendingRestart(): Promise<boolean> {
+    const sql = 'SELECT count(*) > 0 AS p FROM pg_settings WHERE pending_restart';
+    return withConnection(this.localEndpoint(), async (c) => (await c.query<{ p: boolean }>(sql)).rows[0]?.p === true);
+  }
+
   /** Adopts a postmaster left running by a previous agent process; true if one was found. */
   adoptRunning(): boolean {
     if (this.pm?.isRunning) return true;
@@ -148,7 +155,9 @@ export class PostgresControl {
   async moveAsideFailed(): Promise<void> {
     const target = `${this.dataDir}.failed`;
     await emptyDir(target);
-    await rename(this.dataDir, target).catch((err: unknown) => this.logger.debug(`moving ${this.dataDir} aside failed: ${err instanceof Error ? err.message : String(err)}`));
+    await rename(this.dataDir, target).catch((err: unknown) =>
+      this.logger.debug(`moving ${this.dataDir} aside failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
   }
 
   /** The conninfo a replica uses to stream from `leader`. */
@@ -212,41 +221,7 @@ export class PostgresControl {
    * is not an address of this machine. A postmaster of our own data directory is not a conflict.
    */
   async checkListen(): Promise<void> {
-    const own = readPidFile(this.dataDir);
-    const ownPid = own && isAlive(own.pid) ? own.pid : undefined;
-    if (ownPid !== undefined) return;
-    const { host, port } = splitHostPort(this.config.postgresql.listen);
-    const hosts = host === '' || host === '*' ? ['0.0.0.0'] : host.split(',').map((h) => h.trim()).filter(Boolean);
-    for (const h of hosts) {
-      const code = await tryBind(h === '*' ? '0.0.0.0' : h, port);
-      if (code === 'EADDRINUSE') {
-        throw new PgToolsError(
-          'postgres_port_in_use',
-          `PostgreSQL port ${port} on ${h} is already in use by another process (postgresql.listen is ${this.config.postgresql.listen}): stop that server (often a distribution's own PostgreSQL: systemctl stop postgresql) or choose another port in postgresql.listen and postgresql.connect_address`,
-          { hint: `see who listens there: ss -ltnp 'sport = :${port}'` },
-        );
-      }
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-        throw new PgToolsError(
-          'postgres_listen_address_unavailable',
-          `postgresql.listen host ${h} is not an address of this machine (${code}): use one of its addresses, or 0.0.0.0 / * for all`,
-        );
-      }
-    }
-    const socketDirs = String(this.config.postgresql.parameters.unix_socket_directories ?? '')
-      .split(',')
-      .map((d) => d.trim())
-      .filter((d) => d !== '' && !d.startsWith('@'));
-    for (const dir of socketDirs) {
-      const lock = join(dir, `.s.PGSQL.${port}.lock`);
-      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).split('\n')[0]);
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-        throw new PgToolsError(
-          'postgres_port_in_use',
-          `PostgreSQL port ${port} is already in use by another server (pid ${pid}) with its socket in ${dir} (${lock}): stop it, or choose another port in postgresql.listen`,
-        );
-      }
-    }
+    await checkListenAddress(this.config, this.dataDir);
   }
 
   /**
@@ -281,7 +256,10 @@ export class PostgresControl {
     const own = readPidFile(this.dataDir);
     if (own && isAlive(own.pid)) return;
     const found = await reapLeftovers(this.dataDir);
-    if (found.length > 0) this.logger.warn(`stopped ${found.length} server process(es) left in ${this.dataDir} by a dead postmaster before starting a new one: ${found.map((p) => p.pid).join(', ')}`);
+    if (found.length > 0)
+      this.logger.warn(
+        `stopped ${found.length} server process(es) left in ${this.dataDir} by a dead postmaster before starting a new one: ${found.map((p) => p.pid).join(', ')}`,
+      );
   }
 
   private track(pm: Postmaster, adopted: boolean): void {
@@ -317,7 +295,11 @@ export class PostgresControl {
   /** `SELECT pg_promote()` (waits up to 60 s for the end of recovery). */
   async promote(): Promise<void> {
     // standby.signal must still exist here: the end of recovery unlinks it and dies (FATAL) if it is gone.
-    const ok = await withConnection(this.localEndpoint(), async (c) => (await c.query<{ ok: boolean }>('SELECT pg_promote(true, 60) AS ok')).rows[0]?.ok === true, 65_000);
+    const ok = await withConnection(
+      this.localEndpoint(),
+      async (c) => (await c.query<{ ok: boolean }>('SELECT pg_promote(true, 60) AS ok')).rows[0]?.ok === true,
+      65_000,
+    );
     if (!ok) throw new PgToolsError('promote_failed', 'pg_promote() did not finish within 60 s');
     // Settings a primary needs at once (synchronous_standby_names in strict mode) come with a reload
     // (part of the promotion, not a configuration reload of its own: no `onReloaded`).
@@ -354,14 +336,24 @@ export class PostgresControl {
   async ensureSlots(members: string[]): Promise<string[]> {
     if (!this.dynamic.postgresql.useSlots) return [];
     const me = slotNameFor(this.config.name);
-    return withConnection(this.localEndpoint(), (c) => ensureSlots(c, members.filter((m) => slotNameFor(m) !== me)));
+    return withConnection(this.localEndpoint(), (c) =>
+      ensureSlots(
+        c,
+        members.filter((m) => slotNameFor(m) !== me),
+      ),
+    );
   }
 
   /** On the leader: drops the unused slots of members gone for good (never this node's own). */
   async dropSlots(members: string[]): Promise<string[]> {
     if (!this.dynamic.postgresql.useSlots) return [];
     const me = slotNameFor(this.config.name);
-    return withConnection(this.localEndpoint(), (c) => dropSlots(c, members.filter((m) => slotNameFor(m) !== me)));
+    return withConnection(this.localEndpoint(), (c) =>
+      dropSlots(
+        c,
+        members.filter((m) => slotNameFor(m) !== me),
+      ),
+    );
   }
 
   /** pg_basebackup from `source` into the (empty) data dir. */
@@ -395,7 +387,9 @@ export class PostgresControl {
       await runBinary('postgres', args, { binDir: this.binDir, runAs: this.runAs, cwd: this.dataDir, timeoutMs: 3_600_000 });
     } finally {
       for (const f of signals) {
-        await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch((err: unknown) => this.logger.debug(`restoring ${f} after crash recovery failed: ${err instanceof Error ? err.message : String(err)}`));
+        await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch((err: unknown) =>
+          this.logger.debug(`restoring ${f} after crash recovery failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
       }
     }
     return true;
@@ -411,23 +405,4 @@ export class PostgresControl {
       runAs: this.runAs,
     });
   }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, but another user's process.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Binds and releases `host:port` at once; resolves with the error code, or undefined when it was free. */
-function tryBind(host: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EUNKNOWN'));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
-  });
 }

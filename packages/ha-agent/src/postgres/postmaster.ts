@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { RunAs } from './run-binary.js';
 import { confValue } from './server-settings.js';
+import { isAlive } from './process-alive.js';
 
 /** PostgreSQL shutdown modes: `smart` waits for clients, `fast` disconnects them, `immediate` skips the checkpoint. */
 export type StopMode = 'smart' | 'fast' | 'immediate';
@@ -24,19 +25,6 @@ export interface PostmasterStartOptions {
   /** Server output goes here (appended); without it, lines go to the logger at debug level. */
   logFile?: string | undefined;
   logger?: Logger;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return true;
-  }
 }
 
 /**
@@ -102,7 +90,7 @@ export class Postmaster extends EventEmitter<{ exit: [code: number | null, signa
         child.once('error', () => done(null, null));
       } else {
         this.poll = setInterval(() => {
-          if (!alive(pid)) done(null, null);
+          if (!isAlive(pid)) done(null, null);
         }, 250);
         this.poll.unref();
       }
@@ -143,7 +131,7 @@ export class Postmaster extends EventEmitter<{ exit: [code: number | null, signa
   /** A live postmaster found in postmaster.pid (left by a previous agent), or undefined. */
   static adopt(dataDir: string): Postmaster | undefined {
     const info = readPidFile(dataDir);
-    if (!info || !alive(info.pid)) return undefined;
+    if (!info || !isAlive(info.pid)) return undefined;
     let cmd = '';
     try {
       cmd = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8');

@@ -11,7 +11,10 @@ import type pg from 'pg';
  * ```
  */
 export function slotNameFor(member: string): string {
-  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+  return member
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 63);
 }
 
 /**
@@ -64,7 +67,13 @@ export async function dropSlots(client: pg.Client, members: string[]): Promise<s
   const dropped: string[] = [];
   for (const { slot_name } of res.rows) {
     // A walsender may have attached since the query: then the drop fails and the slot stays.
-    if (await client.query('SELECT pg_drop_replication_slot($1)', [slot_name]).then(() => true, () => false)) dropped.push(slot_name);
+    if (
+      await client.query('SELECT pg_drop_replication_slot($1)', [slot_name]).then(
+        () => true,
+        () => false,
+      )
+    )
+      dropped.push(slot_name);
   }
   return dropped;
 }

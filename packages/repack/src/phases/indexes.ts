@@ -33,7 +33,10 @@ export async function runIndexes(run: TableRun, table: QualifiedName, shadow: Qu
     };
     // Longest first (the original's size stands in for the build cost), so a big index never starts
     // last on one connection while the others sit idle.
-    const sizes = await indexSizes(work, definitions.map((d) => d.originalIndex.oid));
+    const sizes = await indexSizes(
+      work,
+      definitions.map((d) => d.originalIndex.oid),
+    );
     const ordered = [...definitions].sort((a, b) => (sizes.get(b.originalIndex.oid) ?? 0) - (sizes.get(a.originalIndex.oid) ?? 0));
     const jobs = Math.min(opts.jobs ?? (source.spare?.() === false ? 1 : DEFAULT_JOBS), ordered.length);
     await buildInParallel(source, work, ordered, jobs, opts.applicationName, build, await workerBudget(work, jobs));
@@ -55,10 +58,9 @@ async function workerBudget(client: pg.ClientBase, jobs: number): Promise<{ perB
 }
 
 async function indexSizes(client: pg.ClientBase, oids: number[]): Promise<Map<number, number>> {
-  const { rows } = await client.query<{ oid: string; bytes: string }>(
-    'SELECT o::text AS oid, pg_relation_size(o)::text AS bytes FROM unnest($1::oid[]) AS o',
-    [oids],
-  );
+  const { rows } = await client.query<{ oid: string; bytes: string }>('SELECT o::text AS oid, pg_relation_size(o)::text AS bytes FROM unnest($1::oid[]) AS o', [
+    oids,
+  ]);
   return new Map(rows.map((r) => [Number(r.oid), Number(r.bytes)]));
 }
 
@@ -78,8 +80,7 @@ async function buildInParallel<T>(
   const queue = [...items];
   const extra: Array<pg.PoolClient | pg.Client> = [];
   let failed = false;
-  const setWorkers = (c: pg.ClientBase, value: string) =>
-    c.query("SELECT pg_catalog.set_config('max_parallel_maintenance_workers', $1, false)", [value]);
+  const setWorkers = (c: pg.ClientBase, value: string) => c.query("SELECT pg_catalog.set_config('max_parallel_maintenance_workers', $1, false)", [value]);
   try {
     for (let i = 1; i < jobs; i++) {
       const c = await source.connect();

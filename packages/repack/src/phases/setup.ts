@@ -76,7 +76,11 @@ export async function runSetup(run: TableRun, pre: Prechecked, guard: Guard): Pr
     // the table's type) refuses column DDL, so the columns inspected now stay valid.
     const info = await inspectTable(work, table);
     const recheck = precheck(info, { swap: swapMode });
-    raiseProblems(recheck.problems.filter((p) => p.code !== 'publication_all_tables'), logger, () => {});
+    raiseProblems(
+      recheck.problems.filter((p) => p.code !== 'publication_all_tables'),
+      logger,
+      () => {},
+    );
     const key = requireKey(recheck);
     const keyColumns = key.keyColumns as string[];
     result.key = { index: key.name, columns: keyColumns };
@@ -109,7 +113,13 @@ export async function runSetup(run: TableRun, pre: Prechecked, guard: Guard): Pr
       await guardLock;
     } catch (err) {
       // Rolled back for sure: the trigger was never there (nor is it after a failed COMMIT).
-      if (await work.query('ROLLBACK').then(() => true, () => false)) run.triggerMayExist = false;
+      if (
+        await work.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        )
+      )
+        run.triggerMayExist = false;
       throw err;
     } finally {
       const heldMs = Date.now() - lockedAt;
@@ -161,7 +171,10 @@ async function guardQueuedAndConflicts(
   if (rows.length === 0) return;
   const sessions = rows.map(toSession);
   if (onDdl === 'give-up') {
-    throw new PgToolsError('ddl_waiting', `DDL is waiting for the table (${sessions.map((s) => `PID ${s.pid}: ${s.query ?? ''}`).join('; ')}); giving up so it can proceed`);
+    throw new PgToolsError(
+      'ddl_waiting',
+      `DDL is waiting for the table (${sessions.map((s) => `PID ${s.pid}: ${s.query ?? ''}`).join('; ')}); giving up so it can proceed`,
+    );
   }
   for (const s of sessions) {
     await client.query('SELECT pg_cancel_backend($1)', [s.pid]);

@@ -146,7 +146,9 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         const head = rename ? [rename.check] : [];
         let results: pg.QueryResult[];
         try {
-          const out = await guard.client.query([...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? [])].join(';\n'));
+          const out = await guard.client.query(
+            [...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? [])].join(';\n'),
+          );
           results = (Array.isArray(out) ? out : [out]).slice(head.length);
         } catch (err) {
           if (plan.catalog && sqlStateOf(err) === '55000') throw catalogSwapError(plan.catalog, err);
@@ -162,7 +164,12 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         result.log.inserts += drained?.inserts ?? 0;
         result.log.updates += drained?.updates ?? 0;
         result.log.deletes += drained?.deletes ?? 0;
-        if (plan.catalog) finishCatalogSwap(plan.catalog, catalogStatements, results.slice(drain.length + 1).map((r) => r.rowCount));
+        if (plan.catalog)
+          finishCatalogSwap(
+            plan.catalog,
+            catalogStatements,
+            results.slice(drain.length + 1).map((r) => r.rowCount),
+          );
         else if (plan.rename) afterCommit = finishRenameSwap(plan.rename).afterCommit;
         await run.pause('after-swap');
         await guard.client.query('COMMIT');

@@ -154,7 +154,9 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
         break;
       case 'fencing':
         armedFor = undefined;
-        logger.error(`fence: ${event.reason === 'timeout' ? `no keepalive for ${event.sinceKeepaliveMs} ms` : 'the agent is gone'}; stopping PostgreSQL (postmaster ${event.postmasterPid})`);
+        logger.error(
+          `fence: ${event.reason === 'timeout' ? `no keepalive for ${event.sinceKeepaliveMs} ms` : 'the agent is gone'}; stopping PostgreSQL (postmaster ${event.postmasterPid})`,
+        );
         break;
       case 'fenced':
         logger.error(`fence stopped PostgreSQL (postmaster ${event.postmasterPid}) with ${event.signal} in ${event.tookMs} ms`);
@@ -163,7 +165,9 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
         logger.error(`fence could not stop PostgreSQL: processes ${event.survivors.join(', ')} survive`);
         break;
       case 'skipped':
-        logger.warn(`fence did not signal PID ${event.postmasterPid}: ${event.reason === 'pid_reused' ? 'the PID now belongs to another process' : 'the postmaster is already gone'}`);
+        logger.warn(
+          `fence did not signal PID ${event.postmasterPid}: ${event.reason === 'pid_reused' ? 'the PID now belongs to another process' : 'the postmaster is already gone'}`,
+        );
         break;
       case 'error':
         logger.error(`fence: ${event.message}`);
@@ -224,7 +228,10 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
     });
 
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new PgToolsError('fence_start_failed', `the fence did not report ready within ${replyTimeoutMs} ms`)), replyTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new PgToolsError('fence_start_failed', `the fence did not report ready within ${replyTimeoutMs} ms`)),
+      replyTimeoutMs,
+    );
     waiters.push({ accept: (e) => (e.type === 'ready' ? true : undefined), resolve, reject, timer });
   });
   try {

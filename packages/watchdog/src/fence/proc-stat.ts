@@ -28,7 +28,10 @@ export function readProcStat(pid: number): ProcStat | undefined {
     return undefined;
   }
   // comm (field 2) may contain spaces and parentheses: split after its last ") ".
-  const rest = text.slice(text.lastIndexOf(') ') + 2).trim().split(' ');
+  const rest = text
+    .slice(text.lastIndexOf(') ') + 2)
+    .trim()
+    .split(' ');
   const state = rest[0];
   const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
