@@ -28,7 +28,7 @@ export interface BenchmarkResult {
 const TEMPLATE = 'bench_template';
 
 /**
- * Runs the whole benchmark: its own PostgreSQL 15, the bloated template table, then every
+ * Runs the whole benchmark: its own PostgreSQL (15 unless `--pg` says otherwise), the bloated template table, then every
  * contender `runs` times, interleaved, under the fixed-rate load (and again unthrottled), and
  * renders the report. Progress lines go to `log`.
  *
@@ -49,7 +49,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
   const notes: string[] = [];
   let contenders: ContenderName[] = [...options.contenders];
   log(
-    `starting PostgreSQL 15 with ${Object.entries(settings)
+    `starting PostgreSQL ${options.pgVersion} with ${Object.entries(settings)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ')}`,
   );
