@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { quoteIdent } from '@pgtools/core';
 import { startPostgres } from '@pgtools/testkit';
-import { findPgRepack, type Tools } from './contenders.js';
+import { clientBinDir, findPgRepack, type Tools } from './contenders.js';
 import { fixtureStatements, pgbenchScript, TABLE_NAME } from './fixture.js';
 import { pgbenchArgs } from './load.js';
 import { describeMachine } from './machine.js';
@@ -55,7 +55,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
   );
   const cluster = await startPostgres({ settings, name: 'bench', version: options.pgVersion });
   try {
-    const tools: Tools = { binDir: cluster.binDir, pgRepack: findPgRepack(cluster.binDir) };
+    const tools: Tools = { binDir: clientBinDir(cluster.binDir, cluster.version), pgRepack: findPgRepack(cluster.binDir) };
     let pgRepackVersion: string | undefined;
     if (tools.pgRepack) {
       pgRepackVersion = execFileSync(tools.pgRepack, ['--version'], { encoding: 'utf8' })

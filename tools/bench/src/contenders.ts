@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TableResult } from '@pgtools/repack';
+import { pgBinDir, type PgMajor } from '@pgtools/testkit';
 import { TABLE_NAME } from './fixture.js';
 import { runMeasured, type MeasuredRun } from './measured-process.js';
 import type { ContenderName } from './options.js';
@@ -38,6 +39,14 @@ export interface Tools {
  * findPgRepack('/usr/lib/postgresql/15/bin'); // '/usr/lib/postgresql/15/bin/pg_repack' or undefined
  * ```
  */
+/**
+ * Where psql and pgbench are: the server's own directory on 15; Debian's 15 client tools for the
+ * npm builds of 16-18, which ship none (both talk to newer servers).
+ */
+export function clientBinDir(serverBinDir: string, version: PgMajor): string {
+  return version === 15 ? serverBinDir : pgBinDir(15);
+}
+
 export function findPgRepack(binDir: string): string | undefined {
   return [join(binDir, 'pg_repack'), '/usr/lib/postgresql/15/bin/pg_repack', '/usr/bin/pg_repack'].find((p) => existsSync(p));
 }

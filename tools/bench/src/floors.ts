@@ -7,6 +7,7 @@ import { FIXTURE, fixtureStatements } from './fixture.js';
 import { startLoad } from './load.js';
 import { loadWindowStats } from './pgbench-log.js';
 import { describeMachine, type MachineInfo } from './machine.js';
+import { clientBinDir } from './contenders.js';
 import type { BenchOptions } from './options.js';
 import { benchSettings } from './settings.js';
 import { median } from './stats.js';
@@ -182,7 +183,7 @@ export async function runFloors(options: BenchOptions, { command, log }: { comma
               : undefined;
             try {
               const running = await startLoad(a, {
-                pgbench: `${cluster.binDir}/pgbench`,
+                pgbench: `${clientBinDir(cluster.binDir, cluster.version)}/pgbench`,
                 host: cluster.host,
                 port: cluster.port,
                 user: cluster.superuser,
