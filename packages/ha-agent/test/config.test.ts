@@ -51,7 +51,6 @@ describe('parseConfig with the seed article configuration', () => {
       primaryStartTimeout: 300,
       synchronousMode: false,
       synchronousModeStrict: false,
-      failsafeMode: false,
       postgresql: {
         usePgRewind: true,
         useSlots: true,
@@ -173,13 +172,24 @@ describe('parseConfig rules', () => {
     expect(err.hint).toMatch(/v2 API off/);
   });
 
-  it('warns about unknown keys and ignored Patroni keys', () => {
-    const { warnings } = parseConfig(`${MINIMAL}frobnicate: 1\nbootstrap:\n  dcs:\n    ttl: 30\n    check_timeline: true\n    nonsense: 2\n`, NOENV);
+  it('warns about unknown keys and Patroni keys that cannot change the cluster', () => {
+    const { warnings } = parseConfig(`${MINIMAL}frobnicate: 1\nbootstrap:\n  dcs:\n    ttl: 30\n    max_timelines_history: 5\n    nonsense: 2\n`, NOENV);
     expect(warnings).toEqual([
-      'bootstrap.dcs.check_timeline: Patroni setting not supported by pgtools, ignored',
+      'bootstrap.dcs.max_timelines_history: not supported by pgtools, ignored (the full history is kept in the `history` key; it only grows that key)',
       'bootstrap.dcs.nonsense: unknown key, ignored',
       'frobnicate: unknown key, ignored',
     ]);
+  });
+
+  it('refuses Patroni keys it would ignore, and limited keys with a value that would behave differently', () => {
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {host: 10.0.0.1}\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.standby_cluster: is not supported: a standby cluster is planned/,
+    );
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: true\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.failsafe_mode: boolean true is not supported/,
+    );
+    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: false\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
+    expect(refusal(() => parseConfig(`${MINIMAL}citus: {group: 0, database: citus}\n`, NOENV)).message).toMatch(/^citus: is not supported/);
   });
 
   it('refuses wrong types naming the key path', () => {

@@ -53,6 +53,8 @@ export class HaCycle {
   private readonly logger: Logger;
   /** When etcd last answered (ms since epoch). */
   dcsLastSeenAt: number | undefined;
+  /** The `config` key revision whose refusal or warnings were last logged. */
+  private configRevisionLogged: number | undefined;
   /** The last decision asked for a quick retry: ms to the next cycle at most (etcd blip, a replica reconnecting). */
   retryInMs: number | undefined;
 
@@ -62,6 +64,24 @@ export class HaCycle {
     this.pg = d.pg;
     this.dcs = d.dcs;
     this.logger = d.logger;
+  }
+
+  /**
+   * Applies the etcd `config` key. A refused key keeps the previous dynamic configuration; that
+   * and the warnings are logged once per revision of the key, not every cycle.
+   */
+  private readDynamic(value: unknown, revision: number): void {
+    const warnings: string[] = [];
+    let problem: string | undefined;
+    try {
+      this.d.applyDynamic(parseDynamicConfig(value, 'config', warnings));
+    } catch (err) {
+      problem = errMessage(err);
+    }
+    if (revision === this.configRevisionLogged) return;
+    this.configRevisionLogged = revision;
+    if (problem) this.logger.error(`keeping the previous dynamic configuration: the config key in etcd is refused: ${problem}`);
+    for (const w of warnings) this.logger.warn(`dynamic configuration: ${w}`);
   }
 
   /** One cycle: read etcd and PostgreSQL, refresh the lease, decide, act, publish. */
@@ -77,13 +97,7 @@ export class HaCycle {
     }
     const view = state.view;
     if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
-    if (view?.config) {
-      try {
-        this.d.applyDynamic(parseDynamicConfig(view.config.value, 'config'));
-      } catch (err) {
-        this.logger.warn(`ignoring invalid dynamic configuration in etcd: ${errMessage(err)}`);
-      }
-    }
+    if (view?.config) this.readDynamic(view.config.value, view.config.modRevision);
     const paused = view?.config?.value.pause === true;
     const cluster = view ? toDecisionView(view) : { members: [] };
     if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());

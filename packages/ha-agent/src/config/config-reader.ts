@@ -1,4 +1,5 @@
 import { PgToolsError } from '@pgtools/core';
+import { patroniKey } from './patroni-keys.js';
 
 /** Refuses a configuration value, naming the key path (`bootstrap.dcs.ttl`). */
 export function invalid(path: string, message: string, hint?: string): PgToolsError {
@@ -91,12 +92,22 @@ export class Section {
     });
   }
 
-  /** Warns about keys nobody asked for: `known` are Patroni keys pgtools ignores on purpose. */
-  unknownKeys(warnings: string[], known: readonly string[] = []): void {
+  /**
+   * Checks the keys nobody read against Patroni's key table: a refused key, or a limited one with
+   * a value that would behave differently, throws naming the key; a warned one and an unknown one
+   * (a typo) become warnings. `_legacy` is ignored (the table knows every Patroni key).
+   */
+  unknownKeys(warnings: string[], _legacy: readonly string[] = []): void {
     for (const k of Object.keys(this.raw)) {
       if (this.seen.has(k)) continue;
-      if (known.includes(k)) warnings.push(`${this.key(k)}: Patroni setting not supported by pgtools, ignored`);
-      else warnings.push(`${this.key(k)}: unknown key, ignored`);
+      const path = this.key(k);
+      const row = patroniKey(path);
+      const value = this.raw[k];
+      if (row?.status === 'refused') throw invalid(path, `is not supported: ${row.note}`);
+      if (row?.status === 'limited' && row.accepts) {
+        if (!row.accepts(value)) throw invalid(path, `${describe(value)} is not supported: ${row.note}`);
+      } else if (row?.status === 'warned') warnings.push(`${path}: not supported by pgtools, ignored (${row.note})`);
+      else warnings.push(`${path}: unknown key, ignored`);
     }
   }
 }

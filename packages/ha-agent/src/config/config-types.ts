@@ -20,7 +20,6 @@ export interface DynamicConfig {
   primaryStartTimeout: number;
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
-  failsafeMode: boolean;
   postgresql: {
     usePgRewind: boolean;
     useSlots: boolean;
@@ -75,7 +74,6 @@ export interface HaConfig {
     initdb: string[];
     pgHba: string[];
     users: Record<string, { password?: string; options: string[] }>;
-    postInit?: string;
   };
   postgresql: {
     listen: string;

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
+import { patroniKey } from './patroni-keys.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
@@ -36,45 +37,6 @@ export const DYNAMIC_DEFAULTS = {
 } as const;
 
 const FORBIDDEN_INITDB = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
-const OTHER_DCS = ['zookeeper', 'consul', 'kubernetes', 'exhibitor', 'raft'];
-
-// Patroni keys that are valid there but have no effect here: warned about, not refused.
-const IGNORED = {
-  top: ['ctl', 'citus'],
-  restapi: ['http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens', 'allowlist_include_members', 'ciphers'],
-  etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
-  bootstrap: ['method', 'post_bootstrap'],
-  dcs: [
-    'standby_cluster',
-    'check_timeline',
-    'max_timelines_history',
-    'synchronous_node_count',
-    'slots',
-    'ignore_slots',
-    'member_slots_ttl',
-    'master_stop_timeout',
-    'primary_stop_timeout',
-  ],
-  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
-  postgresql: [
-    'create_replica_methods',
-    'basebackup',
-    'recovery_conf',
-    'custom_conf',
-    'pg_ident',
-    'pg_ctl_timeout',
-    'use_pg_rewind',
-    'use_unix_socket',
-    'use_unix_socket_repl',
-    'remove_data_directory_on_rewind_failure',
-    'remove_data_directory_on_diverged_timelines',
-    'bin_name',
-    'proxy_address',
-    'connect_address_dcs',
-  ],
-  watchdog: ['driver'],
-};
-
 function normalizeNamespace(ns: string): string {
   let out = ns.trim();
   if (!out.startsWith('/')) out = `/${out}`;
@@ -82,7 +44,17 @@ function normalizeNamespace(ns: string): string {
   return out;
 }
 
-function hostList(section: Section): string[] {
+/** `etcd3.url` or `etcd3.proxy` (`http(s)://host:port`): Patroni takes the protocol from it. */
+function etcdUrl(section: Section): { host: string; protocol: string } | undefined {
+  const key = section.has('url') ? 'url' : section.has('proxy') ? 'proxy' : undefined;
+  const raw = key === undefined ? undefined : section.string(key);
+  if (key === undefined || raw === undefined) return undefined;
+  const m = /^(https?):\/\/([^/]+?)\/?$/.exec(raw.trim());
+  if (!m || m[1] === undefined || m[2] === undefined) throw invalid(section.key(key), `must be http(s)://host:port, got "${raw}"`);
+  return { protocol: m[1], host: m[2] };
+}
+
+function hostList(section: Section, urlHost?: string): string[] {
   const raw = section.value('hosts');
   let hosts: string[] = [];
   if (typeof raw === 'string') hosts = raw.split(',');
@@ -94,8 +66,9 @@ function hostList(section: Section): string[] {
   } else if (raw !== undefined && raw !== null) throw invalid(section.key('hosts'), `must be a list or a comma-separated string, got ${describe(raw)}`);
   const single = section.string('host');
   if (single) hosts.push(single);
+  if (urlHost) hosts.push(urlHost);
   hosts = hosts.map((h) => h.trim()).filter(Boolean);
-  if (hosts.length === 0) throw invalid(section.key('hosts'), 'is required (etcd3.hosts or etcd3.host)');
+  if (hosts.length === 0) throw invalid(section.key('hosts'), 'is required (etcd3.hosts, etcd3.host or etcd3.url)');
   return hosts.map((h, i) => {
     const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?$/.exec(h);
     if (!m) throw invalid(`${section.key('hosts')}[${i}]`, `must be host:port, got "${h}"`);
@@ -116,7 +89,7 @@ function credentials(section: Section, required: boolean, warnings: string[]): C
   const username = required ? section.requiredString('username') : section.string('username');
   if (username === undefined) throw invalid(section.key('username'), 'is required');
   const password = section.string('password');
-  section.unknownKeys(warnings, ['sslmode', 'sslkey', 'sslcert', 'sslrootcert', 'sslpassword', 'sslcrl', 'sslcrldir', 'gssencmode', 'channel_binding']);
+  section.unknownKeys(warnings);
   return password === undefined ? { username } : { username, password };
 }
 
@@ -173,17 +146,19 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const retryTimeout = s.int('retry_timeout', { min: 1 }) ?? DYNAMIC_DEFAULTS.retryTimeout;
   const maximumLagOnFailover = s.int('maximum_lag_on_failover', { min: 0 }) ?? DYNAMIC_DEFAULTS.maximumLagOnFailover;
   const primaryStartTimeout = s.int('primary_start_timeout', { min: 0 }) ?? s.int('master_start_timeout', { min: 0 }) ?? DYNAMIC_DEFAULTS.primaryStartTimeout;
+  if (typeof s.value('synchronous_mode') === 'string' && String(s.value('synchronous_mode')).toLowerCase() === 'quorum') {
+    throw invalid(s.key('synchronous_mode'), `"quorum" is not supported: ${patroniKey('bootstrap.dcs.synchronous_mode')?.note ?? ''}`);
+  }
   const synchronousMode = s.bool('synchronous_mode') ?? false;
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
-  const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
   const params = parameters(pg, 'parameters');
-  pg.unknownKeys(warnings, IGNORED.dcsPostgresql);
-  s.unknownKeys(warnings, IGNORED.dcs);
+  pg.unknownKeys(warnings);
+  s.unknownKeys(warnings);
   if (loopWait + 2 * retryTimeout > ttl) {
     throw invalid(
       s.key('ttl'),
@@ -198,7 +173,6 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     primaryStartTimeout,
     synchronousMode,
     synchronousModeStrict,
-    failsafeMode,
     postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params },
   };
 }
@@ -228,10 +202,12 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (doc.etcd !== undefined) {
     throw new PgToolsError('invalid_config', `etcd: the etcd v2 API is not supported; ${ETCD_V2_ADVICE}`, { hint: ETCD_V2_ADVICE });
   }
-  for (const other of OTHER_DCS) {
-    if (doc[other] !== undefined) throw invalid(other, 'is not supported; pgtools keeps its state in etcd (an `etcd3:` section)');
-  }
   const merged = applyEnvOverrides(doc, env);
+  // Another DCS (or Citus) first: otherwise its user would read "etcd3: is required".
+  for (const k of Object.keys(merged)) {
+    const row = patroniKey(k);
+    if (row?.status === 'refused') throw invalid(k, `is not supported: ${row.note}`);
+  }
   const warnings: string[] = [];
   const top = new Section('', merged);
 
@@ -262,13 +238,15 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (verify) restapi.verifyClient = verify as 'none' | 'optional' | 'required';
   if (allowlist) restapi.allowlist = allowlist;
   if (restapi.keyfile && !restapi.certfile) throw invalid(rest.key('certfile'), 'is required when restapi.keyfile is set');
-  rest.unknownKeys(warnings, IGNORED.restapi);
+  rest.unknownKeys(warnings);
 
   if (!top.has('etcd3')) throw invalid('etcd3', 'is required (etcd3.hosts)');
   const e = top.section('etcd3');
-  const protocol = e.string('protocol') ?? 'http';
+  const endpoint = etcdUrl(e);
+  const protocol = e.string('protocol') ?? endpoint?.protocol ?? 'http';
   if (protocol !== 'http' && protocol !== 'https') throw invalid(e.key('protocol'), `must be http or https, got "${protocol}"`);
-  const etcd3: HaConfig['etcd3'] = { hosts: hostList(e), protocol };
+  e.bool('use_proxies'); // the endpoints are always used as given: nothing is discovered either way
+  const etcd3: HaConfig['etcd3'] = { hosts: hostList(e, endpoint?.host), protocol };
   for (const key of ['username', 'password', 'cacert', 'cert', 'key'] as const) {
     const v = e.string(key);
     if (v !== undefined) etcd3[key] = v;
@@ -278,7 +256,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (protocol === 'http' && (etcd3.cacert !== undefined || etcd3.cert !== undefined)) {
     warnings.push('etcd3.protocol: is http but certificates are configured; the connection uses TLS (set protocol: https)');
   }
-  e.unknownKeys(warnings, IGNORED.etcd3);
+  e.unknownKeys(warnings);
 
   const b = top.section('bootstrap');
   const dcsDoc = b.value('dcs') ?? {};
@@ -295,8 +273,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     u.unknownKeys(warnings);
     users[user] = password === undefined ? { options } : { password, options };
   }
-  const postInit = b.string('post_init');
-  b.unknownKeys(warnings, IGNORED.bootstrap);
+  b.unknownKeys(warnings);
 
   const p = top.section('postgresql');
   const auth = p.section('authentication');
@@ -323,7 +300,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgHba) postgresql.pgHba = pgHba;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
-  p.unknownKeys(warnings, IGNORED.postgresql);
+  p.unknownKeys(warnings);
 
   const w = top.section('watchdog');
   const modeRaw = w.value('mode');
@@ -338,7 +315,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   const safetyMargin = w.int('safety_margin', { min: -1 }) ?? 5;
   const watchdog = { mode, device: w.string('device') ?? '/dev/watchdog', safetyMargin, softwareFence: w.bool('software_fence') ?? true };
-  w.unknownKeys(warnings, IGNORED.watchdog);
+  w.unknownKeys(warnings);
   if (mode !== 'off') {
     const timeout = safetyMargin === -1 ? Math.floor(dcs.ttl / 2) : dcs.ttl - safetyMargin;
     if (timeout <= dcs.loopWait) {
@@ -352,15 +329,22 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   const tags: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
   for (const [key, value] of Object.entries(t.raw)) {
     if (key === 'nofailover' || key === 'noloadbalance' || key === 'clonefrom' || key === 'nosync') tags[key] = t.bool(key) ?? false;
-    else tags[key] = value;
+    else if (patroniKey(t.key(key)) === undefined)
+      tags[key] = t.value(key); // a custom tag, published as written
+    else if (patroniKey(t.key(key))?.accepts?.(value)) tags[key] = value;
   }
+  t.unknownKeys(warnings);
 
   const logSection = top.section('log');
+  // The ha-agent CLI reads these (agent-log-settings.ts); the others are checked against the key table.
+  for (const k of ['type', 'format', 'dateformat', 'static_fields', 'dir', 'file_num', 'file_size']) logSection.value(k);
   const level = logSection.string('level');
   if (level !== undefined && !['DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'CRITICAL'].includes(level.toUpperCase())) {
     throw invalid(logSection.key('level'), `must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got "${level}"`);
   }
-  top.unknownKeys(warnings, IGNORED.top);
+  logSection.unknownKeys(warnings);
+  top.value('ctl'); // read by hactl only
+  top.unknownKeys(warnings);
 
   const config: HaConfig = {
     scope,
@@ -368,7 +352,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     name,
     restapi,
     etcd3,
-    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users, ...(postInit ? { postInit } : {}) },
+    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users },
     postgresql,
     watchdog,
     tags,

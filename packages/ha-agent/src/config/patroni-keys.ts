@@ -1,0 +1,252 @@
+/**
+ * What ha-agent does with each Patroni 4.1 configuration key (Patroni's validator.py schema, its
+ * YAML and dynamic configuration docs), plus pgtools' own additions.
+ * - `supported`: works as Patroni documents it.
+ * - `limited`: the values that behave as in Patroni are accepted; any other value is refused at
+ *   start, naming the key (the note says which values).
+ * - `warned`: accepted with a warning and no effect. Only for keys that cannot change how the
+ *   cluster behaves (log formatting, HTTP response headers).
+ * - `refused`: stops the agent at start (exit 2), naming the key and the reason.
+ * Placeholders: `<user>` is superuser, replication or rewind; `<method>` a replica or bootstrap
+ * method name (a section named in `create_replica_methods` or `bootstrap.method`); `<tag>` any custom tag. docs/coming-from-patroni.md renders this table and a test
+ * checks it against the parser key by key.
+ */
+export type KeyStatus = 'supported' | 'limited' | 'warned' | 'refused';
+
+export interface PatroniKey {
+  readonly key: string;
+  readonly status: KeyStatus;
+  /** For warned and refused keys, the reason (it is part of the message); for limited ones, the values. */
+  readonly note: string;
+  /**
+   * For a limited key the parser does not read itself: the values that behave as in Patroni
+   * (anything else is refused).
+   */
+  readonly accepts?: (value: unknown) => boolean;
+}
+
+type Row = readonly [key: string, status: KeyStatus, note: string, accepts?: (value: unknown) => boolean];
+
+const FALSY = ['false', 'no', 'off', '0', 'n'];
+const isFalse = (v: unknown): boolean => v === false || (typeof v === 'string' && FALSY.includes(v.toLowerCase()));
+const isInt =
+  (n: number) =>
+  (v: unknown): boolean =>
+    (typeof v === 'number' || (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v))) && Number(v) === n;
+const oneOf =
+  (...words: string[]) =>
+  (v: unknown): boolean =>
+    typeof v === 'string' && words.includes(v.toLowerCase());
+const isEmpty = (v: unknown): boolean => v === null || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 };
+/** Patroni's `member_slots_ttl` parse (base unit seconds): `1800`, `'1800s'`, `'30min'`. */
+const isSeconds =
+  (n: number) =>
+  (v: unknown): boolean => {
+    if (typeof v === 'number') return v === n;
+    const m = typeof v === 'string' ? /^\s*(\d+)\s*(ms|s|min|h|d)?\s*$/.exec(v) : null;
+    return m !== null && Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? NaN) === n;
+  };
+
+const S = 'supported';
+const L = 'limited';
+const W = 'warned';
+const R = 'refused';
+
+const ONLY_ETCD = 'pgtools keeps its state in etcd v3 only (an `etcd3:` section)';
+const NO_LOG_EFFECT = 'Python logging detail with no equivalent here; logging only, the cluster behaves the same';
+const ISSUE_18 = 'planned (issue 18)';
+const LIBPQ_SSL = 'the agent connects to PostgreSQL without TLS; only `disable`, `allow` and `prefer` behave the same';
+
+const ROWS: readonly Row[] = [
+  ['name', S, ''],
+  ['scope', S, ''],
+  ['namespace', S, 'default `/service/`'],
+  ['log', S, 'read by the ha-agent CLI'],
+  ['log.level', S, ''],
+  ['log.type', S, '`plain` or `json`'],
+  ['log.format', S, ''],
+  ['log.dateformat', S, ''],
+  ['log.static_fields', S, ''],
+  ['log.dir', S, ''],
+  ['log.file_num', S, ''],
+  ['log.file_size', S, ''],
+  ['log.traceback_level', W, NO_LOG_EFFECT],
+  ['log.max_queue_size', W, 'ha-agent writes log lines directly, without a queue; logging only'],
+  ['log.mode', W, 'log files get the process umask; logging only'],
+  ['log.loggers', W, NO_LOG_EFFECT],
+  ['log.deduplicate_heartbeat_logs', W, 'ha-agent does not log a line per heartbeat; logging only'],
+  ['ctl', S, 'read by hactl, not by the agent'],
+  ['ctl.insecure', S, ''],
+  ['ctl.cacert', S, ''],
+  ['ctl.certfile', S, ''],
+  ['ctl.keyfile', S, ''],
+  ['ctl.keyfile_password', S, ''],
+  ['ctl.authentication.username', S, ''],
+  ['ctl.authentication.password', S, ''],
+  ['citus', R, 'the Citus integration (worker registration on the coordinator) is not implemented'],
+  ['consul', R, ONLY_ETCD],
+  ['etcd', R, 'the etcd v2 API is not supported; rename it `etcd3:` (etcd 3.4 ships with the v2 API off, and patronictl reads v3 keys)'],
+  ['exhibitor', R, ONLY_ETCD],
+  ['kubernetes', R, ONLY_ETCD],
+  ['raft', R, ONLY_ETCD],
+  ['zookeeper', R, ONLY_ETCD],
+  ['restapi.listen', S, ''],
+  ['restapi.connect_address', S, ''],
+  ['restapi.authentication.username', S, ''],
+  ['restapi.authentication.password', S, ''],
+  ['restapi.certfile', S, ''],
+  ['restapi.keyfile', S, ''],
+  ['restapi.keyfile_password', S, ''],
+  ['restapi.cafile', S, ''],
+  ['restapi.ciphers', R, 'TLS cipher selection is not implemented: remove it to get Node 20 defaults (TLS 1.2+, no weak suites)'],
+  ['restapi.verify_client', S, ''],
+  ['restapi.allowlist', S, ''],
+  ['restapi.allowlist_include_members', L, "`false` only; list the members' addresses in `restapi.allowlist` instead", isFalse],
+  ['restapi.http_extra_headers', W, 'extra response headers are not sent; the API answers the same'],
+  ['restapi.https_extra_headers', W, 'extra response headers are not sent; the API answers the same'],
+  ['restapi.request_queue_size', W, 'Node sizes the listen backlog itself; the API answers the same'],
+  ['restapi.server_tokens', W, 'the `Server` header is not configurable; the API answers the same'],
+  ['etcd3.host', S, ''],
+  ['etcd3.hosts', S, 'list or comma-separated string'],
+  ['etcd3.url', S, '`http(s)://host:port`: one endpoint, and the protocol'],
+  ['etcd3.proxy', S, 'used like `url`: the endpoints are always used as given, never discovered'],
+  ['etcd3.use_proxies', S, 'the endpoints are always used as given (etcd members are not discovered)'],
+  ['etcd3.srv', R, 'DNS SRV discovery is not implemented; list the endpoints in `etcd3.hosts`'],
+  ['etcd3.srv_suffix', R, 'DNS SRV discovery is not implemented; list the endpoints in `etcd3.hosts`'],
+  ['etcd3.protocol', S, ''],
+  ['etcd3.username', S, ''],
+  ['etcd3.password', S, ''],
+  ['etcd3.cacert', S, ''],
+  ['etcd3.cert', S, ''],
+  ['etcd3.key', S, ''],
+  ['bootstrap.dcs', S, 'written to the `config` key by the bootstrap winner'],
+  ['bootstrap.initdb', S, '`pgdata`, `nosync`, `pwfile`, `sync-only`, `version` refused (the agent sets them)'],
+  ['bootstrap.pg_hba', S, ''],
+  ['bootstrap.users', S, 'removed in Patroni 4.0; still honoured'],
+  ['bootstrap.post_init', R, 'not run yet (issue 17)'],
+  ['bootstrap.post_bootstrap', R, 'not run yet (issue 17)'],
+  ['bootstrap.method', L, '`initdb` only; a custom method is not implemented yet (issue 17)', oneOf('initdb')],
+  ['bootstrap.dcs.ttl', S, 'default 30'],
+  ['bootstrap.dcs.loop_wait', S, 'default 10'],
+  ['bootstrap.dcs.retry_timeout', S, 'default 10'],
+  ['bootstrap.dcs.maximum_lag_on_failover', S, 'default 1 MiB'],
+  ['bootstrap.dcs.maximum_lag_on_syncnode', L, '`-1` (off) only (issue 17)', isInt(-1)],
+  ['bootstrap.dcs.max_timelines_history', W, 'the full history is kept in the `history` key; it only grows that key'],
+  ['bootstrap.dcs.primary_start_timeout', S, 'default 300'],
+  ['bootstrap.dcs.master_start_timeout', S, 'old name of `primary_start_timeout`'],
+  ['bootstrap.dcs.primary_stop_timeout', L, '`0` (wait for the stop) only (issue 17)', isInt(0)],
+  ['bootstrap.dcs.master_stop_timeout', L, 'old name of `primary_stop_timeout`', isInt(0)],
+  ['bootstrap.dcs.check_timeline', L, '`false` only (issue 17)', isFalse],
+  ['bootstrap.dcs.synchronous_mode', L, '`on`/`off`; `quorum` is ' + ISSUE_18],
+  ['bootstrap.dcs.synchronous_mode_strict', S, ''],
+  ['bootstrap.dcs.synchronous_node_count', L, '`1` only; more synchronous standbys are ' + ISSUE_18, isInt(1)],
+  ['bootstrap.dcs.failsafe_mode', L, '`false` only; failsafe mode is ' + ISSUE_18, isFalse],
+  ['bootstrap.dcs.pause', S, 'set by `hactl pause`'],
+  ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],
+  ['bootstrap.dcs.ignore_slots', L, 'empty only; ' + ISSUE_18, isEmpty],
+  ['bootstrap.dcs.member_slots_ttl', L, '`30min` (1800 s, the default) only; ' + ISSUE_18, isSeconds(1800)],
+  ['bootstrap.dcs.standby_cluster', R, 'a standby cluster is ' + ISSUE_18],
+  ['bootstrap.dcs.postgresql.parameters', S, ''],
+  ['bootstrap.dcs.postgresql.use_pg_rewind', S, ''],
+  ['bootstrap.dcs.postgresql.use_slots', S, ''],
+  ['bootstrap.dcs.postgresql.remove_data_directory_on_rewind_failure', S, ''],
+  ['bootstrap.dcs.postgresql.remove_data_directory_on_diverged_timelines', L, '`false` only (issue 17)', isFalse],
+  ['bootstrap.dcs.postgresql.pg_hba', R, 'not applied yet (issue 17); use `postgresql.pg_hba`'],
+  ['bootstrap.dcs.postgresql.pg_ident', R, 'not applied yet (issue 17)'],
+  ['bootstrap.dcs.postgresql.recovery_conf', R, 'extra recovery settings are not written; put them in `parameters`'],
+  ['bootstrap.dcs.postgresql.pg_ctl_timeout', R, 'pgtools starts and stops the postmaster without pg_ctl; timeouts follow `primary_start_timeout`'],
+  ['bootstrap.dcs.postgresql.use_unix_socket', R, 'the agent connects over TCP to `postgresql.listen` only'],
+  ['bootstrap.dcs.postgresql.use_unix_socket_repl', R, 'replicas connect over TCP only'],
+  ['postgresql.listen', S, ''],
+  ['postgresql.connect_address', S, ''],
+  ['postgresql.proxy_address', R, 'not published as `proxy_url` yet'],
+  ['postgresql.data_dir', S, ''],
+  ['postgresql.config_dir', S, ''],
+  ['postgresql.bin_dir', S, 'default `/usr/lib/postgresql/15/bin`'],
+  ['postgresql.bin_name', R, 'custom binary names are not implemented; point `bin_dir` at a directory with the standard names'],
+  ['postgresql.pgpass', S, ''],
+  ['postgresql.parameters', S, ''],
+  ['postgresql.pg_hba', S, ''],
+  ['postgresql.pg_ident', R, 'not written yet (issue 17)'],
+  ['postgresql.authentication.<user>.username', S, ''],
+  ['postgresql.authentication.<user>.password', S, ''],
+  ['postgresql.authentication.<user>.sslmode', L, LIBPQ_SSL, oneOf('disable', 'allow', 'prefer')],
+  ['postgresql.authentication.<user>.sslkey', R, 'client certificates are not implemented'],
+  ['postgresql.authentication.<user>.sslcert', R, 'client certificates are not implemented'],
+  ['postgresql.authentication.<user>.sslpassword', R, 'client certificates are not implemented'],
+  ['postgresql.authentication.<user>.sslrootcert', R, 'server certificate verification is not implemented'],
+  ['postgresql.authentication.<user>.sslcrl', R, 'server certificate verification is not implemented'],
+  ['postgresql.authentication.<user>.sslcrldir', R, 'server certificate verification is not implemented'],
+  ['postgresql.authentication.<user>.sslnegotiation', L, '`postgres` (the default) only', oneOf('postgres')],
+  ['postgresql.authentication.<user>.gssencmode', L, '`disable` and `prefer` only (GSSAPI is not implemented)', oneOf('disable', 'prefer')],
+  ['postgresql.authentication.<user>.channel_binding', L, '`disable` and `prefer` only', oneOf('disable', 'prefer')],
+  ['postgresql.callbacks', S, 'see Callbacks'],
+  ['postgresql.callbacks.on_start', S, ''],
+  ['postgresql.callbacks.on_stop', S, ''],
+  ['postgresql.callbacks.on_restart', S, ''],
+  ['postgresql.callbacks.on_reload', S, ''],
+  ['postgresql.callbacks.on_role_change', S, ''],
+  ['postgresql.use_pg_rewind', R, 'honoured in the dynamic `postgresql` section only (issue 17)'],
+  ['postgresql.remove_data_directory_on_rewind_failure', R, 'honoured in the dynamic `postgresql` section only (issue 17)'],
+  ['postgresql.remove_data_directory_on_diverged_timelines', L, '`false` only (issue 17)', isFalse],
+  ['postgresql.create_replica_methods', L, '`[basebackup]` only (issue 17)', (v) => Array.isArray(v) && v.length === 1 && v[0] === 'basebackup'],
+  ['postgresql.basebackup', R, 'pg_basebackup options are not passed yet (issue 17)'],
+  ['postgresql.recovery_conf', R, 'extra recovery settings are not written; put them in `parameters`'],
+  ['postgresql.custom_conf', R, 'a custom base configuration file is not implemented; use `parameters` (or an `include` in it)'],
+  ['postgresql.pg_ctl_timeout', R, 'pgtools starts and stops the postmaster without pg_ctl; timeouts follow `primary_start_timeout`'],
+  ['postgresql.use_unix_socket', R, 'the agent connects over TCP to `postgresql.listen` only'],
+  ['postgresql.use_unix_socket_repl', R, 'replicas connect over TCP only'],
+  ['postgresql.pre_promote', R, 'the pre-promote fencing script is not implemented; the software fence (`watchdog.software_fence`) fences the old primary'],
+  ['postgresql.before_stop', R, 'the before-stop script is not implemented'],
+  ['watchdog.mode', S, '`off`, `automatic`, `required`'],
+  ['watchdog.device', S, ''],
+  ['watchdog.safety_margin', S, ''],
+  ['watchdog.software_fence', S, 'pgtools addition, default `true`'],
+  ['tags.nofailover', S, ''],
+  ['tags.noloadbalance', S, ''],
+  ['tags.clonefrom', S, ''],
+  ['tags.nosync', S, ''],
+  ['tags.replicatefrom', R, 'cascading replication is not implemented yet (issue 17)'],
+  ['tags.nostream', L, '`false` only (issue 17)', isFalse],
+  ['tags.failover_priority', R, 'not used in the leader race yet (issue 17)'],
+  ['tags.sync_priority', R, 'synchronous standby priority is not implemented; use `nosync`'],
+  ['tags.<tag>', S, 'custom tags are published as written'],
+];
+
+/**
+ * Every Patroni 4.1 configuration key and what ha-agent does with it.
+ *
+ * @example
+ * ```ts
+ * import { PATRONI_KEYS } from '@pgtools/ha-agent';
+ * PATRONI_KEYS.filter((k) => k.status === 'refused').map((k) => k.key);
+ * ```
+ */
+export const PATRONI_KEYS: readonly PatroniKey[] = ROWS.map(([key, status, note, accepts]) =>
+  accepts ? { key, status, note, accepts } : { key, status, note },
+);
+
+const BY_KEY = new Map(PATRONI_KEYS.map((k) => [k.key, k]));
+const USERS = new Set(['superuser', 'replication', 'rewind']);
+
+/**
+ * The table row for a concrete key path (`postgresql.authentication.replication.sslmode`), with
+ * the runtime `config.` prefix read as `bootstrap.dcs.`.
+ *
+ * @example
+ * ```ts
+ * import { patroniKey } from '@pgtools/ha-agent/internals';
+ * patroniKey('config.standby_cluster')?.status; // 'refused'
+ * ```
+ */
+export function patroniKey(path: string): PatroniKey | undefined {
+  const key = path.startsWith('config.') ? `bootstrap.dcs.${path.slice('config.'.length)}` : path;
+  const exact = BY_KEY.get(key);
+  if (exact) return exact;
+  const parts = key.split('.');
+  if (parts[0] === 'postgresql' && parts[1] === 'authentication' && USERS.has(parts[2] ?? '')) {
+    return BY_KEY.get(['postgresql', 'authentication', '<user>', ...parts.slice(3)].join('.'));
+  }
+  return undefined;
+}
