@@ -28,6 +28,8 @@ export type MemberRole = 'master' | 'primary' | 'replica' | 'standby_leader' | '
 export interface MemberData {
   conn_url?: string;
   api_url?: string;
+  /** `postgresql.proxy_address`: a connection pooler next to PostgreSQL, for service discovery only. */
+  proxy_url?: string;
   /** PostgreSQL state: `running`, `stopped`, `starting`, `stopping`, `restarting`, `creating replica`, ... */
   state?: string;
   role?: MemberRole | (string & {});

@@ -197,6 +197,10 @@ describe('published state builders', () => {
       tags: { clonefrom: true },
     });
   });
+  it('member data carries proxy_url when postgresql.proxy_address is set', () => {
+    const config = { ...CONFIG, postgresql: { ...CONFIG.postgresql, proxyAddress: '10.0.0.1:6432' } };
+    expect(buildMemberData(facts({ config }))).toMatchObject({ proxy_url: 'postgres://10.0.0.1:6432/postgres' });
+  });
   it('member data of a running primary and replica: WAL position, timeline, start time, pause', () => {
     const p = buildMemberData(facts({ pgStatus: primaryStatus, pgState: 'running', role: 'primary', view: VIEW }));
     expect(p).toMatchObject({

@@ -53,6 +53,8 @@ export interface HealthApiTls {
   keyfile: string;
   keyfilePassword?: string;
   cafile?: string;
+  /** OpenSSL cipher list (`restapi.ciphers`); Node's defaults otherwise. */
+  ciphers?: string;
   /** Client certificates: `required` (handshake fails without one), `optional` (needed for unsafe methods). */
   verifyClient?: 'none' | 'optional' | 'required';
 }
@@ -386,6 +388,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
               key,
               ...(tls.keyfilePassword ? { passphrase: tls.keyfilePassword } : {}),
               ...(ca ? { ca } : {}),
+              ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
               requestCert: verify !== 'none',
               rejectUnauthorized: verify === 'required',
             },

@@ -69,4 +69,29 @@ describe('REST API over TLS (restapi.certfile/keyfile)', () => {
     expect(JSON.parse(res.body)).toMatchObject({ role: 'master' });
     expect((await httpsRequest(port, 'POST', '/reload', cert)).status).toBe(403);
   });
+
+  it('offers only the restapi.ciphers suites (TLS 1.2 client with another suite fails the handshake)', async () => {
+    const only = createHealthApi({
+      listen: '127.0.0.1:0',
+      getState: () => primaryState(),
+      tls: { certfile: join(dir, 'cert.pem'), keyfile: join(dir, 'key.pem'), ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' },
+    });
+    await only.start();
+    const port = only.address!.port;
+    const tls12 = (ciphers: string) =>
+      new Promise<string>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, path: '/liveness', ca: cert, servername: 'localhost', maxVersion: 'TLSv1.2', ciphers }, (res) => {
+          res.resume();
+          resolve(`${res.statusCode} ${(res.socket as import('node:tls').TLSSocket).getCipher().name}`);
+        });
+        req.on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        req.end();
+      });
+    try {
+      expect(await tls12('ECDHE-RSA-AES256-GCM-SHA384')).toBe('200 ECDHE-RSA-AES256-GCM-SHA384');
+      expect(await tls12('ECDHE-RSA-AES128-GCM-SHA256')).toMatch(/^error /);
+    } finally {
+      await only.stop();
+    }
+  });
 });

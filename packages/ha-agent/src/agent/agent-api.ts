@@ -29,6 +29,7 @@ export function createAgentApi(
             keyfile: ra.keyfile,
             ...(ra.keyfilePassword ? { keyfilePassword: ra.keyfilePassword } : {}),
             ...(ra.cafile ? { cafile: ra.cafile } : {}),
+            ...(ra.ciphers ? { ciphers: ra.ciphers } : {}),
             ...(ra.verifyClient ? { verifyClient: ra.verifyClient } : {}),
           },
         }

@@ -50,6 +50,7 @@ export function buildMemberData(f: PublishedFacts): MemberData {
     role: s ? (s.inRecovery ? 'replica' : 'master') : f.role === 'uninitialized' ? 'uninitialized' : f.role === 'primary' ? 'master' : 'replica',
     version: DEFAULT_PATRONI_VERSION,
   };
+  if (f.config.postgresql.proxyAddress) data.proxy_url = `postgres://${f.config.postgresql.proxyAddress}/postgres`;
   if (s) {
     const xlog = s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.walPosition;
     if (xlog !== undefined) data.xlog_location = xlog;

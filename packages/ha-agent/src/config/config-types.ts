@@ -53,6 +53,8 @@ export interface HaConfig {
     keyfile?: string;
     keyfilePassword?: string;
     cafile?: string;
+    /** OpenSSL cipher list for the HTTPS server (Patroni's `restapi.ciphers`). */
+    ciphers?: string;
     verifyClient?: 'none' | 'optional' | 'required';
     allowlist?: string[];
   };
@@ -82,6 +84,8 @@ export interface HaConfig {
     binDir?: string;
     configDir?: string;
     pgpass?: string;
+    /** `proxy_address`: published as `proxy_url` in the member key (service discovery only). */
+    proxyAddress?: string;
     authentication: {
       superuser: Credentials;
       replication: Credentials;

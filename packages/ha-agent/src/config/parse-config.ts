@@ -231,6 +231,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     ['keyfile', 'keyfile'],
     ['keyfile_password', 'keyfilePassword'],
     ['cafile', 'cafile'],
+    ['ciphers', 'ciphers'],
   ] as const) {
     const v = rest.string(key);
     if (v !== undefined) restapi[field] = v;
@@ -296,6 +297,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     const v = p.string(key);
     if (v !== undefined) postgresql[field] = v;
   }
+  if (p.has('proxy_address')) postgresql.proxyAddress = hostPort(p, 'proxy_address');
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;
   const callbacks = parseCallbacks(p);
