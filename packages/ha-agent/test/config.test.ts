@@ -262,3 +262,24 @@ describe('loadConfig', () => {
     expect((await loadConfig(MINIMAL, NOENV)).config.name).toBe('n1');
   });
 });
+
+describe('recovery_conf', () => {
+  it('local and dynamic sections are read; the local one replaces the dynamic one at write time', () => {
+    const { config } = parseConfig(
+      `${MINIMAL.replace('  data_dir: /tmp/n1\n', '  data_dir: /tmp/n1\n  recovery_conf: {recovery_min_apply_delay: 5min}\n')}bootstrap:\n  dcs:\n    postgresql:\n      recovery_conf: {restore_command: 'cp /a/%f %p'}\n`,
+      NOENV,
+    );
+    expect(config.postgresql.recoveryConf).toEqual({ recovery_min_apply_delay: '5min' });
+    expect(config.bootstrap.dcs.postgresql.recoveryConf).toEqual({ restore_command: 'cp /a/%f %p' });
+  });
+
+  it('refuses the settings the agent writes itself, naming the key', () => {
+    for (const key of ['primary_conninfo', 'primary_slot_name', 'recovery_target_time', 'Recovery_Target_Timeline']) {
+      const err = refusal(() => parseDynamicConfig({ postgresql: { recovery_conf: { [key]: 'x' } } }, 'config'));
+      expect(err.message).toMatch(new RegExp(`^config\\.postgresql\\.recovery_conf\\.${key}: is managed by the agent`));
+    }
+    expect(refusal(() => parseDynamicConfig({ postgresql: { recovery_conf: { restore_command: ['cp'] } } })).message).toMatch(
+      /^bootstrap\.dcs\.postgresql\.recovery_conf\.restore_command: must be a string/,
+    );
+  });
+});

@@ -98,6 +98,8 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.dcs.postgresql.use_pg_rewind': true,
   'bootstrap.dcs.postgresql.use_slots': false,
   'bootstrap.dcs.postgresql.remove_data_directory_on_rewind_failure': true,
+  'bootstrap.dcs.postgresql.recovery_conf': { restore_command: 'cp /archive/%f %p' },
+  'postgresql.recovery_conf': { recovery_min_apply_delay: '5min' },
   'postgresql.listen': '127.0.0.1:5433',
   'postgresql.connect_address': '127.0.0.1:5433',
   'postgresql.data_dir': '/tmp/n2',

@@ -133,3 +133,24 @@ describe('divergedFromHistory', () => {
     expect(divergedFromHistory(7, 0x1000, history)).toBe(true);
   });
 });
+
+describe('writeManagedConf recovery settings', () => {
+  it('writes recovery_conf only on a standby, quoted, and removes it with the standby role', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeManagedConf } = await import('../src/internals.js');
+    const dir = await mkdtemp(join(tmpdir(), 'pgtools-managed-'));
+    try {
+      const recovery = { restore_command: "cp '/arch ive/%f' %p", recovery_min_apply_delay: '5min' };
+      await writeManagedConf(dir, {}, { standby: true, recovery });
+      const text = await readFile(join(dir, 'pgtools.conf'), 'utf8');
+      expect(text).toContain(`restore_command = 'cp ''/arch ive/%f'' %p'\n`);
+      expect(text).toContain(`recovery_min_apply_delay = '5min'\n`);
+      await writeManagedConf(dir, {}, { standby: false, recovery });
+      expect(await readFile(join(dir, 'pgtools.conf'), 'utf8')).not.toContain('restore_command');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

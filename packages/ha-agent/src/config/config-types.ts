@@ -26,6 +26,8 @@ export interface DynamicConfig {
     /** When pg_rewind fails, empty the data dir and clone again (else the node stays stopped). */
     removeDataDirectoryOnRewindFailure: boolean;
     parameters: Record<string, string | number | boolean>;
+    /** `recovery_conf`: extra recovery settings for replicas (the local section's replaces this one). */
+    recoveryConf?: Record<string, string | number | boolean>;
   };
 }
 
@@ -93,6 +95,8 @@ export interface HaConfig {
     };
     parameters: Record<string, string | number | boolean>;
     pgHba?: string[];
+    /** `recovery_conf`: extra recovery settings while running as a standby; replaces the dynamic one. */
+    recoveryConf?: Record<string, string | number | boolean>;
     /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
     callbacks?: CallbackCommands;
   };

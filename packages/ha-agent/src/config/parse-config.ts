@@ -4,6 +4,7 @@ import { PgToolsError } from '@pgtools/core';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import { patroniKey } from './patroni-keys.js';
+import { parseRecoveryConf } from './recovery-conf.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
@@ -157,6 +158,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const useSlots = pg.bool('use_slots') ?? true;
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
   const params = parameters(pg, 'parameters');
+  const recoveryConf = parseRecoveryConf(pg);
   pg.unknownKeys(warnings);
   s.unknownKeys(warnings);
   if (loopWait + 2 * retryTimeout > ttl) {
@@ -173,7 +175,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     primaryStartTimeout,
     synchronousMode,
     synchronousModeStrict,
-    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params },
+    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params, ...(recoveryConf ? { recoveryConf } : {}) },
   };
 }
 
@@ -297,6 +299,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     const v = p.string(key);
     if (v !== undefined) postgresql[field] = v;
   }
+  const recoveryConf = parseRecoveryConf(p);
+  if (recoveryConf) postgresql.recoveryConf = recoveryConf;
   if (p.has('proxy_address')) postgresql.proxyAddress = hostPort(p, 'proxy_address');
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;

@@ -44,7 +44,8 @@ export async function ensureInclude(dataDir: string, runAs?: RunAs): Promise<voi
 
 /**
  * Writes the managed include file: the configured parameters plus, on a replica, the recovery
- * settings (`primary_conninfo`, `primary_slot_name`, `recovery_target_timeline = 'latest'`), and
+ * settings (`primary_conninfo`, `primary_slot_name`, `recovery_target_timeline = 'latest'`, and
+ * `recovery_conf`), and
  * creates or removes `standby.signal`. A reload applies a changed `primary_conninfo` (PostgreSQL 13+).
  *
  * @example
@@ -57,13 +58,14 @@ export async function ensureInclude(dataDir: string, runAs?: RunAs): Promise<voi
 export async function writeManagedConf(
   dataDir: string,
   parameters: Record<string, string | number | boolean>,
-  role: { standby: boolean; source?: StandbySource | undefined },
+  role: { standby: boolean; source?: StandbySource | undefined; recovery?: Record<string, string | number | boolean> | undefined },
   runAs?: RunAs,
 ): Promise<boolean> {
   const lines = ['# Written by the pgtools HA agent; edits are overwritten. Change the agent configuration instead.'];
   for (const [k, v] of Object.entries(parameters)) lines.push(`${k} = ${confValue(v)}`);
   if (role.standby) {
     lines.push(`recovery_target_timeline = 'latest'`);
+    for (const [k, v] of Object.entries(role.recovery ?? {})) lines.push(`${k} = ${confValue(v)}`);
     if (role.source) {
       lines.push(`primary_conninfo = ${confValue(role.source.conninfo)}`);
       if (role.source.slotName) lines.push(`primary_slot_name = ${confValue(role.source.slotName)}`);

@@ -184,7 +184,8 @@ export class PostgresControl {
     await writeHba(this.config, this.runAs, false);
     const parameters = fileParameters(this.config, this.dynamic);
     if (this.syncNames !== undefined) parameters.synchronous_standby_names = this.syncNames;
-    return writeManagedConf(this.dataDir, parameters, role, this.runAs);
+    const recovery = this.config.postgresql.recoveryConf ?? this.dynamic.postgresql.recoveryConf;
+    return writeManagedConf(this.dataDir, parameters, { ...role, recovery }, this.runAs);
   }
 
   /** The `synchronous_standby_names` the agent manages (synchronous mode); undefined = the configured value. */
