@@ -44,6 +44,7 @@ export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';
 export { CALLBACK_ACTIONS, parseCallbacks } from './config/callbacks-config.js';
 export { shlexSplit } from './config/shlex-split.js';
 export { patroniKey } from './config/patroni-keys.js';
+export { memberApiHosts } from './agent/agent-api.js';
 export { parseRecoveryConf } from './config/recovery-conf.js';
 export { callbackArgv } from './agent/callback-command.js';
 export { CallbackRunner } from './agent/callback-runner.js';

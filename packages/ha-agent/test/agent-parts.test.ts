@@ -249,3 +249,19 @@ describe('published state builders', () => {
     ]);
   });
 });
+
+describe('memberApiHosts', () => {
+  it('takes the host of each member api_url (IPv6 without brackets) and skips broken ones', async () => {
+    const { memberApiHosts } = await import('../src/internals.js');
+    const view = {
+      members: [
+        { name: 'a', data: { api_url: 'http://10.0.0.1:8008/patroni' } },
+        { name: 'b', data: { api_url: 'https://[::1]:8008/patroni' } },
+        { name: 'c', data: { api_url: 'not a url' } },
+        { name: 'd', data: {} },
+      ],
+    } as unknown as Parameters<typeof memberApiHosts>[0];
+    expect(memberApiHosts(view)).toEqual(['10.0.0.1', '::1']);
+    expect(memberApiHosts(undefined)).toEqual([]);
+  });
+});

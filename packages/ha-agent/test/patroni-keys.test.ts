@@ -71,6 +71,7 @@ const SUPPORTED: Record<string, unknown> = {
   'restapi.ciphers': 'ECDHE-RSA-AES256-GCM-SHA384:!SSLv3',
   'restapi.verify_client': 'optional',
   'restapi.allowlist': ['127.0.0.1'],
+  'restapi.allowlist_include_members': true,
   'etcd3.host': '127.0.0.1:2380',
   'etcd3.hosts': '127.0.0.1:2379,127.0.0.1:2380',
   'etcd3.url': 'https://127.0.0.1:2379',
@@ -129,7 +130,6 @@ const SUPPORTED: Record<string, unknown> = {
 };
 
 const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
-  'restapi.allowlist_include_members': [false, true],
   'bootstrap.method': ['initdb', 'restore'],
   'bootstrap.dcs.maximum_lag_on_syncnode': [-1, 1048576],
   'bootstrap.dcs.primary_stop_timeout': [0, 30],

@@ -76,3 +76,42 @@ export async function buildAllowlist(entries: readonly string[]): Promise<(addre
     return family !== 0 && list.check(a, family === 6 ? 'ipv6' : 'ipv4');
   };
 }
+
+/** How long a member host name's addresses are reused before it is resolved again. */
+const MEMBER_DNS_TTL_MS = 60_000;
+
+/**
+ * The addresses of a changing set of hosts (the members' REST API hosts for
+ * `restapi.allowlist_include_members`): IPs as they are, names resolved and cached for a minute.
+ * A name that does not resolve allows nothing.
+ *
+ * @example
+ * ```ts
+ * // inside @pgtools/health-api
+ * await new HostAddresses().allows(['10.0.0.2', 'node3.internal'], '10.0.0.2'); // true
+ * ```
+ */
+export class HostAddresses {
+  private readonly resolved = new Map<string, { addresses: string[]; at: number }>();
+
+  async allows(hosts: readonly string[], client: string, now = Date.now()): Promise<boolean> {
+    const c = normalizeAddress(client);
+    for (const host of hosts) {
+      if (isIP(host)) {
+        if (normalizeAddress(host) === c) return true;
+        continue;
+      }
+      let entry = this.resolved.get(host);
+      if (!entry || now - entry.at > MEMBER_DNS_TTL_MS) {
+        const addresses = await lookup(host, { all: true }).then(
+          (all) => all.map((a) => normalizeAddress(a.address)),
+          () => [],
+        );
+        entry = { addresses, at: now };
+        this.resolved.set(host, entry);
+      }
+      if (entry.addresses.includes(c)) return true;
+    }
+    return false;
+  }
+}

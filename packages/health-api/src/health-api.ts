@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { debugFailure, PgToolsError, silentLogger, type Logger } from '@pgtools/core';
-import { buildAllowlist, checkBasicAuth, normalizeAddress, type BasicAuth } from './access.js';
+import { buildAllowlist, checkBasicAuth, HostAddresses, normalizeAddress, type BasicAuth } from './access.js';
 import { jsonEqual, mergeConfigPatch } from './config-patch.js';
 import { healthCheckStatus, holdsLeaderLock } from './health-checks.js';
 import { renderMetrics } from './metrics.js';
@@ -73,6 +73,12 @@ export interface HealthApiOptions {
   auth?: BasicAuth;
   /** `restapi.allowlist`: IPs, CIDRs, host names allowed to use unsafe methods. */
   allowlist?: string[];
+  /**
+   * `restapi.allowlist_include_members`: the hosts of the cluster members' REST APIs, read per
+   * request (members come and go); they may use unsafe methods too. With it, an empty allowlist
+   * allows the members only.
+   */
+  allowlistMembers?: () => readonly string[];
   tls?: HealthApiTls;
   /** Largest accepted request body, bytes. Default 64 kB. */
   maxBodyBytes?: number;
@@ -153,6 +159,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
   let server: Server | undefined;
   let bound: { host: string; port: number } | undefined;
   let allowed: ((address: string) => boolean) | undefined;
+  const memberHosts = new HostAddresses();
 
   const send = (res: ServerResponse, status: number, body: unknown, bodyless: boolean): void => {
     if (res.headersSent) return;
@@ -198,9 +205,12 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
   };
 
   /** allowlist (403), client certificate (403), basic auth (401): Patroni's order. */
-  const accessDenied = (req: IncomingMessage): HandlerResult | undefined => {
+  const accessDenied = async (req: IncomingMessage): Promise<HandlerResult | undefined> => {
     const client = normalizeAddress(req.socket.remoteAddress);
-    if (allowed && !allowed(client)) return { status: 403, body: 'Access is denied' };
+    const restricted = allowed !== undefined || options.allowlistMembers !== undefined;
+    if (restricted && !allowed?.(client) && !(options.allowlistMembers && (await memberHosts.allows(options.allowlistMembers(), client)))) {
+      return { status: 403, body: 'Access is denied' };
+    }
     if (options.tls?.verifyClient === 'optional' && !(req.socket as TLSSocket).authorized) {
       return { status: 403, body: 'client certificate required' };
     }
@@ -327,7 +337,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       if (method === 'GET' || bodyless) {
         result = await getRoute(path, url.searchParams);
       } else if (UNSAFE.has(method)) {
-        result = accessDenied(req) ?? (await unsafeRoute(method, path, req));
+        result = (await accessDenied(req)) ?? (await unsafeRoute(method, path, req));
       } else {
         result = { status: 501, body: `Unsupported method (${method})` };
       }

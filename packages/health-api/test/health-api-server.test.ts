@@ -154,6 +154,23 @@ describe('REST API over real HTTP', () => {
     expect((await rawRequest(api!.address!.port, 'POST', '/reload')).status).toBe(202);
   });
 
+  it("allowlist_include_members: the members' hosts (IPs or names, read per request) may use unsafe methods too", async () => {
+    state = replicaState();
+    let members: string[] = [];
+    const port = await start({ allowlist: ['10.0.0.0/8'], allowlistMembers: () => members, handlers: { reload: async () => ({ status: 202 }) } });
+    expect((await rawRequest(port, 'POST', '/reload')).status).toBe(403);
+    members = ['10.1.1.1', '127.0.0.1'];
+    expect((await rawRequest(port, 'POST', '/reload')).status).toBe(202);
+    await api!.stop();
+    // Members only (no allowlist): a name resolves, a member that left no longer counts.
+    members = ['localhost'];
+    await start({ allowlistMembers: () => members, handlers: { reload: async () => ({ status: 202 }) } });
+    expect((await rawRequest(api!.address!.port, 'POST', '/reload')).status).toBe(202);
+    members = [];
+    expect((await rawRequest(api!.address!.port, 'POST', '/reload')).status).toBe(403);
+    expect((await rawRequest(api!.address!.port, 'GET', '/replica')).status).toBe(200);
+  });
+
   it('answers 400 to malformed JSON and 413 to oversized bodies, and keeps serving', async () => {
     state = primaryState();
     const calls: unknown[] = [];

@@ -6,7 +6,7 @@ import type { DynamicConfig, HaConfig } from '../config/config-types.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
 import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
-import { createAgentApi } from './agent-api.js';
+import { createAgentApi, memberApiHosts } from './agent-api.js';
 import { fenceFromConfig, type AgentFence } from './agent-fence.js';
 import { debugFailure, debugFailureOr, errCode, errMessage } from './agent-errors.js';
 import { AgentRunState } from './agent-state.js';
@@ -163,6 +163,7 @@ export class HaAgent {
       },
       logger: this.logger,
       emit,
+      memberApiHosts: () => memberApiHosts(state.view),
     });
   }
 

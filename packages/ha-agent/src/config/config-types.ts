@@ -59,6 +59,8 @@ export interface HaConfig {
     ciphers?: string;
     verifyClient?: 'none' | 'optional' | 'required';
     allowlist?: string[];
+    /** `allowlist_include_members`: the members' REST API hosts may use unsafe methods too. */
+    allowlistIncludeMembers?: boolean;
   };
   etcd3: {
     /** `host:port` entries. */

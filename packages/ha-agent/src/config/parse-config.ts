@@ -240,6 +240,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   if (verify) restapi.verifyClient = verify as 'none' | 'optional' | 'required';
   if (allowlist) restapi.allowlist = allowlist;
+  if (rest.bool('allowlist_include_members')) restapi.allowlistIncludeMembers = true;
   if (restapi.keyfile && !restapi.certfile) throw invalid(rest.key('certfile'), 'is required when restapi.keyfile is set');
   rest.unknownKeys(warnings);
 

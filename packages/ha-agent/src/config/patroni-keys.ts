@@ -102,7 +102,7 @@ const ROWS: readonly Row[] = [
   ['restapi.ciphers', S, 'OpenSSL cipher list for the HTTPS server'],
   ['restapi.verify_client', S, ''],
   ['restapi.allowlist', S, ''],
-  ['restapi.allowlist_include_members', L, "`false` only; list the members' addresses in `restapi.allowlist` instead", isFalse],
+  ['restapi.allowlist_include_members', S, "the hosts of the members' `api_url`s, as registered in etcd, may use unsafe methods"],
   ['restapi.http_extra_headers', W, 'extra response headers are not sent; the API answers the same'],
   ['restapi.https_extra_headers', W, 'extra response headers are not sent; the API answers the same'],
   ['restapi.request_queue_size', W, 'Node sizes the listen backlog itself; the API answers the same'],
