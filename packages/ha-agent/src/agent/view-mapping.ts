@@ -1,5 +1,6 @@
 import type { ClusterView as DcsView, Member } from '@pgtools/dcs';
 import type { ClusterView, FailoverRequest } from '../decision/decision-input.js';
+import { failoverTags } from '../decision/failover-tags.js';
 
 /**
  * Host and port of a member's PostgreSQL from its `conn_url` (`postgres://h:p/postgres`).
@@ -47,7 +48,7 @@ export function toDecisionView(view: DcsView): ClusterView {
         const t = d.tags;
         cm.tags = {
           ...t,
-          nofailover: t.nofailover === true,
+          nofailover: failoverTags(t).nofailover,
           clonefrom: t.clonefrom === true,
           noloadbalance: t.noloadbalance === true,
           nosync: t.nosync === true,

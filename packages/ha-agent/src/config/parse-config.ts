@@ -3,9 +3,10 @@ import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
-import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
+import type { Credentials, DynamicConfig, HaConfig, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
+import { parseTags } from './tags-config.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -348,12 +349,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     }
   }
 
-  const t = top.section('tags');
-  const tags: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
-  for (const [key, value] of Object.entries(t.raw)) {
-    if (key === 'nofailover' || key === 'noloadbalance' || key === 'clonefrom' || key === 'nosync') tags[key] = t.bool(key) ?? false;
-    else tags[key] = value;
-  }
+  const restoreCommand = postgresql.parameters.restore_command ?? dcs.postgresql.parameters.restore_command;
+  const tags = parseTags(top.section('tags'), name, typeof restoreCommand === 'string' && restoreCommand.trim() !== '', warnings);
 
   const logSection = top.section('log');
   const level = logSection.string('level');
