@@ -27,7 +27,7 @@ export { probeMembers } from './agent/peer-probes.js';
 export { LeaderStream } from './agent/leader-stream.js';
 export { divergedFromHistory, lsnToNumber, parseTimelineHistory } from './agent/timeline-history.js';
 export type { TimelineSwitch } from './agent/timeline-history.js';
-export { memberServer, serverOf, syncStandbysOf, toDecisionView } from './agent/view-mapping.js';
+export { memberServer, serverOf, syncStandbysOf, toDecisionView, upstreamMembers } from './agent/view-mapping.js';
 export { Postmaster, readPidFile } from './postgres/postmaster.js';
 export { reapLeftovers, serverProcessesIn, LEFTOVER_QUIT_GRACE_MS } from './postgres/postmaster-leftovers.js';
 export type { ProcessId } from './postgres/postmaster-leftovers.js';

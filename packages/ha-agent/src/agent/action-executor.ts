@@ -16,7 +16,7 @@ import { upstreamOf } from '../decision/upstream.js';
 import { slotNameFor } from '../postgres/replication-slots.js';
 import type { SyncReplication } from './sync-replication.js';
 import { parseTimelineHistory } from './timeline-history.js';
-import { serverOf } from './view-mapping.js';
+import { serverOf, upstreamMembers } from './view-mapping.js';
 
 /** What the executor acts on. */
 export interface ActionExecutorDeps {
@@ -161,7 +161,7 @@ export class ActionExecutor {
    * (`upstreamOf`). A change is logged and reported (`upstream_changed`).
    */
   private upstream(view: DcsView | undefined, leader: string | undefined): { host: string; port: number } | undefined {
-    const members = (view?.members ?? []).map((m) => ({ name: m.name, role: m.data.role, state: m.data.state, tags: m.data.tags }));
+    const members = upstreamMembers(view);
     const name = upstreamOf(members, leader, this.name, this.d.state.config.tags);
     if (name !== this.lastUpstream) {
       this.lastUpstream = name;
@@ -383,7 +383,7 @@ export class ActionExecutor {
    */
   async maintainSlots(asLeader = true): Promise<void> {
     const { pg, logger, membersSeenAt, state } = this.d;
-    const members = (state.view?.members ?? []).map((m) => ({ name: m.name, role: m.data.role, state: m.data.state, tags: m.data.tags }));
+    const members = upstreamMembers(state.view);
     const leader = asLeader ? this.name : state.view?.leader?.name;
     const { keep, drop, expired } = slotPlan({ members, seenAt: membersSeenAt, me: this.name, leader, now: Date.now(), cascading: this.cascading });
     // A replica with nobody cascading from it has nothing to do: no connection each cycle.
