@@ -168,7 +168,7 @@ export class ActionExecutor {
       const { tags } = this.d.state.config;
       if (tags.nostream === true) this.d.logger.info('nostream is set: not streaming, WAL comes from restore_command only');
       else if (name !== undefined && name !== leader) this.d.logger.info(`replicatefrom: streaming from ${name} instead of the leader (${leader ?? 'none'})`);
-      else if (tags.replicatefrom !== undefined && name !== undefined)
+      else if (tags.replicatefrom !== undefined && tags.replicatefrom !== this.name && name !== undefined)
         this.d.logger.info(`replicatefrom: ${tags.replicatefrom} is not a running replica in the DCS; streaming from the leader (${name})`);
       this.d.emit({ type: 'upstream_changed', upstream: name, leader });
     }
