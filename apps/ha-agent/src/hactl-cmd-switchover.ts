@@ -1,6 +1,7 @@
 import type { Member } from '@pgtools/dcs';
 import { callMember, ctlError, parseScheduled, pyList, withDcs, type CtlContext } from './hactl-context.js';
-import { isPaused, parseBool } from './hactl-members.js';
+import { failoverTags } from '@pgtools/ha-agent/internals';
+import { isPaused } from './hactl-members.js';
 import { formatMembers } from './hactl-output.js';
 import { ctlTimestamp, nextHourExample } from './hactl-pyfmt.js';
 
@@ -59,7 +60,8 @@ export async function switchoverCommand(ctx: CtlContext, options: SwitchoverOpti
     if (leader !== undefined && leaderKey && leaderKey !== leader) throw ctlError(`Member ${leader} is not the leader of cluster ${name}`);
 
     const candidates = view.members
-      .filter((m) => m.name !== leader && !parseBool((m.data.tags ?? {}).nofailover))
+      // patronictl 4's `Member.nofailover`: `failover_priority: 0` alone also rules a member out.
+      .filter((m) => m.name !== leader && !failoverTags(m.data.tags).nofailover)
       .map((m) => m.name)
       .sort();
     if (candidates.length === 0) throw ctlError(`No candidates found to ${action} to`);

@@ -23,6 +23,12 @@ export interface MemberSummary {
   tags?: unknown;
   /** Bytes behind `status.optime`; `'unknown'` when the member publishes no WAL position; absent on the leader. */
   lag?: number | 'unknown';
+  /**
+   * The member this replica's WAL receiver is connected to, from the `upstream` (`host:port`) a
+   * pgtools member publishes; `''` when it streams from no member. Absent when the member does not
+   * publish it (Patroni, or not running): `topology` then goes by its `replicatefrom` tag.
+   */
+  upstream?: string;
 }
 
 /**
@@ -112,6 +118,11 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
   const sync = syncStandbys(view.sync?.value);
   const standbyCluster = view.config !== undefined && isStandbyCluster(view.config.value.standby_cluster);
   const members: MemberSummary[] = [];
+  const byAddress = new Map<string, string>();
+  for (const m of view.members) {
+    const { host, port } = memberAddress(m);
+    if (host) byAddress.set(`${host.includes(':') ? `[${host}]` : host}:${port ?? 5432}`, m.name);
+  }
   for (const m of view.members) {
     const role: MemberSummary['role'] =
       m.name === leaderName ? (standbyCluster ? 'standby_leader' : 'leader') : sync.includes(m.name) ? 'sync_standby' : 'replica';
@@ -125,6 +136,7 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
     for (const key of ['timeline', 'pending_restart', 'scheduled_restart', 'tags'] as const) {
       if (key in m.data) summary[key] = m.data[key];
     }
+    if (typeof m.data.upstream === 'string') summary.upstream = byAddress.get(m.data.upstream) ?? '';
     if (m.name !== leaderName) {
       const lsn = m.data.xlog_location;
       summary.lag = typeof lsn !== 'number' ? 'unknown' : clusterLsn >= lsn ? clusterLsn - lsn : 0;
@@ -211,7 +223,11 @@ function truthy(value: unknown): boolean {
   return true;
 }
 
-/** patronictl's `topology_sort`: the leader, then each member under the one it replicates from. */
+/**
+ * patronictl's `topology_sort`: the leader, then each member under the one it replicates from:
+ * the member its WAL receiver is connected to when it publishes that (`upstream`), else the one
+ * its `replicatefrom` tag names (patronictl's only source), else the leader.
+ */
 function topologySort(members: MemberSummary[]): Array<{ member: MemberSummary; label: string }> {
   const leader = members.find((m) => m.role.endsWith('leader'));
   const replicas = new Set(members.filter((m) => !m.role.endsWith('leader')).map((m) => m.name));
@@ -219,7 +235,7 @@ function topologySort(members: MemberSummary[]): Array<{ member: MemberSummary; 
   for (const m of members) {
     if (m.role.endsWith('leader')) continue;
     const tags = (m.tags && typeof m.tags === 'object' ? m.tags : {}) as { replicatefrom?: unknown };
-    const from = typeof tags.replicatefrom === 'string' ? tags.replicatefrom : undefined;
+    const from = m.upstream !== undefined ? m.upstream : typeof tags.replicatefrom === 'string' ? tags.replicatefrom : undefined;
     const parent = from && from !== m.name && replicas.has(from) ? from : leader?.name;
     const list = children.get(parent) ?? [];
     list.push(m);

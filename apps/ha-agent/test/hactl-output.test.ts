@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../src/hactl-diff.js';
 import { applySettings, patchConfig } from '../src/hactl-config-edit.js';
 import { formatHistory, formatMembers } from '../src/hactl-output.js';
+import { memberRows, summarizeCluster } from '../src/hactl-members.js';
 import { pyJson, pyYaml, roundHalfEven } from '../src/hactl-pyfmt.js';
 import { renderTable } from '../src/hactl-table.js';
 import { parseScheduled } from '../src/hactl-context.js';
@@ -125,6 +126,37 @@ describe('member list, as patronictl 3.0.2 prints it', () => {
     expect(text).toContain('| a      | h1   | Leader  | running   |  1 |           |');
     expect(text).toContain('| + b    | h2   | Replica | streaming |  1 |   unknown |');
     expect(text).toContain('|   + c  | h3   | Replica | running   |    |         0 | {replicatefrom: b} |');
+  });
+
+  it('topology draws the real tree from the published upstream (pg_stat_wal_receiver), not from the replicatefrom tag', () => {
+    const layout = keyLayout('/service/', 't');
+    const member = (name: string, data: Record<string, unknown>, rev: number) => ({ key: layout.member(name), value: JSON.stringify(data), modRevision: rev });
+    const kvs = [
+      { key: layout.leader, value: 'a', modRevision: 2 },
+      member('a', { conn_url: 'postgres://h1:5432/postgres', role: 'master', state: 'running', timeline: 1 }, 3),
+      member('b', { conn_url: 'postgres://h2:5432/postgres', role: 'replica', state: 'running', timeline: 1, upstream: 'h1:5432' }, 4),
+      // Tagged to replicate from b, but its receiver is connected to the leader (b was down): under a.
+      member(
+        'c',
+        { conn_url: 'postgres://h3:5432/postgres', role: 'replica', state: 'running', timeline: 1, tags: { replicatefrom: 'b' }, upstream: 'h1:5432' },
+        5,
+      ),
+      // No tag, but streaming from b: under b.
+      member('d', { conn_url: 'postgres://h4:5432/postgres', role: 'replica', state: 'running', timeline: 1, upstream: 'h2:5432' }, 6),
+      // Tagged, streaming from nobody (nostream, archive only): under the leader.
+      member('e', { conn_url: 'postgres://h5:5432/postgres', role: 'replica', state: 'running', timeline: 1, tags: { replicatefrom: 'b' }, upstream: '' }, 7),
+    ];
+    const v = parseClusterView(layout, kvs, 10);
+    const summary = summarizeCluster(v);
+    expect(summary.members.map((m) => [m.name, m.upstream])).toEqual([
+      ['a', undefined],
+      ['b', 'a'],
+      ['c', 'a'],
+      ['d', 'b'],
+      ['e', ''],
+    ]);
+    const { rows } = memberRows(summary, 't', { topology: true });
+    expect(rows.map((r) => r[1])).toEqual(['a', '+ b', '  + d', '+ c', '+ e']);
   });
 });
 

@@ -396,6 +396,102 @@ const cases: Case[] = [
     input: race({ peerProbes: [down('node1'), replicaProbe('node3', 200 * MB, { nofailover: true })] }),
     expect: { kind: 'acquire_leader_and_promote' },
   },
+  // --- failover_priority (Patroni 4's `_is_healthiest_node`) ---
+  {
+    name: 'race: same WAL position, the other has a higher failover_priority -> lose',
+    input: race({ peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { failoverPriority: 2 })] }),
+    expect: {
+      kind: 'follow',
+      leader: undefined,
+      message:
+        'following a different leader because I am not the healthiest node: node3 has equally tolerable WAL position and priority 2, while this node has priority 1',
+    },
+  },
+  {
+    name: 'race: same WAL position, my failover_priority is higher -> win',
+    input: race({ config: { tags: { failover_priority: 3 } }, peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { failoverPriority: 2 })] }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: same WAL position and the same priority -> race (create-if-absent decides)',
+    input: race({ config: { tags: { failover_priority: 2 } }, peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { failoverPriority: 2 })] }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: a higher priority behind me does not count (WAL position first)',
+    input: race({ peerProbes: [down('node1'), replicaProbe('node3', 100 * MB - 1, { failoverPriority: 9 })] }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: a lower priority ahead of me still wins (WAL position first)',
+    input: race({ config: { tags: { failover_priority: 9 } }, peerProbes: [down('node1'), replicaProbe('node3', 100 * MB + 1, { failoverPriority: 1 })] }),
+    expect: { kind: 'follow', message: 'following a different leader because I am not the healthiest node: Wal position of node3 is ahead of my wal position' },
+  },
+  {
+    name: 'race: the former leader with a higher priority at the same position is ignored',
+    input: race({
+      lastLeader: { name: 'node3', startedAt: NOW - 60_000, seenAt: NOW - 50_000 },
+      local: { streamedFromLeaderAt: NOW - 1000 },
+      peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { failoverPriority: 5 })],
+    }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: sync mode: the former leader is the sync key leader, its priority is ignored',
+    input: race({
+      config: { synchronousMode: true },
+      cluster: { sync: { leader: 'node3', syncStandbys: ['node2'] } },
+      peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { failoverPriority: 5 })],
+    }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: a priority-0 member (nofailover) at my position does not count',
+    input: race({ peerProbes: [down('node1'), replicaProbe('node3', 100 * MB, { nofailover: true, failoverPriority: 0 })] }),
+    expect: { kind: 'acquire_leader_and_promote' },
+  },
+  {
+    name: 'race: failover_priority 0 alone means never become leader',
+    input: race({ config: { tags: { failover_priority: 0 } }, peerProbes: [down('node1'), down('node3')] }),
+    expect: { kind: 'follow', message: 'following a different leader because I am not the healthiest node: nofailover is set' },
+  },
+  {
+    name: 'race: nofailover: false wins over failover_priority 0 (Patroni), at priority 0',
+    input: race({ config: { tags: { nofailover: false, failover_priority: 0 } }, peerProbes: [down('node1'), replicaProbe('node3', 100 * MB)] }),
+    expect: {
+      kind: 'follow',
+      message:
+        'following a different leader because I am not the healthiest node: node3 has equally tolerable WAL position and priority 1, while this node has priority 0',
+    },
+  },
+  {
+    name: 'bootstrap race: failover_priority 0 nodes never bootstrap',
+    input: race({ local: { dataDirEmpty: true }, cluster: { initialize: undefined }, config: { tags: { failover_priority: 0 } } }),
+    expect: { kind: 'wait_for_bootstrap' },
+  },
+  // --- replicatefrom / nostream: no wake-ups of a receiver that is not the leader's ---
+  {
+    name: 'leader restarted, cascading replica (replicatefrom a running replica): no wake-up of the receiver',
+    input: input({
+      config: { tags: { replicatefrom: 'node3' } },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+    }),
+    expect: { kind: 'follow', leader: 'node1', message: 'no action. I am (node2), a secondary, and following a leader (node1)' },
+  },
+  {
+    name: 'leader restarted, nostream replica: no wake-up of the receiver',
+    input: input({ config: { tags: { nostream: true } }, lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 } }),
+    expect: { kind: 'follow', leader: 'node1' },
+  },
+  {
+    name: 'leader restarted, replicatefrom names a stopped member: streams from the leader, so its receiver is woken',
+    input: input({
+      config: { tags: { replicatefrom: 'node3' } },
+      cluster: { members: [...members.slice(0, 2), { ...members[2]!, state: 'stopped' }] },
+      lastLeader: { name: 'node1', startedAt: NOW - 3000, seenAt: NOW - 2900 },
+    }),
+    expect: { kind: 'follow', leader: 'node1', reconnect: true },
+  },
   {
     name: 'race: primary still alive -> lose',
     input: race({ peerProbes: [primaryProbe('node1'), replicaProbe('node3')] }),
@@ -732,8 +828,16 @@ describe('probeFromPatroniStatus', () => {
       state: 'running',
       walPosition: 200,
       nofailover: true,
+      failoverPriority: 0,
       watchdogFailed: false,
     });
+    // Patroni 4's tag rules: failover_priority <= 0 alone is nofailover; a written nofailover wins.
+    const tagged = (tags: Record<string, unknown>) => probeFromPatroniStatus('n2', { state: 'running', role: 'replica', xlog: {}, tags });
+    expect(tagged({ failover_priority: 0 })).toMatchObject({ nofailover: true, failoverPriority: 0 });
+    expect(tagged({ nofailover: false, failover_priority: 0 })).toMatchObject({ nofailover: false, failoverPriority: 0 });
+    expect(tagged({ nofailover: true, failover_priority: 5 })).toMatchObject({ nofailover: true, failoverPriority: 0 });
+    expect(tagged({ failover_priority: '3' })).toMatchObject({ nofailover: false, failoverPriority: 3 });
+    expect(tagged({})).toMatchObject({ nofailover: false, failoverPriority: 1 });
     expect(probeFromPatroniStatus('n1', { state: 'running', role: 'master', xlog: { location: 999 } }).walPosition).toBe(999);
     expect(probeFromPatroniStatus('n3', 'garbage')).toEqual({ name: 'n3', reachable: false });
   });

@@ -14,7 +14,7 @@ import {
   type Reaper,
   type TempDir,
 } from '@pgtools/testkit';
-import { HaAgent, parseConfig, type HaAgentEvent } from '../src/index.js';
+import { HaAgent, parseConfig, type HaAgentEvent, type HaConfig } from '../src/index.js';
 
 // Shared by the integration test files: three agents in this process over a real 3-member etcd
 // and real PostgreSQL on loopback. Not a test file itself.
@@ -55,10 +55,17 @@ export interface HaClusterOptions {
   softwareFence?: boolean;
   /** `postgresql.callbacks` of the node whose directory is given. */
   callbacks?: (nodeDir: string) => Record<string, string>;
+  /** More `postgresql.parameters` of every node (archive_command, restore_command...). */
+  parameters?: Record<string, string>;
+  /** `tags:` of the node with this name. */
+  tags?: (name: string) => Record<string, unknown>;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
   const auth = o.restapiAuth ? `, authentication: {username: ${o.restapiAuth.username}, password: ${o.restapiAuth.password}}` : '';
+  const extraParameters = Object.entries(o.parameters ?? {})
+    .map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`)
+    .join('');
   return `
 scope: ${o.scope}
 name: ${name}
@@ -90,9 +97,9 @@ postgresql:
     superuser: {username: postgres, password: postgres}
     replication: {username: replicator, password: replicator}
     rewind: {username: postgres, password: postgres}
-  parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB}${o.callbacks ? `\n  callbacks: ${JSON.stringify(o.callbacks(dir))}` : ''}
+  parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB${extraParameters}}${o.callbacks ? `\n  callbacks: ${JSON.stringify(o.callbacks(dir))}` : ''}
 watchdog: {mode: "off"${o.softwareFence === false ? ', software_fence: false' : ''}}
-`;
+${o.tags ? `tags: ${JSON.stringify(o.tags(name))}\n` : ''}`;
 }
 
 /** One query on a fresh connection as postgres. */
@@ -153,9 +160,14 @@ export class HaCluster {
     return cluster;
   }
 
+  /** The configuration of `node`, optionally edited (for a new agent, or `agent.reload()`). */
+  configOf(node: HaNode, editYaml: (yaml: string) => string = (y) => y): HaConfig {
+    return parseConfig(editYaml(configYaml(this.options, this.timings, node.name, node.dir.path, node.pgPort, node.apiPort, this.etcd.hosts)), {}).config;
+  }
+
   /** A new agent for `node` (same config, optionally edited, and data dir); the caller starts it. */
   newAgent(node: HaNode, editYaml: (yaml: string) => string = (y) => y): HaAgent {
-    const { config } = parseConfig(editYaml(configYaml(this.options, this.timings, node.name, node.dir.path, node.pgPort, node.apiPort, this.etcd.hosts)), {});
+    const config = this.configOf(node, editYaml);
     const log = (level: string) => (msg: string, fields?: unknown) => {
       if (process.env.HA_TEST_LOG) console.error(`${new Date().toISOString()} ${node.name} ${level}: ${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
     };

@@ -126,6 +126,9 @@ const SUPPORTED: Record<string, unknown> = {
   'tags.noloadbalance': true,
   'tags.clonefrom': true,
   'tags.nosync': true,
+  'tags.replicatefrom': 'n3',
+  'tags.failover_priority': 2,
+  'tags.nostream': false,
   'tags.<tag>': 'eu-west-1a',
 };
 
@@ -148,7 +151,6 @@ const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
   'postgresql.authentication.<user>.channel_binding': ['prefer', 'require'],
   'postgresql.remove_data_directory_on_diverged_timelines': [false, true],
   'postgresql.create_replica_methods': [['basebackup'], ['wal_g', 'basebackup']],
-  'tags.nostream': [false, true],
 };
 
 /** Sections that must be mappings even when refused or warned. */

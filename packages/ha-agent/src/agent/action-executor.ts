@@ -11,10 +11,12 @@ import { debugFailure, errMessage } from './agent-errors.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
 import type { PostgresCallbacks } from './postgres-callbacks.js';
-import { slotRetention, MEMBER_SLOTS_TTL_MS } from './slot-retention.js';
+import { slotPlan, MEMBER_SLOTS_TTL_MS } from './slot-retention.js';
+import { upstreamOf } from '../decision/upstream.js';
+import { slotNameFor } from '../postgres/replication-slots.js';
 import type { SyncReplication } from './sync-replication.js';
 import { parseTimelineHistory } from './timeline-history.js';
-import { memberServer, serverOf } from './view-mapping.js';
+import { serverOf, upstreamMembers } from './view-mapping.js';
 
 /** What the executor acts on. */
 export interface ActionExecutorDeps {
@@ -41,6 +43,11 @@ export interface ActionExecutorDeps {
  * writes, PostgreSQL start/stop/promote, clone, rewind. It decides nothing of its own.
  */
 export class ActionExecutor {
+  /** The member this replica last streamed from (or was told to); see `upstream`. */
+  private lastUpstream: string | undefined;
+  /** On a replica: members it created a slot for because they cascade from it. */
+  private readonly cascading = new Set<string>();
+
   constructor(private readonly d: ActionExecutorDeps) {}
 
   private get name(): string {
@@ -61,8 +68,7 @@ export class ActionExecutor {
         await pg.clone(source);
         this.d.emit({ type: 'cloned', from: action.from });
         state.systemId = undefined;
-        const leaderName = view?.leader?.name;
-        await this.startReplica(serverOf(leaderName, this.name, view));
+        await this.startReplica(this.upstream(view, view?.leader?.name));
         return;
       }
       case 'exit_system_id_mismatch':
@@ -91,8 +97,9 @@ export class ActionExecutor {
         this.d.emit({ type: 'leader_released', reason: action.reason });
         return;
       case 'follow': {
-        const server = serverOf(action.leader ?? view?.leader?.name, this.name, view);
-        if (!server) return;
+        const server = this.upstream(view, action.leader ?? view?.leader?.name);
+        // nostream: following means having no primary_conninfo.
+        if (!server && state.config.tags.nostream !== true) return;
         // A SIGHUP also wakes the startup process out of its wal_retrieve_retry_interval wait.
         if (!(await pg.follow(server)) && action.reconnect) pg.wakeStartup();
         return;
@@ -104,7 +111,7 @@ export class ActionExecutor {
           state.pgState = 'stopping';
           if (await pg.stop('fast')) this.d.callbacks.stopped();
         }
-        if (await this.rewind(action.leader, server)) await this.startReplica(server);
+        if (await this.rewind(action.leader, server)) await this.startReplica(this.upstream(view, action.leader));
         return;
       }
       case 'reinitialize':
@@ -127,7 +134,7 @@ export class ActionExecutor {
         return;
       }
       case 'start_postgres_as_replica':
-        return this.startReplica(serverOf(action.leader, this.name, view));
+        return this.startReplica(this.upstream(view, action.leader));
       case 'probe_members':
       case 'wait':
       case 'wait_for_bootstrap':
@@ -140,11 +147,32 @@ export class ActionExecutor {
     }
   }
 
-  /** The leader's server as a standby source, when another member holds the key. */
+  /** The standby source of this replica (its upstream, see `upstream`), when another member holds the key. */
   currentSource(): ReturnType<PostgresControl['standbySource']> {
-    const leader = this.d.state.view?.leader;
+    const view = this.d.state.view;
+    const leader = view?.leader;
     if (!leader || leader.name === this.name) return undefined;
-    return this.d.pg.standbySource(memberServer(this.d.state.view?.members.find((m) => m.name === leader.name)));
+    return this.d.pg.standbySource(this.upstream(view, leader.name));
+  }
+
+  /**
+   * The server this replica streams from when `leader` holds the key: the leader, the member its
+   * `replicatefrom` tag names while that one runs as a replica, or none with `nostream`
+   * (`upstreamOf`). A change is logged and reported (`upstream_changed`).
+   */
+  private upstream(view: DcsView | undefined, leader: string | undefined): { host: string; port: number } | undefined {
+    const members = upstreamMembers(view);
+    const name = upstreamOf(members, leader, this.name, this.d.state.config.tags);
+    if (name !== this.lastUpstream) {
+      this.lastUpstream = name;
+      const { tags } = this.d.state.config;
+      if (tags.nostream === true) this.d.logger.info('nostream is set: not streaming, WAL comes from restore_command only');
+      else if (name !== undefined && name !== leader) this.d.logger.info(`replicatefrom: streaming from ${name} instead of the leader (${leader ?? 'none'})`);
+      else if (tags.replicatefrom !== undefined && tags.replicatefrom !== this.name && name !== undefined)
+        this.d.logger.info(`replicatefrom: ${tags.replicatefrom} is not a running replica in the DCS; streaming from the leader (${name})`);
+      this.d.emit({ type: 'upstream_changed', upstream: name, leader });
+    }
+    return serverOf(name, this.name, view);
   }
 
   /** `POST /restart`: stop (fast) and start again in the role PostgreSQL has now, holding the leader key if it holds it. */
@@ -336,7 +364,7 @@ export class ActionExecutor {
     const server = serverOf(leader, this.name, view);
     // A primary stopped at once may hold WAL the new leader never saw: rewound before it starts.
     const rewindFirst = mode === 'immediate' && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
-    if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(server);
+    if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(this.upstream(view, leader));
     this.d.setRole('replica', reason);
   }
 
@@ -348,17 +376,38 @@ export class ActionExecutor {
     this.d.setRole('replica', 'leader lease expired');
   }
 
-  /** On the leader: a slot for every member seen lately, none for members gone for good. */
-  async maintainSlots(): Promise<void> {
-    const { pg, logger, membersSeenAt } = this.d;
-    const { keep, drop } = slotRetention(membersSeenAt, this.name, Date.now());
-    await pg.ensureSlots(keep).catch((err) => logger.warn(`replication slots: ${errMessage(err)}`));
+  /**
+   * On the leader (`asLeader`): a slot for every member that streams from it or was seen lately,
+   * none for members gone for good or streaming elsewhere. On a replica: a slot for each member
+   * that cascades from it (`replicatefrom`). See `slotPlan`.
+   */
+  async maintainSlots(asLeader = true): Promise<void> {
+    const { pg, logger, membersSeenAt, state } = this.d;
+    const members = upstreamMembers(state.view);
+    const leader = asLeader ? this.name : state.view?.leader?.name;
+    const { keep, drop, expired } = slotPlan({ members, seenAt: membersSeenAt, me: this.name, leader, now: Date.now(), cascading: this.cascading });
+    // A replica with nobody cascading from it has nothing to do: no connection each cycle.
+    if (asLeader || keep.length > 0) {
+      const created = await pg.ensureSlots(keep).catch((err) => {
+        logger.warn(`replication slots: ${errMessage(err)}`);
+        return [];
+      });
+      if (!asLeader) {
+        for (const name of keep) this.cascading.add(name);
+        if (created.length > 0) logger.info(`created replication slots for members cascading from this replica: ${created.join(', ')}`);
+      }
+    }
     if (drop.length === 0) return;
     const dropped = await pg.dropSlots(drop).catch((err) => {
       logger.warn(`replication slots: ${errMessage(err)}`);
-      return [];
+      return [] as string[];
     });
-    for (const name of drop) membersSeenAt.delete(name);
-    if (dropped.length > 0) logger.info(`dropped the replication slots of members gone for ${MEMBER_SLOTS_TTL_MS / 60_000} min: ${dropped.join(', ')}`);
+    for (const name of expired) membersSeenAt.delete(name);
+    for (const name of drop) if (dropped.includes(slotNameFor(name))) this.cascading.delete(name);
+    const gone = dropped.filter((s) => expired.some((n) => slotNameFor(n) === s));
+    const elsewhere = dropped.filter((s) => !gone.includes(s));
+    if (gone.length > 0) logger.info(`dropped the replication slots of members gone for ${MEMBER_SLOTS_TTL_MS / 60_000} min: ${gone.join(', ')}`);
+    if (elsewhere.length > 0)
+      logger.info(`dropped the replication slots of members that do not stream from this node (replicatefrom, nostream): ${elsewhere.join(', ')}`);
   }
 }

@@ -35,6 +35,11 @@ export type HaAgentEvent =
   | { type: 'api_request'; method: string; path: string; status: number }
   /** Synchronous mode: the `sync` key now names this standby. */
   | { type: 'sync_standby_changed'; standby: string }
+  /**
+   * The member this replica streams from changed (`replicatefrom`, or back to the leader);
+   * `upstream` undefined = not streaming (`nostream`, or no leader).
+   */
+  | { type: 'upstream_changed'; upstream: string | undefined; leader: string | undefined }
   /** What the software fence reported (armed, disarmed, fencing, fenced...). */
   | { type: 'fence'; event: FenceEvent }
   /** A `postgresql.callbacks` command started or ended. */

@@ -239,6 +239,9 @@ export class HaCycle {
       }
       if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }), 'publishing the status key');
       await this.d.executor.maintainSlots();
+    } else if (s?.inRecovery && !state.stopping) {
+      // Members that cascade from this replica (replicatefrom) need their slot here.
+      await this.d.executor.maintainSlots(false);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { ClusterView as DcsView, MemberData } from '@pgtools/dcs';
 import { DEFAULT_PATRONI_VERSION, type ClusterInfo, type NodeState } from '@pgtools/health-api';
 import type { HaConfig } from '../config/config-types.js';
+import { publishedTags } from '../config/tags-config.js';
 import type { PgStatus } from '../postgres/pg-status.js';
 import type { AgentRole } from './agent-events.js';
 import type { PgState } from './agent-state.js';
@@ -56,16 +57,39 @@ export function buildMemberData(f: PublishedFacts): MemberData {
     if (xlog !== undefined) data.xlog_location = xlog;
     data.timeline = s.timeline;
     if (s.postmasterStartTime) data.postmaster_start_time = s.postmasterStartTime.toISOString();
+    if (s.inRecovery) Object.assign(data, replicationFacts(s));
   } else if (f.finalLsn !== undefined) {
     // Stopped after leading: replicas that received this much lost nothing (decide's race).
     data.xlog_location = f.finalLsn;
   }
   if (f.view?.config?.value.pause === true) data.pause = true;
   if (f.scheduledRestart) data.scheduled_restart = f.scheduledRestart;
-  const tags: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(f.config.tags)) if (v !== false && v !== undefined) tags[k] = v;
+  const tags = publishedTags(f.config.tags);
   if (Object.keys(tags).length > 0) data.tags = tags;
   return data;
+}
+
+/**
+ * A replica's `replication_state` (Patroni 4's words: `streaming`, else `in archive recovery` when
+ * a restore_command is set) and, a pgtools addition, `upstream`: the `host:port` its WAL receiver
+ * is connected to (`pg_stat_wal_receiver`), `''` when none is. `hactl topology` draws the tree
+ * from it, not from the `replicatefrom` tag.
+ *
+ * @example
+ * ```ts
+ * replicationFacts(status); // { replication_state: 'streaming', upstream: '10.0.0.2:5432' }
+ * ```
+ */
+export function replicationFacts(s: PgStatus): { replication_state?: string; upstream: string } {
+  const r = s.walReceiver;
+  const out: { replication_state?: string; upstream: string } = { upstream: '' };
+  if (r?.status === 'streaming') out.replication_state = 'streaming';
+  else if (s.restoreCommand) out.replication_state = 'in archive recovery';
+  if (r?.senderHost) {
+    const host = r.senderHost.includes(':') ? `[${r.senderHost}]` : r.senderHost;
+    out.upstream = r.senderPort !== null ? `${host}:${r.senderPort}` : host;
+  }
+  return out;
 }
 
 /**
@@ -86,7 +110,7 @@ export function buildNodeState(f: PublishedFacts): NodeState {
     postgres: { state: f.pgState, role: s ? (s.inRecovery ? 'replica' : 'primary') : f.role === 'uninitialized' ? 'uninitialized' : 'replica' },
     isLeader: f.isLeader,
     dcsAvailable: view !== undefined,
-    tags: Object.fromEntries(Object.entries(f.config.tags).filter(([, v]) => v !== false)),
+    tags: publishedTags(f.config.tags),
     paused: view?.config?.value.pause === true,
     clusterUnlocked: view !== undefined && view.leader === undefined,
     ttl: f.ttl,

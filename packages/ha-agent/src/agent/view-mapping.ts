@@ -1,5 +1,7 @@
 import type { ClusterView as DcsView, Member } from '@pgtools/dcs';
 import type { ClusterView, FailoverRequest } from '../decision/decision-input.js';
+import { failoverTags } from '../decision/failover-tags.js';
+import type { UpstreamMember } from '../decision/upstream.js';
 
 /**
  * Host and port of a member's PostgreSQL from its `conn_url` (`postgres://h:p/postgres`).
@@ -47,7 +49,7 @@ export function toDecisionView(view: DcsView): ClusterView {
         const t = d.tags;
         cm.tags = {
           ...t,
-          nofailover: t.nofailover === true,
+          nofailover: failoverTags(t).nofailover,
           clonefrom: t.clonefrom === true,
           noloadbalance: t.noloadbalance === true,
           nosync: t.nosync === true,
@@ -94,6 +96,19 @@ export function syncStandbysOf(sync: { sync_standby: string | null } | undefined
         .map((s) => s.trim())
         .filter(Boolean)
     : [];
+}
+
+/**
+ * The members of `view` as `upstreamOf` and `slotPlan` read them (name, role, state, tags).
+ *
+ * @example
+ * ```ts
+ * import { upstreamMembers, upstreamOf } from '@pgtools/ha-agent/internals';
+ * upstreamOf(upstreamMembers(view), view.leader?.name, 'node3', config.tags);
+ * ```
+ */
+export function upstreamMembers(view: DcsView | undefined): UpstreamMember[] {
+  return (view?.members ?? []).map((m) => ({ name: m.name, role: m.data.role, state: m.data.state, tags: m.data.tags }));
 }
 
 /**

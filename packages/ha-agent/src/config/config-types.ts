@@ -33,10 +33,17 @@ export interface DynamicConfig {
 
 /** `tags:`: static per-node behaviour flags, plus any custom tags. */
 export interface NodeTags {
+  /** Effective: also true for `failover_priority: 0` alone (Patroni's `Tags.nofailover`). */
   nofailover: boolean;
   noloadbalance: boolean;
   clonefrom: boolean;
   nosync: boolean;
+  /** Stream from this member instead of the leader while it runs as a replica (cascading). */
+  replicatefrom?: string;
+  /** No streaming: WAL comes from the archive (`restore_command`) only. */
+  nostream?: boolean;
+  /** As written (>= 0); higher wins the race at equal WAL position. Default 1. */
+  failover_priority?: number;
   /** Custom tags, kept as written (they show up in `/patroni` and `?tag_key=` filters). */
   [key: string]: unknown;
 }

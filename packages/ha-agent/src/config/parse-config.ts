@@ -5,9 +5,10 @@ import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
-import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
+import type { Credentials, DynamicConfig, HaConfig, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
+import { parseTags } from './tags-config.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -332,15 +333,12 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     }
   }
 
-  const t = top.section('tags');
-  const tags: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
-  for (const [key, value] of Object.entries(t.raw)) {
-    if (key === 'nofailover' || key === 'noloadbalance' || key === 'clonefrom' || key === 'nosync') tags[key] = t.bool(key) ?? false;
-    else if (patroniKey(t.key(key)) === undefined)
-      tags[key] = t.value(key); // a custom tag, published as written
-    else if (patroniKey(t.key(key))?.accepts?.(value)) tags[key] = value;
-  }
-  t.unknownKeys(warnings);
+  const restoreCommand =
+    postgresql.recoveryConf?.restore_command ??
+    dcs.postgresql.recoveryConf?.restore_command ??
+    postgresql.parameters.restore_command ??
+    dcs.postgresql.parameters.restore_command;
+  const tags = parseTags(top.section('tags'), name, typeof restoreCommand === 'string' && restoreCommand.trim() !== '', warnings);
 
   const logSection = top.section('log');
   // The ha-agent CLI reads these (agent-log-settings.ts); the others are checked against the key table.

@@ -211,9 +211,9 @@ const ROWS: readonly Row[] = [
   ['tags.noloadbalance', S, ''],
   ['tags.clonefrom', S, ''],
   ['tags.nosync', S, ''],
-  ['tags.replicatefrom', R, 'cascading replication is not implemented yet (issue 17)'],
-  ['tags.nostream', L, '`false` only (issue 17)', isFalse],
-  ['tags.failover_priority', R, 'not used in the leader race yet (issue 17)'],
+  ['tags.replicatefrom', S, 'streams from the named member while it runs as a replica, else from the leader'],
+  ['tags.nostream', S, 'needs a `restore_command` (in `recovery_conf` or `parameters`)'],
+  ['tags.failover_priority', S, 'higher wins the race at equal WAL position; `0` never becomes leader'],
   ['tags.sync_priority', R, 'synchronous standby priority is not implemented; use `nosync`'],
   ['tags.<tag>', S, 'custom tags are published as written'],
 ];

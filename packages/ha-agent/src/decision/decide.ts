@@ -1,7 +1,9 @@
 import type { DecisionInput } from './decision-input.js';
 import { member, myWalPosition, probeHealthy, probeOf } from './facts.js';
 import type { HaAction } from './ha-action.js';
+import { failoverTags } from './failover-tags.js';
 import { decideRace, missedLeaderRestart } from './race.js';
+import { upstreamOf } from './upstream.js';
 
 /**
  * How long after it first sees a leader's new PostgreSQL start time a replica keeps waking its WAL
@@ -84,7 +86,7 @@ export function decide(input: DecisionInput): HaAction {
 
   if (local.dataDirEmpty) {
     if (cluster.leader === undefined && cluster.initialize === undefined) {
-      if (cfg.tags.nofailover) return { kind: 'wait_for_bootstrap', message: 'waiting for leader to bootstrap (nofailover is set)' };
+      if (failoverTags(cfg.tags).nofailover) return { kind: 'wait_for_bootstrap', message: 'waiting for leader to bootstrap (nofailover is set)' };
       return { kind: 'bootstrap', message: 'trying to bootstrap a new cluster' };
     }
     const source = pickCloneSource(input);
@@ -222,7 +224,10 @@ function decideRewind(input: DecisionInput, leader: string): HaAction | undefine
 
 function needsReconnect(input: DecisionInput): boolean {
   const last = input.lastLeader;
-  return last !== undefined && missedLeaderRestart(input, input.cluster.leader) && input.now - last.seenAt < RECONNECT_KICK_WINDOW_MS;
+  const leader = input.cluster.leader;
+  // A cascading or nostream replica has no receiver of the leader's to wake.
+  if (upstreamOf(input.cluster.members, leader, input.config.name, input.config.tags) !== leader) return false;
+  return last !== undefined && missedLeaderRestart(input, leader) && input.now - last.seenAt < RECONNECT_KICK_WINDOW_MS;
 }
 
 function keepWhileLeaseValid(why: string, validForMs: number): HaAction {
@@ -252,7 +257,7 @@ function decidePaused(input: DecisionInput, runningPrimary: boolean): HaAction {
   }
   if (cluster.leader === undefined) {
     if (runningPrimary) return { kind: 'acquire_leader', clearFailoverKey: false, message: 'PAUSE: acquired session lock as a leader' };
-    if (cluster.failover?.candidate === me && !cfg.tags.nofailover && !cfg.watchdogUnusable) {
+    if (cluster.failover?.candidate === me && !failoverTags(cfg.tags).nofailover && !cfg.watchdogUnusable) {
       return {
         kind: 'acquire_leader_and_promote',
         clearFailoverKey: true,

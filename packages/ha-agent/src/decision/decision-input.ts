@@ -113,7 +113,15 @@ export interface DecisionConfig {
   maximumLagOnFailover: number;
   primaryStartTimeout: number;
   synchronousMode: boolean;
-  tags: { nofailover?: boolean; clonefrom?: boolean; nosync?: boolean; noloadbalance?: boolean };
+  tags: {
+    nofailover?: boolean;
+    clonefrom?: boolean;
+    nosync?: boolean;
+    noloadbalance?: boolean;
+    failover_priority?: number;
+    replicatefrom?: string;
+    nostream?: boolean;
+  };
   /** The watchdog is `required` and cannot be activated: this node must not become primary. */
   watchdogUnusable?: boolean;
   /** `postgresql.use_pg_rewind`: a diverged data dir is rewound before it follows a leader. */
@@ -133,6 +141,8 @@ export interface PeerProbe {
   /** max(received, replayed) on a replica, the current location on a primary. */
   walPosition?: number;
   nofailover?: boolean;
+  /** Its `failover_priority` (Patroni's reading of its tags); 1 when it publishes none. */
+  failoverPriority?: number;
   watchdogFailed?: boolean;
 }
 

@@ -1,4 +1,5 @@
 import type { PeerProbe } from './decision-input.js';
+import { failoverTags } from './failover-tags.js';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -21,10 +22,12 @@ export function probeFromPatroniStatus(name: string, body: unknown): PeerProbe {
   const isPrimary = role === 'master' || role === 'primary';
   const walPosition = isPrimary ? num(xlog.location) : Math.max(num(xlog.received_location) ?? 0, num(xlog.replayed_location) ?? 0) || undefined;
   const tags = (typeof b.tags === 'object' && b.tags !== null ? b.tags : {}) as Record<string, unknown>;
+  const { nofailover, failoverPriority } = failoverTags(tags);
   const probe: PeerProbe = {
     name,
     reachable: true,
-    nofailover: tags.nofailover === true || tags.nofailover === 'true',
+    nofailover,
+    failoverPriority,
     watchdogFailed: b.watchdog_failed === true,
   };
   if (role !== undefined) probe.role = role;

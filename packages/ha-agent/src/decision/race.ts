@@ -1,5 +1,6 @@
 import type { DecisionInput } from './decision-input.js';
 import { isPrimaryRole, member, myWalPosition, probe, probeHealthy, probeOf } from './facts.js';
+import { failoverTags } from './failover-tags.js';
 import type { HaAction } from './ha-action.js';
 
 /**
@@ -40,7 +41,7 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
       ? { kind: 'acquire_leader', clearFailoverKey, message: `acquired session lock as a leader${how}` }
       : { kind: 'acquire_leader_and_promote', clearFailoverKey, message: `promoted self to leader by acquiring session lock${how}` };
 
-  if (cfg.tags.nofailover) return lose('nofailover is set');
+  if (failoverTags(cfg.tags).nofailover) return lose('nofailover is set');
   if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
   if (cfg.synchronousMode && !runningPrimary) {
     const sync = cluster.sync;
@@ -93,11 +94,20 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   }
   // Only members that may race themselves can beat me; otherwise nobody would ever take over.
   const mayRace = (name: string): boolean => !cfg.synchronousMode || cluster.sync?.leader === name || (cluster.sync?.syncStandbys.includes(name) ?? false);
+  // Patroni's `_is_healthiest_node`: at the same WAL position a higher failover_priority wins,
+  // except the former leader's (it may come back with its priority but not ahead of us).
+  const myPriority = failoverTags(cfg.tags).failoverPriority;
+  const formerLeader = cfg.synchronousMode ? cluster.sync?.leader : input.lastLeader?.name;
   for (const m of others) {
     if (m.tags?.nofailover || !mayRace(m.name)) continue;
     const p = probeOf(input, m.name);
     if (!probeHealthy(p)) continue;
-    if ((p.walPosition ?? 0) > myWal) return lose(`Wal position of ${m.name} is ahead of my wal position`);
+    const theirs = p.walPosition ?? 0;
+    if (theirs > myWal) return lose(`Wal position of ${m.name} is ahead of my wal position`);
+    const priority = p.failoverPriority ?? 1;
+    if (theirs > 0 && theirs === myWal && myPriority < priority && m.name !== formerLeader) {
+      return lose(`${m.name} has equally tolerable WAL position and priority ${priority}, while this node has priority ${myPriority}`);
+    }
   }
   return win('');
 }

@@ -22,6 +22,8 @@ export interface PgStatus {
    * `pg_postmaster_start_time()`.
    */
   walReceiver?: { status: string; senderHost: string | null; senderPort: number | null; lastMessageSentAt: number | null };
+  /** Replica: a `restore_command` is set (it can recover from the archive without streaming). */
+  restoreCommand?: boolean;
   /** Primary: `pg_stat_replication`. */
   replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
 }
@@ -40,7 +42,8 @@ SELECT r.rec AS in_recovery,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
        current_setting('server_version_num')::int AS version,
        pg_postmaster_start_time() AS start_time,
-       (SELECT system_identifier::text FROM pg_control_system()) AS sysid
+       (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
+       CASE WHEN r.rec THEN current_setting('restore_command') <> '' END AS restore_command
   FROM (SELECT pg_is_in_recovery() AS rec) r
   LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
@@ -82,6 +85,7 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
   if (inRecovery) {
     status.replayedTimestamp = (row.replay_ts as string | null) ?? null;
     status.replayPaused = row.paused === true;
+    status.restoreCommand = row.restore_command === true;
     if (typeof row.receiver_status === 'string') {
       status.walReceiver = {
         status: row.receiver_status,
