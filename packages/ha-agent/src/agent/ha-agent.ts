@@ -3,6 +3,7 @@ import { EtcdDcs, type MemberData } from '@pgtools/dcs';
 import type { ClusterInfo, HealthApi, NodeState } from '@pgtools/health-api';
 import { createWatchdog, type Watchdog } from '@pgtools/watchdog';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { effectiveAuthFiles } from '../postgres/auth-files.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
 import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
@@ -73,12 +74,15 @@ export class HaAgent {
   readonly done: Promise<void>;
 
   private lastLoopAt: number | undefined;
+  /** The pg_hba / pg_ident lines last written (JSON), to reload when the configuration changes them. */
+  private authFiles: string;
   private liveStatusAt = 0;
   private readonly cycle: HaCycle;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
     const state = new AgentRunState(config, config.bootstrap.dcs);
     this.state = state;
+    this.authFiles = JSON.stringify(effectiveAuthFiles(config, state.dynamic));
     this.logger = options.logger ?? silentLogger;
     this.onEventCb = options.onEvent;
     this.lease = new LeaderLease();
@@ -249,7 +253,7 @@ export class HaAgent {
   /** Applies a new static configuration (SIGHUP); the next cycle uses it. */
   reload(config: HaConfig): void {
     this.state.config = config;
-    this.applyDynamic(this.state.dynamic);
+    void this.applyDynamic(this.state.dynamic).catch((err) => this.logger.warn(`applying the new configuration: ${errMessage(err)}`));
     this.wake();
   }
 
@@ -306,12 +310,21 @@ export class HaAgent {
     if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
-  private applyDynamic(dynamic: DynamicConfig): void {
+  private async applyDynamic(dynamic: DynamicConfig): Promise<void> {
     const prev = this.state.dynamic;
     this.state.dynamic = dynamic;
     this.pg.setConfig(this.state.config, dynamic);
     if (dynamic.ttl !== prev.ttl) this.dcs.setTtl(dynamic.ttl);
     if (dynamic.loopWait !== prev.loopWait) this.dcs.setLoopWait(dynamic.loopWait);
+    // Patroni rewrites pg_hba.conf / pg_ident.conf and reloads when their lines change.
+    const authFiles = JSON.stringify(effectiveAuthFiles(this.state.config, dynamic));
+    if (authFiles === this.authFiles) return;
+    // A stopped server gets the files when it starts; a failed write is retried next cycle.
+    if (this.pg.isRunning) {
+      this.logger.info('pg_hba / pg_ident changed: rewriting them and reloading PostgreSQL');
+      await this.pg.reloadAuthFiles();
+    }
+    this.authFiles = authFiles;
   }
 
   private async loop(): Promise<void> {

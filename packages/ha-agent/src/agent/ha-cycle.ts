@@ -37,7 +37,8 @@ export interface HaCycleDeps extends ActionExecutorDeps {
   maintenance: MaintenanceQueue;
   leaderStream: LeaderStream;
   executor: ActionExecutor;
-  applyDynamic(dynamic: DynamicConfig): void;
+  /** Takes the etcd `config` key's settings (and rewrites pg_hba / pg_ident when they changed). */
+  applyDynamic(dynamic: DynamicConfig): Promise<void>;
 }
 
 /**
@@ -78,11 +79,13 @@ export class HaCycle {
     const view = state.view;
     if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
     if (view?.config) {
+      let dynamic: DynamicConfig | undefined;
       try {
-        this.d.applyDynamic(parseDynamicConfig(view.config.value, 'config'));
+        dynamic = parseDynamicConfig(view.config.value, 'config');
       } catch (err) {
         this.logger.warn(`ignoring invalid dynamic configuration in etcd: ${errMessage(err)}`);
       }
+      if (dynamic) await this.d.applyDynamic(dynamic).catch((err) => this.logger.warn(`applying the dynamic configuration: ${errMessage(err)}`));
     }
     const paused = view?.config?.value.pause === true;
     const cluster = view ? toDecisionView(view) : { members: [] };

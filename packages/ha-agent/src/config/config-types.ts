@@ -1,3 +1,4 @@
+import type { CustomBootstrap } from './bootstrap-config.js';
 import type { CallbackCommands } from './callbacks-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
@@ -27,6 +28,10 @@ export interface DynamicConfig {
     /** When pg_rewind fails, empty the data dir and clone again (else the node stays stopped). */
     removeDataDirectoryOnRewindFailure: boolean;
     parameters: Record<string, string | number | boolean>;
+    /** `pg_hba`: the lines of pg_hba.conf (the local `postgresql.pg_hba` wins). */
+    pgHba?: string[];
+    /** `pg_ident`: the lines of pg_ident.conf (the local `postgresql.pg_ident` wins). */
+    pgIdent?: string[];
   };
 }
 
@@ -75,7 +80,10 @@ export interface HaConfig {
     initdb: string[];
     pgHba: string[];
     users: Record<string, { password?: string; options: string[] }>;
-    postInit?: string;
+    /** `post_bootstrap` (or `post_init`): run with a URL of the new cluster after its first start. */
+    postBootstrap?: string;
+    /** A custom `bootstrap.method` run instead of initdb. */
+    method?: CustomBootstrap;
   };
   postgresql: {
     listen: string;
@@ -91,6 +99,7 @@ export interface HaConfig {
     };
     parameters: Record<string, string | number | boolean>;
     pgHba?: string[];
+    pgIdent?: string[];
     /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
     callbacks?: CallbackCommands;
   };

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
+import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
@@ -43,7 +44,6 @@ const IGNORED = {
   top: ['ctl', 'citus'],
   restapi: ['http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens', 'allowlist_include_members', 'ciphers'],
   etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
-  bootstrap: ['method', 'post_bootstrap'],
   dcs: [
     'standby_cluster',
     'check_timeline',
@@ -55,13 +55,12 @@ const IGNORED = {
     'master_stop_timeout',
     'primary_stop_timeout',
   ],
-  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
+  dcsPostgresql: ['recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
   postgresql: [
     'create_replica_methods',
     'basebackup',
     'recovery_conf',
     'custom_conf',
-    'pg_ident',
     'pg_ctl_timeout',
     'use_pg_rewind',
     'use_unix_socket',
@@ -182,6 +181,8 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const useSlots = pg.bool('use_slots') ?? true;
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
   const params = parameters(pg, 'parameters');
+  const pgHba = pg.stringList('pg_hba');
+  const pgIdent = pg.stringList('pg_ident');
   pg.unknownKeys(warnings, IGNORED.dcsPostgresql);
   s.unknownKeys(warnings, IGNORED.dcs);
   if (loopWait + 2 * retryTimeout > ttl) {
@@ -199,7 +200,14 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousMode,
     synchronousModeStrict,
     failsafeMode,
-    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params },
+    postgresql: {
+      usePgRewind,
+      useSlots,
+      removeDataDirectoryOnRewindFailure,
+      parameters: params,
+      ...(pgHba ? { pgHba } : {}),
+      ...(pgIdent ? { pgIdent } : {}),
+    },
   };
 }
 
@@ -295,8 +303,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     u.unknownKeys(warnings);
     users[user] = password === undefined ? { options } : { password, options };
   }
-  const postInit = b.string('post_init');
-  b.unknownKeys(warnings, IGNORED.bootstrap);
+  const scripts = parseBootstrapScripts(b, warnings);
+  b.unknownKeys(warnings);
 
   const p = top.section('postgresql');
   const auth = p.section('authentication');
@@ -321,6 +329,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;
+  const pgIdent = p.stringList('pg_ident');
+  if (pgIdent) postgresql.pgIdent = pgIdent;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
   p.unknownKeys(warnings, IGNORED.postgresql);
@@ -368,7 +378,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     name,
     restapi,
     etcd3,
-    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users, ...(postInit ? { postInit } : {}) },
+    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users, ...scripts },
     postgresql,
     watchdog,
     tags,
