@@ -128,7 +128,9 @@ describe('bootstrap.method', () => {
 
   it('refuses a method without its section or without a command, naming the key', () => {
     expect(refusal(withBootstrap('  method: restore\n')).message).toMatch(/^bootstrap\.method: names "restore" but there is no bootstrap\.restore section/);
-    expect(refusal(withBootstrap('  method: restore\n  restore: {no_params: true}\n')).message).toMatch(/^bootstrap\.restore\.command: must be a non-empty command line/);
+    expect(refusal(withBootstrap('  method: restore\n  restore: {no_params: true}\n')).message).toMatch(
+      /^bootstrap\.restore\.command: must be a non-empty command line/,
+    );
     expect(refusal(withBootstrap('  method: users\n  users: {}\n')).message).toMatch(/^bootstrap\.method: "users" is a bootstrap setting/);
   });
 
@@ -159,7 +161,9 @@ describe('pg_hba and pg_ident', () => {
   });
 
   it('refuses pg_hba / pg_ident that are not lists of strings, naming the key', () => {
-    expect(() => parseDynamicConfig({ postgresql: { pg_hba: 'local all all trust' } }, 'config')).toThrow(/^config\.postgresql\.pg_hba: must be a list of strings/);
+    expect(() => parseDynamicConfig({ postgresql: { pg_hba: 'local all all trust' } }, 'config')).toThrow(
+      /^config\.postgresql\.pg_hba: must be a list of strings/,
+    );
     expect(refusal(`${base()}  pg_ident: [1]\n`).message).toMatch(/^postgresql\.pg_ident\[0\]: must be a string/);
   });
 
@@ -170,7 +174,10 @@ describe('pg_hba and pg_ident', () => {
     const plain = parseConfig(base(), NOENV).config;
     expect(effectiveAuthFiles(plain, dynamic)).toEqual({ hba: ['local all all trust'], ident: ['m x y'] });
     expect(effectiveAuthFiles(plain, parseDynamicConfig({}, 'config'))).toEqual({ hba: undefined, ident: undefined });
-    const elsewhere = parseDynamicConfig({ postgresql: { pg_hba: ['a'], pg_ident: ['b'], parameters: { hba_file: '/etc/pg/hba.conf', ident_file: '/tmp/n1/pg_ident.conf' } } }, 'c');
+    const elsewhere = parseDynamicConfig(
+      { postgresql: { pg_hba: ['a'], pg_ident: ['b'], parameters: { hba_file: '/etc/pg/hba.conf', ident_file: '/tmp/n1/pg_ident.conf' } } },
+      'c',
+    );
     expect(effectiveAuthFiles(plain, elsewhere)).toEqual({ hba: undefined, ident: ['b'] });
   });
 
@@ -180,7 +187,10 @@ describe('pg_hba and pg_ident', () => {
     const appended = parseConfig(withBootstrap("  pg_hba: ['host all all 10.0.0.0/8 md5']\n", d), NOENV).config;
     await writeBootstrapAuthFiles(appended, appended.bootstrap.dcs, undefined);
     expect(readFileSync(join(d, 'pg_hba.conf'), 'utf8')).toBe('local all all trust\n\n# bootstrap.pg_hba\nhost all all 10.0.0.0/8 md5\n');
-    const replaced = parseConfig(withBootstrap("  pg_hba: ['x']\n  dcs: {postgresql: {pg_hba: ['local all all md5'], pg_ident: ['m a b']}}\n", d), NOENV).config;
+    const replaced = parseConfig(
+      withBootstrap("  pg_hba: ['x']\n  dcs: {postgresql: {pg_hba: ['local all all md5'], pg_ident: ['m a b']}}\n", d),
+      NOENV,
+    ).config;
     await writeBootstrapAuthFiles(replaced, replaced.bootstrap.dcs, undefined);
     expect(readFileSync(join(d, 'pg_hba.conf'), 'utf8')).toMatch(/^# Written by the pgtools HA agent.*\nlocal all all md5\n$/);
     expect(readFileSync(join(d, 'pg_ident.conf'), 'utf8')).toMatch(/\nm a b\n$/);

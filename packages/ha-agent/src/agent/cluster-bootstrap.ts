@@ -72,7 +72,8 @@ async function waitForEndOfRecovery(d: ClusterBootstrapDeps): Promise<void> {
     if (Date.now() - lastLog >= RECOVERY_LOG_EVERY_MS) {
       lastLog = Date.now();
       const where = status?.replayedLsn !== undefined ? ` (replayed ${status.replayedLsn} bytes of WAL)` : '';
-      if (status?.replayPaused) logger.warn(`recovery after bootstrap is paused${where}: end it with pg_wal_replay_resume() or set recovery_target_action: promote`);
+      if (status?.replayPaused)
+        logger.warn(`recovery after bootstrap is paused${where}: end it with pg_wal_replay_resume() or set recovery_target_action: promote`);
       else logger.info(`waiting for end of recovery after bootstrap${where}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -100,7 +101,11 @@ export async function createNewCluster(d: ClusterBootstrapDeps): Promise<void> {
     finalHba = await readFile(join(pg.dataDir, 'pg_hba.conf'), 'utf8').catch(() => undefined);
     const auth = state.config.postgresql.authentication;
     pg.setBootstrapHba(localTrust(pg, auth.superuser.username, auth.replication.username));
-    const recovery: BootstrapRecovery | undefined = method.recoveryConf ? { settings: method.recoveryConf } : method.keepExistingRecoveryConf ? 'keep' : undefined;
+    const recovery: BootstrapRecovery | undefined = method.recoveryConf
+      ? { settings: method.recoveryConf }
+      : method.keepExistingRecoveryConf
+        ? 'keep'
+        : undefined;
     // A restore may spend long in recovery before it accepts connections: only an exit fails it.
     await pg.start({ standby: false, recovery }, INITDB_START_MS);
     await waitForEndOfRecovery(d);
