@@ -1,14 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
+import { PgToolsError, silentLogger } from '@pgtools/core';
 import { parseConfig, parseDynamicConfig } from '../src/index.js';
 import {
   customBootstrapArgv,
   effectiveAuthFiles,
   localSuperuserUrl,
   pgpassContent,
+  runPostBootstrap,
+  runScript,
   tidyRestoredDataDir,
   writeBootstrapAuthFiles,
   writeManagedConf,
@@ -229,5 +231,23 @@ describe('bootstrap script helpers', () => {
     await writeManagedConf(d, {}, { standby: false });
     expect(readFileSync(join(d, 'pgtools.conf'), 'utf8')).not.toMatch(/restore_command/);
     expect(existsSync(join(d, 'standby.signal'))).toBe(false);
+  });
+
+  it('runs a script to its exit code; a program that cannot start ends with 127', async () => {
+    expect(await runScript(['sh', '-c', 'exit 4'], { logger: silentLogger, label: 't' })).toEqual({ code: 4, signal: null });
+    expect(await runScript(['/nonexistent/restore.sh'], { logger: silentLogger, label: 't' })).toEqual({ code: 127, signal: null });
+  });
+
+  it('runs post_bootstrap with the URL as its only argument and the password in PGPASSFILE, removed afterwards', async () => {
+    const d = tempDir();
+    const script = join(d, 'post.sh');
+    writeFileSync(script, `#!/bin/sh\n{ echo "$#|$1|$PGOPTIONS"; cat "$PGPASSFILE"; echo "$PGPASSFILE"; } > ${d}/out\n`);
+    chmodSync(script, 0o755);
+    const exit = await runPostBootstrap(`${script}`, { host: '127.0.0.1', port: 5499, user: 'postgres', password: 'pw' }, { logger: silentLogger });
+    expect(exit).toEqual({ code: 0, signal: null });
+    const [args, line1, line2, passfile] = readFileSync(join(d, 'out'), 'utf8').split('\n');
+    expect(args).toBe('1|postgres://postgres@127.0.0.1:5499/postgres|-c synchronous_commit=local -c statement_timeout=0');
+    expect([line1, line2]).toEqual(['127.0.0.1:5499:*:postgres:pw', 'localhost:5499:*:postgres:pw']);
+    expect(existsSync(passfile ?? '')).toBe(false);
   });
 });
