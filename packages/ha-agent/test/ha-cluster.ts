@@ -59,6 +59,8 @@ export interface HaClusterOptions {
   parameters?: Record<string, string>;
   /** `tags:` of the node with this name. */
   tags?: (name: string) => Record<string, unknown>;
+  /** Edits each node's configuration text (e.g. adds bootstrap keys). */
+  editYaml?: (yaml: string, nodeDir: string) => string;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
@@ -66,7 +68,7 @@ function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, 
   const extraParameters = Object.entries(o.parameters ?? {})
     .map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`)
     .join('');
-  return `
+  const yaml = `
 scope: ${o.scope}
 name: ${name}
 restapi: {listen: 127.0.0.1:${apiPort}, connect_address: 127.0.0.1:${apiPort}${auth}}
@@ -100,6 +102,7 @@ postgresql:
   parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB${extraParameters}}${o.callbacks ? `\n  callbacks: ${JSON.stringify(o.callbacks(dir))}` : ''}
 watchdog: {mode: "off"${o.softwareFence === false ? ', software_fence: false' : ''}}
 ${o.tags ? `tags: ${JSON.stringify(o.tags(name))}\n` : ''}`;
+  return o.editYaml ? o.editYaml(yaml, dir) : yaml;
 }
 
 /** One query on a fresh connection as postgres. */

@@ -87,6 +87,13 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.initdb': ['data-checksums', { encoding: 'UTF8' }],
   'bootstrap.pg_hba': ['host all all 127.0.0.1/32 md5'],
   'bootstrap.users': { admin: { password: 'x', options: ['createdb'] } },
+  'bootstrap.post_init': '/usr/local/bin/setup.sh',
+  'bootstrap.post_bootstrap': '/usr/local/bin/setup.sh',
+  'bootstrap.method': 'initdb',
+  'bootstrap.<method>': { command: '/usr/local/bin/restore.sh', no_params: false },
+  'bootstrap.dcs.postgresql.pg_hba': ['host all all 127.0.0.1/32 md5'],
+  'bootstrap.dcs.postgresql.pg_ident': ['map1 sys1 pg1'],
+  'postgresql.pg_ident': ['map1 sys1 pg1'],
   'bootstrap.dcs.ttl': 40,
   'bootstrap.dcs.loop_wait': 5,
   'bootstrap.dcs.retry_timeout': 5,
@@ -133,7 +140,6 @@ const SUPPORTED: Record<string, unknown> = {
 };
 
 const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
-  'bootstrap.method': ['initdb', 'restore'],
   'bootstrap.dcs.maximum_lag_on_syncnode': [-1, 1048576],
   'bootstrap.dcs.primary_stop_timeout': [0, 30],
   'bootstrap.dcs.master_stop_timeout': [0, 30],
@@ -160,15 +166,26 @@ function concrete(key: string): string {
   return key.replace('<user>', 'replication').replace('<tag>', 'zone').replace('<method>', 'wal_g');
 }
 
-function withKey(key: string, value: unknown): Record<string, unknown> {
-  const doc = structuredClone(BASE);
-  const parts = concrete(key).split('.');
+/** A method section is read when the method names it. */
+const CONTEXT: Record<string, Record<string, unknown>> = {
+  'bootstrap.<method>': { 'bootstrap.method': 'wal_g' },
+  'postgresql.<method>': { 'postgresql.create_replica_methods': ['wal_g', 'basebackup'] },
+};
+
+function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
   let node = doc;
   for (const part of parts.slice(0, -1)) {
     if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
   node[parts[parts.length - 1] as string] = value;
+}
+
+function withKey(key: string, value: unknown): Record<string, unknown> {
+  const doc = structuredClone(BASE);
+  for (const [path, v] of Object.entries(CONTEXT[key] ?? {})) setPath(doc, path, v);
+  setPath(doc, concrete(key), value);
   return doc;
 }
 

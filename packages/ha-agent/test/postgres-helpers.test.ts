@@ -143,11 +143,11 @@ describe('writeManagedConf recovery settings', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pgtools-managed-'));
     try {
       const recovery = { restore_command: "cp '/arch ive/%f' %p", recovery_min_apply_delay: '5min' };
-      await writeManagedConf(dir, {}, { standby: true, recovery });
+      await writeManagedConf(dir, {}, { standby: true, standbyRecovery: recovery });
       const text = await readFile(join(dir, 'pgtools.conf'), 'utf8');
       expect(text).toContain(`restore_command = 'cp ''/arch ive/%f'' %p'\n`);
       expect(text).toContain(`recovery_min_apply_delay = '5min'\n`);
-      await writeManagedConf(dir, {}, { standby: false, recovery });
+      await writeManagedConf(dir, {}, { standby: false, standbyRecovery: recovery });
       expect(await readFile(join(dir, 'pgtools.conf'), 'utf8')).not.toContain('restore_command');
     } finally {
       await rm(dir, { recursive: true, force: true });

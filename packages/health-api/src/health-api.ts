@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { debugFailure, PgToolsError, silentLogger, type Logger } from '@pgtools/core';
+import { createTlsServer, type HealthApiTls } from './tls-server.js';
 import { buildAllowlist, checkBasicAuth, HostAddresses, normalizeAddress, type BasicAuth } from './access.js';
 import { jsonEqual, mergeConfigPatch } from './config-patch.js';
 import { healthCheckStatus, holdsLeaderLock } from './health-checks.js';
@@ -46,17 +45,6 @@ export interface HealthApiHandlers {
   }): Promise<HandlerResult>;
   /** Write `config` unconditionally. */
   putConfig?(request: { config: Record<string, unknown> }): Promise<HandlerResult>;
-}
-
-export interface HealthApiTls {
-  certfile: string;
-  keyfile: string;
-  keyfilePassword?: string;
-  cafile?: string;
-  /** OpenSSL cipher list (`restapi.ciphers`); Node's defaults otherwise. */
-  ciphers?: string;
-  /** Client certificates: `required` (handshake fails without one), `optional` (needed for unsafe methods). */
-  verifyClient?: 'none' | 'optional' | 'required';
 }
 
 /** Events for the agent's log or tests; bodies and credentials are never included. */
@@ -377,44 +365,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
           if (!res.headersSent) send(res, 500, 'internal error', false);
         });
       };
-      let s: Server;
-      if (options.tls) {
-        const tls = options.tls;
-        const verify = tls.verifyClient ?? 'none';
-        const read = (path: string, setting: string): Buffer => {
-          try {
-            return readFileSync(path);
-          } catch (err) {
-            throw new PgToolsError('tls_setup_failed', `restapi.${setting}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
-          }
-        };
-        const cert = read(tls.certfile, 'certfile');
-        const key = read(tls.keyfile, 'keyfile');
-        const ca = tls.cafile ? read(tls.cafile, 'cafile') : undefined;
-        try {
-          s = createHttpsServer(
-            {
-              cert,
-              key,
-              ...(tls.keyfilePassword ? { passphrase: tls.keyfilePassword } : {}),
-              ...(ca ? { ca } : {}),
-              ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
-              requestCert: verify !== 'none',
-              rejectUnauthorized: verify === 'required',
-            },
-            listener,
-          );
-        } catch (err) {
-          // OpenSSL's words ("bad decrypt", "key values mismatch") never include the passphrase.
-          throw new PgToolsError(
-            'tls_setup_failed',
-            `REST API TLS: cannot use certfile ${tls.certfile} with keyfile ${tls.keyfile}: ${(err as Error).message}`,
-            { cause: err, hint: tls.keyfilePassword ? 'check restapi.keyfile_password' : 'an encrypted keyfile needs restapi.keyfile_password' },
-          );
-        }
-      } else {
-        s = createHttpServer(listener);
-      }
+      const s: Server = options.tls ? createTlsServer(options.tls, listener) : createHttpServer(listener);
       // Bounded request lifetimes: a slow client must not pin a socket forever.
       s.requestTimeout = 30_000;
       s.headersTimeout = 10_000;

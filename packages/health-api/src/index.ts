@@ -1,5 +1,6 @@
 export { createHealthApi, parseListen } from './health-api.js';
-export type { HealthApi, HealthApiOptions, HealthApiHandlers, HealthApiTls, HealthApiEvent, HandlerResult, ConfigSnapshot } from './health-api.js';
+export type { HealthApi, HealthApiOptions, HealthApiHandlers, HealthApiEvent, HandlerResult, ConfigSnapshot } from './health-api.js';
+export type { HealthApiTls } from './tls-server.js';
 export type { NodeState, PostgresRole, PostgresState, XlogState, ReplicationInfo, ClusterInfo, ClusterMemberInfo } from './node-state.js';
 export { healthCheckStatus, holdsLeaderLock, HEALTH_CHECK_PATHS } from './health-checks.js';
 export { statusBody, roleName, formatPatroniTimestamp, DEFAULT_PATRONI_VERSION } from './status-body.js';

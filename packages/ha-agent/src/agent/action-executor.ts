@@ -8,6 +8,7 @@ import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentFence } from './agent-fence.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
+import { createNewCluster } from './cluster-bootstrap.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
 import type { PostgresCallbacks } from './postgres-callbacks.js';
@@ -276,9 +277,7 @@ export class ActionExecutor {
     }
     state.pgState = 'initializing new cluster';
     try {
-      await pg.initdb();
-      if (!(await pg.start({ standby: false }, 120_000))) throw new PgToolsError('postgres_start_failed', 'PostgreSQL did not start after initdb');
-      await pg.createUsers();
+      await createNewCluster(this.d);
       const status = await pg.status();
       const cd = await pg.controlData();
       const sysid = status?.systemId || cd?.systemId || '';
@@ -296,6 +295,7 @@ export class ActionExecutor {
     } catch (err) {
       logger.error(`bootstrap failed: ${errMessage(err)}`);
       await pg.stop('immediate').catch(debugFailure(logger, 'stopping PostgreSQL after the failed bootstrap'));
+      pg.setBootstrapHba(undefined);
       await dcs.cancelInitialization().catch(debugFailure(logger, 'removing the initialize key after the failed bootstrap'));
       await pg.moveAsideFailed().catch(debugFailure(logger, 'moving the failed data directory aside'));
       throw new PgToolsError('ha_fatal', `bootstrap failed: ${errMessage(err)}`, { cause: err });

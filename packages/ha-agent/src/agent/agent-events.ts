@@ -25,6 +25,8 @@ export type HaAgentEvent =
   | { type: 'promoted'; timeline: number | undefined }
   | { type: 'demoted'; reason: string; mode: 'immediate' | 'graceful' }
   | { type: 'bootstrapped'; systemId: string }
+  /** The custom `bootstrap.method` command or `post_bootstrap` ended (a non-zero code fails the bootstrap). */
+  | { type: 'bootstrap_script_exited'; script: 'method' | 'post_bootstrap'; name: string; code: number | null; signal: string | null }
   | { type: 'cloned'; from: string }
   | { type: 'rewound'; from: string; changed: boolean }
   | { type: 'rewind_failed'; message: string }

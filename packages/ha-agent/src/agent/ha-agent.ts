@@ -250,7 +250,7 @@ export class HaAgent {
   /** Applies a new static configuration (SIGHUP); the next cycle uses it. */
   reload(config: HaConfig): void {
     this.state.config = config;
-    this.applyDynamic(this.state.dynamic);
+    void this.applyDynamic(this.state.dynamic).catch((err) => this.logger.warn(`applying the new configuration: ${errMessage(err)}`));
     this.wake();
   }
 
@@ -307,12 +307,13 @@ export class HaAgent {
     if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
-  private applyDynamic(dynamic: DynamicConfig): void {
+  private async applyDynamic(dynamic: DynamicConfig): Promise<void> {
     const prev = this.state.dynamic;
     this.state.dynamic = dynamic;
     this.pg.setConfig(this.state.config, dynamic);
     if (dynamic.ttl !== prev.ttl) this.dcs.setTtl(dynamic.ttl);
     if (dynamic.loopWait !== prev.loopWait) this.dcs.setLoopWait(dynamic.loopWait);
+    if (await this.pg.syncAuthFiles()) this.logger.info('pg_hba / pg_ident changed: rewrote them and reloaded PostgreSQL');
   }
 
   private async loop(): Promise<void> {

@@ -37,7 +37,8 @@ export interface HaCycleDeps extends ActionExecutorDeps {
   maintenance: MaintenanceQueue;
   leaderStream: LeaderStream;
   executor: ActionExecutor;
-  applyDynamic(dynamic: DynamicConfig): void;
+  /** Takes the etcd `config` key's settings (and rewrites pg_hba / pg_ident when they changed). */
+  applyDynamic(dynamic: DynamicConfig): Promise<void>;
 }
 
 /**
@@ -70,18 +71,21 @@ export class HaCycle {
    * Applies the etcd `config` key. A refused key keeps the previous dynamic configuration; that
    * and the warnings are logged once per revision of the key, not every cycle.
    */
-  private readDynamic(value: unknown, revision: number): void {
+  private async readDynamic(value: unknown, revision: number): Promise<void> {
     const warnings: string[] = [];
+    let dynamic: DynamicConfig | undefined;
     let problem: string | undefined;
     try {
-      this.d.applyDynamic(parseDynamicConfig(value, 'config', warnings));
+      dynamic = parseDynamicConfig(value, 'config', warnings);
     } catch (err) {
       problem = errMessage(err);
     }
-    if (revision === this.configRevisionLogged) return;
-    this.configRevisionLogged = revision;
-    if (problem) this.logger.error(`keeping the previous dynamic configuration: the config key in etcd is refused: ${problem}`);
-    for (const w of warnings) this.logger.warn(`dynamic configuration: ${w}`);
+    if (revision !== this.configRevisionLogged) {
+      this.configRevisionLogged = revision;
+      if (problem) this.logger.error(`keeping the previous dynamic configuration: the config key in etcd is refused: ${problem}`);
+      for (const w of warnings) this.logger.warn(`dynamic configuration: ${w}`);
+    }
+    if (dynamic) await this.d.applyDynamic(dynamic).catch((err) => this.logger.warn(`applying the dynamic configuration: ${errMessage(err)}`));
   }
 
   /** One cycle: read etcd and PostgreSQL, refresh the lease, decide, act, publish. */
@@ -97,7 +101,7 @@ export class HaCycle {
     }
     const view = state.view;
     if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
-    if (view?.config) this.readDynamic(view.config.value, view.config.modRevision);
+    if (view?.config) await this.readDynamic(view.config.value, view.config.modRevision);
     const paused = view?.config?.value.pause === true;
     const cluster = view ? toDecisionView(view) : { members: [] };
     if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());

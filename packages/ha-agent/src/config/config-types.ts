@@ -1,3 +1,4 @@
+import type { CustomBootstrap } from './bootstrap-config.js';
 import type { CallbackCommands } from './callbacks-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
@@ -28,6 +29,10 @@ export interface DynamicConfig {
     parameters: Record<string, string | number | boolean>;
     /** `recovery_conf`: extra recovery settings for replicas (the local section's replaces this one). */
     recoveryConf?: Record<string, string | number | boolean>;
+    /** `pg_hba`: the lines of pg_hba.conf (the local `postgresql.pg_hba` wins). */
+    pgHba?: string[];
+    /** `pg_ident`: the lines of pg_ident.conf (the local `postgresql.pg_ident` wins). */
+    pgIdent?: string[];
   };
 }
 
@@ -87,6 +92,10 @@ export interface HaConfig {
     initdb: string[];
     pgHba: string[];
     users: Record<string, { password?: string; options: string[] }>;
+    /** `post_bootstrap` (or `post_init`): run with a URL of the new cluster after its first start. */
+    postBootstrap?: string;
+    /** A custom `bootstrap.method` run instead of initdb. */
+    method?: CustomBootstrap;
   };
   postgresql: {
     listen: string;
@@ -106,6 +115,7 @@ export interface HaConfig {
     pgHba?: string[];
     /** `recovery_conf`: extra recovery settings while running as a standby; replaces the dynamic one. */
     recoveryConf?: Record<string, string | number | boolean>;
+    pgIdent?: string[];
     /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
     callbacks?: CallbackCommands;
   };

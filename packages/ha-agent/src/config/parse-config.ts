@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
+import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import { patroniKey } from './patroni-keys.js';
@@ -39,6 +40,7 @@ export const DYNAMIC_DEFAULTS = {
 } as const;
 
 const FORBIDDEN_INITDB = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
+
 function normalizeNamespace(ns: string): string {
   let out = ns.trim();
   if (!out.startsWith('/')) out = `/${out}`;
@@ -160,6 +162,8 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
   const params = parameters(pg, 'parameters');
   const recoveryConf = parseRecoveryConf(pg);
+  const pgHba = pg.stringList('pg_hba');
+  const pgIdent = pg.stringList('pg_ident');
   pg.unknownKeys(warnings);
   s.unknownKeys(warnings);
   if (loopWait + 2 * retryTimeout > ttl) {
@@ -176,7 +180,15 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     primaryStartTimeout,
     synchronousMode,
     synchronousModeStrict,
-    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params, ...(recoveryConf ? { recoveryConf } : {}) },
+    postgresql: {
+      usePgRewind,
+      useSlots,
+      removeDataDirectoryOnRewindFailure,
+      parameters: params,
+      ...(recoveryConf ? { recoveryConf } : {}),
+      ...(pgHba ? { pgHba } : {}),
+      ...(pgIdent ? { pgIdent } : {}),
+    },
   };
 }
 
@@ -278,6 +290,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     u.unknownKeys(warnings);
     users[user] = password === undefined ? { options } : { password, options };
   }
+  const scripts = parseBootstrapScripts(b, warnings);
   b.unknownKeys(warnings);
 
   const p = top.section('postgresql');
@@ -306,6 +319,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (p.has('proxy_address')) postgresql.proxyAddress = hostPort(p, 'proxy_address');
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;
+  const pgIdent = p.stringList('pg_ident');
+  if (pgIdent) postgresql.pgIdent = pgIdent;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
   p.unknownKeys(warnings);
@@ -357,7 +372,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     name,
     restapi,
     etcd3,
-    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users },
+    bootstrap: { dcs, dcsDocument: dcsDoc, initdb, pgHba: pgHbaBoot, users, ...scripts },
     postgresql,
     watchdog,
     tags,

@@ -1,8 +1,8 @@
-import { appendFile, chmod, chown, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import type pg from 'pg';
 import { PgToolsError, quoteIdent, quoteLiteral } from '@pgtools/core';
-import type { HaConfig } from '../config/config-types.js';
+import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { writeBootstrapAuthFiles } from './auth-files.js';
 import { runBinary, type RunAs } from './run-binary.js';
 
 /**
@@ -22,42 +22,21 @@ export async function prepareDataDir(dataDir: string, runAs?: RunAs): Promise<vo
 
 /**
  * Runs initdb with the `bootstrap.initdb` options and the superuser name, then writes pg_hba.conf:
- * `postgresql.pg_hba` replaces the file, otherwise `bootstrap.pg_hba` is appended (as Patroni does).
+ * the configured `pg_hba` (local, else dynamic) replaces the file, otherwise `bootstrap.pg_hba` is
+ * appended (as Patroni does); a configured `pg_ident` replaces pg_ident.conf.
  *
  * @example
  * ```ts
  * import { initdb } from '@pgtools/ha-agent/internals';
- * await initdb(config, { binDir: '/usr/lib/postgresql/15/bin' });
+ * await initdb(config, config.bootstrap.dcs, { binDir: '/usr/lib/postgresql/15/bin' });
  * ```
  */
-export async function initdb(config: HaConfig, options: { binDir: string; runAs?: RunAs | undefined }): Promise<void> {
+export async function initdb(config: HaConfig, dynamic: DynamicConfig, options: { binDir: string; runAs?: RunAs | undefined }): Promise<void> {
   const dataDir = config.postgresql.dataDir;
   await prepareDataDir(dataDir, options.runAs);
   const args = ['-D', dataDir, `--username=${config.postgresql.authentication.superuser.username}`, ...config.bootstrap.initdb];
   await runBinary('initdb', args, { binDir: options.binDir, runAs: options.runAs, timeoutMs: 300_000 });
-  await writeHba(config, options.runAs, true);
-}
-
-/**
- * Writes `postgresql.pg_hba` as pg_hba.conf when configured (every start, like Patroni); after
- * initdb (`afterInitdb`) appends `bootstrap.pg_hba` otherwise.
- *
- * @example
- * ```ts
- * import { writeHba } from '@pgtools/ha-agent/internals';
- * await writeHba(config, undefined, false);
- * ```
- */
-export async function writeHba(config: HaConfig, runAs: RunAs | undefined, afterInitdb: boolean): Promise<void> {
-  const file = join(config.postgresql.dataDir, 'pg_hba.conf');
-  if (config.postgresql.pgHba && config.postgresql.pgHba.length > 0) {
-    await writeFile(file, `# Written by the pgtools HA agent from postgresql.pg_hba\n${config.postgresql.pgHba.join('\n')}\n`, { mode: 0o600 });
-  } else if (afterInitdb && config.bootstrap.pgHba.length > 0) {
-    await appendFile(file, `\n# bootstrap.pg_hba\n${config.bootstrap.pgHba.join('\n')}\n`);
-  } else {
-    return;
-  }
-  if (runAs) await chown(file, runAs.uid, runAs.gid);
+  await writeBootstrapAuthFiles(config, dynamic, options.runAs);
 }
 
 const OPTION_WORD = /^[A-Za-z ]+$/;
@@ -74,6 +53,20 @@ async function upsertRole(client: pg.Client, name: string, password: string | un
 }
 
 /**
+ * Sets the configured superuser password (Patroni does it before `post_bootstrap` runs).
+ *
+ * @example
+ * ```ts
+ * import { setSuperuserPassword, withConnection } from '@pgtools/ha-agent/internals';
+ * await withConnection(local, (c) => setSuperuserPassword(c, config));
+ * ```
+ */
+export async function setSuperuserPassword(client: pg.Client, config: HaConfig): Promise<void> {
+  const su = config.postgresql.authentication.superuser;
+  if (su.password !== undefined) await client.query(`ALTER ROLE ${quoteIdent(su.username)} WITH PASSWORD ${quoteLiteral(su.password)}`);
+}
+
+/**
  * After the first start of a fresh cluster: sets the superuser password, creates the replication
  * user (`REPLICATION LOGIN`), the rewind user (with the function grants pg_rewind needs) and
  * `bootstrap.users`.
@@ -87,7 +80,7 @@ async function upsertRole(client: pg.Client, name: string, password: string | un
 export async function createBootstrapUsers(client: pg.Client, config: HaConfig): Promise<void> {
   const auth = config.postgresql.authentication;
   const su = auth.superuser;
-  if (su.password !== undefined) await client.query(`ALTER ROLE ${quoteIdent(su.username)} WITH PASSWORD ${quoteLiteral(su.password)}`);
+  await setSuperuserPassword(client, config);
   if (auth.replication.username !== su.username) await upsertRole(client, auth.replication.username, auth.replication.password, ['REPLICATION']);
   const rw = auth.rewind;
   if (rw && rw.username !== su.username) {

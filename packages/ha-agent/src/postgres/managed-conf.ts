@@ -8,6 +8,22 @@ export const MANAGED_CONF = 'pgtools.conf';
 
 const INCLUDE_LINE = `include_if_exists = '${MANAGED_CONF}'\t# managed by pgtools ha-agent`;
 
+/**
+ * The recovery a primary starts with after a custom bootstrap: `recovery_conf` settings (written
+ * with recovery.signal), or `keep` the signal files the bootstrap command left.
+ */
+export type BootstrapRecovery = { settings: Record<string, string | number | boolean> } | 'keep';
+
+/** The role the managed conf is written for. */
+export interface ManagedRole {
+  standby: boolean;
+  source?: StandbySource | undefined;
+  /** `recovery_conf` (local or dynamic): extra settings while running as a standby. */
+  standbyRecovery?: Record<string, string | number | boolean> | undefined;
+  /** Only for the first start after a custom bootstrap (`standby: false`). */
+  recovery?: BootstrapRecovery | undefined;
+}
+
 /** Where a replica streams from (written as primary_conninfo / primary_slot_name). */
 export interface StandbySource {
   /** libpq connection string of the leader (see `conninfo`). */
@@ -47,6 +63,8 @@ export async function ensureInclude(dataDir: string, runAs?: RunAs): Promise<voi
  * settings (`primary_conninfo`, `primary_slot_name`, `recovery_target_timeline = 'latest'`, and
  * `recovery_conf`), and
  * creates or removes `standby.signal`. A reload applies a changed `primary_conninfo` (PostgreSQL 13+).
+ * After a custom bootstrap, `role.recovery` adds its `recovery_conf` settings with recovery.signal,
+ * or keeps the signal files the bootstrap command left.
  *
  * @example
  * ```ts
@@ -58,18 +76,20 @@ export async function ensureInclude(dataDir: string, runAs?: RunAs): Promise<voi
 export async function writeManagedConf(
   dataDir: string,
   parameters: Record<string, string | number | boolean>,
-  role: { standby: boolean; source?: StandbySource | undefined; recovery?: Record<string, string | number | boolean> | undefined },
+  role: ManagedRole,
   runAs?: RunAs,
 ): Promise<boolean> {
   const lines = ['# Written by the pgtools HA agent; edits are overwritten. Change the agent configuration instead.'];
   for (const [k, v] of Object.entries(parameters)) lines.push(`${k} = ${confValue(v)}`);
   if (role.standby) {
     lines.push(`recovery_target_timeline = 'latest'`);
-    for (const [k, v] of Object.entries(role.recovery ?? {})) lines.push(`${k} = ${confValue(v)}`);
+    for (const [k, v] of Object.entries(role.standbyRecovery ?? {})) lines.push(`${k} = ${confValue(v)}`);
     if (role.source) {
       lines.push(`primary_conninfo = ${confValue(role.source.conninfo)}`);
       if (role.source.slotName) lines.push(`primary_slot_name = ${confValue(role.source.slotName)}`);
     }
+  } else if (role.recovery && role.recovery !== 'keep') {
+    for (const [k, v] of Object.entries(role.recovery.settings)) lines.push(`${k} = ${confValue(v)}`);
   }
   const text = `${lines.join('\n')}\n`;
   const file = join(dataDir, MANAGED_CONF);
@@ -84,12 +104,19 @@ export async function writeManagedConf(
     await writeFile(file, text, { mode: 0o600 });
     await own(file, runAs);
   }
+  if (role.recovery === 'keep' && !role.standby) return changed;
   const signal = join(dataDir, 'standby.signal');
   if (role.standby) {
     await writeFile(signal, '', { flag: 'a' });
     await own(signal, runAs);
   } else {
     await rm(signal, { force: true });
+  }
+  if (!role.standby && role.recovery) {
+    // Archive recovery, ended by PostgreSQL itself (recovery_target_action or the end of the WAL).
+    const recovery = join(dataDir, 'recovery.signal');
+    await writeFile(recovery, '', { flag: 'a' });
+    await own(recovery, runAs);
   }
   return changed;
 }

@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
-import { createBootstrapUsers, initdb, prepareDataDir, writeHba } from './bootstrap-cluster.js';
+import { effectiveAuthFiles, writeAuthFiles } from './auth-files.js';
+import { createBootstrapUsers, initdb, prepareDataDir, setSuperuserPassword } from './bootstrap-cluster.js';
 import { basebackup, emptyDir, rewind } from './clone-and-rewind.js';
 import { readControlData, type ControlData } from './controldata.js';
-import { ensureInclude, writeManagedConf, type StandbySource } from './managed-conf.js';
+import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
@@ -64,6 +65,9 @@ export class PostgresControl {
   private pm: Postmaster | undefined;
   private stopping = false;
   private syncNames: string | undefined;
+  private bootstrapHba: string[] | undefined;
+  /** The pg_hba / pg_ident lines of the configuration last applied (JSON). */
+  private authFilesApplied: string;
 
   constructor(options: PostgresControlOptions) {
     this.options = options;
@@ -71,6 +75,7 @@ export class PostgresControl {
     this.dynamic = options.dynamic ?? options.config.bootstrap.dcs;
     this.runAs = options.runAs;
     this.logger = options.logger ?? silentLogger;
+    this.authFilesApplied = JSON.stringify(effectiveAuthFiles(this.config, this.dynamic));
   }
 
   get binDir(): string {
@@ -140,10 +145,23 @@ export class PostgresControl {
     return true;
   }
 
-  /** initdb with `bootstrap.initdb`, pg_hba lines. */
+  /** initdb with `bootstrap.initdb`, pg_hba / pg_ident lines. */
   async initdb(): Promise<void> {
-    await initdb(this.config, { binDir: this.binDir, runAs: this.runAs });
+    await initdb(this.config, this.dynamic, { binDir: this.binDir, runAs: this.runAs });
     await ensureInclude(this.dataDir, this.runAs);
+  }
+
+  /**
+   * While a custom bootstrap runs, pg_hba.conf holds only these lines (Patroni's local trust for
+   * the superuser, whose password in a restored cluster is unknown); undefined ends that.
+   */
+  setBootstrapHba(lines: string[] | undefined): void {
+    this.bootstrapHba = lines;
+  }
+
+  /** Sets the configured superuser password (first thing after a new cluster starts). */
+  async setSuperuserPassword(): Promise<void> {
+    await withConnection(this.localEndpoint(), (c) => setSuperuserPassword(c, this.config));
   }
 
   /** Superuser password, replication/rewind users, `bootstrap.users` (on the fresh primary). */
@@ -178,14 +196,14 @@ export class PostgresControl {
     return { conninfo: this.replicationConninfo(leader), slotName: this.dynamic.postgresql.useSlots ? slotNameFor(this.config.name) : undefined };
   }
 
-  /** Writes pg_hba (when managed) and the managed conf for `role`. True when the conf changed. */
-  async configure(role: { standby: boolean; source?: StandbySource | undefined }): Promise<boolean> {
+  /** Writes pg_hba / pg_ident (when managed) and the managed conf for `role`. True when the conf changed. */
+  async configure(role: ManagedRole): Promise<boolean> {
     await ensureInclude(this.dataDir, this.runAs);
-    await writeHba(this.config, this.runAs, false);
+    await writeAuthFiles(this.dataDir, effectiveAuthFiles(this.config, this.dynamic), this.runAs, this.bootstrapHba);
     const parameters = fileParameters(this.config, this.dynamic);
     if (this.syncNames !== undefined) parameters.synchronous_standby_names = this.syncNames;
-    const recovery = this.config.postgresql.recoveryConf ?? this.dynamic.postgresql.recoveryConf;
-    return writeManagedConf(this.dataDir, parameters, { ...role, recovery }, this.runAs);
+    const standbyRecovery = this.config.postgresql.recoveryConf ?? this.dynamic.postgresql.recoveryConf;
+    return writeManagedConf(this.dataDir, parameters, { ...role, standbyRecovery }, this.runAs);
   }
 
   /** The `synchronous_standby_names` the agent manages (synchronous mode); undefined = the configured value. */
@@ -229,7 +247,7 @@ export class PostgresControl {
    * Starts the postmaster as primary or standby and waits up to `waitMs` for it to accept
    * connections. Resolves false when it is still starting (crash recovery) or exited.
    */
-  async start(role: { standby: boolean; source?: StandbySource | undefined }, waitMs = 60_000): Promise<boolean> {
+  async start(role: ManagedRole, waitMs = 60_000): Promise<boolean> {
     if (this.pm?.isRunning) throw new PgToolsError('postgres_already_running', `PostgreSQL is already running (pid ${this.pm.pid})`);
     this.checkBinaries();
     await this.reapLeftovers();
@@ -316,6 +334,23 @@ export class PostgresControl {
     if (!this.pm?.isRunning) return;
     this.pm.signal('SIGHUP');
     this.options.onReloaded?.();
+  }
+
+  /**
+   * When the configuration's pg_hba / pg_ident lines changed (the dynamic ones, say), rewrites
+   * pg_hba.conf / pg_ident.conf and reloads a running server, as Patroni does; the managed conf
+   * and the signal files are left alone. A stopped server gets them when it starts; a failed write
+   * is retried at the next call. True when it reloaded.
+   */
+  async syncAuthFiles(): Promise<boolean> {
+    const lines = JSON.stringify(effectiveAuthFiles(this.config, this.dynamic));
+    if (lines === this.authFilesApplied) return false;
+    if (this.isRunning) {
+      await writeAuthFiles(this.dataDir, effectiveAuthFiles(this.config, this.dynamic), this.runAs, this.bootstrapHba);
+      this.reload();
+    }
+    this.authFilesApplied = lines;
+    return this.isRunning;
   }
 
   /** SIGHUP only to wake the startup process out of its retry wait: not a configuration reload. */
