@@ -40,7 +40,15 @@ export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/manage
 export type { StandbySource } from './postgres/managed-conf.js';
 export { slotNameFor, ensureSlots, dropSlots } from './postgres/replication-slots.js';
 export { initdb, writeHba, createBootstrapUsers, prepareDataDir } from './postgres/bootstrap-cluster.js';
-export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';
+export { rewind, emptyDir, emptyDataDir } from './postgres/clone-and-rewind.js';
+export { BASEBACKUP_METHOD, BASEBACKUP_REFUSED_OPTIONS, DEFAULT_REPLICA_METHODS, parseBasebackupOptions, parseReplicaConfig } from './config/replica-config.js';
+export type { BasebackupMethod, CommandMethod, ReplicaConfig, ReplicaMethod } from './config/replica-config.js';
+export { basebackupArgv, customMethodArgv } from './postgres/replica-argv.js';
+export type { ReplicaTarget } from './postgres/replica-argv.js';
+export { createReplica, dirSize, usableMethods, REPLICA_PROGRESS_INTERVAL_MS } from './postgres/create-replica.js';
+export type { CloneSource, CreateReplicaOptions, ReplicaCreationEvent } from './postgres/create-replica.js';
+export { runCancellable } from './postgres/cancellable-process.js';
+export type { CancellableOptions, CancellableResult } from './postgres/cancellable-process.js';
 export { CALLBACK_ACTIONS, parseCallbacks } from './config/callbacks-config.js';
 export { shlexSplit } from './config/shlex-split.js';
 export { callbackArgv } from './agent/callback-command.js';

@@ -1,5 +1,6 @@
 import type { FenceEvent } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
+import type { ReplicaCreationEvent } from '../postgres/create-replica.js';
 import type { CallbackRunnerEvent } from './callback-runner.js';
 
 /** The role the agent reports for its node. */
@@ -25,7 +26,10 @@ export type HaAgentEvent =
   | { type: 'promoted'; timeline: number | undefined }
   | { type: 'demoted'; reason: string; mode: 'immediate' | 'graceful' }
   | { type: 'bootstrapped'; systemId: string }
-  | { type: 'cloned'; from: string }
+  /** A replica was made (`from` empty: restored without a leader) with `method`. */
+  | { type: 'cloned'; from: string; method: string }
+  /** Replica creation: a method started (its PID), failed, or its data dir grew. */
+  | ReplicaCreationEvent
   | { type: 'rewound'; from: string; changed: boolean }
   | { type: 'rewind_failed'; message: string }
   | { type: 'postmaster_started'; pid: number; adopted: boolean }

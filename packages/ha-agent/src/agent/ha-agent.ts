@@ -234,6 +234,8 @@ export class HaAgent {
     this.state.stopping = true;
     if (this.leaseGuard) clearInterval(this.leaseGuard);
     this.maintenance.cancelAll();
+    // Like a killed agent's process group: no replica creation outlives it.
+    void this.executor.replica.cancel();
     this.unwatch?.();
     this.wake();
     this.lease.lost();
@@ -359,6 +361,12 @@ export class HaAgent {
     const state = this.state;
     if (this.leaseGuard) clearInterval(this.leaseGuard);
     this.maintenance.cancelAll();
+    // A replica being made is killed and its data dir emptied: a half copy must never be started.
+    if (this.executor.replica.description !== undefined) {
+      this.logger.warn(`cancelling ${this.executor.replica.description}: the agent is stopping`);
+      await this.executor.replica.cancel();
+      state.pgState = 'stopped';
+    }
     this.unwatch?.();
     await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {

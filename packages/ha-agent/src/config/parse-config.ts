@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseCallbacks } from './callbacks-config.js';
+import { parseReplicaConfig } from './replica-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
@@ -57,8 +58,6 @@ const IGNORED = {
   ],
   dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
   postgresql: [
-    'create_replica_methods',
-    'basebackup',
     'recovery_conf',
     'custom_conf',
     'pg_ident',
@@ -323,6 +322,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgHba) postgresql.pgHba = pgHba;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
+  postgresql.replica = parseReplicaConfig(p);
   p.unknownKeys(warnings, IGNORED.postgresql);
 
   const w = top.section('watchdog');

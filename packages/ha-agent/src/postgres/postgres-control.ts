@@ -1,10 +1,13 @@
 import { readdir, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { DEFAULT_REPLICA_METHODS } from '../config/replica-config.js';
 import { createBootstrapUsers, initdb, prepareDataDir, writeHba } from './bootstrap-cluster.js';
-import { basebackup, emptyDir, rewind } from './clone-and-rewind.js';
+import { emptyDir, rewind } from './clone-and-rewind.js';
+import { createReplica, usableMethods, type ReplicaCreationEvent } from './create-replica.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { ensureInclude, writeManagedConf, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
@@ -356,13 +359,39 @@ export class PostgresControl {
     );
   }
 
-  /** pg_basebackup from `source` into the (empty) data dir. */
-  async clone(source: RemoteServer): Promise<void> {
+  /**
+   * Makes the data dir a replica of `source` with `postgresql.create_replica_methods` (default
+   * pg_basebackup); without a source only `no_leader` methods run. Resolves with the method that
+   * worked; see `createReplica` for the fallback, cleanup and cancellation.
+   */
+  async clone(source: RemoteServer | undefined, options: { signal: AbortSignal; onEvent?: (e: ReplicaCreationEvent) => void }): Promise<string> {
     await prepareDataDir(this.dataDir, this.runAs);
-    await emptyDir(this.dataDir);
     const r = this.config.postgresql.authentication.replication;
-    const dsn = conninfo({ host: source.host, port: source.port, user: r.username, application_name: this.config.name });
-    await basebackup(dsn, this.dataDir, { binDir: this.binDir, runAs: this.runAs, password: r.password });
+    const from = source && {
+      host: source.host,
+      port: source.port,
+      user: r.username,
+      password: r.password,
+      connstring: conninfo({ host: source.host, port: source.port, user: r.username, dbname: 'postgres', application_name: this.config.name }),
+    };
+    return createReplica({
+      methods: this.config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS,
+      source: from,
+      scope: this.config.scope,
+      dataDir: this.dataDir,
+      binDir: this.binDir,
+      runAs: this.runAs,
+      // Patroni's default is ~/pgpass of its own user; the agent may run as root for another OS user.
+      pgpassFile: this.config.postgresql.pgpass ?? join(tmpdir(), `pgtools-${this.config.scope}-${this.config.name}.pgpass`),
+      signal: options.signal,
+      logger: this.logger,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+  }
+
+  /** A `no_leader` method is configured: a replica can be made without a leader (from a backup). */
+  get canCloneWithoutLeader(): boolean {
+    return usableMethods(this.config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS, false).length > 0;
   }
 
   /**
