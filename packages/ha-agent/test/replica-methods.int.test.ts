@@ -16,6 +16,7 @@ const run = promisify(execFile);
 let cluster: HaCluster;
 let scripts: TempDir;
 let replica: HaNode;
+let leader: HaNode;
 
 const CLONE = `#!/bin/sh
 rec=""; datadir=""; conn=""; bindir=""; pause=0
@@ -44,13 +45,27 @@ mkdir -p "$d/base" && echo junk > "$d/junk"
 exit 1
 `;
 
+// A no_leader method: restores a plain pg_basebackup copy taken earlier (--backup=<dir>).
+const RESTORE = `#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    --datadir=*) d="\${a#--datadir=}";;
+    --backup=*) b="\${a#--backup=}";;
+    --record=*) rec="\${a#--record=}";;
+  esac
+done
+printf '%s\\n' "$@" > "$rec"
+cp -a "$b/." "$d/"
+`;
+
 beforeAll(async () => {
   // The methods run as the PostgreSQL OS user: the scripts and their records must be theirs.
   scripts = await makeTempDir('replica-methods', serverUser());
   writeFileSync(join(scripts.path, 'clone.sh'), CLONE, { mode: 0o755 });
   writeFileSync(join(scripts.path, 'fail.sh'), FAIL, { mode: 0o755 });
+  writeFileSync(join(scripts.path, 'restore.sh'), RESTORE, { mode: 0o755 });
   cluster = await HaCluster.start({ scope: SCOPE }, 2);
-  const leader = await cluster.waitForHealthy(cluster.nodes, 120_000);
+  leader = await cluster.waitForHealthy(cluster.nodes, 120_000);
   replica = cluster.nodes.find((n) => n !== leader)!;
 }, 180_000);
 
@@ -74,12 +89,21 @@ const cloneMethod = (name: string, record: string, extra = ''): string =>
   `  ${name}: {command: ${join(scripts.path, 'clone.sh')}, record: ${join(scripts.path, record)}, bindir: ${pgBinDir()}${extra}}\n`;
 const failMethod = (): string => `  broken: {command: ${join(scripts.path, 'fail.sh')}}\n`;
 
+/** Waits for the node to be cloned, running as a replica, and streaming (pg_basebackup's own WAL stream alone does not count). */
+async function waitForReplica(node: HaNode): Promise<void> {
+  await waitFor(() => node.events.some((e) => e.type === 'cloned') && node.agent.role === 'replica', {
+    timeoutMs: 120_000,
+    describe: () => `${node.name} cloned and running as a replica`,
+  });
+  await cluster.waitForHealthy(cluster.nodes, 120_000);
+}
+
 const lines = (file: string): string[] => readFileSync(join(scripts.path, file), 'utf8').split('\n').filter(Boolean);
 
 describe('postgresql.create_replica_methods on a real cluster', () => {
   it('a custom method gets --scope/--role/--datadir/--connstring and makes a streaming replica', async () => {
     await remake(replica, `  create_replica_methods: [custom]\n${cloneMethod('custom', 'a.argv')}`);
-    await cluster.waitForHealthy(cluster.nodes, 120_000);
+    await waitForReplica(replica);
     const argv = lines('a.argv');
     expect(argv).toEqual([
       `--record=${join(scripts.path, 'a.argv')}`,
@@ -96,7 +120,7 @@ describe('postgresql.create_replica_methods on a real cluster', () => {
 
   it('a failed method is cleaned up after and the next one is used (custom with keep_data, then basebackup with waldir and max-rate)', async () => {
     await remake(replica, `  create_replica_methods: [broken, custom]\n${failMethod()}${cloneMethod('custom', 'b.argv', ', keep_data: true')}`);
-    await cluster.waitForHealthy(cluster.nodes, 120_000);
+    await waitForReplica(replica);
     expect(replica.events.filter((e) => e.type === 'replica_method_failed').map((e) => e.type === 'replica_method_failed' && e.method)).toEqual(['broken']);
     // keep_data: the agent did not empty the data dir before `custom`; the failed method's junk was already gone.
     expect(lines('b.argv.state')).toEqual(['entries=0']);
@@ -105,7 +129,7 @@ describe('postgresql.create_replica_methods on a real cluster', () => {
 
     const wal = join(scripts.path, 'waldir');
     await remake(replica, `  create_replica_methods: [broken, basebackup]\n${failMethod()}  basebackup: [{max-rate: 64M}, {waldir: ${wal}}, verbose]\n`);
-    await cluster.waitForHealthy(cluster.nodes, 120_000);
+    await waitForReplica(replica);
     expect(replica.events.find((e) => e.type === 'cloned')).toMatchObject({ method: 'basebackup' });
     expect(lstatSync(join(dataDir(replica), 'pg_wal')).isSymbolicLink()).toBe(true);
     expect(readlinkSync(join(dataDir(replica), 'pg_wal'))).toBe(wal);
@@ -149,4 +173,46 @@ describe('postgresql.create_replica_methods on a real cluster', () => {
     expect(readdirSync(dataDir(replica))).toEqual([]);
     expect(replica.events.some((e) => e.type === 'cloned')).toBe(false);
   }, 180_000);
+
+  it('without a leader only a no_leader method runs (basebackup is skipped), with an empty --connstring', async () => {
+    // The backup is taken as the PostgreSQL OS user, so that the restore (run as that user) can read it.
+    const backup = join(scripts.path, 'backup');
+    const user = serverUser();
+    await run(
+      join(pgBinDir(), 'pg_basebackup'),
+      ['-D', backup, '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(leader.pgPort), '-U', 'replicator'],
+      {
+        timeout: 120_000,
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      },
+    );
+    await leader.agent.stop();
+    await emptyDataDir(dataDir(replica));
+    replica.events.length = 0;
+    const record = join(scripts.path, 'e.argv');
+    replica.agent = cluster.newAgent(replica, (y) =>
+      y.replace(
+        '\npostgresql:\n',
+        `\npostgresql:\n  create_replica_methods: [basebackup, restore]\n  restore: {command: ${join(scripts.path, 'restore.sh')}, no_leader: 1, backup: ${backup}, record: ${record}}\n`,
+      ),
+    );
+    await replica.agent.start();
+    await waitFor(() => replica.events.some((e) => e.type === 'cloned'), { timeoutMs: 90_000, describe: () => 'the restore without a leader' });
+    expect(replica.events.find((e) => e.type === 'cloned')).toMatchObject({ from: '', method: 'restore' });
+    expect(replica.events.some((e) => e.type === 'action' && e.action.message === 'trying to bootstrap (without leader)')).toBe(true);
+    expect(lines('e.argv')).toEqual([
+      '--no_leader=1',
+      `--backup=${backup}`,
+      `--record=${record}`,
+      `--scope=${SCOPE}`,
+      '--role=replica',
+      `--datadir=${dataDir(replica)}`,
+      '--connstring=',
+    ]);
+    // The restored copy starts, then (the only member left) takes the leader key.
+    await waitFor(() => replica.agent.role === 'primary' && replica.agent.holdsLeaderKey, {
+      timeoutMs: 90_000,
+      describe: () => `${replica.name} leading after the restore`,
+    });
+  }, 240_000);
 });

@@ -170,7 +170,10 @@ export async function createReplica(o: CreateReplicaOptions): Promise<string> {
         const argv = [join(o.binDir, 'pg_basebackup'), ...basebackupArgv(method.options, o.dataDir, connstring)];
         for (let attempt = 1; attempt <= BASEBACKUP_TRIES && !signal.aborted; attempt++) {
           await emptyDataDir(o.dataDir);
-          if (await run(method.name, argv, { LC_ALL: 'C' })) return method.name;
+          if (await run(method.name, argv, { LC_ALL: 'C' })) {
+            logger.info('replica has been created using basebackup');
+            return method.name;
+          }
           if (attempt < BASEBACKUP_TRIES && !signal.aborted) {
             logger.warn('Trying again in 5 seconds');
             await abortableSleep(BASEBACKUP_RETRY_DELAY_MS, signal);
