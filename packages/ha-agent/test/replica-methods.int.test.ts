@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, makeTempDir, pgBinDir, serverUser, waitFor, type TempDir } from '@pgtools/testkit';
 import { emptyDataDir } from '../src/internals.js';
-import { HaCluster, patroni, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, type HaNode } from './ha-cluster.js';
 
 // postgresql.create_replica_methods on a real 2-node cluster (real etcd, PostgreSQL 15): node2 is
 // made again and again with other methods. clone.sh is a custom method that records the argv the
@@ -164,6 +164,8 @@ describe('postgresql.create_replica_methods on a real cluster', () => {
     await waitFor(() => replica.events.some((e) => e.type === 'replica_progress'), { timeoutMs: 40_000, describe: () => 'a progress report' });
     expect((await patroni(replica)).state).toBe('creating replica');
     expect(existsSync(join(dataDir(replica), 'partial'))).toBe(true);
+    // A restart cannot run meanwhile (Patroni's answer while its async executor is busy).
+    expect(await api(replica, 'POST', '/restart', {})).toEqual({ status: 503, text: `bootstrap from leader '${leader.name}' already in progress` });
 
     const t0 = Date.now();
     await replica.agent.stop();

@@ -139,6 +139,8 @@ export class HaAgent {
       leader: () => state.view?.leader?.name,
       restartPostgres: (timeoutMs) => this.executor.restartInPlace(timeoutMs),
       wipeDataDir: () => this.executor.wipeDataDir(),
+      longAction: () => this.executor.replica.description,
+      cancelLongAction: () => this.executor.replica.cancel(),
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
