@@ -139,8 +139,13 @@ export async function createReplica(o: CreateReplicaOptions): Promise<string> {
   const connstring = o.source?.connstring ?? '';
   let current = '';
   const startedAt = Date.now();
+  let measuring = false;
   const progress = setInterval(() => {
+    // A scan of a huge data dir may outlast the interval: never two at once.
+    if (measuring) return;
+    measuring = true;
     void dirSize(o.dataDir).then((bytes) => {
+      measuring = false;
       if (signal.aborted || current === '') return;
       const elapsedMs = Date.now() - startedAt;
       logger.info(`creating replica with ${current}: ${formatBytes(bytes)} in ${o.dataDir} after ${Math.round(elapsedMs / 1000)} s`);
@@ -197,6 +202,6 @@ export async function createReplica(o: CreateReplicaOptions): Promise<string> {
   // Patroni removes the data directory when every method failed (ha.py `clone`), keep_data or not:
   // a half-restored directory must not be started as a replica.
   await emptyDataDir(o.dataDir);
-  if (signal.aborted) throw new PgToolsError('replica_cancelled', 'replica creation was cancelled (the agent is stopping)');
+  if (signal.aborted) throw new PgToolsError('replica_cancelled', 'replica creation was cancelled (agent stop, or a forced reinitialize)');
   throw new PgToolsError('replica_failed', `every replica creation method failed (${methods.map((m) => m.name).join(', ')})`);
 }
