@@ -36,6 +36,22 @@ async function viaLoop<T>(q: MaintenanceQueue, call: () => Promise<T>): Promise<
 }
 
 describe('MaintenanceQueue', () => {
+  it("answers Patroni's 503 while a replica is being made; reinitialize with force cancels it first", async () => {
+    let running: string | undefined = "bootstrap from leader 'n1'";
+    const h = host({ longAction: () => running, cancelLongAction: async () => void (running = undefined) });
+    const q = new MaintenanceQueue(h);
+    expect(await q.handlers().restart!({})).toEqual({ status: 503, body: "bootstrap from leader 'n1' already in progress" });
+    expect(await q.handlers().reinitialize!({ force: false })).toEqual({ status: 503, body: "bootstrap from leader 'n1' already in progress" });
+    expect(h.wipes).toBe(0);
+    const forced = q.handlers().reinitialize!({ force: true });
+    // The cancel is awaited before the job is queued; then the loop runs it.
+    await new Promise((r) => setImmediate(r));
+    expect(running).toBeUndefined();
+    await q.runDue();
+    expect(await forced).toEqual({ status: 200, body: 'reinitialize started' });
+    expect(h.wipes).toBe(1);
+  });
+
   it.each<[RestartRequest, string]>([
     [{ role: 'primary' }, 'host role mismatch'],
     [{ postgresVersion: '15.4' }, 'running 15.4 is not older'],

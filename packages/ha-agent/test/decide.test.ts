@@ -110,6 +110,21 @@ const cases: Case[] = [
   },
   { name: 'initialized cluster without leader: wait', input: race({ local: { dataDirEmpty: true } }), expect: { kind: 'wait_for_bootstrap' } },
   {
+    name: 'initialized cluster without leader, a no_leader replica method: restore without leader',
+    input: race({ local: { dataDirEmpty: true }, config: { canCloneWithoutLeader: true } }),
+    expect: { kind: 'clone', from: undefined, fromLeader: false, message: 'trying to bootstrap (without leader)' },
+  },
+  {
+    name: 'a no_leader replica method waits while another member bootstraps (initialize is "")',
+    input: race({ local: { dataDirEmpty: true }, config: { canCloneWithoutLeader: true }, cluster: { initialize: '' } }),
+    expect: { kind: 'wait_for_bootstrap' },
+  },
+  {
+    name: 'a no_leader replica method still clones from the leader when there is one',
+    input: input({ local: { dataDirEmpty: true, systemId: undefined }, config: { canCloneWithoutLeader: true } }),
+    expect: { kind: 'clone', from: 'node1', fromLeader: true },
+  },
+  {
     name: 'system id mismatch',
     input: input({ local: { systemId: '1111' } }),
     expect: {

@@ -94,6 +94,10 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.dcs.postgresql.pg_hba': ['host all all 127.0.0.1/32 md5'],
   'bootstrap.dcs.postgresql.pg_ident': ['map1 sys1 pg1'],
   'postgresql.pg_ident': ['map1 sys1 pg1'],
+  'postgresql.create_replica_methods': ['basebackup'],
+  'postgresql.create_replica_method': ['basebackup'],
+  'postgresql.<method>': { command: '/usr/local/bin/restore.sh', no_leader: true },
+  'postgresql.basebackup': { 'max-rate': '100M' },
   'bootstrap.dcs.ttl': 40,
   'bootstrap.dcs.loop_wait': 5,
   'bootstrap.dcs.retry_timeout': 5,
@@ -156,7 +160,6 @@ const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
   'postgresql.authentication.<user>.gssencmode': ['disable', 'require'],
   'postgresql.authentication.<user>.channel_binding': ['prefer', 'require'],
   'postgresql.remove_data_directory_on_diverged_timelines': [false, true],
-  'postgresql.create_replica_methods': [['basebackup'], ['wal_g', 'basebackup']],
 };
 
 /** Sections that must be mappings even when refused or warned. */

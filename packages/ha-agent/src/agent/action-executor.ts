@@ -2,13 +2,14 @@ import { PgToolsError, type Logger } from '@pgtools/core';
 import type { ClusterView as DcsView, EtcdDcs, HistoryEntry, MemberData } from '@pgtools/dcs';
 import type { Watchdog } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
-import { emptyDir } from '../postgres/clone-and-rewind.js';
+import { emptyDataDir } from '../postgres/clone-and-rewind.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentFence } from './agent-fence.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import { createNewCluster } from './cluster-bootstrap.js';
+import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
 import type { PostgresCallbacks } from './postgres-callbacks.js';
@@ -49,7 +50,38 @@ export class ActionExecutor {
   /** On a replica: members it created a slot for because they cascade from it. */
   private readonly cascading = new Set<string>();
 
-  constructor(private readonly d: ActionExecutorDeps) {}
+  /** The replica creation running off the loop, if any. */
+  readonly replica: ReplicaJob;
+
+  constructor(private readonly d: ActionExecutorDeps) {
+    this.replica = new ReplicaJob(() => d.wake());
+  }
+
+  /** Kills a replica being made and empties its data dir: a half copy must never be started. */
+  async cancelReplica(why: string): Promise<void> {
+    if (this.replica.description === undefined) return;
+    this.d.logger.warn(`cancelling ${this.replica.description}: ${why}`);
+    await this.replica.cancel();
+    this.d.state.pgState = 'stopped';
+  }
+
+  /**
+   * The loop's part of a finished replica creation: start the new replica following the leader,
+   * or, when every method failed, report it (the data dir is empty: the next cycle tries again).
+   */
+  async finishReplica(outcome: ReplicaJobOutcome, view: DcsView | undefined): Promise<void> {
+    const { state, logger } = this.d;
+    if (outcome.method === undefined) {
+      logger.error(`failed to ${outcome.description}: ${outcome.error ?? 'unknown error'}`);
+      state.pgState = 'stopped';
+      return;
+    }
+    logger.info(`${outcome.description.replace(/^bootstrap/, 'bootstrapped')} using ${outcome.method}`);
+    this.d.emit({ type: 'cloned', from: outcome.from ?? '', method: outcome.method });
+    state.systemId = undefined;
+    state.pgState = 'stopped';
+    await this.startReplica(this.upstream(view, view?.leader?.name));
+  }
 
   private get name(): string {
     return this.d.state.name;
@@ -62,14 +94,12 @@ export class ActionExecutor {
       case 'bootstrap':
         return this.bootstrap();
       case 'clone': {
-        const source = serverOf(action.from, this.name, view);
-        if (!source) return;
+        const source = action.from === undefined ? undefined : serverOf(action.from, this.name, view);
+        if (action.from !== undefined && !source) return;
         state.pgState = 'creating replica';
         await dcs.touchMember(this.d.memberData()).catch(debugFailure(logger, 'publishing the member key before cloning'));
-        await pg.clone(source);
-        this.d.emit({ type: 'cloned', from: action.from });
-        state.systemId = undefined;
-        await this.startReplica(this.upstream(view, view?.leader?.name));
+        // Off the loop: the member key keeps saying "creating replica" and a stop can cancel it.
+        this.replica.start(action.from, action.message.replace(/^trying to /, ''), (signal) => pg.clone(source, { signal, onEvent: (e) => this.d.emit(e) }));
         return;
       }
       case 'exit_system_id_mismatch':
@@ -205,7 +235,7 @@ export class ActionExecutor {
     state.pgState = 'stopping';
     if (await pg.stop('immediate')) this.d.callbacks.stopped();
     this.d.callbacks.wiped();
-    await emptyDir(pg.dataDir);
+    await emptyDataDir(pg.dataDir);
     state.pgStatus = undefined;
     state.systemId = undefined;
     state.mayHaveDiverged = false;

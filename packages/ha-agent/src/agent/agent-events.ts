@@ -1,5 +1,6 @@
 import type { FenceEvent } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
+import type { ReplicaCreationEvent } from '../postgres/create-replica.js';
 import type { CallbackRunnerEvent } from './callback-runner.js';
 
 /** The role the agent reports for its node. */
@@ -27,7 +28,10 @@ export type HaAgentEvent =
   | { type: 'bootstrapped'; systemId: string }
   /** The custom `bootstrap.method` command or `post_bootstrap` ended (a non-zero code fails the bootstrap). */
   | { type: 'bootstrap_script_exited'; script: 'method' | 'post_bootstrap'; name: string; code: number | null; signal: string | null }
-  | { type: 'cloned'; from: string }
+  /** A replica was made (`from` empty: restored without a leader) with `method`. */
+  | { type: 'cloned'; from: string; method: string }
+  /** Replica creation: a method started (its PID), failed, or its data dir grew. */
+  | ReplicaCreationEvent
   | { type: 'rewound'; from: string; changed: boolean }
   | { type: 'rewind_failed'; message: string }
   | { type: 'postmaster_started'; pid: number; adopted: boolean }

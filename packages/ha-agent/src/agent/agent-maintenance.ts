@@ -17,6 +17,10 @@ export interface MaintenanceHost {
   wipeDataDir(): Promise<void>;
   wake(): void;
   log(message: string): void;
+  /** A long action running off the loop (replica creation), in Patroni's words; undefined when none. */
+  longAction?(): string | undefined;
+  /** Cancels that action (`POST /reinitialize` with `force`) and waits until it cleaned up. */
+  cancelLongAction?(): Promise<void>;
 }
 
 type Job = { kind: 'restart' | 'reinitialize'; run: () => Promise<HandlerResult>; resolve: (r: HandlerResult) => void };
@@ -72,6 +76,9 @@ export class MaintenanceQueue {
           this.host.wake();
           return { status: 202, body: 'Restart scheduled' };
         }
+        // Patroni's answer while its async executor is busy: the loop would not run it for hours.
+        const long = this.host.longAction?.();
+        if (long !== undefined) return { status: 503, body: `${long} already in progress` };
         return this.enqueue('restart', () => this.restart(request));
       },
       cancelRestart: async () => {
@@ -87,6 +94,11 @@ export class MaintenanceQueue {
         if (leader === this.host.name) return { status: 503, body: 'I am the leader, can not reinitialize' };
         const busy = this.jobs[0];
         if (busy && !force) return { status: 503, body: `${busy.kind} already in progress` };
+        const long = this.host.longAction?.();
+        if (long !== undefined) {
+          if (!force) return { status: 503, body: `${long} already in progress` };
+          await this.host.cancelLongAction?.();
+        }
         return this.enqueue('reinitialize', async () => {
           await this.host.wipeDataDir();
           return { status: 200, body: 'reinitialize started' };

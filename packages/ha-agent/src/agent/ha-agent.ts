@@ -139,6 +139,8 @@ export class HaAgent {
       leader: () => state.view?.leader?.name,
       restartPostgres: (timeoutMs) => this.executor.restartInPlace(timeoutMs),
       wipeDataDir: () => this.executor.wipeDataDir(),
+      longAction: () => this.executor.replica.description,
+      cancelLongAction: () => this.executor.replica.cancel(),
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
@@ -235,6 +237,8 @@ export class HaAgent {
     this.state.stopping = true;
     if (this.leaseGuard) clearInterval(this.leaseGuard);
     this.maintenance.cancelAll();
+    // Like a killed agent's process group: no replica creation outlives it.
+    void this.executor.replica.cancel();
     this.unwatch?.();
     this.wake();
     this.lease.lost();
@@ -361,6 +365,7 @@ export class HaAgent {
     const state = this.state;
     if (this.leaseGuard) clearInterval(this.leaseGuard);
     this.maintenance.cancelAll();
+    await this.executor.cancelReplica('the agent is stopping');
     this.unwatch?.();
     await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {

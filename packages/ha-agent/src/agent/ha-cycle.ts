@@ -102,6 +102,19 @@ export class HaCycle {
     const view = state.view;
     if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
     if (view?.config) await this.readDynamic(view.config.value, view.config.modRevision);
+    // A replica being made off the loop: only the member key is kept fresh ("creating replica").
+    const replicaJob = this.d.executor.replica.description;
+    if (replicaJob !== undefined) {
+      this.logger.info(`${replicaJob} in progress`);
+      this.d.emit({ type: 'action', action: { kind: 'wait', message: `${replicaJob} in progress` } });
+      this.retryInMs = undefined;
+      return this.afterAction(dcsReachable);
+    }
+    const cloned = this.d.executor.replica.takeOutcome();
+    if (cloned) {
+      await this.d.executor.finishReplica(cloned, view);
+      return this.afterAction(dcsReachable);
+    }
     const paused = view?.config?.value.pause === true;
     const cluster = view ? toDecisionView(view) : { members: [] };
     if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
@@ -155,6 +168,7 @@ export class HaCycle {
         watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
         usePgRewind: dynamic.postgresql.usePgRewind,
         removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,
+        canCloneWithoutLeader: this.pg.canCloneWithoutLeader,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,

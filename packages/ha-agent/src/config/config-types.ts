@@ -1,5 +1,6 @@
 import type { CustomBootstrap } from './bootstrap-config.js';
 import type { CallbackCommands } from './callbacks-config.js';
+import type { ReplicaConfig } from './replica-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
 export interface Credentials {
@@ -118,6 +119,8 @@ export interface HaConfig {
     pgIdent?: string[];
     /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
     callbacks?: CallbackCommands;
+    /** `create_replica_methods`, their sections and `basebackup` options (default: pg_basebackup). */
+    replica?: ReplicaConfig;
   };
   watchdog: {
     mode: 'off' | 'automatic' | 'required';

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
+import { parseReplicaConfig } from './replica-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
@@ -323,6 +324,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgIdent) postgresql.pgIdent = pgIdent;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
+  postgresql.replica = parseReplicaConfig(p);
   p.unknownKeys(warnings);
 
   const w = top.section('watchdog');

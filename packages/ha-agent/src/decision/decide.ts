@@ -97,6 +97,10 @@ export function decide(input: DecisionInput): HaAction {
         message: source.fromLeader ? `trying to bootstrap from leader '${source.from}'` : `trying to bootstrap from replica '${source.from}'`,
       };
     }
+    // Patroni: no leader, but a method restores from a backup; not while another member bootstraps.
+    if (cluster.leader === undefined && cfg.canCloneWithoutLeader === true && cluster.initialize !== '') {
+      return { kind: 'clone', from: undefined, fromLeader: false, message: 'trying to bootstrap (without leader)' };
+    }
     return { kind: 'wait_for_bootstrap', message: 'waiting for leader to bootstrap' };
   }
 

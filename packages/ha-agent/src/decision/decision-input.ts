@@ -128,6 +128,8 @@ export interface DecisionConfig {
   usePgRewind?: boolean;
   /** `postgresql.remove_data_directory_on_rewind_failure`: when pg_rewind failed, clone again instead. */
   removeDataDirectoryOnRewindFailure?: boolean;
+  /** A `create_replica_methods` method has `no_leader`: an empty node may be made without a leader. */
+  canCloneWithoutLeader?: boolean;
 }
 
 /** What a member answered to `GET /patroni` (see `probeFromPatroniStatus`). */

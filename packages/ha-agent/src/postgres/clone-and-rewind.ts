@@ -1,39 +1,7 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, readlink, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { runBinary, type RunAs } from './run-binary.js';
 import { withConnection, type PgEndpoint } from './pg-connection.js';
-
-/**
- * Clones a data directory from a running member with `pg_basebackup -X stream` (fast checkpoint),
- * two tries like Patroni; a failed try leaves an empty directory.
- *
- * @example
- * ```ts
- * import { basebackup } from '@pgtools/ha-agent/internals';
- * await basebackup("host='10.0.0.1' port='5432' user='replicator'", '/data', { binDir: '/usr/lib/postgresql/15/bin', password: 'secret' });
- * ```
- */
-export async function basebackup(
-  dsn: string,
-  dataDir: string,
-  options: { binDir: string; runAs?: RunAs | undefined; password?: string | undefined; tries?: number },
-): Promise<void> {
-  const tries = options.tries ?? 2;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await runBinary('pg_basebackup', [`--pgdata=${dataDir}`, '-X', 'stream', '--checkpoint=fast', `--dbname=${dsn}`], {
-        binDir: options.binDir,
-        runAs: options.runAs,
-        env: options.password !== undefined ? { PGPASSWORD: options.password } : {},
-        timeoutMs: 3_600_000,
-      });
-      return;
-    } catch (err) {
-      await emptyDir(dataDir);
-      if (attempt >= tries) throw err;
-    }
-  }
-}
 
 /** Removes everything inside `dir`, keeping the directory (its owner and mode matter). */
 export async function emptyDir(dir: string): Promise<void> {
@@ -44,6 +12,33 @@ export async function emptyDir(dir: string): Promise<void> {
     return;
   }
   await Promise.all(entries.map((e) => rm(join(dir, e), { recursive: true, force: true })));
+}
+
+/**
+ * Empties a data directory, and the directories its `pg_wal` and tablespace symlinks point to
+ * (a `--waldir` replica), keeping those directories themselves (owner and mode, maybe a mount
+ * point): Patroni's `remove_data_directory`. A pg_basebackup into it then finds them empty.
+ *
+ * @example
+ * ```ts
+ * import { emptyDataDir } from '@pgtools/ha-agent/internals';
+ * await emptyDataDir('/var/lib/postgresql/15/main');
+ * ```
+ */
+export async function emptyDataDir(dataDir: string): Promise<void> {
+  const links: string[] = [join(dataDir, 'pg_wal')];
+  const tblspc = join(dataDir, 'pg_tblspc');
+  for (const oid of await readdir(tblspc).catch(() => [] as string[])) if (/^\d+$/.test(oid)) links.push(join(tblspc, oid));
+  for (const link of links) {
+    const isLink = await lstat(link).then(
+      (st) => st.isSymbolicLink(),
+      () => false,
+    );
+    if (!isLink) continue;
+    const target = await readlink(link).catch(() => undefined);
+    if (target !== undefined) await emptyDir(resolve(join(link, '..'), target));
+  }
+  await emptyDir(dataDir);
 }
 
 /**

@@ -3,17 +3,20 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { DEFAULT_REPLICA_METHODS } from '../config/replica-config.js';
 import { effectiveAuthFiles, writeAuthFiles } from './auth-files.js';
 import { createBootstrapUsers, initdb, prepareDataDir, setSuperuserPassword } from './bootstrap-cluster.js';
-import { basebackup, emptyDir, rewind } from './clone-and-rewind.js';
+import { emptyDir, rewind } from './clone-and-rewind.js';
+import { createReplicaFor, usableMethods, type ReplicaCreationEvent } from './create-replica.js';
 import { readControlData, type ControlData } from './controldata.js';
+import { singleUserRecovery } from './single-user-recovery.js';
 import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
 import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
-import { checkPgBinaries, DEFAULT_BIN_DIR, runBinary, type RunAs } from './run-binary.js';
+import { checkPgBinaries, DEFAULT_BIN_DIR, type RunAs } from './run-binary.js';
 import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
 import { checkListenAddress } from './listen-check.js';
 import { isAlive } from './process-alive.js';
@@ -392,13 +395,27 @@ export class PostgresControl {
     );
   }
 
-  /** pg_basebackup from `source` into the (empty) data dir. */
-  async clone(source: RemoteServer): Promise<void> {
+  /**
+   * Makes the data dir a replica of `source` with `postgresql.create_replica_methods` (default
+   * pg_basebackup); without a source only `no_leader` methods run. Resolves with the method that
+   * worked; see `createReplica` for the fallback, cleanup and cancellation.
+   */
+  async clone(source: RemoteServer | undefined, options: { signal: AbortSignal; onEvent?: (e: ReplicaCreationEvent) => void }): Promise<string> {
     await prepareDataDir(this.dataDir, this.runAs);
-    await emptyDir(this.dataDir);
-    const r = this.config.postgresql.authentication.replication;
-    const dsn = conninfo({ host: source.host, port: source.port, user: r.username, application_name: this.config.name });
-    await basebackup(dsn, this.dataDir, { binDir: this.binDir, runAs: this.runAs, password: r.password });
+    const { dataDir, binDir, runAs, logger } = this;
+    return createReplicaFor(this.config, source, {
+      dataDir,
+      binDir,
+      runAs,
+      logger,
+      signal: options.signal,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+  }
+
+  /** A `no_leader` method is configured: a replica can be made without a leader (from a backup). */
+  get canCloneWithoutLeader(): boolean {
+    return usableMethods(this.config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS, false).length > 0;
   }
 
   /**
@@ -414,20 +431,7 @@ export class PostgresControl {
     const cd = await this.controlData();
     if (!cd || cd.clusterState === 'shut down' || cd.clusterState === 'shut down in recovery') return false;
     this.logger.info(`running crash recovery in single-user mode (cluster state: ${cd.clusterState})`);
-    const signals = ['standby.signal', 'recovery.signal'].filter((f) => existsSync(join(this.dataDir, f)));
-    for (const f of signals) await rename(join(this.dataDir, f), join(this.dataDir, `${f}.pgtools`));
-    try {
-      const args = ['--single', '-D', this.dataDir];
-      for (const [k, v] of Object.entries(forcedSettings(this.config, this.dynamic))) args.push('-c', `${k}=${typeof v === 'string' ? v : String(v)}`);
-      args.push('-c', 'archive_mode=off', 'postgres');
-      await runBinary('postgres', args, { binDir: this.binDir, runAs: this.runAs, cwd: this.dataDir, timeoutMs: 3_600_000 });
-    } finally {
-      for (const f of signals) {
-        await rename(join(this.dataDir, `${f}.pgtools`), join(this.dataDir, f)).catch((err: unknown) =>
-          this.logger.debug(`restoring ${f} after crash recovery failed: ${err instanceof Error ? err.message : String(err)}`),
-        );
-      }
-    }
+    await singleUserRecovery(this.dataDir, forcedSettings(this.config, this.dynamic), { binDir: this.binDir, runAs: this.runAs, logger: this.logger });
     return true;
   }
 

@@ -17,7 +17,7 @@ export interface RunBinaryOptions {
   binDir: string;
   runAs?: RunAs | undefined;
   env?: NodeJS.ProcessEnv;
-  /** Default 10 minutes: a basebackup of a big cluster takes long, a hung one must not hang forever. */
+  /** Default 10 minutes: a hung binary must not hang forever (replica creation, which may take days, uses `runCancellable`). */
   timeoutMs?: number;
   cwd?: string;
 }
