@@ -15,21 +15,10 @@ import {
   writeBootstrapAuthFiles,
   writeManagedConf,
 } from '../src/internals.js';
+import { minimalConfig } from './minimal-config.js';
 
 const NOENV = {};
-const base = (dataDir = '/tmp/n1'): string => `
-scope: demo
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: ${dataDir}
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}
-`;
+const base = (dataDir = '/tmp/n1'): string => minimalConfig({ dataDir });
 const withBootstrap = (bootstrap: string, dataDir?: string): string => `${base(dataDir)}bootstrap:\n${bootstrap}`;
 
 function refusal(text: string): PgToolsError {

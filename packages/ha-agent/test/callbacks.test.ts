@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PgToolsError } from '@pgtools/core';
 import { CALLBACK_ACTIONS, callbackArgv, parseConfig, PostgresCallbacks, shlexSplit, type CallbackAction, type HaConfig } from '../src/internals.js';
+import { minimalConfig } from './minimal-config.js';
 
 const NOENV = {};
 
-const withCallbacks = (callbacks: string): string => `
-scope: batman
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: /tmp/n1
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}
-${callbacks}
-`;
+const withCallbacks = (callbacks: string): string => `${minimalConfig({ scope: 'batman' })}${callbacks}\n`;
 
 function refusal(fn: () => unknown): PgToolsError {
   try {

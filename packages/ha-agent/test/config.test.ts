@@ -5,24 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PgToolsError } from '@pgtools/core';
 import { ETCD_V2_ADVICE, loadConfig, parseConfig, parseDynamicConfig } from '../src/index.js';
+import { MINIMAL } from './minimal-config.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const read = (name: string) => readFileSync(fixture(name), 'utf8');
 const NOENV = {};
-
-const MINIMAL = `
-scope: demo
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: /tmp/n1
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}
-`;
 
 function refusal(fn: () => unknown): PgToolsError {
   try {

@@ -13,23 +13,11 @@ import {
   type CommandMethod,
   type ReplicaMethod,
 } from '../src/internals.js';
+import { minimalConfig } from './minimal-config.js';
 
 const NOENV = {};
 
-const withPostgresql = (extra: string): string => `
-scope: batman
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: /tmp/n1
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}
-${extra}
-`;
+const withPostgresql = (extra: string): string => `${minimalConfig({ scope: 'batman' })}${extra}\n`;
 
 function parse(extra: string): { methods: ReplicaMethod[]; warnings: string[] } {
   const { config, warnings } = parseConfig(withPostgresql(extra), NOENV);

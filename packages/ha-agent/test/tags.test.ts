@@ -12,22 +12,10 @@ import {
   type PgStatus,
   type UpstreamMember,
 } from '../src/internals.js';
+import { MINIMAL } from './minimal-config.js';
 
 // Patroni 4's tags: replicatefrom, nostream, failover_priority (and nofailover with it).
 
-const MINIMAL = `
-scope: demo
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: /tmp/n1
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}
-`;
 const RESTORE = `${MINIMAL}  parameters: {restore_command: 'cp /archive/%f %p'}\n`;
 const withTags = (tags: string, base = MINIMAL) => parseConfig(`${base}tags:\n${tags}`, {});
 const BASE: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };

@@ -1,5 +1,5 @@
+import { commandWords, pythonStr } from './command-config.js';
 import { describe, invalid, isObj, type Section } from './config-reader.js';
-import { shlexSplit } from './shlex-split.js';
 
 type Setting = string | number | boolean;
 
@@ -34,22 +34,8 @@ export interface BootstrapScripts {
 const RESERVED = new Set(['command', 'no_params', 'keep_existing_recovery_conf', 'recovery_conf', 'scope', 'datadir']);
 
 function commandLine(key: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(key, `must be a non-empty command line, got ${describe(value)}`);
-  let words: string[];
-  try {
-    words = shlexSplit(value);
-  } catch (err) {
-    throw invalid(key, `cannot be split into words: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (words.length === 0 || words[0] === '') throw invalid(key, `names no program: ${JSON.stringify(value)}`);
-  return value;
-}
-
-// Python's str() of a YAML scalar, as Patroni formats `--key=value`: scripts written for Patroni
-// parse `True`/`False`.
-function pythonStr(value: Setting): string {
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  return String(value);
+  commandWords(key, value);
+  return value as string;
 }
 
 function recoveryConf(s: Section, key: string): Record<string, Setting> | undefined {

@@ -1,5 +1,5 @@
-import { describe, invalid, type Section } from './config-reader.js';
-import { shlexSplit } from './shlex-split.js';
+import { commandWords } from './command-config.js';
+import { invalid, type Section } from './config-reader.js';
 
 /**
  * The actions of Patroni's `postgresql.callbacks` (patroni/postgresql/callback_executor.py,
@@ -35,15 +35,8 @@ export function parseCallbacks(p: Section): CallbackCommands | undefined {
     const key = s.key(name);
     if (!isAction(name)) throw invalid(key, `unknown callback; the actions are ${CALLBACK_ACTIONS.join(', ')}`);
     if (value === null || value === undefined) continue;
-    if (typeof value !== 'string' || value.trim() === '') throw invalid(key, `must be a non-empty command line, got ${describe(value)}`);
-    let words: string[];
-    try {
-      words = shlexSplit(value);
-    } catch (err) {
-      throw invalid(key, `cannot be split into words: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (words.length === 0 || words[0] === '') throw invalid(key, `names no program: ${JSON.stringify(value)}`);
-    out[name] = value;
+    commandWords(key, value);
+    out[name] = value as string;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -1,3 +1,4 @@
+import { commandWords, pythonStr } from './command-config.js';
 import { describe, invalid, isObj, type Section } from './config-reader.js';
 import { shlexSplit } from './shlex-split.js';
 
@@ -85,9 +86,7 @@ function flag(s: Section, key: string): boolean {
 
 /** A parameter value as Python's `str()` prints it (the value Patroni passes). */
 function paramValue(s: Section, key: string, v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return pythonStr(v);
   throw invalid(s.key(key), `must be a string, number or boolean (passed as --${key}=value), got ${describe(v)}`);
 }
 
@@ -103,13 +102,7 @@ function commandMethod(p: Section, name: string): CommandMethod {
     if (value === null || value === undefined) throw invalid(s.key(key), 'has no value (it would be passed as --key=None)');
     params.push([key, paramValue(s, key, value)]);
   }
-  let command: string[];
-  try {
-    command = shlexSplit(commandLine);
-  } catch (err) {
-    throw invalid(s.key('command'), `cannot be split into words: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (command.length === 0 || command[0] === '') throw invalid(s.key('command'), `names no program: ${JSON.stringify(commandLine)}`);
+  const command = commandWords(s.key('command'), commandLine);
   const [noParams, keepData, noLeader] = SPECIAL_KEYS.map((k) => flag(s, k)) as [boolean, boolean, boolean];
   return { kind: 'command', name, command, params, noParams, keepData, noLeader };
 }
