@@ -73,7 +73,7 @@ exec ${pgBinDir()}/psql "$1" -v ON_ERROR_STOP=1 -c "CREATE TABLE made_by_post_bo
     expect(out[0]).toBe(`argc=1 url=postgres://postgres@127.0.0.1:${leader.pgPort}/postgres`);
     expect(out[1]).toBe(`127.0.0.1:${leader.pgPort}:*:postgres:postgres`);
     expect(out[2]).toBe('local');
-    expect(leader.events.some((e) => e.type === 'bootstrap_script_exited' && e.script === 'post_bootstrap' && e.code === 0)).toBe(true);
+    expect(leader.events.some((e) => e.type === 'script_exited' && e.script === 'post_bootstrap' && e.code === 0)).toBe(true);
     expect(await sql(leader.pgPort, 'SELECT id, who FROM made_by_post_bootstrap')).toEqual([{ id: 1, who: 'postgres' }]);
     await waitFor(async () => (await sql(replica.pgPort, 'SELECT 1 FROM made_by_post_bootstrap WHERE id = 1')).length === 1, {
       timeoutMs: 30_000,
@@ -120,7 +120,7 @@ exec ${pgBinDir()}/psql "$1" -v ON_ERROR_STOP=1 -c "CREATE TABLE made_by_post_bo
       new Promise<Error>((resolve) => setTimeout(() => resolve(new Error('timed out waiting for the failed bootstrap')), 120_000)),
     ]);
     expect(failure.message).toMatch(/bootstrap failed: post_bootstrap script .*fail\.sh exited with code 3/);
-    expect(node.events.some((e) => e.type === 'bootstrap_script_exited' && e.code === 3)).toBe(true);
+    expect(node.events.some((e) => e.type === 'script_exited' && e.code === 3)).toBe(true);
     expect(node.events.some((e) => e.type === 'fatal')).toBe(true);
     const pids = node.events.flatMap((e) => (e.type === 'postmaster_started' ? [e.pid] : []));
     expect(pids.length).toBeGreaterThan(0);
@@ -184,6 +184,6 @@ tar -xf "$B/pg_wal.tar" -C "$B/../archive"`,
     expect(await sql(leader.pgPort, 'SHOW restore_command')).toEqual([{ restore_command: '' }]);
     // The temporary local trust is gone: the restored pg_hba.conf with bootstrap.pg_hba appended.
     expect(readFileSync(join(leader.dir.path, 'data', 'pg_hba.conf'), 'utf8')).toMatch(/# bootstrap\.pg_hba\n/);
-    expect(leader.events.some((e) => e.type === 'bootstrap_script_exited' && e.script === 'method' && e.name === 'restore' && e.code === 0)).toBe(true);
+    expect(leader.events.some((e) => e.type === 'script_exited' && e.script === 'method' && e.name === 'restore' && e.code === 0)).toBe(true);
   }, 240_000);
 });

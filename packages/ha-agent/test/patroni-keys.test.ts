@@ -119,6 +119,8 @@ const SUPPORTED: Record<string, unknown> = {
   'postgresql.bin_dir': '/usr/lib/postgresql/15/bin',
   'postgresql.pgpass': '/tmp/pgpass',
   'postgresql.proxy_address': '127.0.0.1:6432',
+  'postgresql.pre_promote': '/usr/local/bin/fence.sh --force',
+  'postgresql.before_stop': '/usr/local/bin/drain.sh',
   'postgresql.parameters': { work_mem: '8MB' },
   'postgresql.pg_hba': ['local all all trust'],
   'postgresql.authentication.<user>.username': 'rep2',

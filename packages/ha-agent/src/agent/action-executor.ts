@@ -9,6 +9,7 @@ import type { AgentFence } from './agent-fence.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import { createNewCluster } from './cluster-bootstrap.js';
+import { prePromote } from './pre-promote.js';
 import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
@@ -340,6 +341,7 @@ export class ActionExecutor {
       return;
     }
     if (state.dynamic.synchronousMode && !(await this.d.sync.claimSyncKey())) return;
+    if (!(await prePromote(this.d))) return;
     const before = state.pgStatus?.timeline;
     await pg.promote();
     this.d.callbacks.promoted();

@@ -26,8 +26,11 @@ export type HaAgentEvent =
   | { type: 'promoted'; timeline: number | undefined }
   | { type: 'demoted'; reason: string; mode: 'immediate' | 'graceful' }
   | { type: 'bootstrapped'; systemId: string }
-  /** The custom `bootstrap.method` command or `post_bootstrap` ended (a non-zero code fails the bootstrap). */
-  | { type: 'bootstrap_script_exited'; script: 'method' | 'post_bootstrap'; name: string; code: number | null; signal: string | null }
+  /**
+   * A configured script ended: the custom `bootstrap.method` or `post_bootstrap` (a non-zero code
+   * fails the bootstrap), `pre_promote` (a non-zero code gives the leader key back) or `before_stop`.
+   */
+  | { type: 'script_exited'; script: 'method' | 'post_bootstrap' | 'pre_promote' | 'before_stop'; name: string; code: number | null; signal: string | null }
   /** A replica was made (`from` empty: restored without a leader) with `method`. */
   | { type: 'cloned'; from: string; method: string }
   /** Replica creation: a method started (its PID), failed, or its data dir grew. */

@@ -27,6 +27,8 @@ export class AgentRunState {
   divergenceCheckedAt = 0;
   stopping = false;
   abandoned = false;
+  /** After a failed `pre_promote`: this member stays out of the leader race until then (ms since epoch). */
+  raceBackoffUntil = 0;
   /** Where our WAL ended when we stopped cleanly as leader (agent shutdown): published while stopped. */
   finalLsn: number | undefined;
 

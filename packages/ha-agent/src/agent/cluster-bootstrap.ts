@@ -48,7 +48,7 @@ async function runMethod(d: ClusterBootstrapDeps, method: CustomBootstrap): Prom
   const argv = customBootstrapArgv(method, state.config.scope, pg.dataDir);
   logger.info(`running custom bootstrap method ${method.name}: ${argv.join(' ')}`);
   const exit = await runScript(argv, { runAs: pg.runAs, logger, label: method.name });
-  d.emit({ type: 'bootstrap_script_exited', script: 'method', name: method.name, code: exit.code, signal: exit.signal });
+  d.emit({ type: 'script_exited', script: 'method', name: method.name, code: exit.code, signal: exit.signal });
   if (exit.code !== 0) {
     throw new PgToolsError('bootstrap_method_failed', `bootstrap method ${method.name} (${method.command}) ${exitText(exit)}`);
   }
@@ -116,7 +116,7 @@ export async function createNewCluster(d: ClusterBootstrapDeps): Promise<void> {
   await pg.setSuperuserPassword();
   if (postBootstrap) {
     const exit = await runPostBootstrap(postBootstrap, pg.localEndpoint(), { runAs: pg.runAs, pgpass: state.config.postgresql.pgpass, logger });
-    d.emit({ type: 'bootstrap_script_exited', script: 'post_bootstrap', name: 'post_bootstrap', code: exit.code, signal: exit.signal });
+    d.emit({ type: 'script_exited', script: 'post_bootstrap', name: 'post_bootstrap', code: exit.code, signal: exit.signal });
     if (exit.code !== 0) throw new PgToolsError('post_bootstrap_failed', `post_bootstrap script ${postBootstrap} ${exitText(exit)}`);
   }
   await pg.createUsers();

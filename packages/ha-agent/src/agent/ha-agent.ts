@@ -97,6 +97,7 @@ export class HaAgent {
       onStarted: ({ pid, adopted }) => this.emit({ type: 'postmaster_started', pid, adopted }),
       onUnexpectedExit: (info) => this.onPostmasterDeath(info),
       onReloaded: () => this.callbacks.reloaded(),
+      onScriptExit: (e) => this.emit({ type: 'script_exited', name: e.script, ...e }),
     });
     this.callbacks = new PostgresCallbacks({ config: () => state.config, logger: this.logger, runAs: options.runAs, onEvent: (e) => this.emit(e) });
     this.dcs = new EtcdDcs(dcsOptionsFromConfig(config, state.dynamic, this.logger));

@@ -164,7 +164,8 @@ export class HaCycle {
         maximumLagOnFailover: dynamic.maximumLagOnFailover,
         primaryStartTimeout: dynamic.primaryStartTimeout,
         synchronousMode: dynamic.synchronousMode,
-        tags: state.config.tags,
+        // Patroni's backoff after a failed pre_promote: no race for ttl seconds.
+        tags: Date.now() < state.raceBackoffUntil ? { ...state.config.tags, nofailover: true } : state.config.tags,
         watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
         usePgRewind: dynamic.postgresql.usePgRewind,
         removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,

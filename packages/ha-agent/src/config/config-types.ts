@@ -105,6 +105,10 @@ export interface HaConfig {
     binDir?: string;
     configDir?: string;
     pgpass?: string;
+    /** `pre_promote`: run after taking the leader key, before promoting; non-zero gives the key back. */
+    prePromote?: string;
+    /** `before_stop`: run, and waited for, before the agent stops PostgreSQL (not the emergency stops). */
+    beforeStop?: string;
     /** `proxy_address`: published as `proxy_url` in the member key (service discovery only). */
     proxyAddress?: string;
     authentication: {

@@ -5,6 +5,7 @@ import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
 import { parseReplicaConfig } from './replica-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
+import { commandWords } from './command-config.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
 import type { Credentials, DynamicConfig, HaConfig, ParsedConfig } from './config-types.js';
@@ -317,6 +318,15 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   const recoveryConf = parseRecoveryConf(p);
   if (recoveryConf) postgresql.recoveryConf = recoveryConf;
+  for (const [key, field] of [
+    ['pre_promote', 'prePromote'],
+    ['before_stop', 'beforeStop'],
+  ] as const) {
+    const command = p.value(key);
+    if (command === undefined || command === null) continue;
+    commandWords(p.key(key), command);
+    postgresql[field] = command as string;
+  }
   if (p.has('proxy_address')) postgresql.proxyAddress = hostPort(p, 'proxy_address');
   const pgHba = p.stringList('pg_hba');
   if (pgHba) postgresql.pgHba = pgHba;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,8 @@ import type { CustomBootstrap } from '../config/bootstrap-config.js';
 import { shlexSplit } from '../config/shlex-split.js';
 import type { PgEndpoint } from './pg-connection.js';
 import type { RunAs } from './run-binary.js';
+import { runCancellable } from './cancellable-process.js';
+import { writePgpass } from './pgpass.js';
 
 /**
  * The argv of a custom bootstrap method (Patroni's `_custom_bootstrap`): the command, then
@@ -37,22 +38,6 @@ export function localSuperuserUrl(endpoint: PgEndpoint): string {
   return `postgres://${encodeURIComponent(endpoint.user)}@${host}:${endpoint.port}/${encodeURIComponent(endpoint.database ?? 'postgres')}`;
 }
 
-/**
- * The .pgpass lines for `endpoint` (its host and `localhost`, like Patroni's `_pgpass_content`),
- * with `\` and `:` escaped as libpq wants.
- *
- * @example
- * ```ts
- * import { pgpassContent } from '@pgtools/ha-agent/internals';
- * pgpassContent({ host: '127.0.0.1', port: 5432, user: 'postgres', password: 'a:b' }); // '127.0.0.1:5432:*:postgres:a\\:b\nlocalhost:...'
- * ```
- */
-export function pgpassContent(endpoint: PgEndpoint): string {
-  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  const hosts = [...new Set([endpoint.host, 'localhost'])];
-  return hosts.map((h) => `${esc(h)}:${endpoint.port}:*:${esc(endpoint.user)}:${esc(endpoint.password ?? '')}\n`).join('');
-}
-
 /** How a script ended. */
 export interface ScriptExit {
   code: number | null;
@@ -69,34 +54,21 @@ export interface ScriptExit {
  * const { code } = await runScript(['/usr/local/bin/restore.sh', '--datadir=/data'], { logger, label: 'restore' });
  * ```
  */
-export function runScript(
+export async function runScript(
   argv: readonly string[],
-  options: { runAs?: RunAs | undefined; env?: NodeJS.ProcessEnv; logger: Logger; label: string },
+  options: { runAs?: RunAs | undefined; env?: NodeJS.ProcessEnv; logger: Logger; label: string; signal?: AbortSignal },
 ): Promise<ScriptExit> {
-  const [file, ...args] = argv;
   const { logger, label } = options;
-  return new Promise((resolve) => {
-    if (file === undefined) {
-      resolve({ code: 127, signal: null });
-      return;
-    }
-    const child = spawn(file, args, {
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: '/',
-      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
-    });
-    const log = (chunk: Buffer): void => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logger.info(`${label}: ${line}`);
-    };
-    child.stdout.on('data', log);
-    child.stderr.on('data', log);
-    child.on('error', (err) => {
-      logger.error(`${label}: could not start ${file}: ${err.message}`);
-      resolve({ code: 127, signal: null });
-    });
-    child.on('close', (code, signal) => resolve({ code, signal }));
+  const r = await runCancellable(argv, {
+    runAs: options.runAs,
+    ...(options.env ? { env: options.env } : {}),
+    signal: options.signal ?? new AbortController().signal,
+    onLine: (line) => {
+      if (line.trim() !== '') logger.info(`${label}: ${line}`);
+    },
   });
+  if (r.code === 127 && r.tail.length === 0) logger.error(`${label}: could not start ${argv[0] ?? '(nothing)'}`);
+  return { code: r.code, signal: r.signal };
 }
 
 /**
@@ -119,11 +91,8 @@ export async function runPostBootstrap(
   const tempDir = options.pgpass === undefined ? await mkdtemp(join(tmpdir(), 'pgtools-post-bootstrap-')) : undefined;
   const pgpass = options.pgpass ?? join(tempDir ?? '', 'pgpass');
   try {
-    await writeFile(pgpass, pgpassContent(endpoint), { mode: 0o600 });
-    if (options.runAs) {
-      if (tempDir) await chown(tempDir, options.runAs.uid, options.runAs.gid);
-      await chown(pgpass, options.runAs.uid, options.runAs.gid);
-    }
+    if (tempDir && options.runAs) await chown(tempDir, options.runAs.uid, options.runAs.gid);
+    await writePgpass(pgpass, endpoint, options.runAs);
     const argv = [...shlexSplit(command), localSuperuserUrl(endpoint)];
     options.logger.info(`running post_bootstrap: ${argv.join(' ')}`);
     return await runScript(argv, {

@@ -1,10 +1,11 @@
-import { chown, lstat, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgToolsError, type Logger } from '@pgtools/core';
 import { tmpdir } from 'node:os';
 import type { HaConfig } from '../config/config-types.js';
 import { DEFAULT_REPLICA_METHODS, type ReplicaMethod } from '../config/replica-config.js';
 import { conninfo } from './pg-connection.js';
+import { writePgpass } from './pgpass.js';
 import { runCancellable } from './cancellable-process.js';
 import { emptyDataDir } from './clone-and-rewind.js';
 import { basebackupArgv, customMethodArgv } from './replica-argv.js';
@@ -75,19 +76,6 @@ export async function dirSize(dir: string): Promise<number> {
       );
   }
   return total;
-}
-
-function pgpassEscape(value: string): string {
-  return value.replace(/([:\\])/g, '\\$1');
-}
-
-/** Writes `host:port:*:user:password` (Patroni's `write_pgpass`), readable by the PostgreSQL OS user only. */
-async function writePgpass(file: string, source: CloneSource, runAs: RunAs | undefined): Promise<void> {
-  const line = [source.host, String(source.port), '*', source.user, source.password ?? ''].map((v, i) => (i === 2 ? v : pgpassEscape(v))).join(':');
-  // A fresh file (never through a symlink someone left at that path).
-  await rm(file, { force: true });
-  await writeFile(file, `${line}\n`, { mode: 0o600, flag: 'wx' });
-  if (runAs) await chown(file, runAs.uid, runAs.gid);
 }
 
 function formatBytes(n: number): string {

@@ -8,6 +8,8 @@ import { effectiveAuthFiles, writeAuthFiles } from './auth-files.js';
 import { createBootstrapUsers, initdb, prepareDataDir, setSuperuserPassword } from './bootstrap-cluster.js';
 import { emptyDir, rewind } from './clone-and-rewind.js';
 import { createReplicaFor, usableMethods, type ReplicaCreationEvent } from './create-replica.js';
+import { commandWords } from '../config/command-config.js';
+import { runScript } from './bootstrap-scripts.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { singleUserRecovery } from './single-user-recovery.js';
 import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
@@ -37,6 +39,8 @@ export interface PostgresControlOptions {
   onStarted?: (info: { pid: number; adopted: boolean }) => void;
   /** A running postmaster was told to re-read its configuration (`reload()`: Patroni's `on_reload`). */
   onReloaded?: () => void;
+  /** `postgresql.before_stop` ended (its exit code does not change the stop). */
+  onScriptExit?: (info: { script: 'before_stop'; code: number | null; signal: string | null }) => void;
 }
 
 /** A member's PostgreSQL as seen from another node: host and port from its `conn_url`. */
@@ -183,14 +187,8 @@ export class PostgresControl {
 
   /** The conninfo a replica uses to stream from `leader`. */
   replicationConninfo(leader: RemoteServer): string {
-    const r = this.config.postgresql.authentication.replication;
-    return conninfo({
-      host: leader.host,
-      port: leader.port,
-      user: r.username,
-      password: r.password,
-      application_name: this.config.name,
-    });
+    const { username: user, password } = this.config.postgresql.authentication.replication;
+    return conninfo({ host: leader.host, port: leader.port, user, password, application_name: this.config.name });
   }
 
   /** Where this node streams from, with its slot when `use_slots`. */
@@ -298,6 +296,13 @@ export class PostgresControl {
   async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<boolean> {
     const pm = this.pm;
     if (!pm?.isRunning) return false;
+    // Patroni's before_stop, waited for; never before an immediate stop (a lost lease or a fence:
+    // a script must not keep a second primary running).
+    const beforeStop = this.config.postgresql.beforeStop;
+    if (beforeStop && mode !== 'immediate') {
+      const exit = await runScript(commandWords('postgresql.before_stop', beforeStop), { runAs: this.runAs, logger: this.logger, label: 'before_stop' });
+      this.options.onScriptExit?.({ script: 'before_stop', code: exit.code, signal: exit.signal });
+    }
     this.stopping = true;
     await pm.stop(mode, timeoutMs);
     return true;
@@ -372,23 +377,20 @@ export class PostgresControl {
   }
 
   /** On the leader: a physical slot for every other member. */
-  async ensureSlots(members: string[]): Promise<string[]> {
-    if (!this.dynamic.postgresql.useSlots) return [];
-    const me = slotNameFor(this.config.name);
-    return withConnection(this.localEndpoint(), (c) =>
-      ensureSlots(
-        c,
-        members.filter((m) => slotNameFor(m) !== me),
-      ),
-    );
+  ensureSlots(members: string[]): Promise<string[]> {
+    return this.otherMembersSlots(members, ensureSlots);
   }
 
   /** On the leader: drops the unused slots of members gone for good (never this node's own). */
-  async dropSlots(members: string[]): Promise<string[]> {
+  dropSlots(members: string[]): Promise<string[]> {
+    return this.otherMembersSlots(members, dropSlots);
+  }
+
+  private async otherMembersSlots(members: string[], act: typeof ensureSlots): Promise<string[]> {
     if (!this.dynamic.postgresql.useSlots) return [];
     const me = slotNameFor(this.config.name);
     return withConnection(this.localEndpoint(), (c) =>
-      dropSlots(
+      act(
         c,
         members.filter((m) => slotNameFor(m) !== me),
       ),
