@@ -6,6 +6,7 @@ export { applyEnvOverrides } from './config/env-overrides.js';
 export { configHasPasswords, secretsReadableWarning } from './config/secrets.js';
 export type { HaConfig, DynamicConfig, NodeTags, Credentials, ParsedConfig } from './config/config-types.js';
 export type { CallbackAction, CallbackCommands } from './config/callbacks-config.js';
+export type { DynamicRewindSettings, DynamicPostgresqlRewind, LocalRewindOverrides } from './config/rewind-config.js';
 export { decide, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS } from './decision/decide.js';
 export type { HaAction, HaActionKind, DemoteMode } from './decision/ha-action.js';
 export type {

@@ -7,8 +7,8 @@ export { AgentFence } from './agent/agent-fence.js';
 export type { AgentFenceOptions } from './agent/agent-fence.js';
 export { MaintenanceQueue } from './agent/agent-maintenance.js';
 export { dcsOptionsFromConfig } from './agent/dcs-options.js';
-export { pickSyncStandby, synchronousStandbyNames, planSyncReplication } from './agent/sync-standby.js';
-export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts } from './agent/sync-standby.js';
+export { pickSyncStandby, synchronousStandbyNames, planSyncReplication, withinSyncnodeLag } from './agent/sync-standby.js';
+export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts, SyncnodeLag } from './agent/sync-standby.js';
 export { slotRetention, MEMBER_SLOTS_TTL_MS } from './agent/slot-retention.js';
 export type { SlotRetention } from './agent/slot-retention.js';
 export { LeaderLease, LEASE_GUARD_MARGIN_MS } from './agent/leader-lease.js';
@@ -43,6 +43,7 @@ export { initdb, writeHba, createBootstrapUsers, prepareDataDir } from './postgr
 export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';
 export { CALLBACK_ACTIONS, parseCallbacks } from './config/callbacks-config.js';
 export { shlexSplit } from './config/shlex-split.js';
+export { DYNAMIC_REWIND_DEFAULTS, effectiveDynamic, primaryStopTimeoutMs, parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } from './config/rewind-config.js';
 export { callbackArgv } from './agent/callback-command.js';
 export { CallbackRunner } from './agent/callback-runner.js';
 export type { CallbackRunnerOptions } from './agent/callback-runner.js';

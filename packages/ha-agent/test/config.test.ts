@@ -52,10 +52,14 @@ describe('parseConfig with the seed article configuration', () => {
       synchronousMode: false,
       synchronousModeStrict: false,
       failsafeMode: false,
+      checkTimeline: false,
+      primaryStopTimeout: 0,
+      maximumLagOnSyncnode: -1,
       postgresql: {
         usePgRewind: true,
         useSlots: true,
         removeDataDirectoryOnRewindFailure: false,
+        removeDataDirectoryOnDivergedTimelines: false,
         parameters: { wal_level: 'replica', hot_standby: 'on', logging_collector: 'on', max_wal_senders: 5, max_replication_slots: 5, wal_log_hints: 'on' },
       },
     });
@@ -174,9 +178,9 @@ describe('parseConfig rules', () => {
   });
 
   it('warns about unknown keys and ignored Patroni keys', () => {
-    const { warnings } = parseConfig(`${MINIMAL}frobnicate: 1\nbootstrap:\n  dcs:\n    ttl: 30\n    check_timeline: true\n    nonsense: 2\n`, NOENV);
+    const { warnings } = parseConfig(`${MINIMAL}frobnicate: 1\nbootstrap:\n  dcs:\n    ttl: 30\n    max_timelines_history: 3\n    nonsense: 2\n`, NOENV);
     expect(warnings).toEqual([
-      'bootstrap.dcs.check_timeline: Patroni setting not supported by pgtools, ignored',
+      'bootstrap.dcs.max_timelines_history: Patroni setting not supported by pgtools, ignored',
       'bootstrap.dcs.nonsense: unknown key, ignored',
       'frobnicate: unknown key, ignored',
     ]);

@@ -2,6 +2,7 @@ import { PgToolsError, type Logger } from '@pgtools/core';
 import type { ClusterView as DcsView, EtcdDcs, HistoryEntry, MemberData } from '@pgtools/dcs';
 import type { Watchdog } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
+import { primaryStopTimeoutMs } from '../config/rewind-config.js';
 import { emptyDir } from '../postgres/clone-and-rewind.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
@@ -108,7 +109,7 @@ export class ActionExecutor {
         return;
       }
       case 'reinitialize':
-        return this.wipeDataDir(action.message, 'pg_rewind failed: cloning again');
+        return this.wipeDataDir(action.message, 'diverged from the leader: cloning again');
       case 'demote':
         return this.demote(action.mode, action.reason, action.releaseLeader, view);
       case 'do_switchover':
@@ -315,10 +316,16 @@ export class ActionExecutor {
     const { state, dcs, pg, logger, fence } = this.d;
     logger.warn(`demoting: ${reason}`);
     state.pgState = 'stopping';
+    let forced = false;
     if (mode === 'graceful') {
-      await pg.checkpoint().catch((err) => logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
+      const stopTimeoutMs = primaryStopTimeoutMs(state.dynamic);
+      await pg.checkpoint(stopTimeoutMs).catch((err) => logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
       await fence?.release();
-      if (await pg.stop('fast')) this.d.callbacks.stopped();
+      const onForced = (): void => {
+        forced = true;
+        this.stopForced(reason);
+      };
+      if (await pg.stop('fast', stopTimeoutMs, stopTimeoutMs === undefined ? undefined : onForced)) this.d.callbacks.stopped();
     } else {
       await fence?.release();
       if (await pg.stop('immediate')) this.d.callbacks.stopped();
@@ -334,10 +341,18 @@ export class ActionExecutor {
     this.d.emit({ type: 'demoted', reason, mode });
     const leader = view?.leader?.name;
     const server = serverOf(leader, this.name, view);
-    // A primary stopped at once may hold WAL the new leader never saw: rewound before it starts.
-    const rewindFirst = mode === 'immediate' && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
+    // A primary stopped at once (or forced) may hold WAL the new leader never saw: rewound before it starts.
+    const rewindFirst = (mode === 'immediate' || forced) && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
     if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(server);
     this.d.setRole('replica', reason);
+  }
+
+  /** `primary_stop_timeout` ran out: the stop was forced, so the data dir may hold WAL no standby has. */
+  stopForced(reason: string): void {
+    const timeoutSeconds = this.d.state.dynamic.primaryStopTimeout;
+    this.d.logger.warn(`PostgreSQL did not stop within primary_stop_timeout (${timeoutSeconds} s): aborting it (immediate stop, then SIGKILL)`);
+    this.d.state.mayHaveDiverged = true;
+    this.d.emit({ type: 'postgres_stop_forced', timeoutSeconds, reason });
   }
 
   /** The lease guard: the primary stops at once, its lease about to expire without a refresh. */

@@ -3,6 +3,7 @@ import { EtcdDcs, type MemberData } from '@pgtools/dcs';
 import type { ClusterInfo, HealthApi, NodeState } from '@pgtools/health-api';
 import { createWatchdog, type Watchdog } from '@pgtools/watchdog';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { effectiveDynamic, primaryStopTimeoutMs } from '../config/rewind-config.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
 import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
@@ -75,9 +76,12 @@ export class HaAgent {
   private lastLoopAt: number | undefined;
   private liveStatusAt = 0;
   private readonly cycle: HaCycle;
+  /** The dynamic configuration as read (`state.dynamic` is it with the local `postgresql:` overrides applied). */
+  private readDynamic: DynamicConfig;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
-    const state = new AgentRunState(config, config.bootstrap.dcs);
+    this.readDynamic = config.bootstrap.dcs;
+    const state = new AgentRunState(config, effectiveDynamic(config.bootstrap.dcs, config));
     this.state = state;
     this.logger = options.logger ?? silentLogger;
     this.onEventCb = options.onEvent;
@@ -249,7 +253,7 @@ export class HaAgent {
   /** Applies a new static configuration (SIGHUP); the next cycle uses it. */
   reload(config: HaConfig): void {
     this.state.config = config;
-    this.applyDynamic(this.state.dynamic);
+    this.applyDynamic(this.readDynamic);
     this.wake();
   }
 
@@ -306,8 +310,10 @@ export class HaAgent {
     if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
-  private applyDynamic(dynamic: DynamicConfig): void {
+  private applyDynamic(read: DynamicConfig): void {
     const prev = this.state.dynamic;
+    this.readDynamic = read;
+    const dynamic = effectiveDynamic(read, this.state.config);
     this.state.dynamic = dynamic;
     this.pg.setConfig(this.state.config, dynamic);
     if (dynamic.ttl !== prev.ttl) this.dcs.setTtl(dynamic.ttl);
@@ -363,7 +369,10 @@ export class HaAgent {
     await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {
       state.pgState = 'stopping';
-      if (await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`))) this.callbacks.stopped();
+      // Patroni's shutdown stops a primary within primary_stop_timeout too.
+      const stopTimeoutMs = this.lease.held ? primaryStopTimeoutMs(state.dynamic) : undefined;
+      const forced = stopTimeoutMs === undefined ? undefined : () => this.executor.stopForced('shutdown');
+      if (await this.pg.stop('fast', stopTimeoutMs, forced).catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`))) this.callbacks.stopped();
     }
     this.watchdog.disable();
     const leading = this.lease.held || state.view?.leader?.name === this.name;

@@ -102,10 +102,11 @@ export class HaCycle {
     if (
       dcsReachable &&
       !paused &&
-      state.dynamic.postgresql.usePgRewind &&
+      // With pg_rewind a data dir that may have diverged is rewound anyway; without it only a seen
+      // divergence re-clones (remove_data_directory_on_diverged_timelines).
+      (state.dynamic.postgresql.usePgRewind ? !state.mayHaveDiverged : state.dynamic.postgresql.removeDataDirectoryOnDivergedTimelines) &&
       local.postgresRunning &&
       local.role === 'replica' &&
-      !state.mayHaveDiverged &&
       leaderName &&
       leaderAt
     ) {
@@ -137,6 +138,8 @@ export class HaCycle {
         watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
         usePgRewind: dynamic.postgresql.usePgRewind,
         removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,
+        removeDataDirectoryOnDivergedTimelines: dynamic.postgresql.removeDataDirectoryOnDivergedTimelines,
+        checkTimeline: dynamic.checkTimeline,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,

@@ -1,4 +1,5 @@
 import type { CallbackCommands } from './callbacks-config.js';
+import type { DynamicPostgresqlRewind, DynamicRewindSettings, LocalRewindOverrides } from './rewind-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
 export interface Credentials {
@@ -7,7 +8,7 @@ export interface Credentials {
 }
 
 /** The dynamic part of the configuration: `bootstrap.dcs`, later the etcd `config` key. */
-export interface DynamicConfig {
+export interface DynamicConfig extends DynamicRewindSettings {
   /** Leader key TTL, seconds. Default 30. */
   ttl: number;
   /** HA loop period, seconds. Default 10. */
@@ -21,7 +22,7 @@ export interface DynamicConfig {
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
   failsafeMode: boolean;
-  postgresql: {
+  postgresql: DynamicPostgresqlRewind & {
     usePgRewind: boolean;
     useSlots: boolean;
     /** When pg_rewind fails, empty the data dir and clone again (else the node stays stopped). */
@@ -93,6 +94,8 @@ export interface HaConfig {
     pgHba?: string[];
     /** `postgresql.callbacks`: run without waiting on start, stop, restart, reload and role change. */
     callbacks?: CallbackCommands;
+    /** `use_pg_rewind` and the `remove_data_directory_on_*` keys set here: they win over the dynamic ones (`effectiveDynamic`). */
+    rewindOverrides?: LocalRewindOverrides;
   };
   watchdog: {
     mode: 'off' | 'automatic' | 'required';

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseCallbacks } from './callbacks-config.js';
 import { describe, invalid, isObj, Section } from './config-reader.js';
+import { parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } from './rewind-config.js';
 import type { Credentials, DynamicConfig, HaConfig, NodeTags, ParsedConfig } from './config-types.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
@@ -46,16 +47,13 @@ const IGNORED = {
   bootstrap: ['method', 'post_bootstrap'],
   dcs: [
     'standby_cluster',
-    'check_timeline',
     'max_timelines_history',
     'synchronous_node_count',
     'slots',
     'ignore_slots',
     'member_slots_ttl',
-    'master_stop_timeout',
-    'primary_stop_timeout',
   ],
-  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl', 'remove_data_directory_on_diverged_timelines'],
+  dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl'],
   postgresql: [
     'create_replica_methods',
     'basebackup',
@@ -63,11 +61,8 @@ const IGNORED = {
     'custom_conf',
     'pg_ident',
     'pg_ctl_timeout',
-    'use_pg_rewind',
     'use_unix_socket',
     'use_unix_socket_repl',
-    'remove_data_directory_on_rewind_failure',
-    'remove_data_directory_on_diverged_timelines',
     'bin_name',
     'proxy_address',
     'connect_address_dcs',
@@ -177,10 +172,12 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
+  const rewind = parseDynamicRewind(s);
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
+  const pgRewind = parseDynamicPostgresqlRewind(pg);
   const params = parameters(pg, 'parameters');
   pg.unknownKeys(warnings, IGNORED.dcsPostgresql);
   s.unknownKeys(warnings, IGNORED.dcs);
@@ -199,7 +196,8 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousMode,
     synchronousModeStrict,
     failsafeMode,
-    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, parameters: params },
+    ...rewind,
+    postgresql: { usePgRewind, useSlots, removeDataDirectoryOnRewindFailure, ...pgRewind, parameters: params },
   };
 }
 
@@ -323,6 +321,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgHba) postgresql.pgHba = pgHba;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
+  const rewindOverrides = parseLocalRewind(p);
+  if (rewindOverrides) postgresql.rewindOverrides = rewindOverrides;
   p.unknownKeys(warnings, IGNORED.postgresql);
 
   const w = top.section('watchdog');

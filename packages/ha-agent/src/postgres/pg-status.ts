@@ -23,7 +23,19 @@ export interface PgStatus {
    */
   walReceiver?: { status: string; senderHost: string | null; senderPort: number | null; lastMessageSentAt: number | null };
   /** Primary: `pg_stat_replication`. */
-  replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+  replication: Array<{
+    usename: string;
+    application_name: string;
+    client_addr: string | null;
+    state: string;
+    sync_state: string;
+    sync_priority: number;
+    /**
+     * What a commit waits for on that standby (Patroni's `_ReplicaList` sort column): `replay_lsn`
+     * under synchronous_commit remote_apply, `write_lsn` under remote_write, else `flush_lsn`, bytes.
+     */
+    lsn?: number;
+  }>;
 }
 
 const STATUS_SQL = `
@@ -45,7 +57,9 @@ SELECT r.rec AS in_recovery,
   LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
 const REPLICATION_SQL = `
-SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority
+SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority,
+       (CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN replay_lsn WHEN 'remote_write' THEN write_lsn ELSE flush_lsn END
+        - '0/0')::text AS lsn
   FROM pg_stat_replication ORDER BY application_name`;
 
 const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
@@ -93,8 +107,11 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
   }
   if (row.start_time instanceof Date) status.postmasterStartTime = row.start_time;
   if (!inRecovery) {
-    const rep = await client.query<PgStatus['replication'][number]>(REPLICATION_SQL);
-    status.replication = rep.rows;
+    const rep = await client.query<Omit<PgStatus['replication'][number], 'lsn'> & { lsn: string | null }>(REPLICATION_SQL);
+    status.replication = rep.rows.map(({ lsn, ...r }) => {
+      const n = num(lsn);
+      return n === undefined ? r : { ...r, lsn: n };
+    });
   }
   return status;
 }

@@ -272,12 +272,15 @@ export class PostgresControl {
     this.options.onStarted?.({ pid: pm.pid, adopted });
   }
 
-  /** Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running. */
-  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<boolean> {
+  /**
+   * Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running.
+   * After `timeoutMs` the stop is forced (immediate, then SIGKILL) and `onForced` is told.
+   */
+  async stop(mode: StopMode = 'fast', timeoutMs = 60_000, onForced?: () => void): Promise<boolean> {
     const pm = this.pm;
     if (!pm?.isRunning) return false;
     this.stopping = true;
-    await pm.stop(mode, timeoutMs);
+    if (!(await pm.stop(mode, timeoutMs))) onForced?.();
     return true;
   }
 
@@ -306,8 +309,8 @@ export class PostgresControl {
     if (await this.configure({ standby: false })) this.pm?.signal('SIGHUP');
   }
 
-  async checkpoint(): Promise<void> {
-    await withConnection(this.localEndpoint(), (c) => c.query('CHECKPOINT'), 60_000);
+  async checkpoint(timeoutMs = 60_000): Promise<void> {
+    await withConnection(this.localEndpoint(), (c) => c.query('CHECKPOINT'), timeoutMs);
   }
 
   /** Re-reads the configuration files (SIGHUP to the postmaster). */
