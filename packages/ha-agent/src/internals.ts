@@ -43,7 +43,14 @@ export { initdb, writeHba, createBootstrapUsers, prepareDataDir } from './postgr
 export { basebackup, rewind, emptyDir } from './postgres/clone-and-rewind.js';
 export { CALLBACK_ACTIONS, parseCallbacks } from './config/callbacks-config.js';
 export { shlexSplit } from './config/shlex-split.js';
-export { DYNAMIC_REWIND_DEFAULTS, effectiveDynamic, primaryStopTimeoutMs, parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } from './config/rewind-config.js';
+export {
+  DYNAMIC_REWIND_DEFAULTS,
+  effectiveDynamic,
+  primaryStopTimeoutMs,
+  parseDynamicPostgresqlRewind,
+  parseDynamicRewind,
+  parseLocalRewind,
+} from './config/rewind-config.js';
 export { callbackArgv } from './agent/callback-command.js';
 export { CallbackRunner } from './agent/callback-runner.js';
 export type { CallbackRunnerOptions } from './agent/callback-runner.js';

@@ -91,7 +91,10 @@ describe('rewind keys of the local postgresql section', () => {
   });
 
   it('a key the local section does not set keeps the dynamic value', () => {
-    const { config: c } = parseConfig(config('\n  use_pg_rewind: false', '\n    postgresql: {use_pg_rewind: true, remove_data_directory_on_rewind_failure: true}'), NOENV);
+    const { config: c } = parseConfig(
+      config('\n  use_pg_rewind: false', '\n    postgresql: {use_pg_rewind: true, remove_data_directory_on_rewind_failure: true}'),
+      NOENV,
+    );
     const eff = effectiveDynamic(parseDynamicConfig({ postgresql: { use_pg_rewind: true, remove_data_directory_on_rewind_failure: true } }), c);
     expect(eff.postgresql.usePgRewind).toBe(false);
     expect(eff.postgresql.removeDataDirectoryOnRewindFailure).toBe(true);

@@ -80,7 +80,8 @@ interface Case {
   message?: RegExp;
 }
 
-const race = (over: Over): DecisionInput => input({ ...over, noLeader: true, peerProbes: over.peerProbes ?? [probeOf('node1', { reachable: false }), probeOf('node3')] });
+const race = (over: Over): DecisionInput =>
+  input({ ...over, noLeader: true, peerProbes: over.peerProbes ?? [probeOf('node1', { reachable: false }), probeOf('node3')] });
 
 const cases: Case[] = [
   // check_timeline in the leader race (Patroni's _is_healthiest_node)
@@ -263,7 +264,12 @@ describe('maximum_lag_on_syncnode (Patroni SyncHandler.current_state)', () => {
   it.each([
     {
       name: 'the synchronous standby lags past the limit: swapped for the healthy one',
-      input: { ...base, maximumLagOnSyncnode: MB, key: { leader: 'node1', standbys: ['node2'], modRevision: 4 }, replication: [r('node2', 10 * MB, 'sync'), r('node3', 100 * MB)] },
+      input: {
+        ...base,
+        maximumLagOnSyncnode: MB,
+        key: { leader: 'node1', standbys: ['node2'], modRevision: 4 },
+        replication: [r('node2', 10 * MB, 'sync'), r('node3', 100 * MB)],
+      },
       expect: { kind: 'assign', revokeFrom: 'node2', clearKeyFirst: true, names: '"node3"', picked: 'node3', lagging: ['node2'] },
     },
     {
@@ -273,7 +279,13 @@ describe('maximum_lag_on_syncnode (Patroni SyncHandler.current_state)', () => {
     },
     {
       name: 'the only standby lags behind the primary: none named (commits stop waiting, as in Patroni)',
-      input: { ...base, maximumLagOnSyncnode: MB, primaryLsn: 100 * MB, key: { leader: 'node1', standbys: ['node2'], modRevision: 4 }, replication: [r('node2', 10 * MB, 'sync')] },
+      input: {
+        ...base,
+        maximumLagOnSyncnode: MB,
+        primaryLsn: 100 * MB,
+        key: { leader: 'node1', standbys: ['node2'], modRevision: 4 },
+        replication: [r('node2', 10 * MB, 'sync')],
+      },
       expect: { kind: 'assign', revokeFrom: 'node2', names: '', picked: undefined },
     },
   ])('$name', ({ input: i, expect: want }) => {

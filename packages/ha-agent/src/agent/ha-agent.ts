@@ -372,7 +372,8 @@ export class HaAgent {
       // Patroni's shutdown stops a primary within primary_stop_timeout too.
       const stopTimeoutMs = this.lease.held ? primaryStopTimeoutMs(state.dynamic) : undefined;
       const forced = stopTimeoutMs === undefined ? undefined : () => this.executor.stopForced('shutdown');
-      if (await this.pg.stop('fast', stopTimeoutMs, forced).catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`))) this.callbacks.stopped();
+      if (await this.pg.stop('fast', stopTimeoutMs, forced).catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`)))
+        this.callbacks.stopped();
     }
     this.watchdog.disable();
     const leading = this.lease.held || state.view?.leader?.name === this.name;

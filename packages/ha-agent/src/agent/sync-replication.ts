@@ -85,7 +85,9 @@ export class SyncReplication {
     let revision = plan.keyRevision;
     if (plan.clearKeyFirst) {
       if (plan.revokeFrom !== undefined && plan.lagging.includes(plan.revokeFrom)) {
-        logger.warn(`${plan.revokeFrom} lags more than maximum_lag_on_syncnode (${state.dynamic.maximumLagOnSyncnode} bytes): swapping the synchronous standby`);
+        logger.warn(
+          `${plan.revokeFrom} lags more than maximum_lag_on_syncnode (${state.dynamic.maximumLagOnSyncnode} bytes): swapping the synchronous standby`,
+        );
       }
       if (plan.revokeFrom !== undefined) logger.info(`Removing synchronous privilege from ${plan.revokeFrom}`);
       if (!(await dcs.setSync({ leader: me, sync_standby: null }, revision))) return;

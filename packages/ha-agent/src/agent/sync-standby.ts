@@ -136,16 +136,18 @@ export type SyncPlan =
  * // { kind: 'disable', resetNames: true, deleteKeyAt: undefined }
  * ```
  */
-export function planSyncReplication(input: {
-  me: string;
-  synchronousMode: boolean;
-  strict: boolean;
-  /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
-  namesSet: boolean;
-  key: SyncKeyFacts | undefined;
-  members: Array<{ name: string; nosync?: boolean }>;
-  replication: PgStatus['replication'];
-} & SyncnodeLag): SyncPlan {
+export function planSyncReplication(
+  input: {
+    me: string;
+    synchronousMode: boolean;
+    strict: boolean;
+    /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
+    namesSet: boolean;
+    key: SyncKeyFacts | undefined;
+    members: Array<{ name: string; nosync?: boolean }>;
+    replication: PgStatus['replication'];
+  } & SyncnodeLag,
+): SyncPlan {
   const { me, key } = input;
   const mine = key?.leader === me;
   if (!input.synchronousMode) return { kind: 'disable', resetNames: input.namesSet, deleteKeyAt: mine ? key?.modRevision : undefined };

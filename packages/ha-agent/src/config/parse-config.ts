@@ -45,14 +45,7 @@ const IGNORED = {
   restapi: ['http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens', 'allowlist_include_members', 'ciphers'],
   etcd3: ['url', 'proxy', 'srv', 'srv_suffix', 'retry_timeout'],
   bootstrap: ['method', 'post_bootstrap'],
-  dcs: [
-    'standby_cluster',
-    'max_timelines_history',
-    'synchronous_node_count',
-    'slots',
-    'ignore_slots',
-    'member_slots_ttl',
-  ],
+  dcs: ['standby_cluster', 'max_timelines_history', 'synchronous_node_count', 'slots', 'ignore_slots', 'member_slots_ttl'],
   dcsPostgresql: ['pg_hba', 'pg_ident', 'recovery_conf', 'use_unix_socket', 'use_unix_socket_repl'],
   postgresql: [
     'create_replica_methods',
