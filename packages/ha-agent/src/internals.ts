@@ -34,7 +34,7 @@ export type { ControlData } from './postgres/controldata.js';
 export { forcedSettings, fileParameters, confValue, splitHostPort } from './postgres/server-settings.js';
 export { withConnection, conninfo } from './postgres/pg-connection.js';
 export type { PgEndpoint } from './postgres/pg-connection.js';
-export { queryStatus } from './postgres/pg-status.js';
+export { identifyTimeline, queryStatus } from './postgres/pg-status.js';
 export type { PgStatus } from './postgres/pg-status.js';
 export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/managed-conf.js';
 export type { StandbySource } from './postgres/managed-conf.js';

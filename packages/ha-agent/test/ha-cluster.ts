@@ -55,11 +55,13 @@ export interface HaClusterOptions {
   softwareFence?: boolean;
   /** `postgresql.callbacks` of the node whose directory is given. */
   callbacks?: (nodeDir: string) => Record<string, string>;
+  /** Edits every node's YAML (e.g. `bootstrap.dcs` keys), before `newAgent`'s own edit. */
+  editYaml?: (yaml: string) => string;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
   const auth = o.restapiAuth ? `, authentication: {username: ${o.restapiAuth.username}, password: ${o.restapiAuth.password}}` : '';
-  return `
+  const yaml = `
 scope: ${o.scope}
 name: ${name}
 restapi: {listen: 127.0.0.1:${apiPort}, connect_address: 127.0.0.1:${apiPort}${auth}}
@@ -93,6 +95,7 @@ postgresql:
   parameters: {unix_socket_directories: '${dir}', fsync: "off", shared_buffers: 16MB}${o.callbacks ? `\n  callbacks: ${JSON.stringify(o.callbacks(dir))}` : ''}
 watchdog: {mode: "off"${o.softwareFence === false ? ', software_fence: false' : ''}}
 `;
+  return o.editYaml ? o.editYaml(yaml) : yaml;
 }
 
 /** One query on a fresh connection as postgres. */

@@ -112,6 +112,12 @@ export class HaCycle {
     ) {
       if (await replayedPastFork(facts, leaderName, leaderAt)) local.replayedPastFork = true;
     }
+    if (dcsReachable && !paused && state.dynamic.checkTimeline && local.postgresRunning && local.role === 'replica' && !leaderName) {
+      // check_timeline in the race: the timeline replay reached, as Patroni reads it.
+      const replayTimeline = await this.pg.replayTimeline();
+      if (replayTimeline === undefined) delete local.timeline;
+      else local.timeline = replayTimeline;
+    }
     if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
       await this.dcs.touchMember(this.d.memberData()).catch(debugFailure(this.logger, 'publishing the member key'));
     }

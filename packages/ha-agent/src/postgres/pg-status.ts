@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import pg from 'pg';
+import type { PgEndpoint } from './pg-connection.js';
 
 /** One snapshot of a running server, read in a single round trip. */
 export interface PgStatus {
@@ -114,4 +115,41 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
     });
   }
   return status;
+}
+
+/**
+ * The timeline a server is on, from `IDENTIFY_SYSTEM` over a replication connection (Patroni's
+ * `get_replica_timeline`): on a standby it is the timeline replay has reached, which the last
+ * restartpoint (`pg_control_checkpoint()`) and a stopped WAL receiver do not tell. Undefined when
+ * the server cannot be asked.
+ *
+ * @example
+ * ```ts
+ * import { identifyTimeline } from '@pgtools/ha-agent/internals';
+ * await identifyTimeline({ host: '127.0.0.1', port: 5432, user: 'replicator' }); // 3
+ * ```
+ */
+export async function identifyTimeline(endpoint: PgEndpoint, timeoutMs = 3000): Promise<number | undefined> {
+  // `replication` is a startup parameter node-postgres passes on; its types do not list it.
+  const config = {
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    database: endpoint.database ?? 'postgres',
+    connectionTimeoutMillis: timeoutMs,
+    application_name: 'pgtools-ha-agent',
+    replication: 'true',
+    ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
+  } as pg.ClientConfig;
+  const client = new pg.Client(config);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const res = await client.query<{ timeline: number | string }>('IDENTIFY_SYSTEM');
+    return num(res.rows[0]?.timeline);
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -8,7 +8,7 @@ import { basebackup, emptyDir, rewind } from './clone-and-rewind.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { ensureInclude, writeManagedConf, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
-import { queryStatus, type PgStatus } from './pg-status.js';
+import { identifyTimeline, queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
 import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
@@ -101,6 +101,12 @@ export class PostgresControl {
     const su = this.config.postgresql.authentication.superuser;
     const h = host === '' || host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host.split(',')[0]!.trim();
     return { host: h, port, user: su.username, password: su.password };
+  }
+
+  /** The timeline replay has reached (`IDENTIFY_SYSTEM` as the replication user); undefined when it cannot be asked. */
+  async replayTimeline(): Promise<number | undefined> {
+    const r = this.config.postgresql.authentication.replication;
+    return identifyTimeline({ ...this.localEndpoint(), user: r.username, password: r.password });
   }
 
   /** No data directory, or one without PG_VERSION. */
