@@ -115,8 +115,10 @@ export class HaCycle {
     if (dcsReachable && !paused && state.dynamic.checkTimeline && local.postgresRunning && local.role === 'replica' && !leaderName) {
       // check_timeline in the race: the timeline replay reached, as Patroni reads it.
       const replayTimeline = await this.pg.replayTimeline();
-      if (replayTimeline === undefined) delete local.timeline;
-      else local.timeline = replayTimeline;
+      if (replayTimeline === undefined) {
+        this.logger.warn('check_timeline: cannot read my timeline (IDENTIFY_SYSTEM over a local replication connection as the replication user failed)');
+        delete local.timeline;
+      } else local.timeline = replayTimeline;
     }
     if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
       await this.dcs.touchMember(this.d.memberData()).catch(debugFailure(this.logger, 'publishing the member key'));
