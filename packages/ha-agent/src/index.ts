@@ -9,6 +9,7 @@ export type { CallbackAction, CallbackCommands } from './config/callbacks-config
 export { PATRONI_KEYS } from './config/patroni-keys.js';
 export type { PatroniKey, KeyStatus } from './config/patroni-keys.js';
 export type { BootstrapScripts, CustomBootstrap } from './config/bootstrap-config.js';
+export type { DynamicRewindSettings, DynamicPostgresqlRewind, LocalRewindOverrides } from './config/config-types.js';
 export { decide, RECONNECT_KICK_WINDOW_MS, START_RETRY_INTERVAL_MS } from './decision/decide.js';
 export type { HaAction, HaActionKind, DemoteMode } from './decision/ha-action.js';
 export type {

@@ -7,8 +7,8 @@ export { AgentFence } from './agent/agent-fence.js';
 export type { AgentFenceOptions } from './agent/agent-fence.js';
 export { MaintenanceQueue } from './agent/agent-maintenance.js';
 export { dcsOptionsFromConfig } from './agent/dcs-options.js';
-export { pickSyncStandby, synchronousStandbyNames, planSyncReplication } from './agent/sync-standby.js';
-export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts } from './agent/sync-standby.js';
+export { pickSyncStandby, synchronousStandbyNames, planSyncReplication, withinSyncnodeLag } from './agent/sync-standby.js';
+export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts, SyncnodeLag } from './agent/sync-standby.js';
 export { slotRetention, slotPlan, MEMBER_SLOTS_TTL_MS } from './agent/slot-retention.js';
 export type { SlotRetention, SlotPlan } from './agent/slot-retention.js';
 export { failoverTags } from './decision/failover-tags.js';
@@ -39,7 +39,7 @@ export type { ControlData } from './postgres/controldata.js';
 export { forcedSettings, fileParameters, confValue, splitHostPort } from './postgres/server-settings.js';
 export { withConnection, conninfo } from './postgres/pg-connection.js';
 export type { PgEndpoint } from './postgres/pg-connection.js';
-export { queryStatus } from './postgres/pg-status.js';
+export { identifyTimeline, queryStatus } from './postgres/pg-status.js';
 export type { PgStatus } from './postgres/pg-status.js';
 export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/managed-conf.js';
 export type { BootstrapRecovery, ManagedRole, StandbySource } from './postgres/managed-conf.js';
@@ -57,13 +57,21 @@ export { runCancellable } from './postgres/cancellable-process.js';
 export type { CancellableOptions, CancellableResult } from './postgres/cancellable-process.js';
 export { CALLBACK_ACTIONS, parseCallbacks } from './config/callbacks-config.js';
 export { parseBootstrapScripts } from './config/bootstrap-config.js';
-export { customBootstrapArgv, localSuperuserUrl, runScript, runPostBootstrap, tidyRestoredDataDir } from './postgres/bootstrap-scripts.js';
+export { customBootstrapArgv, localSuperuserUrl, runBeforeStop, runScript, runPostBootstrap, tidyRestoredDataDir } from './postgres/bootstrap-scripts.js';
 export { pgpassContent, writePgpass } from './postgres/pgpass.js';
 export type { ScriptExit } from './postgres/bootstrap-scripts.js';
 export { shlexSplit } from './config/shlex-split.js';
 export { patroniKey } from './config/patroni-keys.js';
 export { memberApiHosts } from './agent/agent-api.js';
 export { parseRecoveryConf } from './config/recovery-conf.js';
+export {
+  DYNAMIC_REWIND_DEFAULTS,
+  effectiveDynamic,
+  primaryStopTimeoutMs,
+  parseDynamicPostgresqlRewind,
+  parseDynamicRewind,
+  parseLocalRewind,
+} from './config/rewind-config.js';
 export { callbackArgv } from './agent/callback-command.js';
 export { CallbackRunner } from './agent/callback-runner.js';
 export type { CallbackRunnerOptions } from './agent/callback-runner.js';

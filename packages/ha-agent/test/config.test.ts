@@ -38,10 +38,14 @@ describe('parseConfig with the seed article configuration', () => {
       primaryStartTimeout: 300,
       synchronousMode: false,
       synchronousModeStrict: false,
+      checkTimeline: false,
+      primaryStopTimeout: 0,
+      maximumLagOnSyncnode: -1,
       postgresql: {
         usePgRewind: true,
         useSlots: true,
         removeDataDirectoryOnRewindFailure: false,
+        removeDataDirectoryOnDivergedTimelines: false,
         parameters: { wal_level: 'replica', hot_standby: 'on', logging_collector: 'on', max_wal_senders: 5, max_replication_slots: 5, wal_log_hints: 'on' },
       },
     });

@@ -105,6 +105,14 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.dcs.primary_start_timeout': 0,
   'bootstrap.dcs.master_start_timeout': 0,
   'bootstrap.dcs.synchronous_mode_strict': true,
+  'bootstrap.dcs.maximum_lag_on_syncnode': 1048576,
+  'bootstrap.dcs.primary_stop_timeout': 30,
+  'bootstrap.dcs.master_stop_timeout': 30,
+  'bootstrap.dcs.check_timeline': true,
+  'bootstrap.dcs.postgresql.remove_data_directory_on_diverged_timelines': true,
+  'postgresql.use_pg_rewind': true,
+  'postgresql.remove_data_directory_on_rewind_failure': true,
+  'postgresql.remove_data_directory_on_diverged_timelines': true,
   'bootstrap.dcs.pause': false,
   'bootstrap.dcs.postgresql.parameters': { max_connections: 50 },
   'bootstrap.dcs.postgresql.use_pg_rewind': true,
@@ -146,22 +154,16 @@ const SUPPORTED: Record<string, unknown> = {
 };
 
 const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
-  'bootstrap.dcs.maximum_lag_on_syncnode': [-1, 1048576],
-  'bootstrap.dcs.primary_stop_timeout': [0, 30],
-  'bootstrap.dcs.master_stop_timeout': [0, 30],
-  'bootstrap.dcs.check_timeline': [false, true],
   'bootstrap.dcs.synchronous_mode': [true, 'quorum'],
   'bootstrap.dcs.synchronous_node_count': [1, 2],
   'bootstrap.dcs.failsafe_mode': [false, true],
   'bootstrap.dcs.slots': [{}, { cdc: { type: 'logical', database: 'app', plugin: 'pgoutput' } }],
   'bootstrap.dcs.ignore_slots': [[], [{ name: 'x' }]],
   'bootstrap.dcs.member_slots_ttl': ['30min', 0],
-  'bootstrap.dcs.postgresql.remove_data_directory_on_diverged_timelines': [false, true],
   'postgresql.authentication.<user>.sslmode': ['prefer', 'verify-full'],
   'postgresql.authentication.<user>.sslnegotiation': ['postgres', 'direct'],
   'postgresql.authentication.<user>.gssencmode': ['disable', 'require'],
   'postgresql.authentication.<user>.channel_binding': ['prefer', 'require'],
-  'postgresql.remove_data_directory_on_diverged_timelines': [false, true],
 };
 
 /** Sections that must be mappings even when refused or warned. */

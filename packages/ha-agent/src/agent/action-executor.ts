@@ -3,11 +3,13 @@ import type { ClusterView as DcsView, EtcdDcs, HistoryEntry, MemberData } from '
 import type { Watchdog } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
 import { emptyDataDir } from '../postgres/clone-and-rewind.js';
+import { primaryStopTimeoutMs } from '../config/rewind-config.js';
 import { withConnection } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentFence } from './agent-fence.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
+import { stopPrimary } from './bounded-stop.js';
 import { createNewCluster } from './cluster-bootstrap.js';
 import { prePromote } from './pre-promote.js';
 import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
@@ -147,7 +149,7 @@ export class ActionExecutor {
         return;
       }
       case 'reinitialize':
-        return this.wipeDataDir(action.message, 'pg_rewind failed: cloning again');
+        return this.wipeDataDir(action.message, 'diverged from the leader: cloning again');
       case 'demote':
         return this.demote(action.mode, action.reason, action.releaseLeader, view);
       case 'do_switchover':
@@ -375,10 +377,13 @@ export class ActionExecutor {
     const { state, dcs, pg, logger, fence } = this.d;
     logger.warn(`demoting: ${reason}`);
     state.pgState = 'stopping';
+    let forced = false;
     if (mode === 'graceful') {
-      await pg.checkpoint().catch((err) => logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
+      await pg.checkpoint(primaryStopTimeoutMs(state.dynamic)).catch((err) => logger.warn(`checkpoint before demote failed: ${errMessage(err)}`));
       await fence?.release();
-      if (await pg.stop('fast')) this.d.callbacks.stopped();
+      const stop = await stopPrimary(this.d, reason, true);
+      forced = stop.forced;
+      if (stop.stopped) this.d.callbacks.stopped();
     } else {
       await fence?.release();
       if (await pg.stop('immediate')) this.d.callbacks.stopped();
@@ -394,8 +399,8 @@ export class ActionExecutor {
     this.d.emit({ type: 'demoted', reason, mode });
     const leader = view?.leader?.name;
     const server = serverOf(leader, this.name, view);
-    // A primary stopped at once may hold WAL the new leader never saw: rewound before it starts.
-    const rewindFirst = mode === 'immediate' && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
+    // A primary stopped at once (or forced) may hold WAL the new leader never saw: rewound before it starts.
+    const rewindFirst = (mode === 'immediate' || forced) && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
     if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(this.upstream(view, leader));
     this.d.setRole('replica', reason);
   }

@@ -37,6 +37,8 @@ export type HaAgentEvent =
   | ReplicaCreationEvent
   | { type: 'rewound'; from: string; changed: boolean }
   | { type: 'rewind_failed'; message: string }
+  /** A demoting primary's stop took longer than `primary_stop_timeout` and was forced (immediate, then SIGKILL). */
+  | { type: 'postgres_stop_forced'; timeoutSeconds: number; reason: string }
   | { type: 'postmaster_started'; pid: number; adopted: boolean }
   | { type: 'postmaster_exited'; pid: number; code: number | null; signal: string | null }
   | { type: 'loop_error'; message: string; code?: string | undefined }

@@ -1,6 +1,6 @@
 import type { Logger } from '@pgtools/core';
-import type { HaConfig } from '../config/config-types.js';
-import { startFence, type Fence, type FenceEvent } from '@pgtools/watchdog';
+import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { createWatchdog, startFence, type Fence, type FenceEvent, type Watchdog } from '@pgtools/watchdog';
 
 /** Time the fence needs to act after its deadline: one tick, the SIGQUIT grace, and slack for a loaded machine. */
 const FENCE_TICK_MS = 100;
@@ -132,4 +132,10 @@ export function fenceFromConfig(config: HaConfig, logger: Logger, onEvent: (even
   if (!config.watchdog.softwareFence || process.platform !== 'linux') return undefined;
   const logDir = typeof config.log.dir === 'string' ? config.log.dir : undefined;
   return new AgentFence({ dataDir: config.postgresql.dataDir, logFile: logDir ? `${logDir}/pgtools-fence.log` : undefined, logger, onEvent });
+}
+
+/** The watchdog device per `watchdog:` and the dynamic timings (`ttl - safety_margin`). */
+export function watchdogFromConfig(config: HaConfig, dynamic: DynamicConfig, logger: Logger): Watchdog {
+  const w = config.watchdog;
+  return createWatchdog({ mode: w.mode, device: w.device, ttl: dynamic.ttl, loopWait: dynamic.loopWait, safetyMargin: w.safetyMargin, logger });
 }

@@ -1,13 +1,15 @@
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
-import { EtcdDcs, type MemberData } from '@pgtools/dcs';
+import { EtcdDcs } from '@pgtools/dcs';
 import type { ClusterInfo, HealthApi, NodeState } from '@pgtools/health-api';
-import { createWatchdog, type Watchdog } from '@pgtools/watchdog';
+import type { Watchdog } from '@pgtools/watchdog';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
+import { effectiveDynamic } from '../config/rewind-config.js';
 import { PostgresControl } from '../postgres/postgres-control.js';
 import type { RunAs } from '../postgres/run-binary.js';
 import { ActionExecutor, type ActionExecutorDeps } from './action-executor.js';
+import { stopPrimary } from './bounded-stop.js';
 import { createAgentApi, memberApiHosts } from './agent-api.js';
-import { fenceFromConfig, type AgentFence } from './agent-fence.js';
+import { fenceFromConfig, watchdogFromConfig, type AgentFence } from './agent-fence.js';
 import { debugFailure, debugFailureOr, errCode, errMessage } from './agent-errors.js';
 import { AgentRunState } from './agent-state.js';
 import { dcsOptionsFromConfig } from './dcs-options.js';
@@ -75,9 +77,12 @@ export class HaAgent {
   private lastLoopAt: number | undefined;
   private liveStatusAt = 0;
   private readonly cycle: HaCycle;
+  /** The dynamic configuration as read (`state.dynamic` is it with the local `postgresql:` overrides applied). */
+  private readDynamic: DynamicConfig;
 
   constructor(config: HaConfig, options: HaAgentOptions = {}) {
-    const state = new AgentRunState(config, config.bootstrap.dcs);
+    this.readDynamic = config.bootstrap.dcs;
+    const state = new AgentRunState(config, effectiveDynamic(config.bootstrap.dcs, config));
     this.state = state;
     this.logger = options.logger ?? silentLogger;
     this.onEventCb = options.onEvent;
@@ -101,14 +106,7 @@ export class HaAgent {
     });
     this.callbacks = new PostgresCallbacks({ config: () => state.config, logger: this.logger, runAs: options.runAs, onEvent: (e) => this.emit(e) });
     this.dcs = new EtcdDcs(dcsOptionsFromConfig(config, state.dynamic, this.logger));
-    this.watchdog = createWatchdog({
-      mode: config.watchdog.mode,
-      device: config.watchdog.device,
-      ttl: state.dynamic.ttl,
-      loopWait: state.dynamic.loopWait,
-      safetyMargin: config.watchdog.safetyMargin,
-      logger: this.logger,
-    });
+    this.watchdog = watchdogFromConfig(config, state.dynamic, this.logger);
     this.fence = fenceFromConfig(config, this.logger, (event) => this.emit({ type: 'fence', event }));
     const emit = (event: HaAgentEvent): void => this.emit(event);
     // When each member was last seen in etcd, whatever this node's role: a new leader then keeps a
@@ -129,7 +127,7 @@ export class HaAgent {
       emit,
       setRole: (role, reason) => this.setRole(role, reason),
       wake: () => this.wake(),
-      memberData: () => this.memberData(),
+      memberData: () => buildMemberData(this.publishedFacts()),
     };
     this.executor = new ActionExecutor(parts);
     this.maintenance = new MaintenanceQueue({
@@ -255,7 +253,7 @@ export class HaAgent {
   /** Applies a new static configuration (SIGHUP); the next cycle uses it. */
   reload(config: HaConfig): void {
     this.state.config = config;
-    void this.applyDynamic(this.state.dynamic).catch((err) => this.logger.warn(`applying the new configuration: ${errMessage(err)}`));
+    void this.applyDynamic(this.readDynamic).catch((err) => this.logger.warn(`applying the new configuration: ${errMessage(err)}`));
     this.wake();
   }
 
@@ -312,8 +310,10 @@ export class HaAgent {
     if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
-  private async applyDynamic(dynamic: DynamicConfig): Promise<void> {
+  private async applyDynamic(read: DynamicConfig): Promise<void> {
     const prev = this.state.dynamic;
+    this.readDynamic = read;
+    const dynamic = effectiveDynamic(read, this.state.config);
     this.state.dynamic = dynamic;
     this.pg.setConfig(this.state.config, dynamic);
     if (dynamic.ttl !== prev.ttl) this.dcs.setTtl(dynamic.ttl);
@@ -371,7 +371,12 @@ export class HaAgent {
     await this.fence?.release();
     if (stopPostgres && this.pg.isRunning) {
       state.pgState = 'stopping';
-      if (await this.pg.stop('fast').catch((err) => this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`))) this.callbacks.stopped();
+      // Patroni's shutdown stops a primary within primary_stop_timeout too.
+      const stop = await stopPrimary({ state, pg: this.pg, logger: this.logger, emit: (e) => this.emit(e) }, 'shutdown', this.lease.held).catch((err) => {
+        this.logger.error(`stopping PostgreSQL: ${errMessage(err)}`);
+        return { stopped: false };
+      });
+      if (stop.stopped) this.callbacks.stopped();
     }
     this.watchdog.disable();
     const leading = this.lease.held || state.view?.leader?.name === this.name;
@@ -382,7 +387,7 @@ export class HaAgent {
       if (leading) state.finalLsn = await this.pg.cleanShutdownLsn().catch(debugFailure(this.logger, 'reading pg_controldata after the stop'));
       state.pgState = 'stopped';
       state.pgStatus = undefined;
-      await this.dcs.touchMember(this.memberData()).catch(debugFailure(this.logger, 'publishing the stopped member key'));
+      await this.dcs.touchMember(buildMemberData(this.publishedFacts())).catch(debugFailure(this.logger, 'publishing the stopped member key'));
       this.setRole('stopped', 'agent stopped');
     }
     if (leading) {
@@ -399,8 +404,6 @@ export class HaAgent {
     await this.dcs.close().catch(debugFailure(this.logger, 'closing the etcd client'));
     this.emit({ type: 'stopped' });
   }
-
-  // ---- what others see ----
 
   private publishedFacts(): PublishedFacts {
     const state = this.state;
@@ -420,10 +423,6 @@ export class HaAgent {
       scheduledRestart: this.maintenance.scheduledRestart(),
       finalLsn: state.finalLsn,
     };
-  }
-
-  private memberData(): MemberData {
-    return buildMemberData(this.publishedFacts());
   }
 
   /**

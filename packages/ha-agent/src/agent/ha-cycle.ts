@@ -133,14 +133,23 @@ export class HaCycle {
     if (
       dcsReachable &&
       !paused &&
-      state.dynamic.postgresql.usePgRewind &&
+      // With pg_rewind a data dir that may have diverged is rewound anyway; without it only a seen
+      // divergence re-clones (remove_data_directory_on_diverged_timelines).
+      (state.dynamic.postgresql.usePgRewind ? !state.mayHaveDiverged : state.dynamic.postgresql.removeDataDirectoryOnDivergedTimelines) &&
       local.postgresRunning &&
       local.role === 'replica' &&
-      !state.mayHaveDiverged &&
       leaderName &&
       leaderAt
     ) {
       if (await replayedPastFork(facts, leaderName, leaderAt)) local.replayedPastFork = true;
+    }
+    if (dcsReachable && !paused && state.dynamic.checkTimeline && local.postgresRunning && local.role === 'replica' && !leaderName) {
+      // check_timeline in the race: the timeline replay reached, as Patroni reads it.
+      const replayTimeline = await this.pg.replayTimeline();
+      if (replayTimeline === undefined) {
+        this.logger.warn('check_timeline: cannot read my timeline (IDENTIFY_SYSTEM over a local replication connection as the replication user failed)');
+        delete local.timeline;
+      } else local.timeline = replayTimeline;
     }
     if (dcsReachable && view && !view.members.some((m) => m.name === state.name)) {
       await this.dcs.touchMember(this.d.memberData()).catch(debugFailure(this.logger, 'publishing the member key'));
@@ -170,6 +179,8 @@ export class HaCycle {
         usePgRewind: dynamic.postgresql.usePgRewind,
         removeDataDirectoryOnRewindFailure: dynamic.postgresql.removeDataDirectoryOnRewindFailure,
         canCloneWithoutLeader: this.pg.canCloneWithoutLeader,
+        removeDataDirectoryOnDivergedTimelines: dynamic.postgresql.removeDataDirectoryOnDivergedTimelines,
+        checkTimeline: dynamic.checkTimeline,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,

@@ -86,12 +86,20 @@ const FORK_CHECK_INTERVAL_MS = 5000;
  * `replayedPastFork` of `decide()`; false when it cannot tell.
  */
 export async function replayedPastFork(d: LocalFactsDeps, leader: string, server: { host: string; port: number }): Promise<boolean> {
-  const { state } = d;
+  const { state, pg } = d;
   const s = state.pgStatus;
   const leaderTimeline = state.view?.members.find((m) => m.name === leader)?.data.timeline;
   if (!s?.inRecovery || typeof leaderTimeline !== 'number' || leaderTimeline <= s.timeline) return false;
   if (Date.now() - state.divergenceCheckedAt < FORK_CHECK_INTERVAL_MS) return false;
   state.divergenceCheckedAt = Date.now();
+  // The timeline reported from the last restartpoint lags a replay that already switched to the
+  // leader's timeline (after pg_rewind, or a restart before the receiver connects); the minimum
+  // recovery point's timeline follows the replay. Without this, a rewound or merely restarted
+  // replica would look diverged (and be rewound again, or cloned again).
+  const replayTimeline = await withConnection(pg.localEndpoint(), async (c) =>
+    Number((await c.query<{ t: number | null }>('SELECT min_recovery_end_timeline AS t FROM pg_control_recovery()')).rows[0]?.t ?? 0),
+  ).catch(() => 0);
+  if (replayTimeline >= leaderTimeline) return false;
   const a = state.config.postgresql.authentication;
   const user = a.rewind ?? a.superuser;
   const file = `pg_wal/${leaderTimeline.toString(16).toUpperCase().padStart(8, '0')}.history`;

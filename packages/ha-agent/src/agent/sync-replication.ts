@@ -70,6 +70,8 @@ export class SyncReplication {
       key: key ? { leader: key.value.leader, standbys: syncStandbysOf(key.value), modRevision: key.modRevision } : undefined,
       members: view.members.map((m) => ({ name: m.name, nosync: m.data.tags?.nosync === true })),
       replication: s.replication,
+      maximumLagOnSyncnode: state.dynamic.maximumLagOnSyncnode,
+      primaryLsn: s.walPosition,
     });
     if (plan.kind === 'disable') {
       if (plan.resetNames) await pg.setSynchronousStandbyNames(undefined, primary);
@@ -82,6 +84,11 @@ export class SyncReplication {
     }
     let revision = plan.keyRevision;
     if (plan.clearKeyFirst) {
+      if (plan.revokeFrom !== undefined && plan.lagging.includes(plan.revokeFrom)) {
+        logger.warn(
+          `${plan.revokeFrom} lags more than maximum_lag_on_syncnode (${state.dynamic.maximumLagOnSyncnode} bytes): swapping the synchronous standby`,
+        );
+      }
       if (plan.revokeFrom !== undefined) logger.info(`Removing synchronous privilege from ${plan.revokeFrom}`);
       if (!(await dcs.setSync({ leader: me, sync_standby: null }, revision))) return;
       revision = (await dcs.loadCluster()).sync?.modRevision ?? 0;

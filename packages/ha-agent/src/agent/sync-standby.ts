@@ -6,6 +6,37 @@ export interface SyncStandbyChoice {
   picked: string | undefined;
   /** `picked` when PostgreSQL already reports it as `sync` (commits wait for it): only then may the `sync` key name it. */
   confirmed: string | undefined;
+  /** Streaming members left out for lagging more than `maximum_lag_on_syncnode`. */
+  lagging: string[];
+}
+
+/** What `pickSyncStandby` needs for `maximum_lag_on_syncnode`. */
+export interface SyncnodeLag {
+  /** `maximum_lag_on_syncnode`, bytes; 0 or less (Patroni's default -1) = no limit. */
+  maximumLagOnSyncnode?: number | undefined;
+  /** The primary's WAL flush position: the reference when a single standby streams. */
+  primaryLsn?: number | undefined;
+}
+
+/**
+ * The standbys within `maximum_lag_on_syncnode` (Patroni's `SyncHandler.current_state`): their
+ * position (`lsn`) trails the most advanced standby's, or the primary's when only one streams, by
+ * no more than the limit. A standby whose position is unknown is left out when a limit is set.
+ *
+ * @example
+ * ```ts
+ * import { withinSyncnodeLag } from '@pgtools/ha-agent/internals';
+ * withinSyncnodeLag([{ application_name: 'node2', lsn: 100 }, { application_name: 'node3', lsn: 900 }], { maximumLagOnSyncnode: 500 });
+ * // [{ application_name: 'node3', lsn: 900 }]
+ * ```
+ */
+export function withinSyncnodeLag<R extends { lsn?: number | undefined }>(rows: R[], lag: SyncnodeLag): R[] {
+  const limit = lag.maximumLagOnSyncnode ?? -1;
+  if (limit <= 0) return rows;
+  const known = rows.flatMap((r) => (r.lsn === undefined ? [] : [r.lsn]));
+  const reference = known.length > 1 ? Math.max(...known) : lag.primaryLsn;
+  if (reference === undefined) return rows;
+  return rows.filter((r) => r.lsn !== undefined && reference - r.lsn <= limit);
 }
 
 /**
@@ -21,22 +52,26 @@ export interface SyncStandbyChoice {
  *   me: 'node1', current: undefined,
  *   members: [{ name: 'node2' }, { name: 'node3', nosync: true }],
  *   replication: [{ usename: 'replicator', application_name: 'node2', client_addr: null, state: 'streaming', sync_state: 'async', sync_priority: 0 }],
- * }); // { picked: 'node2', confirmed: undefined }
+ * }); // { picked: 'node2', confirmed: undefined, lagging: [] }
  * ```
  */
-export function pickSyncStandby(input: {
-  me: string;
-  current: string | undefined;
-  members: Array<{ name: string; nosync?: boolean }>;
-  replication: PgStatus['replication'];
-}): SyncStandbyChoice {
+export function pickSyncStandby(
+  input: {
+    me: string;
+    current: string | undefined;
+    members: Array<{ name: string; nosync?: boolean }>;
+    replication: PgStatus['replication'];
+  } & SyncnodeLag,
+): SyncStandbyChoice {
   const eligible = new Set(input.members.filter((m) => m.name !== input.me && !m.nosync).map((m) => m.name));
-  const streaming = input.replication.filter((r) => r.state === 'streaming' && eligible.has(r.application_name));
+  const candidates = input.replication.filter((r) => r.state === 'streaming' && eligible.has(r.application_name));
+  const streaming = withinSyncnodeLag(candidates, input);
+  const lagging = candidates.filter((r) => !streaming.includes(r)).map((r) => r.application_name);
   const rank = (r: PgStatus['replication'][number]): number => (r.sync_state === 'sync' ? 0 : r.sync_state === 'potential' ? 1 : 2);
   const ordered = [...streaming].sort((a, b) => rank(a) - rank(b) || a.application_name.localeCompare(b.application_name));
   const row = streaming.find((r) => r.application_name === input.current) ?? ordered[0];
-  if (!row) return { picked: undefined, confirmed: undefined };
-  return { picked: row.application_name, confirmed: row.sync_state === 'sync' ? row.application_name : undefined };
+  if (!row) return { picked: undefined, confirmed: undefined, lagging };
+  return { picked: row.application_name, confirmed: row.sync_state === 'sync' ? row.application_name : undefined, lagging };
 }
 
 /**
@@ -84,6 +119,8 @@ export type SyncPlan =
       picked: string | undefined;
       /** PostgreSQL already reports `picked` as `sync`. */
       confirmed: boolean;
+      /** Streaming members passed over for `maximum_lag_on_syncnode`. */
+      lagging: string[];
     };
 
 /**
@@ -99,21 +136,30 @@ export type SyncPlan =
  * // { kind: 'disable', resetNames: true, deleteKeyAt: undefined }
  * ```
  */
-export function planSyncReplication(input: {
-  me: string;
-  synchronousMode: boolean;
-  strict: boolean;
-  /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
-  namesSet: boolean;
-  key: SyncKeyFacts | undefined;
-  members: Array<{ name: string; nosync?: boolean }>;
-  replication: PgStatus['replication'];
-}): SyncPlan {
+export function planSyncReplication(
+  input: {
+    me: string;
+    synchronousMode: boolean;
+    strict: boolean;
+    /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
+    namesSet: boolean;
+    key: SyncKeyFacts | undefined;
+    members: Array<{ name: string; nosync?: boolean }>;
+    replication: PgStatus['replication'];
+  } & SyncnodeLag,
+): SyncPlan {
   const { me, key } = input;
   const mine = key?.leader === me;
   if (!input.synchronousMode) return { kind: 'disable', resetNames: input.namesSet, deleteKeyAt: mine ? key?.modRevision : undefined };
   const current = mine ? key?.standbys[0] : undefined;
-  const choice = pickSyncStandby({ me, current, members: input.members, replication: input.replication });
+  const choice = pickSyncStandby({
+    me,
+    current,
+    members: input.members,
+    replication: input.replication,
+    maximumLagOnSyncnode: input.maximumLagOnSyncnode,
+    primaryLsn: input.primaryLsn,
+  });
   if (mine && choice.picked === current) return { kind: 'keep', names: synchronousStandbyNames(current, input.strict) };
   return {
     kind: 'assign',
@@ -123,5 +169,6 @@ export function planSyncReplication(input: {
     names: synchronousStandbyNames(choice.picked, input.strict),
     picked: choice.picked,
     confirmed: choice.picked !== undefined && choice.confirmed === choice.picked,
+    lagging: choice.lagging,
   };
 }

@@ -61,6 +61,13 @@ export function toDecisionView(view: DcsView): ClusterView {
   if (view.leader) out.leader = view.leader.name;
   if (view.initialize !== undefined) out.initialize = view.initialize;
   if (view.status) out.optime = view.status.value.optime;
+  const history = view.history?.value;
+  if (history) {
+    // Patroni's Cluster.timeline: the last switch's timeline + 1, 1 for an empty list.
+    const last = history.at(-1)?.[0];
+    const timeline = last === undefined ? 1 : Number(last) + 1;
+    if (Number.isInteger(timeline)) out.timeline = timeline;
+  }
   const fo = view.failover?.value;
   if (fo && (fo.leader || fo.member)) {
     const req: FailoverRequest = {};

@@ -8,8 +8,37 @@ export interface Credentials {
   password?: string;
 }
 
+/**
+ * The rewind and timeline settings of the dynamic configuration that `parseDynamicConfig` does
+ * not read itself (Patroni's defaults: patroni/global_config.py and patroni/postgresql/rewind.py).
+ */
+export interface DynamicRewindSettings {
+  /** `check_timeline`: a member whose timeline is behind the cluster's (the `history` key) may not become leader. */
+  checkTimeline: boolean;
+  /**
+   * `primary_stop_timeout` (alias `master_stop_timeout`), seconds: in synchronous mode, how long a
+   * demoting primary's stop may take before it is forced. 0 = wait as usual.
+   */
+  primaryStopTimeout: number;
+  /** `maximum_lag_on_syncnode`, bytes: a synchronous standby lagging more is swapped out. 0 or less = never. */
+  maximumLagOnSyncnode: number;
+}
+
+/** `postgresql.remove_data_directory_on_diverged_timelines` of the dynamic configuration. */
+export interface DynamicPostgresqlRewind {
+  /** A replica whose timeline diverged from the leader's, when pg_rewind cannot be used, is cloned again. */
+  removeDataDirectoryOnDivergedTimelines: boolean;
+}
+
+/** The rewind keys a node's own `postgresql:` section sets (absent = the dynamic value applies). */
+export interface LocalRewindOverrides {
+  usePgRewind?: boolean;
+  removeDataDirectoryOnRewindFailure?: boolean;
+  removeDataDirectoryOnDivergedTimelines?: boolean;
+}
+
 /** The dynamic part of the configuration: `bootstrap.dcs`, later the etcd `config` key. */
-export interface DynamicConfig {
+export interface DynamicConfig extends DynamicRewindSettings {
   /** Leader key TTL, seconds. Default 30. */
   ttl: number;
   /** HA loop period, seconds. Default 10. */
@@ -22,7 +51,7 @@ export interface DynamicConfig {
   primaryStartTimeout: number;
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
-  postgresql: {
+  postgresql: DynamicPostgresqlRewind & {
     usePgRewind: boolean;
     useSlots: boolean;
     /** When pg_rewind fails, empty the data dir and clone again (else the node stays stopped). */
@@ -125,6 +154,8 @@ export interface HaConfig {
     callbacks?: CallbackCommands;
     /** `create_replica_methods`, their sections and `basebackup` options (default: pg_basebackup). */
     replica?: ReplicaConfig;
+    /** `use_pg_rewind` and the `remove_data_directory_on_*` keys set here: they win over the dynamic ones (`effectiveDynamic`). */
+    rewindOverrides?: LocalRewindOverrides;
   };
   watchdog: {
     mode: 'off' | 'automatic' | 'required';

@@ -9,6 +9,7 @@ import { commandWords } from './command-config.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
 import type { Credentials, DynamicConfig, HaConfig, ParsedConfig } from './config-types.js';
+import { parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } from './rewind-config.js';
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
 import { parseTags } from './tags-config.js';
@@ -158,10 +159,12 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const synchronousMode = s.bool('synchronous_mode') ?? false;
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   s.value('pause');
+  const rewind = parseDynamicRewind(s);
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
   const removeDataDirectoryOnRewindFailure = pg.bool('remove_data_directory_on_rewind_failure') ?? false;
+  const pgRewind = parseDynamicPostgresqlRewind(pg);
   const params = parameters(pg, 'parameters');
   const recoveryConf = parseRecoveryConf(pg);
   const pgHba = pg.stringList('pg_hba');
@@ -182,10 +185,12 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     primaryStartTimeout,
     synchronousMode,
     synchronousModeStrict,
+    ...rewind,
     postgresql: {
       usePgRewind,
       useSlots,
       removeDataDirectoryOnRewindFailure,
+      ...pgRewind,
       parameters: params,
       ...(recoveryConf ? { recoveryConf } : {}),
       ...(pgHba ? { pgHba } : {}),
@@ -335,6 +340,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
   postgresql.replica = parseReplicaConfig(p);
+  const rewindOverrides = parseLocalRewind(p);
+  if (rewindOverrides) postgresql.rewindOverrides = rewindOverrides;
   p.unknownKeys(warnings);
 
   const w = top.section('watchdog');

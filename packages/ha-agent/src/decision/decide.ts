@@ -2,7 +2,7 @@ import type { DecisionInput } from './decision-input.js';
 import { member, myWalPosition, probeHealthy, probeOf } from './facts.js';
 import type { HaAction } from './ha-action.js';
 import { failoverTags } from './failover-tags.js';
-import { decideRace, missedLeaderRestart } from './race.js';
+import { candidateTimelineOk, decideRace, missedLeaderRestart } from './race.js';
 import { upstreamOf } from './upstream.js';
 
 /**
@@ -179,15 +179,29 @@ function startTooSoon(input: DecisionInput): HaAction | undefined {
 /**
  * Whether this node must be rewound (or cloned again) before it can follow `leader` (Patroni's
  * `_handle_rewind_or_reinitialize`), with `use_pg_rewind` on: a data dir that ran as a primary,
- * or a replica that replayed past the leader's fork. After a failed pg_rewind the data dir is
- * emptied when `remove_data_directory_on_rewind_failure` allows it, else it stays stopped and the
+ * or a replica that replayed past the leader's fork. With it off and
+ * `remove_data_directory_on_diverged_timelines` on, a replica past the fork is cloned again. After
+ * a failed pg_rewind the data dir is emptied when `remove_data_directory_on_rewind_failure` (or
+ * `remove_data_directory_on_diverged_timelines`, as Patroni's `Rewind.execute`) allows it, else it stays stopped and the
  * rewind is tried again at the next regular cycle (not the one the failure wakes at once). A leader
  * whose address is unknown cannot be rewound from: undefined, the node starts or follows as before.
  */
 function decideRewind(input: DecisionInput, leader: string): HaAction | undefined {
   const { local, config: cfg } = input;
   const me = cfg.name;
-  if (!cfg.usePgRewind || member(input, leader)?.connUrl === undefined) return undefined;
+  const reclone = cfg.removeDataDirectoryOnDivergedTimelines === true;
+  if ((!cfg.usePgRewind && !reclone) || member(input, leader)?.connUrl === undefined) return undefined;
+  if (!cfg.usePgRewind) {
+    // Without pg_rewind only a divergence seen in the leader's timeline history re-clones (Patroni
+    // checks timeline and position against it too); a data dir that merely may have diverged starts
+    // as a replica first, and is checked once it runs.
+    if (!local.postgresRunning || !local.replayedPastFork) return undefined;
+    return {
+      kind: 'reinitialize',
+      leader,
+      message: `reinitializing due to diverged timelines: I (${me}) replayed WAL that ${leader}'s timeline history does not contain and pg_rewind is off (remove_data_directory_on_diverged_timelines is set)`,
+    };
+  }
   if (local.mayHaveDiverged) {
     const failedAt = local.rewindFailedAt;
     if (failedAt === undefined) {
@@ -197,11 +211,12 @@ function decideRewind(input: DecisionInput, leader: string): HaAction | undefine
         message: `rewinding before following ${leader}: this data directory ran as a primary and may hold WAL ${leader} never saw`,
       };
     }
-    if (cfg.removeDataDirectoryOnRewindFailure) {
+    if (cfg.removeDataDirectoryOnRewindFailure || reclone) {
+      const key = cfg.removeDataDirectoryOnRewindFailure ? 'remove_data_directory_on_rewind_failure' : 'remove_data_directory_on_diverged_timelines';
       return {
         kind: 'reinitialize',
         leader,
-        message: `pg_rewind failed and remove_data_directory_on_rewind_failure is set: removing the data directory to clone it again from ${leader}`,
+        message: `pg_rewind failed and ${key} is set: removing the data directory to clone it again from ${leader}`,
       };
     }
     if (input.now - failedAt < (cfg.loopWait * 1000) / 2) {
@@ -356,7 +371,7 @@ function switchoverFromLeader(input: DecisionInput, runningPrimary: boolean): Ha
   const reference = Math.max(myWalPosition(input), cluster.optime ?? 0);
   const healthy = names.filter((n) => {
     const p = probeOf(input, n);
-    return probeHealthy(p) && reference - (p.walPosition ?? 0) <= cfg.maximumLagOnFailover;
+    return probeHealthy(p) && reference - (p.walPosition ?? 0) <= cfg.maximumLagOnFailover && candidateTimelineOk(input, p);
   });
   if (healthy.length === 0) return undefined;
   return { kind: 'do_switchover', candidate: fo.candidate, message: 'manual failover: demoting myself' };

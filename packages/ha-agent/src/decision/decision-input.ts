@@ -45,6 +45,11 @@ export interface ClusterView {
   initialize?: string;
   /** `status.optime`: the leader's last reported WAL position, bytes. */
   optime?: number;
+  /**
+   * The cluster's timeline (Patroni's `Cluster.timeline`): the last `history` line's timeline + 1,
+   * 1 for an empty history; undefined (0) without a `history` key.
+   */
+  timeline?: number;
 }
 
 /** What this node's PostgreSQL looks like right now. */
@@ -130,6 +135,13 @@ export interface DecisionConfig {
   removeDataDirectoryOnRewindFailure?: boolean;
   /** A `create_replica_methods` method has `no_leader`: an empty node may be made without a leader. */
   canCloneWithoutLeader?: boolean;
+  /**
+   * `postgresql.remove_data_directory_on_diverged_timelines`: a data dir seen to diverge from the
+   * leader's timeline is cloned again when pg_rewind is off (or failed).
+   */
+  removeDataDirectoryOnDivergedTimelines?: boolean;
+  /** `check_timeline`: a replica on a timeline older than the cluster's does not race for leader. */
+  checkTimeline?: boolean;
 }
 
 /** What a member answered to `GET /patroni` (see `probeFromPatroniStatus`). */
@@ -142,6 +154,8 @@ export interface PeerProbe {
   state?: string;
   /** max(received, replayed) on a replica, the current location on a primary. */
   walPosition?: number;
+  /** The timeline it reports (`check_timeline`). */
+  timeline?: number;
   nofailover?: boolean;
   /** Its `failover_priority` (Patroni's reading of its tags); 1 when it publishes none. */
   failoverPriority?: number;

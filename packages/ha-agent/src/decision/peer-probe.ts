@@ -33,5 +33,7 @@ export function probeFromPatroniStatus(name: string, body: unknown): PeerProbe {
   if (role !== undefined) probe.role = role;
   if (typeof b.state === 'string') probe.state = b.state;
   if (walPosition !== undefined) probe.walPosition = walPosition;
+  const timeline = num(b.timeline);
+  if (timeline !== undefined) probe.timeline = timeline;
   return probe;
 }

@@ -1,4 +1,4 @@
-import type { DecisionInput } from './decision-input.js';
+import type { DecisionInput, PeerProbe } from './decision-input.js';
 import { isPrimaryRole, member, myWalPosition, probe, probeHealthy, probeOf } from './facts.js';
 import { failoverTags } from './failover-tags.js';
 import type { HaAction } from './ha-action.js';
@@ -59,7 +59,15 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
       );
     if (probeHealthy(probeOf(input, fo.candidate))) return lose(`manual failover to ${fo.candidate} in progress`);
   }
-  if (runningPrimary) return win('');
+  if (runningPrimary) {
+    // Patroni checks this whatever check_timeline says: a primary whose lease expired while another
+    // member was promoted must not take the key back over that promotion.
+    const clusterTimeline = cluster.timeline ?? 0;
+    if ((input.local.timeline ?? 0) < clusterTimeline) {
+      return lose(`my timeline ${input.local.timeline ?? 'unknown'} is behind last known cluster timeline ${clusterTimeline}`);
+    }
+    return win('');
+  }
 
   // The optime the leader published may be older than its last restart's writes. In synchronous
   // mode the sync key already guarantees them (a listed standby confirmed every commit).
@@ -77,6 +85,8 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
       `my wal position ${myWal} is behind the last leader position ${leaderPosition} by more than maximum_lag_on_failover (${cfg.maximumLagOnFailover})`,
     );
   }
+  const behind = timelineBehind(input);
+  if (behind) return lose(behind);
   if (others.length > 0 && input.peerProbes === undefined)
     return probe(
       others.map((m) => m.name),
@@ -110,4 +120,27 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
     }
   }
   return win('');
+}
+
+/**
+ * `check_timeline` (Patroni's `_is_healthiest_node`): a replica that cannot tell its timeline, or
+ * whose timeline is older than the cluster's (the `history` key), must not become leader: it
+ * would promote a history the cluster already left. Undefined = the check passes or is off.
+ */
+export function timelineBehind(input: DecisionInput): string | undefined {
+  if (!input.config.checkTimeline) return undefined;
+  const mine = input.local.timeline;
+  const clusterTimeline = input.cluster.timeline ?? 0;
+  if (mine === undefined) return 'I cannot figure out my timeline (check_timeline is set)';
+  if (mine < clusterTimeline) return `my timeline ${mine} is behind last known cluster timeline ${clusterTimeline} (check_timeline is set)`;
+  return undefined;
+}
+
+/**
+ * `check_timeline` for a switchover candidate (Patroni's `is_failover_possible`): its probe must
+ * report a timeline, not older than the cluster's. True when the check is off.
+ */
+export function candidateTimelineOk(input: DecisionInput, p: PeerProbe): boolean {
+  if (!input.config.checkTimeline) return true;
+  return p.timeline !== undefined && p.timeline > 0 && p.timeline >= (input.cluster.timeline ?? 0);
 }

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@pgtools/core';
 import type { CustomBootstrap } from '../config/bootstrap-config.js';
+import { commandWords } from '../config/command-config.js';
+import type { HaConfig } from '../config/config-types.js';
 import { shlexSplit } from '../config/shlex-split.js';
 import type { PgEndpoint } from './pg-connection.js';
 import type { RunAs } from './run-binary.js';
@@ -157,4 +159,27 @@ export async function tidyRestoredDataDir(dataDir: string, keepExistingRecoveryC
   const kept = lines.filter((line) => !RECOVERY_SETTINGS.has(/^\s*([a-z_]+)\s*=/i.exec(line)?.[1]?.toLowerCase() ?? ''));
   // writeFile keeps the file's owner and mode.
   if (kept.length !== lines.length) await writeFile(auto, kept.join('\n'));
+}
+
+/**
+ * Patroni's `before_stop`: run, and waited for, before PostgreSQL is stopped; its exit code does
+ * not change the stop (Patroni logs it).
+ *
+ * @example
+ * ```ts
+ * import { runBeforeStop } from '@pgtools/ha-agent/internals';
+ * await runBeforeStop(config, undefined, logger);
+ * ```
+ */
+export async function runBeforeStop(
+  config: HaConfig,
+  runAs: RunAs | undefined,
+  logger: Logger,
+  onExit?: (info: { script: 'before_stop'; code: number | null; signal: string | null }) => void,
+): Promise<void> {
+  const command = config.postgresql.beforeStop;
+  if (!command) return;
+  const exit = await runScript(commandWords('postgresql.before_stop', command), { runAs, logger, label: 'before_stop' });
+  logger.info(`before_stop script \`${command}\` exited with ${exit.code ?? exit.signal}`);
+  onExit?.({ script: 'before_stop', code: exit.code, signal: exit.signal });
 }

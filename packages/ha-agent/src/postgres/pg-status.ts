@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import pg from 'pg';
+import type { PgEndpoint } from './pg-connection.js';
 
 /** One snapshot of a running server, read in a single round trip. */
 export interface PgStatus {
@@ -25,7 +26,19 @@ export interface PgStatus {
   /** Replica: a `restore_command` is set (it can recover from the archive without streaming). */
   restoreCommand?: boolean;
   /** Primary: `pg_stat_replication`. */
-  replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+  replication: Array<{
+    usename: string;
+    application_name: string;
+    client_addr: string | null;
+    state: string;
+    sync_state: string;
+    sync_priority: number;
+    /**
+     * What a commit waits for on that standby (Patroni's `_ReplicaList` sort column): `replay_lsn`
+     * under synchronous_commit remote_apply, `write_lsn` under remote_write, else `flush_lsn`, bytes.
+     */
+    lsn?: number;
+  }>;
 }
 
 const STATUS_SQL = `
@@ -48,7 +61,9 @@ SELECT r.rec AS in_recovery,
   LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
 const REPLICATION_SQL = `
-SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority
+SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority,
+       (CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN replay_lsn WHEN 'remote_write' THEN write_lsn ELSE flush_lsn END
+        - '0/0')::text AS lsn
   FROM pg_stat_replication ORDER BY application_name`;
 
 const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
@@ -97,8 +112,48 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
   }
   if (row.start_time instanceof Date) status.postmasterStartTime = row.start_time;
   if (!inRecovery) {
-    const rep = await client.query<PgStatus['replication'][number]>(REPLICATION_SQL);
-    status.replication = rep.rows;
+    const rep = await client.query<Omit<PgStatus['replication'][number], 'lsn'> & { lsn: string | null }>(REPLICATION_SQL);
+    status.replication = rep.rows.map(({ lsn, ...r }) => {
+      const n = num(lsn);
+      return n === undefined ? r : { ...r, lsn: n };
+    });
   }
   return status;
+}
+
+/**
+ * The timeline a server is on, from `IDENTIFY_SYSTEM` over a replication connection (Patroni's
+ * `get_replica_timeline`): on a standby it is the timeline replay has reached, which the last
+ * restartpoint (`pg_control_checkpoint()`) and a stopped WAL receiver do not tell. Undefined when
+ * the server cannot be asked.
+ *
+ * @example
+ * ```ts
+ * import { identifyTimeline } from '@pgtools/ha-agent/internals';
+ * await identifyTimeline({ host: '127.0.0.1', port: 5432, user: 'replicator' }); // 3
+ * ```
+ */
+export async function identifyTimeline(endpoint: PgEndpoint, timeoutMs = 3000): Promise<number | undefined> {
+  // `replication` is a startup parameter node-postgres passes on; its types do not list it.
+  const config = {
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    database: endpoint.database ?? 'postgres',
+    connectionTimeoutMillis: timeoutMs,
+    application_name: 'pgtools-ha-agent',
+    replication: 'true',
+    ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
+  } as pg.ClientConfig;
+  const client = new pg.Client(config);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const res = await client.query<{ timeline: number | string }>('IDENTIFY_SYSTEM');
+    return num(res.rows[0]?.timeline);
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

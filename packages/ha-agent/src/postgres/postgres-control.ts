@@ -8,13 +8,12 @@ import { effectiveAuthFiles, writeAuthFiles } from './auth-files.js';
 import { createBootstrapUsers, initdb, prepareDataDir, setSuperuserPassword } from './bootstrap-cluster.js';
 import { emptyDir, rewind } from './clone-and-rewind.js';
 import { createReplicaFor, usableMethods, type ReplicaCreationEvent } from './create-replica.js';
-import { commandWords } from '../config/command-config.js';
-import { runScript } from './bootstrap-scripts.js';
+import { runBeforeStop } from './bootstrap-scripts.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { singleUserRecovery } from './single-user-recovery.js';
 import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
-import { queryStatus, type PgStatus } from './pg-status.js';
+import { identifyTimeline, queryStatus, type PgStatus } from './pg-status.js';
 import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
 import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
@@ -115,14 +114,15 @@ export class PostgresControl {
     return { host: h, port, user: su.username, password: su.password };
   }
 
+  /** The timeline replay has reached (`IDENTIFY_SYSTEM` as the replication user); undefined when it cannot be asked. */
+  async replayTimeline(): Promise<number | undefined> {
+    const r = this.config.postgresql.authentication.replication;
+    return identifyTimeline({ ...this.localEndpoint(), user: r.username, password: r.password });
+  }
+
   /** No data directory, or one without PG_VERSION. */
   async dataDirEmpty(): Promise<boolean> {
-    try {
-      const entries = await readdir(this.dataDir);
-      return entries.length === 0 || !entries.includes('PG_VERSION');
-    } catch {
-      return true;
-    }
+    return !(await readdir(this.dataDir).catch(() => [] as string[])).includes('PG_VERSION');
   }
 
   async controlData(): Promise<ControlData | undefined> {
@@ -158,10 +158,7 @@ export class PostgresControl {
     await ensureInclude(this.dataDir, this.runAs);
   }
 
-  /**
-   * While a custom bootstrap runs, pg_hba.conf holds only these lines (Patroni's local trust for
-   * the superuser, whose password in a restored cluster is unknown); undefined ends that.
-   */
+  /** During a custom bootstrap pg_hba.conf holds only these lines (the restored passwords are unknown); undefined ends it. */
   setBootstrapHba(lines: string[] | undefined): void {
     this.bootstrapHba = lines;
   }
@@ -292,19 +289,17 @@ export class PostgresControl {
     this.options.onStarted?.({ pid: pm.pid, adopted });
   }
 
-  /** Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running. */
-  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<boolean> {
+  /**
+   * Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running.
+   * After `timeoutMs` the stop is forced (immediate, then SIGKILL) and `onForced` is told.
+   */
+  async stop(mode: StopMode = 'fast', timeoutMs = 60_000, onForced?: () => void): Promise<boolean> {
     const pm = this.pm;
     if (!pm?.isRunning) return false;
-    // Patroni's before_stop, waited for; never before an immediate stop (a lost lease or a fence:
-    // a script must not keep a second primary running).
-    const beforeStop = this.config.postgresql.beforeStop;
-    if (beforeStop && mode !== 'immediate') {
-      const exit = await runScript(commandWords('postgresql.before_stop', beforeStop), { runAs: this.runAs, logger: this.logger, label: 'before_stop' });
-      this.options.onScriptExit?.({ script: 'before_stop', code: exit.code, signal: exit.signal });
-    }
+    // Never before an immediate stop (a lost lease, a fence): a script must not keep a second primary running.
+    if (mode !== 'immediate') await runBeforeStop(this.config, this.runAs, this.logger, this.options.onScriptExit);
     this.stopping = true;
-    await pm.stop(mode, timeoutMs);
+    if (!(await pm.stop(mode, timeoutMs))) onForced?.();
     return true;
   }
 
@@ -333,8 +328,8 @@ export class PostgresControl {
     if (await this.configure({ standby: false })) this.pm?.signal('SIGHUP');
   }
 
-  async checkpoint(): Promise<void> {
-    await withConnection(this.localEndpoint(), (c) => c.query('CHECKPOINT'), 60_000);
+  async checkpoint(timeoutMs = 60_000): Promise<void> {
+    await withConnection(this.localEndpoint(), (c) => c.query('CHECKPOINT'), timeoutMs);
   }
 
   /** Re-reads the configuration files (SIGHUP to the postmaster). */

@@ -181,9 +181,9 @@ export class Postmaster extends EventEmitter<{ exit: [code: number | null, signa
 
   /**
    * Stops the postmaster with `mode` and waits; after `timeoutMs` escalates to immediate, then SIGKILL,
-   * because an agent that cannot stop its server cannot demote it either.
+   * because an agent that cannot stop its server cannot demote it either. False = it had to escalate.
    */
-  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<void> {
+  async stop(mode: StopMode = 'fast', timeoutMs = 60_000): Promise<boolean> {
     const waitFor = async (ms: number): Promise<boolean> => {
       let timer: NodeJS.Timeout | undefined;
       const t = new Promise<false>((r) => {
@@ -194,10 +194,11 @@ export class Postmaster extends EventEmitter<{ exit: [code: number | null, signa
       return ok;
     };
     this.signal(STOP_SIGNAL[mode]);
-    if (await waitFor(timeoutMs)) return;
+    if (await waitFor(timeoutMs)) return true;
     this.signal('SIGQUIT');
-    if (await waitFor(10_000)) return;
+    if (await waitFor(10_000)) return false;
     this.signal('SIGKILL');
     await waitFor(10_000);
+    return false;
   }
 }
