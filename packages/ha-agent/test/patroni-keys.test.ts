@@ -155,6 +155,8 @@ const SUPPORTED: Record<string, unknown> = {
 
 const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
   'bootstrap.dcs.synchronous_mode': [true, 'quorum'],
+  'postgresql.config_base_name': ['postgresql', 'pg'],
+  'watchdog.driver': ['default', 'testing'],
   'bootstrap.dcs.synchronous_node_count': [1, 2],
   'bootstrap.dcs.failsafe_mode': [false, true],
   'bootstrap.dcs.slots': [{}, { cdc: { type: 'logical', database: 'app', plugin: 'pgoutput' } }],

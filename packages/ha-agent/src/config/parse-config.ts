@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { PgToolsError } from '@pgtools/core';
 import { parseBootstrapScripts } from './bootstrap-config.js';
@@ -74,7 +75,7 @@ function hostList(section: Section, urlHost?: string): string[] {
   const single = section.string('host');
   if (single) hosts.push(single);
   if (urlHost) hosts.push(urlHost);
-  hosts = hosts.map((h) => h.trim()).filter(Boolean);
+  hosts = [...new Set(hosts.map((h) => h.trim()).filter(Boolean))];
   if (hosts.length === 0) throw invalid(section.key('hosts'), 'is required (etcd3.hosts, etcd3.host or etcd3.url)');
   return hosts.map((h, i) => {
     const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?$/.exec(h);
@@ -309,7 +310,8 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   const postgresql: HaConfig['postgresql'] = {
     listen: hostPort(p, 'listen'),
     connectAddress: hostPort(p, 'connect_address'),
-    dataDir: p.requiredString('data_dir'),
+    // Relative paths are from the agent's working directory, as in Patroni; every binary runs with cwd /.
+    dataDir: resolve(p.requiredString('data_dir')),
     authentication: rewind ? { superuser, replication, rewind } : { superuser, replication },
     parameters: parameters(p, 'parameters'),
   };
@@ -319,7 +321,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     ['pgpass', 'pgpass'],
   ] as const) {
     const v = p.string(key);
-    if (v !== undefined) postgresql[field] = v;
+    if (v !== undefined) postgresql[field] = key === 'bin_dir' ? v : resolve(v);
   }
   const recoveryConf = parseRecoveryConf(p);
   if (recoveryConf) postgresql.recoveryConf = recoveryConf;

@@ -1,4 +1,6 @@
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { PgToolsError, quoteIdent, quoteLiteral } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
@@ -34,8 +36,25 @@ export async function prepareDataDir(dataDir: string, runAs?: RunAs): Promise<vo
 export async function initdb(config: HaConfig, dynamic: DynamicConfig, options: { binDir: string; runAs?: RunAs | undefined }): Promise<void> {
   const dataDir = config.postgresql.dataDir;
   await prepareDataDir(dataDir, options.runAs);
-  const args = ['-D', dataDir, `--username=${config.postgresql.authentication.superuser.username}`, ...config.bootstrap.initdb];
-  await runBinary('initdb', args, { binDir: options.binDir, runAs: options.runAs, timeoutMs: 300_000 });
+  const su = config.postgresql.authentication.superuser;
+  const args = ['-D', dataDir, `--username=${su.username}`, ...config.bootstrap.initdb];
+  // The superuser gets its password from initdb (--pwfile, as Patroni does): the pg_hba.conf written
+  // next may ask for it before the agent's first connection could set it.
+  const tempDir = su.password === undefined ? undefined : await mkdtemp(join(tmpdir(), 'pgtools-initdb-'));
+  try {
+    if (tempDir !== undefined && su.password !== undefined) {
+      const pwfile = join(tempDir, 'pwfile');
+      await writeFile(pwfile, su.password, { mode: 0o600 });
+      if (options.runAs) {
+        await chown(tempDir, options.runAs.uid, options.runAs.gid);
+        await chown(pwfile, options.runAs.uid, options.runAs.gid);
+      }
+      args.push(`--pwfile=${pwfile}`);
+    }
+    await runBinary('initdb', args, { binDir: options.binDir, runAs: options.runAs, timeoutMs: 300_000 });
+  } finally {
+    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+  }
   await writeBootstrapAuthFiles(config, dynamic, options.runAs);
 }
 
