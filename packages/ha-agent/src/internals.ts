@@ -78,3 +78,4 @@ export type { CallbackRunnerOptions } from './agent/callback-runner.js';
 export { PostgresCallbacks } from './agent/postgres-callbacks.js';
 export type { PostgresCallbacksOptions } from './agent/postgres-callbacks.js';
 export { singleUserRecovery } from './postgres/single-user-recovery.js';
+export { defaultSocketDir, localEndpoint, localHost } from './postgres/local-address.js';

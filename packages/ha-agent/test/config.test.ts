@@ -274,3 +274,15 @@ describe('recovery_conf', () => {
     );
   });
 });
+
+describe('pg_ctl_timeout', () => {
+  it('bounds a stop: the local value wins over the dynamic one, Patroni default 60 s', async () => {
+    const { PostgresControl } = await import('../src/index.js');
+    const local = parseConfig(`${MINIMAL}  pg_ctl_timeout: 15\nbootstrap:\n  dcs:\n    postgresql: {pg_ctl_timeout: 90}\n`, NOENV).config;
+    expect(new PostgresControl({ config: local }).ctlTimeoutMs).toBe(15_000);
+    const dynamicOnly = parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    postgresql: {pg_ctl_timeout: 90}\n`, NOENV).config;
+    expect(new PostgresControl({ config: dynamicOnly }).ctlTimeoutMs).toBe(90_000);
+    expect(new PostgresControl({ config: parseConfig(MINIMAL, NOENV).config }).ctlTimeoutMs).toBe(60_000);
+    expect(refusal(() => parseConfig(`${MINIMAL}  pg_ctl_timeout: soon\n`, NOENV)).message).toMatch(/^postgresql\.pg_ctl_timeout: must be an integer/);
+  });
+});

@@ -154,3 +154,18 @@ describe('writeManagedConf recovery settings', () => {
     }
   });
 });
+
+describe('localHost (Patroni resolve_connection_addresses)', () => {
+  it.each([
+    ['0.0.0.0:5432', undefined, false, '127.0.0.1'],
+    ['*:5432', '/run/pg', false, '127.0.0.1'],
+    ['[::]:5432', undefined, false, '::1'],
+    ['10.0.0.5,127.0.0.1:5432', undefined, false, '10.0.0.5'],
+    ['0.0.0.0:5432', '@abstract, /run/pg, /tmp', true, '/run/pg'],
+    ['0.0.0.0:5432', '..', true, '127.0.0.1'],
+    ['0.0.0.0:5432', undefined, true, '/default'],
+  ] as const)('%s dirs=%s socket=%s -> %s', async (listen, dirs, socket, expected) => {
+    const { localHost } = await import('../src/internals.js');
+    expect(localHost(listen, dirs, socket, '/default')).toBe(expected);
+  });
+});

@@ -59,6 +59,11 @@ export interface DynamicConfig extends DynamicRewindSettings {
     parameters: Record<string, string | number | boolean>;
     /** `recovery_conf`: extra recovery settings for replicas (the local section's replaces this one). */
     recoveryConf?: Record<string, string | number | boolean>;
+    /** `use_unix_socket` / `use_unix_socket_repl` (the local ones win). */
+    useUnixSocket?: boolean;
+    useUnixSocketRepl?: boolean;
+    /** `pg_ctl_timeout`, seconds: how long a fast stop may take before it is forced (the local one wins). */
+    pgCtlTimeout?: number;
     /** `pg_hba`: the lines of pg_hba.conf (the local `postgresql.pg_hba` wins). */
     pgHba?: string[];
     /** `pg_ident`: the lines of pg_ident.conf (the local `postgresql.pg_ident` wins). */
@@ -134,6 +139,11 @@ export interface HaConfig {
     binDir?: string;
     configDir?: string;
     pgpass?: string;
+    /** `use_unix_socket` / `use_unix_socket_repl`: the agent's own superuser / replication connections use the socket. */
+    useUnixSocket?: boolean;
+    useUnixSocketRepl?: boolean;
+    /** `pg_ctl_timeout`, seconds: replaces the dynamic one. */
+    pgCtlTimeout?: number;
     /** `pre_promote`: run after taking the leader key, before promoting; non-zero gives the key back. */
     prePromote?: string;
     /** `before_stop`: run, and waited for, before the agent stops PostgreSQL (not the emergency stops). */

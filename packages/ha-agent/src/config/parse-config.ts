@@ -170,6 +170,9 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const recoveryConf = parseRecoveryConf(pg);
   const pgHba = pg.stringList('pg_hba');
   const pgIdent = pg.stringList('pg_ident');
+  const pgCtlTimeout = pg.int('pg_ctl_timeout', { min: 0 });
+  const useUnixSocket = pg.bool('use_unix_socket');
+  const useUnixSocketRepl = pg.bool('use_unix_socket_repl');
   pg.unknownKeys(warnings);
   s.unknownKeys(warnings);
   if (loopWait + 2 * retryTimeout > ttl) {
@@ -196,6 +199,9 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
       ...(recoveryConf ? { recoveryConf } : {}),
       ...(pgHba ? { pgHba } : {}),
       ...(pgIdent ? { pgIdent } : {}),
+      ...(pgCtlTimeout !== undefined ? { pgCtlTimeout } : {}),
+      ...(useUnixSocket !== undefined ? { useUnixSocket } : {}),
+      ...(useUnixSocketRepl !== undefined ? { useUnixSocketRepl } : {}),
     },
   };
 }
@@ -333,6 +339,15 @@ export function parseConfig(text: string, env: Record<string, string | undefined
     if (command === undefined || command === null) continue;
     commandWords(p.key(key), command);
     postgresql[field] = command as string;
+  }
+  const pgCtlTimeout = p.int('pg_ctl_timeout', { min: 0 });
+  if (pgCtlTimeout !== undefined) postgresql.pgCtlTimeout = pgCtlTimeout;
+  for (const [key, field] of [
+    ['use_unix_socket', 'useUnixSocket'],
+    ['use_unix_socket_repl', 'useUnixSocketRepl'],
+  ] as const) {
+    const v = p.bool(key);
+    if (v !== undefined) postgresql[field] = v;
   }
   if (p.has('proxy_address')) postgresql.proxyAddress = hostPort(p, 'proxy_address');
   const pgHba = p.stringList('pg_hba');

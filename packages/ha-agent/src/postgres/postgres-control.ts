@@ -11,6 +11,7 @@ import { createReplicaFor, usableMethods, type ReplicaCreationEvent } from './cr
 import { runBeforeStop } from './bootstrap-scripts.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { singleUserRecovery } from './single-user-recovery.js';
+import { localEndpoint } from './local-address.js';
 import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
 import { identifyTimeline, queryStatus, type PgStatus } from './pg-status.js';
@@ -18,7 +19,7 @@ import { Postmaster, readPidFile, type StopMode } from './postmaster.js';
 import { reapLeftovers } from './postmaster-leftovers.js';
 import { dropSlots, ensureSlots, slotNameFor } from './replication-slots.js';
 import { checkPgBinaries, DEFAULT_BIN_DIR, type RunAs } from './run-binary.js';
-import { fileParameters, forcedSettings, splitHostPort } from './server-settings.js';
+import { fileParameters, forcedSettings } from './server-settings.js';
 import { checkListenAddress } from './listen-check.js';
 import { isAlive } from './process-alive.js';
 
@@ -84,6 +85,11 @@ export class PostgresControl {
     this.authFilesApplied = JSON.stringify(effectiveAuthFiles(this.config, this.dynamic));
   }
 
+  /** `pg_ctl_timeout` (Patroni's default 60 s): how long a stop may take before it is forced. */
+  get ctlTimeoutMs(): number {
+    return (this.config.postgresql.pgCtlTimeout ?? this.dynamic.postgresql.pgCtlTimeout ?? 60) * 1000;
+  }
+
   get binDir(): string {
     return this.config.postgresql.binDir ?? DEFAULT_BIN_DIR;
   }
@@ -106,18 +112,14 @@ export class PostgresControl {
     this.dynamic = dynamic;
   }
 
-  /** How the agent connects to its own server. */
-  localEndpoint(): PgEndpoint {
-    const { host, port } = splitHostPort(this.config.postgresql.listen);
-    const su = this.config.postgresql.authentication.superuser;
-    const h = host === '' || host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host.split(',')[0]!.trim();
-    return { host: h, port, user: su.username, password: su.password };
+  /** How the agent connects to its own server: as the superuser, or the replication user (`use_unix_socket[_repl]`). */
+  localEndpoint(as: 'superuser' | 'replication' = 'superuser'): PgEndpoint {
+    return localEndpoint(this.config, this.dynamic, as);
   }
 
   /** The timeline replay has reached (`IDENTIFY_SYSTEM` as the replication user); undefined when it cannot be asked. */
   async replayTimeline(): Promise<number | undefined> {
-    const r = this.config.postgresql.authentication.replication;
-    return identifyTimeline({ ...this.localEndpoint(), user: r.username, password: r.password });
+    return identifyTimeline(this.localEndpoint('replication'));
   }
 
   /** No data directory, or one without PG_VERSION. */
@@ -293,7 +295,7 @@ export class PostgresControl {
    * Stops the postmaster (`fast` by default) and waits for it to exit; false when none was running.
    * After `timeoutMs` the stop is forced (immediate, then SIGKILL) and `onForced` is told.
    */
-  async stop(mode: StopMode = 'fast', timeoutMs = 60_000, onForced?: () => void): Promise<boolean> {
+  async stop(mode: StopMode = 'fast', timeoutMs = this.ctlTimeoutMs, onForced?: () => void): Promise<boolean> {
     const pm = this.pm;
     if (!pm?.isRunning) return false;
     // Never before an immediate stop (a lost lease, a fence): a script must not keep a second primary running.
