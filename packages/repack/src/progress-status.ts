@@ -69,14 +69,15 @@ export async function removeInterruptedProgress(client: pg.ClientBase, toolSchem
 
 /**
  * Drops the progress table when no row is left in it, so that nothing of a finished run stays
- * behind. Never waits: a run writing its row (or anyone else holding a lock on it) keeps the table,
- * and so does a role that does not own it. Outside any transaction of the caller's.
+ * behind. Waits at most 100 ms for the table's lock: a table still in use stays, and so does one
+ * owned by another role. Outside any transaction of the caller's.
  */
 export async function dropProgressIfEmpty(client: pg.ClientBase, toolSchema: string, logger: Logger): Promise<void> {
   if (!(await hasProgressTable(client, toolSchema))) return;
   const sql = buildDropProgressIfEmptySql(toolSchema);
   try {
     await client.query('BEGIN');
+    await client.query(sql.timeout);
     await client.query(sql.lock);
     const { rows } = await client.query<{ empty: boolean }>(sql.empty);
     if (rows[0]?.empty) await client.query(sql.drop);

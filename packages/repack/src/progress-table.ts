@@ -148,14 +148,16 @@ export function buildProgressStatusSql(toolSchema: string): string {
 }
 
 /**
- * Drops the progress table when no row is left, so that a finished run leaves nothing behind.
- * Run in one transaction after taking the lock without waiting (`NOWAIT`: a run that is writing its
- * row keeps the table; a later run creates it again).
+ * Statements that drop the progress table when no row is left, so that a finished run leaves
+ * nothing behind. Run in one transaction: the lock waits at most 100 ms (`--status` and the other
+ * runs' writes hold the table for well under a millisecond; a longer wait would hold up their writes
+ * queued behind it), and a table still in use or not empty stays.
  */
-export function buildDropProgressIfEmptySql(toolSchema: string): { lock: string; empty: string; drop: string } {
+export function buildDropProgressIfEmptySql(toolSchema: string): { timeout: string; lock: string; empty: string; drop: string } {
   const table = quoteQualified(toolSchema, PROGRESS_TABLE);
   return {
-    lock: `LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE NOWAIT`,
+    timeout: `SELECT pg_catalog.set_config('lock_timeout', '100ms', true)`,
+    lock: `LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`,
     empty: `SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`,
     drop: `DROP TABLE ${table}`,
   };
