@@ -56,6 +56,8 @@ export interface CliOptions {
   swap: SwapMode;
   json: boolean;
   cleanup: boolean;
+  /** `--status`: print the repacks running in the database (their progress rows), then exit. */
+  status: boolean;
   ifBloatedPct: number | undefined;
   maxReplicaLag: string | undefined;
   maxRate: number | undefined;
@@ -100,6 +102,7 @@ const spec = {
   swap: { type: 'string' },
   json: { type: 'boolean' },
   cleanup: { type: 'boolean' },
+  status: { type: 'boolean' },
   'if-bloated': { type: 'string' },
   'max-replica-lag': { type: 'string' },
   'max-rate': { type: 'string' },
@@ -224,6 +227,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     swap,
     json: values.json ?? false,
     cleanup: values.cleanup ?? false,
+    status: values.status ?? false,
     ifBloatedPct: ifBloated,
     maxReplicaLag: values['max-replica-lag'],
     maxRate: values['max-rate'] === undefined ? undefined : nonNegativeNumber('--max-rate', values['max-rate'], 0),
@@ -266,7 +270,11 @@ pgtools options:
       --swap=MODE           auto (default), catalog (superuser; keeps the table OID)
                             or rename (table owner; moves dependent objects)
       --json                print one JSON document with per-table results
-      --cleanup             remove leftovers of an interrupted run, then exit
+      --cleanup             remove leftovers of an interrupted run (and its progress
+                            row), then exit
+      --status              show the repacks running in DBNAME (table, phase, rows
+                            copied, log backlog, ETA, PID; "interrupted" when the run
+                            is gone), then exit; with --json as one JSON document
       --if-bloated=PCT      only repack tables with at least PCT% reclaimable space
       --max-replica-lag=LAG pause while a standby lags more than LAG (bytes or duration)
       --max-rate=ROWS       cap the copy and apply at ROWS rows per second

@@ -8,6 +8,7 @@ import {
   parseOrderBy,
   parseReplicaLag,
   planRepack,
+  readProgress,
   repack,
   repackIndexes,
   resolveSwapMode,
@@ -25,6 +26,7 @@ import { verbosityOf } from './elevel.js';
 import { allowInvalidIndexes, findInvalidIndexes } from './invalid-indexes.js';
 import { checkPrivileges } from './privileges.js';
 import { createRenderer } from './render.js';
+import { statusLines } from './status.js';
 
 /** Thrown codes that mean "fix the command line or point it elsewhere" (exit 2) rather than a failed run. */
 const USAGE_CODES = [
@@ -53,6 +55,7 @@ export function checkCombinations(o: CliOptions): void {
     if (o.schemas.length > 0) throw new UsageError('cannot repack specific schema(s) in all databases');
     if (o.indexes.length > 0) throw new UsageError('cannot repack specific index(es) in all databases');
   }
+  if (o.status && (o.cleanup || o.all || o.dryRun)) throw new UsageError('--status cannot be combined with --cleanup, --all or --dry-run');
   if (o.onlyIndexes && o.tables.length === 0 && o.parentTables.length === 0) {
     throw new UsageError('cannot repack all indexes of database, specify the table(s) via --table (-t) or --parent-table (-I)');
   }
@@ -143,6 +146,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    if (options.status) {
+      const rows = await readProgress(db);
+      process.stdout.write(options.json ? `${JSON.stringify({ tables: rows }, null, 2)}\n` : `${statusLines(rows).join('\n')}\n`);
+      return EXIT.ok;
+    }
     if (options.cleanup) {
       const report = await cleanupLeftovers(db, { waitTimeoutMs: options.waitTimeoutSec * 1000, logger });
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -113,6 +113,16 @@ describe('checkCombinations', () => {
   });
 });
 
+describe('--status', () => {
+  it('takes DBNAME and --json, and refuses flags that do something else', () => {
+    const o = parseCliArgs(['--status', '--json', 'app']);
+    expect(o).toMatchObject({ status: true, json: true, connection: { dbname: 'app' } });
+    expect(parseCliArgs([]).status).toBe(false);
+    expect(() => checkCombinations(o)).not.toThrow();
+    for (const other of ['--cleanup', '-a', '-N']) expect(() => checkCombinations(parseCliArgs(['--status', other]))).toThrow(UsageError);
+  });
+});
+
 describe('connectionConfig', () => {
   const base = { dbname: undefined, host: undefined, port: undefined, user: undefined, password: 'auto' as const };
   it('accepts a URI as DBNAME', () => {

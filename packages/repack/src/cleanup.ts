@@ -3,6 +3,7 @@ import { findCaptures, dropCapture } from '@pgtools/cdc';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
 import { shadowTableName } from './names.js';
+import { dropProgressIfEmpty, removeInterruptedProgress } from './progress-status.js';
 
 export interface CleanupReport {
   removed: string[];
@@ -11,7 +12,8 @@ export interface CleanupReport {
 }
 
 /**
- * Removes what interrupted repacks left behind (capture triggers, log tables, shadow tables),
+ * Removes what interrupted repacks left behind (capture triggers, log tables, shadow tables,
+ * progress rows),
  * skipping anything that belongs to a run still holding its advisory lock.
  *
  * @example
@@ -84,6 +86,9 @@ export async function cleanupLeftovers(
         await releaseAdvisoryTableLock(client, oid);
       }
     }
+    // Progress rows of runs that are gone (killed in the middle); the table goes once it is empty.
+    report.removed.push(...(await removeInterruptedProgress(client, toolSchema, options.tableOid)));
+    await dropProgressIfEmpty(client, toolSchema, logger);
     return report;
   } finally {
     await source.release(client);

@@ -77,3 +77,10 @@ function unechoQueries(client: pg.ClientBase): void {
     delete c[ORIGINAL_QUERY];
   }
 }
+
+/** The settings of an open connection, to open another one like it (the DDL guard, the progress board). */
+export function clientConfigOf(client: pg.ClientBase): pg.ClientConfig {
+  const c = client as unknown as { connectionParameters: pg.ClientConfig & { password?: unknown } };
+  const p = c.connectionParameters;
+  return { host: p.host, port: p.port, user: p.user, database: p.database, password: p.password as string | undefined, ssl: p.ssl };
+}

@@ -25,3 +25,5 @@ export type { RepackEvent, PhaseName, SessionInfo } from './events.js';
 export type { RepackResult, TableResult, PhaseTiming } from './result.js';
 export { REPACK_OUTCOMES, STATUS_EXIT, ELIGIBILITY_CODES, outcomeOf, exitCodeOf } from './outcomes.js';
 export type { OutcomeCode, TableStatus } from './outcomes.js';
+export { readProgress } from './progress-status.js';
+export type { ProgressRow } from './progress-table.js';

@@ -4,6 +4,7 @@ import type { TableResult } from './result.js';
 import type { RepackTarget } from './targets.js';
 import { Throttle } from './throttle.js';
 import { TableRun } from './table-run.js';
+import type { ProgressBoard } from './progress-board.js';
 import { runPrecheck } from './phases/precheck.js';
 import { runSetup, takeAdvisoryLock } from './phases/setup.js';
 import { runCopy } from './phases/copy.js';
@@ -17,8 +18,8 @@ import { runCleanup } from './phases/cleanup.js';
  * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
  * The phases run in order; the pause points between them are where the fault tests stop a run.
  */
-export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions): Promise<TableResult> {
-  const run = await TableRun.open(source, target, opts);
+export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, board?: ProgressBoard): Promise<TableResult> {
+  const run = await TableRun.open(source, target, opts, board);
   try {
     const workPid = await run.prepareWork();
     const pre = await runPrecheck(run);

@@ -1,4 +1,5 @@
-import type { PoolOrConfig } from '@pgtools/core';
+import { silentLogger, type PoolOrConfig } from '@pgtools/core';
+import { ProgressBoard } from './progress-board.js';
 import { connectionSource } from './connections.js';
 import { resolveOptions, type RepackOptions } from './options.js';
 import { repackOneTable } from './repack-table.js';
@@ -33,6 +34,7 @@ import { checkSource } from './server-version.js';
 export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<RepackResult> {
   const opts = resolveOptions(options);
   const source = connectionSource(db, opts.onQuery);
+  const board = new ProgressBoard({ toolSchema: opts.toolSchema, applicationName: opts.applicationName, logger: opts.logger ?? silentLogger });
   try {
     await checkSource(source);
     const targets = await resolveTargets(source, options, opts.toolSchema);
@@ -46,10 +48,11 @@ export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<
         tables.push(skipped);
         continue;
       }
-      tables.push(await repackOneTable(source, target, opts));
+      tables.push(await repackOneTable(source, target, opts, board));
     }
     return { tables, exitCode: exitCodeOf(tables) };
   } finally {
+    await board.close();
     await source.end();
   }
 }

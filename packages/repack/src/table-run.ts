@@ -10,6 +10,9 @@ import type { RepackTarget } from './targets.js';
 import { outcomeOf } from './outcomes.js';
 import { cleanupAfterFailure } from './leftovers.js';
 import { toSession } from './session-info.js';
+import { clientConfigOf } from './connections.js';
+import type { ProgressBoard, TableProgress } from './progress-board.js';
+import { progressApplicationName } from './progress-table.js';
 
 export interface QualifiedName {
   schema: string;
@@ -46,6 +49,11 @@ export class TableRun {
   shadow: QualifiedName | undefined;
   advisoryHeld = false;
   private guard: Connection | undefined;
+  /** This run's row in the progress table, when progress is recorded. */
+  private progress: TableProgress | undefined;
+  /** The `application_name` each connection of the run was last given. */
+  private readonly labels = new Map<Connection, string>();
+  private currentPhase: PhaseName = 'precheck';
   private workBroken = false;
   private guardBroken = false;
   private readonly ddlController = new AbortController();
@@ -58,6 +66,7 @@ export class TableRun {
     readonly work: Connection,
     private readonly started: number,
     result: TableResult,
+    private readonly board: ProgressBoard | undefined,
   ) {
     this.result = result;
     this.logger = opts.logger ?? silentLogger;
@@ -69,15 +78,16 @@ export class TableRun {
   }
 
   /** Opens the work connection; a failure to connect throws (it is not a table-level problem). */
-  static async open(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions): Promise<TableRun> {
+  static async open(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, board?: ProgressBoard): Promise<TableRun> {
     const result = emptyTableResult(target.display);
     result.mode = 'table';
     const started = Date.now();
     const work = await source.connect();
-    return new TableRun(source, target, opts, work, started, result);
+    return new TableRun(source, target, opts, work, started, result, board);
   }
 
   emit(event: RepackEvent): void {
+    this.progress?.onEvent(event);
     try {
       this.opts.onEvent?.(event);
     } catch (err) {
@@ -106,6 +116,7 @@ export class TableRun {
 
   async phase<T>(name: PhaseName, fn: () => Promise<T>): Promise<T> {
     this.checkAbort();
+    await this.label(name);
     this.emit({ type: 'phase-start', table: this.display, phase: name });
     const t0 = Date.now();
     // Recorded in start order: cleanup and analyze run side by side and may end either way round.
@@ -117,6 +128,29 @@ export class TableRun {
       timing.ms = Date.now() - t0;
       this.emit({ type: 'phase-end', table: this.display, phase: name, ms: timing.ms });
     }
+  }
+
+  /** `application_name` of this run's connections in a phase: `pgtools-repack <schema.table> <phase>`. */
+  appName(phase: string): string {
+    return progressApplicationName(this.opts.applicationName, this.target.schema, this.target.name, phase);
+  }
+
+  /**
+   * Renames the run's connections for a new phase, so pg_stat_activity shows what each is doing.
+   * Both are idle when a phase starts, except the guard when the analyze starts: it is busy with
+   * the cleanup, and keeps that name.
+   */
+  private async label(phase: PhaseName): Promise<void> {
+    this.currentPhase = phase;
+    const name = this.appName(phase);
+    const rename = async (c: Connection): Promise<void> => {
+      if (this.labels.get(c) === name) return;
+      this.labels.set(c, name);
+      await c.query("SELECT pg_catalog.set_config('application_name', $1, false)", [name]);
+    };
+    const { guard } = this;
+    const guardToo = guard !== undefined && !this.guardBroken && phase !== 'analyze';
+    await Promise.all([this.workBroken ? undefined : rename(this.work), guardToo ? rename(guard) : undefined]);
   }
 
   /** Lock library events of one purpose (setup, swap) as our events, recording who was cancelled or terminated. */
@@ -139,12 +173,15 @@ export class TableRun {
   /** Sets up the work connection; returns its backend PID. */
   async prepareWork(): Promise<number> {
     const workPid = await backendPid(this.work);
-    await prepareSession(this.work, { applicationName: this.opts.applicationName });
+    const name = this.appName(this.currentPhase);
+    await prepareSession(this.work, { applicationName: name });
+    this.labels.set(this.work, name);
     // Copy every row whatever the policies say: with row_security off PostgreSQL raises an error
     // instead of silently filtering rows for a non-superuser owner. Asynchronous commit for this
     // connection's bulk transactions (copy, apply batches): nothing it commits is worth anything
     // without the swap, and the swap's own synchronous commit (on the guard) flushes all WAL before it.
     await this.work.query('SET row_security = off; SET synchronous_commit = off');
+    this.progress = await this.board?.begin(this.work, workPid, this.target);
     return workPid;
   }
 
@@ -154,7 +191,9 @@ export class TableRun {
     client.on('error', () => {
       this.guardBroken = true;
     });
-    await prepareSession(client, { applicationName: this.opts.applicationName });
+    const name = this.appName(this.currentPhase);
+    await prepareSession(client, { applicationName: name });
+    this.labels.set(client, name);
     return { client, pid: await backendPid(client) };
   }
 
@@ -169,7 +208,7 @@ export class TableRun {
       guardPid,
       relations: [table],
       action: opts.onDdl === 'cancel' ? 'cancel' : 'report',
-      applicationName: `${opts.applicationName} ddl-guard`,
+      applicationName: this.appName('ddl-guard'),
       logger: this.logger,
       onEvent: (e) => {
         if (e.type === 'ddl-cancelled') {
@@ -230,6 +269,7 @@ export class TableRun {
     }
     if (guard) await this.source.release(guard, this.guardBroken);
     await this.source.release(this.work, this.workBroken);
+    await this.progress?.end();
     result.totalMs = Date.now() - this.started;
   }
 }
@@ -237,10 +277,4 @@ export class TableRun {
 async function backendPid(client: pg.ClientBase): Promise<number> {
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   return rows[0]!.pid;
-}
-
-function clientConfigOf(client: pg.ClientBase): pg.ClientConfig {
-  const c = client as unknown as { connectionParameters: pg.ClientConfig & { password?: unknown } };
-  const p = c.connectionParameters;
-  return { host: p.host, port: p.port, user: p.user, database: p.database, password: p.password as string | undefined, ssl: p.ssl };
 }

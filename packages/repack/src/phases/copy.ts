@@ -131,7 +131,16 @@ async function copyInOneStatement(run: TableRun, info: TableInfo, throttle: Thro
   if (expected !== undefined) {
     const { rows: at } = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
     sampler = sampleWalProgress({
-      connect: () => connections.connect(),
+      connect: async () => {
+        const c = await connections.connect();
+        try {
+          await c.query("SELECT pg_catalog.set_config('application_name', $1, false)", [run.appName('copy')]);
+        } catch (err) {
+          await connections.release(c, true);
+          throw err;
+        }
+        return c;
+      },
       release: (c, broken) => connections.release(c, broken),
       startLsn: at[0]!.lsn,
       expectedBytes: expected,

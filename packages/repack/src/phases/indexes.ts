@@ -39,7 +39,7 @@ export async function runIndexes(run: TableRun, table: QualifiedName, shadow: Qu
     );
     const ordered = [...definitions].sort((a, b) => (sizes.get(b.originalIndex.oid) ?? 0) - (sizes.get(a.originalIndex.oid) ?? 0));
     const jobs = Math.min(opts.jobs ?? (source.spare?.() === false ? 1 : DEFAULT_JOBS), ordered.length);
-    await buildInParallel(source, work, ordered, jobs, opts.applicationName, build, await workerBudget(work, jobs));
+    await buildInParallel(source, work, ordered, jobs, run.appName('indexes'), build, await workerBudget(work, jobs));
     return pairs;
   });
 }
@@ -85,7 +85,7 @@ async function buildInParallel<T>(
     for (let i = 1; i < jobs; i++) {
       const c = await source.connect();
       extra.push(c);
-      await prepareSession(c, { applicationName: `${applicationName} index-build` });
+      await prepareSession(c, { applicationName });
       await c.query('SET synchronous_commit = off');
       if (workers) await setWorkers(c, String(workers.perBuild));
     }
