@@ -11,7 +11,7 @@ export { pickSyncStandby, synchronousStandbyNames, planSyncReplication, withinSy
 export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts, SyncnodeLag } from './agent/sync-standby.js';
 export { slotRetention, slotPlan, MEMBER_SLOTS_TTL_MS } from './agent/slot-retention.js';
 export type { SlotRetention, SlotPlan } from './agent/slot-retention.js';
-export { failoverTags } from './decision/failover-tags.js';
+export { failoverTags, syncTags } from './decision/failover-tags.js';
 export type { FailoverTags } from './decision/failover-tags.js';
 export { upstreamOf } from './decision/upstream.js';
 export type { UpstreamMember } from './decision/upstream.js';

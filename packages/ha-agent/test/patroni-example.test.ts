@@ -101,6 +101,7 @@ describe("Patroni's example configuration (postgres0.yml)", () => {
         expect(config.postgresql.prePromote).toBe('/path/to/pre_promote.sh');
         expect(config.restapi).toMatchObject({ certfile: '/etc/ssl/certs/ssl-cert-snakeoil.pem', authentication: { username: 'username' } });
         expect(config.tags.failover_priority).toBe(1);
+        expect(config.tags.sync_priority).toBe(1);
         break;
       } catch (err) {
         if (!(err instanceof PgToolsError)) throw err;
@@ -110,6 +111,6 @@ describe("Patroni's example configuration (postgres0.yml)", () => {
         doc.deleteIn(key.split('.'));
       }
     }
-    expect(refused.sort()).toEqual(['bootstrap.dcs.standby_cluster', 'citus', 'postgresql.krbsrvname', 'raft', 'tags.sync_priority']);
+    expect(refused.sort()).toEqual(['bootstrap.dcs.standby_cluster', 'citus', 'postgresql.krbsrvname', 'raft']);
   });
 });

@@ -155,6 +155,7 @@ const SUPPORTED: Record<string, unknown> = {
   'tags.nosync': true,
   'tags.replicatefrom': 'n3',
   'tags.failover_priority': 2,
+  'tags.sync_priority': 2,
   'tags.nostream': false,
   'tags.<tag>': 'eu-west-1a',
 };

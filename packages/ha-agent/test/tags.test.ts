@@ -227,3 +227,53 @@ describe('replicationFacts: the real upstream, from pg_stat_wal_receiver', () =>
     expect(replicationFacts(replica(over))).toEqual(expected);
   });
 });
+
+describe('sync_priority', () => {
+  const row = (name: string, sync_state = 'async') => ({
+    usename: 'replicator',
+    application_name: name,
+    client_addr: null,
+    state: 'streaming',
+    sync_state,
+    sync_priority: 0,
+  });
+
+  it('is read like failover_priority: 0 means nosync, nosync wins a conflict with a warning, and both are published', async () => {
+    const { syncTags, publishedTags } = await import('../src/internals.js');
+    expect(syncTags({ sync_priority: 0 })).toEqual({ nosync: true, syncPriority: 0 });
+    expect(syncTags({ nosync: false, sync_priority: 0 })).toEqual({ nosync: false, syncPriority: 0 });
+    expect(syncTags({})).toEqual({ nosync: false, syncPriority: 1 });
+    const { config, warnings } = withTags('  nosync: false\n  sync_priority: 0\n');
+    expect(config.tags.nosync).toBe(false);
+    expect(warnings).toEqual(['tags.sync_priority: 0 conflicts with nosync: false; nosync wins (as in Patroni)']);
+    expect(withTags('  sync_priority: 0\n').config.tags.nosync).toBe(true);
+    expect(publishedTags(withTags('  sync_priority: 3\n').config.tags)).toEqual({ nosync: false, sync_priority: 3 });
+    expect(() => withTags('  sync_priority: high\n')).toThrow(/^tags\.sync_priority: must be an integer >= 0/);
+  });
+
+  it.each([
+    [
+      'the higher priority wins over the name order',
+      [
+        { name: 'a', syncPriority: 1 },
+        { name: 'b', syncPriority: 5 },
+      ],
+      undefined,
+      'b',
+    ],
+    ['priority 0 is never chosen', [{ name: 'a', nosync: true, syncPriority: 0 }, { name: 'b' }], undefined, 'b'],
+    ['the current standby stays against an equal priority', [{ name: 'a' }, { name: 'b' }], 'b', 'b'],
+    ['a higher priority replaces the current standby', [{ name: 'a', syncPriority: 2 }, { name: 'b' }], 'b', 'a'],
+  ] as const)('%s', async (_why, members, current, picked) => {
+    const { pickSyncStandby } = await import('../src/internals.js');
+    const choice = pickSyncStandby({
+      me: 'leader',
+      current,
+      members: [...members],
+      replication: [row('a'), row('b')],
+      maximumLagOnSyncnode: -1,
+      primaryLsn: undefined,
+    } as Parameters<typeof pickSyncStandby>[0]);
+    expect(choice.picked).toBe(picked);
+  });
+});

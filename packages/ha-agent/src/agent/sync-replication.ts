@@ -6,6 +6,7 @@ import type { HaAgentEvent } from './agent-events.js';
 import type { AgentRunState } from './agent-state.js';
 import { planSyncReplication, synchronousStandbyNames } from './sync-standby.js';
 import { syncStandbysOf } from './view-mapping.js';
+import { syncTags } from '../decision/failover-tags.js';
 
 /** How often and how many times the leader polls for its new standby to be reported `sync`: 1.5 s in all, within one loop. */
 const CONFIRM_POLL_MS = 100;
@@ -68,7 +69,7 @@ export class SyncReplication {
       strict: state.dynamic.synchronousModeStrict,
       namesSet: pg.synchronousStandbyNames !== undefined,
       key: key ? { leader: key.value.leader, standbys: syncStandbysOf(key.value), modRevision: key.modRevision } : undefined,
-      members: view.members.map((m) => ({ name: m.name, nosync: m.data.tags?.nosync === true })),
+      members: view.members.map((m) => ({ name: m.name, ...syncTags(m.data.tags) })),
       replication: s.replication,
       maximumLagOnSyncnode: state.dynamic.maximumLagOnSyncnode,
       primaryLsn: s.walPosition,

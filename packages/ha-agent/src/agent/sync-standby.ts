@@ -59,7 +59,7 @@ export function pickSyncStandby(
   input: {
     me: string;
     current: string | undefined;
-    members: Array<{ name: string; nosync?: boolean }>;
+    members: Array<{ name: string; nosync?: boolean; syncPriority?: number }>;
     replication: PgStatus['replication'];
   } & SyncnodeLag,
 ): SyncStandbyChoice {
@@ -68,8 +68,13 @@ export function pickSyncStandby(
   const streaming = withinSyncnodeLag(candidates, input);
   const lagging = candidates.filter((r) => !streaming.includes(r)).map((r) => r.application_name);
   const rank = (r: PgStatus['replication'][number]): number => (r.sync_state === 'sync' ? 0 : r.sync_state === 'potential' ? 1 : 2);
-  const ordered = [...streaming].sort((a, b) => rank(a) - rank(b) || a.application_name.localeCompare(b.application_name));
-  const row = streaming.find((r) => r.application_name === input.current) ?? ordered[0];
+  // Patroni 4.1 sorts by sync_priority first (tags.sync_priority, default 1), then the sync state.
+  const priority = new Map(input.members.map((m) => [m.name, m.syncPriority ?? 1]));
+  const prio = (r: PgStatus['replication'][number]): number => priority.get(r.application_name) ?? 1;
+  const ordered = [...streaming].sort((a, b) => prio(b) - prio(a) || rank(a) - rank(b) || a.application_name.localeCompare(b.application_name));
+  const current = streaming.find((r) => r.application_name === input.current);
+  // The current standby stays unless a higher priority one streams (no flapping between equals).
+  const row = current && ordered[0] && prio(current) >= prio(ordered[0]) ? current : ordered[0];
   if (!row) return { picked: undefined, confirmed: undefined, lagging };
   return { picked: row.application_name, confirmed: row.sync_state === 'sync' ? row.application_name : undefined, lagging };
 }
@@ -144,7 +149,7 @@ export function planSyncReplication(
     /** The agent has set `synchronous_standby_names` (it is not the configuration's). */
     namesSet: boolean;
     key: SyncKeyFacts | undefined;
-    members: Array<{ name: string; nosync?: boolean }>;
+    members: Array<{ name: string; nosync?: boolean; syncPriority?: number }>;
     replication: PgStatus['replication'];
   } & SyncnodeLag,
 ): SyncPlan {

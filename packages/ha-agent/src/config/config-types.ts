@@ -84,6 +84,8 @@ export interface NodeTags {
   nostream?: boolean;
   /** As written (>= 0); higher wins the race at equal WAL position. Default 1. */
   failover_priority?: number;
+  /** Preference as the synchronous standby (Patroni 4.1): higher first, 0 never (`nosync`). Default 1. */
+  sync_priority?: number;
   /** Custom tags, kept as written (they show up in `/patroni` and `?tag_key=` filters). */
   [key: string]: unknown;
 }

@@ -220,7 +220,7 @@ const ROWS: readonly Row[] = [
   ['tags.replicatefrom', S, 'streams from the named member while it runs as a replica, else from the leader'],
   ['tags.nostream', S, 'needs a `restore_command` (in `recovery_conf` or `parameters`)'],
   ['tags.failover_priority', S, 'higher wins the race at equal WAL position; `0` never becomes leader'],
-  ['tags.sync_priority', R, 'synchronous standby priority is not implemented; use `nosync`'],
+  ['tags.sync_priority', S, 'higher is preferred as the synchronous standby; `0` never (like `nosync`)'],
   ['tags.<tag>', S, 'custom tags are published as written'],
 ];
 

@@ -1,10 +1,12 @@
-import { failoverTags } from '../decision/failover-tags.js';
+import { failoverTags, syncTags } from '../decision/failover-tags.js';
 import { describe, invalid, type Section } from './config-reader.js';
 import type { NodeTags } from './config-types.js';
 import { patroniKey } from './patroni-keys.js';
 
 /** Tags that are true or false (Patroni's validator: `bool`). */
 const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream'] as const;
+/** Integer tags >= 0 (Patroni 4.1's `failover_priority` and `sync_priority`). */
+const PRIORITY_TAGS: readonly string[] = ['failover_priority', 'sync_priority'];
 
 /**
  * Reads `tags:` (Patroni 4's predefined tags plus custom ones, kept as written). Refused, naming
@@ -26,14 +28,14 @@ const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostre
 export function parseTags(t: Section, name: string, hasRestoreCommand: boolean, warnings: string[]): NodeTags {
   const tags: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
   for (const key of Object.keys(t.raw)) {
-    const value = (BOOL_TAGS as readonly string[]).includes(key) || key === 'failover_priority' || key === 'replicatefrom' ? t.value(key) : undefined;
+    const value = (BOOL_TAGS as readonly string[]).includes(key) || PRIORITY_TAGS.includes(key) || key === 'replicatefrom' ? t.value(key) : undefined;
     if ((BOOL_TAGS as readonly string[]).includes(key)) {
       const v = t.bool(key);
       if (v !== undefined) tags[key] = v;
-    } else if (key === 'failover_priority') {
+    } else if (key === 'failover_priority' || key === 'sync_priority') {
       if (value === null) continue;
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalid(t.key(key), `must be an integer >= 0, got ${describe(value)}`);
-      tags.failover_priority = value;
+      tags[key] = value;
     } else if (key === 'replicatefrom') {
       if (value === null) continue;
       if (typeof value !== 'string' || value.trim() === '') throw invalid(t.key(key), `must be the name of a member, got ${describe(value)}`);
@@ -42,7 +44,7 @@ export function parseTags(t: Section, name: string, hasRestoreCommand: boolean, 
       tags[key] = t.value(key); // a custom tag, published as written
     }
   }
-  t.unknownKeys(warnings); // Patroni tags not read above (sync_priority) go by the key table
+  t.unknownKeys(warnings);
   const hasBool = t.raw.nofailover !== undefined && t.raw.nofailover !== null;
   const priority = tags.failover_priority;
   if (hasBool && priority !== undefined && tags.nofailover !== priority <= 0) {
@@ -51,6 +53,12 @@ export function parseTags(t: Section, name: string, hasRestoreCommand: boolean, 
     );
   }
   tags.nofailover = failoverTags({ nofailover: hasBool ? tags.nofailover : undefined, failover_priority: priority }).nofailover;
+  const hasNosync = t.raw.nosync !== undefined && t.raw.nosync !== null;
+  const syncPriority = tags.sync_priority;
+  if (hasNosync && syncPriority !== undefined && tags.nosync !== syncPriority <= 0) {
+    warnings.push(`${t.key('sync_priority')}: ${syncPriority} conflicts with nosync: ${String(tags.nosync)}; nosync wins (as in Patroni)`);
+  }
+  tags.nosync = syncTags({ nosync: hasNosync ? tags.nosync : undefined, sync_priority: syncPriority }).nosync;
   if (tags.replicatefrom === name) warnings.push(`${t.key('replicatefrom')}: names this member itself; it streams from the leader`);
   if (tags.nostream === true) {
     if (tags.replicatefrom !== undefined) warnings.push(`${t.key('replicatefrom')}: has no effect with nostream: true (this member does not stream)`);
@@ -66,7 +74,7 @@ export function parseTags(t: Section, name: string, hasRestoreCommand: boolean, 
 
 /**
  * The tags a member publishes (member key and `GET /patroni`): those that are not false, plus
- * `nofailover` whenever `failover_priority` is set (Patroni's `_filter_tags`), so that readers
+ * `nofailover` / `nosync` whenever `failover_priority` / `sync_priority` is set (Patroni's `_filter_tags`), so that readers
  * see both.
  *
  * @example
@@ -79,7 +87,7 @@ export function publishedTags(tags: NodeTags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(tags)) {
     if (v === undefined) continue;
-    if (v !== false || (k === 'nofailover' && tags.failover_priority !== undefined)) out[k] = v;
+    if (v !== false || (k === 'nofailover' && tags.failover_priority !== undefined) || (k === 'nosync' && tags.sync_priority !== undefined)) out[k] = v;
   }
   return out;
 }

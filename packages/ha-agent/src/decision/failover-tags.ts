@@ -40,9 +40,32 @@ function boolTag(value: unknown): boolean {
  * ```
  */
 export function failoverTags(tags: Readonly<Record<string, unknown>> | undefined): FailoverTags {
-  const written = tags?.nofailover;
-  const priority = intTag(tags?.failover_priority);
+  const { off, priority } = priorityTag(tags, 'nofailover', 'failover_priority');
+  return { nofailover: off, failoverPriority: priority };
+}
+
+/** Patroni's `_bool_tag` / `_priority_tag` pair: the boolean, when present, wins; priority <= 0 means off. */
+function priorityTag(tags: Readonly<Record<string, unknown>> | undefined, boolName: string, priorityName: string): { off: boolean; priority: number } {
+  const written = tags?.[boolName];
+  const priority = intTag(tags?.[priorityName]);
   const hasBool = written !== undefined && written !== null;
-  const nofailover = hasBool ? boolTag(written) : priority !== undefined && priority <= 0;
-  return { nofailover, failoverPriority: hasBool && boolTag(written) ? 0 : (priority ?? 1) };
+  const off = hasBool ? boolTag(written) : priority !== undefined && priority <= 0;
+  return { off, priority: hasBool && boolTag(written) ? 0 : (priority ?? 1) };
+}
+
+/**
+ * The effective `nosync` and synchronous standby priority of a tags object, read as
+ * `failoverTags` reads `nofailover` / `failover_priority` (Patroni 4.1's `Tags.nosync` and
+ * `Tags.sync_priority`): higher is preferred as the synchronous standby, 0 never.
+ *
+ * @example
+ * ```ts
+ * import { syncTags } from '@pgtools/ha-agent/internals';
+ * syncTags({ sync_priority: 0 }); // { nosync: true, syncPriority: 0 }
+ * syncTags({}); // { nosync: false, syncPriority: 1 }
+ * ```
+ */
+export function syncTags(tags: Readonly<Record<string, unknown>> | undefined): { nosync: boolean; syncPriority: number } {
+  const { off, priority } = priorityTag(tags, 'nosync', 'sync_priority');
+  return { nosync: off, syncPriority: priority };
 }
