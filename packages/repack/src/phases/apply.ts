@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { PgToolsError } from '@pgtools/core';
-import { applyLog, countLog, type CdcObjects } from '@pgtools/cdc';
+import { applyLog, countLog, type CdcObjects, type ColumnSource } from '@pgtools/cdc';
 import { waitForOldSnapshots } from '../snapshots.js';
 import type { Throttle } from '../throttle.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
@@ -16,6 +16,8 @@ export interface ApplyTarget {
   columns: string[];
   /** The shadow has identity columns GENERATED ALWAYS. */
   overridingSystemValue: boolean;
+  /** With `alter`: how each of `columns` is computed from a logged (old-format) row, and the new types of retyped key columns. */
+  mapping: { sources: ColumnSource[]; keyCasts: Array<string | null> } | undefined;
   throttle: Throttle;
 }
 
@@ -29,6 +31,7 @@ export function logApplier(run: TableRun, target: ApplyTarget): ApplyBatch {
       keyColumns: target.keyColumns,
       columns: target.columns,
       overridingSystemValue: target.overridingSystemValue,
+      ...(target.mapping ? { columnSources: target.mapping.sources, keyCasts: target.mapping.keyCasts } : {}),
       batchSize: target.throttle.stepRows(opts.applyBatchSize),
       transaction: inTransaction ? 'caller' : 'own',
     });

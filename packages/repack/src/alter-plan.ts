@@ -1,0 +1,178 @@
+import { PgToolsError, quoteIdent } from '@pgtools/core';
+import type { ColumnSource } from '@pgtools/cdc';
+import type { ColumnChanges } from '@pgtools/swap';
+import type { AlterAction } from './alter-actions.js';
+import type { ColumnInfo } from './table-info.js';
+
+/** Something in the catalog that uses one column of the table (read by `alter-probe.ts`). */
+export interface ColumnDependency {
+  column: string;
+  /** `default`: the column's own default, which goes with it. */
+  kind: 'default' | 'view' | 'foreign-key-in' | 'foreign-key-out' | 'other';
+  /** How the server describes it (`view public.v`, `constraint x on table y`). */
+  what: string;
+}
+
+/** What a plan is worked out from. */
+export interface AlterFacts {
+  display: string;
+  columns: readonly ColumnInfo[];
+  keyColumns: readonly string[];
+  dependencies: readonly ColumnDependency[];
+  /** Columns with grants of their own. */
+  columnsWithGrants: readonly string[];
+}
+
+/** One column of the old → new mapping, in the new table's order, dropped columns last. */
+export interface AlterColumnMapping {
+  /** The column's name (the new table's; a dropped column's old name). */
+  column: string;
+  change: 'kept' | 'retyped' | 'added' | 'dropped';
+  /** What the copy and the log apply write into it, evaluated on the old row: the old column (quoted) or the USING expression; none for added (its default) and dropped columns. */
+  from: string | undefined;
+  oldType: string | undefined;
+  /** As the server prints it once the probe made the new definition; until then as written. */
+  newType: string | undefined;
+}
+
+export interface AlterPlan {
+  actions: AlterAction[];
+  mapping: AlterColumnMapping[];
+  /** The actions as one ALTER TABLE body for the (empty) shadow, every identifier quoted. */
+  shadowSql: string;
+  changes: ColumnChanges;
+  /** Parallel to the key columns: the new type of a retyped key column, or null. */
+  keyCasts: Array<string | null>;
+}
+
+const refused = (display: string, action: AlterAction, why: string): PgToolsError =>
+  new PgToolsError('alter_refused', `--alter ${JSON.stringify(action.text)} on ${display}: ${why}; nothing was changed`);
+
+/**
+ * Checks the actions against the table and works out the new definition's column mapping. Pure.
+ * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
+ * a missing or existing column, a generated column, a key column dropped or given a USING
+ * expression, a retyped or dropped column that a view or a foreign key uses, a dropped column that
+ * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
+ * of its own, and ADD COLUMN ... NOT NULL without a default.
+ *
+ * @example
+ * ```ts
+ * const plan = planAlter(parseAlterActions(['ALTER COLUMN id TYPE bigint']), facts);
+ * plan.shadowSql; // 'ALTER COLUMN "id" TYPE bigint USING NULL'
+ * ```
+ */
+export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan {
+  const { display } = facts;
+  const live = facts.columns.filter((c) => !c.dropped);
+  const byName = new Map(live.map((c) => [c.name, c]));
+  const usedBy = (column: string, kinds: ReadonlyArray<ColumnDependency['kind']>): string[] =>
+    facts.dependencies.filter((d) => d.column === column && kinds.includes(d.kind)).map((d) => d.what);
+  const sql: string[] = [];
+  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[] };
+  const retypedTo = new Map<string, { type: string; using: string | undefined }>();
+  for (const a of actions) {
+    const col = byName.get(a.column);
+    if (a.kind === 'add-column') {
+      if (col) throw refused(display, a, `column ${JSON.stringify(a.column)} already exists`);
+      if (a.notNull && a.default === undefined) throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
+      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${a.notNull ? ' NOT NULL' : ''}`);
+      changes.added.push(a.column);
+      continue;
+    }
+    if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+    if (col.generated || col.virtual) throw refused(display, a, `column ${JSON.stringify(a.column)} is generated (not supported yet)`);
+    const isKey = facts.keyColumns.includes(a.column);
+    if (a.kind === 'drop-column') {
+      if (isKey) throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses`);
+      const users = usedBy(a.column, ['view', 'foreign-key-in', 'foreign-key-out', 'other']);
+      if (users.length > 0) throw refused(display, a, `column ${JSON.stringify(a.column)} is used by ${users.join(', ')}; drop those first`);
+      if (facts.columnsWithGrants.includes(a.column)) throw refused(display, a, `column ${JSON.stringify(a.column)} has grants of its own; revoke them first`);
+      sql.push(`DROP COLUMN ${quoteIdent(a.column)}`);
+      changes.dropped.push(a.column);
+      continue;
+    }
+    if (isKey && a.using !== undefined) {
+      throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses: its type can change, but without USING (by its cast)`);
+    }
+    const views = usedBy(a.column, ['view']);
+    if (views.length > 0) throw refused(display, a, `${views.join(', ')} uses column ${JSON.stringify(a.column)} (recreating views is not supported yet)`);
+    const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
+    if (keys.length > 0) throw refused(display, a, `${keys.join(', ')} uses column ${JSON.stringify(a.column)} (recreating foreign keys is not supported yet)`);
+    // The shadow is empty: its column takes the type without evaluating anything; the copy and the
+    // apply evaluate the user's USING (or the cast) on every old row.
+    sql.push(`ALTER COLUMN ${quoteIdent(a.column)} TYPE ${a.type} USING NULL`);
+    changes.retyped.push(a.column);
+    retypedTo.set(a.column, { type: a.type, using: a.using });
+  }
+  if (changes.dropped.length === live.length) throw refused(display, actions[0]!, 'every column would be dropped');
+  const mapping: AlterColumnMapping[] = [];
+  for (const c of live) {
+    if (changes.dropped.includes(c.name)) continue;
+    const r = retypedTo.get(c.name);
+    mapping.push({
+      column: c.name,
+      change: r ? 'retyped' : 'kept',
+      from: r?.using !== undefined ? `(${r.using})` : quoteIdent(c.name),
+      oldType: c.type,
+      newType: r ? r.type : c.type,
+    });
+  }
+  for (const a of actions) if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
+  for (const name of changes.dropped) mapping.push({ column: name, change: 'dropped', from: undefined, oldType: byName.get(name)?.type, newType: undefined });
+  return {
+    actions,
+    mapping,
+    shadowSql: sql.join(', '),
+    changes,
+    keyCasts: facts.keyColumns.map((k) => (retypedTo.has(k) ? (retypedTo.get(k)?.type ?? null) : null)),
+  };
+}
+
+/**
+ * The sources of the columns the copy and the apply write, for the shadow's writable columns (in
+ * its order): added columns are left out (they take their default, evaluated per row), the others
+ * come from the old column of the same name or from its USING expression. Pure.
+ */
+export function alterSources(plan: AlterPlan, shadowColumns: readonly string[]): { columns: string[]; sources: ColumnSource[] } {
+  const columns: string[] = [];
+  const sources: ColumnSource[] = [];
+  for (const name of shadowColumns) {
+    const m = plan.mapping.find((x) => x.column === name);
+    if (!m || m.change === 'added' || m.change === 'dropped') continue;
+    const action = plan.actions.find((a) => a.kind === 'alter-type' && a.column === name);
+    const using = action?.kind === 'alter-type' ? action.using : undefined;
+    columns.push(name);
+    sources.push(using === undefined ? { column: name } : { expression: using });
+  }
+  return { columns, sources };
+}
+
+/** A source as SQL in a SELECT over the old table (or its expanded row). */
+export function sourceSql(source: ColumnSource): string {
+  return 'column' in source ? quoteIdent(source.column) : `(${source.expression})`;
+}
+
+/**
+ * The old → new mapping as text lines for the dry run and the logs.
+ *
+ * @example
+ * ```ts
+ * mappingLines(plan.mapping); // ['id integer → id bigint', 'note → (dropped)', '(new) → flag boolean DEFAULT']
+ * ```
+ */
+export function mappingLines(mapping: readonly AlterColumnMapping[]): string[] {
+  return mapping.map((m) => {
+    const c = quoteIdent(m.column);
+    switch (m.change) {
+      case 'kept':
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}`;
+      case 'retyped':
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${m.from !== quoteIdent(m.column) ? ` USING ${m.from ?? ''}` : ''}`;
+      case 'added':
+        return `(new) → ${c} ${m.newType ?? '?'} (its default)`;
+      case 'dropped':
+        return `${c} ${m.oldType ?? '?'} → (dropped)`;
+    }
+  });
+}

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { startPostgres, type PgCluster } from '@pgtools/testkit';
+import { planRepack, repack, type PausePoint } from '../src/index.js';
+import { diffTable, startWriter } from './workload.js';
+
+let cluster: PgCluster;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  cluster = await startPostgres({ name: 'repack-alter', settings: { max_connections: 50 } });
+  const db = await cluster.createDatabase();
+  pool = db.pool({ max: 12 });
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+/** The writer's table shape (workload.ts), with an int key and an extra column the writer never touches. */
+async function createTable(name: string, rows: number): Promise<string> {
+  await pool.query(`CREATE TABLE public.${name} (id int PRIMARY KEY, a int, b text, c jsonb, extra text DEFAULT 'x')`);
+  await pool.query(`CREATE INDEX ON public.${name} (a)`);
+  await pool.query(`INSERT INTO public.${name} (id, a, b, c) SELECT g, g % 1000, 'row ' || g, jsonb_build_object('g', g) FROM generate_series(1, $1::int) g`, [rows]);
+  await pool.query(`VACUUM ANALYZE public.${name}`);
+  return `public.${name}`;
+}
+
+async function columnTypes(table: string): Promise<Record<string, string>> {
+  const { rows } = await pool.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [table],
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, r.type]));
+}
+
+/** Objects the tool left in its schema, and capture triggers on user tables. */
+async function leftovers(): Promise<string[]> {
+  const { rows } = await pool.query<{ what: string }>(
+    `SELECT c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgtools'
+     UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '!pgtools%'`,
+  );
+  return rows.map((r) => r.what);
+}
+
+/** Slows every phase boundary so the writer's changes land in the copy, the apply and the swap's drain. */
+const slow: (point: PausePoint) => Promise<void> = () => new Promise((r) => setTimeout(r, 150));
+
+describe('repack --alter', () => {
+  it('changes an int primary key to bigint under a concurrent writer', async () => {
+    const q = await createTable('orders', 20_000);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const started = Date.now();
+    const result = await repack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN id TYPE bigint'],
+      switchThreshold: 5,
+      applyBatchSize: 50,
+      copyChunkPages: 8,
+      pausePoint: slow,
+    });
+    const ended = Date.now();
+    await writer.stop();
+    const t = result.tables[0]!;
+    expect(t.message ?? '').toBe('');
+    expect(t.status).toBe('repacked');
+    expect(t.swap).toBe('rename');
+    expect(writer.errors).toEqual([]);
+    expect(writer.commits.filter((c) => c > started && c < ended).length).toBeGreaterThan(10);
+    expect(t.log.entries).toBeGreaterThan(0);
+    expect(await diffTable(pool, q, writer.expected)).toEqual([]);
+    expect(await columnTypes(q)).toEqual({ id: 'bigint', a: 'integer', b: 'text', c: 'jsonb', extra: 'text' });
+    expect(t.alter?.find((m) => m.column === 'id')).toMatchObject({ change: 'retyped', oldType: 'integer', newType: 'bigint' });
+    // The primary key and the other index came along, valid, on the new column type.
+    const { rows: idx } = await pool.query(`SELECT indexrelid::regclass::text AS name, indisprimary, indisvalid FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1`, [q]);
+    expect(idx.map((i) => [i.name, i.indisprimary, i.indisvalid])).toEqual([
+      ['orders_a_idx', false, true],
+      ['orders_pkey', true, true],
+    ]);
+    await pool.query(`INSERT INTO ${q} (id) VALUES (5000000000)`);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('adds a column with a constant default and drops another, under a concurrent writer', async () => {
+    const q = await createTable('items', 5_000);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const result = await repack(pool, {
+      table: q,
+      alter: [`ADD COLUMN "Flag" boolean DEFAULT true NOT NULL`, 'DROP COLUMN extra'],
+      switchThreshold: 5,
+      applyBatchSize: 50,
+      pausePoint: slow,
+    });
+    await writer.stop();
+    const t = result.tables[0]!;
+    expect(t.message ?? '').toBe('');
+    expect(t.status).toBe('repacked');
+    expect(writer.errors).toEqual([]);
+    expect(await diffTable(pool, q, writer.expected)).toEqual([]);
+    expect(await columnTypes(q)).toEqual({ id: 'integer', a: 'integer', b: 'text', c: 'jsonb', Flag: 'boolean' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE "Flag")::int AS flagged FROM ${q}`);
+    expect(rows[0].n).toBe(writer.expected.size);
+    expect(rows[0].flagged).toBe(rows[0].n);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails a conversion that does not parse with the key of the first bad row, leaving the table intact and nothing behind', async () => {
+    await pool.query(`CREATE TABLE public.conv (id int PRIMARY KEY, v text)`);
+    await pool.query(`INSERT INTO public.conv SELECT g, CASE WHEN g = 77 THEN 'x77' ELSE g::text END FROM generate_series(1, 2000) g`);
+    const result = await repack(pool, { table: 'public.conv', alter: ['ALTER COLUMN v TYPE int USING v::int'] });
+    const t = result.tables[0]!;
+    expect(t.status).toBe('failed');
+    expect(t.code).toBe('alter_conversion_failed');
+    expect(t.message).toContain('{"id" : 77}');
+    expect(t.message).toContain('x77');
+    expect(result.exitCode).toBe(1);
+    expect(await columnTypes('public.conv')).toEqual({ id: 'integer', v: 'text' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, max(v) FILTER (WHERE id = 77) AS bad FROM public.conv`);
+    expect(rows[0]).toEqual({ n: 2000, bad: 'x77' });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses before anything is made: a view over a retyped column, an unknown type, an unsupported action', async () => {
+    await pool.query(`CREATE TABLE public.viewed (id int PRIMARY KEY, v int)`);
+    await pool.query(`CREATE VIEW public.viewed_v AS SELECT id, v FROM public.viewed`);
+    const viewed = await repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v TYPE bigint'] });
+    expect(viewed.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(viewed.tables[0]!.message).toContain('view public.viewed_v');
+    const typo = await repack(pool, { table: 'public.viewed', alter: ['ADD COLUMN n bigintt'] });
+    expect(typo.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(typo.tables[0]!.message).toMatch(/type "bigintt" of .*does not exist/);
+    await expect(repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v SET DEFAULT 1'] })).rejects.toMatchObject({ code: 'alter_unsupported' });
+    expect(await leftovers()).toEqual([]);
+    expect(await columnTypes('public.viewed')).toEqual({ id: 'integer', v: 'integer' });
+  });
+
+  it('--dry-run prints the old → new mapping and changes nothing', async () => {
+    const q = await createTable('planned', 100);
+    const before = await columnTypes(q);
+    const { rows: oid } = await pool.query(`SELECT relfilenode::int8 AS f FROM pg_class WHERE oid = $1::regclass`, [q]);
+    const [plan] = await planRepack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN id TYPE bigint', `ALTER COLUMN b TYPE varchar(20) USING left(b, 20)`, 'ADD COLUMN note text', 'DROP COLUMN extra'],
+    });
+    expect(plan!.ok).toBe(true);
+    expect(plan!.swap).toBe('rename');
+    expect(plan!.alter?.lines).toEqual([
+      '"id" integer → "id" bigint',
+      '"a" integer → "a" integer',
+      '"b" text → "b" character varying(20) USING (left(b, 20))',
+      '"c" jsonb → "c" jsonb',
+      '(new) → "note" text (its default)',
+      '"extra" text → (dropped)',
+    ]);
+    expect(await columnTypes(q)).toEqual(before);
+    const { rows: after } = await pool.query(`SELECT relfilenode::int8 AS f FROM pg_class WHERE oid = $1::regclass`, [q]);
+    expect(after[0].f).toBe(oid[0].f);
+    expect(await leftovers()).toEqual([]);
+    const [bad] = await planRepack(pool, { table: q, alter: ['ALTER COLUMN b TYPE int'] });
+    expect(bad!.ok).toBe(false);
+    expect(bad!.problems.map((p) => p.code)).toContain('alter_refused');
+  });
+});
