@@ -52,7 +52,8 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * Checks the actions against the table and works out the new definition's column mapping. Pure.
  * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
  * a missing or existing column, a generated column, a key column dropped or given a USING
- * expression, a retyped or dropped column that a view or a foreign key uses, a dropped column that
+ * expression, a retyped column that a view uses, or a foreign key unless both types are integers
+ * (smallint, integer, bigint), a dropped column that
  * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
  * of its own, and ADD COLUMN ... NOT NULL without a default.
  *
@@ -98,7 +99,13 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
     const views = usedBy(a.column, ['view']);
     if (views.length > 0) throw refused(display, a, `${views.join(', ')} uses column ${JSON.stringify(a.column)} (recreating views is not supported yet)`);
     const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
-    if (keys.length > 0) throw refused(display, a, `${keys.join(', ')} uses column ${JSON.stringify(a.column)} (recreating foreign keys is not supported yet)`);
+    if (keys.length > 0 && !(isIntegerType(col.type) && isIntegerType(a.type))) {
+      throw refused(
+        display,
+        a,
+        `${keys.join(', ')} uses column ${JSON.stringify(a.column)}; foreign keys are carried over only between smallint, integer and bigint for now`,
+      );
+    }
     // The shadow is empty: its column takes the type without evaluating anything; the copy and the
     // apply evaluate the user's USING (or the cast) on every old row.
     sql.push(`ALTER COLUMN ${quoteIdent(a.column)} TYPE ${a.type} USING NULL`);
@@ -127,6 +134,17 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
     changes,
     keyCasts: facts.keyColumns.map((k) => (retypedTo.has(k) ? (retypedTo.get(k)?.type ?? null) : null)),
   };
+}
+
+/**
+ * smallint, integer and bigint share one btree operator family (integer_ops), so a foreign key
+ * between any two of them is valid: the rename swap adds the foreign keys again (NOT VALID) on the
+ * new table and validates them after its commit, whatever the new width.
+ */
+const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint', 'int2', 'int4', 'int8', 'int', 'pg_catalog.int2', 'pg_catalog.int4', 'pg_catalog.int8']);
+
+function isIntegerType(type: string | undefined): boolean {
+  return type !== undefined && INTEGER_TYPES.has(type.trim().toLowerCase());
 }
 
 /**

@@ -126,15 +126,58 @@ export async function findBadRow(
   keyColumns: readonly string[],
   plan: AlterPlan,
 ): Promise<{ key: string; message: string } | undefined> {
+  const values = retypedValues(plan);
+  if (values === undefined) return undefined;
+  const table = quoteQualified(info.schema, info.name);
+  const key = keyJson(keyColumns, (k) => `t.${quoteIdent(k)}`);
+  return firstFailure(
+    client,
+    `SELECT t.ctid AS tid, ${key} AS k FROM ONLY ${table} AS t`,
+    `${values} FROM ONLY ${table} WHERE ctid = pgtools_row.tid`,
+  );
+}
+
+/**
+ * After a log apply failed: the same look over the log's row images (inserts and updates, oldest
+ * first), each expanded alone in its FROM as the apply does. Reads only.
+ */
+export async function findBadLogRow(
+  client: Queryable,
+  log: { schema: string; name: string },
+  keyColumns: readonly string[],
+  plan: AlterPlan,
+): Promise<{ key: string; message: string } | undefined> {
+  const values = retypedValues(plan);
+  if (values === undefined) return undefined;
+  const key = keyJson(keyColumns, (k) => `(l.new_row).${quoteIdent(k)}`);
+  return firstFailure(
+    client,
+    `SELECT l.new_row AS img, ${key} AS k FROM ${quoteQualified(log.schema, log.name)} AS l WHERE l.op <> 'D' ORDER BY l.id`,
+    `${values} FROM (SELECT (pgtools_row.img).*) AS o`,
+  );
+}
+
+/** Each retyped column's source cast to its new type, as one select list; undefined when nothing is retyped. */
+function retypedValues(plan: AlterPlan): string | undefined {
   const retyped = plan.mapping.filter((m) => m.change === 'retyped' && m.from !== undefined && m.newType !== undefined);
   if (retyped.length === 0) return undefined;
-  const table = quoteQualified(info.schema, info.name);
-  const key = `pg_catalog.json_build_object(${keyColumns.map((k) => `${quoteLiteral(k)}, t.${quoteIdent(k)}`).join(', ')})::text`;
-  const values = retyped.map((m) => `CAST(${m.from ?? 'NULL'} AS ${m.newType ?? ''})`).join(', ');
+  return retyped.map((m) => `CAST(${m.from ?? 'NULL'} AS ${m.newType ?? ''})`).join(', ');
+}
+
+function keyJson(keyColumns: readonly string[], column: (k: string) => string): string {
+  return `pg_catalog.json_build_object(${keyColumns.map((k) => `${quoteLiteral(k)}, ${column(k)}`).join(', ')})::text`;
+}
+
+/**
+ * Runs `perform` for each row of `loop` (which yields the key as `k`) in a DO block, and reports
+ * the key of the row it failed on with the server's message (the key travels in the error's
+ * DETAIL: a DO block returns nothing). Local variables keep their values in the handler.
+ */
+async function firstFailure(client: Queryable, loop: string, perform: string): Promise<{ key: string; message: string } | undefined> {
   const body = `DECLARE pgtools_row record; pgtools_key text; BEGIN
-  FOR pgtools_row IN SELECT t.ctid AS tid, ${key} AS k FROM ONLY ${table} AS t LOOP
+  FOR pgtools_row IN ${loop} LOOP
     pgtools_key := pgtools_row.k;
-    PERFORM ${values} FROM ONLY ${table} WHERE ctid = pgtools_row.tid;
+    PERFORM ${perform};
   END LOOP;
 EXCEPTION WHEN OTHERS THEN
   RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = SQLERRM, DETAIL = pgtools_key;

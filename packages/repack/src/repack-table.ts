@@ -42,7 +42,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
 
     const copy = await runCopy(run, { info, capture, swapMode, order, throttle, alter });
     const { shadow, columns, overridingSystemValue } = copy;
-    const mapping = alter && copy.sources ? { sources: copy.sources, keyCasts: alter.keyCasts } : undefined;
+    const mapping = alter && copy.sources ? { sources: copy.sources, keyCasts: alter.keyCasts, plan: alter } : undefined;
     await run.pause('after-copy');
 
     const indexPairs = await runIndexes(run, table, shadow);
@@ -61,7 +61,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       keyColumns,
       columns,
       overridingSystemValue,
-      alter: alter && mapping ? { ...mapping, changes: alter.changes } : undefined,
+      alter: alter && mapping ? { sources: mapping.sources, keyCasts: mapping.keyCasts, changes: alter.changes } : undefined,
       swapMode,
       indexPairs,
       guard,

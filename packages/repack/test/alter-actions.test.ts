@@ -143,7 +143,8 @@ describe('planAlter', () => {
     [['DROP COLUMN gone'], {}, /does not exist/],
     [['ALTER COLUMN qty TYPE bigint'], { dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }] }, /view public\.v uses column "qty"/],
     [['DROP COLUMN qty'], { dependencies: [{ column: 'qty', kind: 'other', what: 'index orders_qty' }] }, /used by index orders_qty/],
-    [['ALTER COLUMN id TYPE bigint'], { dependencies: [{ column: 'id', kind: 'foreign-key-in', what: 'constraint fk on table items' }] }, /foreign keys is not supported/],
+    [['ALTER COLUMN id TYPE numeric'], { dependencies: [{ column: 'id', kind: 'foreign-key-in', what: 'constraint fk on table items' }] }, /constraint fk on table items uses column "id"; foreign keys are carried over only between/],
+    [['ALTER COLUMN qty TYPE text'], { dependencies: [{ column: 'qty', kind: 'foreign-key-out', what: 'constraint fk_qty on table orders' }] }, /fk_qty/],
     [['DROP COLUMN qty'], { columnsWithGrants: ['qty'] }, /grants of its own/],
     [['ALTER COLUMN qty TYPE bigint'], { columns: [col(1, 'id'), col(2, 'qty', 'integer', { generated: true })] }, /generated/],
     [['DROP COLUMN id', 'DROP COLUMN qty', 'DROP COLUMN note', `DROP COLUMN "${hostile.replace(/"/g, '""')}"`], { keyColumns: [] }, /every column/],
@@ -151,6 +152,15 @@ describe('planAlter', () => {
     const e = refusal(() => planAlter(parseAlterActions(actions), { ...facts, ...over } as AlterFacts));
     expect(e.code).toBe('alter_refused');
     expect(e.message).toMatch(why);
+  });
+
+  it('lets an integer key widen under foreign keys both ways (the rename swap adds them again and validates them)', () => {
+    const dependencies = [
+      { column: 'id', kind: 'foreign-key-in' as const, what: 'constraint fk on table items' },
+      { column: 'qty', kind: 'foreign-key-out' as const, what: 'constraint fk_qty on table orders' },
+    ];
+    const plan = planAlter(parseAlterActions(['ALTER COLUMN id TYPE BIGINT', 'ALTER COLUMN qty TYPE int8']), { ...facts, dependencies });
+    expect(plan.changes.retyped).toEqual(['id', 'qty']);
   });
 
   it('lets a retyped or dropped column go with its own default, and a retyped column keep its indexes', () => {

@@ -46,8 +46,12 @@ async function leftovers(): Promise<string[]> {
 const slow: (point: PausePoint) => Promise<void> = () => new Promise((r) => setTimeout(r, 150));
 
 describe('repack --alter', () => {
-  it('changes an int primary key to bigint under a concurrent writer', async () => {
+  it('changes an int primary key to bigint under a concurrent writer, with a foreign key pointing at it and a view over other columns', async () => {
     const q = await createTable('orders', 20_000);
+    // Cascades, so the writer's key changes and deletes keep the references whole.
+    await pool.query(`CREATE TABLE public.order_notes (note_id int PRIMARY KEY, order_id int REFERENCES ${q} (id) ON UPDATE CASCADE ON DELETE CASCADE)`);
+    await pool.query(`INSERT INTO public.order_notes SELECT g, g FROM generate_series(1, 2000) g`);
+    await pool.query(`CREATE VIEW public.order_texts AS SELECT a, b FROM ${q}`);
     const writer = startWriter(pool, q, { nextId: 100_000 });
     const started = Date.now();
     const result = await repack(pool, {
@@ -77,6 +81,16 @@ describe('repack --alter', () => {
       ['orders_pkey', true, true],
     ]);
     await pool.query(`INSERT INTO ${q} (id) VALUES (5000000000)`);
+    // The foreign key was added again on the new table and validated after the swap.
+    const { rows: fk } = await pool.query(
+      `SELECT confrelid::regclass::text AS target, convalidated FROM pg_constraint WHERE conrelid = 'public.order_notes'::regclass AND contype = 'f'`,
+    );
+    expect(fk).toEqual([{ target: 'orders', convalidated: true }]);
+    const { rows: orphans } = await pool.query(`SELECT count(*)::int AS n FROM public.order_notes n WHERE NOT EXISTS (SELECT 1 FROM ${q} o WHERE o.id = n.order_id)`);
+    expect(orphans[0].n).toBe(0);
+    await expect(pool.query(`INSERT INTO public.order_notes VALUES (999999, 123456789)`)).rejects.toThrow(/foreign key/);
+    const { rows: viewRows } = await pool.query(`SELECT count(*)::int AS n FROM public.order_texts`);
+    expect(viewRows[0].n).toBe(writer.expected.size + 1);
     expect(await leftovers()).toEqual([]);
   });
 
@@ -116,6 +130,27 @@ describe('repack --alter', () => {
     expect(await columnTypes('public.conv')).toEqual({ id: 'integer', v: 'text' });
     const { rows } = await pool.query(`SELECT count(*)::int AS n, max(v) FILTER (WHERE id = 77) AS bad FROM public.conv`);
     expect(rows[0]).toEqual({ n: 2000, bad: 'x77' });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails the log apply on a bad value written during the run, with its key, leaving the table intact and nothing behind', async () => {
+    await pool.query(`CREATE TABLE public.conv2 (id int PRIMARY KEY, v text)`);
+    await pool.query(`INSERT INTO public.conv2 SELECT g, g::text FROM generate_series(1, 2000) g`);
+    const result = await repack(pool, {
+      table: 'public.conv2',
+      alter: ['ALTER COLUMN v TYPE int USING v::int'],
+      pausePoint: async (point) => {
+        if (point === 'after-copy') await pool.query(`INSERT INTO public.conv2 VALUES (5001, 'not a number'), (5002, '7')`);
+      },
+    });
+    const t = result.tables[0]!;
+    expect(t.status).toBe('failed');
+    expect(t.code).toBe('alter_conversion_failed');
+    expect(t.message).toContain('{"id" : 5001}');
+    expect(t.message).toContain('written during the run');
+    expect(await columnTypes('public.conv2')).toEqual({ id: 'integer', v: 'text' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM public.conv2`);
+    expect(rows[0].n).toBe(2002);
     expect(await leftovers()).toEqual([]);
   });
 
