@@ -253,7 +253,8 @@ Options:
   -N, --dry-run             print the plan and estimates; take no lock, change nothing
       --alter=ACTION        online schema change of the one -t table (repeatable): one
                             ALTER TABLE action each, e.g. 'ALTER COLUMN id TYPE bigint',
-                            'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c'
+                            'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c',
+                            'ALTER COLUMN c SET DEFAULT expr', 'ALTER COLUMN c DROP DEFAULT'
   -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table

@@ -9,10 +9,13 @@ import { PgToolsError } from '@pgtools/core';
 export type AlterAction =
   | { kind: 'alter-type'; column: string; type: string; using: string | undefined; text: string }
   | { kind: 'add-column'; column: string; type: string; default: string | undefined; notNull: boolean; text: string }
-  | { kind: 'drop-column'; column: string; text: string };
+  | { kind: 'drop-column'; column: string; text: string }
+  /** `ALTER COLUMN c SET DEFAULT expr` (`default` set) or `DROP DEFAULT` (undefined): for rows inserted from the swap on. */
+  | { kind: 'set-default'; column: string; default: string | undefined; text: string };
 
 /** What this version of `--alter` accepts, for messages. */
-export const SUPPORTED_ALTER_ACTIONS = 'ALTER COLUMN c [SET DATA] TYPE t [USING expr], ADD COLUMN c t [DEFAULT expr] [NOT NULL], DROP COLUMN c';
+export const SUPPORTED_ALTER_ACTIONS =
+  'ALTER COLUMN c [SET DATA] TYPE t [USING expr], ALTER COLUMN c SET DEFAULT expr | DROP DEFAULT, ADD COLUMN c t [DEFAULT expr] [NOT NULL], DROP COLUMN c';
 
 type Token =
   | { kind: 'word'; value: string; start: number; end: number }
@@ -188,15 +191,24 @@ function checkTypeTokens(text: string, tokens: Token[]): void {
   }
 }
 
+const isComma = (c: Cursor): boolean => c.peek()?.kind === 'op' && c.peek()?.value === ',';
+
+/** A ',' outside parentheses would start another action: one action per `--alter`. */
+function noTopLevelComma(c: Cursor): void {
+  if (isComma(c)) throw refuse(c.text, 'one action per --alter (a "," outside parentheses starts another)');
+}
+
 function typeUntil(c: Cursor, stop: (c: Cursor) => boolean): string {
   const from = c.position;
-  const type = c.until((cur) => stop(cur));
+  const type = c.until((cur) => stop(cur) || isComma(cur));
+  noTopLevelComma(c);
   checkTypeTokens(c.text, c.slice(from, c.position));
   return type;
 }
 
 function expression(c: Cursor, what: string, stop: (c: Cursor) => boolean = () => false): string {
-  const expr = c.until((cur) => stop(cur));
+  const expr = c.until((cur) => stop(cur) || isComma(cur));
+  noTopLevelComma(c);
   if (expr === '') throw refuse(c.text, `${what} needs an expression`);
   return expr;
 }
@@ -219,8 +231,17 @@ export function parseAlterAction(input: string): AlterAction {
   if (c.accept('alter')) {
     c.accept('column');
     const column = c.identifier('a column name after ALTER COLUMN');
-    if (c.isWord('set') && c.isWord('default', 1)) throw refuse(text, 'SET DEFAULT is not supported yet');
-    if (c.isWord('drop') && c.isWord('default', 1)) throw refuse(text, 'DROP DEFAULT is not supported yet');
+    if (c.isWord('set') && c.isWord('default', 1)) {
+      c.accept('set');
+      c.accept('default');
+      return { kind: 'set-default', column, default: expression(c, 'SET DEFAULT'), text };
+    }
+    if (c.isWord('drop') && c.isWord('default', 1)) {
+      c.accept('drop');
+      c.accept('default');
+      if (!c.done()) throw refuse(text, `unexpected ${JSON.stringify(c.peek()?.value)} after DROP DEFAULT`);
+      return { kind: 'set-default', column, default: undefined, text };
+    }
     if ((c.isWord('set') || c.isWord('drop')) && c.isWord('not', 1)) throw refuse(text, 'SET/DROP NOT NULL is not supported yet');
     if (c.accept('set')) c.expect('data', 'only SET DATA TYPE is supported after ALTER COLUMN c SET');
     c.expect('type', 'only a type change (TYPE t [USING expr]) is supported after ALTER COLUMN c');
@@ -273,15 +294,16 @@ export function parseAlterAction(input: string): AlterAction {
 
 /**
  * Parses every action and refuses two actions on one column (their order would matter) with
- * `alter_unsupported`.
+ * `alter_unsupported`; a type change and a new default of one column go together.
  */
 export function parseAlterActions(inputs: readonly string[]): AlterAction[] {
   const actions = inputs.map(parseAlterAction);
-  const seen = new Map<string, string>();
-  for (const a of actions) {
-    const other = seen.get(a.column);
-    if (other !== undefined) throw refuse(a.text, `column ${JSON.stringify(a.column)} is also changed by ${JSON.stringify(other)}; one action per column`);
-    seen.set(a.column, a.text);
-  }
+  actions.forEach((a, i) => {
+    for (const b of actions.slice(0, i).filter((x) => x.column === a.column)) {
+      const kinds = new Set([a.kind, b.kind]);
+      if (kinds.size === 2 && kinds.has('alter-type') && kinds.has('set-default')) continue;
+      throw refuse(a.text, `column ${JSON.stringify(a.column)} is also changed by ${JSON.stringify(b.text)}; one action per column`);
+    }
+  });
   return actions;
 }

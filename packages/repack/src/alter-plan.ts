@@ -33,6 +33,8 @@ export interface AlterColumnMapping {
   oldType: string | undefined;
   /** As the server prints it once the probe made the new definition; until then as written. */
   newType: string | undefined;
+  /** A new default for rows inserted from the swap on: its expression, or null when it is dropped. */
+  newDefault?: string | null;
 }
 
 export interface AlterPlan {
@@ -72,8 +74,16 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
   const sql: string[] = [];
   const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[] };
   const retypedTo = new Map<string, { type: string; using: string | undefined }>();
+  const defaults = new Map<string, string | null>();
   for (const a of actions) {
     const col = byName.get(a.column);
+    if (a.kind === 'set-default') {
+      if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+      if (col.generated || col.virtual) throw refused(display, a, `column ${JSON.stringify(a.column)} is generated`);
+      if (col.identity) throw refused(display, a, `column ${JSON.stringify(a.column)} is an identity column`);
+      defaults.set(a.column, a.default ?? null);
+      continue;
+    }
     if (a.kind === 'add-column') {
       if (col) throw refused(display, a, `column ${JSON.stringify(a.column)} already exists`);
       if (a.notNull && a.default === undefined) throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
@@ -112,6 +122,8 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
     changes.retyped.push(a.column);
     retypedTo.set(a.column, { type: a.type, using: a.using });
   }
+  // After the type changes in the same ALTER TABLE, as PostgreSQL orders them: the new default has the new type.
+  for (const [column, expr] of defaults) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${expr === null ? 'DROP DEFAULT' : `SET DEFAULT (${expr})`}`);
   if (changes.dropped.length === live.length) throw refused(display, actions[0]!, 'every column would be dropped');
   const mapping: AlterColumnMapping[] = [];
   for (const c of live) {
@@ -123,6 +135,7 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
       from: r?.using !== undefined ? `(${r.using})` : quoteIdent(c.name),
       oldType: c.type,
       newType: r ? r.type : c.type,
+      ...(defaults.has(c.name) ? { newDefault: defaults.get(c.name) ?? null } : {}),
     });
   }
   for (const a of actions) if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
@@ -182,11 +195,12 @@ export function sourceSql(source: ColumnSource): string {
 export function mappingLines(mapping: readonly AlterColumnMapping[]): string[] {
   return mapping.map((m) => {
     const c = quoteIdent(m.column);
+    const dflt = m.newDefault === undefined ? '' : m.newDefault === null ? ', default dropped' : `, new default ${m.newDefault}`;
     switch (m.change) {
       case 'kept':
-        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}`;
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${dflt}`;
       case 'retyped':
-        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${m.from !== quoteIdent(m.column) ? ` USING ${m.from ?? ''}` : ''}`;
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${m.from !== quoteIdent(m.column) ? ` USING ${m.from ?? ''}` : ''}${dflt}`;
       case 'added':
         return `(new) → ${c} ${m.newType ?? '?'} (its default)`;
       case 'dropped':

@@ -25,7 +25,7 @@ export async function probeAlter(client: Queryable, info: TableInfo, keyColumns:
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
   }
   for (const a of actions) {
-    if (a.kind === 'drop-column') continue;
+    if (a.kind !== 'alter-type' && a.kind !== 'add-column') continue;
     // regtype input parses the text as a type name and nothing else: after this it is safe as SQL.
     try {
       await client.query('SELECT $1::pg_catalog.regtype', [a.type]);

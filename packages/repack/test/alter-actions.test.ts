@@ -59,11 +59,18 @@ describe('parseAlterAction', () => {
     expect(parseAlterAction(`ADD COLUMN d text DEFAULT E'it\\'s'`)).toMatchObject({ default: `E'it\\'s'` });
     expect(parseAlterAction('DROP COLUMN "Old"')).toEqual({ kind: 'drop-column', column: 'Old', text: 'DROP COLUMN "Old"' });
     expect(parseAlterAction('  drop note ')).toMatchObject({ kind: 'drop-column', column: 'note' });
+    expect(parseAlterAction(`ALTER COLUMN note SET DEFAULT lower('A, B')`)).toMatchObject({ kind: 'set-default', column: 'note', default: `lower('A, B')` });
+    expect(parseAlterAction('ALTER note DROP DEFAULT')).toMatchObject({ kind: 'set-default', column: 'note', default: undefined });
+    // Commas inside parentheses or literals belong to the type or the expression.
+    expect(parseAlterAction(`ALTER COLUMN n TYPE numeric(12, 2) USING round(n, 2)`)).toMatchObject({ type: 'numeric(12, 2)', using: 'round(n, 2)' });
   });
 
   it.each([
-    ['ALTER COLUMN c SET DEFAULT 1', /SET DEFAULT is not supported/],
-    ['ALTER COLUMN c DROP DEFAULT', /DROP DEFAULT is not supported/],
+    ['ALTER COLUMN c DROP DEFAULT 1', /after DROP DEFAULT/],
+    ['ALTER COLUMN c SET DEFAULT', /SET DEFAULT needs an expression/],
+    ['ALTER COLUMN id TYPE bigint, DROP COLUMN a', /one action per --alter/],
+    ['ALTER COLUMN id TYPE int USING id, DROP COLUMN a', /one action per --alter/],
+    [`ADD COLUMN c text DEFAULT '', ADD COLUMN d int`, /one action per --alter/],
     ['ALTER COLUMN c SET NOT NULL', /NOT NULL is not supported/],
     ['ALTER COLUMN c TYPE text COLLATE "C"', /COLLATE/],
     ['ADD CONSTRAINT x CHECK (a > 0)', /ADD CONSTRAINT is not supported/],
@@ -93,8 +100,11 @@ describe('parseAlterAction', () => {
     expect(e.message).toContain(JSON.stringify(text.trim()));
   });
 
-  it('refuses two actions on one column', () => {
+  it('refuses two actions on one column, but a type change and a new default go together', () => {
     expect(refusal(() => parseAlterActions(['DROP COLUMN a', 'ADD COLUMN a int'])).message).toMatch(/one action per column/);
+    expect(refusal(() => parseAlterActions(['DROP COLUMN a', 'ALTER COLUMN a SET DEFAULT 1'])).message).toMatch(/one action per column/);
+    expect(refusal(() => parseAlterActions(['ALTER COLUMN a SET DEFAULT 1', 'ALTER COLUMN a DROP DEFAULT'])).message).toMatch(/one action per column/);
+    expect(parseAlterActions(['ALTER COLUMN a TYPE bigint', 'ALTER COLUMN a SET DEFAULT 0']).map((a) => a.kind)).toEqual(['alter-type', 'set-default']);
   });
 });
 
@@ -161,6 +171,21 @@ describe('planAlter', () => {
     ];
     const plan = planAlter(parseAlterActions(['ALTER COLUMN id TYPE BIGINT', 'ALTER COLUMN qty TYPE int8']), { ...facts, dependencies });
     expect(plan.changes.retyped).toEqual(['id', 'qty']);
+  });
+
+  it('sets and drops defaults after the type changes, and shows them in the mapping', () => {
+    const plan = planAlter(parseAlterActions(['ALTER COLUMN qty SET DEFAULT 0', 'ALTER COLUMN qty TYPE bigint', 'ALTER COLUMN note DROP DEFAULT']), facts);
+    expect(plan.shadowSql).toBe('ALTER COLUMN "qty" TYPE bigint USING NULL, ALTER COLUMN "qty" SET DEFAULT (0), ALTER COLUMN "note" DROP DEFAULT');
+    expect(plan.changes).toEqual({ dropped: [], added: [], retyped: ['qty'] });
+    expect(mappingLines(plan.mapping)).toEqual([
+      '"id" integer → "id" integer',
+      `"Na""me; DROP" text → "Na""me; DROP" text`,
+      '"note" text → "note" text, default dropped',
+      '"qty" integer → "qty" bigint, new default 0',
+    ]);
+    expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN nope SET DEFAULT 1']), facts)).message).toMatch(/does not exist/);
+    const identity = { ...facts, columns: [col(1, 'id', 'integer', { identity: true }), col(2, 'qty')] };
+    expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN id SET DEFAULT 1']), identity)).message).toMatch(/identity column/);
   });
 
   it('lets a retyped or dropped column go with its own default, and a retyped column keep its indexes', () => {

@@ -96,12 +96,12 @@ describe('repack --alter', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('adds a column with a constant default and drops another, under a concurrent writer', async () => {
+  it('adds a column with a constant default, drops another and sets a new default, under a concurrent writer', async () => {
     const q = await createTable('items', 5_000);
     const writer = startWriter(pool, q, { nextId: 100_000 });
     const result = await repack(pool, {
       table: q,
-      alter: [`ADD COLUMN "Flag" boolean DEFAULT true NOT NULL`, 'DROP COLUMN extra'],
+      alter: [`ADD COLUMN "Flag" boolean DEFAULT true NOT NULL`, 'DROP COLUMN extra', 'ALTER COLUMN a SET DEFAULT 40 + 2'],
       switchThreshold: 5,
       applyBatchSize: 50,
       pausePoint: slow,
@@ -116,6 +116,9 @@ describe('repack --alter', () => {
     const { rows } = await pool.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE "Flag")::int AS flagged FROM ${q}`);
     expect(rows[0].n).toBe(writer.expected.size);
     expect(rows[0].flagged).toBe(rows[0].n);
+    const { rows: fresh } = await pool.query(`INSERT INTO ${q} (id) VALUES (999999) RETURNING a, "Flag"`);
+    expect(fresh[0]).toEqual({ a: 42, Flag: true });
+    expect(t.alter?.find((m) => m.column === 'a')).toMatchObject({ change: 'kept', newDefault: '40 + 2' });
     expect(await leftovers()).toEqual([]);
   });
 
@@ -165,7 +168,7 @@ describe('repack --alter', () => {
     const typo = await repack(pool, { table: 'public.viewed', alter: ['ADD COLUMN n bigintt'] });
     expect(typo.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
     expect(typo.tables[0]!.message).toMatch(/type "bigintt" of .*does not exist/);
-    await expect(repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v SET DEFAULT 1'] })).rejects.toMatchObject({ code: 'alter_unsupported' });
+    await expect(repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v SET NOT NULL'] })).rejects.toMatchObject({ code: 'alter_unsupported' });
     expect(await leftovers()).toEqual([]);
     expect(await columnTypes('public.viewed')).toEqual({ id: 'integer', v: 'integer' });
   });
