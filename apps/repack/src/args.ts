@@ -254,7 +254,8 @@ Options:
       --alter=ACTION        online schema change of the one -t table (repeatable): one
                             ALTER TABLE action each, e.g. 'ALTER COLUMN id TYPE bigint',
                             'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c',
-                            'ALTER COLUMN c SET DEFAULT expr', 'ALTER COLUMN c DROP DEFAULT'
+                            'ALTER COLUMN c SET DEFAULT expr' (or DROP DEFAULT),
+                            'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL)
   -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table

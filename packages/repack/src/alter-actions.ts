@@ -11,11 +11,13 @@ export type AlterAction =
   | { kind: 'add-column'; column: string; type: string; default: string | undefined; notNull: boolean; text: string }
   | { kind: 'drop-column'; column: string; text: string }
   /** `ALTER COLUMN c SET DEFAULT expr` (`default` set) or `DROP DEFAULT` (undefined): for rows inserted from the swap on. */
-  | { kind: 'set-default'; column: string; default: string | undefined; text: string };
+  | { kind: 'set-default'; column: string; default: string | undefined; text: string }
+  /** `ALTER COLUMN c SET NOT NULL` (true) or `DROP NOT NULL` (false): the shadow enforces it on every copied and applied row. */
+  | { kind: 'set-not-null'; column: string; notNull: boolean; text: string };
 
 /** What this version of `--alter` accepts, for messages. */
 export const SUPPORTED_ALTER_ACTIONS =
-  'ALTER COLUMN c [SET DATA] TYPE t [USING expr], ALTER COLUMN c SET DEFAULT expr | DROP DEFAULT, ADD COLUMN c t [DEFAULT expr] [NOT NULL], DROP COLUMN c';
+  'ALTER COLUMN c [SET DATA] TYPE t [USING expr], ALTER COLUMN c SET DEFAULT expr | DROP DEFAULT, ALTER COLUMN c SET NOT NULL | DROP NOT NULL, ADD COLUMN c t [DEFAULT expr] [NOT NULL], DROP COLUMN c';
 
 type Token =
   | { kind: 'word'; value: string; start: number; end: number }
@@ -242,7 +244,14 @@ export function parseAlterAction(input: string): AlterAction {
       if (!c.done()) throw refuse(text, `unexpected ${JSON.stringify(c.peek()?.value)} after DROP DEFAULT`);
       return { kind: 'set-default', column, default: undefined, text };
     }
-    if ((c.isWord('set') || c.isWord('drop')) && c.isWord('not', 1)) throw refuse(text, 'SET/DROP NOT NULL is not supported yet');
+    if ((c.isWord('set') || c.isWord('drop')) && c.isWord('not', 1) && c.isWord('null', 2)) {
+      const notNull = c.isWord('set');
+      c.accept(notNull ? 'set' : 'drop');
+      c.accept('not');
+      c.accept('null');
+      if (!c.done()) throw refuse(text, `unexpected ${JSON.stringify(c.peek()?.value)} after ${notNull ? 'SET' : 'DROP'} NOT NULL`);
+      return { kind: 'set-not-null', column, notNull, text };
+    }
     if (c.accept('set')) c.expect('data', 'only SET DATA TYPE is supported after ALTER COLUMN c SET');
     c.expect('type', 'only a type change (TYPE t [USING expr]) is supported after ALTER COLUMN c');
     if (c.isWord('collate')) throw refuse(text, 'COLLATE is not supported yet');
@@ -292,16 +301,18 @@ export function parseAlterAction(input: string): AlterAction {
   throw refuse(text, text === '' ? 'the action is empty' : `${JSON.stringify(first.toUpperCase())} actions are not supported`);
 }
 
+/** Actions on different attributes of one existing column, which PostgreSQL applies in a fixed order whatever their order. */
+const COLUMN_ATTRIBUTES: ReadonlySet<AlterAction['kind']> = new Set(['alter-type', 'set-default', 'set-not-null']);
+
 /**
  * Parses every action and refuses two actions on one column (their order would matter) with
- * `alter_unsupported`; a type change and a new default of one column go together.
+ * `alter_unsupported`; a type change, a new default and a NOT NULL change of one column go together.
  */
 export function parseAlterActions(inputs: readonly string[]): AlterAction[] {
   const actions = inputs.map(parseAlterAction);
   actions.forEach((a, i) => {
     for (const b of actions.slice(0, i).filter((x) => x.column === a.column)) {
-      const kinds = new Set([a.kind, b.kind]);
-      if (kinds.size === 2 && kinds.has('alter-type') && kinds.has('set-default')) continue;
+      if (a.kind !== b.kind && COLUMN_ATTRIBUTES.has(a.kind) && COLUMN_ATTRIBUTES.has(b.kind)) continue;
       throw refuse(a.text, `column ${JSON.stringify(a.column)} is also changed by ${JSON.stringify(b.text)}; one action per column`);
     }
   });

@@ -35,6 +35,8 @@ export interface AlterColumnMapping {
   newType: string | undefined;
   /** A new default for rows inserted from the swap on: its expression, or null when it is dropped. */
   newDefault?: string | null;
+  /** SET NOT NULL (true) or DROP NOT NULL (false). */
+  newNotNull?: boolean;
 }
 
 export interface AlterPlan {
@@ -57,7 +59,8 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * expression, a retyped column that a view uses, or a foreign key unless both types are integers
  * (smallint, integer, bigint), a dropped column that
  * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
- * of its own, and ADD COLUMN ... NOT NULL without a default.
+ * of its own, ADD COLUMN ... NOT NULL without a default, a default for a generated or identity column,
+ * and DROP NOT NULL on a key column.
  *
  * @example
  * ```ts
@@ -72,11 +75,18 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
   const usedBy = (column: string, kinds: ReadonlyArray<ColumnDependency['kind']>): string[] =>
     facts.dependencies.filter((d) => d.column === column && kinds.includes(d.kind)).map((d) => d.what);
   const sql: string[] = [];
-  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[] };
+  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[], nullability: [] as string[] };
   const retypedTo = new Map<string, { type: string; using: string | undefined }>();
   const defaults = new Map<string, string | null>();
+  const notNulls = new Map<string, boolean>();
   for (const a of actions) {
     const col = byName.get(a.column);
+    if (a.kind === 'set-not-null') {
+      if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+      if (!a.notNull && facts.keyColumns.includes(a.column)) throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses`);
+      notNulls.set(a.column, a.notNull);
+      continue;
+    }
     if (a.kind === 'set-default') {
       if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
       if (col.generated || col.virtual) throw refused(display, a, `column ${JSON.stringify(a.column)} is generated`);
@@ -124,6 +134,9 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
   }
   // After the type changes in the same ALTER TABLE, as PostgreSQL orders them: the new default has the new type.
   for (const [column, expr] of defaults) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${expr === null ? 'DROP DEFAULT' : `SET DEFAULT (${expr})`}`);
+  // The shadow is empty: SET NOT NULL scans nothing now, and refuses every NULL the copy and the apply bring.
+  for (const [column, on] of notNulls) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${on ? 'SET' : 'DROP'} NOT NULL`);
+  changes.nullability.push(...notNulls.keys());
   if (changes.dropped.length === live.length) throw refused(display, actions[0]!, 'every column would be dropped');
   const mapping: AlterColumnMapping[] = [];
   for (const c of live) {
@@ -136,6 +149,7 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
       oldType: c.type,
       newType: r ? r.type : c.type,
       ...(defaults.has(c.name) ? { newDefault: defaults.get(c.name) ?? null } : {}),
+      ...(notNulls.has(c.name) ? { newNotNull: notNulls.get(c.name) === true } : {}),
     });
   }
   for (const a of actions) if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
@@ -195,7 +209,9 @@ export function sourceSql(source: ColumnSource): string {
 export function mappingLines(mapping: readonly AlterColumnMapping[]): string[] {
   return mapping.map((m) => {
     const c = quoteIdent(m.column);
-    const dflt = m.newDefault === undefined ? '' : m.newDefault === null ? ', default dropped' : `, new default ${m.newDefault}`;
+    const dflt =
+      (m.newDefault === undefined ? '' : m.newDefault === null ? ', default dropped' : `, new default ${m.newDefault}`) +
+      (m.newNotNull === undefined ? '' : m.newNotNull ? ', NOT NULL' : ', NULL allowed');
     switch (m.change) {
       case 'kept':
         return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${dflt}`;

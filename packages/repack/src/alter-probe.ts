@@ -24,6 +24,13 @@ export async function probeAlter(client: Queryable, info: TableInfo, keyColumns:
   if (info.isPartition || info.relkind !== 'r') {
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
   }
+  if (actions.some((a) => a.kind === 'set-not-null')) {
+    const { rows } = await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`);
+    // PostgreSQL 18 keeps NOT NULL as named constraints, which the rename swap pairs and renames: not handled yet.
+    if ((rows[0]?.v ?? 0) >= 180000) {
+      throw new PgToolsError('alter_refused', `--alter on ${display}: SET/DROP NOT NULL is not supported yet on PostgreSQL 18; nothing was changed`);
+    }
+  }
   for (const a of actions) {
     if (a.kind !== 'alter-type' && a.kind !== 'add-column') continue;
     // regtype input parses the text as a type name and nothing else: after this it is safe as SQL.
@@ -126,15 +133,15 @@ export async function findBadRow(
   keyColumns: readonly string[],
   plan: AlterPlan,
 ): Promise<{ key: string; message: string } | undefined> {
-  const values = retypedValues(plan);
-  if (values === undefined) return undefined;
   const table = quoteQualified(info.schema, info.name);
   const key = keyJson(keyColumns, (k) => `t.${quoteIdent(k)}`);
-  return firstFailure(
-    client,
-    `SELECT t.ctid AS tid, ${key} AS k FROM ONLY ${table} AS t`,
-    `${values} FROM ONLY ${table} WHERE ctid = pgtools_row.tid`,
-  );
+  const values = retypedValues(plan);
+  const bad =
+    values === undefined
+      ? undefined
+      : await firstFailure(client, `SELECT t.ctid AS tid, ${key} AS k FROM ONLY ${table} AS t`, `${values} FROM ONLY ${table} WHERE ctid = pgtools_row.tid`);
+  // The values convert: a NULL where the new definition has NOT NULL, then (IS NULL cannot fail).
+  return bad ?? (await firstNull(client, plan, (nullTest) => `SELECT ${key} AS k FROM ONLY ${table} AS t WHERE ${nullTest} LIMIT 1`));
 }
 
 /**
@@ -147,14 +154,44 @@ export async function findBadLogRow(
   keyColumns: readonly string[],
   plan: AlterPlan,
 ): Promise<{ key: string; message: string } | undefined> {
-  const values = retypedValues(plan);
-  if (values === undefined) return undefined;
+  const logTable = quoteQualified(log.schema, log.name);
   const key = keyJson(keyColumns, (k) => `(l.new_row).${quoteIdent(k)}`);
-  return firstFailure(
-    client,
-    `SELECT l.new_row AS img, ${key} AS k FROM ${quoteQualified(log.schema, log.name)} AS l WHERE l.op <> 'D' ORDER BY l.id`,
-    `${values} FROM (SELECT (pgtools_row.img).*) AS o`,
+  const values = retypedValues(plan);
+  const bad =
+    values === undefined
+      ? undefined
+      : await firstFailure(
+          client,
+          `SELECT l.new_row AS img, ${key} AS k FROM ${logTable} AS l WHERE l.op <> 'D' ORDER BY l.id`,
+          `${values} FROM (SELECT (pgtools_row.img).*) AS o`,
+        );
+  // The image expanded alone with its key and position under names no table column takes, as the apply sees it.
+  return (
+    bad ??
+    (await firstNull(
+      client,
+      plan,
+      (nullTest) =>
+        `SELECT o."pgtools key" AS k FROM (SELECT (l.new_row).*, l.id AS "pgtools id", ${key} AS "pgtools key" FROM ${logTable} AS l WHERE l.op <> 'D') AS o ` +
+        `WHERE ${nullTest} ORDER BY o."pgtools id" LIMIT 1`,
+    ))
   );
+}
+
+/**
+ * The first row (by `query`, given the test) where a column the new definition makes NOT NULL
+ * would be NULL: SET NOT NULL columns, by their source on the old row.
+ */
+async function firstNull(
+  client: Queryable,
+  plan: AlterPlan,
+  query: (nullTest: string) => string,
+): Promise<{ key: string; message: string } | undefined> {
+  for (const m of plan.mapping.filter((x) => x.newNotNull === true && x.from !== undefined)) {
+    const { rows } = await client.query<{ k: string }>(query(`(${m.from ?? 'NULL'}) IS NULL`));
+    if (rows[0]) return { key: rows[0].k, message: `null value in column ${quoteIdent(m.column)}, which the new definition makes NOT NULL` };
+  }
+  return undefined;
 }
 
 /** Each retyped column's source cast to its new type, as one select list; undefined when nothing is retyped. */

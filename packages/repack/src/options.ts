@@ -94,7 +94,8 @@ export interface RepackOptions extends TargetSelection {
    * Online schema change (the CLI's repeated `--alter`): ALTER TABLE actions, each without `ALTER TABLE
    * name`, carried out by rewriting the table into a shadow with the new definition (rename swap, one
    * ordinary table). Supported: `ALTER COLUMN c [SET DATA] TYPE t [USING expr]`, `ALTER COLUMN c SET
-   * DEFAULT expr | DROP DEFAULT`, `ADD COLUMN c t [DEFAULT expr] [NOT NULL]`, `DROP COLUMN c`; anything
+   * DEFAULT expr | DROP DEFAULT`, `ALTER COLUMN c SET NOT NULL | DROP NOT NULL`, `ADD COLUMN c t [DEFAULT
+   * expr] [NOT NULL]`, `DROP COLUMN c`; anything
    * else is refused (`alter_unsupported`) before anything is made.
    */
   alter?: string[] | undefined;

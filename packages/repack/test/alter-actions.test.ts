@@ -61,6 +61,8 @@ describe('parseAlterAction', () => {
     expect(parseAlterAction('  drop note ')).toMatchObject({ kind: 'drop-column', column: 'note' });
     expect(parseAlterAction(`ALTER COLUMN note SET DEFAULT lower('A, B')`)).toMatchObject({ kind: 'set-default', column: 'note', default: `lower('A, B')` });
     expect(parseAlterAction('ALTER note DROP DEFAULT')).toMatchObject({ kind: 'set-default', column: 'note', default: undefined });
+    expect(parseAlterAction('ALTER COLUMN "N n" SET NOT NULL')).toEqual({ kind: 'set-not-null', column: 'N n', notNull: true, text: 'ALTER COLUMN "N n" SET NOT NULL' });
+    expect(parseAlterAction('alter column note drop not null')).toMatchObject({ kind: 'set-not-null', column: 'note', notNull: false });
     // Commas inside parentheses or literals belong to the type or the expression.
     expect(parseAlterAction(`ALTER COLUMN n TYPE numeric(12, 2) USING round(n, 2)`)).toMatchObject({ type: 'numeric(12, 2)', using: 'round(n, 2)' });
   });
@@ -71,7 +73,8 @@ describe('parseAlterAction', () => {
     ['ALTER COLUMN id TYPE bigint, DROP COLUMN a', /one action per --alter/],
     ['ALTER COLUMN id TYPE int USING id, DROP COLUMN a', /one action per --alter/],
     [`ADD COLUMN c text DEFAULT '', ADD COLUMN d int`, /one action per --alter/],
-    ['ALTER COLUMN c SET NOT NULL', /NOT NULL is not supported/],
+    ['ALTER COLUMN c SET NOT NULL x', /after SET NOT NULL/],
+    ['ALTER COLUMN c SET STATISTICS 10', /only SET DATA TYPE is supported/],
     ['ALTER COLUMN c TYPE text COLLATE "C"', /COLLATE/],
     ['ADD CONSTRAINT x CHECK (a > 0)', /ADD CONSTRAINT is not supported/],
     ['ADD COLUMN c int REFERENCES t', /constraints are not supported/],
@@ -104,7 +107,12 @@ describe('parseAlterAction', () => {
     expect(refusal(() => parseAlterActions(['DROP COLUMN a', 'ADD COLUMN a int'])).message).toMatch(/one action per column/);
     expect(refusal(() => parseAlterActions(['DROP COLUMN a', 'ALTER COLUMN a SET DEFAULT 1'])).message).toMatch(/one action per column/);
     expect(refusal(() => parseAlterActions(['ALTER COLUMN a SET DEFAULT 1', 'ALTER COLUMN a DROP DEFAULT'])).message).toMatch(/one action per column/);
-    expect(parseAlterActions(['ALTER COLUMN a TYPE bigint', 'ALTER COLUMN a SET DEFAULT 0']).map((a) => a.kind)).toEqual(['alter-type', 'set-default']);
+    expect(parseAlterActions(['ALTER COLUMN a TYPE bigint', 'ALTER COLUMN a SET DEFAULT 0', 'ALTER COLUMN a SET NOT NULL']).map((a) => a.kind)).toEqual([
+      'alter-type',
+      'set-default',
+      'set-not-null',
+    ]);
+    expect(refusal(() => parseAlterActions(['ALTER COLUMN a SET NOT NULL', 'ALTER COLUMN a DROP NOT NULL'])).message).toMatch(/one action per column/);
   });
 });
 
@@ -122,7 +130,7 @@ describe('planAlter', () => {
     expect(plan.shadowSql).toBe(
       `ALTER COLUMN "id" TYPE bigint USING NULL, ALTER COLUMN "Na""me; DROP" TYPE int USING NULL, ADD COLUMN "flag" boolean DEFAULT (true) NOT NULL, DROP COLUMN "note"`,
     );
-    expect(plan.changes).toEqual({ dropped: ['note'], added: ['flag'], retyped: ['id', hostile] });
+    expect(plan.changes).toEqual({ dropped: ['note'], added: ['flag'], retyped: ['id', hostile], nullability: [] });
     expect(plan.keyCasts).toEqual(['bigint']);
     expect(plan.mapping.map((m) => [m.column, m.change, m.from])).toEqual([
       ['id', 'retyped', '"id"'],
@@ -173,16 +181,22 @@ describe('planAlter', () => {
     expect(plan.changes.retyped).toEqual(['id', 'qty']);
   });
 
-  it('sets and drops defaults after the type changes, and shows them in the mapping', () => {
-    const plan = planAlter(parseAlterActions(['ALTER COLUMN qty SET DEFAULT 0', 'ALTER COLUMN qty TYPE bigint', 'ALTER COLUMN note DROP DEFAULT']), facts);
-    expect(plan.shadowSql).toBe('ALTER COLUMN "qty" TYPE bigint USING NULL, ALTER COLUMN "qty" SET DEFAULT (0), ALTER COLUMN "note" DROP DEFAULT');
-    expect(plan.changes).toEqual({ dropped: [], added: [], retyped: ['qty'] });
+  it('sets and drops defaults and NOT NULL after the type changes, and shows them in the mapping', () => {
+    const plan = planAlter(
+      parseAlterActions(['ALTER COLUMN qty SET NOT NULL', 'ALTER COLUMN qty SET DEFAULT 0', 'ALTER COLUMN qty TYPE bigint', 'ALTER COLUMN note DROP DEFAULT', 'ALTER note DROP NOT NULL']),
+      facts,
+    );
+    expect(plan.shadowSql).toBe(
+      'ALTER COLUMN "qty" TYPE bigint USING NULL, ALTER COLUMN "qty" SET DEFAULT (0), ALTER COLUMN "note" DROP DEFAULT, ALTER COLUMN "qty" SET NOT NULL, ALTER COLUMN "note" DROP NOT NULL',
+    );
+    expect(plan.changes).toEqual({ dropped: [], added: [], retyped: ['qty'], nullability: ['qty', 'note'] });
     expect(mappingLines(plan.mapping)).toEqual([
       '"id" integer → "id" integer',
       `"Na""me; DROP" text → "Na""me; DROP" text`,
-      '"note" text → "note" text, default dropped',
-      '"qty" integer → "qty" bigint, new default 0',
+      '"note" text → "note" text, default dropped, NULL allowed',
+      '"qty" integer → "qty" bigint, new default 0, NOT NULL',
     ]);
+    expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN id DROP NOT NULL']), facts)).message).toMatch(/part of the key/);
     expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN nope SET DEFAULT 1']), facts)).message).toMatch(/does not exist/);
     const identity = { ...facts, columns: [col(1, 'id', 'integer', { identity: true }), col(2, 'qty')] };
     expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN id SET DEFAULT 1']), identity)).message).toMatch(/identity column/);
@@ -197,6 +211,7 @@ describe('planAlter', () => {
       dropped: ['qty'],
       added: [],
       retyped: ['id'],
+      nullability: [],
     });
   });
 });

@@ -207,12 +207,15 @@ export interface StatObject {
 /**
  * Column differences between the original and the shadow that the caller made on purpose (an online
  * schema change): the shadow lacks the `dropped` columns, has the `added` ones after the original's
- * (in this order), and has a new type for the `retyped` ones. Everything else must still match.
+ * (in this order), has a new type for the `retyped` ones and NOT NULL set or dropped on the
+ * `nullability` ones. Everything else must still match.
  */
 export interface ColumnChanges {
   dropped: readonly string[];
   added: readonly string[];
   retyped: readonly string[];
+  /** Columns whose NOT NULL was set or dropped (PostgreSQL 15-17, where it is only attnotnull). */
+  nullability?: readonly string[];
 }
 
 /** The options that shape the statements (the rest of RenameSwapOptions is about reporting). */

@@ -163,12 +163,13 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
  * The shadow must be the original's definition: same live columns in the same order, same NOT NULL
  * (with its constraints on PostgreSQL 18+), identity, generation and validated CHECKs; planned
  * column changes aside: dropped columns left out, added ones last and only compared by name,
- * retyped ones not compared by type or collation.
+ * retyped ones not compared by type or collation, nor NOT NULL where it was changed.
  */
 function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | undefined): string[] {
   const dropped = new Set(changes?.dropped ?? []);
   const added = new Set(changes?.added ?? []);
   const retyped = new Set(changes?.retyped ?? []);
+  const nullability = new Set(changes?.nullability ?? []);
   const la = [
     ...facts.columns.original.filter((c) => !c.dropped && !dropped.has(c.name)),
     ...(changes?.added ?? []).map((name) => ({ name, typeOid: 0, typmod: 0, collation: 0, notNull: false, identity: '', generated: '' })),
@@ -187,7 +188,7 @@ function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | u
     else if (added.has(c.name)) return;
     else if (!retyped.has(c.name) && (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation))
       problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
-    else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
+    else if (!nullability.has(c.name) && (c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
     else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated)
       problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });

@@ -645,6 +645,10 @@ describe('renameSwapRefusal', () => {
     const sameType = { ...facts, columns: { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.attnum === 1 ? { ...c, type: 'integer', typeOid: 23 } : c)) } };
     expect(renameSwapRefusal(sameType, { columnChanges: changes })).not.toBeInstanceOf(PgToolsError);
     expect(refusal(sameType, { columnChanges: { ...changes, retyped: [] } }).message).toMatch(/index_16430 is not a copy of .*PK/);
+    // A NOT NULL set on purpose is no difference; elsewhere it still is.
+    const notNull = { ...facts, columns: { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) } };
+    expect(refusal(notNull, { columnChanges: changes }).message).toContain('column "Code" differs in NOT NULL');
+    expect(renameSwapRefusal(notNull, { columnChanges: { ...changes, nullability: ['Code'] } })).not.toBeInstanceOf(PgToolsError);
   });
 
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
