@@ -54,6 +54,8 @@ export interface CliOptions {
   /** `-E`: pg_repack's message level; undefined: the CLI's usual output (INFO). */
   elevel: Elevel | undefined;
   swap: SwapMode;
+  /** `--alter` (repeatable): ALTER TABLE actions for an online schema change of the one `-t` table. */
+  alter: string[];
   json: boolean;
   cleanup: boolean;
   /** `--status`: print the repacks running in the database (their progress rows), then exit. */
@@ -100,6 +102,7 @@ const spec = {
   echo: { type: 'boolean', short: 'e' },
   elevel: { type: 'string', short: 'E' },
   swap: { type: 'string' },
+  alter: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   cleanup: { type: 'boolean' },
   status: { type: 'boolean' },
@@ -225,6 +228,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     echo: values.echo ?? false,
     elevel,
     swap,
+    alter: values.alter ?? [],
     json: values.json ?? false,
     cleanup: values.cleanup ?? false,
     status: values.status ?? false,
@@ -251,6 +255,11 @@ Options:
   -o, --order-by=COLUMNS    order by columns instead of cluster keys
   -n, --no-order            do vacuum full instead of cluster
   -N, --dry-run             print the plan and estimates; take no lock, change nothing
+      --alter=ACTION        online schema change of the one -t table (repeatable): one
+                            ALTER TABLE action each, e.g. 'ALTER COLUMN id TYPE bigint',
+                            'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c',
+                            'ALTER COLUMN c SET DEFAULT expr' (or DROP DEFAULT),
+                            'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL)
   -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table

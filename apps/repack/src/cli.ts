@@ -6,6 +6,7 @@ import {
   inspectServer,
   listDatabases,
   parseOrderBy,
+  parseAlterActions,
   parseReplicaLag,
   planRepack,
   readProgress,
@@ -76,6 +77,16 @@ export function checkCombinations(o: CliOptions): void {
   if (o.maxReplicaLag !== undefined) {
     try {
       parseReplicaLag(o.maxReplicaLag);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (o.alter.length > 0) {
+    if (o.tables.length !== 1 || o.parentTables.length > 0 || o.schemas.length > 0 || o.all) throw new UsageError('--alter needs exactly one --table (-t)');
+    if (o.indexes.length > 0 || o.onlyIndexes) throw new UsageError('--alter rewrites the table: --index/--only-indexes do not apply');
+    if (o.swap === 'catalog') throw new UsageError('--alter needs the rename swap: --swap=catalog cannot be used with it');
+    try {
+      parseAlterActions(o.alter);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -193,6 +204,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
           ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
           ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
+          ...(options.alter.length > 0 ? { alter: options.alter } : {}),
         });
         plans.push(...found.map((p) => tag(options.noErrorOnInvalidIndex ? allowInvalidIndexes(p) : p)));
         continue;
@@ -244,6 +256,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
             ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
             ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
             ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+            ...(options.alter.length > 0 ? { alter: options.alter } : {}),
             ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
             ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
           });

@@ -106,6 +106,19 @@ describe('checkCombinations', () => {
     expect(() => checkCombinations(parseCliArgs(['-a', '-d', 'postgres', '-t', 'orders']))).toThrow(/specific table\(s\) in all databases/);
   });
 
+  it('--alter: repeatable, one -t table, no index-only mode, no catalog swap, its grammar checked before connecting', () => {
+    const o = parseCliArgs(['-t', 'public.orders', '--alter', 'ALTER COLUMN id TYPE bigint', '--alter=DROP COLUMN "Old"']);
+    expect(o.alter).toEqual(['ALTER COLUMN id TYPE bigint', 'DROP COLUMN "Old"']);
+    expect(() => checkCombinations(o)).not.toThrow();
+    expect(parseCliArgs(['-t', 'orders']).alter).toEqual([]);
+    expect(() => checkCombinations(parseCliArgs(['--alter', 'DROP COLUMN a']))).toThrow(/exactly one --table/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '-t', 'b', '--alter', 'DROP COLUMN a']))).toThrow(/exactly one --table/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '-x', '--alter', 'DROP COLUMN a']))).toThrow(/--only-indexes do not apply/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--swap=catalog', '--alter', 'DROP COLUMN a']))).toThrow(/rename swap/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c CHECK (a > 0)']))).toThrow(UsageError);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c CHECK (a > 0)']))).toThrow(/ADD CONSTRAINT is not supported yet/);
+  });
+
   it('accepts -x/-i with -s (move the indexes), still refuses ordering flags with them', () => {
     expect(() => checkCombinations(parseCliArgs(['-x', '-t', 'foo', '-s', 'tbs']))).not.toThrow();
     expect(() => checkCombinations(parseCliArgs(['-i', 'foo_pkey', '--tablespace=tbs']))).not.toThrow();

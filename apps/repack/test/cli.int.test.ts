@@ -91,6 +91,42 @@ describe('pgtools-repack', () => {
     expect(after).toEqual(before);
   });
 
+  it('--alter with -N prints the old → new column mapping and changes nothing; without -N it changes the table online', async () => {
+    await pool.query(`CREATE TABLE public.altered (id int PRIMARY KEY, qty text, old text)`);
+    await pool.query(`INSERT INTO public.altered SELECT g, g::text, 'x' FROM generate_series(1, 1000) g`);
+    const types = async (): Promise<string[]> =>
+      (
+        await pool.query(
+          `SELECT attname || ' ' || format_type(atttypid, atttypmod) AS c FROM pg_attribute WHERE attrelid = 'public.altered'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        )
+      ).rows.map((r) => r.c as string);
+    const args = [
+      '-t',
+      'public.altered',
+      '--alter',
+      'ALTER COLUMN id TYPE bigint',
+      '--alter',
+      'ALTER COLUMN qty TYPE int USING qty::int',
+      '--alter',
+      'DROP COLUMN old',
+      'cli db',
+    ];
+    const plan = await run(['-N', ...args]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('"public.altered": can be repacked (swap: rename)');
+    expect(plan.stdout).toContain('  column: "id" integer → "id" bigint');
+    expect(plan.stdout).toContain('  column: "qty" text → "qty" integer USING (qty::int)');
+    expect(plan.stdout).toContain('  column: "old" text → (dropped)');
+    expect(await types()).toEqual(['id integer', 'qty text', 'old text']);
+    const done = await run(args);
+    expect(done.stderr).toMatch(/"public\.altered" repacked in/);
+    expect(done.code).toBe(0);
+    expect(await types()).toEqual(['id bigint', 'qty integer']);
+    const bad = await run(['-t', 'public.altered', '--alter', 'RENAME COLUMN qty TO n', 'cli db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('RENAME is not supported yet');
+  });
+
   it('terminates a session that blocks the swap after the wait timeout and names it; -D skips instead (exit 3)', async () => {
     const blocker = await pool.connect();
     // It is going to be terminated; that is the point.

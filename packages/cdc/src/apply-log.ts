@@ -43,6 +43,8 @@ async function plan(client: Queryable, options: ApplyLogOptions): Promise<Plan> 
     columns: options.columns,
     keyOperators,
     overridingSystemValue: options.overridingSystemValue === true,
+    ...(options.columnSources !== undefined ? { columnSources: options.columnSources } : {}),
+    ...(options.keyCasts !== undefined ? { keyCasts: options.keyCasts } : {}),
   };
   return {
     batchSql: buildBatchIdsSql(options.objects),

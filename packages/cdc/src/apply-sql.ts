@@ -1,6 +1,6 @@
 import { PgToolsError, quoteIdent, quoteQualified } from '@pgtools/core';
 import { oldKeyColumn } from './capture-sql.js';
-import type { CdcNames, RelationName } from './types.js';
+import type { CdcNames, ColumnSource, RelationName } from './types.js';
 
 /** Parts every apply statement needs. `keyOperators[i]` compares key column i (see `operatorSql`). */
 export interface ApplySqlParts {
@@ -15,6 +15,17 @@ export interface ApplySqlParts {
    * insert step says OVERRIDING SYSTEM VALUE so the rows keep their values.
    */
   overridingSystemValue?: boolean;
+  /**
+   * Parallel to `columns`, when the target's columns are not the logged table's (an online schema
+   * change): how each is computed from a logged row image. Absent: every column is the image's column
+   * of the same name.
+   */
+  columnSources?: readonly ColumnSource[];
+  /**
+   * Parallel to `keyColumns`: a type the logged keys are cast to before they are compared with the
+   * target's key (whose type changed), or null. SQL text the caller has validated as a type name.
+   */
+  keyCasts?: ReadonlyArray<string | null>;
 }
 
 /**
@@ -44,6 +55,18 @@ function check(parts: ApplySqlParts): void {
     if (!columns.includes(k)) throw new PgToolsError('invalid_argument', `key column ${JSON.stringify(k)} is not in the column list`);
   }
   if (new Set(columns).size !== columns.length) throw new PgToolsError('invalid_argument', 'the column list has duplicates');
+  const { columnSources, keyCasts } = parts;
+  if (columnSources !== undefined) {
+    if (columnSources.length !== columns.length) throw new PgToolsError('invalid_argument', 'one column source per column is needed');
+    for (const k of keyColumns) {
+      const source = columnSources[columns.indexOf(k)];
+      // The delete step finds rows by the logged key: the target's key must be that value.
+      if (!source || !('column' in source) || source.column !== k) {
+        throw new PgToolsError('invalid_argument', `key column ${JSON.stringify(k)} must come from the logged column of the same name`);
+      }
+    }
+  }
+  if (keyCasts !== undefined && keyCasts.length !== keyColumns.length) throw new PgToolsError('invalid_argument', 'one key cast per key column is needed');
 }
 
 /**
@@ -106,7 +129,13 @@ function touchedKeys(parts: ApplySqlParts, withImages: boolean, scope: ApplyScop
  */
 export function buildApplyDeleteSql(parts: ApplySqlParts, scope: ApplyScope = 'batch'): string {
   check(parts);
-  const cond = parts.keyColumns.map((k, i) => `s.${quoteIdent(k)} ${parts.keyOperators[i]!} k.${quoteIdent(`k${i + 1}`)}`).join(' AND ');
+  const cond = parts.keyColumns
+    .map((k, i) => {
+      const logged = `k.${quoteIdent(`k${i + 1}`)}`;
+      const cast = parts.keyCasts?.[i];
+      return `s.${quoteIdent(k)} ${parts.keyOperators[i]!} ${cast ? `CAST(${logged} AS ${cast})` : logged}`;
+    })
+    .join(' AND ');
   return [`DELETE FROM ${quoteQualified(parts.target.schema, parts.target.name)} AS s USING (`, touchedKeys(parts, false, scope), `) AS k WHERE ${cond}`].join(
     '\n',
   );
@@ -129,15 +158,20 @@ export function buildApplyInsertSql(parts: ApplySqlParts, scope: ApplyScope = 'b
   check(parts);
   const keys = parts.keyColumns.map((_, i) => `e.${quoteIdent(`k${i + 1}`)}`).join(', ');
   const cols = parts.columns.map((c) => quoteIdent(c)).join(', ');
-  const vals = parts.columns.map((c) => `(w.image).${quoteIdent(c)}`).join(', ');
-  return [
-    `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})${parts.overridingSystemValue ? ' OVERRIDING SYSTEM VALUE' : ''}`,
-    `SELECT ${vals} FROM (`,
+  const insert = `INSERT INTO ${quoteQualified(parts.target.schema, parts.target.name)} (${cols})${parts.overridingSystemValue ? ' OVERRIDING SYSTEM VALUE' : ''}`;
+  const latest = [
     `  SELECT DISTINCT ON (${keys}) e.has_image, e.image FROM (`,
     touchedKeys(parts, true, scope),
     `  ) AS e ORDER BY ${keys}, e.id DESC, e.has_image DESC`,
-    ') AS w WHERE w.has_image',
-  ].join('\n');
+  ];
+  const sources = parts.columnSources;
+  if (sources === undefined) {
+    const vals = parts.columns.map((c) => `(w.image).${quoteIdent(c)}`).join(', ');
+    return [insert, `SELECT ${vals} FROM (`, ...latest, ') AS w WHERE w.has_image'].join('\n');
+  }
+  // The image expanded into its columns, alone in its FROM: an expression's bare names are the old row's columns.
+  const vals = sources.map((s) => ('column' in s ? `o.${quoteIdent(s.column)}` : `(${s.expression})`)).join(', ');
+  return [insert, `SELECT ${vals} FROM (SELECT (w.image).* FROM (`, ...latest, ') AS w WHERE w.has_image) AS o'].join('\n');
 }
 
 /**

@@ -38,4 +38,5 @@ export type {
   ApplyLogUntilOptions,
   ApplyUntilStats,
   FoundCapture,
+  ColumnSource,
 } from './types.js';

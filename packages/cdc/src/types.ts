@@ -7,6 +7,13 @@ export interface TableRef {
   oid: number;
 }
 
+/**
+ * Where a target column's value comes from in a log apply: the logged row's column of that name, or an
+ * expression over the logged row's columns (by bare name: the row is expanded in a subquery of its
+ * own, so the names resolve to its columns only). The expression is SQL text the caller has checked.
+ */
+export type ColumnSource = { column: string } | { expression: string };
+
 /** Where a table lives: schema and name. */
 export interface RelationName {
   schema: string;
@@ -58,6 +65,10 @@ export interface ApplyLogOptions {
   columns: string[];
   /** S has identity columns GENERATED ALWAYS among `columns`: insert with OVERRIDING SYSTEM VALUE to keep the logged values. */
   overridingSystemValue?: boolean;
+  /** Parallel to `columns`: how each is computed from a logged row (an online schema change); see `ApplySqlParts`. */
+  columnSources?: readonly ColumnSource[];
+  /** Parallel to `keyColumns`: the type the logged keys are cast to (the key's type changed), or null; see `ApplySqlParts`. */
+  keyCasts?: ReadonlyArray<string | null>;
   /** Log entries per batch (one transaction each). Default 1000. */
   batchSize?: number;
   /**

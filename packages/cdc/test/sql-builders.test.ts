@@ -162,6 +162,38 @@ describe('apply SQL', () => {
     expect(statements[4]).toMatch(/AS entries/);
   });
 
+  it('maps logged rows onto a changed target: same-named columns through the expanded image, expressions on the old row, cast keys', () => {
+    const mapped = {
+      ...parts,
+      columns: [hostileKey, 'b', `n"ew`],
+      columnSources: [{ column: hostileKey }, { column: 'b' }, { expression: `"v""al"::int + 1` }],
+      keyCasts: ['bigint', null],
+    };
+    const insert = buildApplyInsertSql(mapped);
+    expect(insert).toContain(`INSERT INTO "tool ""S"" ü"."table_16384" ("Key ""Col""", "b", "n""ew")`);
+    // The image is expanded alone in its FROM, so an expression's bare names can only be the old row's columns.
+    expect(insert).toContain(`SELECT o."Key ""Col""", o."b", ("v""al"::int + 1) FROM (SELECT (w.image).* FROM (`);
+    expect(insert).toContain(') AS w WHERE w.has_image) AS o');
+    expect(insert).not.toContain('(w.image)."');
+    const del = buildApplyDeleteSql(mapped);
+    expect(del).toContain(`s."Key ""Col""" OPERATOR("pg_catalog".=) CAST(k."k1" AS bigint) AND s."b" OPERATOR("pg_catalog".=) k."k2"`);
+    const drain = buildDrainLogSql(mapped);
+    expect(drain[2]).toBe(buildApplyDeleteSql(mapped, 'all'));
+    expect(drain[3]).toBe(buildApplyInsertSql(mapped, 'all'));
+    // Without a mapping the statements are exactly the plain repack's.
+    const { columnSources: _sources, keyCasts: _casts, ...unmapped } = mapped;
+    expect(buildApplyInsertSql({ ...unmapped, columns: parts.columns })).toBe(buildApplyInsertSql(parts));
+  });
+
+  it('refuses a mapping of the wrong length, a key not taken from its logged column, and key casts of the wrong length', () => {
+    expect(() => buildApplyInsertSql({ ...parts, columnSources: [{ column: hostileKey }] })).toThrow(PgToolsError);
+    const keyFromExpression = [{ expression: '1' }, { column: 'b' }, { column: `v"al` }];
+    expect(() => buildApplyInsertSql({ ...parts, columnSources: keyFromExpression })).toThrow(/must come from the logged column/);
+    const keyRenamed = [{ column: 'b' }, { column: 'b' }, { column: `v"al` }];
+    expect(() => buildApplyDeleteSql({ ...parts, columnSources: keyRenamed })).toThrow(PgToolsError);
+    expect(() => buildApplyDeleteSql({ ...parts, keyCasts: ['bigint'] })).toThrow(PgToolsError);
+  });
+
   it('refuses inconsistent parts and non-operators', () => {
     expect(() => buildApplyInsertSql({ ...parts, keyOperators: [eq] })).toThrow(PgToolsError);
     expect(() => buildApplyInsertSql({ ...parts, columns: ['b', 'v'] })).toThrow(PgToolsError);

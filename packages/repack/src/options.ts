@@ -2,6 +2,7 @@ import { PgToolsError, type Logger } from '@pgtools/core';
 import { parseReplicaLag, type ReplicaLagLimit } from './throttle.js';
 import type { RepackEvent } from './events.js';
 import type { TableRef } from './table-info.js';
+import { parseAlterActions, type AlterAction } from './alter-actions.js';
 
 export type { ReplicaLagLimit };
 
@@ -89,6 +90,15 @@ export interface RepackOptions extends TargetSelection {
   checkDisk?: boolean;
   /** `application_name` of our sessions. */
   applicationName?: string;
+  /**
+   * Online schema change (the CLI's repeated `--alter`): ALTER TABLE actions, each without `ALTER TABLE
+   * name`, carried out by rewriting the table into a shadow with the new definition (rename swap, one
+   * ordinary table). Supported: `ALTER COLUMN c [SET DATA] TYPE t [USING expr]`, `ALTER COLUMN c SET
+   * DEFAULT expr | DROP DEFAULT`, `ALTER COLUMN c SET NOT NULL | DROP NOT NULL`, `ADD COLUMN c t [DEFAULT
+   * expr] [NOT NULL]`, `DROP COLUMN c`; anything
+   * else is refused (`alter_unsupported`) before anything is made.
+   */
+  alter?: string[] | undefined;
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
   onEvent?: ((event: RepackEvent) => void) | undefined;
@@ -99,8 +109,8 @@ export interface RepackOptions extends TargetSelection {
 }
 
 type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs' | 'copyChunkPages';
-export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag'>> &
-  Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined };
+export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag' | 'alter'>> &
+  Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined; alter: AlterAction[] | undefined };
 
 export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelection>): ResolvedOptions {
   if (options.maxRate !== undefined && !(options.maxRate > 0))
@@ -109,7 +119,11 @@ export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelectio
     throw new PgToolsError('invalid_option', `ifBloatedPct must be a percentage between 0 and 100, got ${options.ifBloatedPct}`);
   }
   if (options.moveIndexes && options.tablespace === undefined) throw new PgToolsError('invalid_option', 'moveIndexes needs a tablespace');
+  const alter = options.alter === undefined || options.alter.length === 0 ? undefined : parseAlterActions(options.alter);
+  // The new definition cannot be read by the old table's descriptor: only the rename swap can put it in place.
+  if (alter && options.swap === 'catalog') throw new PgToolsError('invalid_option', 'alter needs the rename swap; it cannot be used with swap: catalog');
   return {
+    alter,
     orderBy: options.orderBy,
     ifBloatedPct: options.ifBloatedPct,
     maxRate: options.maxRate,

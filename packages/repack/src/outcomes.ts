@@ -33,6 +33,8 @@ export const REPACK_OUTCOMES = {
   permission_denied: 'failed',
   aborted: 'failed',
   repack_failed: 'failed',
+  alter_refused: 'failed',
+  alter_conversion_failed: 'failed',
 } as const satisfies Record<string, Exclude<TableStatus, 'repacked'>>;
 
 /** A stable outcome code. */

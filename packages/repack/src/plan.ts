@@ -1,4 +1,7 @@
-import { quoteQualified, type PoolOrConfig } from '@pgtools/core';
+import { PgToolsError, quoteQualified, type PoolOrConfig } from '@pgtools/core';
+import { parseAlterActions } from './alter-actions.js';
+import { mappingLines, type AlterColumnMapping } from './alter-plan.js';
+import { probeAlter } from './alter-probe.js';
 import { connectionSource } from './connections.js';
 import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
@@ -30,6 +33,8 @@ export interface TablePlan {
   disk: DiskCheck;
   /** The locks the run would take, in order. */
   locks: string[];
+  /** With `alter`: the old → new column mapping (tried on a temporary table, rolled back), and the same as text lines. */
+  alter?: { mapping: AlterColumnMapping[]; lines: string[] };
   problems: Problem[];
   /** True when nothing in `problems` stops the run. */
   ok: boolean;
@@ -47,8 +52,11 @@ export interface TablePlan {
  */
 export async function planRepack(
   db: PoolOrConfig,
-  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema'>,
+  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema' | 'alter'>,
 ): Promise<TablePlan[]> {
+  // An action outside the grammar is refused before anything, as the run refuses it.
+  const actions = options.alter === undefined || options.alter.length === 0 ? undefined : parseAlterActions(options.alter);
+  if (actions && options.swap === 'catalog') throw new PgToolsError('invalid_option', 'alter needs the rename swap; it cannot be used with swap: catalog');
   const source = connectionSource(db);
   try {
     await checkSource(source);
@@ -61,13 +69,26 @@ export async function planRepack(
       const plans: TablePlan[] = [];
       for (const target of targets) {
         const info = await inspectTable(client, target);
-        const swap = resolveSwapMode(options.swap, superuser);
+        const swap = actions ? 'rename' : resolveSwapMode(options.swap, superuser);
         const { key, problems } = precheck(info, { swap, publicationsForAllTables: pubs.map((p) => p.pubname) });
         let orderBy: string | undefined;
         try {
           orderBy = (await copyOrder(client, info, options.orderBy))?.sql;
         } catch (err) {
           problems.push({ code: 'invalid_order_by', severity: 'refuse', message: (err as Error).message });
+        }
+        let alter: TablePlan['alter'];
+        if (actions && key) {
+          try {
+            const planned = await probeAlter(client, info, key.keyColumns as string[], actions);
+            alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping) };
+          } catch (err) {
+            if (!(err instanceof PgToolsError)) throw err;
+            problems.push({ code: err.code, severity: 'refuse', message: err.message });
+          }
+        }
+        if (actions && targets.length !== 1) {
+          problems.push({ code: 'invalid_option', severity: 'refuse', message: `alter works on one table at a time; the selection names ${targets.length}` });
         }
         const bloat = await estimateBloat(client, info.oid);
         const disk = await checkDisk(client, info, options.tablespace);
@@ -97,6 +118,7 @@ export async function planRepack(
           selected,
           orderBy,
           disk,
+          ...(alter ? { alter } : {}),
           locks: [
             `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
             `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,

@@ -23,7 +23,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
   try {
     const workPid = await run.prepareWork();
     const pre = await runPrecheck(run);
-    const { table, swapMode, order } = pre;
+    const { table, swapMode, order, alter } = pre;
     run.table = table;
 
     const guard = await run.openGuard();
@@ -41,14 +41,15 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       signal: opts.signal,
     });
 
-    const copy = await runCopy(run, { info, capture, swapMode, order, throttle });
+    const copy = await runCopy(run, { info, capture, swapMode, order, throttle, alter });
     const { shadow, columns, overridingSystemValue } = copy;
+    const mapping = alter && copy.sources ? { sources: copy.sources, keyCasts: alter.keyCasts, plan: alter } : undefined;
     await run.pause('after-copy');
 
     const indexPairs = await runIndexes(run, table, shadow);
     await run.pause('after-indexes');
 
-    const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, throttle });
+    const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, mapping, throttle });
     await runApply(run, applyOnce, capture, throttle);
     await runSnapshotWait(run, copy, [workPid, guard.pid], applyOnce, throttle);
     await run.pause('before-swap');
@@ -61,6 +62,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       keyColumns,
       columns,
       overridingSystemValue,
+      alter: alter && mapping ? { sources: mapping.sources, keyCasts: mapping.keyCasts, changes: alter.changes } : undefined,
       swapMode,
       indexPairs,
       guard,

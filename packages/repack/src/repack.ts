@@ -1,4 +1,4 @@
-import { silentLogger, type PoolOrConfig } from '@pgtools/core';
+import { PgToolsError, silentLogger, type PoolOrConfig } from '@pgtools/core';
 import { ProgressBoard } from './progress-board.js';
 import { connectionSource } from './connections.js';
 import { resolveOptions, type RepackOptions } from './options.js';
@@ -38,6 +38,9 @@ export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<
   try {
     await checkSource(source);
     const targets = await resolveTargets(source, options, opts.toolSchema);
+    if (opts.alter && targets.length !== 1) {
+      throw new PgToolsError('invalid_option', `alter works on one table at a time; the selection names ${targets.length}`);
+    }
     const tables: TableResult[] = [];
     for (const target of targets) {
       if (opts.signal?.aborted) {

@@ -1,6 +1,7 @@
 import type { BloatEstimate } from './bloat.js';
 import type { DiskCheck } from './disk.js';
 import type { PhaseName, SessionInfo } from './events.js';
+import type { AlterColumnMapping } from './alter-plan.js';
 import { exitCodeOf, type TableStatus } from './outcomes.js';
 
 export { exitCodeOf };
@@ -26,6 +27,8 @@ export interface TableResult {
   orderBy?: string;
   /** What the disk check looked at. */
   diskCheck?: DiskCheck;
+  /** With `alter`: the old → new column mapping. */
+  alter?: AlterColumnMapping[];
   /** Indexes-only runs: invalid leftovers of an interrupted REINDEX CONCURRENTLY that were dropped. */
   indexLeftoversDropped?: string[];
   /** Time spent paused by `maxReplicaLag` and `maxRate`. */

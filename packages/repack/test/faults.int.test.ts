@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
 import { cleanupLeftovers, repack, type PausePoint, type RepackResult } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
+import { killDuringWrites, PAUSE_POINTS, runChild as runChildProcess } from './child-run.js';
 
 let cluster: PgCluster;
 let db: TestDatabase;
 let pool: pg.Pool;
-const script = new URL('./fixtures/run-repack.mjs', import.meta.url).pathname;
 
 beforeAll(async () => {
   cluster = await startPostgres({ name: 'faults' });
@@ -19,39 +18,9 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-const POINTS: PausePoint[] = [
-  'after-advisory-lock',
-  'after-capture',
-  'during-copy',
-  'after-copy',
-  'after-indexes',
-  'during-apply',
-  'before-swap',
-  'after-swap',
-];
+const POINTS = PAUSE_POINTS;
 
-function runChild(
-  table: string,
-  point: PausePoint,
-  mode: 'hang' | 'continue',
-): { child: ChildProcess; paused: Promise<number[]>; result: Promise<RepackResult | undefined> } {
-  const child = spawn(process.execPath, [script, db.connectionString, table, point, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let buf = '';
-  let resolvePaused: (pids: number[]) => void;
-  let resolveResult: (r: RepackResult | undefined) => void;
-  const paused = new Promise<number[]>((r) => (resolvePaused = r));
-  const result = new Promise<RepackResult | undefined>((r) => (resolveResult = r));
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (const line of buf.split('\n').slice(0, -1)) {
-      if (line.startsWith('PAUSED ')) resolvePaused(JSON.parse(line.slice(7)));
-      if (line.startsWith('RESULT ')) resolveResult(JSON.parse(line.slice(7)));
-    }
-    buf = buf.slice(buf.lastIndexOf('\n') + 1);
-  });
-  child.once('exit', () => resolveResult(undefined));
-  return { child, paused, result };
-}
+const runChild = (table: string, point: PausePoint, mode: 'hang' | 'continue') => runChildProcess(db.connectionString, table, point, mode);
 
 async function makeTable(name: string): Promise<void> {
   await pool.query(`CREATE TABLE ${name} (id bigint PRIMARY KEY, a int, b text, c jsonb)`);
@@ -68,14 +37,8 @@ describe('the repack process is SIGKILLed in every phase', () => {
   it.each(POINTS)('killed at %s: the table stays intact and writable, the next run cleans up and repacks', async (point) => {
     const table = `kill_${point.replace(/-/g, '_')}`;
     await makeTable(table);
-    const writer = startWriter(pool, table, { nextId: 100_000, pauseMs: 2 });
-    const { child, paused } = runChild(table, point, 'hang');
-    await paused;
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
     // Writes keep working while leftovers (if any) exist.
-    await new Promise((r) => setTimeout(r, 300));
-    await writer.stop();
+    const writer = await killDuringWrites(pool, db.connectionString, table, point);
     expect(writer.errors).toEqual([]);
     expect(await diffTable(pool, table, writer.expected)).toEqual([]);
     const before = await filenode(table);

@@ -71,9 +71,17 @@ export async function readIndexPairFacts(client: Queryable, original: TableInfo,
 /**
  * Checks that the pairs cover every index of both tables exactly once and that each copy is
  * structurally the same index (access method, columns, operator classes, collations, options,
- * expressions, predicate). Pure: returns the resolved pairs or the `swap_precondition` error.
+ * expressions, predicate). With `retypedColumns` (an online schema change gave columns a new type),
+ * operator classes and collations are not compared: the copy has the new type's defaults, from the
+ * same definition. Pure: returns the resolved pairs or the `swap_precondition` error.
  */
-export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shadow: TableInfo): ResolvedIndexPair[] | PgToolsError {
+export function matchIndexPairs(
+  facts: IndexPairFacts,
+  original: TableInfo,
+  shadow: TableInfo,
+  options: { retypedColumns?: boolean } = {},
+): ResolvedIndexPair[] | PgToolsError {
+  const shapeOf = (i: IndexShape): string => (options.retypedColumns ? withoutOperatorClasses(i.shape) : i.shape);
   const byOid = new Map<number, IndexShape>([...facts.original, ...facts.shadow].map((i) => [i.oid, i]));
   const problems: string[] = [];
   const seen = new Set<number>();
@@ -105,7 +113,7 @@ export function matchIndexPairs(facts: IndexPairFacts, original: TableInfo, shad
     seen.add(s.oid);
     if (!si.valid) problems.push(`shadow index ${sn} is not valid (its build failed or is unfinished)`);
     if (oi.unique !== si.unique) problems.push(`${on} is ${oi.unique ? '' : 'not '}unique but its copy ${sn} is ${si.unique ? '' : 'not '}unique`);
-    else if (oi.shape !== si.shape) problems.push(`${sn} is not a copy of ${on}: ${oi.shape} versus ${si.shape}`);
+    else if (shapeOf(oi) !== shapeOf(si)) problems.push(`${sn} is not a copy of ${on}: ${oi.shape} versus ${si.shape}`);
     out.push({ original: oi, shadow: si });
   }
   for (const idx of facts.original) {
@@ -130,4 +138,12 @@ export async function resolveIndexPairs(client: Queryable, original: TableInfo, 
   const matched = matchIndexPairs(await readIndexPairFacts(client, original, shadow, pairs), original, shadow);
   if (matched instanceof PgToolsError) throw matched;
   return matched;
+}
+
+/** An index shape (see `loadIndexes`) with its operator classes and collations (fields 7 and 8, never NULL) blanked. */
+function withoutOperatorClasses(shape: string): string {
+  return shape
+    .split(' | ')
+    .map((f, i) => (i === 6 || i === 7 ? '' : f))
+    .join(' | ');
 }

@@ -204,8 +204,24 @@ export interface StatObject {
   comment: string | null;
 }
 
+/**
+ * Column differences between the original and the shadow that the caller made on purpose (an online
+ * schema change): the shadow lacks the `dropped` columns, has the `added` ones after the original's
+ * (in this order), has a new type for the `retyped` ones and NOT NULL set or dropped on the
+ * `nullability` ones. Everything else must still match.
+ */
+export interface ColumnChanges {
+  dropped: readonly string[];
+  added: readonly string[];
+  retyped: readonly string[];
+  /** Columns whose NOT NULL was set or dropped (PostgreSQL 15-17, where it is only attnotnull). */
+  nullability?: readonly string[];
+}
+
 /** The options that shape the statements (the rest of RenameSwapOptions is about reporting). */
 export interface RenameStepOptions {
+  /** Planned column differences (see {@link ColumnChanges}); none by default: the shadow is a full copy. */
+  columnChanges?: ColumnChanges;
   /** Trigger names on the original not to recreate (the repack's capture trigger). */
   excludeTriggers?: readonly string[];
   /** OIDs of the caller's helper tables that depend on the table (e.g. a change log of its row type) and are dropped before the swap. */

@@ -2,7 +2,7 @@ import { displayName, PgToolsError } from '@pgtools/core';
 import { preconditionError } from './catalog.js';
 import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
 import { partitionBlockers, partitionBoundCheckName } from './rename-partition.js';
-import type { CheckFacts, NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
+import type { CheckFacts, ColumnChanges, NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
 
 /**
  * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. What keeps
@@ -140,14 +140,14 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
   }
   const blockers = renameBlockers(facts.attached, options);
   if (blockers.length > 0) return unsupportedError(facts.attached, blockers);
-  const definition = shadowDefinitionProblems(facts);
+  const definition = shadowDefinitionProblems(facts, options.columnChanges);
   if (definition.length > 0) {
     return preconditionError(
       `${displayName(shadow.schema, shadow.name)} is not a full copy of the definition of ${orig}: ` +
         `${definition.join('; ')}. Create it with createRenameShadow`,
     );
   }
-  const pairs = matchIndexPairs(facts.indexes, original, shadow);
+  const pairs = matchIndexPairs(facts.indexes, original, shadow, { retypedColumns: (options.columnChanges?.retyped.length ?? 0) > 0 });
   if (pairs instanceof PgToolsError) return pairs;
   for (const p of pairs) {
     if (p.original.constraintType === 'x') {
@@ -161,10 +161,19 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
 
 /**
  * The shadow must be the original's definition: same live columns in the same order, same NOT NULL
- * (with its constraints on PostgreSQL 18+), identity, generation and validated CHECKs.
+ * (with its constraints on PostgreSQL 18+), identity, generation and validated CHECKs; planned
+ * column changes aside: dropped columns left out, added ones last and only compared by name,
+ * retyped ones not compared by type or collation, nor NOT NULL where it was changed.
  */
-function shadowDefinitionProblems(facts: RenameFacts): string[] {
-  const la = facts.columns.original.filter((c) => !c.dropped);
+function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | undefined): string[] {
+  const dropped = new Set(changes?.dropped ?? []);
+  const added = new Set(changes?.added ?? []);
+  const retyped = new Set(changes?.retyped ?? []);
+  const nullability = new Set(changes?.nullability ?? []);
+  const la = [
+    ...facts.columns.original.filter((c) => !c.dropped && !dropped.has(c.name)),
+    ...(changes?.added ?? []).map((name) => ({ name, typeOid: 0, typmod: 0, collation: 0, notNull: false, identity: '', generated: '' })),
+  ];
   const lb = facts.columns.shadow.filter((c) => !c.dropped);
   const problems: string[] = [];
   // The swap adds NOT VALID NOT NULL constraints (PostgreSQL 18+): the shadow has none on those columns.
@@ -176,9 +185,11 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     const d = lb[i];
     if (!d) return;
     if (c.name !== d.name) problems.push(`column ${i + 1} is ${JSON.stringify(c.name)} in the original but ${JSON.stringify(d.name)} in the shadow`);
-    else if (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation)
+    else if (added.has(c.name)) return;
+    else if (!retyped.has(c.name) && (c.typeOid !== d.typeOid || c.typmod !== d.typmod || c.collation !== d.collation))
       problems.push(`column ${JSON.stringify(c.name)} differs in type or collation`);
-    else if ((c.notNull && !notValidNotNull.has(c.name)) !== d.notNull) problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
+    else if (!nullability.has(c.name) && (c.notNull && !notValidNotNull.has(c.name)) !== d.notNull)
+      problems.push(`column ${JSON.stringify(c.name)} differs in NOT NULL`);
     else if ((partition ? '' : c.identity) !== d.identity || c.generated !== d.generated)
       problems.push(`column ${JSON.stringify(c.name)} differs in identity or generation`);
   });
@@ -196,7 +207,7 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
     problems.push(`the shadow has no CHECK ${JSON.stringify(bound)} of the partition constraint`);
   }
   if (want.join('\n') !== have.join('\n')) problems.push(`CHECK constraints differ: original [${want.join('; ')}], shadow [${have.join('; ')}]`);
-  problems.push(...notNullProblems(facts));
+  problems.push(...notNullProblems(facts, added));
   const other = facts.shadowConstraints.other;
   if (other.length > 0) problems.push(`the shadow already has constraints other than CHECK: ${other.join(', ')}`);
   return problems;
@@ -207,13 +218,16 @@ function shadowDefinitionProblems(facts: RenameFacts): string[] {
  * name: the swap gives the shadow's the original's names ({@link pairNotNulls}). NOT VALID ones are
  * not on the shadow (they would refuse the NULLs of the copied rows); the swap adds them.
  */
-function notNullProblems(facts: RenameFacts): string[] {
+function notNullProblems(facts: RenameFacts, added: ReadonlySet<string>): string[] {
   const show = (list: ReadonlyArray<{ def: string }>) =>
     list
       .map((n) => n.def)
       .sort()
       .join('; ');
-  const { original, shadow } = pairNotNulls(facts);
+  const unpaired = pairNotNulls(facts);
+  const { original } = unpaired;
+  // An added NOT NULL column has its constraint on the shadow only.
+  const shadow = unpaired.shadow.filter((n) => !added.has(n.column));
   if (original.length === 0 && shadow.length === 0) return [];
   return [`NOT NULL constraints differ: original [${show(original)}], shadow [${show(shadow)}]`];
 }

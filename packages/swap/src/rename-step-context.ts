@@ -14,6 +14,8 @@ export interface StepContext {
   /** Adds a statement run after the commit. */
   afterCommit: (name: RenameStepName, sql: string) => void;
   moved: RenameMoved;
+  /** Columns of the original the caller left out of the shadow on purpose (`RenameStepOptions.columnChanges`). */
+  droppedColumns: ReadonlySet<string>;
   /** The name each of the original's indexes (by OID) has on the new table, filled by the index steps. */
   indexName: Map<number, string>;
 }

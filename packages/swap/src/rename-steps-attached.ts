@@ -71,6 +71,8 @@ export function grantSteps(ctx: StepContext): void {
     }
   }
   for (const e of inv.columnGrants) {
+    // A column the caller dropped on purpose (an online schema change) takes its grants with it, as DROP COLUMN does.
+    if (ctx.droppedColumns.has(e.column)) continue;
     if (!PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
     swap('grant', `GRANT ${e.privilege} (${quoteIdent(e.column)}) ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
     count++;
@@ -102,6 +104,8 @@ export function settingSteps(ctx: StepContext): void {
   }
   if (inv.clusterIndex !== null) swap('cluster', `ALTER TABLE ${T} CLUSTER ON ${quoteIdent(newIndexName(ctx, inv.clusterIndex))}`);
   for (const col of inv.columns) {
+    // A column the caller dropped on purpose takes its settings and comment with it, as DROP COLUMN does.
+    if (ctx.droppedColumns.has(col.name)) continue;
     const c = quoteIdent(col.name);
     if (explicitTarget(col.statTarget)) swap('column', `ALTER TABLE ${T} ALTER COLUMN ${c} SET STATISTICS ${col.statTarget}`);
     // Options named pg_* are kept by the server itself (some builds record one on every column); only user options are copied.

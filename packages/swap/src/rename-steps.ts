@@ -59,6 +59,7 @@ export function renameSwapSteps(facts: RenameFacts, options: RenameStepOptions =
       grants: 0,
     },
     indexName: new Map(),
+    droppedColumns: new Set(options.columnChanges?.dropped ?? []),
   };
   detachSteps(ctx, accepted);
   tradeSteps(ctx);

@@ -604,6 +604,56 @@ describe('renameSwapRefusal', () => {
     );
   });
 
+  it('accepts planned column changes (an online schema change): dropped left out, added last, retyped with their new operator classes', () => {
+    const base = renameFacts({
+      attached: attachedFacts({
+        serialSequences: [],
+        columnGrants: [...attachedFacts().columnGrants, { column: 's.id', grantee: ROLE_UPPER, privilege: 'UPDATE', grantable: false }],
+      }),
+    });
+    const idShape = (opclass: string): string => `403 | 1 | 1 | true | false | "Id ""x""" | ${opclass} | 0 | 0`;
+    const facts: RenameFacts = {
+      ...base,
+      columns: {
+        original: base.columns.original,
+        shadow: [
+          { ...base.columns.shadow[0]!, type: 'bigint', typeOid: 20 },
+          base.columns.shadow[2]!,
+          { ...base.columns.shadow[2]!, attnum: 4, name: 'New "c"', type: 'boolean', typeOid: 16, notNull: true },
+        ],
+      },
+      indexes: {
+        ...base.indexes,
+        original: base.indexes.original.map((i) => (i.oid === 16430 ? { ...i, shape: idShape('1978') } : i)),
+        shadow: base.indexes.shadow.map((i) => (i.oid === 16530 ? { ...i, shape: idShape('3124') } : i)),
+      },
+    };
+    const changes = { dropped: ['s.id'], added: ['New "c"'], retyped: ['Id "x"'] };
+    // Without the plan every difference is a refusal.
+    const err = refusal(facts);
+    expect(err.message).toContain(`column ${JSON.stringify('Id "x"')} differs in type or collation`);
+    expect(err.message).toContain('column 2 is "s.id" in the original but "Code" in the shadow');
+    const sql = swapSql(facts, { ...options, columnChanges: changes });
+    // The dropped column's grants, settings and comment go with it; the others are carried over.
+    expect(sql.some((s) => s.includes('"s.id"'))).toBe(false);
+    expect(sql).toContain(`COMMENT ON COLUMN ${T}."Code" IS 'the code'`);
+    // Only planned differences pass: another type change, or an added column not last, still refuses.
+    const typeAlso = { ...facts, columns: { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, typeOid: 1043 } : c)) } };
+    expect(refusal(typeAlso, { columnChanges: changes }).message).toContain('column "Code" differs in type or collation');
+    expect(refusal(facts, { columnChanges: { ...changes, added: [] } }).message).toContain('2 columns in the original, 3 in the shadow');
+    // Operator classes are compared again when nothing is retyped.
+    const sameType = {
+      ...facts,
+      columns: { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.attnum === 1 ? { ...c, type: 'integer', typeOid: 23 } : c)) },
+    };
+    expect(renameSwapRefusal(sameType, { columnChanges: changes })).not.toBeInstanceOf(PgToolsError);
+    expect(refusal(sameType, { columnChanges: { ...changes, retyped: [] } }).message).toMatch(/index_16430 is not a copy of .*PK/);
+    // A NOT NULL set on purpose is no difference; elsewhere it still is.
+    const notNull = { ...facts, columns: { ...facts.columns, shadow: facts.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) } };
+    expect(refusal(notNull, { columnChanges: changes }).message).toContain('column "Code" differs in NOT NULL');
+    expect(renameSwapRefusal(notNull, { columnChanges: { ...changes, nullability: ['Code'] } })).not.toBeInstanceOf(PgToolsError);
+  });
+
   it('refuses index pairs that do not match, a missing index, an exclusion constraint and statistics without a copy', () => {
     const missing = renameFacts();
     missing.indexes = {

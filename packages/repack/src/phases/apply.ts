@@ -1,6 +1,8 @@
 import type pg from 'pg';
-import { PgToolsError } from '@pgtools/core';
-import { applyLog, countLog, type CdcObjects } from '@pgtools/cdc';
+import { PgToolsError, sqlStateOf } from '@pgtools/core';
+import { applyLog, countLog, type ApplyStats, type CdcObjects, type ColumnSource } from '@pgtools/cdc';
+import type { AlterPlan } from '../alter-plan.js';
+import { findBadLogRow } from '../alter-probe.js';
 import { waitForOldSnapshots } from '../snapshots.js';
 import type { Throttle } from '../throttle.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
@@ -16,6 +18,8 @@ export interface ApplyTarget {
   columns: string[];
   /** The shadow has identity columns GENERATED ALWAYS. */
   overridingSystemValue: boolean;
+  /** With `alter`: how each of `columns` is computed from a logged (old-format) row, and the new types of retyped key columns. */
+  mapping: { sources: ColumnSource[]; keyCasts: Array<string | null>; plan: AlterPlan } | undefined;
   throttle: Throttle;
 }
 
@@ -23,15 +27,24 @@ export interface ApplyTarget {
 export function logApplier(run: TableRun, target: ApplyTarget): ApplyBatch {
   const { opts, result } = run;
   return async (client, inTransaction) => {
-    const stats = await applyLog(client, {
-      objects: target.capture,
-      target: target.shadow,
-      keyColumns: target.keyColumns,
-      columns: target.columns,
-      overridingSystemValue: target.overridingSystemValue,
-      batchSize: target.throttle.stepRows(opts.applyBatchSize),
-      transaction: inTransaction ? 'caller' : 'own',
-    });
+    const { mapping } = target;
+    let stats: ApplyStats;
+    try {
+      stats = await applyLog(client, {
+        objects: target.capture,
+        target: target.shadow,
+        keyColumns: target.keyColumns,
+        columns: target.columns,
+        overridingSystemValue: target.overridingSystemValue,
+        ...(mapping ? { columnSources: mapping.sources, keyCasts: mapping.keyCasts } : {}),
+        batchSize: target.throttle.stepRows(opts.applyBatchSize),
+        transaction: inTransaction ? 'caller' : 'own',
+      });
+    } catch (err) {
+      // Its own transaction was rolled back: the client is free for a look at the log.
+      if (mapping && !inTransaction) throw await applyConversionError(run, client, target, mapping.plan, err);
+      throw err;
+    }
     result.log.entries += stats.entries;
     result.log.inserts += stats.inserts;
     result.log.updates += stats.updates;
@@ -90,4 +103,17 @@ export async function runSnapshotWait(
       }
     }),
   );
+}
+
+/**
+ * A log apply with `alter` that failed on a value (SQLSTATE class 22 or 23): a row written during the
+ * run does not convert. The first such row image in the log, named by its key.
+ */
+async function applyConversionError(run: TableRun, client: pg.ClientBase, target: ApplyTarget, plan: AlterPlan, err: unknown): Promise<unknown> {
+  const state = sqlStateOf(err);
+  if (state === undefined || !(state.startsWith('22') || state.startsWith('23'))) return err;
+  const log = { schema: target.capture.toolSchema, name: target.capture.logTable };
+  const bad = await findBadLogRow(client, log, target.keyColumns, plan).catch(() => undefined);
+  const what = bad ? `at the row with key ${bad.key}, written during the run: ${bad.message}` : `${(err as Error).message} (the row could not be identified)`;
+  return new PgToolsError('alter_conversion_failed', `--alter on ${run.display}: the log apply failed ${what}; the table is unchanged`, { cause: err });
 }

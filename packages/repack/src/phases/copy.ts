@@ -1,4 +1,5 @@
-import { debugFailure, quoteQualified } from '@pgtools/core';
+import { debugFailure, PgToolsError, quoteQualified, sqlStateOf } from '@pgtools/core';
+import type { ColumnSource } from '@pgtools/cdc';
 import { createRenameShadow, renameCopyColumns } from '@pgtools/swap';
 import type { CdcObjects } from '@pgtools/cdc';
 import { shadowTableName } from '../names.js';
@@ -8,6 +9,8 @@ import type { Throttle } from '../throttle.js';
 import { expectedCopyWal, sampleWalProgress, type WalProgressSampler } from '../copy-progress.js';
 import { planCopy, type CopyPlan } from '../copy-plan.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
+import { alterSources, sourceSql, type AlterPlan } from '../alter-plan.js';
+import { findBadRow } from '../alter-probe.js';
 
 const COPY_PROGRESS_INTERVAL_MS = 1000;
 
@@ -20,6 +23,8 @@ export interface Copied {
   columns: string[];
   /** The shadow has identity columns GENERATED ALWAYS: the log apply must say OVERRIDING SYSTEM VALUE too. */
   overridingSystemValue: boolean;
+  /** With `alter`: parallel to `columns`, what each is computed from on an old row (the log apply does the same). */
+  sources: ColumnSource[] | undefined;
   shadow: QualifiedName;
 }
 
@@ -29,6 +34,8 @@ export interface CopyInput {
   swapMode: 'catalog' | 'rename';
   order: CopyOrder | undefined;
   throttle: Throttle;
+  /** With `alter`: the shadow gets the new definition and the copy maps the columns. */
+  alter: AlterPlan | undefined;
 }
 
 /**
@@ -45,7 +52,8 @@ export async function runCopy(run: TableRun, input: CopyInput): Promise<Copied> 
 
 async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName): Promise<Omit<Copied, 'shadow'>> {
   const { work: client, opts, logger } = run;
-  const { info, capture, swapMode, order } = input;
+  const { info, capture, swapMode, order, alter } = input;
+  let sources: ColumnSource[] | undefined;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     // The first statement fixes the snapshot; the xid lets us find older snapshots before the swap.
@@ -72,7 +80,15 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
         ignoreRelations: [Number(log[0]!.oid)],
         ...(opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
       });
-      const columns = await renameCopyColumns(client, original);
+      let columns = await renameCopyColumns(client, original);
+      if (alter) {
+        // The shadow is empty: the new definition costs no rewrite here.
+        await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} ${alter.shadowSql}`);
+        const onShadow = await renameCopyColumns(client, shadow);
+        const mapped = alterSources(alter, onShadow.columns);
+        sources = mapped.sources;
+        columns = { ...onShadow, columns: mapped.columns, selectList: mapped.sources.map(sourceSql).join(', ') };
+      }
       plan = planCopy({ table: info, shadow, swap: { mode: 'rename', columns }, order, totalPages, options: opts });
     }
     const rows = await runCopyPlan(run, plan, input);
@@ -80,9 +96,10 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
     // The server's clock, read after the commit (never the client's: a millisecond Date would
     // truncate and miss a transaction that started in the same millisecond).
     const { rows: at } = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
-    return { rows, xid, committedAt: at[0]!.at, columns: plan.columns, overridingSystemValue: plan.overridingSystemValue };
+    return { rows, xid, committedAt: at[0]!.at, columns: plan.columns, overridingSystemValue: plan.overridingSystemValue, sources };
   } catch (err) {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed copy'));
+    if (alter) throw await conversionError(run, input, alter, err);
     throw err;
   }
 }
@@ -161,4 +178,17 @@ async function copyInOneStatement(run: TableRun, info: TableInfo, throttle: Thro
   } finally {
     await sampler?.stop();
   }
+}
+
+/**
+ * A copy with `alter` that failed on a value (SQLSTATE class 22, data exception, or 23, a constraint
+ * of the new definition): the row that fails, found by a second look, named by its key.
+ */
+async function conversionError(run: TableRun, input: CopyInput, alter: AlterPlan, err: unknown): Promise<unknown> {
+  const state = sqlStateOf(err);
+  if (state === undefined || !(state.startsWith('22') || state.startsWith('23'))) return err;
+  const keyColumns = run.result.key?.columns ?? [];
+  const bad = keyColumns.length > 0 ? await findBadRow(run.work, input.info, keyColumns, alter).catch(() => undefined) : undefined;
+  const what = bad ? `at the row with key ${bad.key}: ${bad.message}` : `${(err as Error).message} (the row could not be identified)`;
+  return new PgToolsError('alter_conversion_failed', `--alter on ${run.display}: the copy failed ${what}; the table is unchanged`, { cause: err });
 }

@@ -7,6 +7,8 @@ import { estimateBloat } from '../bloat.js';
 import { checkDisk } from '../disk.js';
 import { ELIGIBILITY_CODES } from '../outcomes.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
+import type { AlterPlan } from '../alter-plan.js';
+import { probeAlter } from '../alter-probe.js';
 
 /** What the precheck decided; the later phases work from it. */
 export interface Prechecked {
@@ -14,6 +16,8 @@ export interface Prechecked {
   table: QualifiedName;
   swapMode: 'catalog' | 'rename';
   order: CopyOrder | undefined;
+  /** With `alter`: the plan, tried on a temporary table. */
+  alter: AlterPlan | undefined;
 }
 
 /**
@@ -26,7 +30,8 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
     const info = await inspectTable(work, await oidToRef(work, run.tableOid));
     result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
     const superuser = await isSuperuser(work);
-    const mode = opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
+    // A new definition can only be put in place by renaming (resolveOptions refused catalog with alter).
+    const mode = opts.alter ? 'rename' : opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
     if (mode === 'catalog' && !superuser) {
       throw new PgToolsError('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
     }
@@ -66,7 +71,12 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       run.emit({ type: 'disk-check', table: display, check: disk });
       if (!disk.ok) throw new PgToolsError('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
     }
-    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order };
+    let alter: AlterPlan | undefined;
+    if (opts.alter) {
+      alter = await probeAlter(work, info, key.keyColumns as string[], opts.alter, run.logger);
+      result.alter = alter.mapping;
+    }
+    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order, alter };
   });
 }
 

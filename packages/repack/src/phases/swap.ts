@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { displayName, PgToolsError, quoteQualified, sqlStateOf, wrapPgError } from '@pgtools/core';
 import { acquireTableLock, DEFAULT_MAX_TRY_MS } from '@pgtools/lock';
-import { buildDrainLogSql, buildDropCaptureSql, countLog, type CdcObjects } from '@pgtools/cdc';
+import { buildDrainLogSql, buildDropCaptureSql, countLog, type CdcObjects, type ColumnSource } from '@pgtools/cdc';
 import {
   catalogSwapError,
   catalogSwapStatements,
@@ -12,6 +12,7 @@ import {
   renameSwapError,
   renameSwapStatements,
   type CatalogSwapPlan,
+  type ColumnChanges,
   type IndexPair,
   type RenameSwapPlan,
 } from '@pgtools/swap';
@@ -29,6 +30,8 @@ export interface SwapInput {
   columns: string[];
   /** The shadow has identity columns GENERATED ALWAYS. */
   overridingSystemValue: boolean;
+  /** With `alter`: the column mapping of the log apply, and the column differences the rename swap must accept. */
+  alter: { sources: ColumnSource[]; keyCasts: Array<string | null>; changes: ColumnChanges } | undefined;
   swapMode: 'catalog' | 'rename';
   indexPairs: IndexPair[];
   guard: Guard;
@@ -44,7 +47,7 @@ export interface SwapInput {
  */
 export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]> {
   const { work, opts, display, result, logger } = run;
-  const { table, shadow, capture, keyColumns, columns, overridingSystemValue, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
+  const { table, shadow, capture, keyColumns, columns, overridingSystemValue, alter, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
   return run.phase('swap', async () => {
     const recordHold = (since: number): void => {
       const heldMs = Date.now() - since;
@@ -71,6 +74,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
               ignoreRelations: [logOid],
               // Dropped in the same round trip, before the swap statements.
               excludeTriggers: [capture.triggerName],
+              ...(alter ? { columnChanges: alter.changes } : {}),
             }),
           };
     for (let replans = 0; ; replans++) {
@@ -137,7 +141,15 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
         // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
         // whole swap go to the server as one multi-statement query.
-        const drain = buildDrainLogSql({ names: capture, target: shadow, keyColumns, columns, keyOperators: capture.keyOperators, overridingSystemValue });
+        const drain = buildDrainLogSql({
+          names: capture,
+          target: shadow,
+          keyColumns,
+          columns,
+          keyOperators: capture.keyOperators,
+          overridingSystemValue,
+          ...(alter ? { columnSources: alter.sources, keyCasts: alter.keyCasts } : {}),
+        });
         // Writers are blocked and the log is drained: the trigger has nothing left to capture.
         const dropTrigger = buildDropCaptureSql(capture, table)[0]!;
         const catalogStatements = plan.catalog ? catalogSwapStatements(plan.catalog) : [];

@@ -1,0 +1,227 @@
+import { PgToolsError, quoteIdent } from '@pgtools/core';
+import type { ColumnSource } from '@pgtools/cdc';
+import type { ColumnChanges } from '@pgtools/swap';
+import type { AlterAction } from './alter-actions.js';
+import type { ColumnInfo } from './table-info.js';
+
+/** Something in the catalog that uses one column of the table (read by `alter-probe.ts`). */
+export interface ColumnDependency {
+  column: string;
+  /** `default`: the column's own default, which goes with it. */
+  kind: 'default' | 'view' | 'foreign-key-in' | 'foreign-key-out' | 'other';
+  /** How the server describes it (`view public.v`, `constraint x on table y`). */
+  what: string;
+}
+
+/** What a plan is worked out from. */
+export interface AlterFacts {
+  display: string;
+  columns: readonly ColumnInfo[];
+  keyColumns: readonly string[];
+  dependencies: readonly ColumnDependency[];
+  /** Columns with grants of their own. */
+  columnsWithGrants: readonly string[];
+}
+
+/** One column of the old → new mapping, in the new table's order, dropped columns last. */
+export interface AlterColumnMapping {
+  /** The column's name (the new table's; a dropped column's old name). */
+  column: string;
+  change: 'kept' | 'retyped' | 'added' | 'dropped';
+  /** What the copy and the log apply write into it, evaluated on the old row: the old column (quoted) or the USING expression; none for added (its default) and dropped columns. */
+  from: string | undefined;
+  oldType: string | undefined;
+  /** As the server prints it once the probe made the new definition; until then as written. */
+  newType: string | undefined;
+  /** A new default for rows inserted from the swap on: its expression, or null when it is dropped. */
+  newDefault?: string | null;
+  /** SET NOT NULL (true) or DROP NOT NULL (false). */
+  newNotNull?: boolean;
+}
+
+export interface AlterPlan {
+  actions: AlterAction[];
+  mapping: AlterColumnMapping[];
+  /** The actions as one ALTER TABLE body for the (empty) shadow, every identifier quoted. */
+  shadowSql: string;
+  changes: ColumnChanges;
+  /** Parallel to the key columns: the new type of a retyped key column, or null. */
+  keyCasts: Array<string | null>;
+}
+
+const refused = (display: string, action: AlterAction, why: string): PgToolsError =>
+  new PgToolsError('alter_refused', `--alter ${JSON.stringify(action.text)} on ${display}: ${why}; nothing was changed`);
+
+/**
+ * Checks the actions against the table and works out the new definition's column mapping. Pure.
+ * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
+ * a missing or existing column, a generated column, a key column dropped or given a USING
+ * expression, a retyped column that a view uses, or a foreign key unless both types are integers
+ * (smallint, integer, bigint), a dropped column that
+ * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
+ * of its own, ADD COLUMN ... NOT NULL without a default, a default for a generated or identity column,
+ * and DROP NOT NULL on a key column.
+ *
+ * @example
+ * ```ts
+ * const plan = planAlter(parseAlterActions(['ALTER COLUMN id TYPE bigint']), facts);
+ * plan.shadowSql; // 'ALTER COLUMN "id" TYPE bigint USING NULL'
+ * ```
+ */
+export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan {
+  const { display } = facts;
+  const live = facts.columns.filter((c) => !c.dropped);
+  const byName = new Map(live.map((c) => [c.name, c]));
+  const usedBy = (column: string, kinds: ReadonlyArray<ColumnDependency['kind']>): string[] =>
+    facts.dependencies.filter((d) => d.column === column && kinds.includes(d.kind)).map((d) => d.what);
+  const sql: string[] = [];
+  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[], nullability: [] as string[] };
+  const retypedTo = new Map<string, { type: string; using: string | undefined }>();
+  const defaults = new Map<string, string | null>();
+  const notNulls = new Map<string, boolean>();
+  for (const a of actions) {
+    const col = byName.get(a.column);
+    if (a.kind === 'set-not-null') {
+      if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+      if (!a.notNull && facts.keyColumns.includes(a.column)) throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses`);
+      notNulls.set(a.column, a.notNull);
+      continue;
+    }
+    if (a.kind === 'set-default') {
+      if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+      if (col.generated || col.virtual) throw refused(display, a, `column ${JSON.stringify(a.column)} is generated`);
+      if (col.identity) throw refused(display, a, `column ${JSON.stringify(a.column)} is an identity column`);
+      defaults.set(a.column, a.default ?? null);
+      continue;
+    }
+    if (a.kind === 'add-column') {
+      if (col) throw refused(display, a, `column ${JSON.stringify(a.column)} already exists`);
+      if (a.notNull && a.default === undefined) throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
+      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${a.notNull ? ' NOT NULL' : ''}`);
+      changes.added.push(a.column);
+      continue;
+    }
+    if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
+    if (col.generated || col.virtual) throw refused(display, a, `column ${JSON.stringify(a.column)} is generated (not supported yet)`);
+    const isKey = facts.keyColumns.includes(a.column);
+    if (a.kind === 'drop-column') {
+      if (isKey) throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses`);
+      const users = usedBy(a.column, ['view', 'foreign-key-in', 'foreign-key-out', 'other']);
+      if (users.length > 0) throw refused(display, a, `column ${JSON.stringify(a.column)} is used by ${users.join(', ')}; drop those first`);
+      if (facts.columnsWithGrants.includes(a.column)) throw refused(display, a, `column ${JSON.stringify(a.column)} has grants of its own; revoke them first`);
+      sql.push(`DROP COLUMN ${quoteIdent(a.column)}`);
+      changes.dropped.push(a.column);
+      continue;
+    }
+    if (isKey && a.using !== undefined) {
+      throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses: its type can change, but without USING (by its cast)`);
+    }
+    const views = usedBy(a.column, ['view']);
+    if (views.length > 0) throw refused(display, a, `${views.join(', ')} uses column ${JSON.stringify(a.column)} (recreating views is not supported yet)`);
+    const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
+    if (keys.length > 0 && !(isIntegerType(col.type) && isIntegerType(a.type))) {
+      throw refused(
+        display,
+        a,
+        `${keys.join(', ')} uses column ${JSON.stringify(a.column)}; foreign keys are carried over only between smallint, integer and bigint for now`,
+      );
+    }
+    // The shadow is empty: its column takes the type without evaluating anything; the copy and the
+    // apply evaluate the user's USING (or the cast) on every old row.
+    sql.push(`ALTER COLUMN ${quoteIdent(a.column)} TYPE ${a.type} USING NULL`);
+    changes.retyped.push(a.column);
+    retypedTo.set(a.column, { type: a.type, using: a.using });
+  }
+  // After the type changes in the same ALTER TABLE, as PostgreSQL orders them: the new default has the new type.
+  for (const [column, expr] of defaults) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${expr === null ? 'DROP DEFAULT' : `SET DEFAULT (${expr})`}`);
+  // The shadow is empty: SET NOT NULL scans nothing now, and refuses every NULL the copy and the apply bring.
+  for (const [column, on] of notNulls) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${on ? 'SET' : 'DROP'} NOT NULL`);
+  changes.nullability.push(...notNulls.keys());
+  if (changes.dropped.length === live.length) throw refused(display, actions[0]!, 'every column would be dropped');
+  const mapping: AlterColumnMapping[] = [];
+  for (const c of live) {
+    if (changes.dropped.includes(c.name)) continue;
+    const r = retypedTo.get(c.name);
+    mapping.push({
+      column: c.name,
+      change: r ? 'retyped' : 'kept',
+      from: r?.using !== undefined ? `(${r.using})` : quoteIdent(c.name),
+      oldType: c.type,
+      newType: r ? r.type : c.type,
+      ...(defaults.has(c.name) ? { newDefault: defaults.get(c.name) ?? null } : {}),
+      ...(notNulls.has(c.name) ? { newNotNull: notNulls.get(c.name) === true } : {}),
+    });
+  }
+  for (const a of actions)
+    if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
+  for (const name of changes.dropped) mapping.push({ column: name, change: 'dropped', from: undefined, oldType: byName.get(name)?.type, newType: undefined });
+  return {
+    actions,
+    mapping,
+    shadowSql: sql.join(', '),
+    changes,
+    keyCasts: facts.keyColumns.map((k) => (retypedTo.has(k) ? (retypedTo.get(k)?.type ?? null) : null)),
+  };
+}
+
+/**
+ * smallint, integer and bigint share one btree operator family (integer_ops), so a foreign key
+ * between any two of them is valid: the rename swap adds the foreign keys again (NOT VALID) on the
+ * new table and validates them after its commit, whatever the new width.
+ */
+const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint', 'int2', 'int4', 'int8', 'int', 'pg_catalog.int2', 'pg_catalog.int4', 'pg_catalog.int8']);
+
+function isIntegerType(type: string | undefined): boolean {
+  return type !== undefined && INTEGER_TYPES.has(type.trim().toLowerCase());
+}
+
+/**
+ * The sources of the columns the copy and the apply write, for the shadow's writable columns (in
+ * its order): added columns are left out (they take their default, evaluated per row), the others
+ * come from the old column of the same name or from its USING expression. Pure.
+ */
+export function alterSources(plan: AlterPlan, shadowColumns: readonly string[]): { columns: string[]; sources: ColumnSource[] } {
+  const columns: string[] = [];
+  const sources: ColumnSource[] = [];
+  for (const name of shadowColumns) {
+    const m = plan.mapping.find((x) => x.column === name);
+    if (!m || m.change === 'added' || m.change === 'dropped') continue;
+    const action = plan.actions.find((a) => a.kind === 'alter-type' && a.column === name);
+    const using = action?.kind === 'alter-type' ? action.using : undefined;
+    columns.push(name);
+    sources.push(using === undefined ? { column: name } : { expression: using });
+  }
+  return { columns, sources };
+}
+
+/** A source as SQL in a SELECT over the old table (or its expanded row). */
+export function sourceSql(source: ColumnSource): string {
+  return 'column' in source ? quoteIdent(source.column) : `(${source.expression})`;
+}
+
+/**
+ * The old → new mapping as text lines for the dry run and the logs.
+ *
+ * @example
+ * ```ts
+ * mappingLines(plan.mapping); // ['id integer → id bigint', 'note → (dropped)', '(new) → flag boolean DEFAULT']
+ * ```
+ */
+export function mappingLines(mapping: readonly AlterColumnMapping[]): string[] {
+  return mapping.map((m) => {
+    const c = quoteIdent(m.column);
+    const dflt =
+      (m.newDefault === undefined ? '' : m.newDefault === null ? ', default dropped' : `, new default ${m.newDefault}`) +
+      (m.newNotNull === undefined ? '' : m.newNotNull ? ', NOT NULL' : ', NULL allowed');
+    switch (m.change) {
+      case 'kept':
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${dflt}`;
+      case 'retyped':
+        return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${m.from !== quoteIdent(m.column) ? ` USING ${m.from ?? ''}` : ''}${dflt}`;
+      case 'added':
+        return `(new) → ${c} ${m.newType ?? '?'} (its default)`;
+      case 'dropped':
+        return `${c} ${m.oldType ?? '?'} → (dropped)`;
+    }
+  });
+}

@@ -1,0 +1,328 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
+import { planRepack, repack, type PausePoint, type RepackResult } from '../src/index.js';
+import { diffTable, startWriter } from './workload.js';
+import { killDuringWrites, PAUSE_POINTS } from './child-run.js';
+
+let cluster: PgCluster;
+let db: TestDatabase;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  cluster = await startPostgres({ name: 'repack-alter', settings: { max_connections: 50 } });
+  db = await cluster.createDatabase();
+  pool = db.pool({ max: 12 });
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+/** The writer's table shape (workload.ts), with an int key and an extra column the writer never touches. */
+async function createTable(name: string, rows: number): Promise<string> {
+  await pool.query(`CREATE TABLE public.${name} (id int PRIMARY KEY, a int, b text, c jsonb, extra text DEFAULT 'x')`);
+  await pool.query(`CREATE INDEX ON public.${name} (a)`);
+  await pool.query(`INSERT INTO public.${name} (id, a, b, c) SELECT g, g % 1000, 'row ' || g, jsonb_build_object('g', g) FROM generate_series(1, $1::int) g`, [
+    rows,
+  ]);
+  await pool.query(`VACUUM ANALYZE public.${name}`);
+  return `public.${name}`;
+}
+
+async function columnTypes(table: string): Promise<Record<string, string>> {
+  const { rows } = await pool.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [table],
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, r.type]));
+}
+
+/** Objects the tool left in its schema, and capture triggers on user tables. */
+async function leftovers(): Promise<string[]> {
+  const { rows } = await pool.query<{ what: string }>(
+    `SELECT c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgtools'
+     UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '!pgtools%'`,
+  );
+  return rows.map((r) => r.what);
+}
+
+/** Slows every phase boundary so the writer's changes land in the copy, the apply and the swap's drain. */
+const slow: (point: PausePoint) => Promise<void> = () => new Promise((r) => setTimeout(r, 150));
+
+describe('repack --alter', () => {
+  it('changes an int primary key to bigint under a concurrent writer, with a foreign key pointing at it and a view over other columns', async () => {
+    const q = await createTable('orders', 20_000);
+    // Cascades, so the writer's key changes and deletes keep the references whole.
+    await pool.query(`CREATE TABLE public.order_notes (note_id int PRIMARY KEY, order_id int REFERENCES ${q} (id) ON UPDATE CASCADE ON DELETE CASCADE)`);
+    await pool.query(`INSERT INTO public.order_notes SELECT g, g FROM generate_series(1, 2000) g`);
+    await pool.query(`CREATE VIEW public.order_texts AS SELECT a, b FROM ${q}`);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const started = Date.now();
+    const result = await repack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN id TYPE bigint'],
+      switchThreshold: 5,
+      applyBatchSize: 50,
+      copyChunkPages: 8,
+      pausePoint: slow,
+    });
+    const ended = Date.now();
+    await writer.stop();
+    const t = result.tables[0]!;
+    expect(t.message ?? '').toBe('');
+    expect(t.status).toBe('repacked');
+    expect(t.swap).toBe('rename');
+    expect(writer.errors).toEqual([]);
+    expect(writer.commits.filter((c) => c > started && c < ended).length).toBeGreaterThan(10);
+    expect(t.log.entries).toBeGreaterThan(0);
+    expect(await diffTable(pool, q, writer.expected)).toEqual([]);
+    expect(await columnTypes(q)).toEqual({ id: 'bigint', a: 'integer', b: 'text', c: 'jsonb', extra: 'text' });
+    expect(t.alter?.find((m) => m.column === 'id')).toMatchObject({ change: 'retyped', oldType: 'integer', newType: 'bigint' });
+    // The primary key and the other index came along, valid, on the new column type.
+    const { rows: idx } = await pool.query(
+      `SELECT indexrelid::regclass::text AS name, indisprimary, indisvalid FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1`,
+      [q],
+    );
+    expect(idx.map((i) => [i.name, i.indisprimary, i.indisvalid])).toEqual([
+      ['orders_a_idx', false, true],
+      ['orders_pkey', true, true],
+    ]);
+    await pool.query(`INSERT INTO ${q} (id) VALUES (5000000000)`);
+    // The foreign key was added again on the new table and validated after the swap.
+    const { rows: fk } = await pool.query(
+      `SELECT confrelid::regclass::text AS target, convalidated FROM pg_constraint WHERE conrelid = 'public.order_notes'::regclass AND contype = 'f'`,
+    );
+    expect(fk).toEqual([{ target: 'orders', convalidated: true }]);
+    const { rows: orphans } = await pool.query(
+      `SELECT count(*)::int AS n FROM public.order_notes n WHERE NOT EXISTS (SELECT 1 FROM ${q} o WHERE o.id = n.order_id)`,
+    );
+    expect(orphans[0].n).toBe(0);
+    await expect(pool.query(`INSERT INTO public.order_notes VALUES (999999, 123456789)`)).rejects.toThrow(/foreign key/);
+    const { rows: viewRows } = await pool.query(`SELECT count(*)::int AS n FROM public.order_texts`);
+    expect(viewRows[0].n).toBe(writer.expected.size + 1);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('adds a column with a constant default, drops another and sets a new default, under a concurrent writer', async () => {
+    const q = await createTable('items', 5_000);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const result = await repack(pool, {
+      table: q,
+      alter: [`ADD COLUMN "Flag" boolean DEFAULT true NOT NULL`, 'DROP COLUMN extra', 'ALTER COLUMN a SET DEFAULT 40 + 2'],
+      switchThreshold: 5,
+      applyBatchSize: 50,
+      pausePoint: slow,
+    });
+    await writer.stop();
+    const t = result.tables[0]!;
+    expect(t.message ?? '').toBe('');
+    expect(t.status).toBe('repacked');
+    expect(writer.errors).toEqual([]);
+    expect(await diffTable(pool, q, writer.expected)).toEqual([]);
+    expect(await columnTypes(q)).toEqual({ id: 'integer', a: 'integer', b: 'text', c: 'jsonb', Flag: 'boolean' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE "Flag")::int AS flagged FROM ${q}`);
+    expect(rows[0].n).toBe(writer.expected.size);
+    expect(rows[0].flagged).toBe(rows[0].n);
+    const { rows: fresh } = await pool.query(`INSERT INTO ${q} (id) VALUES (999999) RETURNING a, "Flag"`);
+    expect(fresh[0]).toEqual({ a: 42, Flag: true });
+    expect(t.alter?.find((m) => m.column === 'a')).toMatchObject({ change: 'kept', newDefault: '40 + 2' });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails a conversion that does not parse with the key of the first bad row, leaving the table intact and nothing behind', async () => {
+    await pool.query(`CREATE TABLE public.conv (id int PRIMARY KEY, v text)`);
+    await pool.query(`INSERT INTO public.conv SELECT g, CASE WHEN g = 77 THEN 'x77' ELSE g::text END FROM generate_series(1, 2000) g`);
+    const result = await repack(pool, { table: 'public.conv', alter: ['ALTER COLUMN v TYPE int USING v::int'] });
+    const t = result.tables[0]!;
+    expect(t.status).toBe('failed');
+    expect(t.code).toBe('alter_conversion_failed');
+    expect(t.message).toContain('{"id" : 77}');
+    expect(t.message).toContain('x77');
+    expect(result.exitCode).toBe(1);
+    expect(await columnTypes('public.conv')).toEqual({ id: 'integer', v: 'text' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, max(v) FILTER (WHERE id = 77) AS bad FROM public.conv`);
+    expect(rows[0]).toEqual({ n: 2000, bad: 'x77' });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails the log apply on a bad value written during the run, with its key, leaving the table intact and nothing behind', async () => {
+    await pool.query(`CREATE TABLE public.conv2 (id int PRIMARY KEY, v text)`);
+    await pool.query(`INSERT INTO public.conv2 SELECT g, g::text FROM generate_series(1, 2000) g`);
+    const result = await repack(pool, {
+      table: 'public.conv2',
+      alter: ['ALTER COLUMN v TYPE int USING v::int'],
+      pausePoint: async (point) => {
+        if (point === 'after-copy') await pool.query(`INSERT INTO public.conv2 VALUES (5001, 'not a number'), (5002, '7')`);
+      },
+    });
+    const t = result.tables[0]!;
+    expect(t.status).toBe('failed');
+    expect(t.code).toBe('alter_conversion_failed');
+    expect(t.message).toContain('{"id" : 5001}');
+    expect(t.message).toContain('written during the run');
+    expect(await columnTypes('public.conv2')).toEqual({ id: 'integer', v: 'text' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM public.conv2`);
+    expect(rows[0].n).toBe(2002);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('sets and drops NOT NULL; a NULL where the new definition has NOT NULL fails the copy with its key', async () => {
+    await pool.query(`CREATE TABLE public.nn (id int PRIMARY KEY, a int, b text NOT NULL)`);
+    await pool.query(`INSERT INTO public.nn SELECT g, g, 'b' FROM generate_series(1, 1000) g`);
+    const ok = await repack(pool, { table: 'public.nn', alter: ['ALTER COLUMN a SET NOT NULL', 'ALTER COLUMN b DROP NOT NULL'] });
+    expect(ok.tables[0]!.message ?? '').toBe('');
+    expect(ok.tables[0]!.status).toBe('repacked');
+    const notNull = async (): Promise<Record<string, boolean>> => {
+      const { rows } = await pool.query(
+        `SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'public.nn'::regclass AND attnum > 0 AND NOT attisdropped`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.attname, r.attnotnull]));
+    };
+    expect(await notNull()).toEqual({ id: true, a: true, b: false });
+    await pool.query(`UPDATE public.nn SET b = NULL WHERE id = 314`);
+    const bad = await repack(pool, { table: 'public.nn', alter: ['ALTER COLUMN b SET NOT NULL'] });
+    expect(bad.tables[0]).toMatchObject({ status: 'failed', code: 'alter_conversion_failed' });
+    expect(bad.tables[0]!.message).toContain('{"id" : 314}');
+    expect(bad.tables[0]!.message).toContain('null value in column "b"');
+    expect((await notNull()).b).toBe(false);
+    // A NULL written during the run fails the log apply, with its key.
+    await pool.query(`UPDATE public.nn SET b = 'b' WHERE id = 314`);
+    const late = await repack(pool, {
+      table: 'public.nn',
+      alter: ['ALTER COLUMN b SET NOT NULL'],
+      pausePoint: async (point) => {
+        if (point === 'after-copy') await pool.query(`INSERT INTO public.nn VALUES (-7, 1, NULL)`);
+      },
+    });
+    expect(late.tables[0]).toMatchObject({ status: 'failed', code: 'alter_conversion_failed' });
+    expect(late.tables[0]!.message).toContain('{"id" : -7}, written during the run: null value in column "b"');
+    expect((await notNull()).b).toBe(false);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses before anything is made: a view over a retyped column, an unknown type, an unsupported action', async () => {
+    await pool.query(`CREATE TABLE public.viewed (id int PRIMARY KEY, v int)`);
+    await pool.query(`CREATE VIEW public.viewed_v AS SELECT id, v FROM public.viewed`);
+    const viewed = await repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v TYPE bigint'] });
+    expect(viewed.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(viewed.tables[0]!.message).toContain('view public.viewed_v');
+    const typo = await repack(pool, { table: 'public.viewed', alter: ['ADD COLUMN n bigintt'] });
+    expect(typo.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(typo.tables[0]!.message).toMatch(/type "bigintt" of .*does not exist/);
+    await expect(repack(pool, { table: 'public.viewed', alter: ['ALTER COLUMN v SET STATISTICS 10'] })).rejects.toMatchObject({ code: 'alter_unsupported' });
+    expect(await leftovers()).toEqual([]);
+    expect(await columnTypes('public.viewed')).toEqual({ id: 'integer', v: 'integer' });
+  });
+
+  it('--dry-run prints the old → new mapping and changes nothing', async () => {
+    const q = await createTable('planned', 100);
+    const before = await columnTypes(q);
+    const { rows: oid } = await pool.query(`SELECT relfilenode::int8 AS f FROM pg_class WHERE oid = $1::regclass`, [q]);
+    const [plan] = await planRepack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN id TYPE bigint', `ALTER COLUMN b TYPE varchar(20) USING left(b, 20)`, 'ADD COLUMN note text', 'DROP COLUMN extra'],
+    });
+    expect(plan!.ok).toBe(true);
+    expect(plan!.swap).toBe('rename');
+    expect(plan!.alter?.lines).toEqual([
+      '"id" integer → "id" bigint',
+      '"a" integer → "a" integer',
+      '"b" text → "b" character varying(20) USING (left(b, 20))',
+      '"c" jsonb → "c" jsonb',
+      '(new) → "note" text (its default)',
+      '"extra" text → (dropped)',
+    ]);
+    expect(await columnTypes(q)).toEqual(before);
+    const { rows: after } = await pool.query(`SELECT relfilenode::int8 AS f FROM pg_class WHERE oid = $1::regclass`, [q]);
+    expect(after[0].f).toBe(oid[0].f);
+    expect(await leftovers()).toEqual([]);
+    const [bad] = await planRepack(pool, { table: q, alter: ['ALTER COLUMN b TYPE int'] });
+    expect(bad!.ok).toBe(false);
+    expect(bad!.problems.map((p) => p.code)).toContain('alter_refused');
+  });
+
+  it('widens an identity key and converts a column with hostile names, continuing the identity past the copied values', async () => {
+    const q = `public."Odd ""T"" ü"`;
+    await pool.query(`CREATE TABLE ${q} ("I d" int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "V ""al"" ;" text)`);
+    await pool.query(`INSERT INTO ${q} ("V ""al"" ;") SELECT (g * 2)::text FROM generate_series(1, 500) g`);
+    const result = await repack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN "I d" TYPE bigint', `ALTER COLUMN "V ""al"" ;" TYPE int USING "V ""al"" ;"::int + 1`],
+    });
+    expect(result.tables[0]!.message ?? '').toBe('');
+    expect(result.tables[0]!.status).toBe('repacked');
+    expect(await columnTypes(q)).toEqual({ 'I d': 'bigint', 'V "al" ;': 'integer' });
+    const { rows } = await pool.query(`SELECT sum("V ""al"" ;")::int AS s, count(*)::int AS n FROM ${q}`);
+    expect(rows[0]).toEqual({ n: 500, s: 500 * 501 + 500 });
+    const { rows: next } = await pool.query(`INSERT INTO ${q} ("V ""al"" ;") VALUES (1) RETURNING "I d"::int AS id`);
+    expect(next[0].id).toBe(501);
+  });
+});
+
+describe('repack --alter as the table owner without superuser', () => {
+  it('changes an int key to bigint and drops a column, under a concurrent writer', async () => {
+    await pool.query(`CREATE ROLE alter_owner LOGIN`);
+    await pool.query(`GRANT CREATE ON SCHEMA public TO alter_owner`);
+    await pool.query(`GRANT CREATE ON DATABASE "${db.name}" TO alter_owner`);
+    const owner = new pg.Pool({ ...db.config, user: 'alter_owner', max: 6 });
+    try {
+      await owner.query(`CREATE TABLE public.owned (id int PRIMARY KEY, a int, b text, c jsonb, extra text)`);
+      await owner.query(`INSERT INTO public.owned SELECT g, g, 'v' || g, NULL, 'e' FROM generate_series(1, 3000) g`);
+      await owner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON public.owned TO PUBLIC`);
+      const writer = startWriter(pool, 'public.owned', { nextId: 100_000 });
+      // Its own tool schema: the superuser runs above made "pgtools", owned by the superuser.
+      const result = await repack(owner, {
+        table: 'public.owned',
+        alter: ['ALTER COLUMN id TYPE bigint', 'DROP COLUMN extra'],
+        toolSchema: 'owner_tools',
+        switchThreshold: 5,
+        pausePoint: slow,
+      });
+      await writer.stop();
+      expect(result.tables[0]!.message ?? '').toBe('');
+      expect(result.tables[0]!).toMatchObject({ status: 'repacked', swap: 'rename' });
+      expect(writer.errors).toEqual([]);
+      expect(await diffTable(pool, 'public.owned', writer.expected)).toEqual([]);
+      expect(await columnTypes('public.owned')).toEqual({ id: 'bigint', a: 'integer', b: 'text', c: 'jsonb' });
+      const { rows } = await pool.query(`SELECT relowner::regrole::text AS owner, relacl::text AS acl FROM pg_class WHERE oid = 'public.owned'::regclass`);
+      expect(rows[0].owner).toBe('alter_owner');
+      expect(rows[0].acl).toContain('=arwd/alter_owner');
+      const { rows: left } = await pool.query(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'owner_tools'`,
+      );
+      expect(left[0].n).toBe(0);
+    } finally {
+      await owner.end();
+    }
+  });
+});
+
+describe('repack --alter killed at every pause point', () => {
+  const alter = ['ALTER COLUMN id TYPE bigint', 'ADD COLUMN z int DEFAULT 3'];
+  it.each(PAUSE_POINTS)('killed at %s: the table stays as it was and writable; the next run cleans up and alters it', async (point) => {
+    const table = `akill_${point.replace(/-/g, '_')}`;
+    await pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, a int, b text, c jsonb)`);
+    await pool.query(`INSERT INTO ${table} SELECT g, g, 'v' || g, NULL FROM generate_series(1, 2000) g`);
+    const writer = await killDuringWrites(pool, db.connectionString, table, point, alter);
+    expect(writer.errors).toEqual([]);
+    expect(await diffTable(pool, table, writer.expected)).toEqual([]);
+    expect(await columnTypes(table)).toEqual({ id: 'integer', a: 'integer', b: 'text', c: 'jsonb' });
+    const writer2 = startWriter(pool, table, { nextId: 200_000, seed: 7, pauseMs: 2 });
+    // The dead run's backends may still be going away; its advisory lock goes with them.
+    let result: RepackResult | undefined;
+    for (let i = 0; i < 20; i++) {
+      result = await repack(pool, { table, alter, switchThreshold: 5 });
+      if (result.tables[0]!.code !== 'repack_running') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await writer2.stop();
+    expect(result!.tables[0]!.message ?? '').toBe('');
+    expect(result!.tables[0]!.status).toBe('repacked');
+    expect(writer2.errors).toEqual([]);
+    expect(await diffTable(pool, table, writer2.expected)).toEqual([]);
+    expect(await columnTypes(table)).toEqual({ id: 'bigint', a: 'integer', b: 'text', c: 'jsonb', z: 'integer' });
+    const { rows } = await pool.query(`SELECT count(*) FILTER (WHERE z IS DISTINCT FROM 3)::int AS n FROM ${table}`);
+    expect(rows[0].n).toBe(0);
+    expect(await leftovers()).toEqual([]);
+  });
+});
