@@ -154,6 +154,25 @@ describe('power loss of the primary with real ha-agent processes (ttl 10 / loop_
       { timeoutMs: 90_000, intervalMs: 500, describe: () => `a primary with two streaming replicas:\n${nodes.map((n) => n.proc?.logTail(5)).join('\n')}` },
     );
     old = found!;
+    // The failover rule needs each replica's agent to have seen itself stream from this leader (not
+    // only PostgreSQL to stream): its member key says so once a cycle has observed it.
+    const replicas = nodes.filter((n) => n !== old);
+    await waitFor(
+      async () => {
+        const states = await Promise.all(
+          replicas.map(
+            async (n) =>
+              (
+                JSON.parse((await etcd.etcdctl(['get', '--print-value-only', `/service/powerloss/members/${n.name}`])) || '{}') as {
+                  replication_state?: string;
+                }
+              ).replication_state,
+          ),
+        );
+        return states.every((s) => s === 'streaming');
+      },
+      { timeoutMs: 30_000, intervalMs: 500, describe: () => 'both replicas agents report streaming in their member keys' },
+    );
     await query(old.pgPort, 'CREATE TABLE probe (id int PRIMARY KEY)');
 
     let stop = false;
