@@ -116,20 +116,18 @@ export class TableRun {
 
   async phase<T>(name: PhaseName, fn: () => Promise<T>): Promise<T> {
     this.checkAbort();
-    // Recorded in start order, before anything is awaited: cleanup and analyze run side by side
-    // and may end (or finish renaming their connections) either way round.
+    // Recorded and announced in start order, before anything is awaited: cleanup and analyze run
+    // side by side and may end (or finish renaming their connections) either way round.
     const timing = { phase: name, ms: 0 };
     this.result.phases.push(timing);
+    this.emit({ type: 'phase-start', table: this.display, phase: name });
     const t0 = Date.now();
-    let started = false;
     try {
       await this.label(name);
-      this.emit({ type: 'phase-start', table: this.display, phase: name });
-      started = true;
       return await fn();
     } finally {
       timing.ms = Date.now() - t0;
-      if (started) this.emit({ type: 'phase-end', table: this.display, phase: name, ms: timing.ms });
+      this.emit({ type: 'phase-end', table: this.display, phase: name, ms: timing.ms });
     }
   }
 

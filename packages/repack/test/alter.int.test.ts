@@ -170,6 +170,13 @@ describe('repack --alter', () => {
     await pool.query(`CREATE TABLE public.nn (id int PRIMARY KEY, a int, b text NOT NULL)`);
     await pool.query(`INSERT INTO public.nn SELECT g, g, 'b' FROM generate_series(1, 1000) g`);
     const ok = await repack(pool, { table: 'public.nn', alter: ['ALTER COLUMN a SET NOT NULL', 'ALTER COLUMN b DROP NOT NULL'] });
+    const { rows: version } = await pool.query<{ n: number }>("SELECT current_setting('server_version_num')::int AS n");
+    if ((version[0]?.n ?? 0) >= 180000) {
+      // PostgreSQL 18 makes NOT NULL a named constraint: refused for now, the table untouched.
+      expect(ok.tables[0]!.message).toBe('--alter on public.nn: SET/DROP NOT NULL is not supported yet on PostgreSQL 18; nothing was changed');
+      expect(await leftovers()).toEqual([]);
+      return;
+    }
     expect(ok.tables[0]!.message ?? '').toBe('');
     expect(ok.tables[0]!.status).toBe('repacked');
     const notNull = async (): Promise<Record<string, boolean>> => {
