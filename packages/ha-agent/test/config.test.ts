@@ -3,23 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import { ETCD_V2_ADVICE, loadConfig, parseConfig, parseDynamicConfig } from '../src/index.js';
-import { MINIMAL } from './minimal-config.js';
+import { MINIMAL, refusal } from './minimal-config.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const read = (name: string) => readFileSync(fixture(name), 'utf8');
 const NOENV = {};
-
-function refusal(fn: () => unknown): PgToolsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    return err as PgToolsError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('parseConfig with the seed article configuration', () => {
   it('accepts the seed config adapted to loopback (etcd: renamed etcd3:)', () => {

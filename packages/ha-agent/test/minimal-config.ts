@@ -2,6 +2,9 @@
 // `postgresql:` section, so a test can append `postgresql` keys (two-space indent) or new sections.
 // Not a test file itself.
 
+import { expect } from 'vitest';
+import { PgToolsError } from '@pgtools/core';
+
 export function minimalConfig(o: { scope?: string; dataDir?: string } = {}): string {
   return `
 scope: ${o.scope ?? 'demo'}
@@ -19,3 +22,14 @@ postgresql:
 }
 
 export const MINIMAL = minimalConfig();
+
+/** The `PgToolsError` that `fn` throws; fails the test when it throws nothing or something else. */
+export function refusal(fn: () => unknown): PgToolsError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PgToolsError);
+    return err as PgToolsError;
+  }
+  throw new Error('expected a refusal');
+}

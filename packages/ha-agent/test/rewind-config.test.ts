@@ -1,36 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import { parseConfig, parseDynamicConfig } from '../src/index.js';
 import { effectiveDynamic, primaryStopTimeoutMs } from '../src/internals.js';
+import { MINIMAL, refusal } from './minimal-config.js';
 
 const NOENV = {};
 
-const config = (postgresqlExtra = '', dcs = ''): string => `
-scope: demo
-name: n1
-restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
-etcd3: {hosts: [127.0.0.1:2379]}
-bootstrap:
-  dcs:
-    ttl: 30${dcs}
-postgresql:
-  listen: 127.0.0.1:5432
-  connect_address: 127.0.0.1:5432
-  data_dir: /tmp/n1
-  authentication:
-    superuser: {username: postgres}
-    replication: {username: replicator}${postgresqlExtra}
-`;
-
-function refusal(fn: () => unknown): PgToolsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    return err as PgToolsError;
-  }
-  throw new Error('expected a refusal');
-}
+const config = (postgresqlExtra = '', dcs = ''): string => `${MINIMAL}${postgresqlExtra}\nbootstrap:\n  dcs:\n    ttl: 30${dcs}\n`;
 
 describe('rewind and timeline keys of the dynamic configuration', () => {
   it('has Patroni defaults', () => {
