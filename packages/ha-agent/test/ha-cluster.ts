@@ -210,12 +210,22 @@ export class HaCluster {
         const rows = await sql<{ application_name: string; state: string }>(leader.pgPort, 'SELECT application_name, state FROM pg_stat_replication');
         const others = running.filter((n) => n !== leader);
         if (!others.every((o) => rows.some((r) => r.application_name === o.name && r.state === 'streaming'))) return false;
+        // The failover rule counts only streaming its agent has seen: tests that kill the leader next
+        // must not race the replicas' next cycle (their member keys say so once it has run).
+        const states = await Promise.all(others.map((o) => this.memberKey(o.name).then((m) => m.replication_state)));
+        if (!states.every((st) => st === 'streaming')) return false;
         const tls = await Promise.all(running.map(async (n) => (await patroni(n)).timeline));
         return tls.every((t) => t === tls[0]);
       },
       { timeoutMs, intervalMs: 250, describe: () => `one leader and ${running.length - 1} streaming replicas` },
     );
     return leader!;
+  }
+
+  /** `name`'s member key in etcd (`{}` when absent). */
+  async memberKey(name: string): Promise<Record<string, unknown>> {
+    const text = await this.etcd.etcdctl(['get', '--print-value-only', `/service/${this.options.scope}/members/${name}`]);
+    return text.trim() ? (JSON.parse(text) as Record<string, unknown>) : {};
   }
 
   async waitForRow(node: HaNode, id: number, timeoutMs = 20_000): Promise<void> {

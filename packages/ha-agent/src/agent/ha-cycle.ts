@@ -12,7 +12,7 @@ import type { MaintenanceQueue } from './agent-maintenance.js';
 import type { AgentRunState } from './agent-state.js';
 import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
 import type { LeaderStream } from './leader-stream.js';
-import { observeLocal, replayedPastFork } from './local-facts.js';
+import { observeLocal, observeStreaming, replayedPastFork } from './local-facts.js';
 import { probeMembers } from './peer-probes.js';
 import { synchronousStandbyNames } from './sync-standby.js';
 import { serverOf, syncStandbysOf, toDecisionView } from './view-mapping.js';
@@ -102,6 +102,10 @@ export class HaCycle {
     const view = state.view;
     if (dcsReachable && view) for (const m of view.members) this.d.membersSeenAt.set(m.name, Date.now());
     if (view?.config) await this.readDynamic(view.config.value, view.config.modRevision);
+    const cluster = view ? toDecisionView(view) : { members: [] };
+    // Before anything reads PostgreSQL this cycle: a replica just made (below) publishes `streaming`
+    // from its first status, and that streaming must count for the failover rule too.
+    if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
     // A replica being made off the loop: only the member key is kept fresh ("creating replica").
     const replicaJob = this.d.executor.replica.description;
     if (replicaJob !== undefined) {
@@ -116,8 +120,6 @@ export class HaCycle {
       return this.afterAction(dcsReachable);
     }
     const paused = view?.config?.value.pause === true;
-    const cluster = view ? toDecisionView(view) : { members: [] };
-    if (dcsReachable) this.d.leaderStream.observeView(cluster, Date.now());
 
     if (dcsReachable && !state.stopping) await this.d.maintenance.runDue();
     const facts = {
@@ -241,6 +243,7 @@ export class HaCycle {
       const s = await this.pg.status();
       if (s) {
         state.pgStatus = s;
+        observeStreaming(this.d.leaderStream, s, state);
         state.pgState = 'running';
         this.d.callbacks.answering(s.inRecovery ? 'replica' : 'primary');
       }

@@ -1,5 +1,6 @@
 import type { Logger } from '@pgtools/core';
 import type { LocalState } from '../decision/decision-input.js';
+import type { PgStatus } from '../postgres/pg-status.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentRole } from './agent-events.js';
 import { wasPrimary } from '../postgres/controldata.js';
@@ -17,6 +18,15 @@ export interface LocalFactsDeps {
   leaderStream: LeaderStream;
   logger: Logger;
   setRole(role: AgentRole, reason: string): void;
+}
+
+/**
+ * Feeds a status read to `leaderStream`. Every read that can be published must go through here: a
+ * member key saying `streaming` that the failover rule never saw would let a replica look ready to
+ * others while it refuses to take over (seen when the leader died within a loop of a replica's start).
+ */
+export function observeStreaming(leaderStream: LeaderStream, status: PgStatus, state: AgentRunState): void {
+  leaderStream.observeReceiver(status, serverOf(leaderStream.lastLeader?.name, state.name, state.view));
 }
 
 /**
@@ -41,8 +51,7 @@ export async function observeLocal(d: LocalFactsDeps): Promise<LocalState> {
       if (status.replayedLsn !== undefined) local.replayedLsn = status.replayedLsn;
       local.systemId = status.systemId;
       state.systemId = status.systemId;
-      const leader = leaderStream.lastLeader?.name;
-      leaderStream.observeReceiver(status, serverOf(leader, state.name, state.view));
+      observeStreaming(leaderStream, status, state);
       const streamed = leaderStream.streamedAt;
       if (streamed !== undefined) local.streamedFromLeaderAt = streamed;
       d.setRole(status.inRecovery ? 'replica' : 'primary', 'observed');
