@@ -3,6 +3,7 @@ import { PgToolsError, sqlStateOf } from '@pgtools/core';
 import { applyLog, countLog, type ApplyStats, type CdcObjects, type ColumnSource } from '@pgtools/cdc';
 import type { AlterPlan } from '../alter-plan.js';
 import { findBadLogRow } from '../alter-probe.js';
+import { caughtUp } from '../catch-up.js';
 import { waitForOldSnapshots } from '../snapshots.js';
 import type { Throttle } from '../throttle.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
@@ -64,7 +65,7 @@ export async function runApply(run: TableRun, applyOnce: ApplyBatch, capture: Cd
       const remaining = await countLog(work, capture);
       run.emit({ type: 'apply-progress', table: display, applied: result.log.entries, remaining });
       if (round === 0) await run.pause('during-apply');
-      if (applied < opts.switchThreshold && remaining < opts.switchThreshold) break;
+      if (caughtUp({ applied, remaining, round, switchThreshold: opts.switchThreshold })) break;
     }
   });
 }

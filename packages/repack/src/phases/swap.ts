@@ -16,6 +16,7 @@ import {
   type IndexPair,
   type RenameSwapPlan,
 } from '@pgtools/swap';
+import { CATCH_UP_ROUNDS, caughtUp, drainLimit } from '../catch-up.js';
 import { tryLockPartitionedTable } from '../partition-lock.js';
 import type { Throttle } from '../throttle.js';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
@@ -84,11 +85,13 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
       let parentSince: number | undefined;
       for (let attempt = 1; ; attempt++) {
         // Catch up first, so the drain under ACCESS EXCLUSIVE stays short.
-        for (;;) {
+        for (let round = 0; ; round++) {
           const applied = await applyOnce(work, false);
           await throttle.after(work, applied, 'apply');
           run.checkAbort();
-          if (applied < opts.switchThreshold) break;
+          // The log is counted only once a steady writer has kept it above the threshold for a while.
+          const remaining = round + 1 >= CATCH_UP_ROUNDS ? await countLog(work, capture) : undefined;
+          if (caughtUp({ applied, remaining, round, switchThreshold: opts.switchThreshold })) break;
         }
         // The drain under the lock scans the whole log, whose applied entries are dead rows (its
         // autovacuum is off): under a 2,000 tps load they made each scan ~6 ms and the drain ~30 ms.
@@ -130,8 +133,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         // Writers kept writing while we waited for the lock: if they left more than a short drain,
         // let go (back to the savepoint: the guard keeps its SHARE UPDATE EXCLUSIVE) and catch up again.
         const pending = await countLog(guard.client, capture);
-        // About 1,000 entries replay in well under 50 ms.
-        if (pending <= Math.max(2 * opts.switchThreshold, 1_000) || attempt >= 5) break;
+        if (pending <= drainLimit(opts.switchThreshold) || attempt >= 5) break;
         await guard.client.query('ROLLBACK TO SAVEPOINT pgtools_swap');
         recordHold(lockedAt);
         logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
@@ -139,7 +141,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
       let afterCommit: string[] = [];
       try {
         // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
-        // about 2 x switchThreshold entries, and no writer can add any), the trigger's removal and the
+        // `drainLimit` entries unless five attempts found more, and no writer can add any), the trigger's removal and the
         // whole swap go to the server as one multi-statement query.
         const drain = buildDrainLogSql({
           names: capture,
