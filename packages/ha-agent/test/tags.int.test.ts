@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, serverUser, waitFor, type TempDir } from '@pgtools/testkit';
-import { HaCluster, sql, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, sql, type HaNode } from './ha-cluster.js';
 
 // Patroni 4's tags on three real agents (real etcd, PostgreSQL 15), one cluster in sequence:
 // failover_priority decides a race at equal WAL position; replicatefrom makes a cascading replica
@@ -170,6 +170,22 @@ describe('tags on a real cluster', () => {
     await sql(leader.pgPort, 'SELECT pg_switch_wal()');
     await cluster.waitForRow(archived, 3, 60_000);
     expect(await sql(archived.pgPort, 'SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL')).toEqual([]);
+    // The REST API tells the two kinds of replica apart, as Patroni 4 does: `replication_state` in
+    // /patroni, `?replication_state=streaming` on the replica checks, and /readiness (streaming only).
+    const codes = async (n: HaNode): Promise<number[]> =>
+      Promise.all(
+        ['/replica?replication_state=streaming', '/readiness', '/read-only?replication_state=streaming'].map(
+          async (path) => (await api(n, 'GET', path)).status,
+        ),
+      );
+    await waitFor(async () => (await patroni(archived)).replication_state === 'in archive recovery', {
+      timeoutMs: 10_000,
+      describe: () => `${archived.name} in archive recovery`,
+    });
+    expect(await codes(archived)).toEqual([503, 503, 503]);
+    expect((await patroni(middle)).replication_state).toBe('streaming');
+    await waitFor(async () => (await codes(middle)).every((c) => c === 200), { timeoutMs: 10_000, describe: () => `${middle.name} ready and streaming` });
+    expect((await api(leader, 'GET', '/read-only-sync')).status).toBe(200);
     // No slot for it anywhere: the leader's and the former upstream's are dropped.
     for (const n of [leader, middle]) {
       await waitFor(async () => (await sql(n.pgPort, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [archived.name])).length === 0, {

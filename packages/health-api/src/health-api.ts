@@ -5,7 +5,8 @@ import { debugFailure, PgToolsError, silentLogger, type Logger } from '@pgtools/
 import { createTlsServer, type HealthApiTls } from './tls-server.js';
 import { buildAllowlist, checkBasicAuth, HostAddresses, normalizeAddress, type BasicAuth } from './access.js';
 import { jsonEqual, mergeConfigPatch } from './config-patch.js';
-import { healthCheckStatus, holdsLeaderLock } from './health-checks.js';
+import { healthCheckStatus } from './health-checks.js';
+import { holdsLeaderLock } from './leader-lock.js';
 import { renderMetrics } from './metrics.js';
 import type { ClusterInfo, NodeState } from './node-state.js';
 import { validateRestart, validateSwitchover, type RestartRequest, type SwitchoverRequest } from './request-validation.js';

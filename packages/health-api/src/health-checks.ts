@@ -1,5 +1,7 @@
 import { parseLag } from './lag.js';
+import { holdsLeaderLock } from './leader-lock.js';
 import type { NodeState } from './node-state.js';
+import { readinessFailure } from './readiness.js';
 
 /**
  * Paths answered by the role checks (HAProxy, load balancers, Kubernetes probes).
@@ -22,26 +24,16 @@ export const HEALTH_CHECK_PATHS: ReadonlySet<string> = new Set([
   '/read-only',
   '/sync',
   '/synchronous',
+  '/read-only-sync',
+  '/read-only-synchronous',
+  '/quorum',
+  '/read-only-quorum',
   '/async',
   '/asynchronous',
   '/health',
   '/liveness',
   '/readiness',
 ]);
-
-/**
- * True while the node holds the leader key: the agent says so and, when it told us when the lease
- * runs out, that moment has not passed (a hung agent must not keep attracting writes).
- *
- * @example
- * ```ts
- * import { holdsLeaderLock } from '@pgtools/health-api';
- * holdsLeaderLock(state, Date.now());
- * ```
- */
-export function holdsLeaderLock(state: NodeState, now: number): boolean {
-  return state.isLeader && (state.leaderLeaseExpiresAt === undefined || now < state.leaderLeaseExpiresAt);
-}
 
 function truthy(value: unknown): boolean {
   if (typeof value === 'string') return ['true', 'yes', 'on', '1', 'y', 't'].includes(value.toLowerCase());
@@ -75,13 +67,16 @@ export function healthCheckStatus(path: string, query: URLSearchParams, state: N
     const threshold = ttl * (pg.role === 'primary' && running ? 1 : 2) * 1000;
     return ok(state.lastLoopAt + threshold > now);
   }
-  if (path === '/readiness') return ok(holdsLeaderLock(state, now) || (running && state.dcsAvailable));
+  if (path === '/readiness') return ok(readinessFailure(query, state, now) === undefined);
 
   const lagLimit = parseLag(query.get('lag') ?? undefined) ?? Number.POSITIVE_INFINITY;
   const optime = state.clusterOptime ?? 0;
   const replayed = pg.xlog?.replayedLocation ?? 0;
   const lagging = optime > 0 && optime > replayed + lagLimit;
-  const replicaCode = ok(!truthy(tags.noloadbalance) && !lagging && pg.role === 'replica' && running);
+  // Patroni after 4.1: `?replication_state=streaming` keeps out replicas still catching up from the archive.
+  const wantedState = query.get('replication_state');
+  const stateMatches = wantedState === null || wantedState === '' || pg.replicationState === wantedState;
+  const replicaCode = ok(!truthy(tags.noloadbalance) && !lagging && stateMatches && pg.role === 'replica' && running);
 
   let leaderCode: 200 | 503 = 503;
   let primaryCode: 200 | 503 = 503;
@@ -134,7 +129,17 @@ export function healthCheckStatus(path: string, query: URLSearchParams, state: N
       break;
     case '/async':
     case '/asynchronous':
-      if (state.dcsAvailable && !state.isSyncStandby) status = replicaCode;
+      if (state.dcsAvailable && !state.isSyncStandby && !state.isQuorumStandby) status = replicaCode;
+      break;
+    case '/quorum':
+      if (state.dcsAvailable && state.isQuorumStandby) status = replicaCode;
+      break;
+    case '/read-only-sync':
+    case '/read-only-synchronous':
+    case '/read-only-quorum':
+      if (!state.dcsAvailable) break;
+      if (primaryCode === 200 || standbyLeaderCode === 200) status = 200;
+      else if (path === '/read-only-quorum' ? state.isQuorumStandby : state.isSyncStandby) status = replicaCode;
       break;
   }
 

@@ -1,4 +1,4 @@
-import { holdsLeaderLock } from './health-checks.js';
+import { holdsLeaderLock } from './leader-lock.js';
 import type { NodeState } from './node-state.js';
 import { DEFAULT_PATRONI_VERSION } from './status-body.js';
 

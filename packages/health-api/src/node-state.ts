@@ -66,6 +66,10 @@ export interface NodeState {
     /** `Database system identifier` (string: it does not fit a double). */
     systemIdentifier?: string;
     pendingRestart?: boolean;
+    /** Replica: Patroni 4's `replication_state`, `streaming` or `in archive recovery`; unset when neither. */
+    replicationState?: string;
+    /** Replica: where the leader's WAL ended when it last told this WAL receiver (`latest_end_lsn`), bytes. */
+    latestEndLocation?: number;
   };
   /** This node holds the leader key. */
   isLeader: boolean;
@@ -90,6 +94,13 @@ export interface NodeState {
   clusterOptime?: number;
   /** This node is listed in the `sync` key. */
   isSyncStandby?: boolean;
+  /**
+   * This node is a quorum standby (`synchronous_mode: quorum` lists it in `ANY k (...)`). The agent
+   * never sets it while it refuses quorum mode, so `/quorum` answers 503 as Patroni's does then.
+   */
+  isQuorumStandby?: boolean;
+  /** `maximum_lag_on_failover` in bytes: `/readiness`'s lag limit when the request gives none. Default 1 MB. */
+  maximumLagOnFailover?: number;
   /** Watchdog required but unusable. */
   watchdogFailed?: boolean;
   /** When the HA loop last completed (ms since epoch), for `/liveness`. */

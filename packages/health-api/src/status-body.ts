@@ -1,4 +1,4 @@
-import { holdsLeaderLock } from './health-checks.js';
+import { holdsLeaderLock } from './leader-lock.js';
 import type { NodeState, PostgresRole } from './node-state.js';
 
 /** Patroni 3.0.2 (and patronictl 3.0.2) call the primary `master`; 4.x calls it `primary`. */
@@ -73,6 +73,7 @@ export function statusBody(state: NodeState, options: { now: number; primaryRole
         replayed_timestamp: x.replayedTimestamp ?? null,
         paused: x.paused ?? false,
       };
+      if (pg.replicationState) body.replication_state = pg.replicationState;
     }
     if (pg.timeline !== undefined) body.timeline = pg.timeline;
     if (pg.replication && pg.replication.length > 0) body.replication = pg.replication;

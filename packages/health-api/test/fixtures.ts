@@ -43,6 +43,7 @@ export function replicaState(over: Partial<NodeState> = {}, lagBytes = 0): NodeS
       timeline: 2,
       xlog: { receivedLocation: 50 * MB - lagBytes, replayedLocation: 50 * MB - lagBytes, replayedTimestamp: null, paused: false },
       systemIdentifier: '6965869170583425899',
+      replicationState: 'streaming',
     },
     ...over,
   };

@@ -9,6 +9,8 @@ import {
   checkBasicAuth,
   buildAllowlist,
   parseListen,
+  readinessFailure,
+  type NodeState,
 } from '../src/index.js';
 import { MB, primaryState, replicaState } from './fixtures.js';
 
@@ -111,9 +113,68 @@ describe('healthCheckStatus', () => {
     expect(healthCheckStatus('/liveness', q(), primaryState({ ttl: 30, lastLoopAt: NOW - 300_000, paused: true }), NOW)).toBe(200);
   });
 
-  it('readiness: leader, or running with a valid etcd view', () => {
-    expect(healthCheckStatus('/readiness', q(), replicaState({ dcsAvailable: false }), NOW)).toBe(503);
-    expect(healthCheckStatus('/readiness', q(), replicaState(), NOW)).toBe(200);
+  // Patroni 4.1's `_readiness`: the leader; or a running, streaming replica within the lag limit of the leader's WAL end.
+  const streaming = (over: Partial<NodeState['postgres']> = {}, lagBytes = 0, state: Partial<NodeState> = {}): NodeState => {
+    const s = replicaState(state, lagBytes);
+    return { ...s, postgres: { ...s.postgres, ...over } };
+  };
+  const noSource = (): NodeState => {
+    const s = streaming();
+    delete s.postgres.replicationState;
+    return s;
+  };
+  it.each([
+    ['the leader, whatever else', primaryState({ dcsAvailable: false }), '', 200],
+    ['a streaming replica, caught up', streaming(), '', 200],
+    ['a replica that is not running', streaming({ state: 'starting' }), '', 503],
+    ['a replica in archive recovery', streaming({ replicationState: 'in archive recovery' }), '', 503],
+    ['a replica with no WAL source', noSource(), '', 503],
+    ['no etcd and nothing heard from the leader', streaming({}, 0, { dcsAvailable: false }), '', 503],
+    ['no etcd, but the WAL receiver heard the leader', streaming({ latestEndLocation: 50 * MB }, 0, { dcsAvailable: false }), '', 200],
+    ['2 MB behind: past the default 1 MB', streaming({}, 2 * MB), '', 503],
+    ['2 MB behind with maximum_lag_on_failover 4 MB', streaming({}, 2 * MB, { maximumLagOnFailover: 4 * MB }), '', 200],
+    ['2 MB behind with ?lag=4MB', streaming({}, 2 * MB), 'lag=4MB', 200],
+    ['the receiver heard of more WAL than the status key says', streaming({ latestEndLocation: 60 * MB }), 'lag=4MB', 503],
+    [
+      '?mode=write looks at what was received, not replayed',
+      streaming({ xlog: { receivedLocation: 50 * MB, replayedLocation: 40 * MB, replayedTimestamp: null, paused: false } }),
+      'mode=write',
+      200,
+    ],
+    [
+      'apply mode (the default) looks at what was replayed',
+      streaming({ xlog: { receivedLocation: 50 * MB, replayedLocation: 40 * MB, replayedTimestamp: null, paused: false } }),
+      '',
+      503,
+    ],
+  ] as const)('readiness: %s -> %s', (_what, state, query, code) => {
+    expect(healthCheckStatus('/readiness', q(query), state, NOW)).toBe(code);
+  });
+  it('readiness says why it is not ready', () => {
+    expect(readinessFailure(q(), streaming({}, 2 * MB), NOW)).toBe(`Replication apply lag ${2 * MB} exceeds maximum allowable ${MB}`);
+  });
+
+  it('?replication_state= keeps replicas in another state out of the replica checks', () => {
+    const archive = streaming({ replicationState: 'in archive recovery' });
+    expect(healthCheckStatus('/replica', q('replication_state=streaming'), streaming(), NOW)).toBe(200);
+    expect(healthCheckStatus('/replica', q('replication_state=streaming'), archive, NOW)).toBe(503);
+    expect(healthCheckStatus('/replica', q(), archive, NOW)).toBe(200);
+    expect(healthCheckStatus('/read-only', q('replication_state=streaming'), archive, NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only', q('replication_state=streaming'), primaryState(), NOW)).toBe(200);
+  });
+
+  it('read-only-sync and read-only-quorum: the primary, or a replica listed as such', () => {
+    for (const p of ['/read-only-sync', '/read-only-synchronous', '/read-only-quorum'])
+      expect([p, healthCheckStatus(p, q(), primaryState(), NOW)]).toEqual([p, 200]);
+    expect(healthCheckStatus('/read-only-sync', q(), replicaState({ isSyncStandby: true }), NOW)).toBe(200);
+    expect(healthCheckStatus('/read-only-sync', q(), replicaState(), NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only-sync', q(), replicaState({ isSyncStandby: true, dcsAvailable: false }), NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only-quorum', q(), replicaState({ isSyncStandby: true }), NOW)).toBe(503);
+    expect(healthCheckStatus('/read-only-quorum', q(), replicaState({ isQuorumStandby: true }), NOW)).toBe(200);
+    expect(healthCheckStatus('/quorum', q(), replicaState({ isQuorumStandby: true }), NOW)).toBe(200);
+    expect(healthCheckStatus('/quorum', q(), replicaState(), NOW)).toBe(503);
+    expect(healthCheckStatus('/quorum', q(), primaryState(), NOW)).toBe(503);
+    expect(healthCheckStatus('/async', q(), replicaState({ isQuorumStandby: true }), NOW)).toBe(503);
   });
 });
 

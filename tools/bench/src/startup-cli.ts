@@ -63,6 +63,15 @@ async function main(): Promise<number> {
         argsFor: (port: number) => [agentCli, agentConfig(port)],
       },
     ];
+    // Another build of the CLI (an older commit's, say) in the same run: before and after side by side.
+    const other = process.env.BENCH_STARTUP_COMPARE;
+    if (other)
+      commands.push({
+        name: `pgtools-repack --status (${other})`,
+        command: process.execPath,
+        target: pgTarget,
+        argsFor: (port: number) => [other, '--status', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'],
+      });
     const pgRepack = findPgRepack(pgBinDir());
     if (pgRepack)
       commands.push({

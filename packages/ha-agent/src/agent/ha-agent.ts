@@ -410,6 +410,7 @@ export class HaAgent {
     return {
       config: state.config,
       ttl: state.dynamic.ttl,
+      maximumLagOnFailover: state.dynamic.maximumLagOnFailover,
       pgStatus: state.pgStatus,
       pgState: state.pgState,
       role: state.role,

@@ -12,6 +12,8 @@ export interface PublishedFacts {
   config: HaConfig;
   /** The dynamic `ttl`, seconds. */
   ttl: number;
+  /** The dynamic `maximum_lag_on_failover`, bytes: `/readiness`'s default limit. */
+  maximumLagOnFailover?: number | undefined;
   pgStatus: PgStatus | undefined;
   pgState: PgState;
   role: AgentRole;
@@ -139,7 +141,14 @@ export function buildNodeState(f: PublishedFacts): NodeState {
         ? { location: s.walPosition }
         : {};
     if (!s.inRecovery && s.replication.length > 0) state.postgres.replication = s.replication;
+    if (s.inRecovery) {
+      const replicationState = replicationFacts(s).replication_state;
+      if (replicationState) state.postgres.replicationState = replicationState;
+      const heard = s.walReceiver?.latestEndLsn;
+      if (heard !== undefined && heard !== null) state.postgres.latestEndLocation = heard;
+    }
   }
+  if (f.maximumLagOnFailover !== undefined) state.maximumLagOnFailover = f.maximumLagOnFailover;
   return state;
 }
 

@@ -22,7 +22,7 @@ export interface PgStatus {
    * newest message's send time on the sender's clock (ms), comparable with the sender's
    * `pg_postmaster_start_time()`.
    */
-  walReceiver?: { status: string; senderHost: string | null; senderPort: number | null; lastMessageSentAt: number | null };
+  walReceiver?: { status: string; senderHost: string | null; senderPort: number | null; lastMessageSentAt: number | null; latestEndLsn?: number | null };
   /** Replica: a `restore_command` is set (it can recover from the archive without streaming). */
   restoreCommand?: boolean;
   /** Primary: `pg_stat_replication`. */
@@ -52,13 +52,14 @@ SELECT r.rec AS in_recovery,
        w.received_tli AS receiver_tli,
        w.status AS receiver_status, w.sender_host, w.sender_port,
        (extract(epoch FROM w.last_msg_send_time) * 1000)::float8 AS receiver_sent_ms,
+       (w.latest_end_lsn - '0/0')::text AS receiver_latest_end,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
        current_setting('server_version_num')::int AS version,
        pg_postmaster_start_time() AS start_time,
        (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
        CASE WHEN r.rec THEN current_setting('restore_command') <> '' END AS restore_command
   FROM (SELECT pg_is_in_recovery() AS rec) r
-  LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
+  LEFT JOIN (SELECT status, received_tli, sender_host, sender_port, last_msg_send_time, latest_end_lsn FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) w ON r.rec`;
 
 const REPLICATION_SQL = `
 SELECT usename, application_name, client_addr::text AS client_addr, state, sync_state, sync_priority,
@@ -107,6 +108,7 @@ export async function queryStatus(client: pg.Client): Promise<PgStatus> {
         senderHost: (row.sender_host as string | null) ?? null,
         senderPort: num(row.sender_port) ?? null,
         lastMessageSentAt: num(row.receiver_sent_ms) ?? null,
+        latestEndLsn: num(row.receiver_latest_end) ?? null,
       };
     }
   }
