@@ -19,10 +19,10 @@ export function drainLimit(switchThreshold: number): number {
 
 /**
  * Rounds after which a log that the swap can drain under its lock (`drainLimit`) is caught up
- * enough. Below `switchThreshold` is the goal, but a steady writer that adds that many entries
- * during each round would keep the loop going for as long as it writes: with `switchThreshold` 5
- * a single writer can, on a loaded 2-core machine. Ten rounds at a few ms each is still nothing
- * next to the copy.
+ * enough. Below `switchThreshold` is the goal, but writers that add that many entries during each
+ * round keep the loop going for as long as they write (steady-load.int.test.ts: three writers that
+ * never pause and `switchThreshold` 1; one such run took 18.8 s instead of 0.5 s before this
+ * bound). Ten rounds at a few ms each is still nothing next to the copy.
  */
 export const CATCH_UP_ROUNDS = 10;
 

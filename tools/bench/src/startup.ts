@@ -50,7 +50,8 @@ export async function forwarder(target: { host: string; port: number }, onConnec
 
 /**
  * Starts `cmd` once and times its first connection through the forwarder (`connected` resolves then).
- * Bounded: a command that neither connects nor exits within `timeoutMs` is killed and fails.
+ * Bounded: a command that exits first fails at once; one that neither connects nor exits within
+ * `timeoutMs` is killed and fails.
  */
 export async function timeStartup(cmd: StartupCommand, connected: () => Promise<void>, timeoutMs = 20_000): Promise<StartupSample> {
   const t0 = performance.now();
@@ -65,7 +66,10 @@ export async function timeStartup(cmd: StartupCommand, connected: () => Promise<
     timer = setTimeout(() => reject(new Error(`${cmd.name} did not connect within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    const firstConnectMs = await Promise.race([connected().then(() => performance.now() - t0), deadline]);
+    const quitFirst = exited.then(() => {
+      throw new Error(`${cmd.name} exited (code ${child.exitCode}) before it connected`);
+    });
+    const firstConnectMs = await Promise.race([connected().then(() => performance.now() - t0), quitFirst, deadline]);
     if (cmd.daemon && child.pid !== undefined) child.kill('SIGKILL');
     const exitMs = await Promise.race([exited, deadline]);
     return { firstConnectMs, exitMs };

@@ -46,4 +46,11 @@ describe('start-up bench: spawn to first connection', () => {
       await fwd.close();
     }
   });
+
+  it('a command that exits without connecting fails at once, with its exit code', async () => {
+    // Had it waited for the 20 s timeout, the message would say so instead.
+    await expect(
+      timeStartup({ name: 'quitter', command: process.execPath, args: ['-e', 'process.exit(3)'] }, () => new Promise<void>(() => undefined), 20_000),
+    ).rejects.toThrow('quitter exited (code 3) before it connected');
+  });
 });
