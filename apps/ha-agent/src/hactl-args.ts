@@ -100,6 +100,12 @@ export const VERBS: Record<
     },
     positionals: 'cluster',
   },
+  dsn: {
+    usage: 'hactl dsn [OPTIONS] [CLUSTER_NAME]',
+    help: 'Print host=... port=... of a member, the leader by default (-r ROLE or -m MEMBER)',
+    options: { role: { type: 'string', short: 'r' }, member: { type: 'string', short: 'm' } },
+    positionals: 'cluster',
+  },
   history: {
     usage: 'hactl history [OPTIONS] [CLUSTER_NAME]',
     help: 'Show the history of failovers/switchovers: TL, LSN, Reason, Timestamp, New Leader',

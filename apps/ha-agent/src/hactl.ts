@@ -8,6 +8,7 @@ import { parseCommandLine, usageError, VERBS, type ParsedCommand } from './hactl
 import { historyCommand, listCommand, showConfigCommand, versionCommand } from './hactl-cmd-list.js';
 import { editConfigCommand, pauseCommand, runEditor } from './hactl-cmd-config.js';
 import { reinitCommand, reloadCommand, restartCommand } from './hactl-cmd-members.js';
+import { dsnCommand } from './hactl-cmd-dsn.js';
 import { switchoverCommand } from './hactl-cmd-switchover.js';
 import { loadCtlConfig, type CtlConfig } from './hactl-config.js';
 import { ROLE_CHOICES, type CtlContext, type CtlDcs } from './hactl-context.js';
@@ -194,6 +195,8 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
         ...(interactive ? { runEditor: (before: string) => runEditor(before, name, io.env) } : {}),
       });
     }
+    case 'dsn':
+      return dsnCommand(ctx, { cluster: clusterArg(), role: v.role === undefined ? undefined : role('leader'), member: str(v.member) });
     case 'history':
       return historyCommand(ctx, clusterArg(), outputFormat(v.format, verb));
     case 'version':

@@ -192,6 +192,22 @@ describe('reading the cluster', () => {
     expect((await hactl(['list', '-f', 'yaml'])).out).toBe(await patronictl(['list', '-f', 'yaml']));
   });
 
+  it('dsn prints host and port like patronictl: the leader by default, the first with a role, a named member', async () => {
+    for (const args of [['dsn'], ['dsn', '-r', 'replica'], ['dsn', '-m', 'pg3'], ['dsn', SCOPE, '--role', 'leader'], ['dsn', '-r', 'any']]) {
+      const ours = await hactl(args);
+      expect([args, ours.code, ours.err]).toEqual([args, 0, '']);
+      expect([args, ours.out]).toEqual([args, await patronictl(args)]);
+    }
+    expect((await hactl(['dsn'])).out).toBe('host=127.0.0.1 port=5432\n');
+    expect((await hactl(['dsn', '-m', 'pg3'])).out).toBe('host=127.0.0.1 port=5434\n');
+    const both = await hactl(['dsn', '-r', 'replica', '-m', 'pg2']);
+    expect([both.code, both.err]).toEqual([1, 'Error: --role and --member are mutually exclusive options\n']);
+    const nobody = await hactl(['dsn', '-m', 'pg9']);
+    expect([nobody.code, nobody.err]).toEqual([1, 'Error: Can not find a suitable member\n']);
+    expect((await hactl(['dsn', '-r', 'standby-leader'])).code).toBe(1);
+    expect((await hactl(['dsn', '-r', 'boss'])).code).toBe(2);
+  });
+
   it('shows the history and the configuration', async () => {
     const h = await hactl(['history']);
     expect(h.code).toBe(0);
