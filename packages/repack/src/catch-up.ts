@@ -18,27 +18,35 @@ export function drainLimit(switchThreshold: number): number {
 }
 
 /**
- * Rounds after which a log that the swap can drain under its lock (`drainLimit`) is caught up
- * enough. Below `switchThreshold` is the goal, but writers that add that many entries during each
- * round keep the loop going for as long as they write (steady-load.int.test.ts: three writers that
- * never pause and `switchThreshold` 1; one such run took 18.8 s instead of 0.5 s before this
- * bound). Ten rounds at a few ms each is still nothing next to the copy.
+ * Rounds after which a log that hardly shrinks any more, and that the swap can drain under its lock
+ * (half of `drainLimit`), is caught up enough. Below `switchThreshold` is the goal, but writers that add
+ * that many entries during each round keep the loop going for as long as they write
+ * (steady-load.int.test.ts: three writers that never pause and `switchThreshold` 1; one such run
+ * took 18.8 s instead of 0.5 s before this bound). A backlog that the replay is still winning
+ * against is replayed on: the less is left, the shorter the drain under ACCESS EXCLUSIVE. Ten rounds at a few ms each is still
+ * nothing next to the copy.
  */
 export const CATCH_UP_ROUNDS = 10;
 
 /**
  * True when replaying can stop: the last round applied fewer than `switchThreshold` entries and
- * fewer are left (`remaining` undefined: not counted, judged on `applied` alone), or after
- * `CATCH_UP_ROUNDS` rounds (`round` counts from 0) the rest fits in the swap's drain.
+ * fewer are left (`remaining` undefined: not counted, judged on `applied` alone); or, after
+ * `CATCH_UP_ROUNDS` rounds (`round` counts from 0), the log shrank since the previous count
+ * (`previous`) by less than half of what the round applied (the writers add at least half as fast
+ * as the replay takes) and the rest fits in half the swap's drain.
  *
  * @example
  * ```ts
- * caughtUp({ applied: 3, remaining: 2, round: 0, switchThreshold: 5 }); // true
- * caughtUp({ applied: 9, remaining: 8, round: 0, switchThreshold: 5 }); // false: keep replaying
- * caughtUp({ applied: 9, remaining: 8, round: 9, switchThreshold: 5 }); // true: 8 drain under the lock in no time
+ * caughtUp({ applied: 3, remaining: 2, previous: undefined, round: 0, switchThreshold: 5 }); // true
+ * caughtUp({ applied: 9, remaining: 8, previous: 7, round: 0, switchThreshold: 5 }); // false: keep replaying
+ * caughtUp({ applied: 9, remaining: 8, previous: 7, round: 9, switchThreshold: 5 }); // true: 8 drain under the lock in no time
+ * caughtUp({ applied: 50, remaining: 905, previous: 950, round: 9, switchThreshold: 5 }); // false: still winning (-45 of 50)
  * ```
  */
-export function caughtUp(o: { applied: number; remaining: number | undefined; round: number; switchThreshold: number }): boolean {
+export function caughtUp(o: { applied: number; remaining: number | undefined; previous: number | undefined; round: number; switchThreshold: number }): boolean {
   if (o.applied < o.switchThreshold && (o.remaining === undefined || o.remaining < o.switchThreshold)) return true;
-  return o.round + 1 >= CATCH_UP_ROUNDS && o.remaining !== undefined && o.remaining <= drainLimit(o.switchThreshold);
+  if (o.round + 1 < CATCH_UP_ROUNDS || o.remaining === undefined || o.previous === undefined) return false;
+  // Half the drain: the other half is for what arrives while the lock is requested, so the swap
+  // does not find more than it drains and let go of the lock again.
+  return o.remaining > o.previous - o.applied / 2 && o.remaining <= drainLimit(o.switchThreshold) / 2;
 }

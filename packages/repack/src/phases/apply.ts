@@ -58,6 +58,7 @@ export function logApplier(run: TableRun, target: ApplyTarget): ApplyBatch {
 export async function runApply(run: TableRun, applyOnce: ApplyBatch, capture: CdcObjects, throttle: Throttle): Promise<void> {
   const { work, opts, display, result } = run;
   await run.phase('apply', async () => {
+    let previous: number | undefined;
     for (let round = 0; ; round++) {
       run.checkAbort();
       const applied = await applyOnce(work, false);
@@ -65,7 +66,8 @@ export async function runApply(run: TableRun, applyOnce: ApplyBatch, capture: Cd
       const remaining = await countLog(work, capture);
       run.emit({ type: 'apply-progress', table: display, applied: result.log.entries, remaining });
       if (round === 0) await run.pause('during-apply');
-      if (caughtUp({ applied, remaining, round, switchThreshold: opts.switchThreshold })) break;
+      if (caughtUp({ applied, remaining, previous, round, switchThreshold: opts.switchThreshold })) break;
+      previous = remaining;
     }
   });
 }
