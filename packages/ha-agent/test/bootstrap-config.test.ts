@@ -15,21 +15,16 @@ import {
   writeBootstrapAuthFiles,
   writeManagedConf,
 } from '../src/internals.js';
-import { minimalConfig } from './minimal-config.js';
+import { minimalConfig, refusal as refusalOf } from './minimal-config.js';
 
 const NOENV = {};
 const base = (dataDir = '/tmp/n1'): string => minimalConfig({ dataDir });
 const withBootstrap = (bootstrap: string, dataDir?: string): string => `${base(dataDir)}bootstrap:\n${bootstrap}`;
 
 function refusal(text: string): PgToolsError {
-  try {
-    parseConfig(text, NOENV);
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    expect((err as PgToolsError).code).toBe('invalid_config');
-    return err as PgToolsError;
-  }
-  throw new Error('expected a refusal');
+  const err = refusalOf(() => parseConfig(text, NOENV));
+  expect(err.code).toBe('invalid_config');
+  return err;
 }
 
 const dirs: string[] = [];

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import { CALLBACK_ACTIONS, callbackArgv, parseConfig, PostgresCallbacks, shlexSplit, type CallbackAction, type HaConfig } from '../src/internals.js';
-import { minimalConfig } from './minimal-config.js';
+import { minimalConfig, refusal } from './minimal-config.js';
 
 const NOENV = {};
 
 const withCallbacks = (callbacks: string): string => `${minimalConfig({ scope: 'batman' })}${callbacks}\n`;
-
-function refusal(fn: () => unknown): PgToolsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    return err as PgToolsError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('shlexSplit (Python shlex.split, POSIX mode)', () => {
   // Expected values are Python 3's shlex.split on the same input.

@@ -13,7 +13,7 @@ import {
   type CommandMethod,
   type ReplicaMethod,
 } from '../src/internals.js';
-import { minimalConfig } from './minimal-config.js';
+import { minimalConfig, refusal as refusalOf } from './minimal-config.js';
 
 const NOENV = {};
 
@@ -25,14 +25,9 @@ function parse(extra: string): { methods: ReplicaMethod[]; warnings: string[] } 
 }
 
 function refusal(extra: string): PgToolsError {
-  try {
-    parseConfig(withPostgresql(extra), NOENV);
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    expect((err as PgToolsError).code).toBe('invalid_config');
-    return err as PgToolsError;
-  }
-  throw new Error('expected a refusal');
+  const err = refusalOf(() => parseConfig(withPostgresql(extra), NOENV));
+  expect(err.code).toBe('invalid_config');
+  return err;
 }
 
 function command(m: ReplicaMethod | undefined): CommandMethod {

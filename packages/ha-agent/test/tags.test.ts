@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import {
   failoverTags,
   parseConfig,
@@ -12,7 +11,7 @@ import {
   type PgStatus,
   type UpstreamMember,
 } from '../src/internals.js';
-import { MINIMAL } from './minimal-config.js';
+import { MINIMAL, refusal as refusalOf } from './minimal-config.js';
 
 // Patroni 4's tags: replicatefrom, nostream, failover_priority (and nofailover with it).
 
@@ -21,14 +20,9 @@ const withTags = (tags: string, base = MINIMAL) => parseConfig(`${base}tags:\n${
 const BASE: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false };
 
 function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PgToolsError);
-    expect((err as PgToolsError).code).toBe('invalid_config');
-    return (err as PgToolsError).message;
-  }
-  throw new Error('expected a refusal');
+  const err = refusalOf(fn);
+  expect(err.code).toBe('invalid_config');
+  return err.message;
 }
 
 describe('tags: parsing and validation', () => {
