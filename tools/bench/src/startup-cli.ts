@@ -40,6 +40,12 @@ async function main(): Promise<number> {
       return file;
     };
     const ids = user ? { uid: user.uid, gid: user.gid } : {};
+    const repackStatus = (name: string, bin: string): StartupContender => ({
+      name,
+      command: process.execPath,
+      target: pgTarget,
+      argsFor: (port: number) => [bin, '--status', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'],
+    });
     const commands: StartupContender[] = [
       {
         name: 'node (connect only: the floor)',
@@ -47,12 +53,7 @@ async function main(): Promise<number> {
         target: pgTarget,
         argsFor: (port: number) => ['-e', `require('net').connect(${port}, '127.0.0.1').on('connect', () => process.exit(0))`],
       },
-      {
-        name: 'pgtools-repack --status',
-        command: process.execPath,
-        target: pgTarget,
-        argsFor: (port: number) => [repackCli, '--status', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'],
-      },
+      repackStatus('pgtools-repack --status', repackCli),
       {
         name: 'ha-agent (to etcd)',
         command: process.execPath,
@@ -65,13 +66,7 @@ async function main(): Promise<number> {
     ];
     // Another build of the CLI (an older commit's, say) in the same run: before and after side by side.
     const other = process.env.BENCH_STARTUP_COMPARE;
-    if (other)
-      commands.push({
-        name: `pgtools-repack --status (${other})`,
-        command: process.execPath,
-        target: pgTarget,
-        argsFor: (port: number) => [other, '--status', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'],
-      });
+    if (other) commands.push(repackStatus(`pgtools-repack --status (${other})`, other));
     const pgRepack = findPgRepack(pgBinDir());
     if (pgRepack)
       commands.push({
