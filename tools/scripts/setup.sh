@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-system_packages=(postgresql-15 postgresql-contrib postgresql-15-repack etcd-server etcd-client haproxy patroni iproute2 procps openssl)
+system_packages=(postgresql-15 postgresql-contrib postgresql-15-repack etcd-server etcd-client haproxy patroni iproute2 procps openssl curl)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -6,7 +6,7 @@ export { watchdogTimeout, isTimeoutUsable } from './watchdog-timing.js';
 export type { WatchdogTiming } from './watchdog-timing.js';
 export { parseWdctlTimeout } from './drivers/linux-driver.js';
 export { startFence, fenceScriptPath } from './fence/fence.js';
-export type { Fence, FenceOptions } from './fence/fence.js';
+export type { Fence, FenceEtcdAccess, FenceOptions } from './fence/fence.js';
 export { parseFenceLine } from './fence/fence-protocol.js';
 export { readProcStat } from './fence/proc-stat.js';
 export type { ProcStat } from './fence/proc-stat.js';

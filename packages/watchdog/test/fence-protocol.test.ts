@@ -20,6 +20,10 @@ describe('fence protocol', () => {
     expect(parseFenceLine('skip 4242 pid_reused')).toEqual({ type: 'skipped', postmasterPid: 4242, reason: 'pid_reused' });
     expect(parseFenceLine('error bad_arm x')).toEqual({ type: 'error', message: 'bad_arm x' });
     expect(parseFenceLine('bye eof')).toEqual({ type: 'bye', reason: 'eof' });
+    expect(parseFenceLine('revoked 7587 http://127.0.0.1:2379 12')).toEqual({ type: 'revoked', lease: '7587', endpoint: 'http://127.0.0.1:2379', tookMs: 12 });
+    expect(parseFenceLine('revoked 7587 gone 3')).toMatchObject({ endpoint: 'gone' });
+    expect(parseFenceLine('revoke_failed 7587 unreachable')).toEqual({ type: 'revoke_failed', lease: '7587', reason: 'unreachable' });
+    expect(parseFenceLine('norevoke no_curl')).toEqual({ type: 'revoke_unavailable', reason: 'no_curl' });
     expect(parseFenceLine('fenced 1 SIGTERM 1 1')).toBeUndefined();
     expect(parseFenceLine('hello')).toBeUndefined();
   });

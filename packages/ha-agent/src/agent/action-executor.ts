@@ -11,6 +11,7 @@ import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import { stopPrimary } from './bounded-stop.js';
 import { createNewCluster } from './cluster-bootstrap.js';
+import { stopAsLeaseExpired } from './lease-guard.js';
 import { prePromote } from './pre-promote.js';
 import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
 import type { AgentRunState } from './agent-state.js';
@@ -406,11 +407,8 @@ export class ActionExecutor {
   }
 
   /** The lease guard: the primary stops at once, its lease about to expire without a refresh. */
-  async stopAsLeaseExpired(): Promise<void> {
-    this.d.state.mayHaveDiverged = true;
-    this.d.emit({ type: 'demoted', reason: 'leader lease expired', mode: 'immediate' });
-    if (await this.d.pg.stop('immediate')) this.d.callbacks.stopped();
-    this.d.setRole('replica', 'leader lease expired');
+  stopAsLeaseExpired(): Promise<void> {
+    return stopAsLeaseExpired(this.d);
   }
 
   /**

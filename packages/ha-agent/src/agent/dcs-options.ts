@@ -13,6 +13,12 @@ function readPem(path: string, what: string): string {
   }
 }
 
+/** The `etcd3.hosts` as client URLs (`protocol` for the hosts given without a scheme). */
+export function etcdEndpoints(config: HaConfig): string[] {
+  const e = config.etcd3;
+  return e.hosts.map((h) => (/^https?:\/\//i.test(h) ? h : `${e.protocol}://${h}`));
+}
+
 /**
  * The `EtcdDcs` options of an agent: Patroni's `etcd3` section (`hosts`, `protocol`, `cacert`,
  * `cert`, `key`, `username`, `password`), the namespace, scope and name, and the timings of the
@@ -33,7 +39,7 @@ function readPem(path: string, what: string): string {
 export function dcsOptionsFromConfig(config: HaConfig, dynamic: DynamicConfig = config.bootstrap.dcs, logger?: Logger): EtcdDcsOptions {
   const e = config.etcd3;
   const options: EtcdDcsOptions = {
-    hosts: e.hosts.map((h) => (/^https?:\/\//i.test(h) ? h : `${e.protocol}://${h}`)),
+    hosts: etcdEndpoints(config),
     namespace: config.namespace,
     scope: config.scope,
     name: config.name,

@@ -224,7 +224,7 @@ export class HaCycle {
         if (!this.lease.held) this.d.emit({ type: 'leader_acquired' });
         this.lease.granted(t0, this.state.dynamic.ttl);
         this.d.watchdog.keepalive();
-        this.d.fence?.keepalive(this.lease.validForMs(0) ?? 0);
+        this.d.fence?.keepalive(this.lease.validForMs(0) ?? 0, this.dcs.leaseId);
       } else {
         this.lease.lost();
       }
@@ -286,7 +286,7 @@ export class HaCycle {
     const paused = this.state.view?.config?.value.pause === true;
     const validFor = this.lease.validForMs(0);
     if (!this.state.stopping && !paused && pm?.isRunning && s && !s.inRecovery && validFor !== undefined) {
-      await this.d.fence.hold({ postmasterPid: pm.pid, leaseValidForMs: validFor });
+      await this.d.fence.hold({ postmasterPid: pm.pid, leaseValidForMs: validFor, leaseId: this.dcs.leaseId });
     } else {
       await this.d.fence.release();
     }

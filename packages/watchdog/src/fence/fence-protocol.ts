@@ -10,6 +10,12 @@ export type FenceEvent =
   | { type: 'fenced'; postmasterPid: number; signal: 'SIGQUIT' | 'SIGKILL'; tookMs: number; sinceKeepaliveMs: number }
   | { type: 'fence_failed'; postmasterPid: number; survivors: number[] }
   | { type: 'skipped'; postmasterPid: number; reason: 'pid_reused' | 'postmaster_gone' }
+  /** The leader's lease was revoked after a proven stop (`endpoint` is `gone` when etcd no longer knew it). */
+  | { type: 'revoked'; lease: string; endpoint: string; tookMs: number }
+  /** `reason`: no_curl, no_endpoint, unreachable, auth_failed, refused or bad_answer. */
+  | { type: 'revoke_failed'; lease: string; reason: string }
+  /** etcd access was given but the fence cannot revoke (no curl): failover waits for the lease. */
+  | { type: 'revoke_unavailable'; reason: string }
   | { type: 'error'; message: string }
   | { type: 'pong' }
   | { type: 'bye'; reason: string }
@@ -47,6 +53,12 @@ export function parseFenceLine(line: string, fencePid = 0): FenceEvent | undefin
     case 'skip':
       if (args[1] !== 'pid_reused' && args[1] !== 'postmaster_gone') return undefined;
       return { type: 'skipped', postmasterPid: n(0), reason: args[1] };
+    case 'revoked':
+      return { type: 'revoked', lease: args[0] ?? '', endpoint: args[1] ?? '', tookMs: n(2) };
+    case 'revoke_failed':
+      return { type: 'revoke_failed', lease: args[0] ?? '', reason: args[1] ?? '' };
+    case 'norevoke':
+      return { type: 'revoke_unavailable', reason: args[0] ?? '' };
     case 'error':
       return { type: 'error', message: args.join(' ') };
     case 'bye':

@@ -3,15 +3,21 @@
 # Usage: sh fence.sh TIMEOUT_MS GRACE_MS TICK_MS [LOG_FILE]
 #
 # stdin (from the agent, one command a line): arm PID STARTTIME | ka [VALID_MS] | disarm | exit | ping
+#   | etcd URL... | cacert PATH | cert PATH | key PATH | auth JSON | user NAME:PASSWORD | lease [ID]
 #   "ka VALID_MS" moves the deadline to VALID_MS from now instead of TIMEOUT_MS: the agent knows
 #   when its leader lease expires and a keepalive sent late must not outlive the lease.
+#   etcd/cacert/cert/key/auth say how to reach etcd; "lease ID" names the leader lease to revoke.
 # stdout (to the agent): ready | armed PID START | disarmed | pong | fencing PID REASON SINCE_MS |
 #   fenced PID SIGQUIT|SIGKILL TOOK_MS SINCE_MS | failed PID PIDS... | skip PID REASON | bye REASON |
-#   error TEXT
+#   revoked LEASE URL|gone TOOK_MS | revoke_failed LEASE REASON | norevoke REASON | error TEXT
 #
 # While armed, the postmaster PID is stopped (immediate shutdown) when no keepalive came for
-# TIMEOUT_MS, or at once when stdin reaches EOF (the agent died without saying "exit").
-# No Node runtime: a few dash processes and one `sleep` per tick.
+# TIMEOUT_MS, or at once when stdin reaches EOF (the agent died without saying "exit"). Once the
+# stop is proven (the postmaster and every child it had gone, by PID and start time), the leader's
+# lease is revoked so a replica can take over now rather than when the lease expires.
+# No Node runtime: a few dash processes and one `sleep` per tick. To revoke: curl against etcd's
+# JSON gateway (a shell has no gRPC, and curl is on nearly every host); etcdctl only where the
+# gateway refuses the request (client certificate with a CommonName while authentication is on).
 
 set -f
 # The agent may be gone when we report: a write error must never kill the fence before it acts.
@@ -99,6 +105,17 @@ wait_gone() {
 ARMED=0
 PM=
 PM_START=
+# How to reach etcd, from the agent (the password only ever arrives on stdin, never in argv).
+ETCD=
+CACERT=
+CERT=
+KEY=
+CURL_CERT=
+AUTH=
+USERPASS=
+LEASE=
+CURL=$(command -v curl 2>/dev/null) || CURL=
+ETCDCTL=$(command -v etcdctl 2>/dev/null) || ETCDCTL=
 LAST=0
 # When the last keepalive came (LAST is shifted by keepalives that carry a deadline).
 KA_AT=0
@@ -122,6 +139,7 @@ fence() {
   if wait_gone "$_procs" "$G_CS"; then
     now
     say "fenced $PM SIGQUIT $(( (NOW - _t0) * 10 )) $_since"
+    revoke
     return 0
   fi
   # Not obeyed in time: freeze the postmaster so it forks nothing new, then SIGKILL it and every
@@ -137,9 +155,114 @@ fence() {
   if wait_gone "$_procs" 200; then
     now
     say "fenced $PM SIGKILL $(( (NOW - _t0) * 10 )) $_since"
+    revoke
   else
     say "failed $PM$ALIVE"
   fi
+}
+
+# POSTs to etcd's JSON gateway: URL $1, body $2 ("-" reads it from stdin, for the password),
+# token $3 (sent as a header read from stdin, so it never shows in ps). Prints the answer; etcd
+# answers errors as JSON too, so any HTTP status is read, and only a transport failure returns 1.
+etcd_post() {
+  _url=$1
+  _body=$2
+  _tok=$3
+  set -- -s --max-time 2 --connect-timeout 1 -X POST -H 'Content-Type: application/json'
+  [ -n "$CACERT" ] && set -- "$@" --cacert "$CACERT"
+  [ -n "$CERT" ] && set -- "$@" --cert "$CURL_CERT"
+  [ -n "$KEY" ] && set -- "$@" --key "$KEY"
+  if [ "$_body" = - ]; then
+    printf '%s' "$AUTH" | "$CURL" "$@" --data-binary @- "$_url" 2>/dev/null
+  elif [ -n "$_tok" ]; then
+    printf 'Authorization: %s\n' "$_tok" | "$CURL" "$@" -H @- --data-raw "$_body" "$_url" 2>/dev/null
+  else
+    "$CURL" "$@" --data-raw "$_body" "$_url" 2>/dev/null
+  fi
+}
+
+# Called only after a proven stop: revokes the leader's lease, which deletes the leader key (and
+# this member's key) at once. A replica then takes over without waiting out the lease, which
+# protects nothing once PostgreSQL is gone. Tries each endpoint in turn; 2 s each at most.
+revoke() {
+  [ -n "$LEASE" ] || return 0
+  if [ -z "$CURL" ]; then say "revoke_failed $LEASE no_curl"; return 0; fi
+  if [ -z "$ETCD" ]; then say "revoke_failed $LEASE no_endpoint"; return 0; fi
+  now
+  _r0=$NOW
+  _why=unreachable
+  for _e in $ETCD; do
+    _token=
+    _out=
+    if [ -n "$AUTH" ]; then
+      _out=$(etcd_post "$_e/v3/auth/authenticate" - '') || { _why=unreachable; continue; }
+      case $_out in
+        *CommonName*) _out=$(etcdctl_revoke "$_e") || { _why=gateway_refuses_cn; continue; } ;;
+        *)
+          _token=$(printf '%s' "$_out" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
+          if [ -z "$_token" ]; then _why=auth_failed; continue; fi
+          _out=
+          ;;
+      esac
+    fi
+    if [ -z "$_out" ] || [ -n "$_token" ]; then
+      _out=$(etcd_post "$_e/v3/lease/revoke" "{\"ID\":\"$LEASE\"}" "$_token") || { _why=unreachable; continue; }
+    fi
+    case $_out in
+      *'lease not found'*) _where=gone ;;
+      *'"error"'*|*'"code"'*) _why=refused; continue ;;
+      *'"header"'*) _where=$_e ;;
+      *) _why=bad_answer; continue ;;
+    esac
+    now
+    say "revoked $LEASE $_where $(( (NOW - _r0) * 10 ))"
+    LEASE=
+    return 0
+  done
+  say "revoke_failed $LEASE $_why"
+}
+
+# etcd's gateway refuses a client certificate with a CommonName while authentication is on (the
+# CN would be ignored for authorization): then etcdctl, over gRPC, revokes at endpoint $1. The
+# password goes in its environment (readable by this user and root only), not in argv. Prints an
+# answer in the gateway's words for "revoke"; 1 when etcdctl is missing or unreachable.
+etcdctl_revoke() {
+  [ -n "$ETCDCTL" ] || return 1
+  set -- --endpoints="$1" --dial-timeout=1s --command-timeout=2s
+  [ -n "$CACERT" ] && set -- "$@" --cacert="$CACERT"
+  [ -n "$CERT" ] && set -- "$@" --cert="$CERT"
+  [ -n "$KEY" ] && set -- "$@" --key="$KEY"
+  _ans=$(ETCDCTL_API=3 ETCDCTL_USER=$USERPASS "$ETCDCTL" "$@" lease revoke "$(printf '%x' "$LEASE")" 2>&1)
+  case $_ans in
+    *'lease not found'*) echo '{"error":"lease not found"}' ;;
+    *revoked*) echo '{"header":{}}' ;;
+    *) return 1 ;;
+  esac
+}
+
+# Sets one etcd access setting from a command's argument (the rest of its line).
+etcd_setting() {
+  case $1 in
+    etcd)
+      ETCD=$2
+      [ -n "$CURL" ] || say "norevoke no_curl"
+      ;;
+    cacert) CACERT=$2 ;;
+    cert)
+      CERT=$2
+      # curl reads --cert as FILE:PASSWORD: a colon of the file name is escaped.
+      CURL_CERT=$(printf '%s' "$2" | sed 's/:/\\:/g')
+      ;;
+    key) KEY=$2 ;;
+    auth) AUTH=$2 ;;
+    user) USERPASS=$2 ;;
+    lease)
+      case $2 in
+        *[!0-9]*) say "error bad_lease $2" ;;
+        *) LEASE=$2 ;;
+      esac
+      ;;
+  esac
 }
 
 arm() {
@@ -181,6 +304,12 @@ main_loop() {
       'c disarm') ARMED=0; say disarmed ;;
       'c exit') ARMED=0; say "bye exit"; exit 0 ;;
       'c ping') say pong ;;
+      'c lease') LEASE= ;;
+      'c etcd '*|'c cacert '*|'c cert '*|'c key '*|'c auth '*|'c user '*|'c lease '*)
+        _arg=${_cmd#c * }
+        _name=${_cmd#c }
+        etcd_setting "${_name%% *}" "$_arg"
+        ;;
       eof)
         if [ "$ARMED" = 1 ]; then fence agent_gone; fi
         say "bye eof"

@@ -5,6 +5,21 @@ import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import { parseFenceLine, type FenceEvent } from './fence-protocol.js';
 import { isRunning, memoryOf, processGroupMembers, readProcStat } from './proc-stat.js';
 
+/**
+ * How the fence reaches etcd to revoke the leader's lease once it has proven PostgreSQL stopped
+ * (it runs `curl` against etcd's JSON gateway: the agent is dead by then). Certificates are file
+ * paths; the password goes to the fence over its stdin pipe, never in argv or the environment.
+ */
+export interface FenceEtcdAccess {
+  /** Client URLs, e.g. `https://10.0.0.1:2379`; tried in turn. */
+  endpoints: string[];
+  cacertFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
 export interface FenceOptions {
   /**
    * Stop PostgreSQL when no keepalive came for this long while armed. Use
@@ -22,6 +37,8 @@ export interface FenceOptions {
   tickMs?: number;
   /** The fence appends every event to this file: the only trace when the agent is gone. */
   logFile?: string;
+  /** Revoke the lease named by `setLease` after a proven stop. Without it, failover waits for the lease. */
+  etcd?: FenceEtcdAccess;
   /** Default `/bin/sh`. */
   shell?: string;
   /** How long to wait for the fence to report ready, and for acknowledgements. Default 5000. */
@@ -53,6 +70,11 @@ export interface Fence {
    * False when the fence is gone.
    */
   keepalive(validForMs?: number): boolean;
+  /**
+   * The etcd lease (decimal id) that holds the leader key, revoked after a proven stop; undefined
+   * forgets it. Only with `etcd` access. False when the fence is gone.
+   */
+  setLease(leaseId: string | undefined): boolean;
   /** Disarms (demote, pause). Resolves once the fence acknowledged. */
   disarm(): Promise<void>;
   /** Disarms and makes the fence exit (clean agent shutdown); resolves when every fence process is gone. */
@@ -108,6 +130,7 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
   if (!positiveInt(quitGraceMs, 0, 600_000)) throw config(`quitGraceMs must be an integer in 0..600000, got ${quitGraceMs}`);
   if (!positiveInt(tickMs, 10, 10_000)) throw config(`tickMs must be an integer in 10..10000, got ${tickMs}`);
   if (/[\n\r]/.test(options.logFile ?? '')) throw config('logFile must not contain a newline');
+  const etcdLines = options.etcd ? etcdAccessLines(options.etcd) : [];
 
   const script = fenceScriptPath();
   if (!existsSync(script)) throw new PgToolsError('fence_start_failed', `fence script ${script} is missing (package not built?)`);
@@ -168,6 +191,21 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
         logger.warn(
           `fence did not signal PID ${event.postmasterPid}: ${event.reason === 'pid_reused' ? 'the PID now belongs to another process' : 'the postmaster is already gone'}`,
         );
+        break;
+      case 'revoked':
+        logger.warn(
+          event.endpoint === 'gone'
+            ? `fence: the leader lease ${event.lease} was already gone`
+            : `fence revoked the leader lease ${event.lease} at ${event.endpoint} in ${event.tookMs} ms: a replica can take over now`,
+        );
+        break;
+      case 'revoke_failed':
+        logger.error(
+          `fence could not revoke the leader lease ${event.lease} (${REVOKE_FAILURES[event.reason] ?? event.reason}): failover waits for the lease to expire`,
+        );
+        break;
+      case 'revoke_unavailable':
+        logger.warn(`fence cannot revoke the leader lease (${event.reason}): after a fence, failover waits for the lease to expire`);
         break;
       case 'error':
         logger.error(`fence: ${event.message}`);
@@ -246,6 +284,8 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
     throw err;
   }
   const pid = child.pid ?? 0;
+  for (const line of etcdLines) send(line);
+  let lease: string | undefined;
 
   const fence: Fence = {
     pid,
@@ -280,6 +320,13 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
     keepalive(validForMs) {
       if (validForMs === undefined) return send('ka');
       return send(`ka ${Math.max(0, Math.floor(validForMs))}`);
+    },
+    setLease(leaseId) {
+      if (!options.etcd) return running;
+      if (leaseId !== undefined && !/^[0-9]+$/.test(leaseId)) throw config(`lease id must be decimal digits, got ${JSON.stringify(leaseId)}`);
+      if (leaseId === lease) return running;
+      lease = leaseId;
+      return send(leaseId === undefined ? 'lease' : `lease ${leaseId}`);
     },
     async disarm() {
       await request('disarm', (e) => (e.type === 'disarmed' ? true : undefined));
@@ -328,6 +375,39 @@ export async function startFence(options: FenceOptions): Promise<Fence> {
     }
   }
   return fence;
+}
+
+/** What each `revoke_failed` reason of the script means, for the operator. */
+const REVOKE_FAILURES: Record<string, string> = {
+  no_curl: 'curl is not installed',
+  no_endpoint: 'no etcd endpoint was given',
+  unreachable: 'no etcd endpoint answered within 2 s',
+  auth_failed: 'etcd refused the user name or password',
+  refused: 'etcd refused the revocation',
+  bad_answer: 'etcd answered something unexpected',
+  gateway_refuses_cn:
+    "etcd's JSON gateway refuses client certificates with a CommonName while authentication is on, and etcdctl is not installed or could not revoke it",
+};
+
+/** The commands that give the fence its etcd access (one line each; a value may hold spaces). */
+function etcdAccessLines(etcd: FenceEtcdAccess): string[] {
+  const bad = etcd.endpoints.find((e) => !/^https?:\/\/[^\s/]+\/?$/.test(e));
+  if (etcd.endpoints.length === 0 || bad !== undefined) throw config(`etcd endpoints must be http(s)://host:port URLs, got ${JSON.stringify(bad ?? '')}`);
+  const files = { cacert: etcd.cacertFile, cert: etcd.certFile, key: etcd.keyFile };
+  const lines = [`etcd ${etcd.endpoints.map((e) => e.replace(/\/$/, '')).join(' ')}`];
+  for (const [name, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    if (/[\n\r]/.test(path)) throw config(`etcd ${name} file path cannot contain a newline: ${JSON.stringify(path)}`);
+    lines.push(`${name} ${path}`);
+  }
+  if (etcd.username !== undefined) {
+    const password = etcd.password ?? '';
+    // JSON.stringify escapes newlines, so the gateway's body is one line whatever the password holds.
+    lines.push(`auth ${JSON.stringify({ name: etcd.username, password })}`);
+    // etcdctl's NAME:PASSWORD (for the one case the gateway refuses) cannot carry these.
+    if (!/[\n\r:]/.test(etcd.username) && !/[\n\r]/.test(password)) lines.push(`user ${etcd.username}:${password}`);
+  }
+  return lines;
 }
 
 function config(message: string): PgToolsError {
