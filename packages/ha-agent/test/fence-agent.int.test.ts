@@ -63,6 +63,9 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
     if (lastOld) expect(lastOld.at).toBeLessThan(firstNew!.at);
     expect(accepted.filter((a) => a.node === leader.name && a.at >= firstNew!.at)).toEqual([]);
     expect(() => process.kill(pm, 0)).toThrow();
+    // The stop proven, the fence revoked the lease: the takeover did not wait for it.
+    expect(leader.events.some((e) => e.type === 'fence' && e.event.type === 'revoked')).toBe(true);
+    expect(firstNew!.at).toBeLessThan(leaseEnd);
     console.log(
       `[measure] agent lost on the primary: PostgreSQL stopped ${((oldStoppedAt! - lostAt) / 1000).toFixed(2)} s after, ` +
         `${((leaseEnd - oldStoppedAt!) / 1000).toFixed(1)} s before the lease could expire; new primary after ${((firstNew!.at - lostAt) / 1000).toFixed(1)} s`,
@@ -75,6 +78,42 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
     await leader.agent.start();
     expect(await cluster.waitForHealthy(cluster.nodes, 90_000)).toBe(newLeader);
     expect((await patroni(leader)).role).toBe('replica');
+  });
+
+  it('negative control: the postmaster already gone when the fence acts (nothing to prove): no revocation, failover waits for the lease', async () => {
+    const leader = await cluster.waitForHealthy(cluster.nodes, 90_000);
+    await waitFor(() => leader.events.some((e) => e.type === 'fence' && e.event.type === 'armed'), {
+      timeoutMs: 20_000,
+      describe: () => 'the fence armed on the leader',
+    });
+    const rest = cluster.nodes.filter((n) => n !== leader);
+    const before = leader.events.length;
+    // Postmaster and agent lost together: the fence finds no postmaster whose stop it could prove
+    // (its children were already orphaned), so it must not take the lease away.
+    process.kill(leader.agent.pg.postmaster!.pid, 'SIGKILL');
+    await leader.agent.abandon();
+    const leaseEnd = leader.agent.leaderLeaseExpiresAt ?? Date.now();
+    await waitFor(() => leader.events.slice(before).some((e) => e.type === 'fence' && e.event.type === 'skipped'), {
+      timeoutMs: 10_000,
+      describe: () => 'the fence skipped',
+    });
+    let firstNewAt: number | undefined;
+    while (firstNewAt === undefined && Date.now() < leaseEnd + 60_000) {
+      const writable = await Promise.all(rest.map(acceptsWrites));
+      if (writable.some(Boolean)) firstNewAt = Date.now();
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(firstNewAt, 'a replica took over').toBeDefined();
+    expect(leader.events.slice(before).some((e) => e.type === 'fence' && (e.event.type === 'revoked' || e.event.type === 'revoke_failed'))).toBe(false);
+    console.log(`[measure] postmaster and agent lost together: new primary ${((firstNewAt! - leaseEnd) / 1000).toFixed(1)} s after the lease could expire`);
+    // etcd counts the lease from when the refresh arrived, never earlier than the agent's estimate.
+    expect(firstNewAt!).toBeGreaterThanOrEqual(leaseEnd);
+    const newLeader = await cluster.waitForHealthy(rest, 60_000);
+
+    leader.events.length = 0;
+    leader.agent = cluster.newAgent(leader);
+    await leader.agent.start();
+    expect(await cluster.waitForHealthy(cluster.nodes, 120_000)).toBe(newLeader);
   });
 
   it('disarmed in pause: losing the agent then leaves the primary running, as an operator in maintenance expects', async () => {
