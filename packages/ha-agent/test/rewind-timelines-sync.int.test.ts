@@ -85,6 +85,9 @@ describe('synchronous mode with maximum_lag_on_syncnode and primary_stop_timeout
     await waitFor(async () => (candidateName = await syncStandby(leader)) != null, { timeoutMs: 60_000, describe: () => 'a synchronous standby named' });
     const candidate = cluster.byName(String(candidateName));
     const other = cluster.nodes.find((n) => n !== leader && n !== candidate)!;
+    // Patroni refuses a switchover to a member that is not a synchronous standby, before acting.
+    const refused = await api(leader, 'POST', '/switchover', { leader: leader.name, candidate: other.name });
+    expect([refused.status, refused.text]).toEqual([412, 'candidate name does not match with sync_standby']);
     const resume = await hangReceiver(other);
     const t0 = Date.now();
     try {

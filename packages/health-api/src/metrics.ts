@@ -81,6 +81,12 @@ export function renderMetrics(state: NodeState, now: number): string {
     ['patroni_pending_restart', 'gauge', 'Value is 1 if the node needs a restart, 0 otherwise.', b(pg.pendingRestart)],
     ['patroni_is_paused', 'gauge', 'Value is 1 if auto failover is disabled, 0 otherwise.', b(state.paused)],
   ];
+  // The agent's own memory (prom-client's names), for leak watching: the soak bench reads these.
+  const mem = process.memoryUsage();
+  metrics.push(
+    ['process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', mem.rss],
+    ['nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', mem.heapUsed],
+  );
   const lines: string[] = [];
   for (const [name, type, help, value] of metrics) {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);

@@ -240,6 +240,11 @@ describe('renderMetrics', () => {
     expect(text).toContain('patroni_replica{scope="stampede"} 0');
     expect(text).toContain(`patroni_xlog_location{scope="stampede"} ${50 * MB}`);
     expect(text).toContain('patroni_postmaster_start_time{scope="stampede"} 1621867811.707');
+    // The agent's own memory, for leak watching (prom-client's names).
+    const rss = Number(/^process_resident_memory_bytes\{scope="stampede"\} (\d+)$/m.exec(text)?.[1]);
+    const heap = Number(/^nodejs_heap_size_used_bytes\{scope="stampede"\} (\d+)$/m.exec(text)?.[1]);
+    expect(rss).toBeGreaterThan(heap);
+    expect(heap).toBeGreaterThan(1024 * 1024);
     // every non-comment line is `name{labels} value`
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) .+|[a-z_]+\{scope="[^"]*"\} -?[0-9.]+)$/);
   });

@@ -14,10 +14,13 @@ export interface HaBenchArgs {
   out?: string;
   /** Keep the agents' logs here. */
   keepLogs?: string;
+  /** Run the memory soak for this many minutes instead of the scenarios (issue 20). */
+  soakMinutes?: number;
 }
 
 /** `pnpm bench:ha --help`. */
 export const HA_BENCH_USAGE = `Usage: pnpm bench:ha [--runs N] [--only ha-agent|patroni] [--scenarios ${HA_BENCH_SCENARIOS.join(',')}] [--sequences async,sync|none] [--out FILE] [--keep-logs DIR]
+       pnpm bench:ha --soak MINUTES [--out FILE]
 
 The side-by-side of pgtools' HA agent and Patroni 3.0.2 (issue 6): one 3-node cluster per agent
 (network namespaces, 3-member etcd, HAProxy inter 3s fall 3 rise 2, ttl 10 / loop_wait 2 /
@@ -32,6 +35,9 @@ Needs root, iproute2, etcd, HAProxy, PostgreSQL 15 and (for Patroni) /usr/bin/pa
   --sequences MODES async, sync, both (default async,sync) or none
   --out FILE        also write the markdown to FILE
   --keep-logs DIR   keep every agent's log under DIR
+  --soak MINUTES    instead: three ha-agent nodes at loop_wait 1 for MINUTES (after 2 min of
+                    warm-up), a switchover every 5 min, agent RSS and heap sampled every 30 s;
+                    prints the first and last 10 min (a third of a shorter run) side by side
 `;
 
 /**
@@ -101,6 +107,13 @@ export function parseHaBenchArgs(argv: readonly string[]): HaBenchArgs {
       case '--keep-logs':
         args.keepLogs = value();
         break;
+      case '--soak': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 3 || n > 600) throw new Error(`--soak must be a number of minutes from 3 to 600, got ${v}`);
+        args.soakMinutes = n;
+        break;
+      }
       default:
         throw new Error(`unknown argument ${arg}`);
     }

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseHaBenchArgs, HA_BENCH_USAGE } from './bench-ha-args.js';
 import { runHaBench } from './bench-ha.js';
+import { formatSoakTable, runHaSoak } from './bench-ha-soak.js';
 import { formatHaBenchTable } from './bench-ha-table.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -42,7 +43,24 @@ async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const stamp = (): string => `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s`;
   const command = ['pnpm bench:ha', ...argv].join(' ');
+  const output = (markdown: string): void => {
+    process.stdout.write(`\n${markdown}`);
+    if (!args.out) return;
+    const file = resolve(args.out);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, markdown);
+    process.stderr.write(`[bench:ha] written to ${file}\n`);
+  };
   try {
+    if (args.soakMinutes !== undefined) {
+      const report = await runHaSoak({
+        minutes: args.soakMinutes,
+        signal: controller.signal,
+        onEvent: (m) => process.stderr.write(`[bench:ha ${stamp()}] soak: ${m}\n`),
+      });
+      output(formatSoakTable(report, command));
+      return report.switchovers.every((s) => s.ok) ? 0 : 1;
+    }
     const report = await runHaBench({
       agents: args.agents,
       scenarios: args.scenarios,
@@ -54,14 +72,7 @@ async function main(argv: string[]): Promise<number> {
         if (e.type !== 'cluster-event') process.stderr.write(`[bench:ha ${stamp()}] ${e.agent}: ${e.message}\n`);
       },
     });
-    const markdown = formatHaBenchTable(report, { command });
-    process.stdout.write(`\n${markdown}`);
-    if (args.out) {
-      const file = resolve(args.out);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, markdown);
-      process.stderr.write(`[bench:ha] written to ${file}\n`);
-    }
+    output(formatHaBenchTable(report, { command }));
     const failed = report.measurements.filter((m) => !m.ok).length + report.sequences.filter((m) => !m.ok).length + Object.keys(report.clusterErrors).length;
     return failed ? 1 : 0;
   } catch (err) {

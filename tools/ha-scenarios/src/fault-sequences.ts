@@ -141,7 +141,10 @@ export function switchoverThenCrashThenPowerLoss(o: { lossBoundMs: number }): Se
     lossBoundMs: o.lossBoundMs,
     run: async (ctx) => {
       const leader = await currentLeader(ctx);
-      const candidate = ctx.cluster.nodes.find((n) => n !== leader)!;
+      // In synchronous mode only a synchronous standby may be the candidate (as in Patroni).
+      const cluster = JSON.parse((await leader.rest('GET', '/cluster')).body) as { members?: Array<{ name: string; role: string }> };
+      const sync = cluster.members?.find((m) => m.role === 'sync_standby')?.name;
+      const candidate = ctx.cluster.nodes.find((n) => (sync ? n.name === sync : n !== leader))!;
       const asked = ctx.fault('switchover', leader.name);
       const res = await leader.rest('POST', '/switchover', { leader: leader.name, candidate: candidate.name }, 60_000);
       ctx.marks.switchover = `${res.status} ${res.body.trim()}`;

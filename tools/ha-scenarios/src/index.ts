@@ -43,6 +43,8 @@ export type { HaBenchExtras, HaBenchScenario, HaBenchSpecOptions } from './bench
 export { runHaBench } from './bench-ha.js';
 export type { HaBenchEvent, HaBenchMeasurement, HaBenchOptions, HaBenchReport } from './bench-ha.js';
 export { formatHaBenchTable } from './bench-ha-table.js';
+export { runHaSoak, soakDrift, formatSoakTable, SOAK_TIMINGS } from './bench-ha-soak.js';
+export type { HaSoakDrift, HaSoakOptions, HaSoakReport, HaSoakSample } from './bench-ha-soak.js';
 export { parseHaBenchArgs, HA_BENCH_USAGE } from './bench-ha-args.js';
 export type { HaBenchArgs } from './bench-ha-args.js';
 export { waitForSyncStandby } from './sync-standby.js';

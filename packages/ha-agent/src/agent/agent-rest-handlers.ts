@@ -1,6 +1,7 @@
 import type { EtcdDcs } from '@pgtools/dcs';
 import type { HandlerResult, HealthApiHandlers, SwitchoverRequest } from '@pgtools/health-api';
 import { probeMembers } from './peer-probes.js';
+import { syncStandbysOf } from './view-mapping.js';
 
 /** What the REST handlers need from the agent. */
 export interface RestHandlerContext {
@@ -41,11 +42,18 @@ export function createRestHandlers(ctx: RestHandlerContext): HealthApiHandlers {
       if (!leader) return { status: 412, body: 'Cluster has no leader' };
       if (req.leader !== leader) return { status: 412, body: 'leader name does not match' };
     }
+    // Synchronous mode: only a listed synchronous standby has every acknowledged commit (Patroni's is_failover_possible).
+    const syncStandbys = view.config?.value.synchronous_mode === true ? syncStandbysOf(view.sync?.value) : undefined;
     if (req.candidate !== undefined) {
       if (req.candidate === leader && action === 'switchover') return { status: 412, body: 'Switchover target and source are the same' };
+      if (action === 'switchover' && syncStandbys && !syncStandbys.includes(req.candidate)) {
+        return { status: 412, body: 'candidate name does not match with sync_standby' };
+      }
       if (!view.members.some((m) => m.name === req.candidate)) return { status: 412, body: 'candidate does not exists' };
+    } else if (syncStandbys && syncStandbys.length === 0) {
+      return { status: 412, body: `${action} is not possible: can not find sync_standby` };
     }
-    const names = req.candidate !== undefined ? [req.candidate] : view.members.map((m) => m.name).filter((n) => n !== leader);
+    const names = req.candidate !== undefined ? [req.candidate] : (syncStandbys ?? view.members.map((m) => m.name).filter((n) => n !== leader));
     const members = view.members.filter((m) => names.includes(m.name)).map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
     const probes = await probeMembers(members);
     const healthy = probes.filter((p) => p.reachable && p.state === 'running' && !p.nofailover);
