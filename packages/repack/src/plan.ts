@@ -2,6 +2,7 @@ import { PgToolsError, quoteQualified, type PoolOrConfig } from '@pgtools/core';
 import { parseAlterActions } from './alter-actions.js';
 import { mappingLines, type AlterColumnMapping } from './alter-plan.js';
 import { probeAlter } from './alter-probe.js';
+import { constraintLines } from './alter-constraint-plan.js';
 import { connectionSource } from './connections.js';
 import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
@@ -81,7 +82,7 @@ export async function planRepack(
         if (actions && key) {
           try {
             const planned = await probeAlter(client, info, key.keyColumns as string[], actions);
-            alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping) };
+            alter = { mapping: planned.mapping, lines: [...mappingLines(planned.mapping), ...constraintLines(planned.constraints)] };
           } catch (err) {
             if (!(err instanceof PgToolsError)) throw err;
             problems.push({ code: err.code, severity: 'refuse', message: err.message });

@@ -147,7 +147,10 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
         `${definition.join('; ')}. Create it with createRenameShadow`,
     );
   }
-  const pairs = matchIndexPairs(facts.indexes, original, shadow, { retypedColumns: (options.columnChanges?.retyped.length ?? 0) > 0 });
+  // The unique indexes of added constraints have no original to pair with: the swap attaches them.
+  const addedIndexes = new Set(options.columnChanges?.constraints?.uniques.map((u) => u.index) ?? []);
+  const indexes = { ...facts.indexes, shadow: facts.indexes.shadow.filter((i) => !addedIndexes.has(i.name)) };
+  const pairs = matchIndexPairs(indexes, original, shadow, { retypedColumns: (options.columnChanges?.retyped.length ?? 0) > 0 });
   if (pairs instanceof PgToolsError) return pairs;
   for (const p of pairs) {
     if (p.original.constraintType === 'x') {
@@ -197,10 +200,11 @@ function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | u
   const want = shadowChecks(facts.attached)
     .map((c) => `${c.name}: ${c.def}`)
     .sort();
-  // A partition's shadow also carries its partition constraint, checked by the ATTACH.
+  // A partition's shadow also carries its partition constraint, checked by the ATTACH; added CHECKs are the caller's.
   const bound = partitionBoundCheckName(facts.original.oid);
+  const addedChecks = new Set(changes?.constraints?.checks ?? []);
   const have = facts.shadowConstraints.checks
-    .filter((c) => c.name !== bound)
+    .filter((c) => c.name !== bound && !addedChecks.has(c.name))
     .map((c) => `${c.name}: ${c.def}`)
     .sort();
   if (facts.attached.partition?.constraint != null && !facts.shadowConstraints.checks.some((c) => c.name === bound)) {
