@@ -52,6 +52,8 @@ export interface AlterPlan {
   shadowSql: string;
   /** The constraints the actions add, in their order. */
   constraints: AlterConstraint[];
+  /** `columnOrder`: the new definition's columns in the order the shadow gets them (copy and apply map by name). */
+  columnOrder: string[] | undefined;
   changes: ColumnChanges;
   /** Parallel to the key columns: the new type of a retyped key column, or null. */
   keyCasts: Array<string | null>;
@@ -76,14 +78,19 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * plan.shadowSql; // 'ALTER COLUMN "id" TYPE bigint USING NULL'
  * ```
  */
-export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan {
+export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder?: readonly string[]): AlterPlan {
   const { display } = facts;
   const live = facts.columns.filter((c) => !c.dropped);
   const byName = new Map(live.map((c) => [c.name, c]));
   const usedBy = (column: string, kinds: ReadonlyArray<ColumnDependency['kind']>): string[] =>
     facts.dependencies.filter((d) => d.column === column && kinds.includes(d.kind)).map((d) => d.what);
   const sql: string[] = [];
-  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[], nullability: [] as string[] };
+  const changes: { dropped: string[]; added: string[]; retyped: string[]; nullability: string[]; order?: string[] } = {
+    dropped: [],
+    added: [],
+    retyped: [],
+    nullability: [],
+  };
   const retypedTo = new Map<string, { type: string; using: string | undefined }>();
   const defaults = new Map<string, string | null>();
   const notNulls = new Map<string, boolean>();
@@ -164,6 +171,8 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
   for (const a of actions)
     if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
   for (const name of changes.dropped) mapping.push({ column: name, change: 'dropped', from: undefined, oldType: byName.get(name)?.type, newType: undefined });
+  if (columnOrder) orderMapping(display, mapping, columnOrder);
+  if (columnOrder) changes.order = [...columnOrder];
   const constraints = planConstraints(
     actions.filter((a): a is AlterConstraintAction => a.kind === 'add-check' || a.kind === 'add-unique' || a.kind === 'add-foreign-key'),
     {
@@ -178,9 +187,32 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
     mapping,
     shadowSql: sql.join(', '),
     constraints,
+    columnOrder: columnOrder ? [...columnOrder] : undefined,
     changes,
     keyCasts: facts.keyColumns.map((k) => (retypedTo.has(k) ? (retypedTo.get(k)?.type ?? null) : null)),
   };
+}
+
+/**
+ * Puts the mapping in `columnOrder` (dropped columns stay last), which must name every column of
+ * the new definition exactly once: refuses (`alter_refused`) naming the missing and the unknown ones.
+ */
+function orderMapping(display: string, mapping: AlterColumnMapping[], columnOrder: readonly string[]): void {
+  const live = mapping.filter((m) => m.change !== 'dropped');
+  const missing = live.filter((m) => !columnOrder.includes(m.column)).map((m) => JSON.stringify(m.column));
+  const unknown = columnOrder.filter((c) => !live.some((m) => m.column === c)).map((c) => JSON.stringify(c));
+  if (missing.length > 0 || unknown.length > 0) {
+    const why = [
+      ...(missing.length > 0 ? [`it leaves out ${missing.join(', ')}`] : []),
+      ...(unknown.length > 0 ? [`${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a column of the new definition`] : []),
+    ];
+    throw new PgToolsError(
+      'alter_refused',
+      `--column-order on ${display}: ${why.join('; ')}; list every column of the new definition exactly once; nothing was changed`,
+    );
+  }
+  const rank = (m: AlterColumnMapping): number => (m.change === 'dropped' ? columnOrder.length : columnOrder.indexOf(m.column));
+  mapping.sort((a, b) => rank(a) - rank(b));
 }
 
 /**

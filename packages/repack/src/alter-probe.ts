@@ -1,5 +1,6 @@
 import { debugFailure, PgToolsError, quoteIdent, quoteQualified, silentLogger, type Logger, type Queryable } from '@pgtools/core';
-import type { AlterAction } from './alter-actions.js';
+import type { AlterRequest } from './alter-request.js';
+import { reorderShadow } from './alter-reorder.js';
 import { firstCheckViolation } from './alter-constraint-rows.js';
 import { constraintNameFacts, resolveReferences, settleConstraints } from './alter-constraint-probe.js';
 import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
@@ -22,9 +23,10 @@ export async function probeAlter(
   client: Queryable,
   info: TableInfo,
   keyColumns: readonly string[],
-  actions: AlterAction[],
+  request: AlterRequest,
   logger: Logger = silentLogger,
 ): Promise<AlterPlan> {
+  const { actions, columnOrder } = request;
   const display = info.display;
   if (info.isPartition || info.relkind !== 'r') {
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
@@ -50,7 +52,11 @@ export async function probeAlter(
     columnsWithGrants(client, info.oid),
     constraintNameFacts(client, info.oid),
   ]);
-  const plan = planAlter(actions, { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames });
+  const plan = planAlter(
+    actions,
+    { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames },
+    columnOrder,
+  );
   const table = quoteQualified(info.schema, info.name);
   // The trial table has the table's name (in the session's temporary schema), so the server gives
   // unnamed constraints the names it would give them on the table; dropped at the end of the
@@ -68,6 +74,8 @@ export async function probeAlter(
     } catch (err) {
       throw refused(display, 'the new definition cannot be made', err);
     }
+    // What keeps a column from moving (identity, generated, a generated column using it) shows here already.
+    if (plan.columnOrder) await reorderShadow(client, { schema: 'pg_temp', name: info.name }, plan.columnOrder, display);
     const { rows } = await client.query<{ name: string; type: string; writable: boolean; always: boolean }>(
       `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated = '' AS writable, a.attidentity = 'a' AS always
          FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,

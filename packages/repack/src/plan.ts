@@ -1,5 +1,5 @@
 import { PgToolsError, quoteQualified, type PoolOrConfig } from '@pgtools/core';
-import { parseAlterActions } from './alter-actions.js';
+import { alterRequest } from './alter-request.js';
 import { mappingLines, type AlterColumnMapping } from './alter-plan.js';
 import { probeAlter } from './alter-probe.js';
 import { constraintLines } from './alter-constraint-plan.js';
@@ -53,11 +53,10 @@ export interface TablePlan {
  */
 export async function planRepack(
   db: PoolOrConfig,
-  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema' | 'alter'>,
+  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema' | 'alter' | 'columnOrder'>,
 ): Promise<TablePlan[]> {
   // An action outside the grammar is refused before anything, as the run refuses it.
-  const actions = options.alter === undefined || options.alter.length === 0 ? undefined : parseAlterActions(options.alter);
-  if (actions && options.swap === 'catalog') throw new PgToolsError('invalid_option', 'alter needs the rename swap; it cannot be used with swap: catalog');
+  const actions = alterRequest(options);
   const source = connectionSource(db);
   try {
     await checkSource(source);

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import { parseAlterAction, parseAlterActions } from '../src/alter-actions.js';
 import { addedConstraints, checkClauses, chooseConstraintName, constraintLines, foreignKeyDefinition, makeObjectName } from '../src/alter-constraint-plan.js';
 import { planAlter, shadowAlterSql, type AlterFacts } from '../src/alter-plan.js';
-import type { ColumnInfo } from '../src/table-info.js';
-
-const col = (attnum: number, name: string, type = 'integer'): ColumnInfo => ({
-  attnum,
-  name,
-  type,
-  dropped: false,
-  notNull: false,
-  generated: false,
-  virtual: false,
-  identity: false,
-});
+import { col, refusal } from './alter-helpers.js';
 
 const hostile = `Na"me; DROP`;
 const facts: AlterFacts = {
@@ -30,16 +18,6 @@ const facts: AlterFacts = {
     schemaRelations: ['orders', 'orders_pkey', 'x_key'],
   },
 };
-
-function refusal(fn: () => unknown): PgToolsError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PgToolsError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('ADD CONSTRAINT in --alter', () => {
   it('reads CHECK, UNIQUE and FOREIGN KEY, named or not, with hostile names kept as written', () => {

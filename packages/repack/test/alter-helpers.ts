@@ -1,5 +1,44 @@
 import type pg from 'pg';
-import type { PausePoint } from '../src/index.js';
+import { expect } from 'vitest';
+import { PgToolsError } from '@pgtools/core';
+import type { PausePoint, RepackResult } from '../src/index.js';
+import type { ColumnInfo } from '../src/table-info.js';
+import { diffTable, type Writer } from './workload.js';
+
+/** A live column of `TableInfo` for the pure `--alter` tests. */
+export const col = (attnum: number, name: string, type = 'integer', more: Partial<ColumnInfo> = {}): ColumnInfo => ({
+  attnum,
+  name,
+  type,
+  dropped: false,
+  notNull: false,
+  generated: false,
+  virtual: false,
+  identity: false,
+  ...more,
+});
+
+/** The PgToolsError `fn` throws. */
+export function refusal(fn: () => unknown): PgToolsError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PgToolsError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+/** The one table's run went through under the writer: repacked, the writer's changes in the log, the content the writer expects. */
+export async function expectRepackedUnderWriter(pool: pg.Pool, result: RepackResult, writer: Writer, table: string): Promise<RepackResult['tables'][number]> {
+  const t = result.tables[0]!;
+  expect(t.message ?? '').toBe('');
+  expect(t.status).toBe('repacked');
+  expect(writer.errors).toEqual([]);
+  expect(t.log.entries).toBeGreaterThan(0);
+  expect(await diffTable(pool, table, writer.expected)).toEqual([]);
+  return t;
+}
 
 /** Helpers of the `--alter` integration tests, over the pool the test file makes in its beforeAll. */
 export function alterHelpers(pool: () => pg.Pool) {

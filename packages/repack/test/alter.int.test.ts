@@ -4,7 +4,7 @@ import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testk
 import { planRepack, repack, type RepackResult } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
 import { killDuringWrites, PAUSE_POINTS } from './child-run.js';
-import { alterHelpers, slow } from './alter-helpers.js';
+import { alterHelpers, expectRepackedUnderWriter, slow } from './alter-helpers.js';
 
 let cluster: PgCluster;
 let db: TestDatabase;
@@ -235,6 +235,33 @@ describe('repack --alter', () => {
     expect(rows[0]).toEqual({ n: 500, s: 500 * 501 + 500 });
     const { rows: next } = await pool.query(`INSERT INTO ${q} ("V ""al"" ;") VALUES (1) RETURNING "I d"::int AS id`);
     expect(next[0].id).toBe(501);
+  });
+
+  it('rewrites the table with its columns in a new order, with a column added and one dropped, under a concurrent writer', async () => {
+    const q = await createTable('reorder', 5_000);
+    await pool.query(`ALTER TABLE ${q} ADD CONSTRAINT a_small CHECK (a < 1000)`);
+    await pool.query(`COMMENT ON COLUMN ${q}.b IS 'the text'`);
+    const order = ['id', 'created_at', 'c', 'b', 'a'];
+    const alter = ['ADD COLUMN created_at timestamptz DEFAULT now() NOT NULL', 'DROP COLUMN extra'];
+    const refused = await repack(pool, { table: q, alter, columnOrder: ['id', 'a', 'nope'] });
+    expect(refused.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(refused.tables[0]!.message).toMatch(/leaves out "b", "c", "created_at"; "nope" is not a column of the new definition/);
+    const plans = await planRepack(pool, { table: q, alter, columnOrder: order });
+    expect(plans[0]!.alter?.mapping.map((m) => m.column)).toEqual([...order, 'extra']);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const result = await repack(pool, { table: q, alter, columnOrder: order, switchThreshold: 5, applyBatchSize: 50, pausePoint: slow });
+    await writer.stop();
+    await expectRepackedUnderWriter(pool, result, writer, q);
+    expect(Object.keys(await columnTypes(q))).toEqual(order);
+    const { rows } = await pool.query(
+      `SELECT (SELECT convalidated FROM pg_constraint WHERE conrelid = $1::regclass AND conname = 'a_small') AS checked,
+              col_description($1::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'b')) AS comment,
+              (SELECT count(*)::int FROM ${q} WHERE created_at IS NULL) AS nulls`,
+      [q],
+    );
+    expect(rows[0]).toEqual({ checked: true, comment: 'the text', nulls: 0 });
+    await expect(pool.query(`INSERT INTO ${q} (id, a) VALUES (900001, 5000)`)).rejects.toThrow(/a_small/);
+    expect(await leftovers()).toEqual([]);
   });
 });
 

@@ -218,6 +218,8 @@ export interface ColumnChanges {
   nullability?: readonly string[];
   /** Constraints the new table gets that the original lacks. */
   constraints?: AddedConstraints;
+  /** The shadow's live columns in this order (the caller rewrote the table with its columns reordered): compared by name, not position. */
+  order?: readonly string[];
 }
 
 /** Constraints an online schema change adds (see {@link ColumnChanges}). */

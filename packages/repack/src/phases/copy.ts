@@ -11,6 +11,7 @@ import { planCopy, type CopyPlan } from '../copy-plan.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
 import { alterSources, shadowAlterSql, sourceSql, type AlterPlan } from '../alter-plan.js';
 import { isConstraintViolation } from '../alter-constraint-rows.js';
+import { reorderShadow } from '../alter-reorder.js';
 import { findBadRow } from '../alter-probe.js';
 
 const COPY_PROGRESS_INTERVAL_MS = 1000;
@@ -86,6 +87,7 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
         // The shadow is empty: the new definition (and its new CHECKs) costs no rewrite or scan here.
         const alterSql = shadowAlterSql(alter);
         if (alterSql !== undefined) await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} ${alterSql}`);
+        if (alter.columnOrder) await reorderShadow(client, shadow, alter.columnOrder, run.display);
         const onShadow = await renameCopyColumns(client, shadow);
         const mapped = alterSources(alter, onShadow.columns);
         sources = mapped.sources;
