@@ -95,7 +95,9 @@ export interface RepackOptions extends TargetSelection {
    * name`, carried out by rewriting the table into a shadow with the new definition (rename swap, one
    * ordinary table). Supported: `ALTER COLUMN c [SET DATA] TYPE t [USING expr]`, `ALTER COLUMN c SET
    * DEFAULT expr | DROP DEFAULT`, `ALTER COLUMN c SET NOT NULL | DROP NOT NULL`, `ADD COLUMN c t [DEFAULT
-   * expr] [NOT NULL]`, `DROP COLUMN c`; anything
+   * expr] [NOT NULL]`, `DROP COLUMN c`, `ADD [CONSTRAINT name] CHECK (expr) | UNIQUE (cols) | FOREIGN KEY
+   * (cols) REFERENCES t [(cols)] [ON DELETE a] [ON UPDATE a]` (validated before the swap: a violating
+   * row fails the table with `alter_constraint_violated` and its key); anything
    * else is refused (`alter_unsupported`) before anything is made.
    */
   alter?: string[] | undefined;

@@ -95,7 +95,20 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
       }
       plan = planCopy({ table: info, shadow, swap: { mode: 'rename', columns }, order, totalPages, options: opts });
     }
-    const rows = await runCopyPlan(run, plan, input);
+    // With `alter`, a row the new definition refuses is looked for in the copy's own snapshot (the
+    // writers may have changed it since): back to this savepoint, the snapshot stays.
+    if (alter) await client.query('SAVEPOINT pgtools_copy');
+    let rows: number;
+    try {
+      rows = await runCopyPlan(run, plan, input);
+    } catch (err) {
+      if (!alter) throw err;
+      const inSnapshot = await client.query('ROLLBACK TO SAVEPOINT pgtools_copy').then(
+        () => true,
+        () => false,
+      );
+      throw inSnapshot ? await conversionError(run, input, alter, err) : err;
+    }
     await client.query('COMMIT');
     // The server's clock, read after the commit (never the client's: a millisecond Date would
     // truncate and miss a transaction that started in the same millisecond).
@@ -103,7 +116,6 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
     return { rows, xid, committedAt: at[0]!.at, columns: plan.columns, overridingSystemValue: plan.overridingSystemValue, sources };
   } catch (err) {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed copy'));
-    if (alter) throw await conversionError(run, input, alter, err);
     throw err;
   }
 }
