@@ -171,12 +171,12 @@ export function addedConstraints(constraints: readonly AlterConstraint[], shadow
  *
  * @example
  * ```ts
- * constraintLines(plan.constraints); // ['+ CONSTRAINT "orders_qty_check" CHECK (qty > 0) (checked on every copied and applied row)']
+ * constraintLines(plan.constraints); // ['CONSTRAINT "orders_qty_check" CHECK (qty > 0) (checked on every copied and applied row)']
  * ```
  */
 export function constraintLines(constraints: readonly AlterConstraint[]): string[] {
   return constraints.map((c) => {
-    const name = `+ CONSTRAINT ${quoteIdent(c.name ?? '?')}`;
+    const name = `CONSTRAINT ${quoteIdent(c.name ?? '?')}`;
     if (c.kind === 'check') return `${name} CHECK (${c.expression}) (checked on every copied and applied row)`;
     if (c.kind === 'unique') return `${name} UNIQUE (${c.columns.map(quoteIdent).join(', ')}) (unique index built with the others, attached at the swap)`;
     return `${name} ${foreignKeyDefinition(c)} (rows checked before the swap, added NOT VALID at the swap, validated after it)`;

@@ -34,8 +34,8 @@ export interface TablePlan {
   disk: DiskCheck;
   /** The locks the run would take, in order. */
   locks: string[];
-  /** With `alter`: the old → new column mapping (tried on a temporary table, rolled back), and the same as text lines. */
-  alter?: { mapping: AlterColumnMapping[]; lines: string[] };
+  /** With `alter` or `columnOrder`: the old → new column mapping in the new order (tried on a temporary table, rolled back), the same as text lines, and the new constraints as text lines. */
+  alter?: { mapping: AlterColumnMapping[]; lines: string[]; constraints: string[] };
   problems: Problem[];
   /** True when nothing in `problems` stops the run. */
   ok: boolean;
@@ -81,7 +81,7 @@ export async function planRepack(
         if (actions && key) {
           try {
             const planned = await probeAlter(client, info, key.keyColumns as string[], actions);
-            alter = { mapping: planned.mapping, lines: [...mappingLines(planned.mapping), ...constraintLines(planned.constraints)] };
+            alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping), constraints: constraintLines(planned.constraints) };
           } catch (err) {
             if (!(err instanceof PgToolsError)) throw err;
             problems.push({ code: err.code, severity: 'refuse', message: err.message });

@@ -114,9 +114,7 @@ describe('ADD CONSTRAINT in --alter', () => {
       uniques: [{ name: 'orders_qty_key1', index: 'table_1_alter_1' }],
       foreignKeys: [{ name: 'orders_customer_id_fkey', def: 'FOREIGN KEY ("customer_id") REFERENCES "s"."customers" ON DELETE CASCADE' }],
     });
-    expect(constraintLines(plan.constraints)[1]).toBe(
-      '+ CONSTRAINT "orders_qty_key1" UNIQUE ("qty") (unique index built with the others, attached at the swap)',
-    );
+    expect(constraintLines(plan.constraints)[1]).toBe('CONSTRAINT "orders_qty_key1" UNIQUE ("qty") (unique index built with the others, attached at the swap)');
     // Constraint actions alone: no column clause.
     expect(shadowAlterSql(planAlter(parseAlterActions(['ADD UNIQUE (qty)']), facts))).toBeUndefined();
   });
