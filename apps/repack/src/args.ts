@@ -56,6 +56,8 @@ export interface CliOptions {
   swap: SwapMode;
   /** `--alter` (repeatable): ALTER TABLE actions for an online schema change of the one `-t` table. */
   alter: string[];
+  /** `--column-order`: the new definition's columns, comma-separated, in the order the table is rewritten with. */
+  columnOrder: string | undefined;
   json: boolean;
   cleanup: boolean;
   /** `--status`: print the repacks running in the database (their progress rows), then exit. */
@@ -103,6 +105,7 @@ const spec = {
   elevel: { type: 'string', short: 'E' },
   swap: { type: 'string' },
   alter: { type: 'string', multiple: true },
+  'column-order': { type: 'string' },
   json: { type: 'boolean' },
   cleanup: { type: 'boolean' },
   status: { type: 'boolean' },
@@ -229,6 +232,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     elevel,
     swap,
     alter: values.alter ?? [],
+    columnOrder: values['column-order'],
     json: values.json ?? false,
     cleanup: values.cleanup ?? false,
     status: values.status ?? false,
@@ -259,7 +263,12 @@ Options:
                             ALTER TABLE action each, e.g. 'ALTER COLUMN id TYPE bigint',
                             'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c',
                             'ALTER COLUMN c SET DEFAULT expr' (or DROP DEFAULT),
-                            'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL)
+                            'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL),
+                            'ADD [CONSTRAINT name] CHECK (expr)', '... UNIQUE (cols)',
+                            '... FOREIGN KEY (cols) REFERENCES t [(cols)] [ON DELETE ...]'
+      --column-order=COLS   rewrite the one -t table with its columns in this order:
+                            every column of the new definition (after --alter), once,
+                            comma-separated, e.g. 'id,created_at,amount'
   -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table

@@ -6,7 +6,8 @@ import {
   inspectServer,
   listDatabases,
   parseOrderBy,
-  parseAlterActions,
+  alterRequest,
+  parseColumnOrder,
   parseReplicaLag,
   planRepack,
   readProgress,
@@ -81,12 +82,13 @@ export function checkCombinations(o: CliOptions): void {
       throw new UsageError((err as Error).message);
     }
   }
-  if (o.alter.length > 0) {
-    if (o.tables.length !== 1 || o.parentTables.length > 0 || o.schemas.length > 0 || o.all) throw new UsageError('--alter needs exactly one --table (-t)');
-    if (o.indexes.length > 0 || o.onlyIndexes) throw new UsageError('--alter rewrites the table: --index/--only-indexes do not apply');
-    if (o.swap === 'catalog') throw new UsageError('--alter needs the rename swap: --swap=catalog cannot be used with it');
+  if (o.alter.length > 0 || o.columnOrder !== undefined) {
+    const flag = o.alter.length > 0 ? '--alter' : '--column-order';
+    if (o.tables.length !== 1 || o.parentTables.length > 0 || o.schemas.length > 0 || o.all) throw new UsageError(`${flag} needs exactly one --table (-t)`);
+    if (o.indexes.length > 0 || o.onlyIndexes) throw new UsageError(`${flag} rewrites the table: --index/--only-indexes do not apply`);
+    if (o.swap === 'catalog') throw new UsageError(`${flag} needs the rename swap: --swap=catalog cannot be used with it`);
     try {
-      parseAlterActions(o.alter);
+      alterRequest({ alter: o.alter, columnOrder: columnOrderOf(o) });
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -95,6 +97,11 @@ export function checkCombinations(o: CliOptions): void {
 }
 
 /** The same connection settings aimed at another database (for -a). */
+/** `--column-order` as names (checked by checkCombinations first). */
+function columnOrderOf(o: Pick<CliOptions, 'columnOrder'>): string[] | undefined {
+  return o.columnOrder === undefined ? undefined : parseColumnOrder(o.columnOrder);
+}
+
 function forDatabase(config: pg.ClientConfig, database: string): pg.ClientConfig {
   if (config.connectionString) {
     const url = new URL(config.connectionString);
@@ -205,6 +212,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           ...(options.tablespace !== undefined ? { tablespace: options.tablespace } : {}),
           ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
           ...(options.alter.length > 0 ? { alter: options.alter } : {}),
+          ...(options.columnOrder !== undefined ? { columnOrder: columnOrderOf(options) } : {}),
         });
         plans.push(...found.map((p) => tag(options.noErrorOnInvalidIndex ? allowInvalidIndexes(p) : p)));
         continue;
@@ -257,6 +265,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
             ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
             ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
             ...(options.alter.length > 0 ? { alter: options.alter } : {}),
+            ...(options.columnOrder !== undefined ? { columnOrder: columnOrderOf(options) } : {}),
             ...(options.maxReplicaLag !== undefined ? { maxReplicaLag: options.maxReplicaLag } : {}),
             ...(options.tablespace !== undefined ? { tablespace: options.tablespace, moveIndexes: options.moveIndexes } : {}),
           });

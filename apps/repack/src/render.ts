@@ -183,6 +183,7 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
         `  size: heap ${mb(p.sizeBytes.heap)}, total ${mb(p.sizeBytes.total)}, about ${p.estimatedRows} rows; extra disk needed up to ${mb(p.diskNeededBytes)}`,
       );
       for (const l of p.alter?.lines ?? []) out.push(`  column: ${l}`);
+      for (const l of p.alter?.constraints ?? []) out.push(`  constraint: ${l}`);
       for (const i of p.indexes) out.push(`  index to build: ${i.definition}`);
       for (const l of p.locks) out.push(`  lock: ${l}`);
       for (const problem of p.problems)

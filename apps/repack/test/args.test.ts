@@ -115,8 +115,20 @@ describe('checkCombinations', () => {
     expect(() => checkCombinations(parseCliArgs(['-t', 'a', '-t', 'b', '--alter', 'DROP COLUMN a']))).toThrow(/exactly one --table/);
     expect(() => checkCombinations(parseCliArgs(['-t', 'a', '-x', '--alter', 'DROP COLUMN a']))).toThrow(/--only-indexes do not apply/);
     expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--swap=catalog', '--alter', 'DROP COLUMN a']))).toThrow(/rename swap/);
-    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c CHECK (a > 0)']))).toThrow(UsageError);
-    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c CHECK (a > 0)']))).toThrow(/ADD CONSTRAINT is not supported yet/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c CHECK (a > 0)']))).not.toThrow();
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c PRIMARY KEY (a)']))).toThrow(UsageError);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--alter', 'ADD CONSTRAINT c PRIMARY KEY (a)']))).toThrow(/ADD PRIMARY KEY is not supported/);
+  });
+
+  it('--column-order: one -t table, alone or with --alter, names checked before connecting', () => {
+    const o = parseCliArgs(['-t', 'public.orders', '--column-order', 'id, "Created",amount']);
+    expect(o.columnOrder).toBe('id, "Created",amount');
+    expect(() => checkCombinations(o)).not.toThrow();
+    expect(parseCliArgs(['-t', 'orders']).columnOrder).toBeUndefined();
+    expect(() => checkCombinations(parseCliArgs(['--column-order', 'a,b']))).toThrow(/--column-order needs exactly one --table/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--swap=catalog', '--column-order', 'a,b']))).toThrow(/rename swap/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--column-order', 'a,b,a']))).toThrow(/names column "a" twice/);
+    expect(() => checkCombinations(parseCliArgs(['-t', 'a', '--column-order', 'a;b']))).toThrow(UsageError);
   });
 
   it('accepts -x/-i with -s (move the indexes), still refuses ordering flags with them', () => {

@@ -109,6 +109,10 @@ describe('pgtools-repack', () => {
       'ALTER COLUMN qty TYPE int USING qty::int',
       '--alter',
       'DROP COLUMN old',
+      '--alter',
+      'ADD CHECK (qty > 0)',
+      '--column-order',
+      'qty, ID',
       'cli db',
     ];
     const plan = await run(['-N', ...args]);
@@ -117,11 +121,14 @@ describe('pgtools-repack', () => {
     expect(plan.stdout).toContain('  column: "id" integer → "id" bigint');
     expect(plan.stdout).toContain('  column: "qty" text → "qty" integer USING (qty::int)');
     expect(plan.stdout).toContain('  column: "old" text → (dropped)');
+    expect(plan.stdout).toContain('  constraint: CONSTRAINT "altered_qty_check" CHECK (qty > 0)');
+    expect(plan.stdout.indexOf('column: "qty"')).toBeLessThan(plan.stdout.indexOf('column: "id"'));
     expect(await types()).toEqual(['id integer', 'qty text', 'old text']);
     const done = await run(args);
     expect(done.stderr).toMatch(/"public\.altered" repacked in/);
     expect(done.code).toBe(0);
-    expect(await types()).toEqual(['id bigint', 'qty integer']);
+    expect(await types()).toEqual(['qty integer', 'id bigint']);
+    await expect(pool.query(`INSERT INTO public.altered VALUES (0, 5000)`)).rejects.toThrow(/altered_qty_check/);
     const bad = await run(['-t', 'public.altered', '--alter', 'RENAME COLUMN qty TO n', 'cli db']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('RENAME is not supported yet');

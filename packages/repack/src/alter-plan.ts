@@ -1,7 +1,9 @@
-import { PgToolsError, quoteIdent } from '@pgtools/core';
+import { PgToolsError, quoteIdent, quoteLiteral } from '@pgtools/core';
 import type { ColumnSource } from '@pgtools/cdc';
 import type { ColumnChanges } from '@pgtools/swap';
 import type { AlterAction } from './alter-actions.js';
+import type { AlterConstraintAction } from './alter-constraint-actions.js';
+import { checkClauses, planConstraints, type AlterConstraint, type ConstraintNameFacts } from './alter-constraint-plan.js';
 import type { ColumnInfo } from './table-info.js';
 
 /** Something in the catalog that uses one column of the table (read by `alter-probe.ts`). */
@@ -21,6 +23,10 @@ export interface AlterFacts {
   dependencies: readonly ColumnDependency[];
   /** Columns with grants of their own. */
   columnsWithGrants: readonly string[];
+  /** The table's name (unqualified), for the default names of new constraints; `display` when absent. */
+  table?: string;
+  /** Names new constraints must avoid; none when absent. */
+  constraintNames?: ConstraintNameFacts;
 }
 
 /** One column of the old → new mapping, in the new table's order, dropped columns last. */
@@ -42,8 +48,12 @@ export interface AlterColumnMapping {
 export interface AlterPlan {
   actions: AlterAction[];
   mapping: AlterColumnMapping[];
-  /** The actions as one ALTER TABLE body for the (empty) shadow, every identifier quoted. */
+  /** The column actions as one ALTER TABLE body for the (empty) shadow, every identifier quoted ('' when there are none); see {@link shadowAlterSql}. */
   shadowSql: string;
+  /** The constraints the actions add, in their order. */
+  constraints: AlterConstraint[];
+  /** `columnOrder`: the new definition's columns in the order the shadow gets them (copy and apply map by name). */
+  columnOrder: string[] | undefined;
   changes: ColumnChanges;
   /** Parallel to the key columns: the new type of a retyped key column, or null. */
   keyCasts: Array<string | null>;
@@ -68,18 +78,24 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * plan.shadowSql; // 'ALTER COLUMN "id" TYPE bigint USING NULL'
  * ```
  */
-export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan {
+export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder?: readonly string[]): AlterPlan {
   const { display } = facts;
   const live = facts.columns.filter((c) => !c.dropped);
   const byName = new Map(live.map((c) => [c.name, c]));
   const usedBy = (column: string, kinds: ReadonlyArray<ColumnDependency['kind']>): string[] =>
     facts.dependencies.filter((d) => d.column === column && kinds.includes(d.kind)).map((d) => d.what);
   const sql: string[] = [];
-  const changes = { dropped: [] as string[], added: [] as string[], retyped: [] as string[], nullability: [] as string[] };
+  const changes: { dropped: string[]; added: string[]; retyped: string[]; nullability: string[]; order?: string[] } = {
+    dropped: [],
+    added: [],
+    retyped: [],
+    nullability: [],
+  };
   const retypedTo = new Map<string, { type: string; using: string | undefined }>();
   const defaults = new Map<string, string | null>();
   const notNulls = new Map<string, boolean>();
   for (const a of actions) {
+    if (a.kind === 'add-check' || a.kind === 'add-unique' || a.kind === 'add-foreign-key') continue;
     const col = byName.get(a.column);
     if (a.kind === 'set-not-null') {
       if (!col) throw refused(display, a, `column ${JSON.stringify(a.column)} does not exist`);
@@ -155,13 +171,48 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts): AlterPlan 
   for (const a of actions)
     if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
   for (const name of changes.dropped) mapping.push({ column: name, change: 'dropped', from: undefined, oldType: byName.get(name)?.type, newType: undefined });
+  if (columnOrder) orderMapping(display, mapping, columnOrder);
+  if (columnOrder) changes.order = [...columnOrder];
+  const constraints = planConstraints(
+    actions.filter((a): a is AlterConstraintAction => a.kind === 'add-check' || a.kind === 'add-unique' || a.kind === 'add-foreign-key'),
+    {
+      display,
+      table: facts.table ?? display,
+      newColumns: mapping.filter((m) => m.change !== 'dropped').map((m) => m.column),
+      names: facts.constraintNames ?? { ownConstraints: [], schemaConstraints: [], schemaRelations: [] },
+    },
+  );
   return {
     actions,
     mapping,
     shadowSql: sql.join(', '),
+    constraints,
+    columnOrder: columnOrder ? [...columnOrder] : undefined,
     changes,
     keyCasts: facts.keyColumns.map((k) => (retypedTo.has(k) ? (retypedTo.get(k)?.type ?? null) : null)),
   };
+}
+
+/**
+ * Puts the mapping in `columnOrder` (dropped columns stay last), which must name every column of
+ * the new definition exactly once: refuses (`alter_refused`) naming the missing and the unknown ones.
+ */
+function orderMapping(display: string, mapping: AlterColumnMapping[], columnOrder: readonly string[]): void {
+  const live = mapping.filter((m) => m.change !== 'dropped');
+  const missing = live.filter((m) => !columnOrder.includes(m.column)).map((m) => JSON.stringify(m.column));
+  const unknown = columnOrder.filter((c) => !live.some((m) => m.column === c)).map((c) => JSON.stringify(c));
+  if (missing.length > 0 || unknown.length > 0) {
+    const why = [
+      ...(missing.length > 0 ? [`it leaves out ${missing.join(', ')}`] : []),
+      ...(unknown.length > 0 ? [`${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a column of the new definition`] : []),
+    ];
+    throw new PgToolsError(
+      'alter_refused',
+      `--column-order on ${display}: ${why.join('; ')}; list every column of the new definition exactly once; nothing was changed`,
+    );
+  }
+  const rank = (m: AlterColumnMapping): number => (m.change === 'dropped' ? columnOrder.length : columnOrder.indexOf(m.column));
+  mapping.sort((a, b) => rank(a) - rank(b));
 }
 
 /**
@@ -192,6 +243,17 @@ export function alterSources(plan: AlterPlan, shadowColumns: readonly string[]):
     sources.push(using === undefined ? { column: name } : { expression: using });
   }
   return { columns, sources };
+}
+
+/** The ALTER TABLE body that gives the (empty) shadow the new definition: the column actions, then the CHECK constraints; undefined when there is nothing to alter. */
+export function shadowAlterSql(plan: Pick<AlterPlan, 'shadowSql' | 'constraints'>): string | undefined {
+  const clauses = [...(plan.shadowSql === '' ? [] : [plan.shadowSql]), ...checkClauses(plan.constraints)];
+  return clauses.length === 0 ? undefined : clauses.join(', ');
+}
+
+/** The key columns as one JSON object text, e.g. `{"id" : 42}`, each column's SQL given by `column`. */
+export function keyJson(keyColumns: readonly string[], column: (k: string) => string): string {
+  return `pg_catalog.json_build_object(${keyColumns.map((k) => `${quoteLiteral(k)}, ${column(k)}`).join(', ')})::text`;
 }
 
 /** A source as SQL in a SELECT over the old table (or its expanded row). */

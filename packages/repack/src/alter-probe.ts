@@ -1,10 +1,10 @@
-import { debugFailure, PgToolsError, quoteIdent, quoteLiteral, quoteQualified, silentLogger, type Logger, type Queryable } from '@pgtools/core';
-import type { AlterAction } from './alter-actions.js';
-import { alterSources, planAlter, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
+import { debugFailure, PgToolsError, quoteIdent, quoteQualified, silentLogger, type Logger, type Queryable } from '@pgtools/core';
+import type { AlterRequest } from './alter-request.js';
+import { reorderShadow } from './alter-reorder.js';
+import { firstCheckViolation } from './alter-constraint-rows.js';
+import { constraintNameFacts, resolveReferences, settleConstraints } from './alter-constraint-probe.js';
+import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
 import type { TableInfo } from './table-info.js';
-
-/** The trial table of the probe; temporary, dropped at the end of its transaction, which is rolled back anyway. */
-const PROBE_TABLE = 'pgtools_alter_probe';
 
 const refused = (display: string, what: string, err: unknown): PgToolsError =>
   new PgToolsError('alter_refused', `--alter on ${display}: ${what}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`, {
@@ -23,9 +23,10 @@ export async function probeAlter(
   client: Queryable,
   info: TableInfo,
   keyColumns: readonly string[],
-  actions: AlterAction[],
+  request: AlterRequest,
   logger: Logger = silentLogger,
 ): Promise<AlterPlan> {
+  const { actions, columnOrder } = request;
   const display = info.display;
   if (info.isPartition || info.relkind !== 'r') {
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
@@ -46,20 +47,35 @@ export async function probeAlter(
       throw refused(display, `type ${JSON.stringify(a.type)} of ${JSON.stringify(a.text)}`, err);
     }
   }
-  const [dependencies, grants] = await Promise.all([columnDependencies(client, info.oid), columnsWithGrants(client, info.oid)]);
-  const plan = planAlter(actions, { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants });
+  const [dependencies, grants, constraintNames] = await Promise.all([
+    columnDependencies(client, info.oid),
+    columnsWithGrants(client, info.oid),
+    constraintNameFacts(client, info.oid),
+  ]);
+  const plan = planAlter(
+    actions,
+    { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames },
+    columnOrder,
+  );
   const table = quoteQualified(info.schema, info.name);
-  const probe = `pg_temp.${quoteIdent(PROBE_TABLE)}`;
+  // The trial table has the table's name (in the session's temporary schema), so the server gives
+  // unnamed constraints the names it would give them on the table; dropped at the end of the
+  // transaction, which is rolled back anyway.
+  const probe = `pg_temp.${quoteIdent(info.name)}`;
+  const alterSql = shadowAlterSql(plan);
+  await resolveReferences(client, info, plan.constraints);
   await client.query('BEGIN');
   try {
     try {
       await client.query(
-        `CREATE TEMPORARY TABLE ${quoteIdent(PROBE_TABLE)} (LIKE ${table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY) ON COMMIT DROP`,
+        `CREATE TEMPORARY TABLE ${quoteIdent(info.name)} (LIKE ${table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY) ON COMMIT DROP`,
       );
-      await client.query(`ALTER TABLE ${probe} ${plan.shadowSql}`);
+      if (alterSql !== undefined) await client.query(`ALTER TABLE ${probe} ${alterSql}`);
     } catch (err) {
       throw refused(display, 'the new definition cannot be made', err);
     }
+    // What keeps a column from moving (identity, generated, a generated column using it) shows here already.
+    if (plan.columnOrder) await reorderShadow(client, { schema: 'pg_temp', name: info.name }, plan.columnOrder, display);
     const { rows } = await client.query<{ name: string; type: string; writable: boolean; always: boolean }>(
       `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated = '' AS writable, a.attidentity = 'a' AS always
          FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
@@ -81,6 +97,7 @@ export async function probeAlter(
     } catch (err) {
       throw refused(display, 'the old rows cannot be written into the new definition (a type without an assignment cast needs USING)', err);
     }
+    await settleConstraints(client, { display, probe, constraints: plan.constraints, names: constraintNames });
     plan.keyCasts = keyColumns.map((k, i) => (plan.keyCasts[i] === null ? null : (rows.find((r) => r.name === k)?.type ?? null)));
   } finally {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the --alter probe'));
@@ -156,8 +173,12 @@ export async function findBadRow(
     values === undefined
       ? undefined
       : await firstFailure(client, `SELECT t.ctid AS tid, ${key} AS k FROM ONLY ${table} AS t`, `${values} FROM ONLY ${table} WHERE ctid = pgtools_row.tid`);
-  // The values convert: a NULL where the new definition has NOT NULL, then (IS NULL cannot fail).
-  return bad ?? (await firstNull(client, plan, (nullTest) => `SELECT ${key} AS k FROM ONLY ${table} AS t WHERE ${nullTest} LIMIT 1`));
+  // The values convert: a NULL where the new definition has NOT NULL, then (IS NULL cannot fail), then a new CHECK.
+  return (
+    bad ??
+    (await firstNull(client, plan, (nullTest) => `SELECT ${key} AS k FROM ONLY ${table} AS t WHERE ${nullTest} LIMIT 1`)) ??
+    (await firstCheckViolation(client, plan, `(SELECT t.*, ${key} AS "pgtools key", t.ctid AS "pgtools id" FROM ONLY ${table} AS t) AS o`))
+  );
 }
 
 /**
@@ -182,15 +203,11 @@ export async function findBadLogRow(
           `${values} FROM (SELECT (pgtools_row.img).*) AS o`,
         );
   // The image expanded alone with its key and position under names no table column takes, as the apply sees it.
+  const images = `(SELECT (l.new_row).*, l.id AS "pgtools id", ${key} AS "pgtools key" FROM ${logTable} AS l WHERE l.op <> 'D') AS o`;
   return (
     bad ??
-    (await firstNull(
-      client,
-      plan,
-      (nullTest) =>
-        `SELECT o."pgtools key" AS k FROM (SELECT (l.new_row).*, l.id AS "pgtools id", ${key} AS "pgtools key" FROM ${logTable} AS l WHERE l.op <> 'D') AS o ` +
-        `WHERE ${nullTest} ORDER BY o."pgtools id" LIMIT 1`,
-    ))
+    (await firstNull(client, plan, (nullTest) => `SELECT o."pgtools key" AS k FROM ${images} WHERE ${nullTest} ORDER BY o."pgtools id" LIMIT 1`)) ??
+    (await firstCheckViolation(client, plan, images))
   );
 }
 
@@ -211,10 +228,6 @@ function retypedValues(plan: AlterPlan): string | undefined {
   const retyped = plan.mapping.filter((m) => m.change === 'retyped' && m.from !== undefined && m.newType !== undefined);
   if (retyped.length === 0) return undefined;
   return retyped.map((m) => `CAST(${m.from ?? 'NULL'} AS ${m.newType ?? ''})`).join(', ');
-}
-
-function keyJson(keyColumns: readonly string[], column: (k: string) => string): string {
-  return `pg_catalog.json_build_object(${keyColumns.map((k) => `${quoteLiteral(k)}, ${column(k)}`).join(', ')})::text`;
 }
 
 /**

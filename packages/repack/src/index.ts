@@ -12,6 +12,8 @@ export { parseReplicaLag, replicaLags } from './throttle.js';
 export type { ReplicaLag } from './throttle.js';
 export { planRepack } from './plan.js';
 export { parseAlterAction, parseAlterActions, SUPPORTED_ALTER_ACTIONS } from './alter-actions.js';
+export { alterRequest, parseColumnOrder } from './alter-request.js';
+export type { AlterRequest } from './alter-request.js';
 export type { AlterAction } from './alter-actions.js';
 export type { AlterColumnMapping } from './alter-plan.js';
 export { checkServerVersion, inspectServer, resolveSwapMode, SUPPORTED_SERVER_VERSIONS } from './server-version.js';

@@ -2,7 +2,7 @@ import { PgToolsError, type Logger } from '@pgtools/core';
 import { parseReplicaLag, type ReplicaLagLimit } from './throttle.js';
 import type { RepackEvent } from './events.js';
 import type { TableRef } from './table-info.js';
-import { parseAlterActions, type AlterAction } from './alter-actions.js';
+import { alterRequest, type AlterRequest } from './alter-request.js';
 
 export type { ReplicaLagLimit };
 
@@ -95,10 +95,19 @@ export interface RepackOptions extends TargetSelection {
    * name`, carried out by rewriting the table into a shadow with the new definition (rename swap, one
    * ordinary table). Supported: `ALTER COLUMN c [SET DATA] TYPE t [USING expr]`, `ALTER COLUMN c SET
    * DEFAULT expr | DROP DEFAULT`, `ALTER COLUMN c SET NOT NULL | DROP NOT NULL`, `ADD COLUMN c t [DEFAULT
-   * expr] [NOT NULL]`, `DROP COLUMN c`; anything
+   * expr] [NOT NULL]`, `DROP COLUMN c`, `ADD [CONSTRAINT name] CHECK (expr) | UNIQUE (cols) | FOREIGN KEY
+   * (cols) REFERENCES t [(cols)] [ON DELETE a] [ON UPDATE a]` (validated before the swap: a violating
+   * row fails the table with `alter_constraint_violated` and its key); anything
    * else is refused (`alter_unsupported`) before anything is made.
    */
   alter?: string[] | undefined;
+  /**
+   * Online schema change (the CLI's `--column-order`): the new definition's columns, every one exactly
+   * once, in the order the table is rewritten with (after the `alter` actions: added columns by their
+   * new names, dropped ones left out). Alone it rewrites the table in that order. A missing or extra
+   * column is refused (`alter_refused`) before anything is made.
+   */
+  columnOrder?: string[] | undefined;
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
   onEvent?: ((event: RepackEvent) => void) | undefined;
@@ -109,8 +118,8 @@ export interface RepackOptions extends TargetSelection {
 }
 
 type Optional = 'signal' | 'logger' | 'onEvent' | 'pausePoint' | 'onQuery' | 'orderBy' | 'ifBloatedPct' | 'maxRate' | 'tablespace' | 'jobs' | 'copyChunkPages';
-export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag' | 'alter'>> &
-  Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined; alter: AlterAction[] | undefined };
+export type ResolvedOptions = Required<Omit<RepackOptions, Optional | keyof TargetSelection | 'maxReplicaLag' | 'alter' | 'columnOrder'>> &
+  Pick<RepackOptions, Optional> & { maxReplicaLag: ReplicaLagLimit | undefined; alter: AlterRequest | undefined };
 
 export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelection>): ResolvedOptions {
   if (options.maxRate !== undefined && !(options.maxRate > 0))
@@ -119,9 +128,7 @@ export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelectio
     throw new PgToolsError('invalid_option', `ifBloatedPct must be a percentage between 0 and 100, got ${options.ifBloatedPct}`);
   }
   if (options.moveIndexes && options.tablespace === undefined) throw new PgToolsError('invalid_option', 'moveIndexes needs a tablespace');
-  const alter = options.alter === undefined || options.alter.length === 0 ? undefined : parseAlterActions(options.alter);
-  // The new definition cannot be read by the old table's descriptor: only the rename swap can put it in place.
-  if (alter && options.swap === 'catalog') throw new PgToolsError('invalid_option', 'alter needs the rename swap; it cannot be used with swap: catalog');
+  const alter = alterRequest(options);
   return {
     alter,
     orderBy: options.orderBy,

@@ -35,6 +35,7 @@ export const REPACK_OUTCOMES = {
   repack_failed: 'failed',
   alter_refused: 'failed',
   alter_conversion_failed: 'failed',
+  alter_constraint_violated: 'failed',
 } as const satisfies Record<string, Exclude<TableStatus, 'repacked'>>;
 
 /** A stable outcome code. */

@@ -1,7 +1,8 @@
 import { PgToolsError, quoteQualified, type PoolOrConfig } from '@pgtools/core';
-import { parseAlterActions } from './alter-actions.js';
+import { alterRequest } from './alter-request.js';
 import { mappingLines, type AlterColumnMapping } from './alter-plan.js';
 import { probeAlter } from './alter-probe.js';
+import { constraintLines } from './alter-constraint-plan.js';
 import { connectionSource } from './connections.js';
 import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
@@ -33,8 +34,8 @@ export interface TablePlan {
   disk: DiskCheck;
   /** The locks the run would take, in order. */
   locks: string[];
-  /** With `alter`: the old → new column mapping (tried on a temporary table, rolled back), and the same as text lines. */
-  alter?: { mapping: AlterColumnMapping[]; lines: string[] };
+  /** With `alter` or `columnOrder`: the old → new column mapping in the new order (tried on a temporary table, rolled back), the same as text lines, and the new constraints as text lines. */
+  alter?: { mapping: AlterColumnMapping[]; lines: string[]; constraints: string[] };
   problems: Problem[];
   /** True when nothing in `problems` stops the run. */
   ok: boolean;
@@ -52,11 +53,10 @@ export interface TablePlan {
  */
 export async function planRepack(
   db: PoolOrConfig,
-  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema' | 'alter'>,
+  options: TargetSelection & Pick<RepackOptions, 'swap' | 'orderBy' | 'tablespace' | 'ifBloatedPct' | 'toolSchema' | 'alter' | 'columnOrder'>,
 ): Promise<TablePlan[]> {
   // An action outside the grammar is refused before anything, as the run refuses it.
-  const actions = options.alter === undefined || options.alter.length === 0 ? undefined : parseAlterActions(options.alter);
-  if (actions && options.swap === 'catalog') throw new PgToolsError('invalid_option', 'alter needs the rename swap; it cannot be used with swap: catalog');
+  const actions = alterRequest(options);
   const source = connectionSource(db);
   try {
     await checkSource(source);
@@ -81,7 +81,7 @@ export async function planRepack(
         if (actions && key) {
           try {
             const planned = await probeAlter(client, info, key.keyColumns as string[], actions);
-            alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping) };
+            alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping), constraints: constraintLines(planned.constraints) };
           } catch (err) {
             if (!(err instanceof PgToolsError)) throw err;
             problems.push({ code: err.code, severity: 'refuse', message: err.message });

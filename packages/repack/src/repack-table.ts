@@ -12,6 +12,8 @@ import { runIndexes } from './phases/indexes.js';
 import { logApplier, runApply, runSnapshotWait } from './phases/apply.js';
 import { runSwap } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
+import { addedConstraints } from './alter-constraint-plan.js';
+import { checkForeignKeys } from './alter-constraint-rows.js';
 
 /**
  * Repacks one ordinary table online. Never throws for a table-level problem: the result says
@@ -46,12 +48,14 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     const mapping = alter && copy.sources ? { sources: copy.sources, keyCasts: alter.keyCasts, plan: alter } : undefined;
     await run.pause('after-copy');
 
-    const indexPairs = await runIndexes(run, table, shadow);
+    const indexPairs = await runIndexes(run, table, shadow, alter);
     await run.pause('after-indexes');
 
     const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, mapping, throttle });
     await runApply(run, applyOnce, capture, throttle);
     await runSnapshotWait(run, copy, [workPid, guard.pid], applyOnce, throttle);
+    // New foreign keys against every row copied and applied so far: a violation fails here, before the swap, with its key.
+    if (alter) await checkForeignKeys(run.work, { display: run.display, shadow, keyColumns, plan: alter });
     await run.pause('before-swap');
 
     await run.stopDdlWatch();
@@ -62,7 +66,14 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       keyColumns,
       columns,
       overridingSystemValue,
-      alter: alter && mapping ? { sources: mapping.sources, keyCasts: mapping.keyCasts, changes: alter.changes } : undefined,
+      alter:
+        alter && mapping
+          ? {
+              sources: mapping.sources,
+              keyCasts: mapping.keyCasts,
+              changes: { ...alter.changes, constraints: addedConstraints(alter.constraints, shadow.name) },
+            }
+          : undefined,
       swapMode,
       indexPairs,
       guard,

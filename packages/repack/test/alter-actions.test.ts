@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PgToolsError } from '@pgtools/core';
 import { parseAlterAction, parseAlterActions } from '../src/alter-actions.js';
 import { alterSources, mappingLines, planAlter, sourceSql, type AlterFacts } from '../src/alter-plan.js';
-import type { ColumnInfo } from '../src/table-info.js';
-
-const col = (attnum: number, name: string, type = 'integer', more: Partial<ColumnInfo> = {}): ColumnInfo => ({
-  attnum,
-  name,
-  type,
-  dropped: false,
-  notNull: false,
-  generated: false,
-  virtual: false,
-  identity: false,
-  ...more,
-});
+import { col, refusal } from './alter-helpers.js';
 
 const hostile = `Na"me; DROP`;
 const facts: AlterFacts = {
@@ -24,16 +11,6 @@ const facts: AlterFacts = {
   dependencies: [],
   columnsWithGrants: [],
 };
-
-function refusal(fn: () => unknown): PgToolsError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PgToolsError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('parseAlterAction', () => {
   it('reads the three supported actions, with optional words, quoted names and clauses', () => {
@@ -92,7 +69,7 @@ describe('parseAlterAction', () => {
     ['ALTER COLUMN c SET NOT NULL x', /after SET NOT NULL/],
     ['ALTER COLUMN c SET STATISTICS 10', /only SET DATA TYPE is supported/],
     ['ALTER COLUMN c TYPE text COLLATE "C"', /COLLATE/],
-    ['ADD CONSTRAINT x CHECK (a > 0)', /ADD CONSTRAINT is not supported/],
+    ['ADD CONSTRAINT x PRIMARY KEY (a)', /ADD PRIMARY KEY is not supported/],
     ['ADD COLUMN c int REFERENCES t', /constraints are not supported/],
     ['ADD COLUMN c int GENERATED ALWAYS AS IDENTITY', /generated/],
     ['DROP COLUMN c CASCADE', /CASCADE/],

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
-import { planRepack, repack, type PausePoint, type RepackResult } from '../src/index.js';
+import { planRepack, repack, type RepackResult } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
 import { killDuringWrites, PAUSE_POINTS } from './child-run.js';
+import { alterHelpers, expectRepackedUnderWriter, slow } from './alter-helpers.js';
 
 let cluster: PgCluster;
 let db: TestDatabase;
@@ -18,36 +19,7 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-/** The writer's table shape (workload.ts), with an int key and an extra column the writer never touches. */
-async function createTable(name: string, rows: number): Promise<string> {
-  await pool.query(`CREATE TABLE public.${name} (id int PRIMARY KEY, a int, b text, c jsonb, extra text DEFAULT 'x')`);
-  await pool.query(`CREATE INDEX ON public.${name} (a)`);
-  await pool.query(`INSERT INTO public.${name} (id, a, b, c) SELECT g, g % 1000, 'row ' || g, jsonb_build_object('g', g) FROM generate_series(1, $1::int) g`, [
-    rows,
-  ]);
-  await pool.query(`VACUUM ANALYZE public.${name}`);
-  return `public.${name}`;
-}
-
-async function columnTypes(table: string): Promise<Record<string, string>> {
-  const { rows } = await pool.query<{ name: string; type: string }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [table],
-  );
-  return Object.fromEntries(rows.map((r) => [r.name, r.type]));
-}
-
-/** Objects the tool left in its schema, and capture triggers on user tables. */
-async function leftovers(): Promise<string[]> {
-  const { rows } = await pool.query<{ what: string }>(
-    `SELECT c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgtools'
-     UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE '!pgtools%'`,
-  );
-  return rows.map((r) => r.what);
-}
-
-/** Slows every phase boundary so the writer's changes land in the copy, the apply and the swap's drain. */
-const slow: (point: PausePoint) => Promise<void> = () => new Promise((r) => setTimeout(r, 150));
+const { createTable, columnTypes, leftovers } = alterHelpers(() => pool);
 
 describe('repack --alter', () => {
   it('changes an int primary key to bigint under a concurrent writer, with a foreign key pointing at it and a view over other columns', async () => {
@@ -263,6 +235,33 @@ describe('repack --alter', () => {
     expect(rows[0]).toEqual({ n: 500, s: 500 * 501 + 500 });
     const { rows: next } = await pool.query(`INSERT INTO ${q} ("V ""al"" ;") VALUES (1) RETURNING "I d"::int AS id`);
     expect(next[0].id).toBe(501);
+  });
+
+  it('rewrites the table with its columns in a new order, with a column added and one dropped, under a concurrent writer', async () => {
+    const q = await createTable('reorder', 5_000);
+    await pool.query(`ALTER TABLE ${q} ADD CONSTRAINT a_small CHECK (a < 1000)`);
+    await pool.query(`COMMENT ON COLUMN ${q}.b IS 'the text'`);
+    const order = ['id', 'created_at', 'c', 'b', 'a'];
+    const alter = ['ADD COLUMN created_at timestamptz DEFAULT now() NOT NULL', 'DROP COLUMN extra'];
+    const refused = await repack(pool, { table: q, alter, columnOrder: ['id', 'a', 'nope'] });
+    expect(refused.tables[0]).toMatchObject({ status: 'failed', code: 'alter_refused' });
+    expect(refused.tables[0]!.message).toMatch(/leaves out "b", "c", "created_at"; "nope" is not a column of the new definition/);
+    const plans = await planRepack(pool, { table: q, alter, columnOrder: order });
+    expect(plans[0]!.alter?.mapping.map((m) => m.column)).toEqual([...order, 'extra']);
+    const writer = startWriter(pool, q, { nextId: 100_000 });
+    const result = await repack(pool, { table: q, alter, columnOrder: order, switchThreshold: 5, applyBatchSize: 50, pausePoint: slow });
+    await writer.stop();
+    await expectRepackedUnderWriter(pool, result, writer, q);
+    expect(Object.keys(await columnTypes(q))).toEqual(order);
+    const { rows } = await pool.query(
+      `SELECT (SELECT convalidated FROM pg_constraint WHERE conrelid = $1::regclass AND conname = 'a_small') AS checked,
+              col_description($1::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'b')) AS comment,
+              (SELECT count(*)::int FROM ${q} WHERE created_at IS NULL) AS nulls`,
+      [q],
+    );
+    expect(rows[0]).toEqual({ checked: true, comment: 'the text', nulls: 0 });
+    await expect(pool.query(`INSERT INTO ${q} (id, a) VALUES (900001, 5000)`)).rejects.toThrow(/a_small/);
+    expect(await leftovers()).toEqual([]);
   });
 });
 

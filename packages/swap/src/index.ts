@@ -10,6 +10,7 @@ export { renameSwapSteps } from './rename-steps.js';
 export type { RenameSwapSteps } from './rename-steps.js';
 export type {
   AclEntry as RenameAclEntry,
+  AddedConstraints,
   ColumnChanges,
   CheckFacts,
   ForeignKeyFacts,

@@ -216,6 +216,20 @@ export interface ColumnChanges {
   retyped: readonly string[];
   /** Columns whose NOT NULL was set or dropped (PostgreSQL 15-17, where it is only attnotnull). */
   nullability?: readonly string[];
+  /** Constraints the new table gets that the original lacks. */
+  constraints?: AddedConstraints;
+  /** The shadow's live columns in this order (the caller rewrote the table with its columns reordered): compared by name, not position. */
+  order?: readonly string[];
+}
+
+/** Constraints an online schema change adds (see {@link ColumnChanges}). */
+export interface AddedConstraints {
+  /** CHECK constraints already on the shadow (every row written to it was checked), by name. */
+  checks: readonly string[];
+  /** Unique indexes built on the shadow, each attached at the swap as the named UNIQUE constraint (`ADD CONSTRAINT ... UNIQUE USING INDEX`). */
+  uniques: ReadonlyArray<{ name: string; index: string }>;
+  /** Foreign keys (the definition after `ADD CONSTRAINT name`) added NOT VALID at the swap and validated as the moved ones are. */
+  foreignKeys: ReadonlyArray<{ name: string; def: string }>;
 }
 
 /** The options that shape the statements (the rest of RenameSwapOptions is about reporting). */

@@ -147,7 +147,10 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
         `${definition.join('; ')}. Create it with createRenameShadow`,
     );
   }
-  const pairs = matchIndexPairs(facts.indexes, original, shadow, { retypedColumns: (options.columnChanges?.retyped.length ?? 0) > 0 });
+  // The unique indexes of added constraints have no original to pair with: the swap attaches them.
+  const addedIndexes = new Set(options.columnChanges?.constraints?.uniques.map((u) => u.index) ?? []);
+  const indexes = { ...facts.indexes, shadow: facts.indexes.shadow.filter((i) => !addedIndexes.has(i.name)) };
+  const pairs = matchIndexPairs(indexes, original, shadow, { retypedColumns: (options.columnChanges?.retyped.length ?? 0) > 0 });
   if (pairs instanceof PgToolsError) return pairs;
   for (const p of pairs) {
     if (p.original.constraintType === 'x') {
@@ -162,18 +165,22 @@ export function renameSwapRefusal(facts: RenameFacts, options: RenameStepOptions
 /**
  * The shadow must be the original's definition: same live columns in the same order, same NOT NULL
  * (with its constraints on PostgreSQL 18+), identity, generation and validated CHECKs; planned
- * column changes aside: dropped columns left out, added ones last and only compared by name,
- * retyped ones not compared by type or collation, nor NOT NULL where it was changed.
+ * column changes aside: dropped columns left out, added ones last (or where `order` puts every
+ * column) and only compared by name, retyped ones not compared by type or collation, nor NOT NULL
+ * where it was changed.
  */
 function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | undefined): string[] {
   const dropped = new Set(changes?.dropped ?? []);
   const added = new Set(changes?.added ?? []);
   const retyped = new Set(changes?.retyped ?? []);
   const nullability = new Set(changes?.nullability ?? []);
-  const la = [
+  const unordered = [
     ...facts.columns.original.filter((c) => !c.dropped && !dropped.has(c.name)),
     ...(changes?.added ?? []).map((name) => ({ name, typeOid: 0, typmod: 0, collation: 0, notNull: false, identity: '', generated: '' })),
   ];
+  // Reordered columns are compared in the caller's order; a name it lacks keeps its place at the end and shows as a difference.
+  const rank = (name: string): number => (changes?.order?.includes(name) ? changes.order.indexOf(name) : Number.MAX_SAFE_INTEGER);
+  const la = changes?.order ? [...unordered].sort((x, y) => rank(x.name) - rank(y.name)) : unordered;
   const lb = facts.columns.shadow.filter((c) => !c.dropped);
   const problems: string[] = [];
   // The swap adds NOT VALID NOT NULL constraints (PostgreSQL 18+): the shadow has none on those columns.
@@ -197,10 +204,11 @@ function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | u
   const want = shadowChecks(facts.attached)
     .map((c) => `${c.name}: ${c.def}`)
     .sort();
-  // A partition's shadow also carries its partition constraint, checked by the ATTACH.
+  // A partition's shadow also carries its partition constraint, checked by the ATTACH; added CHECKs are the caller's.
   const bound = partitionBoundCheckName(facts.original.oid);
+  const addedChecks = new Set(changes?.constraints?.checks ?? []);
   const have = facts.shadowConstraints.checks
-    .filter((c) => c.name !== bound)
+    .filter((c) => c.name !== bound && !addedChecks.has(c.name))
     .map((c) => `${c.name}: ${c.def}`)
     .sort();
   if (facts.attached.partition?.constraint != null && !facts.shadowConstraints.checks.some((c) => c.name === bound)) {

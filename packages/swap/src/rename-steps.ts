@@ -63,7 +63,7 @@ export function renameSwapSteps(facts: RenameFacts, options: RenameStepOptions =
   };
   detachSteps(ctx, accepted);
   tradeSteps(ctx);
-  indexSteps(ctx, accepted.pairs);
+  indexSteps(ctx, accepted.pairs, options);
   attachPartitionSteps(ctx);
   foreignKeySteps(ctx, options);
   triggerSteps(ctx, options);
@@ -134,7 +134,7 @@ function tradeSteps(ctx: StepContext): void {
  * constraint); NOT NULL constraints take the original names, NOT VALID ones and NOT VALID CHECKs are
  * added; then the constraints' comments.
  */
-function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void {
+function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[], options: RenameStepOptions): void {
   const { attached: inv, original, T, swap } = ctx;
   for (const p of pairs) {
     const current = quoteQualified(original.schema, p.shadow.name);
@@ -159,6 +159,11 @@ function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[]): void
       swap('index', `ALTER INDEX ${idx} ALTER COLUMN ${st.position} SET STATISTICS ${st.target}`);
     }
     if (detail?.comment != null) swap('comment', `COMMENT ON INDEX ${idx} IS ${quoteLiteral(detail.comment)}`);
+  }
+  // Added UNIQUE constraints take over their index (built on the shadow, it moved with the table and is renamed to the constraint).
+  for (const u of options.columnChanges?.constraints?.uniques ?? []) {
+    swap('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(u.name)} UNIQUE USING INDEX ${quoteIdent(u.index)}`);
+    ctx.moved.constraints.push(u.name);
   }
   // NOT NULL constraints (PostgreSQL 18+) take the original's names, and NOT VALID ones are added (no scan),
   // before the comments name them.
@@ -187,6 +192,11 @@ function foreignKeySteps(ctx: StepContext, options: RenameStepOptions): void {
   };
   for (const fk of inv.foreignKeysOut) {
     addFk(T, fk);
+    ctx.moved.foreignKeysOut.push(fk.name);
+  }
+  // Added foreign keys: the caller checked the rows before the swap; validated as the moved ones are.
+  for (const fk of options.columnChanges?.constraints?.foreignKeys ?? []) {
+    addFk(T, { ...fk, validated: true, comment: null });
     ctx.moved.foreignKeysOut.push(fk.name);
   }
   for (const fk of inv.foreignKeysIn) {

@@ -3,6 +3,7 @@ import { PgToolsError, sqlStateOf } from '@pgtools/core';
 import { applyLog, countLog, type ApplyStats, type CdcObjects, type ColumnSource } from '@pgtools/cdc';
 import type { AlterPlan } from '../alter-plan.js';
 import { findBadLogRow } from '../alter-probe.js';
+import { isConstraintViolation } from '../alter-constraint-rows.js';
 import { caughtUp } from '../catch-up.js';
 import { waitForOldSnapshots } from '../snapshots.js';
 import type { Throttle } from '../throttle.js';
@@ -117,6 +118,14 @@ async function applyConversionError(run: TableRun, client: pg.ClientBase, target
   if (state === undefined || !(state.startsWith('22') || state.startsWith('23'))) return err;
   const log = { schema: target.capture.toolSchema, name: target.capture.logTable };
   const bad = await findBadLogRow(client, log, target.keyColumns, plan).catch(() => undefined);
-  const what = bad ? `at the row with key ${bad.key}, written during the run: ${bad.message}` : `${(err as Error).message} (the row could not be identified)`;
-  return new PgToolsError('alter_conversion_failed', `--alter on ${run.display}: the log apply failed ${what}; the table is unchanged`, { cause: err });
+  // A duplicate of a new UNIQUE constraint: the server's detail names the duplicated values.
+  const detail = (err as { detail?: string }).detail;
+  const what = bad
+    ? `at the row with key ${bad.key}, written during the run: ${bad.message}`
+    : `${(err as Error).message}${state === '23505' && detail ? ` (${detail})` : ' (the row could not be identified)'}`;
+  return new PgToolsError(
+    isConstraintViolation(state) ? 'alter_constraint_violated' : 'alter_conversion_failed',
+    `--alter on ${run.display}: the log apply failed ${what}; the table is unchanged`,
+    { cause: err },
+  );
 }

@@ -1,4 +1,4 @@
-import { quoteQualified } from '@pgtools/core';
+import { PgToolsError, quoteQualified, sqlStateOf } from '@pgtools/core';
 import { releaseAdvisoryTableLock } from '@pgtools/lock';
 import { dropCapture, type CdcObjects } from '@pgtools/cdc';
 import { dropShadow } from '@pgtools/swap';
@@ -30,9 +30,26 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
     run.capture = undefined;
     await dropShadow(guard.client, shadow);
     run.shadow = undefined;
-    for (const sql of afterSwap) await guard.client.query(sql);
+    // Each validation on its own: one that fails leaves its constraint NOT VALID (still enforced for new rows), the others go on.
+    const failed: string[] = [];
+    for (const sql of afterSwap) {
+      try {
+        await guard.client.query(sql);
+      } catch (err) {
+        if (sqlStateOf(err) !== '23503' || !run.opts.alter) throw err;
+        failed.push(`${sql}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`);
+      }
+    }
     await releaseAdvisoryTableLock(guard.client, run.tableOid);
     run.advisoryHeld = false;
+    if (failed.length > 0) {
+      // A row that violates a foreign key came in after the check before the swap (a referenced row deleted in the last moments, say).
+      throw new PgToolsError(
+        'alter_constraint_violated',
+        `${run.display} was rewritten and swapped, but validating a foreign key after the swap failed: ${failed.join('; ')}. ` +
+          'The constraint stays NOT VALID (it is enforced for every new row): fix the rows, then run the statement again',
+      );
+    }
   });
   const analyze = opts.analyze
     ? run.phase('analyze', async () => {

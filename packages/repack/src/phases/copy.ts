@@ -9,7 +9,9 @@ import type { Throttle } from '../throttle.js';
 import { expectedCopyWal, sampleWalProgress, type WalProgressSampler } from '../copy-progress.js';
 import { planCopy, type CopyPlan } from '../copy-plan.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
-import { alterSources, sourceSql, type AlterPlan } from '../alter-plan.js';
+import { alterSources, shadowAlterSql, sourceSql, type AlterPlan } from '../alter-plan.js';
+import { isConstraintViolation } from '../alter-constraint-rows.js';
+import { reorderShadow } from '../alter-reorder.js';
 import { findBadRow } from '../alter-probe.js';
 
 const COPY_PROGRESS_INTERVAL_MS = 1000;
@@ -82,8 +84,10 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
       });
       let columns = await renameCopyColumns(client, original);
       if (alter) {
-        // The shadow is empty: the new definition costs no rewrite here.
-        await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} ${alter.shadowSql}`);
+        // The shadow is empty: the new definition (and its new CHECKs) costs no rewrite or scan here.
+        const alterSql = shadowAlterSql(alter);
+        if (alterSql !== undefined) await client.query(`ALTER TABLE ${quoteQualified(shadow.schema, shadow.name)} ${alterSql}`);
+        if (alter.columnOrder) await reorderShadow(client, shadow, alter.columnOrder, run.display);
         const onShadow = await renameCopyColumns(client, shadow);
         const mapped = alterSources(alter, onShadow.columns);
         sources = mapped.sources;
@@ -91,7 +95,20 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
       }
       plan = planCopy({ table: info, shadow, swap: { mode: 'rename', columns }, order, totalPages, options: opts });
     }
-    const rows = await runCopyPlan(run, plan, input);
+    // With `alter`, a row the new definition refuses is looked for in the copy's own snapshot (the
+    // writers may have changed it since): back to this savepoint, the snapshot stays.
+    if (alter) await client.query('SAVEPOINT pgtools_copy');
+    let rows: number;
+    try {
+      rows = await runCopyPlan(run, plan, input);
+    } catch (err) {
+      if (!alter) throw err;
+      const inSnapshot = await client.query('ROLLBACK TO SAVEPOINT pgtools_copy').then(
+        () => true,
+        () => false,
+      );
+      throw inSnapshot ? await conversionError(run, input, alter, err) : err;
+    }
     await client.query('COMMIT');
     // The server's clock, read after the commit (never the client's: a millisecond Date would
     // truncate and miss a transaction that started in the same millisecond).
@@ -99,7 +116,6 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
     return { rows, xid, committedAt: at[0]!.at, columns: plan.columns, overridingSystemValue: plan.overridingSystemValue, sources };
   } catch (err) {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the failed copy'));
-    if (alter) throw await conversionError(run, input, alter, err);
     throw err;
   }
 }
@@ -182,7 +198,8 @@ async function copyInOneStatement(run: TableRun, info: TableInfo, throttle: Thro
 
 /**
  * A copy with `alter` that failed on a value (SQLSTATE class 22, data exception, or 23, a constraint
- * of the new definition): the row that fails, found by a second look, named by its key.
+ * of the new definition): the row that fails, found by a second look, named by its key. A new
+ * CHECK's refusal is `alter_constraint_violated`, the rest `alter_conversion_failed`.
  */
 async function conversionError(run: TableRun, input: CopyInput, alter: AlterPlan, err: unknown): Promise<unknown> {
   const state = sqlStateOf(err);
@@ -190,5 +207,6 @@ async function conversionError(run: TableRun, input: CopyInput, alter: AlterPlan
   const keyColumns = run.result.key?.columns ?? [];
   const bad = keyColumns.length > 0 ? await findBadRow(run.work, input.info, keyColumns, alter).catch(() => undefined) : undefined;
   const what = bad ? `at the row with key ${bad.key}: ${bad.message}` : `${(err as Error).message} (the row could not be identified)`;
-  return new PgToolsError('alter_conversion_failed', `--alter on ${run.display}: the copy failed ${what}; the table is unchanged`, { cause: err });
+  const code = isConstraintViolation(state) ? 'alter_constraint_violated' : 'alter_conversion_failed';
+  return new PgToolsError(code, `--alter on ${run.display}: the copy failed ${what}; the table is unchanged`, { cause: err });
 }

@@ -1,8 +1,11 @@
 import type pg from 'pg';
-import { prepareSession } from '@pgtools/core';
+import { PgToolsError, prepareSession, quoteIdent, quoteQualified, sqlStateOf } from '@pgtools/core';
 import { shadowIndexDefinitions, type IndexPair } from '@pgtools/swap';
 import type { ConnectionSource } from '../connection-source.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
+import type { AlterPlan } from '../alter-plan.js';
+import { alterIndexName } from '../alter-constraint-plan.js';
+import { firstDuplicate } from '../alter-constraint-rows.js';
 
 /**
  * Index-build connections when `jobs` is not given. Two builds side by side roughly halve the index
@@ -11,8 +14,11 @@ import type { QualifiedName, TableRun } from '../table-run.js';
  */
 const DEFAULT_JOBS = 2;
 
-/** The indexes phase: builds the shadow's copy of every index of the table; returns which shadow index replaces which. */
-export async function runIndexes(run: TableRun, table: QualifiedName, shadow: QualifiedName): Promise<IndexPair[]> {
+/**
+ * The indexes phase: builds the shadow's copy of every index of the table, then the unique indexes
+ * of the constraints `--alter` adds (attached at the swap); returns which shadow index replaces which.
+ */
+export async function runIndexes(run: TableRun, table: QualifiedName, shadow: QualifiedName, alter?: AlterPlan): Promise<IndexPair[]> {
   const { work, opts, source, result, display } = run;
   return run.phase('indexes', async () => {
     const definitions = await shadowIndexDefinitions(work, {
@@ -40,8 +46,36 @@ export async function runIndexes(run: TableRun, table: QualifiedName, shadow: Qu
     const ordered = [...definitions].sort((a, b) => (sizes.get(b.originalIndex.oid) ?? 0) - (sizes.get(a.originalIndex.oid) ?? 0));
     const jobs = Math.min(opts.jobs ?? (source.spare?.() === false ? 1 : DEFAULT_JOBS), ordered.length);
     await buildInParallel(source, work, ordered, jobs, run.appName('indexes'), build, await workerBudget(work, jobs));
+    if (alter) await buildAlterUniques(run, shadow, alter);
     return pairs;
   });
+}
+
+/**
+ * The unique indexes of new UNIQUE constraints, on the shadow with every copied row in: a duplicate
+ * among them fails the build, reported with the keys of the rows (`alter_constraint_violated`);
+ * from here on the log apply refuses any new duplicate before the swap.
+ */
+async function buildAlterUniques(run: TableRun, shadow: QualifiedName, alter: AlterPlan): Promise<void> {
+  const { work, opts, result, display } = run;
+  const space = opts.moveIndexes && opts.tablespace !== undefined ? ` TABLESPACE ${quoteIdent(opts.tablespace)}` : '';
+  for (const [i, c] of alter.constraints.entries()) {
+    if (c.kind !== 'unique') continue;
+    run.checkAbort();
+    const t0 = Date.now();
+    try {
+      await work.query(
+        `CREATE UNIQUE INDEX ${quoteIdent(alterIndexName(shadow.name, i))} ON ${quoteQualified(shadow.schema, shadow.name)} (${c.columns.map(quoteIdent).join(', ')})${space}`,
+      );
+    } catch (err) {
+      if (sqlStateOf(err) !== '23505') throw err;
+      const dup = await firstDuplicate(work, shadow, result.key?.columns ?? [], c).catch(() => undefined);
+      const what = dup ? `the rows with keys ${dup.keys}: ${dup.message}` : `${(err as Error).message} (the rows could not be identified)`;
+      throw new PgToolsError('alter_constraint_violated', `--alter on ${display}: ${what}; the table is unchanged`, { cause: err });
+    }
+    result.indexesBuilt.push(c.name);
+    run.emit({ type: 'index-built', table: display, index: c.name, ms: Date.now() - t0 });
+  }
 }
 
 /**

@@ -21,6 +21,7 @@ import { tryLockPartitionedTable } from '../partition-lock.js';
 import type { Throttle } from '../throttle.js';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
 import type { ApplyBatch } from './apply.js';
+import { isConstraintViolation } from '../alter-constraint-rows.js';
 
 export interface SwapInput {
   table: QualifiedName;
@@ -168,6 +169,15 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
           results = (Array.isArray(out) ? out : [out]).slice(head.length);
         } catch (err) {
           if (plan.catalog && sqlStateOf(err) === '55000') throw catalogSwapError(plan.catalog, err);
+          // The drain applied a row written in the last moments that a constraint of `--alter` refuses: nothing was swapped.
+          if (alter && isConstraintViolation(sqlStateOf(err))) {
+            const detail = (err as { detail?: string }).detail;
+            throw new PgToolsError(
+              'alter_constraint_violated',
+              `--alter on ${display}: a change written just before the swap violates a new constraint: ${(err as Error).message}${detail ? ` (${detail})` : ''}; the table is unchanged`,
+              { cause: err },
+            );
+          }
           if (plan.rename) {
             // Only the plan's own check (lock not held, table changed) is the rename swap's to report.
             const mapped = renameSwapError(plan.rename, err);
