@@ -10,11 +10,13 @@ import { editConfigCommand, pauseCommand, runEditor } from './hactl-cmd-config.j
 import { reinitCommand, reloadCommand, restartCommand } from './hactl-cmd-members.js';
 import { dsnCommand } from './hactl-cmd-dsn.js';
 import { flushCommand } from './hactl-cmd-flush.js';
+import { queryCommand } from './hactl-cmd-query.js';
 import { removeCommand } from './hactl-cmd-remove.js';
 import { switchoverCommand } from './hactl-cmd-switchover.js';
 import { loadCtlConfig, type CtlConfig } from './hactl-config.js';
 import { ROLE_CHOICES, type CtlContext, type CtlDcs } from './hactl-context.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './hactl-output.js';
+import { QUERY_FORMATS } from './hactl-query-output.js';
 import { linePrompter, refusingPrompter } from './hactl-prompt.js';
 import { RestClient } from './hactl-rest.js';
 
@@ -189,6 +191,28 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
       if (target !== 'restart' && target !== 'switchover')
         throw usageError(`Invalid value for '{restart|switchover}': '${target}' is not one of 'restart', 'switchover'.`, verb);
       return flushCommand(ctx, { cluster: requiredCluster(), members: cmd.positionals.slice(1, -1), target, role: role('any'), force: v.force === true });
+    }
+    case 'query': {
+      const fmt = str(v.format) ?? 'tsv';
+      if (!QUERY_FORMATS.includes(fmt)) throw usageError(`Invalid value for '--format': '${fmt}' is not one of 'pretty', 'tsv', 'json', 'yaml'.`, verb);
+      const every = positiveNumber(str(v.watch), '-w', verb) ?? (v.W ? 2 : undefined);
+      return queryCommand(
+        ctx,
+        {
+          cluster: clusterArg(),
+          role: v.role === undefined ? undefined : role('leader'),
+          member: str(v.member),
+          username: str(v.username),
+          dbname: str(v.dbname),
+          command: str(v.command),
+          file: str(v.file),
+          askPassword: v.password === true,
+          fmt,
+          delimiter: str(v.delimiter) ?? '\t',
+          ...(every !== undefined ? { watch: every } : {}),
+        },
+        io.stdout,
+      );
     }
     case 'remove':
       return removeCommand(ctx, { cluster: requiredCluster(), fmt: outputFormat(v.format, verb) });
