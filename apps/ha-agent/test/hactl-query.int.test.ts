@@ -106,6 +106,11 @@ describe('hactl query prints what patronictl prints', () => {
     expect(untimed(missing.out)).toBe('<time>\tERROR, SQLSTATE: 42P01\n');
     expect(untimed(missing.out)).toBe(untimed((await patronictl(['query', '-U', 'postgres', '-c', 'SELECT * FROM no_such_table'])).out));
     expect(missing.err).toBe('ERROR:  relation "no_such_table" does not exist\n');
+    const pretty = ['query', '-U', 'postgres', '--format', 'pretty', '-c', 'SELECT * FROM no_such_table'];
+    expect(untimed((await hactl(pretty)).out)).toBe(untimed((await patronictl(pretty)).out));
+    // patronictl 3.0.2 crashes here (zip(None, row)); 4.1 prints the columnless row as an empty object.
+    expect((await hactl(['query', '--format', 'json', '-c', 'SELECT * FROM no_such_table'])).out).toBe('[{}]\n');
+    expect((await hactl(['query', '--format', 'yaml', '-c', 'SELECT * FROM no_such_table'])).out).toBe('- {}\n\n');
     const down = await hactl(['query', '-m', 'pg3', '-c', 'SELECT 1']);
     expect(down.code).toBe(1);
     expect(untimed(down.out)).toMatch(/^<time>\tERROR, SQLSTATE: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/);
