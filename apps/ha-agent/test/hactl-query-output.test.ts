@@ -44,9 +44,16 @@ describe('query output, one row at a time', () => {
   });
 
   it('pretty: a table once the result is complete; Field 1, Field 2 for an error row', () => {
-    expect(print('pretty', ['g', 'name'], [[new SqlNumber('1'), 'pg1'], [new SqlNumber('10'), null]])).toBe(
-      ['+----+------+', '| g  | name |', '+----+------+', '| 1  | pg1  |', '| 10 | None |', '+----+------+', ''].join('\n'),
-    );
+    expect(
+      print(
+        'pretty',
+        ['g', 'name'],
+        [
+          [new SqlNumber('1'), 'pg1'],
+          [new SqlNumber('10'), null],
+        ],
+      ),
+    ).toBe(['+----+------+', '| g  | name |', '+----+------+', '| 1  | pg1  |', '| 10 | None |', '+----+------+', ''].join('\n'));
     expect(print('pretty', undefined, [['2024-01-01 00:00:00', 'ERROR, SQLSTATE: 42P01']])).toBe(
       [
         '+---------------------+------------------------+',
