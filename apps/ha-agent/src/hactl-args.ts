@@ -13,7 +13,7 @@ const leaderNames = {
 } as const satisfies Options;
 
 /**
- * Options and usage line of every verb, as patronictl 3.0.2 spells them (`--count` on list/topology is ours).
+ * Options and usage line of every verb, as patronictl 3.0.2 spells them (4.1 for `reinit --from-leader`; `--count` on list/topology is ours).
  *
  * @example
  * ```ts
@@ -64,9 +64,39 @@ export const VERBS: Record<
   },
   reinit: {
     usage: 'hactl reinit [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...',
-    help: 'Re-create a replica from the leader (--force, --wait)',
-    options: { ...force, wait: { type: 'boolean' } },
+    help: 'Re-create a replica (--from-leader: pg_basebackup from the leader, not a clonefrom member or another method; --force, --wait)',
+    options: { ...force, 'from-leader': { type: 'boolean' }, wait: { type: 'boolean' } },
     positionals: 'cluster+members',
+  },
+  flush: {
+    usage: 'hactl flush [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]... {restart|switchover}',
+    help: 'Discard a scheduled restart (-r ROLE, --force) or a scheduled switchover',
+    options: { role: { type: 'string', short: 'r' }, ...force },
+    positionals: 'cluster+members',
+  },
+  remove: {
+    usage: 'hactl remove [OPTIONS] CLUSTER_NAME',
+    help: 'Remove the cluster\'s keys from etcd (asks for the cluster name, "Yes I am aware" and a running leader\'s name; -f FORMAT)',
+    options: { format: { type: 'string', short: 'f' } },
+    positionals: 'cluster',
+  },
+  query: {
+    usage: 'hactl query [OPTIONS] [CLUSTER_NAME]',
+    help: 'Run SQL on a member and stream the rows (-c SQL | -f FILE, -r ROLE | -m MEMBER, -U USER, --password, -d DBNAME, --format, --delimiter, -W, -w S)',
+    options: {
+      command: { type: 'string', short: 'c' },
+      file: { type: 'string', short: 'f' },
+      role: { type: 'string', short: 'r' },
+      member: { type: 'string', short: 'm' },
+      username: { type: 'string', short: 'U' },
+      password: { type: 'boolean' },
+      dbname: { type: 'string', short: 'd' },
+      format: { type: 'string' },
+      delimiter: { type: 'string' },
+      W: { type: 'boolean', short: 'W' },
+      watch: { type: 'string', short: 'w' },
+    },
+    positionals: 'cluster',
   },
   reload: {
     usage: 'hactl reload [OPTIONS] CLUSTER_NAME [MEMBER_NAMES]...',

@@ -7,8 +7,13 @@ import { nextHourExample } from './hactl-pyfmt.js';
 /**
  * patronictl's `get_members`: show the cluster, keep the named members that have `role`
  * (all of them when none is named, except for reinitialize, which asks), confirm unless forced.
+ *
+ * @example
+ * ```ts
+ * const members = await selectMembers(ctx, view, 'demo', ['pg2'], 'any', false, 'flush', true);
+ * ```
  */
-async function selectMembers(
+export async function selectMembers(
   ctx: CtlContext,
   view: ClusterView,
   cluster: string,
@@ -137,22 +142,27 @@ export async function restartCommand(ctx: CtlContext, o: RestartOptions): Promis
 }
 
 /**
- * `hactl reinit CLUSTER [MEMBER...]`: `POST /reinitialize` (`{"force": <--force>}`) on replicas;
- * with `--wait`, polls `GET /patroni` until the member stops "creating replica".
+ * `hactl reinit CLUSTER [MEMBER...]`: `POST /reinitialize` (`{"force": <--force>}`, plus
+ * `"from_leader": true` with `--from-leader`, as patronictl 4.1 sends it) on replicas; with
+ * `--wait`, polls `GET /patroni` until the member stops "creating replica".
  *
  * @example
  * ```ts
- * await reinitCommand(ctx, { cluster: 'demo', members: ['pg3'], force: true, wait: false });
+ * await reinitCommand(ctx, { cluster: 'demo', members: ['pg3'], force: true, wait: false, fromLeader: true });
  * ```
  */
-export async function reinitCommand(ctx: CtlContext, o: { cluster: string; members: string[]; force: boolean; wait: boolean }): Promise<number> {
+export async function reinitCommand(
+  ctx: CtlContext,
+  o: { cluster: string; members: string[]; force: boolean; wait: boolean; fromLeader?: boolean },
+): Promise<number> {
   return withDcs(ctx, o.cluster, async (dcs) => {
     const view = await dcs.loadCluster();
     const members = await selectMembers(ctx, view, o.cluster, o.members, 'replica', o.force, 'reinitialize', true);
     let failed = false;
     const waitOn: Member[] = [];
     for (const m of members) {
-      const body = { force: o.force };
+      // Sent only when asked: agents older than Patroni 4.1 do not know the key.
+      const body: { force: boolean; from_leader?: true } = { force: o.force, ...(o.fromLeader ? { from_leader: true as const } : {}) };
       for (;;) {
         let started = false;
         let text = '';

@@ -5,7 +5,8 @@ import type { Prompter } from './hactl-prompt.js';
 import type { RestClient, RestResponse } from './hactl-rest.js';
 
 /**
- * The part of `EtcdDcs` hactl uses (one cluster): read the view, compare-and-swap the config.
+ * The part of `EtcdDcs` hactl uses (one cluster): read the view, compare-and-swap the config,
+ * clear the `failover` key (`flush switchover` without a reachable member), delete the cluster (`remove`).
  *
  * @example
  * ```ts
@@ -16,6 +17,8 @@ import type { RestClient, RestResponse } from './hactl-rest.js';
 export interface CtlDcs {
   loadCluster(): Promise<ClusterView>;
   setConfig(value: ClusterConfig, expectedModRevision?: number): Promise<boolean>;
+  clearFailover(expectedModRevision?: number): Promise<boolean>;
+  deleteCluster(): Promise<boolean>;
   close(): Promise<void>;
 }
 

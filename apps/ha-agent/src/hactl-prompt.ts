@@ -12,8 +12,11 @@ import { PgToolsError } from '@pgtools/core';
  * ```
  */
 export interface Prompter {
-  /** Shows `text [default]: ` and returns the answer, or the default for an empty answer. */
-  prompt(text: string, defaultValue?: string): Promise<string>;
+  /**
+   * Shows `text [default]: ` and returns the answer, or the default for an empty answer.
+   * `hidden`: the typed text is not echoed (click's `hide_input`, for a password).
+   */
+  prompt(text: string, defaultValue?: string, options?: { hidden?: boolean }): Promise<string>;
   /** Shows `text [y/N]: `; asks again on anything but y/yes/n/no/empty. */
   confirm(text: string, defaultValue?: boolean): Promise<boolean>;
   close(): void;
@@ -55,10 +58,19 @@ export function linePrompter(input: Readable, output: Writable, terminal = false
   const pending: string[] = [];
   const waiters: Array<{ resolve: (line: string) => void; reject: (err: Error) => void }> = [];
   let ended = false;
+  let muted = false;
   const open = (): Interface => {
     if (rl) return rl;
     rl = createInterface({ input, output: terminal ? output : undefined, terminal });
+    // readline echoes what is typed through this (undocumented) method: silence it for a password.
+    const echo = rl as unknown as { _writeToOutput(text: string): void };
+    const write = echo._writeToOutput.bind(rl);
+    echo._writeToOutput = (text) => {
+      if (!muted) write(text);
+    };
     rl.on('line', (line) => {
+      if (muted) output.write('\n');
+      muted = false;
       const w = waiters.shift();
       if (w) w.resolve(line);
       else pending.push(line);
@@ -69,12 +81,13 @@ export function linePrompter(input: Readable, output: Writable, terminal = false
     });
     return rl;
   };
-  const ask = (query: string): Promise<string> => {
+  const ask = (query: string, hidden = false): Promise<string> => {
     const iface = open();
     if (terminal) {
       // readline redraws its own prompt while editing: make the question that prompt.
       iface.setPrompt(query);
       iface.prompt();
+      muted = hidden;
     } else {
       output.write(query);
     }
@@ -84,9 +97,9 @@ export function linePrompter(input: Readable, output: Writable, terminal = false
     return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
   };
   return {
-    async prompt(text, defaultValue) {
+    async prompt(text, defaultValue, options) {
       for (;;) {
-        const answer = await ask(defaultValue === undefined ? `${text}: ` : `${text} [${defaultValue}]: `);
+        const answer = await ask(defaultValue === undefined ? `${text}: ` : `${text} [${defaultValue}]: `, options?.hidden === true);
         if (answer !== '') return answer;
         if (defaultValue !== undefined) return defaultValue;
       }

@@ -9,10 +9,14 @@ import { historyCommand, listCommand, showConfigCommand, versionCommand } from '
 import { editConfigCommand, pauseCommand, runEditor } from './hactl-cmd-config.js';
 import { reinitCommand, reloadCommand, restartCommand } from './hactl-cmd-members.js';
 import { dsnCommand } from './hactl-cmd-dsn.js';
+import { flushCommand } from './hactl-cmd-flush.js';
+import { queryCommand } from './hactl-cmd-query.js';
+import { removeCommand } from './hactl-cmd-remove.js';
 import { switchoverCommand } from './hactl-cmd-switchover.js';
 import { loadCtlConfig, type CtlConfig } from './hactl-config.js';
 import { ROLE_CHOICES, type CtlContext, type CtlDcs } from './hactl-context.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './hactl-output.js';
+import { QUERY_FORMATS } from './hactl-query-output.js';
 import { linePrompter, refusingPrompter } from './hactl-prompt.js';
 import { RestClient } from './hactl-rest.js';
 
@@ -32,8 +36,10 @@ Options:
   -k, --insecure           do not verify the REST API's TLS certificates
   --help                   show this help (also after a command) and exit
 
-Without --force, switchover, failover, restart and reinit ask before acting, and refuse when
-stdin is not a terminal. Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
+Without --force, switchover, failover, restart, reinit and flush ask before acting, and refuse when
+stdin is not a terminal. remove always asks (type the cluster name, "Yes I am aware" and a running
+leader's name); it reads the answers from stdin when that is not a terminal.
+Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
 `;
 
 /**
@@ -172,7 +178,44 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
         ...(str(v.timeout) !== undefined ? { timeout: str(v.timeout) as string } : {}),
       });
     case 'reinit':
-      return reinitCommand(ctx, { cluster: requiredCluster(), members: cmd.positionals.slice(1), force: v.force === true, wait: v.wait === true });
+      return reinitCommand(ctx, {
+        cluster: requiredCluster(),
+        members: cmd.positionals.slice(1),
+        force: v.force === true,
+        wait: v.wait === true,
+        fromLeader: v['from-leader'] === true,
+      });
+    case 'flush': {
+      const target = cmd.positionals.length > 1 ? cmd.positionals[cmd.positionals.length - 1] : undefined;
+      if (target === undefined) throw usageError("Missing argument '{restart|switchover}'.", verb);
+      if (target !== 'restart' && target !== 'switchover')
+        throw usageError(`Invalid value for '{restart|switchover}': '${target}' is not one of 'restart', 'switchover'.`, verb);
+      return flushCommand(ctx, { cluster: requiredCluster(), members: cmd.positionals.slice(1, -1), target, role: role('any'), force: v.force === true });
+    }
+    case 'query': {
+      const fmt = str(v.format) ?? 'tsv';
+      if (!QUERY_FORMATS.includes(fmt)) throw usageError(`Invalid value for '--format': '${fmt}' is not one of 'pretty', 'tsv', 'json', 'yaml'.`, verb);
+      const every = positiveNumber(str(v.watch), '-w', verb) ?? (v.W ? 2 : undefined);
+      return queryCommand(
+        ctx,
+        {
+          cluster: clusterArg(),
+          role: v.role === undefined ? undefined : role('leader'),
+          member: str(v.member),
+          username: str(v.username),
+          dbname: str(v.dbname),
+          command: str(v.command),
+          file: str(v.file),
+          askPassword: v.password === true,
+          fmt,
+          delimiter: str(v.delimiter) ?? '\t',
+          ...(every !== undefined ? { watch: every } : {}),
+        },
+        io.stdout,
+      );
+    }
+    case 'remove':
+      return removeCommand(ctx, { cluster: requiredCluster(), fmt: outputFormat(v.format, verb) });
     case 'reload':
       return reloadCommand(ctx, { cluster: requiredCluster(), members: cmd.positionals.slice(1), role: role('any'), force: v.force === true });
     case 'pause':
@@ -212,6 +255,7 @@ const UNATTENDED: Record<string, string> = {
   restart: '--force',
   reinit: '--force',
   reload: '--force',
+  flush: '--force',
   'edit-config': '--force',
 };
 
@@ -260,7 +304,12 @@ export async function runHactl(argv: readonly string[], partialIo: Partial<Hactl
     } catch (e) {
       throw new PgToolsError('invalid_config', `restapi/ctl: cannot read a certificate file: ${(e as Error).message}`, { cause: e });
     }
-    prompter = io.stdin.isTTY ? linePrompter(io.stdin, io.stdout, true) : refusingPrompter(cmd.verb, UNATTENDED[cmd.verb] ?? '--force');
+    prompter = io.stdin.isTTY
+      ? linePrompter(io.stdin, io.stdout, true)
+      : // remove has no --force (as in patronictl): its exact answers may be piped in.
+        cmd.verb === 'remove'
+        ? linePrompter(io.stdin, io.stdout, false)
+        : refusingPrompter(cmd.verb, UNATTENDED[cmd.verb] ?? '--force');
     const ctx: CtlContext = {
       config,
       out,

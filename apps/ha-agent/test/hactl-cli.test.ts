@@ -123,6 +123,37 @@ describe('configuration', () => {
   });
 });
 
+describe('remove, flush, query and reinit --from-leader arguments', () => {
+  it('parses query like patronictl: -c/-f, -U, -d, --password, -W (watch every 2 s) and -w N, --format, --delimiter', () => {
+    const p = parseCommandLine(['query', 'demo', '-c', 'SELECT 1', '-U', 'app', '-d', 'appdb', '--password', '-W', '--format', 'json', '--delimiter', ',']);
+    expect(p.positionals).toEqual(['demo']);
+    expect(p.values).toMatchObject({ command: 'SELECT 1', username: 'app', dbname: 'appdb', password: true, W: true, format: 'json', delimiter: ',' });
+    expect(parseCommandLine(['query', '-f', 'q.sql', '-w', '5', '-r', 'replica']).values).toMatchObject({ file: 'q.sql', watch: '5', role: 'replica' });
+    expect(parseCommandLine(['query', '-m', 'pg2', '-c', 'SELECT 1']).values).toMatchObject({ member: 'pg2' });
+    expect(parseCommandLine(['reinit', 'demo', 'pg2', '--from-leader', '--force']).values).toMatchObject({ 'from-leader': true, force: true });
+    expect(parseCommandLine(['flush', 'demo', 'pg2', 'pg3', 'restart', '-r', 'replica', '--force']).positionals).toEqual(['demo', 'pg2', 'pg3', 'restart']);
+  });
+
+  it('refuses bad query, flush and remove arguments before reaching etcd', async () => {
+    const fmt = await run(['-d', '127.0.0.1:1', 'query', 'demo', '-c', 'SELECT 1', '--format', 'xml']);
+    expect([fmt.code, fmt.err]).toEqual([2, expect.stringContaining("'xml' is not one of 'pretty', 'tsv', 'json', 'yaml'") as unknown]);
+    const both = await run(['-d', '127.0.0.1:1', 'query', 'demo', '-c', 'SELECT 1', '-f', 'x.sql']);
+    expect([both.code, both.err]).toEqual([1, 'Error: --file and --command are mutually exclusive options\n']);
+    const none = await run(['-d', '127.0.0.1:1', 'query', 'demo']);
+    expect([none.code, none.err]).toEqual([1, 'Error: You need to specify either --command or --file\n']);
+    const noTarget = await run(['-d', '127.0.0.1:1', 'flush', 'demo']);
+    expect([noTarget.code, noTarget.err]).toEqual([2, expect.stringContaining("Missing argument '{restart|switchover}'.") as unknown]);
+    const badTarget = await run(['-d', '127.0.0.1:1', 'flush', 'demo', 'pg2', 'reload']);
+    expect([badTarget.code, badTarget.err]).toEqual([2, expect.stringContaining("'reload' is not one of 'restart', 'switchover'") as unknown]);
+    const noCluster = await run(['-d', '127.0.0.1:1', 'remove']);
+    expect([noCluster.code, noCluster.err]).toEqual([2, expect.stringContaining("Missing argument 'CLUSTER_NAME'.") as unknown]);
+    const extra = await run(['-d', '127.0.0.1:1', 'remove', 'demo', 'pg1']);
+    expect([extra.code, extra.err]).toEqual([2, expect.stringContaining('Got unexpected extra argument (pg1)') as unknown]);
+    const help = await run(['reinit', '--help']);
+    expect(help.out).toContain('--from-leader');
+  });
+});
+
 describe('questions', () => {
   it('refuses to ask without a terminal, naming the flags that make the run unattended', async () => {
     const p = refusingPrompter('switchover', '--force with --candidate');
@@ -149,5 +180,17 @@ describe('questions', () => {
       "Primary [pg1]: Candidate ['pg2', 'pg3'] []: Are you sure you want to switchover cluster demo, demoting current leader pg1? [y/N]: Error: invalid input\n" +
         'Are you sure you want to switchover cluster demo, demoting current leader pg1? [y/N]: Again? [y/N]: ',
     );
+  });
+
+  it('does not echo a password typed on a terminal (query --password)', async () => {
+    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
+    const output = capture();
+    const p = linePrompter(input, output, true);
+    const answer = p.prompt('Password', undefined, { hidden: true });
+    input.write('s3cret\n');
+    expect(await answer).toBe('s3cret');
+    p.close();
+    expect(output.text()).toContain('Password: ');
+    expect(output.text()).not.toContain('s3cret');
   });
 });

@@ -68,7 +68,7 @@ function memberData(name: string, pgPort: number, role: string, xlog: number, ex
   };
 }
 
-function hactl(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+function hactl(args: string[], env: Record<string, string> = {}, input = ''): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolvePromise) => {
     const child = execFile(
       process.execPath,
@@ -76,7 +76,20 @@ function hactl(args: string[], env: Record<string, string> = {}): Promise<{ code
       { env: { ...process.env, HOME: dir, ...env }, timeout: 60_000, encoding: 'utf8' },
       (error, stdout, stderr) => resolvePromise({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
-    child.stdin?.end();
+    child.stdin?.end(input);
+  });
+}
+
+/** patronictl with `input` on stdin, whatever its exit code. */
+function patronictlRun(args: string[], input = ''): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(
+      PATRONICTL,
+      ['-c', config, ...args],
+      { env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' }, timeout: 60_000, encoding: 'utf8' },
+      (error, stdout, stderr) => resolvePromise({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+    );
+    child.stdin?.end(input);
   });
 }
 
@@ -91,8 +104,8 @@ function patronictl(args: string[]): Promise<string> {
   });
 }
 
-async function readView() {
-  const reader = new EtcdDcs({ hosts: etcd.hosts, scope: SCOPE, name: 'reader', ttl: 30, callTimeoutMs: 5000 });
+async function readView(scope = SCOPE) {
+  const reader = new EtcdDcs({ hosts: etcd.hosts, scope, name: 'reader', ttl: 30, callTimeoutMs: 5000 });
   try {
     return await reader.loadCluster();
   } finally {
@@ -381,5 +394,107 @@ describe('interactive switchover', () => {
     expect(text).toContain('Are you sure you want to switchover cluster demo, demoting current leader pg1? [y/N]: ');
     expect(text).toContain('Successfully switched over to "pg2"');
     expect(JSON.parse(calls[0]?.body ?? '')).toEqual({ leader: 'pg1', candidate: 'pg2', scheduled_at: null });
+  });
+});
+
+describe('flush and remove', () => {
+  const optime = 300 * MiB;
+  const untimed = (text: string) => text.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{5}/g, '<time>');
+  // patronictl 3.0.2 titles the member table without the system identifier (3.1+ shows it, as hactl):
+  // compare what follows the table.
+  const afterTable = (text: string) => text.replace(/^([+|].*\n)+/, '');
+
+  it('flush restart: DELETE /restart on the members with a scheduled restart, as patronictl', async () => {
+    const [, pg2] = nodes as [EtcdDcs, EtcdDcs];
+    const schedule = { schedule: '2031-01-02T03:04:05+00:00', postgres_version: '16.0' };
+    expect(await pg2.touchMember(memberData('pg2', 5433, 'replica', optime - 3 * MiB, { scheduled_restart: schedule }))).toBe(true);
+    try {
+      answers.set('pg2 DELETE /restart', { status: 200, body: 'scheduled restart deleted' });
+      const r = await hactl(['flush', SCOPE, 'pg2', 'pg3', 'restart', '--force']);
+      expect([r.code, r.err]).toEqual([0, '']);
+      expect(r.out).toContain('Success: flush scheduled restart for member pg2\nNo scheduled restart for member pg3\n');
+      expect(calls.map((c) => `${c.member} ${c.method} ${c.url}`)).toEqual(['pg2 DELETE /restart']);
+      expect(afterTable(r.out)).toBe(afterTable((await patronictlRun(['flush', SCOPE, 'pg2', 'pg3', 'restart', '--force'])).out));
+
+      answers.set('pg2 DELETE /restart', { status: 404, body: 'no restarts are scheduled' });
+      const gone = await hactl(['flush', SCOPE, 'pg2', 'restart', '--force']);
+      expect(gone.code).toBe(1);
+      expect(gone.out).toContain('Failed: flush scheduled restart for member pg2, status code=404, (no restarts are scheduled)\n');
+      // Without --force and a terminal it asks nothing and calls nobody.
+      calls.length = 0;
+      const asked = await hactl(['flush', SCOPE, 'restart']);
+      expect([asked.code, asked.err]).toEqual([1, expect.stringContaining('stdin is not a terminal') as unknown]);
+      expect(calls).toEqual([]);
+    } finally {
+      await pg2.touchMember(memberData('pg2', 5433, 'replica', optime - 3 * MiB));
+    }
+  });
+
+  it('flush switchover: DELETE /switchover on the leader; with no member reachable, clears the failover key itself', async () => {
+    const [pg1] = nodes as [EtcdDcs];
+    const none = await hactl(['flush', SCOPE, 'switchover']);
+    expect([none.code, none.out]).toEqual([0, 'No pending scheduled switchover\n']);
+    expect(none.out).toBe((await patronictlRun(['flush', SCOPE, 'switchover'])).out);
+
+    expect(await pg1.setFailover({ leader: 'pg1', member: 'pg2', scheduled_at: '2031-01-02T03:04:05+00:00' })).toBe(true);
+    answers.set('pg1 DELETE /switchover', { status: 200, body: 'scheduled switchover deleted' });
+    const ok = await hactl(['flush', SCOPE, 'switchover']);
+    expect([ok.code, ok.out]).toEqual([0, 'Success: scheduled switchover deleted\n']);
+    expect(calls.map((c) => `${c.member} ${c.method} ${c.url}`)).toEqual(['pg1 DELETE /switchover']);
+    expect(ok.out).toBe((await patronictlRun(['flush', SCOPE, 'switchover'])).out);
+
+    // Every member refuses: patronictl's fallback writes {} over the key (compare-and-swap).
+    for (const m of ['pg1', 'pg2', 'pg3']) answers.set(`${m} DELETE /switchover`, { status: 503, body: 'busy' });
+    calls.length = 0;
+    const fallback = await hactl(['flush', SCOPE, 'switchover']);
+    expect(fallback.code).toBe(0);
+    expect(untimed(fallback.out)).toBe(
+      'Failed: member=pg1, status_code=503, (busy)\nFailed: member=pg2, status_code=503, (busy)\nFailed: member=pg3, status_code=503, (busy)\n' +
+        '<time> Could not find any accessible member of cluster demo\n',
+    );
+    expect(fallback.err).toContain('Failing over to DCS');
+    expect(calls.map((c) => c.member)).toEqual(['pg1', 'pg2', 'pg3']);
+    expect((await readView()).failover?.value).toEqual({});
+  });
+
+  it("reinit --from-leader sends Patroni 4.1's from_leader", async () => {
+    const r = await hactl(['reinit', SCOPE, 'pg3', '--force', '--from-leader']);
+    expect([r.code, r.out.split('\n').slice(-2)]).toEqual([0, ['Success: reinitialize for member pg3', '']]);
+    expect(calls).toEqual([expect.objectContaining({ member: 'pg3', method: 'POST', url: '/reinitialize', body: '{"force": true, "from_leader": true}' })]);
+  });
+
+  it('remove asks for the cluster name, "Yes I am aware" and the leader, then deletes only that cluster', async () => {
+    const doomed = new EtcdDcs({ hosts: etcd.hosts, scope: 'doomed', name: 'pg1', ttl: 600, callTimeoutMs: 5000 });
+    const neighbour = new EtcdDcs({ hosts: etcd.hosts, scope: 'doomed-too', name: 'pg1', ttl: 600, callTimeoutMs: 5000 });
+    nodes.push(doomed, neighbour);
+    expect(await doomed.initialize(true, '7300000000000000099')).toBe(true);
+    expect(await doomed.touchMember(memberData('pg1', 5432, 'master', optime))).toBe(true);
+    expect(await doomed.attemptToAcquireLeader()).toBe(true);
+    expect(await neighbour.initialize(true, '7300000000000000100')).toBe(true);
+
+    const refusals: Array<[string, string]> = [
+      ['demo\n', 'Error: Cluster names specified do not match\n'],
+      ['doomed\nYes I am sure\n', 'Error: You did not exactly type "Yes I am aware"\n'],
+      ['doomed\nYes I am aware\npg2\n', 'Error: You did not specify the current leader of the cluster\n'],
+    ];
+    for (const [input, error] of refusals) {
+      const r = await hactl(['remove', 'doomed'], {}, input);
+      expect([input, r.code, r.err]).toEqual([input, 1, error]);
+      const theirs = await patronictlRun(['remove', 'doomed'], input);
+      expect([input, afterTable(r.out)]).toEqual([input, afterTable(theirs.out)]);
+      expect(theirs.err).toContain(error);
+    }
+    expect((await readView('doomed')).leader?.name).toBe('pg1');
+
+    const r = await hactl(['remove', 'doomed'], {}, 'doomed\nYes I am aware\npg1\n');
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toMatch(/^\+ Cluster: doomed \(7300000000000000099\) /);
+    expect(r.out).toMatch(
+      /Please confirm the cluster name to remove: You are about to remove all information in DCS for doomed, please type: "Yes I am aware": This cluster currently is healthy\. Please specify the leader name to continue: $/,
+    );
+    const after = await readView('doomed');
+    expect([after.leader, after.members, after.initialize]).toEqual([undefined, [], undefined]);
+    expect((await readView('doomed-too')).initialize).toBe('7300000000000000100');
+    expect((await readView()).leader?.name).toBe('pg1');
   });
 });

@@ -118,6 +118,14 @@ describe('MaintenanceQueue', () => {
     expect(h.wipes).toBe(1);
   });
 
+  it('reinitialize remembers from_leader for the next clone (pg_basebackup from the leader)', async () => {
+    const q = new MaintenanceQueue(host());
+    await viaLoop(q, () => q.handlers().reinitialize!({ force: false, fromLeader: true }));
+    expect(q.reinitFromLeader).toBe(true);
+    await viaLoop(q, () => q.handlers().reinitialize!({ force: false }));
+    expect(q.reinitFromLeader).toBe(false);
+  });
+
   it('reinitialize while another operation waits: refused unless forced', async () => {
     const h = host();
     const q = new MaintenanceQueue(h);

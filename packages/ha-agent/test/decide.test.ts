@@ -108,6 +108,15 @@ const cases: Case[] = [
     }),
     expect: { kind: 'clone', from: 'node3', fromLeader: false },
   },
+  {
+    name: 'reinit --from-leader: the leader with pg_basebackup only, even with a running clonefrom replica',
+    input: input({
+      local: { dataDirEmpty: true, reinitFromLeader: true },
+      config: { name: 'node4' },
+      cluster: { members: [...members.slice(0, 2), { ...members[2]!, tags: { clonefrom: true } }] },
+    }),
+    expect: { kind: 'clone', from: 'node1', fromLeader: true, basebackupOnly: true, message: "trying to bootstrap from leader 'node1'" },
+  },
   { name: 'initialized cluster without leader: wait', input: race({ local: { dataDirEmpty: true } }), expect: { kind: 'wait_for_bootstrap' } },
   {
     name: 'initialized cluster without leader, a no_leader replica method: restore without leader',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,29 @@ describe('postgresql.create_replica_methods on a real cluster', () => {
     ]);
     expect(replica.events.find((e) => e.type === 'cloned')).toMatchObject({ method: 'custom' });
   });
+
+  it('reinit --from-leader (hactl) copies the leader with pg_basebackup, not with the configured method; a plain reinit uses the method again', async () => {
+    const ctl = join(scripts.path, 'hactl-reinit.yml');
+    writeFileSync(ctl, `scope: ${SCOPE}\netcd3: {hosts: [${cluster.etcd.hosts.join(', ')}]}\n`, { mode: 0o600 });
+    const reinit = (...flags: string[]) =>
+      run(process.execPath, [HACTL, '-c', ctl, 'reinit', SCOPE, replica.name, '--force', ...flags], {
+        timeout: 60_000,
+        env: { ...process.env, PATRONICTL_CONFIG_FILE: '' },
+      });
+    const record = join(scripts.path, 'a.argv');
+    rmSync(record);
+    replica.events.length = 0;
+    expect((await reinit('--from-leader')).stdout).toContain(`Success: reinitialize for member ${replica.name}\n`);
+    await waitForReplica(replica);
+    expect(replica.events.find((e) => e.type === 'cloned')).toMatchObject({ from: leader.name, method: 'basebackup' });
+    expect(existsSync(record)).toBe(false);
+
+    replica.events.length = 0;
+    expect((await reinit()).stdout).toContain(`Success: reinitialize for member ${replica.name}\n`);
+    await waitForReplica(replica);
+    expect(replica.events.find((e) => e.type === 'cloned')).toMatchObject({ method: 'custom' });
+    expect(existsSync(record)).toBe(true);
+  }, 240_000);
 
   it('a failed method is cleaned up after and the next one is used (custom with keep_data, then basebackup with waldir and max-rate)', async () => {
     await remake(replica, `  create_replica_methods: [broken, custom]\n${failMethod()}${cloneMethod('custom', 'b.argv', ', keep_data: true')}`);

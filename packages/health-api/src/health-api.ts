@@ -34,7 +34,8 @@ export interface HealthApiHandlers {
   /** `DELETE /restart`: cancel a scheduled restart. */
   cancelRestart?(): Promise<HandlerResult>;
   reload?(): Promise<HandlerResult>;
-  reinitialize?(request: { force: boolean }): Promise<HandlerResult>;
+  /** `fromLeader`: the body's `from_leader` (Patroni 4.1): clone from the leader with pg_basebackup only. */
+  reinitialize?(request: { force: boolean; fromLeader?: boolean }): Promise<HandlerResult>;
   /** `GET /config`, and the base of `PATCH /config`; undefined = no configuration in etcd (502/503). */
   getConfig?(): Promise<ConfigSnapshot | undefined>;
   /** Write `merged` if the stored version is still `version` (answer 409 otherwise). */
@@ -280,8 +281,9 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         const state = await options.getState();
         if (holdsLeaderLock(state, now())) return { status: 503, body: 'I am the leader, can not reinitialize' };
         const force = body.force === true || body.force === 'true';
+        const fromLeader = body.from_leader === true || body.from_leader === 'true';
         const handler = handlers.reinitialize;
-        return call(handler && (() => handler({ force })), 'reinitialize');
+        return call(handler && (() => handler({ force, fromLeader })), 'reinitialize');
       }
       case 'PATCH /config': {
         const patch = await readJson(req, true);

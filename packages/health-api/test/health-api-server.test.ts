@@ -261,7 +261,7 @@ describe('REST API over real HTTP', () => {
       logger,
       handlers: {
         restart: async (r) => (calls.push(r), { status: 200, body: 'restarted successfully' }),
-        reinitialize: async () => ({ status: 200, body: 'reinitialize started' }),
+        reinitialize: async (r) => (calls.push(r), { status: 200, body: 'reinitialize started' }),
         reload: async () => {
           throw new Error('boom');
         },
@@ -283,6 +283,12 @@ describe('REST API over real HTTP', () => {
     });
     state = replicaState();
     expect(await rawRequest(port, 'POST', '/reinitialize', { body: '{"force": true}' })).toMatchObject({ status: 200 });
+    // Patroni 4.1's `patronictl reinit --from-leader` body.
+    expect(await rawRequest(port, 'POST', '/reinitialize', { body: '{"force": false, "from_leader": true}' })).toMatchObject({ status: 200 });
+    expect(calls.slice(2)).toEqual([
+      { force: true, fromLeader: false },
+      { force: false, fromLeader: true },
+    ]);
     expect((await rawRequest(port, 'POST', '/reload')).status).toBe(500);
     expect((await rawRequest(port, 'GET', '/replica')).status).toBe(200);
   });

@@ -103,7 +103,9 @@ export class ActionExecutor {
         state.pgState = 'creating replica';
         await dcs.touchMember(this.d.memberData()).catch(debugFailure(logger, 'publishing the member key before cloning'));
         // Off the loop: the member key keeps saying "creating replica" and a stop can cancel it.
-        this.replica.start(action.from, action.message.replace(/^trying to /, ''), (signal) => pg.clone(source, { signal, onEvent: (e) => this.d.emit(e) }));
+        this.replica.start(action.from, action.message.replace(/^trying to /, ''), (signal) =>
+          pg.clone(source, { signal, basebackupOnly: action.basebackupOnly === true, onEvent: (e) => this.d.emit(e) }),
+        );
         return;
       }
       case 'exit_system_id_mismatch':
@@ -226,10 +228,7 @@ export class ActionExecutor {
     return ready;
   }
 
-  /**
-   * `POST /reinitialize` and the `reinitialize` action: the data dir is emptied; the next decision
-   * clones it from the leader (at once: the loop is woken).
-   */
+  /** `POST /reinitialize` and the `reinitialize` action: empty the data dir; the next decision clones it (the loop is woken). */
   async wipeDataDir(
     why = 'reinitializing: removing the data directory to clone it again from the leader',
     roleReason = 'reinitialize requested',

@@ -13,7 +13,7 @@ export interface MaintenanceHost {
   name: string;
   /** Stops PostgreSQL (fast) and starts it again in the same role; true when it accepts connections within `timeoutMs`. */
   restartPostgres(timeoutMs: number): Promise<boolean>;
-  /** Stops PostgreSQL and empties the data dir, so that the loop clones it again from the leader. */
+  /** Stops PostgreSQL and empties the data dir, so that the loop clones it again. */
   wipeDataDir(): Promise<void>;
   wake(): void;
   log(message: string): void;
@@ -49,6 +49,11 @@ function versionToInt(v: string): number {
 export class MaintenanceQueue {
   private readonly jobs: Job[] = [];
   private scheduled: { at: number; request: RestartRequest; timer: NodeJS.Timeout } | undefined;
+  /**
+   * The last reinitialize asked `from_leader` (Patroni 4.1's `reinit --from-leader`): the loop
+   * clones the emptied data dir from the leader with pg_basebackup only, then clears this.
+   */
+  reinitFromLeader = false;
 
   constructor(private readonly host: MaintenanceHost) {}
 
@@ -88,7 +93,7 @@ export class MaintenanceQueue {
         this.host.wake();
         return { status: 200, body: 'scheduled restart deleted' };
       },
-      reinitialize: async ({ force }) => {
+      reinitialize: async ({ force, fromLeader = false }) => {
         const leader = this.host.leader();
         if (leader === undefined) return { status: 503, body: 'Cluster has no leader, can not reinitialize' };
         if (leader === this.host.name) return { status: 503, body: 'I am the leader, can not reinitialize' };
@@ -100,6 +105,7 @@ export class MaintenanceQueue {
           await this.host.cancelLongAction?.();
         }
         return this.enqueue('reinitialize', async () => {
+          this.reinitFromLeader = fromLeader;
           await this.host.wipeDataDir();
           return { status: 200, body: 'reinitialize started' };
         });

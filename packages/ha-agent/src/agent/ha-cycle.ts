@@ -130,6 +130,7 @@ export class HaCycle {
       setRole: (r: AgentRole, why: string) => this.d.setRole(r, why),
     };
     const local = await observeLocal(facts);
+    if (this.d.maintenance.reinitFromLeader) local.reinitFromLeader = true;
     const leaderName = view?.leader?.name;
     const leaderAt = serverOf(leaderName, state.name, view);
     if (
@@ -201,6 +202,8 @@ export class HaCycle {
     }
     this.logger.info(action.message);
     this.d.emit({ type: 'action', action });
+    // reinit --from-leader gets one try; a failed copy is made again the ordinary way, as in Patroni.
+    if (action.kind === 'clone') this.d.maintenance.reinitFromLeader = false;
     this.retryInMs =
       action.kind === 'wait' && action.retrySoon === true
         ? RETRY_SOON_MS

@@ -74,6 +74,8 @@ export const DEFAULT_REPLICA_METHODS: readonly ReplicaMethod[] = [{ kind: 'baseb
 /** How this node makes a replica: the methods tried in order. */
 export interface ReplicaConfig {
   methods: ReplicaMethod[];
+  /** pg_basebackup with the `postgresql.basebackup` options, listed or not: what `reinit --from-leader` runs alone. */
+  basebackup?: BasebackupMethod;
 }
 
 /** Patroni's truthiness for `keep_data` / `no_params` / `no_leader` (`no_leader: 1` in its docs). */
@@ -183,9 +185,9 @@ export function parseReplicaConfig(p: Section): ReplicaConfig {
   const listKey = p.has('create_replica_methods') ? 'create_replica_methods' : 'create_replica_method';
   const raw = p.value(listKey);
   p.value('create_replica_methods');
-  if (raw === undefined || raw === null) return { methods: [basebackup] };
+  if (raw === undefined || raw === null) return { methods: [basebackup], basebackup };
   if (!Array.isArray(raw)) throw invalid(p.key(listKey), `must be a list of method names, got ${describe(raw)}`);
-  if (raw.length === 0) return { methods: [basebackup] };
+  if (raw.length === 0) return { methods: [basebackup], basebackup };
   const methods = raw.map((name, i): ReplicaMethod => {
     if (typeof name !== 'string' || name.trim() === '') throw invalid(`${p.key(listKey)}[${i}]`, `must be a method name, got ${describe(name)}`);
     if (name === BASEBACKUP_METHOD) return basebackup;
@@ -193,5 +195,5 @@ export function parseReplicaConfig(p: Section): ReplicaConfig {
       throw invalid(`${p.key(listKey)}[${i}]`, `"${name}" is a postgresql setting, not a method section; name the method differently`);
     return commandMethod(p, name);
   });
-  return { methods };
+  return { methods, basebackup };
 }

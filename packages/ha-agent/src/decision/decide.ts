@@ -21,8 +21,11 @@ export const RECONNECT_KICK_WINDOW_MS = 10_000;
  */
 export const START_RETRY_INTERVAL_MS = 500;
 
-function pickCloneSource(input: DecisionInput): { from: string; fromLeader: boolean } | undefined {
+function pickCloneSource(input: DecisionInput): { from: string; fromLeader: boolean; basebackupOnly?: true } | undefined {
   const me = input.config.name;
+  // Patroni's `_do_reinitialize(from_leader=True)`: the leader, never a clonefrom member.
+  const fromLeader = input.local.reinitFromLeader === true ? input.cluster.leader : undefined;
+  if (fromLeader !== undefined && fromLeader !== me) return { from: fromLeader, fromLeader: true, basebackupOnly: true };
   // Deterministic where Patroni picks at random: the first running clonefrom member by name.
   const clonefrom = input.cluster.members
     .filter((m) => m.name !== me && m.tags?.clonefrom === true && m.state === 'running')

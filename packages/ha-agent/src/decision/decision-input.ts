@@ -67,6 +67,8 @@ export interface LocalState {
   /** Replica: last replayed WAL position. */
   replayedLsn?: number;
   dataDirEmpty: boolean;
+  /** The data dir was emptied by `reinit --from-leader`: clone it from the leader, with pg_basebackup only. */
+  reinitFromLeader?: boolean;
   /** `Database system identifier` from pg_controldata. */
   systemId?: string;
   /** When PostgreSQL was last seen not running while it should (ms since epoch), for primary_start_timeout. */

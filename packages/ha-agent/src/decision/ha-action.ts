@@ -10,8 +10,11 @@ interface Base {
 export type HaAction =
   | (Base & { kind: 'bootstrap' })
   | (Base & { kind: 'wait_for_bootstrap' })
-  /** `from` undefined: no leader, a `no_leader` method restores the data dir (from a backup). */
-  | (Base & { kind: 'clone'; from: string | undefined; fromLeader: boolean })
+  /**
+   * `from` undefined: no leader, a `no_leader` method restores the data dir (from a backup).
+   * `basebackupOnly`: `reinit --from-leader`; pg_basebackup, not the configured methods.
+   */
+  | (Base & { kind: 'clone'; from: string | undefined; fromLeader: boolean; basebackupOnly?: true })
   | (Base & { kind: 'exit_system_id_mismatch'; expected: string; actual: string })
   | (Base & { kind: 'probe_members'; members: string[] })
   | (Base & { kind: 'acquire_leader_and_promote'; clearFailoverKey: boolean })

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PgToolsError, type Logger } from '@pgtools/core';
 import { tmpdir } from 'node:os';
 import type { HaConfig } from '../config/config-types.js';
-import { DEFAULT_REPLICA_METHODS, type ReplicaMethod } from '../config/replica-config.js';
+import { BASEBACKUP_METHOD, DEFAULT_REPLICA_METHODS, type BasebackupMethod, type ReplicaMethod } from '../config/replica-config.js';
 import { conninfo } from './pg-connection.js';
 import { writePgpass } from './pgpass.js';
 import { runCancellable } from './cancellable-process.js';
@@ -197,9 +197,14 @@ export async function createReplica(o: CreateReplicaOptions): Promise<string> {
   throw new PgToolsError('replica_failed', `every replica creation method failed (${methods.map((m) => m.name).join(', ')})`);
 }
 
+/** pg_basebackup with the agent's own options only (no `postgresql.basebackup` section). */
+const DEFAULT_BASEBACKUP: BasebackupMethod = { kind: 'basebackup', name: BASEBACKUP_METHOD, options: [] };
+
 /**
  * `createReplica` for a node: its `create_replica_methods` (default pg_basebackup), its
  * replication user against `source` (undefined: only `no_leader` methods), and its pgpass file.
+ * `basebackupOnly` (`reinit --from-leader`): pg_basebackup alone, with the `postgresql.basebackup`
+ * options, whatever the methods say (Patroni's `create_replica(clone_from_leader=True)`).
  *
  * @example
  * ```ts
@@ -210,7 +215,7 @@ export async function createReplica(o: CreateReplicaOptions): Promise<string> {
 export function createReplicaFor(
   config: HaConfig,
   source: { host: string; port: number } | undefined,
-  target: Pick<CreateReplicaOptions, 'dataDir' | 'binDir' | 'runAs' | 'signal' | 'logger' | 'onEvent'>,
+  target: Pick<CreateReplicaOptions, 'dataDir' | 'binDir' | 'runAs' | 'signal' | 'logger' | 'onEvent'> & { basebackupOnly?: boolean },
 ): Promise<string> {
   const r = config.postgresql.authentication.replication;
   const from = source && {
@@ -220,9 +225,10 @@ export function createReplicaFor(
     password: r.password,
     connstring: conninfo({ host: source.host, port: source.port, user: r.username, dbname: 'postgres', application_name: config.name }),
   };
+  const { basebackupOnly, ...rest } = target;
   return createReplica({
-    ...target,
-    methods: config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS,
+    ...rest,
+    methods: basebackupOnly ? [config.postgresql.replica?.basebackup ?? DEFAULT_BASEBACKUP] : (config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS),
     source: from,
     scope: config.scope,
     // Patroni's default is ~/pgpass of its own user; the agent may run as root for another OS user.

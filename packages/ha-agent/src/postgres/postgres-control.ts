@@ -399,17 +399,14 @@ export class PostgresControl {
    * pg_basebackup); without a source only `no_leader` methods run. Resolves with the method that
    * worked; see `createReplica` for the fallback, cleanup and cancellation.
    */
-  async clone(source: RemoteServer | undefined, options: { signal: AbortSignal; onEvent?: (e: ReplicaCreationEvent) => void }): Promise<string> {
+  /** `basebackupOnly`: `reinit --from-leader`, pg_basebackup whatever the methods say. */
+  async clone(
+    source: RemoteServer | undefined,
+    options: { signal: AbortSignal; basebackupOnly: boolean; onEvent?: (e: ReplicaCreationEvent) => void },
+  ): Promise<string> {
     await prepareDataDir(this.dataDir, this.runAs);
     const { dataDir, binDir, runAs, logger } = this;
-    return createReplicaFor(this.config, source, {
-      dataDir,
-      binDir,
-      runAs,
-      logger,
-      signal: options.signal,
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
+    return createReplicaFor(this.config, source, { dataDir, binDir, runAs, logger, ...options });
   }
 
   /** A `no_leader` method is configured: a replica can be made without a leader (from a backup). */
