@@ -27,6 +27,7 @@ describe('parseConfig with the seed article configuration', () => {
       primaryStartTimeout: 300,
       synchronousMode: false,
       synchronousModeStrict: false,
+      failsafeMode: false,
       checkTimeline: false,
       primaryStopTimeout: 0,
       maximumLagOnSyncnode: -1,
@@ -165,10 +166,10 @@ describe('parseConfig rules', () => {
     expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {host: 10.0.0.1}\n`, NOENV)).message).toMatch(
       /^bootstrap\.dcs\.standby_cluster: is not supported: a standby cluster is planned/,
     );
-    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: true\n`, NOENV)).message).toMatch(
-      /^bootstrap\.dcs\.failsafe_mode: boolean true is not supported/,
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 2\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.synchronous_node_count: number 2 is not supported/,
     );
-    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: false\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
+    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 1\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
     expect(refusal(() => parseConfig(`${MINIMAL}citus: {group: 0, database: citus}\n`, NOENV)).message).toMatch(/^citus: is not supported/);
   });
 

@@ -16,6 +16,8 @@ import { statusBody, type PrimaryRoleName } from './status-body.js';
 export interface HandlerResult {
   status: number;
   body?: unknown;
+  /** Extra response headers (`POST /failsafe` answers with an `lsn` header). */
+  headers?: Record<string, string>;
 }
 
 /** The dynamic configuration and its version (etcd mod revision) for compare-and-swap. */
@@ -46,6 +48,8 @@ export interface HealthApiHandlers {
   }): Promise<HandlerResult>;
   /** Write `config` unconditionally. */
   putConfig?(request: { config: Record<string, unknown> }): Promise<HandlerResult>;
+  /** `POST /failsafe`: the primary, cut off from etcd, asks whether it may go on (failsafe mode). */
+  failsafe?(request: Record<string, unknown>): Promise<HandlerResult>;
 }
 
 /** Events for the agent's log or tests; bodies and credentials are never included. */
@@ -150,9 +154,10 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
   let allowed: ((address: string) => boolean) | undefined;
   const memberHosts = new HostAddresses();
 
-  const send = (res: ServerResponse, status: number, body: unknown, bodyless: boolean): void => {
+  const send = (res: ServerResponse, status: number, body: unknown, bodyless: boolean, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
     res.statusCode = status;
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="Patroni"');
     if (bodyless || body === undefined) {
       res.end();
@@ -302,6 +307,11 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         const handler = handlers.putConfig;
         return call(handler && (() => handler({ config })), 'replacing the configuration');
       }
+      case 'POST /failsafe': {
+        const body = await readJson(req, true);
+        const handler = handlers.failsafe;
+        return call(handler && (() => handler(body)), 'failsafe mode');
+      }
       default:
         // Drain so that keep-alive connections stay usable.
         await readJson(req, false).catch(debugFailure(logger, `draining the body of ${method} ${path}`));
@@ -342,7 +352,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         result = { status: 500, body: 'internal error' };
       }
     }
-    send(res, result.status, result.body, bodyless);
+    send(res, result.status, result.body, bodyless, result.headers);
     if (UNSAFE.has(method)) logger.info(`API ${method} ${path} from ${client}: ${result.status}`);
     else logger.debug(`API ${method} ${path} from ${client}: ${result.status}`);
     emit({ type: 'request', method, path, status: result.status, client });

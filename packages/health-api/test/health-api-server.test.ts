@@ -286,4 +286,21 @@ describe('REST API over real HTTP', () => {
     expect((await rawRequest(port, 'POST', '/reload')).status).toBe(500);
     expect((await rawRequest(port, 'GET', '/replica')).status).toBe(200);
   });
+
+  it('POST /failsafe: passes the JSON body to the handler and sends its headers; 501 without a handler', async () => {
+    state = replicaState();
+    const bodies: Array<Record<string, unknown>> = [];
+    const port = await start({
+      handlers: { failsafe: async (b) => (bodies.push(b), { status: 200, body: 'Accepted', headers: { lsn: '1234' } }) },
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/failsafe`, { method: 'POST', body: JSON.stringify({ name: 'node1', api_url: 'http://h:8008/patroni' }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('lsn')).toBe('1234');
+    expect(await res.text()).toBe('Accepted');
+    expect(bodies).toEqual([{ name: 'node1', api_url: 'http://h:8008/patroni' }]);
+    expect((await rawRequest(port, 'POST', '/failsafe')).status).toBe(400);
+    await api?.stop();
+    const bare = await start();
+    expect((await rawRequest(bare, 'POST', '/failsafe', { body: '{"name": "node1"}' })).status).toBe(501);
+  });
 });

@@ -16,6 +16,7 @@ import { dcsOptionsFromConfig } from './dcs-options.js';
 import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
+import { Failsafe } from './failsafe.js';
 import { HaCycle } from './ha-cycle.js';
 import { LEASE_GUARD_MARGIN_MS, LEASE_GUARD_PERIOD_MS, LeaderLease } from './leader-lease.js';
 import { LeaderStream } from './leader-stream.js';
@@ -143,8 +144,17 @@ export class HaAgent {
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
+    const failsafe = new Failsafe({
+      ...parts,
+      urls: () => {
+        const m = buildMemberData(this.publishedFacts());
+        return { apiUrl: m.api_url ?? '', connUrl: m.conn_url ?? '' };
+      },
+      now: Date.now,
+    });
     this.cycle = new HaCycle({
       ...parts,
+      failsafe,
       maintenance: this.maintenance,
       leaderStream: new LeaderStream(config.name),
       executor: this.executor,
@@ -161,6 +171,7 @@ export class HaAgent {
           wake: () => this.wake(),
         }),
         ...this.maintenance.handlers(),
+        failsafe: (body) => failsafe.receive(body),
       },
       logger: this.logger,
       emit,

@@ -1,0 +1,124 @@
+import type { Logger } from '@pgtools/core';
+import type { ClusterView as DcsView, EtcdDcs, FailsafeValue } from '@pgtools/dcs';
+import type { HandlerResult } from '@pgtools/health-api';
+import type { Watchdog } from '@pgtools/watchdog';
+import type { FailsafeAck, FailsafeFacts } from '../decision/decision-input.js';
+import type { HaAction } from '../decision/ha-action.js';
+import type { AgentFence } from './agent-fence.js';
+import type { HaAgentEvent } from './agent-events.js';
+import type { AgentRunState } from './agent-state.js';
+import type { LeaderLease } from './leader-lease.js';
+import { postFailsafe } from './peer-probes.js';
+
+/** What failsafe mode needs from the agent. */
+export interface FailsafeDeps {
+  state: AgentRunState;
+  lease: LeaderLease;
+  dcs: EtcdDcs;
+  watchdog: Watchdog;
+  fence: AgentFence | undefined;
+  logger: Logger;
+  emit(event: HaAgentEvent): void;
+  /** This node's `api_url` and `conn_url`, as its member key publishes them. */
+  urls(): { apiUrl: string; connUrl: string };
+  /** ms since epoch. */
+  now(): number;
+}
+
+/**
+ * The agent's side of failsafe mode (Patroni's `Failsafe` and the REST handler `do_POST_failsafe`;
+ * the decisions are in decision/failsafe.ts).
+ * - As leader with etcd reachable: publishes the members it sees (name -> `api_url`) in the
+ *   `failsafe` key (`publish`).
+ * - As primary with etcd unreachable: posts to every other member listed there (`ask`); when all
+ *   accepted, `keep` carries on as the primary.
+ * - As replica: answers those posts (`receive`) and remembers who posted and when (`facts`), so
+ *   that for `ttl` seconds it follows that primary instead of racing for the leader key.
+ *
+ * @example
+ * ```ts
+ * import { Failsafe } from '@pgtools/ha-agent/internals';
+ * const failsafe = new Failsafe({ state, lease, dcs, watchdog, fence, logger, emit, urls, now: Date.now });
+ * const handlers = { failsafe: (body) => failsafe.receive(body) };
+ * ```
+ */
+export class Failsafe {
+  /** Replica: the primary that last posted to `/failsafe`, and when (ms, our clock). */
+  private posted: { name: string; at: number } | undefined;
+  /** Primary: this node runs on failsafe mode's word now (etcd unreachable, every member accepted). */
+  private keeping = false;
+
+  constructor(private readonly d: FailsafeDeps) {}
+
+  /**
+   * Failsafe mode holds right now: this primary keeps running on the members' word, or (replica)
+   * a primary posted to `/failsafe` within `ttl` (Patroni's `failsafe_is_active`).
+   */
+  get active(): boolean {
+    return this.keeping || (this.posted !== undefined && this.d.now() - this.posted.at < this.d.state.dynamic.ttl * 1000);
+  }
+
+  /** The decision's facts: the `failsafe` key of the last view read, and who last posted to us. */
+  facts(view: DcsView | undefined): FailsafeFacts {
+    const facts: FailsafeFacts = {};
+    const topology = view?.failsafe?.value;
+    if (topology) facts.topology = Object.keys(topology);
+    if (this.posted) facts.leader = { ...this.posted };
+    return facts;
+  }
+
+  /** Leader, etcd reachable, failsafe mode on: writes the `failsafe` key (when it changed). */
+  async publish(view: DcsView): Promise<void> {
+    const topology: FailsafeValue = {};
+    for (const m of view.members) if (m.data.api_url) topology[m.name] = m.data.api_url;
+    topology[this.d.state.name] ??= this.d.urls().apiUrl;
+    await this.d.dcs.setFailsafe(topology);
+  }
+
+  /** Primary, etcd unreachable: `POST /failsafe` to `members` (their URLs from the `failsafe` key of the last view). */
+  async ask(view: DcsView | undefined, members: string[]): Promise<FailsafeAck[]> {
+    const topology = view?.failsafe?.value ?? {};
+    const targets = members.flatMap((name) => (topology[name] ? [{ name, apiUrl: topology[name] }] : []));
+    const { apiUrl, connUrl } = this.d.urls();
+    const answers = await postFailsafe(targets, { name: this.d.state.name, conn_url: connUrl, api_url: apiUrl }, { auth: this.d.state.config.restapi.authentication });
+    for (const a of answers) if (!a.accepted) this.d.logger.warn(`failsafe: ${a.name} did not accept POST /failsafe: ${a.reason ?? 'no answer'}`);
+    return members.map((name) => {
+      const a = answers.find((x) => x.name === name);
+      return a ? { name, accepted: a.accepted, ...(a.reason !== undefined ? { reason: a.reason } : {}) } : { name, accepted: false, reason: 'no api_url' };
+    });
+  }
+
+  /**
+   * After the cycle's decision. On `failsafe_keep` the primary goes on without a leader lease, so
+   * what would stop it is fed here, deliberately: the lease guard (which stops PostgreSQL when the
+   * lease runs out), the software fence and the watchdog. Patroni does the same (`set_is_leader`
+   * extends its leader expiry by ttl, then `watchdog.keepalive()`). The new deadline is
+   * `sentAt + ttl`, `sentAt` taken before the posts: each member accepted after `sentAt` and stays
+   * out of the race for ttl after its answer, so this primary stops (guard, then fence, then
+   * watchdog) before any member could take over. Posts that stop being accepted stop feeding them.
+   */
+  settle(action: HaAction, sentAt: number): void {
+    if (action.kind === 'failsafe_keep') {
+      this.d.lease.granted(sentAt, this.d.state.dynamic.ttl);
+      this.d.watchdog.keepalive();
+      this.d.fence?.keepalive(this.d.lease.validForMs(0) ?? 0);
+      if (!this.keeping) this.d.emit({ type: 'failsafe', active: true, reason: action.message });
+      this.keeping = true;
+    } else if (this.keeping) {
+      this.keeping = false;
+      this.d.emit({ type: 'failsafe', active: false, reason: action.message });
+    }
+  }
+
+  /** `POST /failsafe` (Patroni's `do_POST_failsafe` / `update_failsafe`). */
+  async receive(body: Record<string, unknown>): Promise<HandlerResult> {
+    const state = this.d.state;
+    if (!state.dynamic.failsafeMode) return { status: 502, body: 'failsafe mode is not enabled' };
+    if (typeof body.name !== 'string' || body.name === '') return { status: 400, body: 'name is required' };
+    const s = state.pgStatus;
+    if (state.pgState === 'running' && s && !s.inRecovery) return { status: 500, body: 'Running as a leader' };
+    this.posted = { name: body.name, at: this.d.now() };
+    const lsn = s ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : 0;
+    return { status: 200, body: 'Accepted', ...(lsn > 0 ? { headers: { lsn: String(lsn) } } : {}) };
+  }
+}
