@@ -47,6 +47,11 @@ export class Failsafe {
   private posted: { name: string; at: number } | undefined;
   /** Primary: this node runs on failsafe mode's word now (etcd unreachable, every member accepted). */
   private keeping = false;
+  /**
+   * The `failsafe` key as last read or written by us, whichever came last (Patroni's
+   * `AbstractDCS.failsafe`): the view of the cycle before an outage may predate our own last write.
+   */
+  private topology: FailsafeValue | undefined;
 
   constructor(private readonly d: FailsafeDeps) {}
 
@@ -58,11 +63,14 @@ export class Failsafe {
     return this.keeping || (this.posted !== undefined && this.d.now() - this.posted.at < this.d.state.dynamic.ttl * 1000);
   }
 
-  /** The decision's facts: the `failsafe` key of the last view read, and who last posted to us. */
-  facts(view: DcsView | undefined): FailsafeFacts {
+  /**
+   * The decision's facts: the `failsafe` key (from `freshView` when etcd was read this cycle, else
+   * as last known), and who last posted to us.
+   */
+  facts(freshView: DcsView | undefined): FailsafeFacts {
     const facts: FailsafeFacts = {};
-    const topology = view?.failsafe?.value;
-    if (topology) facts.topology = Object.keys(topology);
+    if (freshView) this.topology = freshView.failsafe?.value;
+    if (this.topology) facts.topology = Object.keys(this.topology);
     if (this.posted) facts.leader = { ...this.posted };
     return facts;
   }
@@ -72,12 +80,12 @@ export class Failsafe {
     const topology: FailsafeValue = {};
     for (const m of view.members) if (m.data.api_url) topology[m.name] = m.data.api_url;
     topology[this.d.state.name] ??= this.d.urls().apiUrl;
-    await this.d.dcs.setFailsafe(topology);
+    if (await this.d.dcs.setFailsafe(topology)) this.topology = topology;
   }
 
-  /** Primary, etcd unreachable: `POST /failsafe` to `members` (their URLs from the `failsafe` key of the last view). */
-  async ask(view: DcsView | undefined, members: string[]): Promise<FailsafeAck[]> {
-    const topology = view?.failsafe?.value ?? {};
+  /** Primary, etcd unreachable: `POST /failsafe` to `members` (their URLs from the last known `failsafe` key). */
+  async ask(members: string[]): Promise<FailsafeAck[]> {
+    const topology = this.topology ?? {};
     const targets = members.flatMap((name) => (topology[name] ? [{ name, apiUrl: topology[name] }] : []));
     const { apiUrl, connUrl } = this.d.urls();
     const answers = await postFailsafe(targets, { name: this.d.state.name, conn_url: connUrl, api_url: apiUrl }, { auth: this.d.state.config.restapi.authentication });

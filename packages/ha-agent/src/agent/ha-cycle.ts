@@ -196,7 +196,7 @@ export class HaCycle {
     if (lastLeader) input.lastLeader = lastLeader;
     const leaseValidForMs = this.lease.validForMs(LEASE_GUARD_MARGIN_MS);
     if (leaseValidForMs !== undefined) input.leaseValidForMs = leaseValidForMs;
-    if (dynamic.failsafeMode) input.failsafe = this.d.failsafe.facts(view);
+    if (dynamic.failsafeMode) input.failsafe = this.d.failsafe.facts(dcsReachable ? view : undefined);
     // Before any POST /failsafe: a kept primary's new deadline counts from here (Failsafe.settle).
     const failsafeSentAt = this.lease.now();
     let action = decide(input);
@@ -206,7 +206,7 @@ export class HaCycle {
       action = decide(input);
     }
     if (action.kind === 'failsafe_check') {
-      input.failsafe = { ...input.failsafe, acks: await this.d.failsafe.ask(view, action.members) };
+      input.failsafe = { ...input.failsafe, acks: await this.d.failsafe.ask(action.members) };
       action = decide(input);
     }
     this.d.failsafe.settle(action, failsafeSentAt);
