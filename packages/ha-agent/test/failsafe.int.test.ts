@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { api, HaCluster, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
 
 // failsafe_mode (Patroni's DCS failsafe mode) on a real 3-member etcd and PostgreSQL 15: with
 // every etcd member stopped, the primary keeps taking writes while every member accepts its
@@ -50,6 +50,7 @@ describe(`failsafe_mode (ttl ${timings.ttl} / loop_wait ${timings.loopWait} / re
     expect((await failsafeKey())[leader.name]).toBe(`http://127.0.0.1:${leader.apiPort}/patroni`);
     await waitFor(() => writer.acks.length >= 10, { timeoutMs: 20_000, describe: () => 'writer running' });
     leader.events.length = 0;
+    const failsafeKeyBefore = await failsafeKey();
 
     const stoppedAt = await stopEtcd();
     let victim: HaNode | undefined;
@@ -71,6 +72,10 @@ describe(`failsafe_mode (ttl ${timings.ttl} / loop_wait ${timings.loopWait} / re
       // The fence stayed armed and fed: it fenced nothing.
       expect(leader.events.some((e) => e.type === 'fence' && (e.event.type === 'fencing' || e.event.type === 'fenced'))).toBe(false);
       for (const r of cluster.nodes.filter((n) => n !== leader)) expect(await readOnly(r)).toBe(true);
+      // Every member says so in /patroni, and the primary still answers /primary (HAProxy keeps routing to it).
+      for (const n of cluster.nodes) expect((await patroni(n)).failsafe_mode_is_active).toBe(true);
+      expect((await api(leader, 'GET', '/primary')).status).toBe(200);
+      expect(JSON.parse((await api(leader, 'GET', '/failsafe')).text)).toEqual(failsafeKeyBefore);
 
       // (b) One replica's agent is gone (its REST API with it): the primary stops taking writes.
       victim = cluster.nodes.find((n) => n !== leader);

@@ -50,6 +50,8 @@ export interface HealthApiHandlers {
   putConfig?(request: { config: Record<string, unknown> }): Promise<HandlerResult>;
   /** `POST /failsafe`: the primary, cut off from etcd, asks whether it may go on (failsafe mode). */
   failsafe?(request: Record<string, unknown>): Promise<HandlerResult>;
+  /** `GET /failsafe`: the members of the `failsafe` key as this node knows them. */
+  getFailsafe?(): Promise<HandlerResult>;
 }
 
 /** Events for the agent's log or tests; bodies and credentials are never included. */
@@ -248,6 +250,8 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       }
       case '/metrics':
         return { status: 200, body: renderMetrics(state, t) };
+      case '/failsafe':
+        return call(handlers.getFailsafe, 'failsafe mode');
       default:
         return { status: 503, body: statusBody(state, { now: t, primaryRoleName: roleName }) };
     }

@@ -291,7 +291,10 @@ describe('REST API over real HTTP', () => {
     state = replicaState();
     const bodies: Array<Record<string, unknown>> = [];
     const port = await start({
-      handlers: { failsafe: async (b) => (bodies.push(b), { status: 200, body: 'Accepted', headers: { lsn: '1234' } }) },
+      handlers: {
+        failsafe: async (b) => (bodies.push(b), { status: 200, body: 'Accepted', headers: { lsn: '1234' } }),
+        getFailsafe: async () => ({ status: 200, body: { node1: 'http://h:8008/patroni' } }),
+      },
     });
     const res = await fetch(`http://127.0.0.1:${port}/failsafe`, { method: 'POST', body: JSON.stringify({ name: 'node1', api_url: 'http://h:8008/patroni' }) });
     expect(res.status).toBe(200);
@@ -299,6 +302,7 @@ describe('REST API over real HTTP', () => {
     expect(await res.text()).toBe('Accepted');
     expect(bodies).toEqual([{ name: 'node1', api_url: 'http://h:8008/patroni' }]);
     expect((await rawRequest(port, 'POST', '/failsafe')).status).toBe(400);
+    expect(await (await fetch(`http://127.0.0.1:${port}/failsafe`)).json()).toEqual({ node1: 'http://h:8008/patroni' });
     await api?.stop();
     const bare = await start();
     expect((await rawRequest(bare, 'POST', '/failsafe', { body: '{"name": "node1"}' })).status).toBe(501);

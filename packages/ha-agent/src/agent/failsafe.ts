@@ -118,6 +118,12 @@ export class Failsafe {
     }
   }
 
+  /** `GET /failsafe`: the `failsafe` key as last read or written; 502 without one or with failsafe mode off. */
+  async topologyAnswer(): Promise<HandlerResult> {
+    if (!this.d.state.dynamic.failsafeMode || !this.topology) return { status: 502, body: 'failsafe mode is not enabled' };
+    return { status: 200, body: { ...this.topology } };
+  }
+
   /** `POST /failsafe` (Patroni's `do_POST_failsafe` / `update_failsafe`). */
   async receive(body: Record<string, unknown>): Promise<HandlerResult> {
     const state = this.d.state;

@@ -78,6 +78,7 @@ export class HaAgent {
   private lastLoopAt: number | undefined;
   private liveStatusAt = 0;
   private readonly cycle: HaCycle;
+  private readonly failsafe: Failsafe;
   /** The dynamic configuration as read (`state.dynamic` is it with the local `postgresql:` overrides applied). */
   private readDynamic: DynamicConfig;
 
@@ -144,14 +145,14 @@ export class HaAgent {
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
-    const failsafe = new Failsafe({
+    const failsafe = (this.failsafe = new Failsafe({
       ...parts,
       urls: () => {
         const m = buildMemberData(this.publishedFacts());
         return { apiUrl: m.api_url ?? '', connUrl: m.conn_url ?? '' };
       },
       now: Date.now,
-    });
+    }));
     this.cycle = new HaCycle({
       ...parts,
       failsafe,
@@ -172,6 +173,7 @@ export class HaAgent {
         }),
         ...this.maintenance.handlers(),
         failsafe: (body) => failsafe.receive(body),
+        getFailsafe: () => failsafe.topologyAnswer(),
       },
       logger: this.logger,
       emit,
@@ -431,6 +433,7 @@ export class HaAgent {
       dcsLastSeen: this.cycle.dcsLastSeenAt,
       lastLoopAt: this.lastLoopAt,
       watchdogFailed: state.config.watchdog.mode === 'required' && !this.watchdog.isHealthy,
+      failsafeActive: this.failsafe.active,
       systemId: state.systemId,
       scheduledRestart: this.maintenance.scheduledRestart(),
       finalLsn: state.finalLsn,
