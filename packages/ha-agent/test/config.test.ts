@@ -202,6 +202,11 @@ describe('parseConfig rules', () => {
     expect(err.message).toMatch(/^bootstrap\.dcs\.ttl: impossible timing: loop_wait \(10\) \+ 2 \* retry_timeout \(10\) = 30 exceeds ttl \(20\)/);
     // the lab's fast timing is fine
     expect(parseDynamicConfig({ ttl: 10, loop_wait: 2, retry_timeout: 4 }).ttl).toBe(10);
+    // failsafe_mode, in bootstrap.dcs or in the etcd config key (hactl edit-config -s failsafe_mode=true).
+    expect(parseDynamicConfig({ failsafe_mode: true }, 'config').failsafeMode).toBe(true);
+    expect(parseDynamicConfig({}, 'config').failsafeMode).toBe(false);
+    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: true\n`, NOENV).config.bootstrap.dcs.failsafeMode).toBe(true);
+    expect(refusal(() => parseDynamicConfig({ failsafe_mode: 'sometimes' }, 'config')).message).toMatch(/^config\.failsafe_mode: /);
     expect(() => parseDynamicConfig({ ttl: 10, loop_wait: 3, retry_timeout: 4 }, 'config')).toThrow(/^config\.ttl: impossible timing/);
   });
 
