@@ -200,11 +200,16 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
     return parsed as Record<string, unknown>;
   };
 
-  /** allowlist (403), client certificate (403), basic auth (401): Patroni's order. */
-  const accessDenied = async (req: IncomingMessage): Promise<HandlerResult | undefined> => {
+  /**
+   * allowlist (403), client certificate (403), basic auth (401): Patroni's order. `checkMembers`
+   * false (Patroni's `allowlist_check_members=False`, for `POST /failsafe`, sent while etcd and so
+   * the member list may be unknown): `allowlist_include_members` does not restrict.
+   */
+  const accessDenied = async (req: IncomingMessage, checkMembers = true): Promise<HandlerResult | undefined> => {
     const client = normalizeAddress(req.socket.remoteAddress);
-    const restricted = allowed !== undefined || options.allowlistMembers !== undefined;
-    if (restricted && !allowed?.(client) && !(options.allowlistMembers && (await memberHosts.allows(options.allowlistMembers(), client)))) {
+    const members = checkMembers ? options.allowlistMembers : undefined;
+    const restricted = allowed !== undefined || members !== undefined;
+    if (restricted && !allowed?.(client) && !(members && (await memberHosts.allows(members(), client)))) {
       return { status: 403, body: 'Access is denied' };
     }
     if (options.tls?.verifyClient === 'optional' && !(req.socket as TLSSocket).authorized) {
@@ -340,7 +345,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       if (method === 'GET' || bodyless) {
         result = await getRoute(path, url.searchParams);
       } else if (UNSAFE.has(method)) {
-        result = (await accessDenied(req)) ?? (await unsafeRoute(method, path, req));
+        result = (await accessDenied(req, `${method} ${path}` !== 'POST /failsafe')) ?? (await unsafeRoute(method, path, req));
       } else {
         result = { status: 501, body: `Unsupported method (${method})` };
       }

@@ -169,6 +169,15 @@ describe('REST API over real HTTP', () => {
     members = [];
     expect((await rawRequest(api!.address!.port, 'POST', '/reload')).status).toBe(403);
     expect((await rawRequest(api!.address!.port, 'GET', '/replica')).status).toBe(200);
+    // POST /failsafe comes while etcd (and so the member list) may be gone: members do not restrict it
+    // (Patroni's allowlist_check_members=False), an allowlist still does.
+    await api!.stop();
+    const failsafe = async () => ({ status: 200, body: 'Accepted' });
+    await start({ allowlistMembers: () => members, handlers: { failsafe } });
+    expect((await rawRequest(api!.address!.port, 'POST', '/failsafe', { body: '{"name": "n1"}' })).status).toBe(200);
+    await api!.stop();
+    await start({ allowlist: ['10.0.0.0/8'], allowlistMembers: () => ['127.0.0.1'], handlers: { failsafe } });
+    expect((await rawRequest(api!.address!.port, 'POST', '/failsafe', { body: '{"name": "n1"}' })).status).toBe(403);
   });
 
   it('answers 400 to malformed JSON and 413 to oversized bodies, and keeps serving', async () => {
