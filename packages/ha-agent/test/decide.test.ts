@@ -399,6 +399,21 @@ const cases: Case[] = [
     expect: { kind: 'wait', retrySoon: true },
   },
   {
+    name: 'failsafe on, etcd read but the refresh got no answer: primary asks the members, as when etcd is unreachable',
+    input: asLeader({ leaderRefreshOk: false, leaderRefreshUnanswered: true, config: FAILSAFE, failsafe: { topology: ALL } }),
+    expect: { kind: 'failsafe_check', members: ['node2', 'node3'] },
+  },
+  {
+    name: 'failsafe on, the refresh got no answer, every member accepted: primary kept',
+    input: asLeader({ leaderRefreshOk: false, leaderRefreshUnanswered: true, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'failsafe_keep' },
+  },
+  {
+    name: 'failsafe on, the leader key is no longer mine (refresh answered false): no failsafe, demotes',
+    input: asLeader({ leaderRefreshOk: false, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'demote', mode: 'immediate' },
+  },
+  {
     name: 'failsafe on, etcd unreachable, no failsafe key: primary demotes',
     input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: {} }),
     expect: { kind: 'demote', mode: 'immediate' },

@@ -60,6 +60,8 @@ export class HaCycle {
   private configRevisionLogged: number | undefined;
   /** The last decision asked for a quick retry: ms to the next cycle at most (etcd blip, a replica reconnecting). */
   retryInMs: number | undefined;
+  /** This cycle's leader refresh failed without an answer from etcd (for failsafe mode). */
+  private refreshUnanswered = false;
 
   constructor(private readonly d: HaCycleDeps) {
     this.state = d.state;
@@ -192,6 +194,7 @@ export class HaCycle {
       now: Date.now(),
     };
     if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    if (leaderRefreshOk === false && this.refreshUnanswered) input.leaderRefreshUnanswered = true;
     const lastLeader = this.d.leaderStream.lastLeader;
     if (lastLeader) input.lastLeader = lastLeader;
     const leaseValidForMs = this.lease.validForMs(LEASE_GUARD_MARGIN_MS);
@@ -229,6 +232,7 @@ export class HaCycle {
 
   private async refreshLeader(): Promise<boolean> {
     const t0 = this.lease.now();
+    this.refreshUnanswered = false;
     try {
       const ok = await this.dcs.updateLeader();
       if (ok) {
@@ -242,6 +246,7 @@ export class HaCycle {
       return ok;
     } catch (err) {
       this.logger.error(`failed to update leader lock: ${errMessage(err)}`);
+      this.refreshUnanswered = true;
       return false;
     }
   }

@@ -296,6 +296,9 @@ function decideAsLeader(input: DecisionInput, runningPrimary: boolean): HaAction
   const { cluster, config: cfg } = input;
   const me = cfg.name;
   if (input.leaderRefreshOk === false) {
+    // etcd did not answer the refresh (Patroni's DCSError from update_lock): as when it cannot be read.
+    const failsafe = runningPrimary && input.leaderRefreshUnanswered === true ? decideFailsafePrimary(input) : undefined;
+    if (failsafe) return failsafe;
     if (runningPrimary && (input.leaseValidForMs ?? 0) > 0) return keepWhileLeaseValid('failed to update leader lock in DCS', input.leaseValidForMs ?? 0);
     if (runningPrimary) {
       return {

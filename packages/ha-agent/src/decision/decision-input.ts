@@ -198,6 +198,11 @@ export interface DecisionInput {
    */
   leaderRefreshOk?: boolean;
   /**
+   * The failed refresh got no answer from etcd (rather than finding the key someone else's):
+   * failsafe mode may then keep the primary, as when etcd cannot be read at all.
+   */
+  leaderRefreshUnanswered?: boolean;
+  /**
    * While this node believes it holds the leader key: how long its lease stays valid (from the
    * last successful refresh) beyond the lease guard's margin, ms. When etcd cannot be reached (a
    * member lost, an etcd leader election) the primary keeps running while this is positive: the
