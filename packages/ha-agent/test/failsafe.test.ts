@@ -34,7 +34,7 @@ function setup(failsafeMode = true) {
     fence: undefined,
     logger: silentLogger,
     emit: (e) => events.push(e),
-    urls: () => ({ apiUrl: 'http://127.0.0.1:8008/patroni', connUrl: 'postgres://127.0.0.1:5432/postgres' }),
+    memberData: () => ({ api_url: 'http://127.0.0.1:8008/patroni', conn_url: 'postgres://127.0.0.1:5432/postgres' }),
     now: () => now,
   });
   return { state, lease, failsafe, events, advance: (ms: number) => (now += ms) };

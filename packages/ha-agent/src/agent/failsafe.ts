@@ -1,5 +1,5 @@
 import type { Logger } from '@pgtools/core';
-import type { ClusterView as DcsView, EtcdDcs, FailsafeValue } from '@pgtools/dcs';
+import type { ClusterView as DcsView, EtcdDcs, FailsafeValue, MemberData } from '@pgtools/dcs';
 import type { HandlerResult } from '@pgtools/health-api';
 import type { Watchdog } from '@pgtools/watchdog';
 import type { FailsafeAck, FailsafeFacts } from '../decision/decision-input.js';
@@ -19,10 +19,10 @@ export interface FailsafeDeps {
   fence: AgentFence | undefined;
   logger: Logger;
   emit(event: HaAgentEvent): void;
-  /** This node's `api_url` and `conn_url`, as its member key publishes them. */
-  urls(): { apiUrl: string; connUrl: string };
-  /** ms since epoch. */
-  now(): number;
+  /** This node's member key as it publishes it (for its `api_url` and `conn_url`). */
+  memberData(): MemberData;
+  /** ms since epoch; default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -38,7 +38,7 @@ export interface FailsafeDeps {
  * @example
  * ```ts
  * import { Failsafe } from '@pgtools/ha-agent/internals';
- * const failsafe = new Failsafe({ state, lease, dcs, watchdog, fence, logger, emit, urls, now: Date.now });
+ * const failsafe = new Failsafe({ state, lease, dcs, watchdog, fence, logger, emit, memberData });
  * const handlers = { failsafe: (body) => failsafe.receive(body) };
  * ```
  */
@@ -53,14 +53,18 @@ export class Failsafe {
    */
   private topology: FailsafeValue | undefined;
 
-  constructor(private readonly d: FailsafeDeps) {}
+  private readonly now: () => number;
+
+  constructor(private readonly d: FailsafeDeps) {
+    this.now = d.now ?? Date.now;
+  }
 
   /**
    * Failsafe mode holds right now: this primary keeps running on the members' word, or (replica)
    * a primary posted to `/failsafe` within `ttl` (Patroni's `failsafe_is_active`).
    */
   get active(): boolean {
-    return this.keeping || (this.posted !== undefined && this.d.now() - this.posted.at < this.d.state.dynamic.ttl * 1000);
+    return this.keeping || (this.posted !== undefined && this.now() - this.posted.at < this.d.state.dynamic.ttl * 1000);
   }
 
   /**
@@ -79,7 +83,8 @@ export class Failsafe {
   async publish(view: DcsView): Promise<void> {
     const topology: FailsafeValue = {};
     for (const m of view.members) if (m.data.api_url) topology[m.name] = m.data.api_url;
-    topology[this.d.state.name] ??= this.d.urls().apiUrl;
+    const apiUrl = this.d.memberData().api_url;
+    if (apiUrl) topology[this.d.state.name] ??= apiUrl;
     if (await this.d.dcs.setFailsafe(topology)) this.topology = topology;
   }
 
@@ -87,8 +92,8 @@ export class Failsafe {
   async ask(members: string[]): Promise<FailsafeAck[]> {
     const topology = this.topology ?? {};
     const targets = members.flatMap((name) => (topology[name] ? [{ name, apiUrl: topology[name] }] : []));
-    const { apiUrl, connUrl } = this.d.urls();
-    const answers = await postFailsafe(targets, { name: this.d.state.name, conn_url: connUrl, api_url: apiUrl }, { auth: this.d.state.config.restapi.authentication });
+    const me = this.d.memberData();
+    const answers = await postFailsafe(targets, { name: this.d.state.name, conn_url: me.conn_url, api_url: me.api_url }, { auth: this.d.state.config.restapi.authentication });
     for (const a of answers) if (!a.accepted) this.d.logger.warn(`failsafe: ${a.name} did not accept POST /failsafe: ${a.reason ?? 'no answer'}`);
     return members.map((name) => {
       const a = answers.find((x) => x.name === name);
@@ -131,7 +136,7 @@ export class Failsafe {
     if (typeof body.name !== 'string' || body.name === '') return { status: 400, body: 'name is required' };
     const s = state.pgStatus;
     if (state.pgState === 'running' && s && !s.inRecovery) return { status: 500, body: 'Running as a leader' };
-    this.posted = { name: body.name, at: this.d.now() };
+    this.posted = { name: body.name, at: this.now() };
     const lsn = s ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : 0;
     return { status: 200, body: 'Accepted', ...(lsn > 0 ? { headers: { lsn: String(lsn) } } : {}) };
   }

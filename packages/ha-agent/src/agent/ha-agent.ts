@@ -145,14 +145,7 @@ export class HaAgent {
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
-    const failsafe = (this.failsafe = new Failsafe({
-      ...parts,
-      urls: () => {
-        const m = buildMemberData(this.publishedFacts());
-        return { apiUrl: m.api_url ?? '', connUrl: m.conn_url ?? '' };
-      },
-      now: Date.now,
-    }));
+    const failsafe = (this.failsafe = new Failsafe(parts));
     this.cycle = new HaCycle({
       ...parts,
       failsafe,
