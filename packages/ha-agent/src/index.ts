@@ -22,6 +22,8 @@ export type {
   PeerProbe,
   MemberRole,
   LastLeader,
+  FailsafeAck,
+  FailsafeFacts,
 } from './decision/decision-input.js';
 export { HaAgent } from './agent/ha-agent.js';
 export type { HaAgentOptions } from './agent/ha-agent.js';

@@ -27,6 +27,7 @@ describe('parseConfig with the seed article configuration', () => {
       primaryStartTimeout: 300,
       synchronousMode: false,
       synchronousModeStrict: false,
+      failsafeMode: false,
       checkTimeline: false,
       primaryStopTimeout: 0,
       maximumLagOnSyncnode: -1,
@@ -165,10 +166,10 @@ describe('parseConfig rules', () => {
     expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {host: 10.0.0.1}\n`, NOENV)).message).toMatch(
       /^bootstrap\.dcs\.standby_cluster: is not supported: a standby cluster is planned/,
     );
-    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: true\n`, NOENV)).message).toMatch(
-      /^bootstrap\.dcs\.failsafe_mode: boolean true is not supported/,
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 2\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.synchronous_node_count: number 2 is not supported/,
     );
-    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: false\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
+    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 1\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
     expect(refusal(() => parseConfig(`${MINIMAL}citus: {group: 0, database: citus}\n`, NOENV)).message).toMatch(/^citus: is not supported/);
   });
 
@@ -201,6 +202,11 @@ describe('parseConfig rules', () => {
     expect(err.message).toMatch(/^bootstrap\.dcs\.ttl: impossible timing: loop_wait \(10\) \+ 2 \* retry_timeout \(10\) = 30 exceeds ttl \(20\)/);
     // the lab's fast timing is fine
     expect(parseDynamicConfig({ ttl: 10, loop_wait: 2, retry_timeout: 4 }).ttl).toBe(10);
+    // failsafe_mode, in bootstrap.dcs or in the etcd config key (hactl edit-config -s failsafe_mode=true).
+    expect(parseDynamicConfig({ failsafe_mode: true }, 'config').failsafeMode).toBe(true);
+    expect(parseDynamicConfig({}, 'config').failsafeMode).toBe(false);
+    expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    failsafe_mode: true\n`, NOENV).config.bootstrap.dcs.failsafeMode).toBe(true);
+    expect(refusal(() => parseDynamicConfig({ failsafe_mode: 'sometimes' }, 'config')).message).toMatch(/^config\.failsafe_mode: /);
     expect(() => parseDynamicConfig({ ttl: 10, loop_wait: 3, retry_timeout: 4 }, 'config')).toThrow(/^config\.ttl: impossible timing/);
   });
 

@@ -71,6 +71,13 @@ const replicaProbe = (name: string, wal = 100 * MB, extra: Partial<PeerProbe> = 
 const primaryProbe = (name: string): PeerProbe => ({ name, reachable: true, role: 'master', state: 'running', walPosition: 100 * MB });
 const down = (name: string): PeerProbe => ({ name, reachable: false });
 
+const FAILSAFE = { failsafeMode: true };
+const ALL = ['node1', 'node2', 'node3'];
+const ALL_ACCEPT = [
+  { name: 'node2', accepted: true },
+  { name: 'node3', accepted: true },
+];
+
 interface Case {
   name: string;
   input: DecisionInput;
@@ -362,6 +369,117 @@ const cases: Case[] = [
     name: 'etcd unreachable, PostgreSQL stopped: started read-only',
     input: input({ dcsReachable: false, local: { postgresRunning: false, systemId: '7300' } }),
     expect: { kind: 'start_postgres_as_replica', leader: undefined },
+  },
+
+  // --- failsafe mode (Patroni's DCS failsafe mode) ---
+  {
+    name: 'failsafe off, etcd unreachable: primary demotes',
+    input: asLeader({ dcsReachable: false, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'demote', mode: 'immediate', message: 'demoting self because DCS is not accessible and I was a leader' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable: primary asks the other members of the failsafe key',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL } }),
+    expect: { kind: 'failsafe_check', members: ['node2', 'node3'] },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, every member accepted: primary kept',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'failsafe_keep', message: 'continue to run as a leader because failsafe mode is enabled and all members are accessible' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, lease used up, every member accepted: primary kept',
+    input: asLeader({ dcsReachable: false, leaseValidForMs: -10, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'failsafe_keep' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, one member did not answer: primary demotes',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false, reason: 'timeout' }] } }),
+    expect: { kind: 'demote', mode: 'immediate', message: 'demoting self because DCS is not accessible and I was a leader' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, one member missing from the answers: primary demotes',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!] } }),
+    expect: { kind: 'demote', mode: 'immediate' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, one member refused, lease valid: kept only while the lease is, as without failsafe',
+    input: asLeader({ dcsReachable: false, leaseValidForMs: 3000, config: FAILSAFE, failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false }] } }),
+    expect: { kind: 'wait', retrySoon: true },
+  },
+  {
+    name: 'failsafe on, etcd read but the refresh got no answer: primary asks the members, as when etcd is unreachable',
+    input: asLeader({ leaderRefreshOk: false, leaderRefreshUnanswered: true, config: FAILSAFE, failsafe: { topology: ALL } }),
+    expect: { kind: 'failsafe_check', members: ['node2', 'node3'] },
+  },
+  {
+    name: 'failsafe on, the refresh got no answer, every member accepted: primary kept',
+    input: asLeader({ leaderRefreshOk: false, leaderRefreshUnanswered: true, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'failsafe_keep' },
+  },
+  {
+    name: 'failsafe on, the leader key is no longer mine (refresh answered false): no failsafe, demotes',
+    input: asLeader({ leaderRefreshOk: false, config: FAILSAFE, failsafe: { topology: ALL, acks: ALL_ACCEPT } }),
+    expect: { kind: 'demote', mode: 'immediate' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, no failsafe key: primary demotes',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: {} }),
+    expect: { kind: 'demote', mode: 'immediate' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, I am not in the failsafe key: primary demotes',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ['node2', 'node3'], acks: ALL_ACCEPT } }),
+    expect: { kind: 'demote', mode: 'immediate' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, a one-member failsafe key: primary kept without asking anyone',
+    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ['node1'] } }),
+    expect: { kind: 'failsafe_keep' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable, pause: nothing done',
+    input: asLeader({ paused: true, dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL } }),
+    expect: { kind: 'paused_noop' },
+  },
+  {
+    name: 'failsafe on, etcd unreachable: replica carries on',
+    input: input({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL, leader: { name: 'node1', at: NOW - 1000 } } }),
+    expect: { kind: 'wait' },
+  },
+  {
+    name: 'failsafe on, no leader key, the primary posted to /failsafe 3 s ago: replica follows it, no race',
+    input: race({ config: FAILSAFE, failsafe: { topology: ALL, leader: { name: 'node1', at: NOW - 3000 } } }),
+    expect: {
+      kind: 'follow',
+      leader: 'node1',
+      message: 'no action. I am (node2), a secondary, and following a leader (node1): failsafe mode is active, it called POST /failsafe 3.0 s ago',
+    },
+  },
+  {
+    name: 'failsafe on, no leader key, the last post is ttl old: the usual race',
+    input: race({ config: FAILSAFE, failsafe: { topology: ALL, leader: { name: 'node1', at: NOW - 30_000 } } }),
+    expect: { kind: 'probe_members' },
+  },
+  {
+    name: 'failsafe off, no leader key, a post came: the usual race',
+    input: race({ failsafe: { topology: ALL, leader: { name: 'node1', at: NOW - 3000 } } }),
+    expect: { kind: 'probe_members' },
+  },
+  {
+    name: 'failsafe on, no leader key, I am not in the failsafe key: no race',
+    input: race({ config: FAILSAFE, failsafe: { topology: ['node1', 'node3'] } }),
+    expect: { kind: 'follow', leader: undefined, message: 'following a different leader because I am not the healthiest node: I am not in the failsafe key' },
+  },
+  {
+    name: 'failsafe on, no leader key, running primary in the failsafe key (etcd back): takes the key again',
+    input: asLeader({ cluster: { leader: undefined }, config: FAILSAFE, failsafe: { topology: ALL } }),
+    expect: { kind: 'acquire_leader' },
+  },
+  {
+    name: 'failsafe on, no leader key, an empty failsafe key: the usual race',
+    input: race({ config: FAILSAFE, failsafe: { topology: [] } }),
+    expect: { kind: 'probe_members' },
   },
 
   // --- pause ---
@@ -824,6 +942,8 @@ describe('decide()', () => {
         'demote',
         'do_switchover',
         'exit_system_id_mismatch',
+        'failsafe_check',
+        'failsafe_keep',
         'follow',
         'paused_noop',
         'probe_members',

@@ -16,6 +16,8 @@ import { statusBody, type PrimaryRoleName } from './status-body.js';
 export interface HandlerResult {
   status: number;
   body?: unknown;
+  /** Extra response headers (`POST /failsafe` answers with an `lsn` header). */
+  headers?: Record<string, string>;
 }
 
 /** The dynamic configuration and its version (etcd mod revision) for compare-and-swap. */
@@ -47,6 +49,10 @@ export interface HealthApiHandlers {
   }): Promise<HandlerResult>;
   /** Write `config` unconditionally. */
   putConfig?(request: { config: Record<string, unknown> }): Promise<HandlerResult>;
+  /** `POST /failsafe`: the primary, cut off from etcd, asks whether it may go on (failsafe mode). */
+  failsafe?(request: Record<string, unknown>): Promise<HandlerResult>;
+  /** `GET /failsafe`: the members of the `failsafe` key as this node knows them. */
+  getFailsafe?(): Promise<HandlerResult>;
 }
 
 /** Events for the agent's log or tests; bodies and credentials are never included. */
@@ -151,9 +157,10 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
   let allowed: ((address: string) => boolean) | undefined;
   const memberHosts = new HostAddresses();
 
-  const send = (res: ServerResponse, status: number, body: unknown, bodyless: boolean): void => {
+  const send = (res: ServerResponse, status: number, body: unknown, bodyless: boolean, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
     res.statusCode = status;
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="Patroni"');
     if (bodyless || body === undefined) {
       res.end();
@@ -194,11 +201,16 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
     return parsed as Record<string, unknown>;
   };
 
-  /** allowlist (403), client certificate (403), basic auth (401): Patroni's order. */
-  const accessDenied = async (req: IncomingMessage): Promise<HandlerResult | undefined> => {
+  /**
+   * allowlist (403), client certificate (403), basic auth (401): Patroni's order. `checkMembers`
+   * false (Patroni's `allowlist_check_members=False`, for `POST /failsafe`, sent while etcd and so
+   * the member list may be unknown): `allowlist_include_members` does not restrict.
+   */
+  const accessDenied = async (req: IncomingMessage, checkMembers = true): Promise<HandlerResult | undefined> => {
     const client = normalizeAddress(req.socket.remoteAddress);
-    const restricted = allowed !== undefined || options.allowlistMembers !== undefined;
-    if (restricted && !allowed?.(client) && !(options.allowlistMembers && (await memberHosts.allows(options.allowlistMembers(), client)))) {
+    const members = checkMembers ? options.allowlistMembers : undefined;
+    const restricted = allowed !== undefined || members !== undefined;
+    if (restricted && !allowed?.(client) && !(members && (await memberHosts.allows(members(), client)))) {
       return { status: 403, body: 'Access is denied' };
     }
     if (options.tls?.verifyClient === 'optional' && !(req.socket as TLSSocket).authorized) {
@@ -244,6 +256,8 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       }
       case '/metrics':
         return { status: 200, body: renderMetrics(state, t) };
+      case '/failsafe':
+        return call(handlers.getFailsafe, 'failsafe mode');
       default:
         return { status: 503, body: statusBody(state, { now: t, primaryRoleName: roleName }) };
     }
@@ -304,6 +318,11 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         const handler = handlers.putConfig;
         return call(handler && (() => handler({ config })), 'replacing the configuration');
       }
+      case 'POST /failsafe': {
+        const body = await readJson(req, true);
+        const handler = handlers.failsafe;
+        return call(handler && (() => handler(body)), 'failsafe mode');
+      }
       default:
         // Drain so that keep-alive connections stay usable.
         await readJson(req, false).catch(debugFailure(logger, `draining the body of ${method} ${path}`));
@@ -328,7 +347,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
       if (method === 'GET' || bodyless) {
         result = await getRoute(path, url.searchParams);
       } else if (UNSAFE.has(method)) {
-        result = (await accessDenied(req)) ?? (await unsafeRoute(method, path, req));
+        result = (await accessDenied(req, `${method} ${path}` !== 'POST /failsafe')) ?? (await unsafeRoute(method, path, req));
       } else {
         result = { status: 501, body: `Unsupported method (${method})` };
       }
@@ -344,7 +363,7 @@ export function createHealthApi(options: HealthApiOptions): HealthApi {
         result = { status: 500, body: 'internal error' };
       }
     }
-    send(res, result.status, result.body, bodyless);
+    send(res, result.status, result.body, bodyless, result.headers);
     if (UNSAFE.has(method)) logger.info(`API ${method} ${path} from ${client}: ${result.status}`);
     else logger.debug(`API ${method} ${path} from ${client}: ${result.status}`);
     emit({ type: 'request', method, path, status: result.status, client });

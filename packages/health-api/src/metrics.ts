@@ -80,6 +80,7 @@ export function renderMetrics(state: NodeState, now: number): string {
     ['patroni_dcs_last_seen', 'gauge', 'Epoch timestamp when DCS was last contacted successfully by Patroni.', state.dcsLastSeen ?? 0],
     ['patroni_pending_restart', 'gauge', 'Value is 1 if the node needs a restart, 0 otherwise.', b(pg.pendingRestart)],
     ['patroni_is_paused', 'gauge', 'Value is 1 if auto failover is disabled, 0 otherwise.', b(state.paused)],
+    ['patroni_failsafe_mode_is_active', 'gauge', 'Value is 1 if failsafe mode is active, 0 if inactive.', b(state.failsafeActive)],
   ];
   // The agent's own memory (prom-client's names), for leak watching: the soak bench reads these.
   const mem = process.memoryUsage();

@@ -103,6 +103,8 @@ export interface NodeState {
   maximumLagOnFailover?: number;
   /** Watchdog required but unusable. */
   watchdogFailed?: boolean;
+  /** Failsafe mode holds (Patroni's `failsafe_mode_is_active`): a primary kept on the members' word, or a replica posted to within ttl. */
+  failsafeActive?: boolean;
   /** When the HA loop last completed (ms since epoch), for `/liveness`. */
   lastLoopAt?: number;
   /** Leader key TTL in seconds, for `/liveness`. Default 30. */

@@ -23,7 +23,8 @@ export function readinessFailure(query: URLSearchParams, state: NodeState, now: 
   if (pg.state !== 'running') return 'PostgreSQL is not running';
   if (pg.replicationState !== 'streaming') return 'PostgreSQL replication state is not streaming';
   const heard = pg.latestEndLocation ?? 0;
-  if (!state.dcsAvailable && heard === 0) return 'DCS is not accessible';
+  // Patroni 4.1: a replica the primary keeps posting to (failsafe mode) is ready without etcd.
+  if (!state.dcsAvailable && heard === 0) return state.failsafeActive ? undefined : 'DCS is not accessible';
   const leaderEnd = Math.max(state.dcsAvailable ? (state.clusterOptime ?? 0) : 0, heard);
   const mode = query.get('mode') === 'write' ? 'write' : 'apply';
   const here = (mode === 'write' ? pg.xlog?.receivedLocation : pg.xlog?.replayedLocation) ?? 0;

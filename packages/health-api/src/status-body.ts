@@ -91,5 +91,6 @@ export function statusBody(state: NodeState, options: { now: number; primaryRole
   if (state.scheduledRestart) body.scheduled_restart = state.scheduledRestart;
   body.patroni = { version: state.version ?? DEFAULT_PATRONI_VERSION, scope: state.scope };
   if (state.watchdogFailed) body.watchdog_failed = true;
+  if (state.failsafeActive) body.failsafe_mode_is_active = true;
   return body;
 }

@@ -169,6 +169,15 @@ describe('REST API over real HTTP', () => {
     members = [];
     expect((await rawRequest(api!.address!.port, 'POST', '/reload')).status).toBe(403);
     expect((await rawRequest(api!.address!.port, 'GET', '/replica')).status).toBe(200);
+    // POST /failsafe comes while etcd (and so the member list) may be gone: members do not restrict it
+    // (Patroni's allowlist_check_members=False), an allowlist still does.
+    await api!.stop();
+    const failsafe = async () => ({ status: 200, body: 'Accepted' });
+    await start({ allowlistMembers: () => members, handlers: { failsafe } });
+    expect((await rawRequest(api!.address!.port, 'POST', '/failsafe', { body: '{"name": "n1"}' })).status).toBe(200);
+    await api!.stop();
+    await start({ allowlist: ['10.0.0.0/8'], allowlistMembers: () => ['127.0.0.1'], handlers: { failsafe } });
+    expect((await rawRequest(api!.address!.port, 'POST', '/failsafe', { body: '{"name": "n1"}' })).status).toBe(403);
   });
 
   it('answers 400 to malformed JSON and 413 to oversized bodies, and keeps serving', async () => {
@@ -291,5 +300,26 @@ describe('REST API over real HTTP', () => {
     ]);
     expect((await rawRequest(port, 'POST', '/reload')).status).toBe(500);
     expect((await rawRequest(port, 'GET', '/replica')).status).toBe(200);
+  });
+
+  it('POST /failsafe: passes the JSON body to the handler and sends its headers; 501 without a handler', async () => {
+    state = replicaState();
+    const bodies: Array<Record<string, unknown>> = [];
+    const port = await start({
+      handlers: {
+        failsafe: async (b) => (bodies.push(b), { status: 200, body: 'Accepted', headers: { lsn: '1234' } }),
+        getFailsafe: async () => ({ status: 200, body: { node1: 'http://h:8008/patroni' } }),
+      },
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/failsafe`, { method: 'POST', body: JSON.stringify({ name: 'node1', api_url: 'http://h:8008/patroni' }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('lsn')).toBe('1234');
+    expect(await res.text()).toBe('Accepted');
+    expect(bodies).toEqual([{ name: 'node1', api_url: 'http://h:8008/patroni' }]);
+    expect((await rawRequest(port, 'POST', '/failsafe')).status).toBe(400);
+    expect(await (await fetch(`http://127.0.0.1:${port}/failsafe`)).json()).toEqual({ node1: 'http://h:8008/patroni' });
+    await api?.stop();
+    const bare = await start();
+    expect((await rawRequest(bare, 'POST', '/failsafe', { body: '{"name": "node1"}' })).status).toBe(501);
   });
 });

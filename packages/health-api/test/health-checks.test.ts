@@ -130,6 +130,7 @@ describe('healthCheckStatus', () => {
     ['a replica in archive recovery', streaming({ replicationState: 'in archive recovery' }), '', 503],
     ['a replica with no WAL source', noSource(), '', 503],
     ['no etcd and nothing heard from the leader', streaming({}, 0, { dcsAvailable: false }), '', 503],
+    ['no etcd, nothing heard, but failsafe mode is active (the primary posts to it)', streaming({}, 0, { dcsAvailable: false, failsafeActive: true }), '', 200],
     ['no etcd, but the WAL receiver heard the leader', streaming({ latestEndLocation: 50 * MB }, 0, { dcsAvailable: false }), '', 200],
     ['2 MB behind: past the default 1 MB', streaming({}, 2 * MB), '', 503],
     ['2 MB behind with maximum_lag_on_failover 4 MB', streaming({}, 2 * MB, { maximumLagOnFailover: 4 * MB }), '', 200],
@@ -204,6 +205,8 @@ describe('statusBody', () => {
     expect(stopped.role).toBe('replica');
     expect(stopped.pause).toBe(true);
     expect(stopped.xlog).toBeUndefined();
+    expect(statusBody(replicaState({ failsafeActive: true }), { now: NOW }).failsafe_mode_is_active).toBe(true);
+    expect(statusBody(replicaState(), { now: NOW }).failsafe_mode_is_active).toBeUndefined();
   });
 });
 
@@ -229,6 +232,7 @@ describe('renderMetrics', () => {
       'patroni_dcs_last_seen',
       'patroni_pending_restart',
       'patroni_is_paused',
+      'patroni_failsafe_mode_is_active',
     ];
     for (const n of names) {
       expect(text).toMatch(new RegExp(`^# HELP ${n} .+$`, 'm'));

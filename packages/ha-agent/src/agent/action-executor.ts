@@ -173,6 +173,8 @@ export class ActionExecutor {
       case 'start_postgres_as_replica':
         return this.startReplica(this.upstream(view, action.leader));
       case 'probe_members':
+      case 'failsafe_check':
+      case 'failsafe_keep':
       case 'wait':
       case 'wait_for_bootstrap':
       case 'paused_noop':

@@ -51,6 +51,8 @@ export type HaAgentEvent =
    * `upstream` undefined = not streaming (`nostream`, or no leader).
    */
   | { type: 'upstream_changed'; upstream: string | undefined; leader: string | undefined }
+  /** Failsafe mode started (etcd unreachable, every member accepted) or stopped keeping this primary. */
+  | { type: 'failsafe'; active: boolean; reason: string }
   /** What the software fence reported (armed, disarmed, fencing, fenced...). */
   | { type: 'fence'; event: FenceEvent }
   /** A `postgresql.callbacks` command started or ended. */

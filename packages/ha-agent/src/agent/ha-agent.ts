@@ -16,6 +16,7 @@ import { dcsOptionsFromConfig } from './dcs-options.js';
 import { MaintenanceQueue } from './agent-maintenance.js';
 import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
+import { Failsafe } from './failsafe.js';
 import { HaCycle } from './ha-cycle.js';
 import { LEASE_GUARD_MARGIN_MS, LEASE_GUARD_PERIOD_MS, LeaderLease } from './leader-lease.js';
 import { LeaderStream } from './leader-stream.js';
@@ -77,6 +78,7 @@ export class HaAgent {
   private lastLoopAt: number | undefined;
   private liveStatusAt = 0;
   private readonly cycle: HaCycle;
+  private readonly failsafe: Failsafe;
   /** The dynamic configuration as read (`state.dynamic` is it with the local `postgresql:` overrides applied). */
   private readDynamic: DynamicConfig;
 
@@ -143,8 +145,10 @@ export class HaAgent {
       wake: () => this.wake(),
       log: (message) => this.logger.info(message),
     });
+    const failsafe = (this.failsafe = new Failsafe(parts));
     this.cycle = new HaCycle({
       ...parts,
+      failsafe,
       maintenance: this.maintenance,
       leaderStream: new LeaderStream(config.name),
       executor: this.executor,
@@ -161,6 +165,8 @@ export class HaAgent {
           wake: () => this.wake(),
         }),
         ...this.maintenance.handlers(),
+        failsafe: (body) => failsafe.receive(body),
+        getFailsafe: () => failsafe.topologyAnswer(),
       },
       logger: this.logger,
       emit,
@@ -420,6 +426,7 @@ export class HaAgent {
       dcsLastSeen: this.cycle.dcsLastSeenAt,
       lastLoopAt: this.lastLoopAt,
       watchdogFailed: state.config.watchdog.mode === 'required' && !this.watchdog.isHealthy,
+      failsafeActive: this.failsafe.active,
       systemId: state.systemId,
       scheduledRestart: this.maintenance.scheduledRestart(),
       finalLsn: state.finalLsn,

@@ -8,6 +8,7 @@ import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { ActionExecutor, ActionExecutorDeps } from './action-executor.js';
 import type { AgentRole } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
+import type { Failsafe } from './failsafe.js';
 import type { MaintenanceQueue } from './agent-maintenance.js';
 import type { AgentRunState } from './agent-state.js';
 import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
@@ -37,6 +38,7 @@ export interface HaCycleDeps extends ActionExecutorDeps {
   maintenance: MaintenanceQueue;
   leaderStream: LeaderStream;
   executor: ActionExecutor;
+  failsafe: Failsafe;
   /** Takes the etcd `config` key's settings (and rewrites pg_hba / pg_ident when they changed). */
   applyDynamic(dynamic: DynamicConfig): Promise<void>;
 }
@@ -58,6 +60,8 @@ export class HaCycle {
   private configRevisionLogged: number | undefined;
   /** The last decision asked for a quick retry: ms to the next cycle at most (etcd blip, a replica reconnecting). */
   retryInMs: number | undefined;
+  /** This cycle's leader refresh failed without an answer from etcd (for failsafe mode). */
+  private refreshUnanswered = false;
 
   constructor(private readonly d: HaCycleDeps) {
     this.state = d.state;
@@ -184,22 +188,32 @@ export class HaCycle {
         canCloneWithoutLeader: this.pg.canCloneWithoutLeader,
         removeDataDirectoryOnDivergedTimelines: dynamic.postgresql.removeDataDirectoryOnDivergedTimelines,
         checkTimeline: dynamic.checkTimeline,
+        failsafeMode: dynamic.failsafeMode,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,
       now: Date.now(),
     };
     if (leaderRefreshOk !== undefined) input.leaderRefreshOk = leaderRefreshOk;
+    if (leaderRefreshOk === false && this.refreshUnanswered) input.leaderRefreshUnanswered = true;
     const lastLeader = this.d.leaderStream.lastLeader;
     if (lastLeader) input.lastLeader = lastLeader;
     const leaseValidForMs = this.lease.validForMs(LEASE_GUARD_MARGIN_MS);
     if (leaseValidForMs !== undefined) input.leaseValidForMs = leaseValidForMs;
+    if (dynamic.failsafeMode) input.failsafe = this.d.failsafe.facts(dcsReachable ? view : undefined);
+    // Before any POST /failsafe: a kept primary's new deadline counts from here (Failsafe.settle).
+    const failsafeSentAt = this.lease.now();
     let action = decide(input);
     if (action.kind === 'probe_members') {
       const members = input.cluster.members.filter((m) => action.kind === 'probe_members' && action.members.includes(m.name));
       input.peerProbes = await probeMembers(members);
       action = decide(input);
     }
+    if (action.kind === 'failsafe_check') {
+      input.failsafe = { ...input.failsafe, acks: await this.d.failsafe.ask(action.members) };
+      action = decide(input);
+    }
+    this.d.failsafe.settle(action, failsafeSentAt);
     this.logger.info(action.message);
     this.d.emit({ type: 'action', action });
     // reinit --from-leader gets one try; a failed copy is made again the ordinary way, as in Patroni.
@@ -221,6 +235,7 @@ export class HaCycle {
 
   private async refreshLeader(): Promise<boolean> {
     const t0 = this.lease.now();
+    this.refreshUnanswered = false;
     try {
       const ok = await this.dcs.updateLeader();
       if (ok) {
@@ -234,6 +249,7 @@ export class HaCycle {
       return ok;
     } catch (err) {
       this.logger.error(`failed to update leader lock: ${errMessage(err)}`);
+      this.refreshUnanswered = true;
       return false;
     }
   }
@@ -274,6 +290,7 @@ export class HaCycle {
         await this.d.sync.manage(view, s).catch((err) => this.logger.warn(`synchronous replication: ${errMessage(err)}`));
       }
       if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }), 'publishing the status key');
+      if (state.dynamic.failsafeMode && view && Date.now() < budgetEnds) await bounded(this.d.failsafe.publish(view), 'publishing the failsafe key');
       await this.d.executor.maintainSlots();
     } else if (s?.inRecovery && !state.stopping) {
       // Members that cascade from this replica (replicatefrom) need their slot here.

@@ -27,6 +27,8 @@ export interface PublishedFacts {
   /** When the last HA cycle ended (ms since epoch). */
   lastLoopAt?: number | undefined;
   watchdogFailed: boolean;
+  /** Failsafe mode holds now (`Failsafe.active`). */
+  failsafeActive?: boolean;
   systemId?: string | undefined;
   scheduledRestart?: { schedule: string; [key: string]: unknown } | undefined;
   /** Where this server's WAL ended at its last clean stop as leader (its shutdown checkpoint), bytes. */
@@ -122,6 +124,7 @@ export function buildNodeState(f: PublishedFacts): NodeState {
   if (view?.status) state.clusterOptime = view.status.value.optime;
   if (f.lastLoopAt !== undefined) state.lastLoopAt = f.lastLoopAt;
   if (f.watchdogFailed) state.watchdogFailed = true;
+  if (f.failsafeActive) state.failsafeActive = true;
   const sync = view?.sync?.value;
   if (sync && sync.leader !== f.config.name && syncStandbysOf(sync).includes(f.config.name)) state.isSyncStandby = true;
   if (f.systemId) state.postgres.systemIdentifier = f.systemId;

@@ -51,6 +51,11 @@ export interface DynamicConfig extends DynamicRewindSettings {
   primaryStartTimeout: number;
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
+  /**
+   * `failsafe_mode`: while etcd is unreachable the primary keeps running if every member listed in
+   * the `failsafe` key accepts its `POST /failsafe` (Patroni's DCS failsafe mode). Default false.
+   */
+  failsafeMode: boolean;
   postgresql: DynamicPostgresqlRewind & {
     usePgRewind: boolean;
     useSlots: boolean;

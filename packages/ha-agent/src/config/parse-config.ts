@@ -159,6 +159,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   }
   const synchronousMode = s.bool('synchronous_mode') ?? false;
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
+  const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
   const rewind = parseDynamicRewind(s);
   const pg = s.section('postgresql');
@@ -189,6 +190,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     primaryStartTimeout,
     synchronousMode,
     synchronousModeStrict,
+    failsafeMode,
     ...rewind,
     postgresql: {
       usePgRewind,

@@ -27,8 +27,6 @@ export interface PatroniKey {
 
 type Row = readonly [key: string, status: KeyStatus, note: string, accepts?: (value: unknown) => boolean];
 
-const FALSY = ['false', 'no', 'off', '0', 'n'];
-const isFalse = (v: unknown): boolean => v === false || (typeof v === 'string' && FALSY.includes(v.toLowerCase()));
 const isInt =
   (n: number) =>
   (v: unknown): boolean =>
@@ -142,7 +140,7 @@ const ROWS: readonly Row[] = [
   ['bootstrap.dcs.synchronous_mode', L, '`on`/`off`; `quorum` is ' + ISSUE_18],
   ['bootstrap.dcs.synchronous_mode_strict', S, ''],
   ['bootstrap.dcs.synchronous_node_count', L, '`1` only; more synchronous standbys are ' + ISSUE_18, isInt(1)],
-  ['bootstrap.dcs.failsafe_mode', L, '`false` only; failsafe mode is ' + ISSUE_18, isFalse],
+  ['bootstrap.dcs.failsafe_mode', S, 'while etcd is unreachable the primary keeps running if every member in the `failsafe` key answers its `POST /failsafe`'],
   ['bootstrap.dcs.pause', S, 'set by `hactl pause`'],
   ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],
   ['bootstrap.dcs.ignore_slots', L, 'empty only; ' + ISSUE_18, isEmpty],

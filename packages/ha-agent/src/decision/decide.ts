@@ -2,6 +2,7 @@ import type { DecisionInput } from './decision-input.js';
 import { member, myWalPosition, probeHealthy, probeOf } from './facts.js';
 import type { HaAction } from './ha-action.js';
 import { failoverTags } from './failover-tags.js';
+import { decideFailsafePrimary, decideFailsafeRace } from './failsafe.js';
 import { candidateTimelineOk, decideRace, missedLeaderRestart } from './race.js';
 import { upstreamOf } from './upstream.js';
 
@@ -68,6 +69,8 @@ export function decide(input: DecisionInput): HaAction {
   // etcd unreachable past retry_timeout: a primary cannot know it still holds the key.
   if (!input.dcsReachable) {
     if (paused) return { kind: 'paused_noop', message: 'PAUSE: DCS is not accessible' };
+    const failsafe = runningPrimary ? decideFailsafePrimary(input) : undefined;
+    if (failsafe) return failsafe;
     if (runningPrimary && iHoldKey && (input.leaseValidForMs ?? 0) > 0) return keepWhileLeaseValid('DCS is not accessible', input.leaseValidForMs ?? 0);
     if (runningPrimary) {
       return {
@@ -169,7 +172,7 @@ export function decide(input: DecisionInput): HaAction {
     return { kind: 'follow', leader: cluster.leader, message: `no action. I am (${me}), a secondary, and following a leader (${cluster.leader})` };
   }
 
-  return decideRace(input, runningPrimary);
+  return decideFailsafeRace(input, runningPrimary) ?? decideRace(input, runningPrimary);
 }
 
 /** A `wait` when PostgreSQL was started less than `START_RETRY_INTERVAL_MS` ago. */
@@ -296,6 +299,9 @@ function decideAsLeader(input: DecisionInput, runningPrimary: boolean): HaAction
   const { cluster, config: cfg } = input;
   const me = cfg.name;
   if (input.leaderRefreshOk === false) {
+    // etcd did not answer the refresh (Patroni's DCSError from update_lock): as when it cannot be read.
+    const failsafe = runningPrimary && input.leaderRefreshUnanswered === true ? decideFailsafePrimary(input) : undefined;
+    if (failsafe) return failsafe;
     if (runningPrimary && (input.leaseValidForMs ?? 0) > 0) return keepWhileLeaseValid('failed to update leader lock in DCS', input.leaseValidForMs ?? 0);
     if (runningPrimary) {
       return {

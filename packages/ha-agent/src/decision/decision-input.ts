@@ -144,6 +144,27 @@ export interface DecisionConfig {
   removeDataDirectoryOnDivergedTimelines?: boolean;
   /** `check_timeline`: a replica on a timeline older than the cluster's does not race for leader. */
   checkTimeline?: boolean;
+  /** `failsafe_mode` of the dynamic configuration (see `FailsafeFacts`). */
+  failsafeMode?: boolean;
+}
+
+/** One member's answer to the primary's `POST /failsafe`. */
+export interface FailsafeAck {
+  name: string;
+  /** It answered 200 `Accepted`: it will not race for the leader key while these calls come. */
+  accepted: boolean;
+  /** Why not, for the log (no answer, `Running as a leader`, 502 failsafe off...). */
+  reason?: string;
+}
+
+/** What failsafe mode (Patroni's DCS failsafe mode) decides with; read only when `failsafeMode` is on. */
+export interface FailsafeFacts {
+  /** The `failsafe` key as last read from etcd: the names of the members the leader last saw. */
+  topology?: string[];
+  /** Primary, etcd unreachable: the answers to this cycle's `POST /failsafe`, once asked (`failsafe_check`). */
+  acks?: FailsafeAck[];
+  /** Replica: the primary that last posted to this node's `/failsafe`, and when (ms, this node's clock). */
+  leader?: { name: string; at: number };
 }
 
 /** What a member answered to `GET /patroni` (see `probeFromPatroniStatus`). */
@@ -179,6 +200,11 @@ export interface DecisionInput {
    */
   leaderRefreshOk?: boolean;
   /**
+   * The failed refresh got no answer from etcd (rather than finding the key someone else's):
+   * failsafe mode may then keep the primary, as when etcd cannot be read at all.
+   */
+  leaderRefreshUnanswered?: boolean;
+  /**
    * While this node believes it holds the leader key: how long its lease stays valid (from the
    * last successful refresh) beyond the lease guard's margin, ms. When etcd cannot be reached (a
    * member lost, an etcd leader election) the primary keeps running while this is positive: the
@@ -191,4 +217,6 @@ export interface DecisionInput {
   lastLeader?: LastLeader;
   /** Answers of the other members' `GET /patroni`, when the agent has asked (the race, a switchover). */
   peerProbes?: PeerProbe[];
+  /** Failsafe mode's facts (with `config.failsafeMode`). */
+  failsafe?: FailsafeFacts;
 }

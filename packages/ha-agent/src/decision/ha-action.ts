@@ -17,6 +17,10 @@ export type HaAction =
   | (Base & { kind: 'clone'; from: string | undefined; fromLeader: boolean; basebackupOnly?: true })
   | (Base & { kind: 'exit_system_id_mismatch'; expected: string; actual: string })
   | (Base & { kind: 'probe_members'; members: string[] })
+  /** Failsafe mode, etcd unreachable: ask `members` (`POST /failsafe`) whether this primary may go on. */
+  | (Base & { kind: 'failsafe_check'; members: string[] })
+  /** Failsafe mode: every member accepted; keep the primary and feed the lease guard, fence and watchdog. */
+  | (Base & { kind: 'failsafe_keep' })
   | (Base & { kind: 'acquire_leader_and_promote'; clearFailoverKey: boolean })
   | (Base & { kind: 'acquire_leader'; clearFailoverKey: boolean })
   | (Base & { kind: 'refresh_leader'; clearFailoverKey: boolean })
