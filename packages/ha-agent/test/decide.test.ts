@@ -394,7 +394,11 @@ const cases: Case[] = [
   },
   {
     name: 'failsafe on, etcd unreachable, one member did not answer: primary demotes',
-    input: asLeader({ dcsReachable: false, config: FAILSAFE, failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false, reason: 'timeout' }] } }),
+    input: asLeader({
+      dcsReachable: false,
+      config: FAILSAFE,
+      failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false, reason: 'timeout' }] },
+    }),
     expect: { kind: 'demote', mode: 'immediate', message: 'demoting self because DCS is not accessible and I was a leader' },
   },
   {
@@ -404,7 +408,12 @@ const cases: Case[] = [
   },
   {
     name: 'failsafe on, etcd unreachable, one member refused, lease valid: kept only while the lease is, as without failsafe',
-    input: asLeader({ dcsReachable: false, leaseValidForMs: 3000, config: FAILSAFE, failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false }] } }),
+    input: asLeader({
+      dcsReachable: false,
+      leaseValidForMs: 3000,
+      config: FAILSAFE,
+      failsafe: { topology: ALL, acks: [ALL_ACCEPT[0]!, { name: 'node3', accepted: false }] },
+    }),
     expect: { kind: 'wait', retrySoon: true },
   },
   {

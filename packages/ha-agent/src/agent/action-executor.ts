@@ -11,7 +11,6 @@ import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { debugFailure, errMessage } from './agent-errors.js';
 import { stopPrimary } from './bounded-stop.js';
 import { createNewCluster } from './cluster-bootstrap.js';
-import { stopAsLeaseExpired } from './lease-guard.js';
 import { prePromote } from './pre-promote.js';
 import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
 import type { AgentRunState } from './agent-state.js';
@@ -405,11 +404,6 @@ export class ActionExecutor {
     const rewindFirst = (mode === 'immediate' || forced) && leader !== undefined && server !== undefined && state.dynamic.postgresql.usePgRewind;
     if (!rewindFirst || (await this.rewind(leader, server))) await this.startReplica(this.upstream(view, leader));
     this.d.setRole('replica', reason);
-  }
-
-  /** The lease guard: the primary stops at once, its lease about to expire without a refresh. */
-  stopAsLeaseExpired(): Promise<void> {
-    return stopAsLeaseExpired(this.d);
   }
 
   /**

@@ -93,7 +93,11 @@ export class Failsafe {
     const topology = this.topology ?? {};
     const targets = members.flatMap((name) => (topology[name] ? [{ name, apiUrl: topology[name] }] : []));
     const me = this.d.memberData();
-    const answers = await postFailsafe(targets, { name: this.d.state.name, conn_url: me.conn_url, api_url: me.api_url }, { auth: this.d.state.config.restapi.authentication });
+    const answers = await postFailsafe(
+      targets,
+      { name: this.d.state.name, conn_url: me.conn_url, api_url: me.api_url },
+      { auth: this.d.state.config.restapi.authentication },
+    );
     for (const a of answers) if (!a.accepted) this.d.logger.warn(`failsafe: ${a.name} did not accept POST /failsafe: ${a.reason ?? 'no answer'}`);
     return members.map((name) => {
       const a = answers.find((x) => x.name === name);
@@ -114,7 +118,7 @@ export class Failsafe {
     if (action.kind === 'failsafe_keep') {
       this.d.lease.granted(sentAt, this.d.state.dynamic.ttl);
       this.d.watchdog.keepalive();
-      this.d.fence?.keepalive(this.d.lease.validForMs(0) ?? 0);
+      this.d.fence?.keepalive(this.d.lease.validForMs(0) ?? 0, this.d.dcs.leaseId);
       if (!this.keeping) this.d.emit({ type: 'failsafe', active: true, reason: action.message });
       this.keeping = true;
     } else if (this.keeping) {

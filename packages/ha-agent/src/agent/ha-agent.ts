@@ -18,7 +18,8 @@ import { createRestHandlers } from './agent-rest-handlers.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import { Failsafe } from './failsafe.js';
 import { HaCycle } from './ha-cycle.js';
-import { LEASE_GUARD_MARGIN_MS, LEASE_GUARD_PERIOD_MS, LeaderLease } from './leader-lease.js';
+import { LEASE_GUARD_PERIOD_MS, LeaderLease } from './leader-lease.js';
+import { checkLeaseGuard } from './lease-guard.js';
 import { LeaderStream } from './leader-stream.js';
 import { PostgresCallbacks } from './postgres-callbacks.js';
 import { buildClusterInfo, buildMemberData, buildNodeState, type PublishedFacts } from './published-state.js';
@@ -70,6 +71,7 @@ export class HaAgent {
   private wakePending = false;
   private unwatch: (() => void) | undefined;
   private leaseGuard: NodeJS.Timeout | undefined;
+  private readonly checkLease: () => void;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
   /** Resolves when the agent has stopped; rejects after a fatal error (system ID mismatch, failed bootstrap). */
@@ -132,6 +134,7 @@ export class HaAgent {
       memberData: () => buildMemberData(this.publishedFacts()),
     };
     this.executor = new ActionExecutor(parts);
+    this.checkLease = () => checkLeaseGuard(parts);
     this.maintenance = new MaintenanceQueue({
       name: config.name,
       role: () => (this.pg.isRunning && state.pgStatus ? (state.pgStatus.inRecovery ? 'replica' : 'primary') : undefined),
@@ -303,17 +306,6 @@ export class HaAgent {
     state.pgState = 'crashed';
     if (state.role === 'primary') state.mayHaveDiverged = true;
     this.wake();
-  }
-
-  /** The primary must not outlive its lease: if the loop could not refresh it in time, stop PostgreSQL now. */
-  private checkLease(): void {
-    if (this.state.stopping) return;
-    // The margin covers this timer's period, a busy event loop and the immediate stop itself.
-    if (!this.lease.guardDue(LEASE_GUARD_MARGIN_MS)) return;
-    this.lease.lost();
-    this.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
-    this.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
-    if (this.pg.isRunning && this.state.role === 'primary') void this.executor.stopAsLeaseExpired();
   }
 
   private async applyDynamic(read: DynamicConfig): Promise<void> {

@@ -5,10 +5,12 @@ import { debugFailure } from './agent-errors.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
 import type { AgentRunState } from './agent-state.js';
 import type { PostgresCallbacks } from './postgres-callbacks.js';
+import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
 
 /** What the lease guard's stop acts on (a part of the action executor's dependencies). */
 export interface LeaseGuardDeps {
   state: AgentRunState;
+  lease: LeaderLease;
   pg: PostgresControl;
   dcs: EtcdDcs;
   callbacks: PostgresCallbacks;
@@ -34,4 +36,18 @@ export async function stopAsLeaseExpired(d: LeaseGuardDeps): Promise<void> {
     logger.info('released the leader key: PostgreSQL is stopped');
     d.emit({ type: 'leader_released', reason: 'PostgreSQL stopped by the lease guard' });
   }
+}
+
+/**
+ * The lease guard's check (every `LEASE_GUARD_PERIOD_MS`): the primary must not outlive its lease;
+ * if the loop could not refresh it in time, PostgreSQL is stopped now.
+ */
+export function checkLeaseGuard(d: LeaseGuardDeps): void {
+  if (d.state.stopping) return;
+  // The margin covers the timer's period, a busy event loop and the immediate stop itself.
+  if (!d.lease.guardDue(LEASE_GUARD_MARGIN_MS)) return;
+  d.lease.lost();
+  d.logger.error('leader lease about to expire without a refresh: stopping PostgreSQL');
+  d.emit({ type: 'leader_released', reason: 'lease expired before it could be refreshed' });
+  if (d.pg.isRunning && d.state.role === 'primary') void stopAsLeaseExpired(d);
 }
