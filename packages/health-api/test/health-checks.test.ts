@@ -233,6 +233,8 @@ describe('renderMetrics', () => {
       'patroni_pending_restart',
       'patroni_is_paused',
       'patroni_failsafe_mode_is_active',
+      'patroni_quorum_standby',
+      'patroni_postgres_state',
     ];
     for (const n of names) {
       expect(text).toMatch(new RegExp(`^# HELP ${n} .+$`, 'm'));
@@ -249,8 +251,30 @@ describe('renderMetrics', () => {
     const heap = Number(/^nodejs_heap_size_used_bytes\{scope="stampede"\} (\d+)$/m.exec(text)?.[1]);
     expect(rss).toBeGreaterThan(heap);
     expect(heap).toBeGreaterThan(1024 * 1024);
+    // Patroni 4.1's numeric state: running is 5, with the legend Patroni prints.
+    expect(text).toContain('patroni_postgres_state{scope="stampede"} 5');
+    expect(text).toMatch(/^# Values: 0=initializing new cluster, 1=initdb failed, .*, 5=running, .*, 14=crashed$/m);
     // every non-comment line is `name{labels} value`
-    for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) .+|[a-z_]+\{scope="[^"]*"\} -?[0-9.]+)$/);
+    for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE|Values:) .+|[a-z_]+\{scope="[^"]*"\} -?[0-9.]+)$/);
+  });
+  it("Patroni 4.1's replication-state metrics: streaming, archive recovery, quorum standby", () => {
+    const streamingReplica = renderMetrics(
+      replicaState({ postgres: { ...replicaState({}).postgres, serverVersion: 150004, replicationState: 'streaming' } }),
+      NOW,
+    );
+    expect(streamingReplica).toContain('patroni_postgres_streaming{scope="stampede"} 1');
+    expect(streamingReplica).toContain('patroni_postgres_in_archive_recovery{scope="stampede"} 0');
+    const archive = renderMetrics(
+      replicaState({ postgres: { ...replicaState({}).postgres, serverVersion: 150004, replicationState: 'in archive recovery' } }),
+      NOW,
+    );
+    expect(archive).toContain('patroni_postgres_streaming{scope="stampede"} 0');
+    expect(archive).toContain('patroni_postgres_in_archive_recovery{scope="stampede"} 1');
+    expect(renderMetrics(replicaState({ isQuorumStandby: true }), NOW)).toContain('patroni_quorum_standby{scope="stampede"} 1');
+    const stopped = renderMetrics(replicaState({ postgres: { state: 'stopped', role: 'replica' } }), NOW);
+    expect(stopped).toContain('patroni_postgres_state{scope="stampede"} 12');
+    // Without a server version (not running) Patroni leaves the two replication gauges out.
+    expect(stopped).not.toContain('patroni_postgres_streaming');
   });
   it('escapes the scope label', () => {
     expect(renderMetrics(replicaState({ scope: 'a"b\\c' }), NOW)).toContain('patroni_replica{scope="a\\"b\\\\c"} 1');
