@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, makeTempDir, serverUser, waitFor, type TempDir } from '@pgtools/testkit';
-import { api, HaCluster, sql, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, powerLoss, sql, type HaNode } from './ha-cluster.js';
 
 // Patroni's postgresql.callbacks on two real agents (real etcd, PostgreSQL 15): a script appends
 // the words it was called with to callbacks.log in its node's directory.
@@ -130,9 +130,7 @@ describe('postgresql.callbacks on a real cluster', () => {
 
   it('failover after the primary node is lost: on_role_change primary on the replica that takes over', async () => {
     const from = lifecycleOf(replica).length;
-    const pid = leader.agent.pg.postmaster!.pid;
-    process.kill(-pid, 'SIGKILL');
-    await leader.agent.abandon();
+    await powerLoss(leader);
     await waitFor(() => replica.agent.holdsLeaderKey && replica.agent.role === 'primary', { timeoutMs: 60_000, describe: () => `${replica.name} promoted` });
     await expectCallbacks(replica, from, [`on_role_change primary ${SCOPE}`]);
   });

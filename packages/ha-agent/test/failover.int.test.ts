@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { HaCluster, patroni, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
+import { HaCluster, patroni, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
 
 // Power loss of the primary: its agent vanishes without cleanup and its postmaster is SIGKILLed.
 // HA_TIMINGS=30/10/10 runs it at the seed article's timings (default 10/2/4).
@@ -28,13 +28,7 @@ describe(`failover after the primary node is lost (ttl ${timings.ttl} / loop_wai
     writer = new Writer(() => cluster.nodes.filter((n) => n !== oldLeader || lostAt === 0), 1, 50).start();
     await waitFor(() => writer.acks.length >= 20, { timeoutMs: 20_000, describe: () => 'writer running' });
 
-    const pid = oldLeader.agent.pg.postmaster!.pid;
-    // Power loss: SIGKILL the whole process group (postmaster and backends: a backend outlives a killed
-    // postmaster long enough to commit an in-flight statement). Then abandon the agent in the same tick,
-    // so it never sees the death.
-    process.kill(-pid, 'SIGKILL');
-    lostAt = Date.now();
-    await oldLeader.agent.abandon();
+    lostAt = await powerLoss(oldLeader);
 
     const rest = cluster.nodes.filter((n) => n !== oldLeader);
     await waitFor(() => writer.acks.some((a) => a.node !== oldLeader.name), {
@@ -106,9 +100,7 @@ describe(`failover after the primary node is lost (ttl ${timings.ttl} / loop_wai
     // A second power loss, of the current leader; its new agent then rewinds with a user that cannot log in.
     const victim = await cluster.waitForHealthy(cluster.nodes, 60_000);
     const w = new Writer(() => cluster.nodes.filter((n) => n !== victim), 100_000, 50).start();
-    const pid = victim.agent.pg.postmaster!.pid;
-    process.kill(-pid, 'SIGKILL');
-    await victim.agent.abandon();
+    await powerLoss(victim);
     const rest = cluster.nodes.filter((n) => n !== victim);
     const leader = await cluster.waitForHealthy(rest, (timings.ttl + 4 * timings.loopWait + 30) * 1000);
     victim.events.length = 0;

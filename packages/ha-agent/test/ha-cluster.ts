@@ -105,6 +105,23 @@ ${o.tags ? `tags: ${JSON.stringify(o.tags(name))}\n` : ''}`;
   return o.editYaml ? o.editYaml(yaml, dir) : yaml;
 }
 
+/**
+ * Power loss of `node`: its postmaster's process group (postmaster and backends: a backend outlives
+ * a killed postmaster long enough to commit an in-flight statement) and its software fence SIGKILLed,
+ * then its agent abandoned in the same tick, so nothing of the node acts afterwards. Left alive, the
+ * fence would (rightly) prove PostgreSQL stopped and revoke the lease, which a real power loss
+ * cannot. Returns when the power went.
+ */
+export async function powerLoss(node: HaNode): Promise<number> {
+  const pm = node.agent.pg.postmaster?.pid;
+  const fence = node.agent.fencePid;
+  if (pm !== undefined) process.kill(-pm, 'SIGKILL');
+  if (fence !== undefined) process.kill(-fence, 'SIGKILL');
+  const at = Date.now();
+  await node.agent.abandon();
+  return at;
+}
+
 /** One query on a fresh connection as postgres. */
 export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<R[]> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });

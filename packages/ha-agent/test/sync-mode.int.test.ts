@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { HaCluster, patroni, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
+import { HaCluster, patroni, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
 
 // Synchronous mode, with its negative control: the same fault (replication to both replicas stalled,
 // then the primary loses power) loses acknowledged writes with asynchronous replication and none in
@@ -55,9 +55,8 @@ async function stalledReplicasThenPowerLoss(): Promise<{ acked: number; ackedWhi
   // Backends run in process groups of their own, and a stopped sender cannot notice its postmaster's
   // death: they are killed by PID with it.
   for (const pid of senders) process.kill(pid, 'SIGKILL');
-  process.kill(-leader.agent.pg.postmaster!.pid, 'SIGKILL');
+  await powerLoss(leader);
   killed = true;
-  await leader.agent.abandon();
   const newLeader = await cluster.waitForHealthy(replicas, (timings.ttl + 6 * timings.loopWait + 40) * 1000);
   await writer.stop();
   nextId += writer.acks.length + 1000;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, serverUser, waitFor, type TempDir } from '@pgtools/testkit';
-import { api, HaCluster, patroni, sql, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, powerLoss, sql, type HaNode } from './ha-cluster.js';
 
 // Patroni 4's tags on three real agents (real etcd, PostgreSQL 15), one cluster in sequence:
 // failover_priority decides a race at equal WAL position; replicatefrom makes a cascading replica
@@ -89,11 +89,9 @@ describe('tags on a real cluster', () => {
       { timeoutMs: 30_000, intervalMs: 200, describe: () => 'both replicas at the primary flush position' },
     );
     const killedAt = Date.now();
-    const pid = first.agent.pg.postmaster?.pid;
-    expect(pid).toBeDefined();
+    expect(first.agent.pg.postmaster?.pid).toBeDefined();
     // Power loss of the primary: no final WAL, the leader key expires after ttl.
-    process.kill(-(pid as number), 'SIGKILL');
-    await first.agent.abandon();
+    await powerLoss(first);
     await waitFor(() => cluster.leaders([high, low]).length === 1, { timeoutMs: 90_000, intervalMs: 200, describe: () => 'a new leader' });
     expect(cluster.leaders([high, low]).map((n) => n.name)).toEqual([high.name]);
     // Every race the lower-priority replica ran, it lost for its priority (not for its WAL position).
@@ -197,10 +195,8 @@ describe('tags on a real cluster', () => {
     // Alone with failover_priority 0: it stays a replica and the cluster stays without a leader.
     await middle.agent.stop();
     const killedAt = Date.now();
-    const pid = leader.agent.pg.postmaster?.pid;
-    expect(pid).toBeDefined();
-    process.kill(-(pid as number), 'SIGKILL');
-    await leader.agent.abandon();
+    expect(leader.agent.pg.postmaster?.pid).toBeDefined();
+    await powerLoss(leader);
     await waitFor(() => messagesOf(archived, killedAt).some((m) => m.endsWith('not the healthiest node: nofailover is set')), {
       timeoutMs: 60_000,
       intervalMs: 200,

@@ -193,12 +193,16 @@ export class HaAgent {
   }
 
   /**
-   * When the leader key's lease can expire at the earliest (ms since epoch), counted from the
-   * moment the last successful refresh was sent; undefined when not the leader. The primary stops
-   * accepting writes before this moment if it cannot refresh.
+   * When the leader key's lease can expire at the earliest (ms since epoch), counted from when the last
+   * successful refresh was sent; undefined when not the leader. The primary stops writing before then.
    */
   get leaderLeaseExpiresAt(): number | undefined {
     return this.lease.expiresAt;
+  }
+
+  /** PID (and process group) of the software fence while it runs: a power loss takes it down too. */
+  get fencePid(): number | undefined {
+    return this.fence?.process?.pid;
   }
 
   /** The REST API's base URL once started. */
@@ -235,10 +239,10 @@ export class HaAgent {
   }
 
   /**
-   * Simulates the loss of this node's agent (power cut, SIGKILL), for tests and chaos drills: the
-   * loop, the lease guard, the etcd watch and connections and the REST API stop at once, and nothing
-   * is cleaned up: the leader key and member key stay until their lease expires, PostgreSQL is left
-   * as it is (kill it too to simulate a power loss). The instance cannot be started again.
+   * Simulates the loss of this node's agent (SIGKILL), for tests and chaos drills: the loop, the lease
+   * guard, the etcd watch and connections and the REST API stop at once, and nothing is cleaned up.
+   * The fence outlives it as it would a SIGKILL (for a power loss, kill `fencePid`'s group and
+   * PostgreSQL too). The instance cannot be started again.
    */
   async abandon(): Promise<void> {
     this.state.abandoned = true;
@@ -426,9 +430,8 @@ export class HaAgent {
   }
 
   /**
-   * The REST API's view, with PostgreSQL asked afresh (at most every 250 ms) like Patroni does per
-   * request: role, timeline and WAL positions must not lag a loop_wait behind (HAProxy checks, a
-   * replica that just switched timeline).
+   * The REST API's view, with PostgreSQL asked afresh (at most every 250 ms) like Patroni per request:
+   * role, timeline and WAL positions must not lag a loop_wait behind (HAProxy, a new timeline).
    */
   private async liveNodeState(): Promise<NodeState> {
     const state = this.state;
@@ -441,8 +444,7 @@ export class HaAgent {
   }
 
   private clusterInfo(): ClusterInfo {
-    // The watched cache, not the last cycle's view: it already has this agent's own writes (the
-    // sync key it just assigned), which the loop's view only gets at the next cycle.
+    // The watched cache, not the last cycle's view: it has this agent's own writes (the sync key it just assigned) already.
     return buildClusterInfo(this.dcs.cachedView() ?? this.state.view);
   }
 }
