@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { quoteIdent } from '@pgtools/core';
 import { startPostgres } from '@pgtools/testkit';
+import { renderAlterReport } from './alter-report.js';
+import { checkAlterTargets, fixtureIdType } from './alter-scenario.js';
 import { clientBinDir, findPgRepack, type Tools } from './contenders.js';
 import { fixtureStatements, pgbenchScript, TABLE_NAME } from './fixture.js';
 import { pgbenchArgs } from './load.js';
@@ -30,7 +32,8 @@ const TEMPLATE = 'bench_template';
 /**
  * Runs the whole benchmark: its own PostgreSQL (15 unless `--pg` says otherwise), the bloated template table, then every
  * contender `runs` times, interleaved, under the fixed-rate load (and again unthrottled), and
- * renders the report. Progress lines go to `log`.
+ * renders the report. With `scenario: 'alter'` the table's id is an integer, the contenders widen
+ * it to bigint, and the targets and the report are issue 19's. Progress lines go to `log`.
  *
  * @example
  * ```ts
@@ -74,7 +77,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
     let table: { heapMB: number; totalMB: number; liveRows: number; buildS: number };
     let postgresVersion: string;
     try {
-      for (const sql of fixtureStatements(options.rows)) await client.query(sql);
+      for (const sql of fixtureStatements(options.rows, fixtureIdType(options.scenario))) await client.query(sql);
       if (options.amcheck) await client.query('CREATE EXTENSION amcheck');
       if (contenders.includes('pg_repack')) {
         try {
@@ -132,7 +135,8 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
     }
 
     const summaries = summarize(passes, contenders);
-    const targets = checkTargets(summaries);
+    const alter = options.scenario === 'alter';
+    const targets = alter ? checkAlterTargets(summaries) : checkTargets(summaries);
     if (!loadCommand) {
       loadCommand = `pgbench ${pgbenchArgs(
         {
@@ -150,7 +154,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
         '<tmp>/tx',
       ).join(' ')}`;
     }
-    const report = renderReport({
+    const report = (alter ? renderAlterReport : renderReport)({
       command,
       date: new Date().toISOString(),
       machine,

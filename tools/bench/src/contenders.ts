@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { quoteQualified } from '@pgtools/core';
 import type { TableResult } from '@pgtools/repack';
 import { pgBinDir, type PgMajor } from '@pgtools/testkit';
-import { TABLE_NAME } from './fixture.js';
+import { ALTER_ACTION } from './alter-scenario.js';
+import { FIXTURE, TABLE_NAME } from './fixture.js';
 import { runMeasured, type MeasuredRun } from './measured-process.js';
 import type { ContenderName } from './options.js';
 
@@ -78,6 +80,30 @@ export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tool
       };
       return [process.execPath, childScript(), JSON.stringify(spec)];
     }
+    case 'pgtools-alter': {
+      // `pgtools-repack -t public.bench --alter 'ALTER COLUMN id TYPE bigint'`, through the library in the same child as the repack contenders.
+      const spec = {
+        config: { host: t.host, port: t.port, user: t.user, database: t.database },
+        table: TABLE_NAME,
+        swap: 'rename',
+        alter: [ALTER_ACTION],
+        ...(pgtoolsJobs === undefined ? {} : { jobs: pgtoolsJobs }),
+      };
+      return [process.execPath, childScript(), JSON.stringify(spec)];
+    }
+    case 'plain-alter':
+      return [
+        join(tools.binDir, 'psql'),
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        ...conn,
+        '-d',
+        t.database,
+        '-c',
+        `ALTER TABLE ${quoteQualified(FIXTURE.schema, FIXTURE.table)} ${ALTER_ACTION}`,
+      ];
     case 'pg_repack':
       if (!tools.pgRepack) throw new Error('pg_repack is not installed');
       return [tools.pgRepack, ...conn, '-d', t.database, '--table', TABLE_NAME, '--elevel', 'WARNING'];
@@ -99,7 +125,7 @@ export function contenderCommand(name: Exclude<ContenderName, 'no-repack'>, tool
 export async function runContender(name: Exclude<ContenderName, 'no-repack'>, tools: Tools, t: Target, pgtoolsJobs?: number): Promise<ContenderOutcome> {
   const [cmd, ...args] = contenderCommand(name, tools, t, pgtoolsJobs);
   const run = await runMeasured(cmd!, args);
-  if (name === 'pgtools-catalog' || name === 'pgtools-rename') {
+  if (name === 'pgtools-catalog' || name === 'pgtools-rename' || name === 'pgtools-alter') {
     try {
       const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as { startedAt: number; endedAt: number; result: { tables: TableResult[] } };
       const table = out.result.tables[0];

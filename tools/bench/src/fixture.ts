@@ -17,6 +17,9 @@ const q = (name: string): string => quoteQualified(FIXTURE.schema, name);
 /** `schema.table` as the tools take it on their command lines. */
 export const TABLE_NAME = `${FIXTURE.schema}.${FIXTURE.table}`;
 
+/** The types the fixture's `id` can have: bigint for the repack, integer for the alter scenario to widen. */
+export type FixtureIdType = 'bigint' | 'integer';
+
 /** Live rows per account: the load's account lookup reads about this many rows. */
 const ROWS_PER_ACCOUNT = 20;
 
@@ -37,13 +40,14 @@ export function accountsFor(rows: number): number {
  * 16-character code, a counter and a 120-character payload, all derived from the id so the
  * expected content is computable), a primary key and two secondary btree indexes, then every
  * second row deleted and VACUUM ANALYZE, as a long-lived table that lost half its rows looks.
+ * `idType` is the key's type: `integer` for the alter scenario, which widens it.
  *
  * @example
  * ```ts
  * for (const sql of fixtureStatements(2_000_000)) await client.query(sql);
  * ```
  */
-export function fixtureStatements(rows: number): string[] {
+export function fixtureStatements(rows: number, idType: FixtureIdType = 'bigint'): string[] {
   const accounts = accountsFor(rows);
   const t = q(FIXTURE.table);
   return [
@@ -52,7 +56,7 @@ export function fixtureStatements(rows: number): string[] {
     `CREATE FUNCTION ${q(FIXTURE.payloadFn)}(id bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
        AS $$ SELECT substr(repeat(md5(id::text), 4), 1, 120) $$`,
     `CREATE TABLE ${t} (
-       id bigint PRIMARY KEY,
+       id ${idType} PRIMARY KEY,
        account integer NOT NULL,
        code text NOT NULL,
        counter bigint NOT NULL DEFAULT 0,

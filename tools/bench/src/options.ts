@@ -2,9 +2,15 @@ import { parseArgs } from 'node:util';
 import { PgToolsError } from '@pgtools/core';
 import { PG_MAJORS, type PgMajor } from '@pgtools/testkit';
 
-/** The contenders the benchmark knows, in their default order. */
+/** The contenders of the repack scenario, in their default order. */
 export const CONTENDERS = ['no-repack', 'pgtools-catalog', 'pgtools-rename', 'pg_repack', 'vacuum-full'] as const;
-export type ContenderName = (typeof CONTENDERS)[number];
+/** The contenders of the `alter` scenario (issue 19: int → bigint of the primary key), in their default order. */
+export const ALTER_CONTENDERS = ['no-repack', 'pgtools-alter', 'plain-alter'] as const;
+export type ContenderName = (typeof CONTENDERS)[number] | (typeof ALTER_CONTENDERS)[number];
+
+/** What the contenders do to the table: repack it (issue 5), or change its key's type (issue 19). */
+export const SCENARIOS = ['repack', 'alter'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
 /** Everything a benchmark run is configured by. */
 export interface BenchOptions {
@@ -16,6 +22,7 @@ export interface BenchOptions {
   clients: number;
   threads: number;
   runs: number;
+  scenario: Scenario;
   contenders: ContenderName[];
   /** Markdown output file; `undefined` prints only. */
   out: string | undefined;
@@ -49,7 +56,11 @@ export const USAGE = `pnpm bench:repack [options]
   --heavy               the heavy load: --tps 2000 and 16 clients
   --clients N           pgbench clients (default 8, heavy 16); --threads N (default 2)
   --runs N              runs per contender, interleaved A B C A B C (default 3)
-  --contenders LIST     comma-separated, from: ${CONTENDERS.join(', ')} (default: all)
+  --contenders LIST     comma-separated, from: ${CONTENDERS.join(', ')} (default: all);
+                        with --scenario alter from: ${ALTER_CONTENDERS.join(', ')}
+  --scenario NAME       repack (default) or alter: int → bigint of the primary key, pgtools --alter
+                        against a plain ALTER TABLE, on the table with an integer id, fixed rate only;
+                        prints only unless --out is given
   --out FILE            markdown output (default docs/benchmarks.md; --no-out to skip)
   --json FILE           raw per-pass results as JSON
   --no-unthrottled      skip the unthrottled pass (throughput during the repack)
@@ -89,6 +100,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         threads: { type: 'string' },
         runs: { type: 'string' },
         contenders: { type: 'string' },
+        scenario: { type: 'string' },
         out: { type: 'string' },
         'no-out': { type: 'boolean' },
         json: { type: 'string' },
@@ -111,16 +123,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const v = parsed.values;
   const heavy = v.heavy ?? false;
   const floors = v.floors ?? false;
+  const scenario = scenarioOf(v.scenario);
+  if (floors && scenario !== 'repack') throw new PgToolsError('invalid_option', '--floors measures the repack; it does not take --scenario alter');
+  const known: readonly string[] = scenario === 'alter' ? ALTER_CONTENDERS : CONTENDERS;
   const contenders =
     v.contenders === undefined
-      ? [...CONTENDERS]
+      ? [...known]
       : v.contenders
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
   for (const c of contenders) {
-    if (!(CONTENDERS as readonly string[]).includes(c)) {
-      throw new PgToolsError('invalid_option', `unknown contender "${c}"; known: ${CONTENDERS.join(', ')}`);
+    if (!known.includes(c)) {
+      throw new PgToolsError('invalid_option', `unknown contender "${c}" for --scenario ${scenario}; known: ${known.join(', ')}`);
     }
   }
   if (contenders.length === 0) throw new PgToolsError('invalid_option', '--contenders names no contender');
@@ -130,11 +145,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     clients: int('clients', v.clients, heavy ? 16 : 8, 1),
     threads: int('threads', v.threads, 2, 1),
     runs: int('runs', v.runs, 3, 1),
+    scenario,
     contenders: [...new Set(contenders)] as ContenderName[],
-    // The floors are one section of the report: never written over the whole of it by default.
-    out: v['no-out'] ? undefined : (v.out ?? (floors ? undefined : 'docs/benchmarks.md')),
+    // The floors and the alter scenario are one section of the report each: never written over the whole of it by default.
+    out: v['no-out'] ? undefined : (v.out ?? (floors || scenario !== 'repack' ? undefined : 'docs/benchmarks.md')),
     json: v.json,
-    unthrottled: !v['no-unthrottled'],
+    // Issue 19 measures the schema change under the fixed-rate load only.
+    unthrottled: !v['no-unthrottled'] && scenario === 'repack',
     warmupS: num('warmup', v.warmup, 3, 0),
     tailS: num('tail', v.tail, 2, 0),
     baselineS: num('baseline-seconds', v['baseline-seconds'], 5, 0.5),
@@ -146,6 +163,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     pgVersion: pgMajor(v.pg),
     help: v.help ?? false,
   };
+}
+
+function scenarioOf(raw: string | undefined): Scenario {
+  if (raw === undefined) return 'repack';
+  const scenario = SCENARIOS.find((x) => x === raw.trim());
+  if (scenario === undefined) throw new PgToolsError('invalid_option', `--scenario must be one of ${SCENARIOS.join(', ')}, got "${raw}"`);
+  return scenario;
 }
 
 function pgMajor(raw: string | undefined): PgMajor {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { quoteIdent } from '@pgtools/core';
+import { expectedIdType } from './alter-scenario.js';
 import { runContender, type Tools } from './contenders.js';
 import { TABLE_NAME } from './fixture.js';
 import { startLoad } from './load.js';
@@ -123,7 +124,7 @@ export async function runPass(ctx: PassContext, contender: ContenderName, run: n
         const tailEnd = Date.now();
         const sampled = await locks.stop();
         stopped = await running.stop(db);
-        const verification = await verifyTable(db, { rows: o.rows, amcheck: o.amcheck });
+        const verification = await verifyTable(db, { rows: o.rows, amcheck: o.amcheck, idType: expectedIdType(o.scenario, contender) });
         const { rows: wal } = await db.query<{ d1: string; d2: string }>('SELECT pg_wal_lsn_diff($2, $1)::text AS d1, pg_wal_lsn_diff($3, $1)::text AS d2', [
           lsn0,
           lsn1,

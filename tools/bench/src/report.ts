@@ -123,15 +123,44 @@ export function renderReport(r: ReportInput): string {
   out.push('', `## Results (median of ${o.runs} run${o.runs === 1 ? '' : 's'}, ${o.tps} tps)`, '', resultsTable(r.summaries), '');
   for (const n of COLUMN_NOTES) out.push(`- ${n}`);
   if (r.targets.length > 0) {
-    out.push('', '## Targets (issue 5)', '', '| contender | target | this run | met |', '|---|---|---|---|');
-    for (const t of r.targets) out.push(`| ${t.contender} | ${t.target} | ${t.actual} | ${t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
+    out.push('', '## Targets (issue 5)', '', targetsTable(r.targets));
   }
-  out.push('', '## Every pass', '');
+  out.push('', '## Every pass', '', passesTable(r.passes));
+  out.push('', '<details><summary>pgbench script</summary>', '', '```', r.loadScript.trim(), '```', '', '</details>', '');
+  return out.join('\n');
+}
+
+/**
+ * The targets checked (markdown): contender, target, this run's figure, met (`yes`, `**no**`, `n/a`).
+ *
+ * @example
+ * ```ts
+ * console.log(targetsTable(checkTargets(summaries)));
+ * ```
+ */
+export function targetsTable(targets: readonly TargetCheck[]): string {
+  return [
+    '| contender | target | this run | met |',
+    '|---|---|---|---|',
+    ...targets.map((t) => `| ${t.contender} | ${t.target} | ${t.actual} | ${t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'} |`),
+  ].join('\n');
+}
+
+/**
+ * The table of every pass (markdown): contender, run, load, wall time, phases, holds, latency, WAL, RSS, CPU, result.
+ *
+ * @example
+ * ```ts
+ * console.log(passesTable(result.passes));
+ * ```
+ */
+export function passesTable(passes: readonly PassResult[]): string {
+  const out: string[] = [];
   out.push(
     '| contender | run | load | wall s | repack() s | phases (s) | AE tool ms | AE pg_locks ms | p99 / max ms | tps | WAL MB | RSS MB | CPU s | result |',
   );
   out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const p of r.passes) {
+  for (const p of passes) {
     const phases = p.phases?.map((x) => `${x.phase} ${f(x.ms / 1000, 2)}`).join(', ') ?? '';
     const tool = p.toolHolds?.map((h) => `${h.purpose} ${h.heldMs}`).join(', ') ?? '';
     const sampled = p.sampledHolds.map((h) => f(h.estimateMs)).join(', ');
@@ -141,6 +170,5 @@ export function renderReport(r: ReportInput): string {
         `${f(p.cpuS, 2)} | ${p.ok ? 'ok' : `**${(p.error ?? 'failed').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 300)}**`} |`,
     );
   }
-  out.push('', '<details><summary>pgbench script</summary>', '', '```', r.loadScript.trim(), '```', '', '</details>', '');
   return out.join('\n');
 }

@@ -8,6 +8,8 @@ export interface Verification {
   /** What is wrong, empty when correct. */
   problems: string[];
   liveRows: number;
+  /** The type of `id` after the pass (`format_type` spelling), when the check asked for one. */
+  idType?: string;
   heapBytes: number;
   totalBytes: number;
 }
@@ -15,17 +17,30 @@ export interface Verification {
 /**
  * Checks the table after the load stopped: its checksum equals the one the ledger implies,
  * it has its three valid indexes, no trigger or tool table is left over, and (with `amcheck`)
- * every index holds exactly the heap's tuples.
+ * every index holds exactly the heap's tuples; with `idType`, that `id` has that type (the alter
+ * scenario widens it: the checksum then also says every row kept its content).
  *
  * @example
  * ```ts
- * const v = await verifyTable(client, { rows: 2_000_000, amcheck: true });
+ * const v = await verifyTable(client, { rows: 2_000_000, amcheck: true, idType: 'bigint' });
  * if (!v.correct) console.error(v.problems);
  * ```
  */
-export async function verifyTable(client: pg.ClientBase, { rows, amcheck }: { rows: number; amcheck: boolean }): Promise<Verification> {
+export async function verifyTable(
+  client: pg.ClientBase,
+  { rows, amcheck, idType }: { rows: number; amcheck: boolean; idType?: string },
+): Promise<Verification> {
   const problems: string[] = [];
   const table = quoteQualified(FIXTURE.schema, FIXTURE.table);
+  let actualIdType: string | undefined;
+  if (idType !== undefined) {
+    const { rows: types } = await client.query<{ type: string }>(
+      "SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped",
+      [table],
+    );
+    actualIdType = types[0]?.type;
+    if (actualIdType !== idType) problems.push(`id is ${actualIdType ?? 'missing'}, expected ${idType}`);
+  }
   const actual = (await client.query<{ rows: string; sum: string }>(actualChecksumSql())).rows[0]!;
   const expected = (await client.query<{ rows: string; sum: string }>(expectedChecksumSql(rows))).rows[0]!;
   if (actual.rows !== expected.rows || actual.sum !== expected.sum) {
@@ -64,6 +79,7 @@ export async function verifyTable(client: pg.ClientBase, { rows, amcheck }: { ro
     correct: problems.length === 0,
     problems,
     liveRows: Number(actual.rows),
+    ...(actualIdType === undefined ? {} : { idType: actualIdType }),
     heapBytes: Number(size[0]!.heap),
     totalBytes: Number(size[0]!.total),
   };

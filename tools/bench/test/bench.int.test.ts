@@ -69,6 +69,11 @@ describe('load, ledger and verification on a real server', () => {
     expect(bad.problems.join()).toMatch(/checksum/);
     await client.query(`UPDATE ${TABLE_NAME} SET counter = counter - 1 WHERE id = (SELECT min(id) FROM ${TABLE_NAME})`);
 
+    // The alter scenario's type check: the fixture's bigint id is not the integer one asked for.
+    const typed = await verifyTable(client, { rows: ROWS, amcheck: false, idType: 'integer' });
+    expect(typed.idType).toBe('bigint');
+    expect(typed.problems).toEqual(['id is bigint, expected integer']);
+
     await client.query(`DELETE FROM ${TABLE_NAME} WHERE id = (SELECT max(id) FROM ${TABLE_NAME})`);
     expect((await verifyTable(client, { rows: ROWS, amcheck: false })).problems.join()).toMatch(/checksum/);
   });
@@ -115,6 +120,26 @@ describe('runBenchmark end to end (tiny table)', () => {
     expect(vacuumFull.sampledHolds.length).toBeGreaterThanOrEqual(1);
     expect(result.report).toContain('| pg_repack |');
     expect(result.summaries.map((s) => s.contender)).toEqual(['no-repack', 'pgtools-catalog', 'pgtools-rename', 'pg_repack', 'vacuum-full']);
+  }, 240_000);
+});
+
+describe('the alter scenario end to end (tiny table)', () => {
+  it('widens the integer id with pgtools and with a plain ALTER under load, each table verified', async () => {
+    const options = parseBenchArgs(['--scenario', 'alter', '--rows', '4000', '--runs', '1', '--warmup', '0.5', '--tail', '0.5', '--baseline-seconds', '1']);
+    const result = await runBenchmark(options, { command: 'test', log: () => {} });
+    expect(result.passes.map((p) => `${p.contender} ${p.load} ${p.verification.idType}`)).toEqual([
+      'no-repack throttled integer',
+      'pgtools-alter throttled bigint',
+      'plain-alter throttled bigint',
+    ]);
+    for (const p of result.passes) expect(p.error, p.contender).toBeUndefined();
+    expect(result.allOk).toBe(true);
+    const pgtools = result.passes.find((p) => p.contender === 'pgtools-alter')!;
+    expect(pgtools.toolHolds?.map((h) => h.purpose)).toContain('swap');
+    // The plain ALTER holds ACCESS EXCLUSIVE for its whole rewrite: the sampler sees it.
+    expect(result.passes.find((p) => p.contender === 'plain-alter')!.sampledHolds.length).toBeGreaterThanOrEqual(1);
+    expect(result.targets.map((t) => t.target)).toEqual(['longest ACCESS EXCLUSIVE < 100 ms', 'max load latency 20x lower than plain ALTER']);
+    expect(result.report).toContain('### Online schema change: int → bigint of the primary key (issue 19)');
   }, 240_000);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PgToolsError } from '@pgtools/core';
-import { CONTENDERS, parseBenchArgs } from '../src/options.js';
+import { ALTER_CONTENDERS, CONTENDERS, parseBenchArgs } from '../src/options.js';
 
 describe('parseBenchArgs', () => {
   it('has the issue defaults', () => {
@@ -28,6 +28,22 @@ describe('parseBenchArgs', () => {
     expect(parseBenchArgs(['--floors'])).toMatchObject({ floors: true, out: undefined });
     expect(parseBenchArgs(['--floors', '--out', '/tmp/floors.md'])).toMatchObject({ floors: true, out: '/tmp/floors.md' });
     expect(parseBenchArgs([]).floors).toBe(false);
+  });
+
+  it('--scenario alter: its own contenders, fixed rate only, prints only unless --out is given', () => {
+    expect(parseBenchArgs([]).scenario).toBe('repack');
+    const o = parseBenchArgs(['--scenario', 'alter']);
+    expect(o).toMatchObject({ scenario: 'alter', out: undefined, unthrottled: false, rows: 2_000_000, tps: 400, runs: 3 });
+    expect(o.contenders).toEqual([...ALTER_CONTENDERS]);
+    expect(parseBenchArgs(['--scenario', 'alter', '--contenders', 'plain-alter,pgtools-alter', '--out', '/tmp/a.md'])).toMatchObject({
+      contenders: ['plain-alter', 'pgtools-alter'],
+      out: '/tmp/a.md',
+    });
+    // Each scenario knows only its own contenders.
+    expect(() => parseBenchArgs(['--contenders', 'plain-alter'])).toThrow(/unknown contender "plain-alter" for --scenario repack/);
+    expect(() => parseBenchArgs(['--scenario', 'alter', '--contenders', 'pg_repack'])).toThrow(/known: no-repack, pgtools-alter, plain-alter/);
+    expect(() => parseBenchArgs(['--scenario', 'vacuum'])).toThrow(/--scenario must be one of repack, alter, got "vacuum"/);
+    expect(() => parseBenchArgs(['--scenario', 'alter', '--floors'])).toThrow(/--floors/);
   });
 
   it('rejects unknown contenders, bad numbers and unknown flags with invalid_option', () => {

@@ -2,29 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { PassResult } from '../src/pass.js';
 import { resultsTable } from '../src/report.js';
 import { checkTargets, summarize } from '../src/summary.js';
+import { passModel } from './pass-model.js';
 
 const MB = 1048576;
 
-function pass(over: Partial<PassResult> & Pick<PassResult, 'contender' | 'load'>): PassResult {
-  return {
-    run: 1,
-    ok: true,
-    startedAt: 0,
-    endedAt: 2000,
-    wallMs: 2000,
-    sampledHolds: [],
-    sampleGapMs: 5,
-    loadStats: { transactions: 800, failed: 0, p99Ms: 5, maxMs: 10, maxLagMs: 1, tps: 400 },
-    clientsAlive: 8,
-    walBytes: 10 * MB,
-    walWithTailBytes: 20 * MB,
-    walWithTailMs: 4000,
-    sizeBefore: { heapBytes: 400 * MB, totalBytes: 530 * MB },
-    verification: { correct: true, problems: [], liveRows: 1, heapBytes: 200 * MB, totalBytes: 260 * MB },
-    loadCommand: 'pgbench',
-    ...over,
-  };
-}
+const pass = (over: Partial<PassResult> & Pick<PassResult, 'contender' | 'load'>): PassResult => passModel(over);
 
 describe('summarize', () => {
   const passes: PassResult[] = [
