@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { idTypesAfter, renderAlterReport } from '../src/alter-report.js';
-import { ALTER_ACTION, checkAlterTargets, expectedIdType, fixtureIdType } from '../src/alter-scenario.js';
+import { ALTER_ACTION, expectedIdType, fixtureIdType } from '../src/alter-scenario.js';
+import { checkAlterTargets } from '../src/alter-targets.js';
 import { fixtureStatements } from '../src/fixture.js';
 import { parseBenchArgs } from '../src/options.js';
 import type { PassResult } from '../src/pass.js';
