@@ -8,8 +8,16 @@ import type { ConnectionSource } from './connection-source.js';
  */
 export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => void): ConnectionSource & { end(): Promise<void> } {
   if (isPool(db)) {
+    // The 'error' listeners a client had when the pool lent it: ours (each phase adds one) come off
+    // on release, or a client the pool lends again for table after table collects them (Node warned
+    // of 11 listeners in a schema run).
+    const lentWith = new WeakMap<pg.ClientBase, Set<unknown>>();
     return {
-      connect: async () => echoQueries(await db.connect(), onQuery),
+      async connect() {
+        const client = await db.connect();
+        lentWith.set(client, new Set(client.listeners('error')));
+        return echoQueries(client, onQuery);
+      },
       async release(client, destroy = false) {
         unechoQueries(client);
         // Hand the caller's connection back as we found it: our SETs (search_path, timeouts,
@@ -19,6 +27,8 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
             () => true,
             () => false,
           ));
+        const before = lentWith.get(client);
+        for (const l of client.listeners('error')) if (before && !before.has(l)) client.off('error', l as (err: Error) => void);
         (client as pg.PoolClient).release(destroy ? true : undefined);
       },
       async end() {},

@@ -119,6 +119,22 @@ describe('many tables', () => {
     expect(await filenode('other_schema_t')).toBe(before.other);
   });
 
+  it("a caller's pool lends the same connection table after table: the run leaves no listener behind on it", async () => {
+    const db = await cluster.createDatabase();
+    const small = db.pool({ max: 3 });
+    try {
+      for (let i = 0; i < 12; i++) await small.query(`CREATE TABLE t${i} (id int PRIMARY KEY, v text); INSERT INTO t${i} VALUES (1, 'x')`);
+      const result = await repack(small, { allTables: true });
+      expect(result.tables.filter((t) => t.status === 'repacked')).toHaveLength(12);
+      // Each phase's 'error' listener comes off when the connection goes back (Node warned of 11).
+      const clients = await Promise.all([small.connect(), small.connect(), small.connect()]);
+      for (const c of clients) expect(c.listenerCount('error')).toBeLessThanOrEqual(1);
+      for (const c of clients) c.release();
+    } finally {
+      await small.end();
+    }
+  });
+
   it('-I takes a parent and its inheritors; -C leaves out tables of an extension; tables are listed once', async () => {
     await pool.query('CREATE TABLE inh_parent (id int PRIMARY KEY)');
     await pool.query('CREATE TABLE inh_child (id int PRIMARY KEY) INHERITS (inh_parent)');
