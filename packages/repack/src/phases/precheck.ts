@@ -29,14 +29,13 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
   return run.phase('precheck', async () => {
     const info = await inspectTable(work, await oidToRef(work, run.tableOid));
     result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
-    const superuser = await isSuperuser(work);
+    const { superuser, publications } = await roleAndPublications(work);
     // A new definition can only be put in place by renaming (resolveOptions refused catalog with alter).
     const mode = opts.alter ? 'rename' : opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
     if (mode === 'catalog' && !superuser) {
       throw new PgToolsError('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
     }
-    const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
-    const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
+    const checked = precheck(info, { swap: mode, publicationsForAllTables: publications });
     if (run.target.discovered) for (const p of checked.problems) if (ELIGIBILITY_CODES.has(p.code)) p.severity = 'skip';
     raiseProblems(checked.problems, run.logger, (m) => run.emit({ type: 'warning', table: display, message: m }));
     const key = requireKey(checked);
@@ -99,9 +98,13 @@ export function requireKey(checked: PrecheckResult): NonNullable<PrecheckResult[
   return checked.key;
 }
 
-async function isSuperuser(client: pg.ClientBase): Promise<boolean> {
-  const { rows } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
-  return rows[0]?.su ?? false;
+/** Whether we are a superuser, and the FOR ALL TABLES publications: one round trip, paid per table. */
+async function roleAndPublications(client: pg.ClientBase): Promise<{ superuser: boolean; publications: string[] }> {
+  const { rows } = await client.query<{ su: boolean | null; pubs: string[] }>(
+    `SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su,
+            ARRAY(SELECT pubname::text FROM pg_publication WHERE puballtables ORDER BY pubname) AS pubs`,
+  );
+  return { superuser: rows[0]?.su ?? false, publications: rows[0]?.pubs ?? [] };
 }
 
 async function oidToRef(client: pg.ClientBase, oid: number): Promise<{ schema: string; name: string }> {
