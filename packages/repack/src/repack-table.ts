@@ -4,7 +4,7 @@ import type { TableResult } from './result.js';
 import type { RepackTarget } from './targets.js';
 import { Throttle } from './throttle.js';
 import { TableRun } from './table-run.js';
-import type { ProgressBoard } from './progress-board.js';
+import type { RunShared } from './run-shared.js';
 import { runPrecheck } from './phases/precheck.js';
 import { runSetup, takeAdvisoryLock } from './phases/setup.js';
 import { runCopy } from './phases/copy.js';
@@ -20,8 +20,8 @@ import { checkForeignKeys } from './alter-constraint-rows.js';
  * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
  * The phases run in order; the pause points between them are where the fault tests stop a run.
  */
-export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, board?: ProgressBoard): Promise<TableResult> {
-  const run = await TableRun.open(source, target, opts, board);
+export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, shared?: RunShared): Promise<TableResult> {
+  const run = await TableRun.open(source, target, opts, shared);
   try {
     const workPid = await run.prepareWork();
     const pre = await runPrecheck(run);
@@ -41,6 +41,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       table: run.display,
       emit: (e) => run.emit(e),
       signal: opts.signal,
+      ...(shared ? { pace: shared.pace } : {}),
     });
 
     const copy = await runCopy(run, { info, capture, swapMode, order, throttle, alter });
@@ -53,7 +54,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
 
     const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, mapping, throttle });
     await runApply(run, applyOnce, capture, throttle);
-    await runSnapshotWait(run, copy, [workPid, guard.pid], applyOnce, throttle);
+    await runSnapshotWait(run, copy, [workPid, guard.pid, ...(shared?.pids ?? [])], applyOnce, throttle);
     // New foreign keys against every row copied and applied so far: a violation fails here, before the swap, with its key.
     if (alter) await checkForeignKeys(run.work, { display: run.display, shadow, keyColumns, plan: alter });
     await run.pause('before-swap');

@@ -65,7 +65,10 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       }
     }
     if (opts.checkDisk) {
-      const disk = await checkDisk(work, info, opts.tablespace);
+      // Reserved before the check awaits anything, so a table checked at the same time counts this one.
+      const alongside = run.shared?.disk.reserve(info.totalBytes) ?? 0;
+      if (run.shared) run.diskReserved = info.totalBytes;
+      const disk = await checkDisk(work, info, opts.tablespace, alongside);
       result.diskCheck = disk;
       run.emit({ type: 'disk-check', table: display, check: disk });
       if (!disk.ok) throw new PgToolsError('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
