@@ -14,6 +14,7 @@ import { runSwap } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
 import { addedConstraints } from './alter-constraint-plan.js';
 import { checkForeignKeys } from './alter-constraint-rows.js';
+import { statisticsCarryOver } from './statistics-carry-over.js';
 
 /**
  * Repacks one ordinary table online. Never throws for a table-level problem: the result says
@@ -82,7 +83,10 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       applyOnce,
       throttle,
     });
-    await runCleanup(run, { guard, capture, shadow, table, afterSwap });
+    const statisticsKept = pre.statistics
+      ? statisticsCarryOver({ ...pre.statistics, swapMode, ordered: order !== undefined, logEntries: run.result.log.entries })
+      : undefined;
+    await runCleanup(run, { guard, capture, shadow, table, afterSwap, statisticsKept });
     run.result.status = 'repacked';
   } catch (err) {
     run.fail(err);

@@ -12,6 +12,8 @@ export interface CleanupInput {
   table: QualifiedName;
   /** What the swap left to run after its commit. */
   afterSwap: string[];
+  /** Set when the statistics carried over through the swap: the reason the ANALYZE is left out. */
+  statisticsKept?: string | undefined;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface CleanupInput {
  */
 export async function runCleanup(run: TableRun, input: CleanupInput): Promise<void> {
   const { work, opts, result } = run;
-  const { guard, capture, shadow, table, afterSwap } = input;
+  const { guard, capture, shadow, table, afterSwap, statisticsKept } = input;
   const cleanup = run.phase('cleanup', async () => {
     await dropCapture(guard.client, capture, { triggerDropped: true });
     run.capture = undefined;
@@ -51,11 +53,16 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
       );
     }
   });
-  const analyze = opts.analyze
-    ? run.phase('analyze', async () => {
-        await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
-      })
-    : Promise.resolve();
+  if (opts.analyze && statisticsKept) {
+    result.analyzeSkipped = statisticsKept;
+    run.logger.info(`${run.display}: no ANALYZE, ${statisticsKept}`);
+  }
+  const analyze =
+    opts.analyze && !statisticsKept
+      ? run.phase('analyze', async () => {
+          await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
+        })
+      : Promise.resolve();
   const [cleaned, analyzed] = await Promise.allSettled([cleanup, analyze]);
   if (cleaned.status === 'rejected') throw cleaned.reason;
   if (analyzed.status === 'rejected') throw analyzed.reason;

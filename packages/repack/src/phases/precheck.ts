@@ -9,6 +9,7 @@ import { ELIGIBILITY_CODES } from '../outcomes.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
 import type { AlterPlan } from '../alter-plan.js';
 import { probeAlter } from '../alter-probe.js';
+import { readStatisticsFacts, type StatisticsBefore } from '../statistics-carry-over.js';
 
 /** What the precheck decided; the later phases work from it. */
 export interface Prechecked {
@@ -18,6 +19,8 @@ export interface Prechecked {
   order: CopyOrder | undefined;
   /** With `alter`: the plan, tried on a temporary table. */
   alter: AlterPlan | undefined;
+  /** Read before the capture when the statistics may carry over (catalog swap, unordered copy, ANALYZE asked for). */
+  statistics: StatisticsBefore | undefined;
 }
 
 /**
@@ -78,7 +81,9 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       alter = await probeAlter(work, info, key.keyColumns as string[], opts.alter, run.logger);
       result.alter = alter.mapping;
     }
-    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order, alter };
+    // Before the capture: the change counter must not include what the run itself replays.
+    const statistics = opts.analyze && mode === 'catalog' && !order && !alter ? await readStatisticsFacts(work, run.tableOid) : undefined;
+    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order, alter, statistics };
   });
 }
 
