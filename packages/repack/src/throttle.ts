@@ -93,7 +93,14 @@ export class Throttle {
     pollMs?: number;
     pace?: Pace;
   }) {
-    this.opts = { maxRate: opts.maxRate, maxReplicaLag: opts.maxReplicaLag, table: opts.table, emit: opts.emit, signal: opts.signal, pollMs: opts.pollMs ?? 500 };
+    this.opts = {
+      maxRate: opts.maxRate,
+      maxReplicaLag: opts.maxReplicaLag,
+      table: opts.table,
+      emit: opts.emit,
+      signal: opts.signal,
+      pollMs: opts.pollMs ?? 500,
+    };
     this.pace = opts.pace ?? { started: Date.now(), rows: 0 };
   }
 

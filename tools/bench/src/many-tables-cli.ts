@@ -10,6 +10,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'table-jobs': { type: 'string', default: '1' },
     'no-pg-repack': { type: 'boolean', default: false },
+    'baseline-cli': { type: 'string' },
   },
 });
 const options = {
@@ -18,6 +19,7 @@ const options = {
   runs: Number(values.runs),
   tableJobs: (values['table-jobs'] ?? '1').split(',').map(Number),
   pgRepack: !values['no-pg-repack'],
+  baselineCli: values['baseline-cli'],
 };
 const started = new Date().toISOString();
 const rows = await runManyTables(options, (line) => console.error(line));

@@ -16,6 +16,8 @@ export interface ManyTablesOptions {
   /** pgtools-repack's `--table-jobs` values to time, each a contender of its own. */
   tableJobs: number[];
   pgRepack: boolean;
+  /** Another build's `bin/pgtools-repack.js` (the main branch, say), timed alongside at its defaults. */
+  baselineCli?: string | undefined;
 }
 
 /** One contender's runs: wall seconds each, and for pgtools the per-phase sums (ms) of each run. */
@@ -88,6 +90,9 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
       argv: (db: string) => [process.execPath, cliPath, ...conn, '--json', ...(n === 1 ? [] : ['--table-jobs', String(n)]), db],
       pgtools: true,
     }));
+    const { baselineCli } = options;
+    if (baselineCli)
+      contenders.unshift({ name: 'baseline pgtools', argv: (db: string) => [process.execPath, baselineCli, ...conn, '--json', db], pgtools: true });
     if (pgRepack) contenders.push({ name: 'pg_repack -d', argv: (db) => [pgRepack, ...conn, '--elevel', 'WARNING', '-d', db], pgtools: false });
     const rows: ManyTablesRow[] = contenders.map((c) => ({ contender: c.name, command: c.argv('DBNAME').join(' '), wallS: [], phaseMs: [] }));
     for (let run = 1; run <= options.runs; run++) {

@@ -1,7 +1,6 @@
 import { PgToolsError, quoteQualified, sqlStateOf } from '@pgtools/core';
 import { releaseAdvisoryTableLock } from '@pgtools/lock';
-import { dropCapture, type CdcObjects } from '@pgtools/cdc';
-import { dropShadow } from '@pgtools/swap';
+import { buildDropCaptureSql, type CdcObjects } from '@pgtools/cdc';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
 
 export interface CleanupInput {
@@ -28,9 +27,13 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
   const { work, opts, result } = run;
   const { guard, capture, shadow, table, afterSwap, statisticsKept } = input;
   const cleanup = run.phase('cleanup', async () => {
-    await dropCapture(guard.client, capture, { triggerDropped: true });
+    // One round trip, one implicit transaction (all of it or none), committed without waiting for the
+    // WAL flush: a crash that loses it leaves only tool objects for the next run, the swap itself was
+    // flushed. The log goes first: it keeps rows of the old table's type.
+    await guard.client.query(
+      ['SET LOCAL synchronous_commit = off', ...buildDropCaptureSql(capture), `DROP TABLE ${quoteQualified(shadow.schema, shadow.name)}`].join(';\n'),
+    );
     run.capture = undefined;
-    await dropShadow(guard.client, shadow);
     run.shadow = undefined;
     // Each validation on its own: one that fails leaves its constraint NOT VALID (still enforced for new rows), the others go on.
     const failed: string[] = [];
