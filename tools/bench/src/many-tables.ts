@@ -16,8 +16,11 @@ export interface ManyTablesOptions {
   /** pgtools-repack's `--table-jobs` values to time, each a contender of its own. */
   tableJobs: number[];
   pgRepack: boolean;
-  /** Another build's `bin/pgtools-repack.js` (the main branch, say), timed alongside at its defaults. */
-  baselineCli?: string | undefined;
+  /** Other builds' `bin/pgtools-repack.js` (the main branch, each step of a change), timed alongside at their defaults, by name. */
+  otherClis?: Array<{ name: string; path: string }>;
+  /** Big bloated tables added to the small ones (issue 20's database: 2 of 1.6M rows). */
+  bigTables?: number;
+  bigRows?: number;
 }
 
 /** One contender's runs: wall seconds each, and for pgtools the per-phase sums (ms) of each run. */
@@ -29,14 +32,18 @@ export interface ManyTablesRow {
 }
 
 /**
- * Statements for `tables` small bloated tables `public.t001...`: `rows` rows each (id, account,
+ * Statements for `tables` small bloated tables `public.t001...` (and `bigTables` of `bigRows`, `public.big1...`): `rows` rows each (id, account,
  * payload of ~100 bytes), a primary key and one index, half the rows deleted, VACUUM ANALYZE. The
  * per-table overhead of issue 20 item 3 shows on exactly this shape.
  */
-export function manyTablesStatements(tables: number, rows: number): string[] {
+export function manyTablesStatements(tables: number, rows: number, bigTables = 0, bigRows = 0): string[] {
   const out: string[] = [];
-  for (let i = 1; i <= tables; i++) {
-    const t = quoteIdent(`t${String(i).padStart(3, '0')}`);
+  const all = [
+    ...Array.from({ length: tables }, (_, i) => ({ name: `t${String(i + 1).padStart(3, '0')}`, rows })),
+    ...Array.from({ length: bigTables }, (_, i) => ({ name: `big${i + 1}`, rows: bigRows })),
+  ];
+  for (const { name, rows } of all) {
+    const t = quoteIdent(name);
     out.push(
       `CREATE TABLE public.${t} (id bigint PRIMARY KEY, account int NOT NULL, payload text NOT NULL)`,
       `INSERT INTO public.${t} SELECT g, g % 1000, repeat(md5(g::text), 3) FROM generate_series(1, ${rows}) g`,
@@ -77,7 +84,7 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
     await client.connect();
     const t0 = Date.now();
     try {
-      for (const sql of manyTablesStatements(options.tables, options.rows)) await client.query(sql);
+      for (const sql of manyTablesStatements(options.tables, options.rows, options.bigTables ?? 0, options.bigRows ?? 0)) await client.query(sql);
       if (pgRepack) await client.query('CREATE EXTENSION pg_repack');
       const { rows } = await client.query<{ mb: string }>('SELECT (pg_database_size(current_database()) / 1048576)::text AS mb');
       log(`template: ${options.tables} tables x ${options.rows} rows, ${rows[0]?.mb ?? '?'} MB, built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -125,7 +132,7 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
   }
 }
 
-/** The results as a markdown table: median wall, each run, and pgtools' median per-table phase costs. */
+/** The results as a markdown table: median wall, each run, and pgtools' phase sums per table (medians over the runs, summed over the tables running at once). */
 export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptions): string {
   const lines = ['| contender | median wall (s) | runs (s) | per table: phase medians (ms) |', '|---|---:|---|---|'];
   for (const r of rows) {
@@ -133,7 +140,7 @@ export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptio
       r.phaseMs.length === 0
         ? ''
         : Object.keys(r.phaseMs[0] ?? {})
-            .map((p) => `${p} ${((median(r.phaseMs.map((m) => m[p] ?? 0)) ?? 0) / options.tables).toFixed(0)}`)
+            .map((p) => `${p} ${((median(r.phaseMs.map((m) => m[p] ?? 0)) ?? 0) / (options.tables + (options.bigTables ?? 0))).toFixed(0)}`)
             .join(', ');
     lines.push(`| ${r.contender} | ${(median(r.wallS) ?? 0).toFixed(2)} | ${r.wallS.map((w) => w.toFixed(2)).join(', ')} | ${phases} |`);
   }
