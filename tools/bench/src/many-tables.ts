@@ -97,9 +97,9 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
       argv: (db: string) => [process.execPath, cliPath, ...conn, '--json', ...(n === 1 ? [] : ['--table-jobs', String(n)]), db],
       pgtools: true,
     }));
-    const { baselineCli } = options;
-    if (baselineCli)
-      contenders.unshift({ name: 'baseline pgtools', argv: (db: string) => [process.execPath, baselineCli, ...conn, '--json', db], pgtools: true });
+    for (const other of [...(options.otherClis ?? [])].reverse()) {
+      contenders.unshift({ name: other.name, argv: (db: string) => [process.execPath, other.path, ...conn, '--json', db], pgtools: true });
+    }
     if (pgRepack) contenders.push({ name: 'pg_repack -d', argv: (db) => [pgRepack, ...conn, '--elevel', 'WARNING', '-d', db], pgtools: false });
     const rows: ManyTablesRow[] = contenders.map((c) => ({ contender: c.name, command: c.argv('DBNAME').join(' '), wallS: [], phaseMs: [] }));
     for (let run = 1; run <= options.runs; run++) {
