@@ -68,6 +68,14 @@ describe('ANALYZE', () => {
     const events: RepackEvent[] = [];
     const result = await repack(pool, { table: 'an_kept', swap: 'catalog', orderBy: false, onEvent: (e) => events.push(e) });
     expect(result.tables[0]!.status).toBe('repacked');
+    const { rows } = await pool.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    if (rows[0]!.v >= 180000) {
+      // PostgreSQL 18's CREATE INDEX leaves the shadow's reltuples at -1: the row count needs the ANALYZE.
+      expect(phasesOf(events)).toContain('analyze');
+      expect(result.tables[0]!.analyzeSkipped).toBeUndefined();
+      expect((await statsOf('an_kept')).reltuples).toBe(2500);
+      return;
+    }
     expect(phasesOf(events)).not.toContain('analyze');
     expect(result.tables[0]!.analyzeSkipped).toMatch(/^statistics kept: 0 change\(s\) since the last ANALYZE, within autovacuum's 300;/);
     const after = await statsOf('an_kept');

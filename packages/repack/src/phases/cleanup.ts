@@ -56,12 +56,15 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
       );
     }
   });
-  if (opts.analyze && statisticsKept) {
-    result.analyzeSkipped = statisticsKept;
-    run.logger.info(`${run.display}: no ANALYZE, ${statisticsKept}`);
+  // The row count must have come through the swap too: PostgreSQL 18's CREATE INDEX leaves the
+  // shadow's reltuples at -1 (never counted), and only an ANALYZE (or VACUUM) sets it then.
+  const kept = opts.analyze && statisticsKept !== undefined && (await rowCountKnown(work, table)) ? statisticsKept : undefined;
+  if (kept) {
+    result.analyzeSkipped = kept;
+    run.logger.info(`${run.display}: no ANALYZE, ${kept}`);
   }
   const analyze =
-    opts.analyze && !statisticsKept
+    opts.analyze && !kept
       ? run.phase('analyze', async () => {
           await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
         })
@@ -75,4 +78,11 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
     [quoteQualified(table.schema, table.name)],
   );
   if (after[0]) result.sizeAfter = { heapBytes: Number(after[0].heap), totalBytes: Number(after[0].total) };
+}
+
+async function rowCountKnown(client: TableRun['work'], table: QualifiedName): Promise<boolean> {
+  const { rows } = await client.query<{ known: boolean | null }>('SELECT reltuples >= 0 AS known FROM pg_class WHERE oid = to_regclass($1)', [
+    quoteQualified(table.schema, table.name),
+  ]);
+  return rows[0]?.known === true;
 }
