@@ -29,6 +29,8 @@ export interface ManyTablesRow {
   command: string;
   wallS: number[];
   phaseMs: Array<Record<string, number>>;
+  /** pgtools: the longest ACCESS EXCLUSIVE moment of each run, ms. */
+  maxHoldMs: number[];
 }
 
 /**
@@ -101,7 +103,7 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
       contenders.unshift({ name: other.name, argv: (db: string) => [process.execPath, other.path, ...conn, '--json', db], pgtools: true });
     }
     if (pgRepack) contenders.push({ name: 'pg_repack -d', argv: (db) => [pgRepack, ...conn, '--elevel', 'WARNING', '-d', db], pgtools: false });
-    const rows: ManyTablesRow[] = contenders.map((c) => ({ contender: c.name, command: c.argv('DBNAME').join(' '), wallS: [], phaseMs: [] }));
+    const rows: ManyTablesRow[] = contenders.map((c) => ({ contender: c.name, command: c.argv('DBNAME').join(' '), wallS: [], phaseMs: [], maxHoldMs: [] }));
     for (let run = 1; run <= options.runs; run++) {
       for (const [i, c] of contenders.entries()) {
         const db = `many_tables_${run}_${i}`;
@@ -114,13 +116,18 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
         const row = rows[i]!;
         row.wallS.push(wall);
         if (c.pgtools) {
-          const doc = JSON.parse(out.stdout) as { tables: Array<{ status: string; phases: Array<{ phase: string; ms: number }> }> };
+          const doc = JSON.parse(out.stdout) as {
+            tables: Array<{ status: string; phases: Array<{ phase: string; ms: number }>; accessExclusive: Array<{ heldMs: number }> }>;
+          };
           const sums: Record<string, number> = {};
+          let maxHold = 0;
           for (const t of doc.tables) {
             if (t.status !== 'repacked') throw new Error(`${c.name}: a table was ${t.status}`);
             for (const p of t.phases) sums[p.phase] = (sums[p.phase] ?? 0) + p.ms;
+            for (const h of t.accessExclusive) maxHold = Math.max(maxHold, h.heldMs);
           }
           row.phaseMs.push(sums);
+          row.maxHoldMs.push(maxHold);
         }
         log(`run ${run} ${c.name}: ${wall.toFixed(2)} s`);
         await cluster.query(`DROP DATABASE ${quoteIdent(db)}`);
@@ -134,7 +141,7 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
 
 /** The results as a markdown table: median wall, each run, and pgtools' phase sums per table (medians over the runs, summed over the tables running at once). */
 export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptions): string {
-  const lines = ['| contender | median wall (s) | runs (s) | per table: phase medians (ms) |', '|---|---:|---|---|'];
+  const lines = ['| contender | median wall (s) | runs (s) | longest ACCESS EXCLUSIVE (ms) | per table: phase medians (ms) |', '|---|---:|---|---:|---|'];
   for (const r of rows) {
     const phases =
       r.phaseMs.length === 0
@@ -142,7 +149,8 @@ export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptio
         : Object.keys(r.phaseMs[0] ?? {})
             .map((p) => `${p} ${((median(r.phaseMs.map((m) => m[p] ?? 0)) ?? 0) / (options.tables + (options.bigTables ?? 0))).toFixed(0)}`)
             .join(', ');
-    lines.push(`| ${r.contender} | ${(median(r.wallS) ?? 0).toFixed(2)} | ${r.wallS.map((w) => w.toFixed(2)).join(', ')} | ${phases} |`);
+    const hold = r.maxHoldMs.length === 0 ? '' : String(Math.max(...r.maxHoldMs));
+    lines.push(`| ${r.contender} | ${(median(r.wallS) ?? 0).toFixed(2)} | ${r.wallS.map((w) => w.toFixed(2)).join(', ')} | ${hold} | ${phases} |`);
   }
   return lines.join('\n');
 }
