@@ -35,6 +35,7 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
   // long for their first query), paid two or three times per table of a whole-database run.
   const idle: pg.Client[] = [];
   return {
+    ownConnections: true,
     async connect() {
       const reused = idle.pop();
       if (reused) return echoQueries(reused, onQuery);

@@ -212,7 +212,11 @@ export class TableRun {
   async watchDdl(table: QualifiedName, guardPid: number): Promise<void> {
     const { opts, display } = this;
     this.ddlGuard = await startDdlGuard({
-      connection: clientConfigOf(this.work),
+      // From the run's own connections when it has them (one kept from an earlier table saves a backend
+      // start); never from the caller's pool, which a long-lived side session could starve.
+      connection: this.source.ownConnections
+        ? { connect: () => this.source.connect(), release: (c, broken) => this.source.release(c as Connection, broken) }
+        : clientConfigOf(this.work),
       guardPid,
       relations: [table],
       action: opts.onDdl === 'cancel' ? 'cancel' : 'report',

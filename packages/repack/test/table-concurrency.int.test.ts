@@ -114,6 +114,35 @@ describe('tables in parallel (tableConcurrency)', () => {
     expect(await leftoverTools()).toEqual([]);
   });
 
+  it("the DDL guard, on one of the run's own connections, still cancels DDL queued behind a table, with tables in parallel", async () => {
+    await pool.query('CREATE SCHEMA ddlmulti');
+    for (const t of ['a', 'b', 'c']) {
+      await pool.query(`CREATE TABLE ddlmulti.${t} (id bigint PRIMARY KEY, a int, b text, c jsonb)`);
+      await bloatedTable(`ddlmulti.${t}`, 4000);
+    }
+    const ddl = await pool.connect();
+    ddl.on('error', () => {});
+    const ddlPid: number = (await ddl.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const events: RepackEvent[] = [];
+    let ddlError: unknown;
+    try {
+      const result = await repack(db.config, {
+        schemas: ['ddlmulti'],
+        tableConcurrency: 2,
+        onEvent: (e) => events.push(e),
+        pausePoint: async (p, info) => {
+          if (p !== 'after-copy' || info.table !== 'ddlmulti.b') return;
+          ddlError = await ddl.query('ALTER TABLE ddlmulti.b ADD COLUMN extra int').catch((e: unknown) => e);
+        },
+      });
+      expect(result.tables.map((t) => t.status)).toEqual(['repacked', 'repacked', 'repacked']);
+    } finally {
+      ddl.release();
+    }
+    expect((ddlError as { code?: string }).code).toBe('57014');
+    expect(events.some((e) => e.type === 'ddl-cancelled' && e.table === 'ddlmulti.b' && e.session.pid === ddlPid)).toBe(true);
+  });
+
   it.each([0, -1, 1.5, Number.NaN])('refuses tableConcurrency %s before connecting', async (n) => {
     await expect(repack(db.config, { allTables: true, tableConcurrency: n })).rejects.toMatchObject({
       code: 'invalid_option',
