@@ -26,6 +26,8 @@ export interface CliOptions {
   dryRun: boolean;
   /** Undefined: the library's default (2 connections, 1 when the pool has no spare one). */
   jobs: number | undefined;
+  /** `--table-jobs`: tables repacked at once (library `tableConcurrency`). */
+  tableJobs: number | undefined;
   indexes: string[];
   onlyIndexes: boolean;
   waitTimeoutSec: number;
@@ -84,6 +86,7 @@ const spec = {
   'no-order': { type: 'boolean', short: 'n' },
   'dry-run': { type: 'boolean', short: 'N' },
   jobs: { type: 'string', short: 'j' },
+  'table-jobs': { type: 'string' },
   index: { type: 'string', short: 'i', multiple: true },
   'only-indexes': { type: 'boolean', short: 'x' },
   'wait-timeout': { type: 'string', short: 'T' },
@@ -173,6 +176,11 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   const jobs = values.jobs === undefined ? undefined : nonNegativeNumber('--jobs', values.jobs, 1);
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs expects a whole number of at least 1, got "${values.jobs}"`);
+  const tableJobsText = values['table-jobs'];
+  const tableJobs = tableJobsText === undefined ? undefined : Number(tableJobsText);
+  if (tableJobs !== undefined && (tableJobsText?.trim() === '' || !Number.isInteger(tableJobs) || tableJobs < 1)) {
+    throw new UsageError(`--table-jobs expects a whole number of at least 1, got "${tableJobsText}"`);
+  }
   const port = values.port === undefined ? undefined : nonNegativeNumber('--port', values.port, 0);
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port expects a TCP port, got "${values.port}"`);
   if (values['no-password'] && values.password) throw new UsageError('-w/--no-password and -W/--password cannot be used together');
@@ -210,6 +218,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     noOrder: values['no-order'] ?? false,
     dryRun: values['dry-run'] ?? false,
     jobs,
+    tableJobs,
     indexes: values.index ?? [],
     onlyIndexes: values['only-indexes'] ?? false,
     waitTimeoutSec: nonNegativeNumber('--wait-timeout', values['wait-timeout'], 60),
@@ -270,6 +279,8 @@ Options:
                             every column of the new definition (after --alter), once,
                             comma-separated, e.g. 'id,created_at,amount'
   -j, --jobs=NUM            build each table's indexes over NUM connections (default 2)
+      --table-jobs=NUM      repack up to NUM tables at once in a run of several tables
+                            (DBNAME, -a, -c, -I, a partitioned table; default 1)
   -i, --index=INDEX         move only the specified index
   -x, --only-indexes        move only indexes of the specified table
   -T, --wait-timeout=SECS   timeout to cancel other backends on conflict (default 60)

@@ -145,7 +145,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const db = connectionConfig(options.connection, env, password);
   const verbosity = verbosityOf(options.elevel, options.echo);
   const logger = verbosity.logger === 'silent' ? silentLogger : createStreamLogger(process.stderr, { level: verbosity.logger, json: false });
-  const renderer = createRenderer(process.stderr, { echo: options.echo, quiet: options.json, verbosity });
+  const renderer = createRenderer(process.stderr, { echo: options.echo, quiet: options.json, verbosity, concurrentTables: (options.tableJobs ?? 1) > 1 });
   // Lines of the CLI itself, filtered by -E like the renderer's.
   const say = (kind: 'info' | 'warning' | 'error', text: string): void => {
     if (renderer.shows(kind)) process.stderr.write(`${text}\n`);
@@ -261,6 +261,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
             analyze: !options.noAnalyze,
             ...applyOptions(options),
             ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+            ...(options.tableJobs !== undefined ? { tableConcurrency: options.tableJobs } : {}),
             ...(options.orderBy !== undefined ? { orderBy: options.orderBy } : options.noOrder ? { orderBy: false } : {}),
             ...(options.ifBloatedPct !== undefined ? { ifBloatedPct: options.ifBloatedPct } : {}),
             ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),

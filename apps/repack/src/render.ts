@@ -18,7 +18,7 @@ interface Out {
  * Turns the library's events into what pg_repack users expect to read: INFO/WARNING lines,
  * and on a terminal a progress bar with ETA during the copy and the apply.
  */
-export function createRenderer(err: Out, options: { echo: boolean; quiet: boolean; verbosity?: Verbosity }) {
+export function createRenderer(err: Out, options: { echo: boolean; quiet: boolean; verbosity?: Verbosity; concurrentTables?: boolean }) {
   const verbosity = options.verbosity ?? verbosityOf(undefined, options.echo);
   let barShown = false;
   let barStarted = 0;
@@ -36,7 +36,8 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
     err.write(`${s}\n`);
   };
   const bar = (label: string, done: number, total: number): void => {
-    if (options.quiet || !err.isTTY || total <= 0 || !verbosity.shows('info')) return;
+    // With tables in parallel one bar would jump between them: the lines say what happens instead.
+    if (options.quiet || !err.isTTY || total <= 0 || !verbosity.shows('info') || options.concurrentTables) return;
     const width = Math.max(10, Math.min(40, (err.columns ?? 80) - 50));
     const fraction = Math.min(1, done / total);
     const elapsed = Date.now() - barStarted;
@@ -61,7 +62,7 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
           clearBar();
           if (verbosity.phaseTimings && !options.quiet) {
             clearBar();
-            err.write(`  ${e.phase.padEnd(14)} ${secs(e.ms)}\n`);
+            err.write(options.concurrentTables ? `  "${e.table}" ${e.phase.padEnd(14)} ${secs(e.ms)}\n` : `  ${e.phase.padEnd(14)} ${secs(e.ms)}\n`);
           }
           break;
         case 'copy-progress':

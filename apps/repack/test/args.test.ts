@@ -18,13 +18,24 @@ describe('parseCliArgs', () => {
     expect(o.swap).toBe('auto');
     expect(o.snapshotWaitSec).toBe(60);
     expect(o.jobs).toBeUndefined();
+    expect(o.tableJobs).toBeUndefined();
     expect(o.noKillBackend).toBe(false);
+  });
+
+  it('--table-jobs: tables at once, a whole number', () => {
+    expect(parseCliArgs(['--table-jobs', '4', 'db']).tableJobs).toBe(4);
+    expect(parseCliArgs(['--table-jobs=1', 'db']).tableJobs).toBe(1);
   });
 
   it.each([
     [['--swap=sideways'], /--swap must be/],
     [['-T', 'soon'], /--wait-timeout expects a non-negative number/],
     [['-j', '0'], /--jobs/],
+    [['--table-jobs', '0'], /--table-jobs expects a whole number of at least 1, got "0"/],
+    [['--table-jobs=-2'], /--table-jobs expects a whole number of at least 1, got "-2"/],
+    [['--table-jobs', '1.5'], /--table-jobs expects a whole number of at least 1, got "1.5"/],
+    [['--table-jobs', 'two'], /--table-jobs expects a whole number/],
+    [['--table-jobs='], /--table-jobs expects a whole number/],
     [['-p', '99999'], /--port/],
     [['-w', '-W'], /cannot be used together/],
     [['-n', '-o', 'id'], /cannot be used together/],

@@ -1,4 +1,4 @@
-import { PgToolsError, silentLogger, wrapPgError, type Logger, type Queryable } from '@pgtools/core';
+import { PgToolsError, silentLogger, sqlStateOf, wrapPgError, type Logger, type Queryable } from '@pgtools/core';
 import {
   buildCaptureFunctionSql,
   buildCreateLogTableSql,
@@ -55,6 +55,9 @@ FROM (
 WHERE a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE') AND (a.grantee = 0 OR a.grantee <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
 ORDER BY 1`;
 
+const CHECKS_SQL = `SELECT e.*, ARRAY(SELECT t.tgname::text FROM (${EARLIER_TRIGGERS_SQL}) AS t) AS earlier,
+  ARRAY(SELECT w.grantee FROM (${WRITERS_SQL}) AS w) AS writers FROM (${EXISTING_SQL}) AS e`;
+
 /**
  * Creates everything the capture needs except the trigger: the log table, its comment, the capture
  * function and the grants. None of it locks the table against readers or writers, so a caller that
@@ -85,14 +88,15 @@ export async function prepareCapture(client: Queryable, options: CreateCaptureOp
     );
   }
   try {
-    const existing = await client.query<{ trigger: boolean; log: boolean; function: boolean }>(EXISTING_SQL, [
+    // One round trip for the three reads, one for the DDL: a whole-database run pays each per table.
+    const { rows } = await client.query<{ trigger: boolean; log: boolean; function: boolean; earlier: string[]; writers: string[] }>(CHECKS_SQL, [
       table.oid,
       names.triggerName,
       names.toolSchema,
       names.logTable,
       names.functionName,
     ]);
-    const found = existing.rows[0];
+    const found = rows[0];
     if (found && (found.trigger || found.log || found.function)) {
       const what = [
         found.trigger && `trigger ${names.triggerName}`,
@@ -109,24 +113,27 @@ export async function prepareCapture(client: Queryable, options: CreateCaptureOp
         },
       );
     }
-    const earlier = await client.query<{ tgname: string }>(EARLIER_TRIGGERS_SQL, [table.oid, names.triggerName]);
-    if (earlier.rows.length > 0) {
+    const earlier = found?.earlier ?? [];
+    if (earlier.length > 0) {
       logger.warn('AFTER row triggers fire before the capture trigger; if they change the same rows again, replay may be stale', {
         table: `${table.schema}.${table.name}`,
-        triggers: earlier.rows.map((r) => r.tgname),
+        triggers: earlier,
       });
     }
-    const writers = await client.query<{ grantee: string }>(WRITERS_SQL, [table.oid]);
-
-    await client.query(buildCreateSchemaSql(names.toolSchema));
-    await client.query(buildCreateLogTableSql(names, table, key.columns));
-    await client.query(buildLogCommentSql(names, table, keyColumns));
-    await client.query(buildCaptureFunctionSql(names, keyColumns));
-    for (const sql of buildGrantSql(
-      names,
-      writers.rows.map((r) => r.grantee),
-    ))
-      await client.query(sql);
+    // A multi-statement query runs as one implicit transaction: all of it is made, or none.
+    const ddl = [
+      buildCreateSchemaSql(names.toolSchema),
+      buildCreateLogTableSql(names, table, key.columns),
+      buildLogCommentSql(names, table, keyColumns),
+      buildCaptureFunctionSql(names, keyColumns),
+      ...buildGrantSql(names, found?.writers ?? []),
+    ].join(';\n');
+    await client.query(ddl).catch(async (err: unknown) => {
+      // Two runs of one database (tables in parallel) creating the tool schema at once: one of the
+      // IF NOT EXISTS loses on the catalog's unique index and its batch rolled back; the schema is there now.
+      if (sqlStateOf(err) !== '23505' && sqlStateOf(err) !== '42P06') throw err;
+      await client.query(ddl);
+    });
   } catch (err) {
     throw wrapPgError(err, 'capture_create_failed', `creating the change capture on ${JSON.stringify(table.schema)}.${JSON.stringify(table.name)}`);
   }

@@ -35,10 +35,19 @@ export type DdlGuardEvent =
   | { type: 'ddl-cancel-failed'; action: 'cancel'; session: QueuedSession; error: string }
   | { type: 'ddl-guard-error'; error: string };
 
+/** Hands out a connection for the guard's lifetime and takes it back (`broken`: it failed, do not reuse it). */
+export interface ConnectionLender {
+  connect(): Promise<pg.ClientBase>;
+  release(client: pg.ClientBase, broken: boolean): Promise<void>;
+}
+
 /** Options of {@link startDdlGuard}. */
 export interface DdlGuardOptions {
-  /** Where to connect: the guard uses a connection of its own (checked out of a pool for its lifetime, or a new `pg.Client`). */
-  connection: Pool | ClientConfig | string;
+  /**
+   * Where to connect: the guard uses a connection of its own (checked out of a pool or a lender for
+   * its lifetime, or a new `pg.Client`).
+   */
+  connection: Pool | ConnectionLender | ClientConfig | string;
   /** The session holding the long-lived lock (e.g. the repack's SHARE UPDATE EXCLUSIVE holder). */
   guardPid: number;
   /** Tables to watch, by name or oid. */
@@ -121,8 +130,12 @@ export async function startDdlGuard(options: DdlGuardOptions): Promise<DdlGuard>
           client.release(broken ? true : undefined);
         },
       };
+    } else if (typeof source === 'object' && 'release' in source && typeof source.release === 'function') {
+      const lender = source;
+      const client = await lender.connect();
+      conn = { client, close: (broken) => lender.release(client, broken) };
     } else {
-      const client = new pg.Client(typeof source === 'string' ? { connectionString: source } : source);
+      const client = new pg.Client(typeof source === 'string' ? { connectionString: source } : (source as ClientConfig));
       // An 'error' event without a listener would crash the process (e.g. the server restarts).
       client.on('error', (err) => logger.warn('DDL guard connection error', { error: err.message }));
       await client.connect();

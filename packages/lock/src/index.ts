@@ -9,4 +9,4 @@ export { LOCK_MODES, assertLockMode, conflictingLockModes, lockModesConflict, pg
 export type { LockMode } from './lock-mode.js';
 export type { RelationName } from './relation.js';
 export { startDdlGuard } from './ddl-guard.js';
-export type { DdlGuard, DdlGuardEvent, DdlGuardOptions, QueuedSession } from './ddl-guard.js';
+export type { ConnectionLender, DdlGuard, DdlGuardEvent, DdlGuardOptions, QueuedSession } from './ddl-guard.js';

@@ -6,4 +6,6 @@ export interface ConnectionSource {
   release(client: pg.PoolClient | pg.Client, destroy?: boolean): Promise<void>;
   /** False when another connection would have to wait (a full pool): optional extras are then skipped. */
   spare?(): boolean;
+  /** True when the connections are the run's own (not the caller's pool): side sessions such as the DDL guard may come from it too. */
+  ownConnections?: boolean;
 }

@@ -13,7 +13,10 @@ export interface DiskCheck {
   /** Where free space was read. */
   path?: string;
   freeBytes?: number;
-  /** A copy of the heap, TOAST and every index (an upper bound: the copy is smaller by the bloat), plus room for the change log. */
+  /**
+   * A copy of the heap, TOAST and every index (an upper bound: the copy is smaller by the bloat), plus room for the change log;
+   * with tables in parallel, plus what the tables running alongside reserved.
+   */
   neededBytes: number;
   ok: boolean;
   note: string;
@@ -23,7 +26,8 @@ export interface DiskCheck {
  * Checks free disk for a table's copy before anything starts. PostgreSQL has no SQL function for free
  * space; the check therefore only works when the server's files are visible from this process
  * (same machine or a shared mount), which it verifies with postmaster.pid before trusting the numbers.
- * Reading `data_directory` needs a superuser or pg_read_all_settings.
+ * Reading `data_directory` needs a superuser or pg_read_all_settings. `alongsideBytes`: what tables
+ * running at the same time may still write, added to this table's need.
  *
  * @example
  * ```ts
@@ -32,13 +36,20 @@ export interface DiskCheck {
  * console.log(check.method, check.note);
  * ```
  */
-export async function checkDisk(client: pg.ClientBase, info: { totalBytes: number; tablespace: string | null }, targetTablespace?: string): Promise<DiskCheck> {
-  const neededBytes = info.totalBytes;
+export async function checkDisk(
+  client: pg.ClientBase,
+  info: { totalBytes: number; tablespace: string | null },
+  targetTablespace?: string,
+  alongsideBytes = 0,
+): Promise<DiskCheck> {
+  // With tables in parallel, the copies running alongside need their room too.
+  const neededBytes = info.totalBytes + alongsideBytes;
+  const alongside = alongsideBytes > 0 ? ` (${alongsideBytes} of it for the tables running alongside)` : '';
   const unchecked = (why: string): DiskCheck => ({
     method: 'unchecked',
     neededBytes,
     ok: true,
-    note: `free disk not checked: ${why}; the copy needs up to ${neededBytes} bytes`,
+    note: `free disk not checked: ${why}; the copy needs up to ${neededBytes} bytes${alongside}`,
   });
   let dataDir: string;
   let port: string;
@@ -73,7 +84,7 @@ export async function checkDisk(client: pg.ClientBase, info: { totalBytes: numbe
       freeBytes,
       neededBytes,
       ok,
-      note: `${ok ? '' : 'not enough disk: '}${freeBytes} bytes free at ${path}, the copy needs up to ${neededBytes}`,
+      note: `${ok ? '' : 'not enough disk: '}${freeBytes} bytes free at ${path}, the copy needs up to ${neededBytes}${alongside}`,
     };
   } catch (err) {
     return unchecked(`cannot read free space of ${path} (${(err as Error).message})`);

@@ -68,6 +68,15 @@ export interface RepackOptions extends TargetSelection {
    */
   jobs?: number | undefined;
   /**
+   * Tables repacked at the same time in a run of several tables (a schema, a parent, a partitioned
+   * table's leaves, the whole database): a whole number, default 1. Each table keeps its own advisory
+   * lock, its own short lock moments and its own result; the disk check of each counts the copies
+   * running alongside, `maxRate` is shared by them, and every one pauses for `maxReplicaLag`. Each
+   * table uses two connections of the caller's pool (plus index jobs when the pool has room): with a
+   * pool, at most half its `max` tables run at once.
+   */
+  tableConcurrency?: number | undefined;
+  /**
    * Physical order of the rewritten table: `'col [DESC] [NULLS FIRST|LAST], ...'` (the CLI's `-o`) or terms.
    * Default: the table's CLUSTER index (btree) when it has one. `false`: no ordering (`-n`).
    */
@@ -128,8 +137,13 @@ export function resolveOptions(options: Omit<RepackOptions, keyof TargetSelectio
     throw new PgToolsError('invalid_option', `ifBloatedPct must be a percentage between 0 and 100, got ${options.ifBloatedPct}`);
   }
   if (options.moveIndexes && options.tablespace === undefined) throw new PgToolsError('invalid_option', 'moveIndexes needs a tablespace');
+  const tableConcurrency = options.tableConcurrency ?? 1;
+  if (!Number.isInteger(tableConcurrency) || tableConcurrency < 1) {
+    throw new PgToolsError('invalid_option', `tableConcurrency must be a whole number of at least 1, got ${String(options.tableConcurrency)}`);
+  }
   const alter = alterRequest(options);
   return {
+    tableConcurrency,
     alter,
     orderBy: options.orderBy,
     ifBloatedPct: options.ifBloatedPct,

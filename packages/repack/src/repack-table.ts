@@ -4,7 +4,7 @@ import type { TableResult } from './result.js';
 import type { RepackTarget } from './targets.js';
 import { Throttle } from './throttle.js';
 import { TableRun } from './table-run.js';
-import type { ProgressBoard } from './progress-board.js';
+import type { RunShared } from './run-shared.js';
 import { runPrecheck } from './phases/precheck.js';
 import { runSetup, takeAdvisoryLock } from './phases/setup.js';
 import { runCopy } from './phases/copy.js';
@@ -14,14 +14,15 @@ import { runSwap } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
 import { addedConstraints } from './alter-constraint-plan.js';
 import { checkForeignKeys } from './alter-constraint-rows.js';
+import { statisticsCarryOver } from './statistics-carry-over.js';
 
 /**
  * Repacks one ordinary table online. Never throws for a table-level problem: the result says
  * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
  * The phases run in order; the pause points between them are where the fault tests stop a run.
  */
-export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, board?: ProgressBoard): Promise<TableResult> {
-  const run = await TableRun.open(source, target, opts, board);
+export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, shared?: RunShared): Promise<TableResult> {
+  const run = await TableRun.open(source, target, opts, shared);
   try {
     const workPid = await run.prepareWork();
     const pre = await runPrecheck(run);
@@ -41,6 +42,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       table: run.display,
       emit: (e) => run.emit(e),
       signal: opts.signal,
+      ...(shared ? { pace: shared.pace } : {}),
     });
 
     const copy = await runCopy(run, { info, capture, swapMode, order, throttle, alter });
@@ -53,7 +55,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
 
     const applyOnce = logApplier(run, { capture, shadow, keyColumns, columns, overridingSystemValue, mapping, throttle });
     await runApply(run, applyOnce, capture, throttle);
-    await runSnapshotWait(run, copy, [workPid, guard.pid], applyOnce, throttle);
+    await runSnapshotWait(run, copy, [workPid, guard.pid, ...(shared?.pids ?? [])], applyOnce, throttle);
     // New foreign keys against every row copied and applied so far: a violation fails here, before the swap, with its key.
     if (alter) await checkForeignKeys(run.work, { display: run.display, shadow, keyColumns, plan: alter });
     await run.pause('before-swap');
@@ -81,7 +83,10 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       applyOnce,
       throttle,
     });
-    await runCleanup(run, { guard, capture, shadow, table, afterSwap });
+    const statisticsKept = pre.statistics
+      ? statisticsCarryOver({ ...pre.statistics, swapMode, ordered: order !== undefined, logEntries: run.result.log.entries })
+      : undefined;
+    await runCleanup(run, { guard, capture, shadow, table, afterSwap, statisticsKept });
     run.result.status = 'repacked';
   } catch (err) {
     run.fail(err);

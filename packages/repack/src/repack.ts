@@ -1,4 +1,5 @@
-import { PgToolsError, silentLogger, type PoolOrConfig } from '@pgtools/core';
+import { isPool, PgToolsError, silentLogger, type Logger, type PoolOrConfig } from '@pgtools/core';
+import { runShared, trackBackends } from './run-shared.js';
 import { ProgressBoard } from './progress-board.js';
 import { connectionSource } from './connections.js';
 import { resolveOptions, type RepackOptions } from './options.js';
@@ -41,21 +42,56 @@ export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<
     if (opts.alter && targets.length !== 1) {
       throw new PgToolsError('invalid_option', `alter works on one table at a time; the selection names ${targets.length}`);
     }
-    const tables: TableResult[] = [];
-    for (const target of targets) {
-      if (opts.signal?.aborted) {
-        const skipped = emptyTableResult(target.display);
-        skipped.status = 'skipped';
-        skipped.code = 'aborted';
-        skipped.message = 'not started: the run was aborted';
-        tables.push(skipped);
-        continue;
+    const shared = runShared(board, Date.now());
+    const tracked = trackBackends(source, shared.pids);
+    const lanes = tableLanes(db, opts.tableConcurrency ?? 1, targets.length, opts.logger ?? silentLogger);
+    // Results in the order of the targets, whatever order the tables end in.
+    const tables: TableResult[] = targets.map((t) => emptyTableResult(t.display));
+    let next = 0;
+    let broken: { error: unknown } | undefined;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; !broken; i = next++) {
+        const target = targets[i];
+        if (!target) return;
+        if (opts.signal?.aborted) {
+          const skipped = emptyTableResult(target.display);
+          tables[i] = skipped;
+          skipped.status = 'skipped';
+          skipped.code = 'aborted';
+          skipped.message = 'not started: the run was aborted';
+          continue;
+        }
+        try {
+          tables[i] = await repackOneTable(tracked, target, opts, shared);
+        } catch (error) {
+          // Not a table-level problem (the server went away): no new table starts; the running ones end first.
+          broken ??= { error };
+        }
       }
-      tables.push(await repackOneTable(source, target, opts, board));
-    }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    if (broken) throw broken.error;
     return { tables, exitCode: exitCodeOf(tables) };
   } finally {
     await board.close();
     await source.end();
   }
+}
+
+/**
+ * How many tables run at once: `tableConcurrency`, no more than there are tables, and with the
+ * caller's pool at most half its `max` (each table holds a work and a guard connection; with fewer,
+ * every table could hold its first connection and wait for its second forever).
+ */
+function tableLanes(db: PoolOrConfig, wanted: number, targets: number, logger: Logger): number {
+  let lanes = Math.max(1, Math.min(wanted, targets));
+  if (isPool(db)) {
+    const max = (db as { options?: { max?: number } }).options?.max ?? 10;
+    const fit = Math.max(1, Math.floor(max / 2));
+    if (lanes > fit) {
+      logger.warn(`tableConcurrency ${wanted} needs ${wanted * 2} connections; the pool has ${max}: ${fit} table(s) at a time`);
+      lanes = fit;
+    }
+  }
+  return lanes;
 }

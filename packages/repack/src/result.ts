@@ -31,6 +31,8 @@ export interface TableResult {
   alter?: AlterColumnMapping[];
   /** Indexes-only runs: invalid leftovers of an interrupted REINDEX CONCURRENTLY that were dropped. */
   indexLeftoversDropped?: string[];
+  /** Why the ANALYZE after the swap was left out (the statistics carried over through the catalog swap). */
+  analyzeSkipped?: string;
   /** Time spent paused by `maxReplicaLag` and `maxRate`. */
   throttledMs?: number;
   /** Stable code when skipped or failed (e.g. `no_usable_key`, `lock_timeout`, `old_snapshots`). */

@@ -11,7 +11,8 @@ import { outcomeOf } from './outcomes.js';
 import { cleanupAfterFailure } from './leftovers.js';
 import { toSession } from './session-info.js';
 import { clientConfigOf } from './connections.js';
-import type { ProgressBoard, TableProgress } from './progress-board.js';
+import type { TableProgress } from './progress-board.js';
+import type { RunShared } from './run-shared.js';
 import { progressApplicationName } from './progress-table.js';
 
 export interface QualifiedName {
@@ -48,6 +49,8 @@ export class TableRun {
   /** The copy committed the shadow table. */
   shadow: QualifiedName | undefined;
   advisoryHeld = false;
+  /** Disk this table reserved in the run's ledger (given back when it ends). */
+  diskReserved = 0;
   private guard: Connection | undefined;
   /** This run's row in the progress table, when progress is recorded. */
   private progress: TableProgress | undefined;
@@ -57,6 +60,13 @@ export class TableRun {
   private workBroken = false;
   private guardBroken = false;
   private readonly ddlController = new AbortController();
+  // Removed when the run ends: a caller's pool hands the same clients to table after table.
+  private readonly onWorkError = (): void => {
+    this.workBroken = true;
+  };
+  private readonly onGuardError = (): void => {
+    this.guardBroken = true;
+  };
   private ddlGuard: DdlGuard | undefined;
 
   private constructor(
@@ -66,24 +76,23 @@ export class TableRun {
     readonly work: Connection,
     private readonly started: number,
     result: TableResult,
-    private readonly board: ProgressBoard | undefined,
+    /** What the tables of the run share (progress rows, disk reservations, the rate); absent for a lone table. */
+    readonly shared: RunShared | undefined,
   ) {
     this.result = result;
     this.logger = opts.logger ?? silentLogger;
     this.display = target.display;
     this.tableOid = target.oid;
-    work.on('error', () => {
-      this.workBroken = true;
-    });
+    work.on('error', this.onWorkError);
   }
 
   /** Opens the work connection; a failure to connect throws (it is not a table-level problem). */
-  static async open(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, board?: ProgressBoard): Promise<TableRun> {
+  static async open(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, shared?: RunShared): Promise<TableRun> {
     const result = emptyTableResult(target.display);
     result.mode = 'table';
     const started = Date.now();
     const work = await source.connect();
-    return new TableRun(source, target, opts, work, started, result, board);
+    return new TableRun(source, target, opts, work, started, result, shared);
   }
 
   emit(event: RepackEvent): void {
@@ -182,16 +191,14 @@ export class TableRun {
     // connection's bulk transactions (copy, apply batches): nothing it commits is worth anything
     // without the swap, and the swap's own synchronous commit (on the guard) flushes all WAL before it.
     await this.work.query('SET row_security = off; SET synchronous_commit = off');
-    this.progress = await this.board?.begin(this.work, workPid, this.target);
+    this.progress = await this.shared?.board?.begin(this.work, workPid, this.target);
     return workPid;
   }
 
   async openGuard(): Promise<Guard> {
     const client = await this.source.connect();
     this.guard = client;
-    client.on('error', () => {
-      this.guardBroken = true;
-    });
+    client.on('error', this.onGuardError);
     const name = this.appName(this.currentPhase);
     await prepareSession(client, { applicationName: name });
     this.labels.set(client, name);
@@ -205,7 +212,11 @@ export class TableRun {
   async watchDdl(table: QualifiedName, guardPid: number): Promise<void> {
     const { opts, display } = this;
     this.ddlGuard = await startDdlGuard({
-      connection: clientConfigOf(this.work),
+      // From the run's own connections when it has them (one kept from an earlier table saves a backend
+      // start); never from the caller's pool, which a long-lived side session could starve.
+      connection: this.source.ownConnections
+        ? { connect: () => this.source.connect(), release: (c, broken) => this.source.release(c as Connection, broken) }
+        : clientConfigOf(this.work),
       guardPid,
       relations: [table],
       action: opts.onDdl === 'cancel' ? 'cancel' : 'report',
@@ -270,7 +281,12 @@ export class TableRun {
     }
     if (guard) await this.source.release(guard, this.guardBroken);
     await this.source.release(this.work, this.workBroken);
+    // After the release: until then an error with no listener would be thrown (the pool listens again once it has them back).
+    guard?.off('error', this.onGuardError);
+    this.work.off('error', this.onWorkError);
     await this.progress?.end();
+    this.shared?.disk.release(this.diskReserved);
+    this.diskReserved = 0;
     result.totalMs = Date.now() - this.started;
   }
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { PgToolsError } from '@pgtools/core';
 import type { RepackEvent } from './events.js';
+import type { Pace } from './run-shared.js';
 
 /** A replica lag bound: bytes of WAL not yet replayed, or replay delay in ms. */
 export type ReplicaLagLimit = { bytes: number } | { ms: number };
@@ -72,8 +73,8 @@ export async function replicaLags(client: pg.ClientBase): Promise<ReplicaLag[]> 
  * more than `maxReplicaLag`. Emits `throttle-paused` (with the reason) and `throttle-resumed`.
  */
 export class Throttle {
-  private started = Date.now();
-  private rows = 0;
+  /** Shared by the tables of a run (`maxRate` is the run's), or this throttle's own. */
+  private readonly pace: Pace;
   private readonly opts: {
     maxRate: number | undefined;
     maxReplicaLag: ReplicaLagLimit | undefined;
@@ -90,8 +91,17 @@ export class Throttle {
     emit: (e: RepackEvent) => void;
     signal?: AbortSignal | undefined;
     pollMs?: number;
+    pace?: Pace;
   }) {
-    this.opts = { ...opts, signal: opts.signal, pollMs: opts.pollMs ?? 500 };
+    this.opts = {
+      maxRate: opts.maxRate,
+      maxReplicaLag: opts.maxReplicaLag,
+      table: opts.table,
+      emit: opts.emit,
+      signal: opts.signal,
+      pollMs: opts.pollMs ?? 500,
+    };
+    this.pace = opts.pace ?? { started: Date.now(), rows: 0 };
   }
 
   get active(): boolean {
@@ -105,9 +115,9 @@ export class Throttle {
 
   /** Call after each step that wrote `rows`, on a connection that can read pg_stat_replication. */
   async after(client: pg.ClientBase, rows: number, phase: 'copy' | 'apply'): Promise<void> {
-    this.rows += rows;
+    this.pace.rows += rows;
     if (this.opts.maxRate !== undefined) {
-      const due = (this.rows / this.opts.maxRate) * 1000 - (Date.now() - this.started);
+      const due = (this.pace.rows / this.opts.maxRate) * 1000 - (Date.now() - this.pace.started);
       if (due > 0) await sleep(due, this.opts.signal);
     }
     await this.waitForReplicas(client, phase);
@@ -125,8 +135,8 @@ export class Throttle {
       if (over.length === 0) {
         if (pausedAt !== undefined) {
           this.opts.emit({ type: 'throttle-resumed', table: this.opts.table, phase, pausedMs: Date.now() - pausedAt });
-          // The pause must not count against the rate.
-          this.started += Date.now() - pausedAt;
+          // The pause must not count against the rate (tables pausing together each add theirs: slower, never faster).
+          this.pace.started += Date.now() - pausedAt;
         }
         return;
       }

@@ -1,7 +1,6 @@
 import { PgToolsError, quoteQualified, sqlStateOf } from '@pgtools/core';
 import { releaseAdvisoryTableLock } from '@pgtools/lock';
-import { dropCapture, type CdcObjects } from '@pgtools/cdc';
-import { dropShadow } from '@pgtools/swap';
+import { buildDropCaptureSql, type CdcObjects } from '@pgtools/cdc';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
 
 export interface CleanupInput {
@@ -12,6 +11,8 @@ export interface CleanupInput {
   table: QualifiedName;
   /** What the swap left to run after its commit. */
   afterSwap: string[];
+  /** Set when the statistics carried over through the swap: the reason the ANALYZE is left out. */
+  statisticsKept?: string | undefined;
 }
 
 /**
@@ -24,11 +25,15 @@ export interface CleanupInput {
  */
 export async function runCleanup(run: TableRun, input: CleanupInput): Promise<void> {
   const { work, opts, result } = run;
-  const { guard, capture, shadow, table, afterSwap } = input;
+  const { guard, capture, shadow, table, afterSwap, statisticsKept } = input;
   const cleanup = run.phase('cleanup', async () => {
-    await dropCapture(guard.client, capture, { triggerDropped: true });
+    // One round trip, one implicit transaction (all of it or none), committed without waiting for the
+    // WAL flush: a crash that loses it leaves only tool objects for the next run, the swap itself was
+    // flushed. The log goes first: it keeps rows of the old table's type.
+    await guard.client.query(
+      ['SET LOCAL synchronous_commit = off', ...buildDropCaptureSql(capture), `DROP TABLE ${quoteQualified(shadow.schema, shadow.name)}`].join(';\n'),
+    );
     run.capture = undefined;
-    await dropShadow(guard.client, shadow);
     run.shadow = undefined;
     // Each validation on its own: one that fails leaves its constraint NOT VALID (still enforced for new rows), the others go on.
     const failed: string[] = [];
@@ -51,11 +56,19 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
       );
     }
   });
-  const analyze = opts.analyze
-    ? run.phase('analyze', async () => {
-        await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
-      })
-    : Promise.resolve();
+  // The row count must have come through the swap too: PostgreSQL 18's CREATE INDEX leaves the
+  // shadow's reltuples at -1 (never counted), and only an ANALYZE (or VACUUM) sets it then.
+  const kept = opts.analyze && statisticsKept !== undefined && (await rowCountKnown(work, table)) ? statisticsKept : undefined;
+  if (kept) {
+    result.analyzeSkipped = kept;
+    run.logger.info(`${run.display}: no ANALYZE, ${kept}`);
+  }
+  const analyze =
+    opts.analyze && !kept
+      ? run.phase('analyze', async () => {
+          await work.query(`ANALYZE ${quoteQualified(table.schema, table.name)}`);
+        })
+      : Promise.resolve();
   const [cleaned, analyzed] = await Promise.allSettled([cleanup, analyze]);
   if (cleaned.status === 'rejected') throw cleaned.reason;
   if (analyzed.status === 'rejected') throw analyzed.reason;
@@ -65,4 +78,11 @@ export async function runCleanup(run: TableRun, input: CleanupInput): Promise<vo
     [quoteQualified(table.schema, table.name)],
   );
   if (after[0]) result.sizeAfter = { heapBytes: Number(after[0].heap), totalBytes: Number(after[0].total) };
+}
+
+async function rowCountKnown(client: TableRun['work'], table: QualifiedName): Promise<boolean> {
+  const { rows } = await client.query<{ known: boolean | null }>('SELECT reltuples >= 0 AS known FROM pg_class WHERE oid = to_regclass($1)', [
+    quoteQualified(table.schema, table.name),
+  ]);
+  return rows[0]?.known === true;
 }

@@ -9,6 +9,7 @@ import { ELIGIBILITY_CODES } from '../outcomes.js';
 import type { QualifiedName, TableRun } from '../table-run.js';
 import type { AlterPlan } from '../alter-plan.js';
 import { probeAlter } from '../alter-probe.js';
+import { readStatisticsFacts, type StatisticsBefore } from '../statistics-carry-over.js';
 
 /** What the precheck decided; the later phases work from it. */
 export interface Prechecked {
@@ -18,6 +19,8 @@ export interface Prechecked {
   order: CopyOrder | undefined;
   /** With `alter`: the plan, tried on a temporary table. */
   alter: AlterPlan | undefined;
+  /** Read before the capture when the statistics may carry over (catalog swap, unordered copy, ANALYZE asked for). */
+  statistics: StatisticsBefore | undefined;
 }
 
 /**
@@ -29,14 +32,13 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
   return run.phase('precheck', async () => {
     const info = await inspectTable(work, await oidToRef(work, run.tableOid));
     result.sizeBefore = { heapBytes: info.heapBytes, totalBytes: info.totalBytes };
-    const superuser = await isSuperuser(work);
+    const { superuser, publications } = await roleAndPublications(work);
     // A new definition can only be put in place by renaming (resolveOptions refused catalog with alter).
     const mode = opts.alter ? 'rename' : opts.swap === 'auto' ? (superuser ? 'catalog' : 'rename') : opts.swap;
     if (mode === 'catalog' && !superuser) {
       throw new PgToolsError('catalog_swap_requires_superuser', `--swap=catalog needs a superuser; ${display} can be repacked by its owner with --swap=rename`);
     }
-    const { rows: pubs } = await work.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables ORDER BY pubname');
-    const checked = precheck(info, { swap: mode, publicationsForAllTables: pubs.map((p) => p.pubname) });
+    const checked = precheck(info, { swap: mode, publicationsForAllTables: publications });
     if (run.target.discovered) for (const p of checked.problems) if (ELIGIBILITY_CODES.has(p.code)) p.severity = 'skip';
     raiseProblems(checked.problems, run.logger, (m) => run.emit({ type: 'warning', table: display, message: m }));
     const key = requireKey(checked);
@@ -66,7 +68,10 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       }
     }
     if (opts.checkDisk) {
-      const disk = await checkDisk(work, info, opts.tablespace);
+      // Reserved before the check awaits anything, so a table checked at the same time counts this one.
+      const alongside = run.shared?.disk.reserve(info.totalBytes) ?? 0;
+      if (run.shared) run.diskReserved = info.totalBytes;
+      const disk = await checkDisk(work, info, opts.tablespace, alongside);
       result.diskCheck = disk;
       run.emit({ type: 'disk-check', table: display, check: disk });
       if (!disk.ok) throw new PgToolsError('insufficient_disk', `${display}: ${disk.note}; nothing was changed`);
@@ -76,7 +81,9 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       alter = await probeAlter(work, info, key.keyColumns as string[], opts.alter, run.logger);
       result.alter = alter.mapping;
     }
-    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order, alter };
+    // Before the capture: the change counter must not include what the run itself replays.
+    const statistics = opts.analyze && mode === 'catalog' && !order && !alter ? await readStatisticsFacts(work, run.tableOid) : undefined;
+    return { info, table: { schema: info.schema, name: info.name }, swapMode: mode, order, alter, statistics };
   });
 }
 
@@ -99,9 +106,13 @@ export function requireKey(checked: PrecheckResult): NonNullable<PrecheckResult[
   return checked.key;
 }
 
-async function isSuperuser(client: pg.ClientBase): Promise<boolean> {
-  const { rows } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
-  return rows[0]?.su ?? false;
+/** Whether we are a superuser, and the FOR ALL TABLES publications: one round trip, paid per table. */
+async function roleAndPublications(client: pg.ClientBase): Promise<{ superuser: boolean; publications: string[] }> {
+  const { rows } = await client.query<{ su: boolean | null; pubs: string[] }>(
+    `SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su,
+            ARRAY(SELECT pubname::text FROM pg_publication WHERE puballtables ORDER BY pubname) AS pubs`,
+  );
+  return { superuser: rows[0]?.su ?? false, publications: rows[0]?.pubs ?? [] };
 }
 
 async function oidToRef(client: pg.ClientBase, oid: number): Promise<{ schema: string; name: string }> {
