@@ -47,11 +47,10 @@ export async function probeAlter(
       throw refused(display, `type ${JSON.stringify(a.type)} of ${JSON.stringify(a.text)}`, err);
     }
   }
-  const [dependencies, grants, constraintNames] = await Promise.all([
-    columnDependencies(client, info.oid),
-    columnsWithGrants(client, info.oid),
-    constraintNameFacts(client, info.oid),
-  ]);
+  // One after the other: a client runs one query at a time (pg 9 will refuse queued ones).
+  const dependencies = await columnDependencies(client, info.oid);
+  const grants = await columnsWithGrants(client, info.oid);
+  const constraintNames = await constraintNameFacts(client, info.oid);
   const plan = planAlter(
     actions,
     { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames },

@@ -14,7 +14,9 @@ export interface ResolvedIndexPair {
  * attributes beyond the original's last one.
  */
 export async function checkColumnsByAttnum(client: Queryable, original: TableInfo, shadow: TableInfo): Promise<void> {
-  const [a, b] = await Promise.all([loadColumns(client, original.oid), loadColumns(client, shadow.oid)]);
+  // One query at a time on one client (pg queues them anyway; pg 9 will refuse it).
+  const a = await loadColumns(client, original.oid);
+  const b = await loadColumns(client, shadow.oid);
   const problems: string[] = [];
   const live = (cols: typeof a) => new Map(cols.filter((c) => !c.dropped).map((c) => [c.attnum, c]));
   const la = live(a);
@@ -59,11 +61,12 @@ export interface IndexPairFacts {
 
 /** Reads both tables' indexes and looks up every index the pairs name. */
 export async function readIndexPairFacts(client: Queryable, original: TableInfo, shadow: TableInfo, pairs: readonly IndexPair[]): Promise<IndexPairFacts> {
-  const [origIndexes, shadowIndexes] = await Promise.all([loadIndexes(client, original.oid), loadIndexes(client, shadow.oid)]);
+  const origIndexes = await loadIndexes(client, original.oid);
+  const shadowIndexes = await loadIndexes(client, shadow.oid);
   const looked: IndexPairFacts['pairs'] = [];
   for (const pair of pairs) {
-    const [o, s] = await Promise.all([findIndex(client, pair.original), findIndex(client, pair.shadow)]);
-    looked.push({ original: o, shadow: s });
+    const o = await findIndex(client, pair.original);
+    looked.push({ original: o, shadow: await findIndex(client, pair.shadow) });
   }
   return { original: origIndexes, shadow: shadowIndexes, pairs: looked };
 }

@@ -40,7 +40,8 @@ export async function readRenameFacts(
       [original.ownerOid, shadow.ownerOid],
     );
     const attached = await readRenameTableFacts(client, original);
-    const [originalColumns, shadowColumns] = await Promise.all([loadColumns(client, original.oid), loadColumns(client, shadow.oid)]);
+    const originalColumns = await loadColumns(client, original.oid);
+    const shadowColumns = await loadColumns(client, shadow.oid);
     const { rows: checks } = await client.query<{ name: string; def: string }>(
       `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS def FROM pg_catalog.pg_constraint con
         WHERE con.conrelid = $1::int8::oid AND con.contype = 'c' ORDER BY con.conname`,
