@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
 import { HaCluster, patroni, sql, timingsFromEnv, type HaNode } from './ha-cluster.js';
@@ -89,10 +90,23 @@ describe(`software fence in the agent (ttl ${timings.ttl} / loop_wait ${timings.
     const rest = cluster.nodes.filter((n) => n !== leader);
     const before = leader.events.length;
     // Postmaster and agent lost together: the fence finds no postmaster whose stop it could prove
-    // (its children were already orphaned), so it must not take the lease away.
-    process.kill(leader.agent.pg.postmaster!.pid, 'SIGKILL');
+    // (its children were already orphaned), so it must not take the lease away. The postmaster must
+    // be dead before the fence looks: this waits, without yielding to the event loop (so the agent
+    // neither reaps it nor sees its death), until it is a zombie, then loses the agent in the same tick.
+    const leaseEnd = leader.agent.leaderLeaseExpiresAt!;
+    const pm = leader.agent.pg.postmaster!.pid;
+    process.kill(pm, 'SIGKILL');
+    const dead = (): boolean => {
+      try {
+        return /\) Z /.test(readFileSync(`/proc/${pm}/stat`, 'utf8'));
+      } catch {
+        return true; // already reaped
+      }
+    };
+    const until = Date.now() + 5000;
+    while (!dead() && Date.now() < until);
+    expect(dead()).toBe(true);
     await leader.agent.abandon();
-    const leaseEnd = leader.agent.leaderLeaseExpiresAt ?? Date.now();
     await waitFor(() => leader.events.slice(before).some((e) => e.type === 'fence' && e.event.type === 'skipped'), {
       timeoutMs: 10_000,
       describe: () => 'the fence skipped',
