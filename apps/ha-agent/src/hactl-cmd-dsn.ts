@@ -1,5 +1,4 @@
-import { memberAddress } from './hactl-members.js';
-import { ctlError, membersWithRole, withDcs, type CtlContext } from './hactl-context.js';
+import { ctlError, pickedAddress, withDcs, type CtlContext } from './hactl-context.js';
 
 /**
  * `hactl dsn [CLUSTER] [-r ROLE | -m MEMBER]`: `host=H port=P` of a member, the leader by default
@@ -14,9 +13,7 @@ import { ctlError, membersWithRole, withDcs, type CtlContext } from './hactl-con
 export async function dsnCommand(ctx: CtlContext, o: { cluster: string; role: string | undefined; member: string | undefined }): Promise<number> {
   if (o.role !== undefined && o.member !== undefined) throw ctlError('--role and --member are mutually exclusive options');
   const view = await withDcs(ctx, o.cluster, (dcs) => dcs.loadCluster());
-  const role = o.member !== undefined ? 'any' : (o.role ?? 'leader');
-  const member = membersWithRole(view, role).find((m) => o.member === undefined || m.name === o.member);
-  const address = member ? memberAddress(member) : {};
+  const address = pickedAddress(view, o);
   if (address.host === undefined) throw ctlError('Can not find a suitable member');
   ctx.out(`host=${address.host} port=${address.port ?? 5432}\n`);
   return 0;

@@ -4,8 +4,7 @@ import type { Writable } from 'node:stream';
 import type { ClusterView } from '@pgtools/dcs';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
-import { ctlError, membersWithRole, withDcs, type CtlContext } from './hactl-context.js';
-import { memberAddress } from './hactl-members.js';
+import { ctlError, pickedAddress, withDcs, type CtlContext } from './hactl-context.js';
 import { ctlTimestamp } from './hactl-pyfmt.js';
 import { queryPrinter, queryTypeParser, type QueryPrinter } from './hactl-query-output.js';
 
@@ -114,9 +113,8 @@ export async function queryCommand(ctx: CtlContext, o: QueryOptions, out: Writab
     printer: QueryPrinter,
     emit: (t: string) => Promise<void>,
   ): Promise<void> {
+    const address = pickedAddress(cluster, q);
     const role = q.member !== undefined ? 'any' : (q.role ?? 'leader');
-    const member = membersWithRole(cluster, role).find((m) => q.member === undefined || m.name === q.member);
-    const address = member ? memberAddress(member) : {};
     const unavailable = (): QueryFailure =>
       new QueryFailure(
         q.member !== undefined

@@ -1,6 +1,7 @@
 import { PgToolsError } from '@pgtools/core';
 import type { ClusterConfig, ClusterView, Member } from '@pgtools/dcs';
 import type { CtlConfig } from './hactl-config.js';
+import { memberAddress } from './hactl-members.js';
 import type { Prompter } from './hactl-prompt.js';
 import type { RestClient, RestResponse } from './hactl-rest.js';
 
@@ -111,6 +112,21 @@ export function membersWithRole(view: ClusterView, role: string): Member[] {
   }
   const leaderName = view.leader?.name;
   return view.members.filter((m) => role === 'any' || ((role === 'replica' || role === 'standby') && m.name !== leaderName));
+}
+
+/**
+ * The PostgreSQL address `dsn` and `query` connect to (patronictl's `get_any_member`): the named
+ * member (any role), else the first member with `role` (default the leader); `{}` when none has one.
+ *
+ * @example
+ * ```ts
+ * pickedAddress(view, { role: 'replica', member: undefined }); // { host: '10.0.0.2', port: 5432 }
+ * ```
+ */
+export function pickedAddress(view: ClusterView, o: { role?: string | undefined; member?: string | undefined }): { host?: string; port?: number } {
+  const role = o.member !== undefined ? 'any' : (o.role ?? 'leader');
+  const member = membersWithRole(view, role).find((m) => o.member === undefined || m.name === o.member);
+  return member ? memberAddress(member) : {};
 }
 
 /**

@@ -7,16 +7,11 @@ import type { ConnectionSource } from './connection-source.js';
  * A client whose connection broke is destroyed rather than returned to the pool.
  */
 export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => void): ConnectionSource & { end(): Promise<void> } {
+  const listeners = errorListeners();
   if (isPool(db)) {
-    // The 'error' listeners a client had when the pool lent it: ours (each phase adds one) come off
-    // on release, or a client the pool lends again for table after table collects them (Node warned
-    // of 11 listeners in a schema run).
-    const lentWith = new WeakMap<pg.ClientBase, Set<unknown>>();
     return {
       async connect() {
-        const client = await db.connect();
-        lentWith.set(client, new Set(client.listeners('error')));
-        return echoQueries(client, onQuery);
+        return echoQueries(listeners.lend(await db.connect()), onQuery);
       },
       async release(client, destroy = false) {
         unechoQueries(client);
@@ -27,8 +22,7 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
             () => true,
             () => false,
           ));
-        const before = lentWith.get(client);
-        for (const l of client.listeners('error')) if (before && !before.has(l)) client.off('error', l as (err: Error) => void);
+        listeners.takeBack(client);
         (client as pg.PoolClient).release(destroy ? true : undefined);
       },
       async end() {},
@@ -48,13 +42,13 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
     ownConnections: true,
     async connect() {
       const reused = idle.pop();
-      if (reused) return echoQueries(reused, onQuery);
+      if (reused) return echoQueries(listeners.lend(reused), onQuery);
       const client = new pg.Client(db);
       // A terminated backend must not crash the process; the phase using it sees the error.
       client.on('error', () => {});
       await client.connect();
       open.add(client);
-      return echoQueries(client, onQuery);
+      return echoQueries(listeners.lend(client), onQuery);
     },
     async release(client, destroy = false) {
       const c = client as pg.Client;
@@ -62,9 +56,7 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
       // Reused only when DISCARD ALL succeeds soon: it fails in a transaction block or on a broken
       // connection, and it resets every setting and releases session advisory locks and temporary tables.
       if (!destroy && (await discarded(c))) {
-        // The listeners of the phase that used it go with it; the no-op one stays.
-        c.removeAllListeners('error');
-        c.on('error', () => {});
+        listeners.takeBack(c);
         idle.push(c);
         return;
       }
@@ -75,6 +67,27 @@ export function connectionSource(db: PoolOrConfig, onQuery?: (sql: string) => vo
     async end() {
       await Promise.all([...open].map((c) => c.end().catch(() => {})));
       open.clear();
+    },
+  };
+}
+
+/**
+ * The 'error' listeners a borrower adds to a connection (each phase adds one) come off when it is
+ * handed back, before the pool or the next table has it: a connection lent table after table would
+ * collect them otherwise (Node warned of 11 listeners in a schema run). Taken back synchronously
+ * with the release, so there is no moment without a listener.
+ */
+function errorListeners(): { lend<C extends pg.ClientBase>(client: C): C; takeBack(client: pg.ClientBase): void } {
+  const lentWith = new WeakMap<pg.ClientBase, Set<unknown>>();
+  return {
+    lend(client) {
+      lentWith.set(client, new Set(client.listeners('error')));
+      return client;
+    },
+    takeBack(client) {
+      const before = lentWith.get(client);
+      if (!before) return;
+      for (const l of client.listeners('error')) if (!before.has(l)) client.off('error', l as (err: Error) => void);
     },
   };
 }

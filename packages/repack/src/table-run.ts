@@ -60,13 +60,6 @@ export class TableRun {
   private workBroken = false;
   private guardBroken = false;
   private readonly ddlController = new AbortController();
-  // Removed when the run ends: a caller's pool hands the same clients to table after table.
-  private readonly onWorkError = (): void => {
-    this.workBroken = true;
-  };
-  private readonly onGuardError = (): void => {
-    this.guardBroken = true;
-  };
   private ddlGuard: DdlGuard | undefined;
 
   private constructor(
@@ -83,7 +76,10 @@ export class TableRun {
     this.logger = opts.logger ?? silentLogger;
     this.display = target.display;
     this.tableOid = target.oid;
-    work.on('error', this.onWorkError);
+    // The connection source takes this listener back with the connection.
+    work.on('error', () => {
+      this.workBroken = true;
+    });
   }
 
   /** Opens the work connection; a failure to connect throws (it is not a table-level problem). */
@@ -198,7 +194,9 @@ export class TableRun {
   async openGuard(): Promise<Guard> {
     const client = await this.source.connect();
     this.guard = client;
-    client.on('error', this.onGuardError);
+    client.on('error', () => {
+      this.guardBroken = true;
+    });
     const name = this.appName(this.currentPhase);
     await prepareSession(client, { applicationName: name });
     this.labels.set(client, name);
@@ -281,9 +279,6 @@ export class TableRun {
     }
     if (guard) await this.source.release(guard, this.guardBroken);
     await this.source.release(this.work, this.workBroken);
-    // After the release: until then an error with no listener would be thrown (the pool listens again once it has them back).
-    guard?.off('error', this.onGuardError);
-    this.work.off('error', this.onWorkError);
     await this.progress?.end();
     this.shared?.disk.release(this.diskReserved);
     this.diskReserved = 0;
