@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { PgToolsError } from '@pgtools/core';
 import { runBenchmark } from './bench.js';
 import { runFloors } from './floors.js';
+import { DATABASE_SCALE, manyTablesReport, runManyTables } from './many-tables.js';
 import { parseBenchArgs, USAGE } from './options.js';
 
 /**
@@ -41,6 +42,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     const floors = await runFloors(options, { command, log: (line) => process.stderr.write(`${line}\n`) });
     process.stdout.write(`\n${floors.report}\n`);
     write(floors.report);
+    return 0;
+  }
+  if (options.databaseScale) {
+    const many = { ...DATABASE_SCALE, runs: options.runs, tableJobs: options.tableJobs, pgRepack: true, load: options };
+    const rows = await runManyTables(many, (line) => process.stderr.write(`${line}\n`));
+    const report = `${command}\n\n${manyTablesReport(rows, many)}\n`;
+    process.stdout.write(`\n${report}`);
+    write(report);
     return 0;
   }
   const result = await runBenchmark(options, { command, log: (line) => process.stderr.write(`${line}\n`) });
