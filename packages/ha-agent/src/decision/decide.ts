@@ -4,6 +4,7 @@ import type { HaAction } from './ha-action.js';
 import { failoverTags } from './failover-tags.js';
 import { decideFailsafePrimary, decideFailsafeRace } from './failsafe.js';
 import { candidateTimelineOk, decideRace, missedLeaderRestart } from './race.js';
+import { inStandbyCluster } from './standby-cluster.js';
 import { upstreamOf } from './upstream.js';
 
 /**
@@ -60,6 +61,11 @@ function pickCloneSource(input: DecisionInput): { from: string; fromLeader: bool
  * ```
  */
 export function decide(input: DecisionInput): HaAction {
+  const action = decideCluster(input);
+  return input.config.standbyCluster === true ? inStandbyCluster(input, action) : action;
+}
+
+function decideCluster(input: DecisionInput): HaAction {
   const { cluster, local, config: cfg, paused } = input;
   const me = cfg.name;
   const iHoldKey = cluster.leader === me;
