@@ -4,12 +4,15 @@ import { api, HaCluster, patroni, sql, timingsFromEnv, type HaNode } from './ha-
 
 // A standby cluster (issue 18 item 4): a second scope on the same 3-member etcd whose leader, the
 // "standby leader", streams from the main cluster's primary (through a slot made for it there)
-// and whose other members cascade from it. Its leader's loss elects another standby leader that
-// follows the main cluster, promoting nothing; removing `standby_cluster` from its `config` key
+// and whose other members cascade from it. A switchover, then its leader's loss, elect another
+// standby leader that follows the main cluster, promoting nothing; removing `standby_cluster` from its `config` key
 // (what `hactl promote-cluster` does) promotes it, and its members stream from it after that.
 const timings = timingsFromEnv();
 let main: HaCluster | undefined;
 let dr: HaCluster | undefined;
+/** After the first test: the main cluster's primary and the promoted standby cluster's. */
+let mainPrimary: HaNode | undefined;
+let drPrimary: HaNode | undefined;
 
 afterAll(async () => {
   await dr?.destroy();
@@ -76,10 +79,19 @@ describe('a standby cluster', () => {
     await sql(primary.pgPort, 'INSERT INTO ha_probe VALUES (2)');
     for (const n of drNodes) await dr.waitForRow(n, 2, 60_000);
 
+    // A switchover hands the key to the candidate, which follows the main primary; the old
+    // standby leader cascades from it.
+    const candidate = drNodes.find((n) => n !== leader);
+    if (!candidate) throw new Error('no candidate');
+    const sw = await api(leader, 'POST', '/switchover', { leader: leader.name, candidate: candidate.name });
+    expect(sw).toEqual({ status: 200, text: `Successfully switched over to "${candidate.name}"` });
+    expect(await waitForStandbyLeader(drNodes, (l) => drNodes.filter((n) => n !== l), 120_000)).toBe(candidate);
+    expect(await streamingFrom(primary.pgPort)).toContain(candidate.name);
+
     // The standby leader goes away: another member takes the key and follows the main primary;
     // none is promoted.
-    await leader.agent.stop();
-    const rest = drNodes.filter((n) => n !== leader);
+    await candidate.agent.stop();
+    const rest = drNodes.filter((n) => n !== candidate);
     const second = await waitForStandbyLeader(rest, (l) => rest.filter((n) => n !== l), 120_000);
     expect(await streamingFrom(primary.pgPort)).toContain(second.name);
     await sql(primary.pgPort, 'INSERT INTO ha_probe VALUES (3)');
@@ -111,5 +123,25 @@ describe('a standby cluster', () => {
     // Every acknowledged write is on the final primary.
     const ids = await sql<{ id: number }>(second.pgPort, 'SELECT id FROM ha_probe ORDER BY id');
     expect(ids.map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    mainPrimary = primary;
+    drPrimary = second;
   }, 300_000);
+
+  it('demote-cluster: the former main cluster becomes a standby cluster of the promoted one', async () => {
+    if (!main || !mainPrimary || !drPrimary) throw new Error('the first test did not finish');
+    const [m, target] = [main, drPrimary];
+    // What `hactl demote-cluster --host 127.0.0.1 --port <port>` sends to the leader.
+    const standby = { host: '127.0.0.1', port: target.pgPort };
+    expect((await api(mainPrimary, 'PATCH', '/config', { standby_cluster: standby })).status).toBe(200);
+    // The old primary kept the key, was rewound past its shutdown checkpoint and follows the new primary.
+    const leader = await waitForStandbyLeader(m.nodes, (l) => m.nodes.filter((n) => n !== l), 120_000);
+    expect(leader).toBe(mainPrimary);
+    expect((await m.memberKey(leader.name)).role).toBe('standby_leader');
+    expect(await streamingFrom(target.pgPort)).toContain(leader.name);
+    await sql(target.pgPort, 'INSERT INTO ha_probe VALUES (5)');
+    for (const n of m.nodes) await m.waitForRow(n, 5, 60_000);
+    for (const n of m.nodes) expect((await sql<{ r: boolean }>(n.pgPort, 'SELECT pg_is_in_recovery() AS r'))[0]?.r).toBe(true);
+    const ids = await sql<{ id: number }>(target.pgPort, 'SELECT id FROM ha_probe ORDER BY id');
+    expect(ids.map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
+  }, 240_000);
 });

@@ -131,6 +131,22 @@ describe('decide() in a standby cluster', () => {
     expect(decide(race)).toMatchObject({ kind: 'lead_standby', acquire: true, message: 'promoted self to a standby leader by acquiring session lock' });
   });
 
+  it('a switchover hands the standby leader key over (nobody promotes; the candidate follows the remote)', () => {
+    const asked = { ...at('node1', { standbyLeader: true }, { failover: { leader: 'node1', candidate: 'node2' } }) };
+    expect(decide(asked)).toMatchObject({ kind: 'probe_members', members: ['node2'] });
+    const probes = [{ name: 'node2', reachable: true, role: 'replica', state: 'running', walPosition: 100 }];
+    expect(decide({ ...asked, peerProbes: probes })).toMatchObject({ kind: 'do_switchover', candidate: 'node2' });
+    const candidate = at('node2', {}, { leader: undefined, failover: { leader: 'node1', candidate: 'node2' } });
+    expect(decide({ ...candidate, peerProbes: [] })).toMatchObject({ kind: 'lead_standby', acquire: true, clearFailoverKey: true });
+  });
+
+  it('races without waiting to have streamed from a restarted standby leader (it wrote nothing of its own)', () => {
+    const race = at('node2', {}, { leader: undefined, members: [members[1] as (typeof members)[number]] });
+    const input = { ...race, lastLeader: { name: 'node1', startedAt: 1000, seenAt: 1000 }, now: 2000 };
+    expect(decide(input).kind).toBe('lead_standby');
+    expect(decide({ ...input, config: { ...input.config, standbyCluster: false } }).message).toMatch(/I cannot tell how far behind node1 I am/);
+  });
+
   it('bootstraps a standby leader instead of a new cluster', () => {
     expect(decide(at('node1', { postgresRunning: false, dataDirEmpty: true }, { leader: undefined, initialize: undefined, members: [] }))).toEqual({
       kind: 'bootstrap',

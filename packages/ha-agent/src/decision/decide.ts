@@ -369,7 +369,8 @@ function switchoverFromLeader(input: DecisionInput, runningPrimary: boolean): Ha
   const { cluster, config: cfg } = input;
   const fo = cluster.failover;
   const me = cfg.name;
-  if (!fo || !runningPrimary) return undefined;
+  // A standby leader hands its key over too (Patroni: the new one follows the remote primary).
+  if (!fo || !(runningPrimary || input.local.standbyLeader === true)) return undefined;
   if (fo.scheduledAt !== undefined && fo.scheduledAt > input.now) return undefined;
   if (fo.leader && fo.leader !== me) return undefined;
   if (fo.candidate === me) return undefined;
