@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseDynamicConfig } from '../src/index.js';
-import { decide, isStandbyClusterValue, remoteServer, remoteSource, standbyClusterRecovery, type DecisionInput } from '../src/internals.js';
-import { MINIMAL, refusal } from './minimal-config.js';
+import {
+  decide,
+  isStandbyClusterValue,
+  PostgresCallbacks,
+  remoteServer,
+  remoteSource,
+  standbyClusterRecovery,
+  type CallbackAction,
+  type DecisionInput,
+} from '../src/internals.js';
+import { MINIMAL, minimalConfig, refusal } from './minimal-config.js';
 
 const NOENV = {};
 const SYSID = '7364003399928373256';
@@ -95,7 +104,7 @@ describe('decide() in a standby cluster', () => {
     { name: 'node1', role: 'standby_leader', state: 'running', apiUrl: 'http://127.0.0.1:8001/patroni' },
     { name: 'node2', role: 'replica', state: 'running', apiUrl: 'http://127.0.0.1:8002/patroni' },
   ];
-  function at(name: string, over: Partial<DecisionInput['local']> = {}, cluster: Partial<DecisionInput['cluster']> = {}): DecisionInput {
+  function at(name: string, over: Partial<DecisionInput['local']> = {}, cluster: Record<string, unknown> = {}): DecisionInput {
     return {
       cluster: { leader: 'node1', members, initialize: SYSID, ...cluster },
       local: { postgresRunning: true, role: 'replica', receivedLsn: 100, replayedLsn: 100, dataDirEmpty: false, systemId: SYSID, ...over },
@@ -152,5 +161,34 @@ describe('decide() in a standby cluster', () => {
       kind: 'bootstrap',
       message: 'trying to bootstrap a new standby leader',
     });
+  });
+});
+
+describe('callbacks of a standby cluster (Patroni passes standby_leader)', () => {
+  const config = parseConfig(`${minimalConfig({ scope: 'dr' })}  callbacks: {on_start: cb, on_role_change: cb, on_stop: cb}\n`, NOENV).config;
+  function setup(): { cb: PostgresCallbacks; calls: string[] } {
+    const calls: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const cb = new PostgresCallbacks({ config: () => config, logger, run: (_a: CallbackAction, argv: string[]) => calls.push(argv.slice(1).join(' ')) });
+    return { cb, calls };
+  }
+
+  it('bootstrap, losing and taking the standby leader key, promotion', () => {
+    const { cb, calls } = setup();
+    cb.started('standby_leader', true);
+    cb.answering('replica');
+    cb.roleChanged('replica');
+    cb.roleChanged('standby_leader');
+    cb.roleChanged('standby_leader');
+    cb.promoted();
+    expect(calls).toEqual(['on_start standby_leader dr', 'on_role_change replica dr', 'on_role_change standby_leader dr', 'on_role_change primary dr']);
+  });
+
+  it('a demoted primary started as standby leader: on_stop primary, then on_role_change standby_leader', () => {
+    const { cb, calls } = setup();
+    cb.started('primary', true);
+    cb.stopped();
+    cb.started('standby_leader', true);
+    expect(calls).toEqual(['on_start primary dr', 'on_stop primary dr', 'on_role_change standby_leader dr']);
   });
 });

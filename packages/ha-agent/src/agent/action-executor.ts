@@ -137,7 +137,10 @@ export class ActionExecutor {
         const server = this.upstream(view, action.leader ?? view?.leader?.name);
         // nostream: following means having no primary_conninfo.
         if (!server && state.config.tags.nostream !== true) return;
-        if (state.role === 'standby_leader') this.d.setRole('replica', `following the new standby leader ${action.leader ?? ''}`);
+        if (state.role === 'standby_leader') {
+          this.d.setRole('replica', `following the new standby leader ${action.leader ?? ''}`);
+          this.d.callbacks.roleChanged('replica');
+        }
         // A SIGHUP also wakes the startup process out of its wal_retrieve_retry_interval wait.
         if (!(await pg.follow(server)) && action.reconnect) pg.wakeStartup();
         return;

@@ -40,7 +40,7 @@ async function startStandbyLeader(d: StandbyLeaderDeps, reason: string): Promise
   state.lastStartAttempt = Date.now();
   state.pgState = 'starting';
   const ready = await pg.start({ standby: true, source: remoteSource(state.config, state.dynamic) }, STANDBY_START_MS);
-  d.callbacks.started('replica', ready);
+  d.callbacks.started('standby_leader', ready);
   if (!ready) return false;
   state.postgresDownSince = undefined;
   state.rewindFailedAt = undefined;
@@ -122,6 +122,7 @@ export async function leadStandby(
     return;
   }
   if (await pg.follow(remoteSource(state.config, state.dynamic))) logger.info('following the remote primary of standby_cluster');
+  d.callbacks.roleChanged('standby_leader');
   d.setRole('standby_leader', action.acquire ? 'acquired the leader key of the standby cluster' : 'holding the leader key of the standby cluster');
 }
 
