@@ -78,6 +78,15 @@ describe('a standby cluster', () => {
     // Writes on the main cluster reach every member of the standby cluster.
     await sql(primary.pgPort, 'INSERT INTO ha_probe VALUES (2)');
     for (const n of drNodes) await dr.waitForRow(n, 2, 60_000);
+    // The standby leader publishes how far it got in the standby cluster's status key.
+    const drCluster = dr;
+    await waitFor(
+      async () => {
+        const text = await drCluster.etcd.etcdctl(['get', '--print-value-only', '/service/sc-dr/status']);
+        return text.trim() !== '' && (JSON.parse(text) as { optime: number }).optime > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, describe: () => 'an optime in /service/sc-dr/status' },
+    );
 
     // A switchover hands the key to the candidate, which follows the main primary; the old
     // standby leader cascades from it.

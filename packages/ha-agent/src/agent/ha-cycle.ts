@@ -296,8 +296,11 @@ export class HaCycle {
       await this.d.executor.maintainSlots();
     } else if (s?.inRecovery && !state.stopping) {
       // Members that cascade from this replica (replicatefrom) need their slot here; a standby
-      // leader keeps every member's slot, as a leader does.
+      // leader keeps every member's slot, as a leader does, and publishes how far it got (Patroni's
+      // update_lock: the race's lag check and `hactl list` read it).
       await this.d.executor.maintainSlots(this.lease.held);
+      const got = Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0);
+      if (this.lease.held && got > 0 && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: got }), 'publishing the status key');
     }
   }
 
