@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
 import { api, HaCluster, patroni, sql, timingsFromEnv, type HaNode } from './ha-cluster.js';
@@ -18,6 +21,22 @@ afterAll(async () => {
   await dr?.destroy();
   await main?.destroy();
 }, 180_000);
+
+const PATRONICTL = process.env.PATRONICTL_BIN ?? '/usr/bin/patronictl';
+
+/** `patronictl -c <file> list <scope> -f json` (Debian's patronictl 3.0.2) against `hosts`, parsed. */
+function patronictlList(dir: string, hosts: string[], scope: string): Promise<Array<{ Member: string; Role: string }>> {
+  const config = join(dir, 'patronictl.yml');
+  writeFileSync(config, `namespace: /service/\netcd3:\n  hosts: [${hosts.join(', ')}]\n`, { mode: 0o600 });
+  return new Promise((resolve, reject) => {
+    execFile(
+      PATRONICTL,
+      ['-c', config, 'list', scope, '-f', 'json'],
+      { env: { ...process.env, HOME: '/nonexistent', LC_ALL: 'C.UTF-8' }, timeout: 60_000, encoding: 'utf8' },
+      (error, stdout, stderr) => (error ? reject(new Error(`patronictl failed: ${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
+    );
+  });
+}
 
 /** Names of the members streaming from the server on `port` (its pg_stat_replication). */
 async function streamingFrom(port: number): Promise<string[]> {
@@ -68,6 +87,8 @@ describe('a standby cluster', () => {
     const cluster = JSON.parse((await api(leader, 'GET', '/cluster')).text) as { members: Array<{ name: string; role: string }> };
     expect(cluster.members.find((m) => m.name === leader.name)?.role).toBe('standby_leader');
     expect((await api(leader, 'GET', '/standby-leader')).status).toBe(200);
+    const listed = await patronictlList(leader.dir.path, main.etcd.hosts, 'sc-dr');
+    expect(listed.find((m) => m.Member === leader.name)?.Role).toBe('Standby Leader');
     expect((await api(leader, 'GET', '/primary')).status).toBe(503);
     // The standby leader streams from the main primary through its slot; nobody in the DR site is a primary.
     expect(await streamingFrom(primary.pgPort)).toContain(leader.name);
