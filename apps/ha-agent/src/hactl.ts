@@ -37,9 +37,10 @@ Options:
   -k, --insecure           do not verify the REST API's TLS certificates
   --help                   show this help (also after a command) and exit
 
-Without --force, switchover, failover, restart, reinit, flush, demote-cluster and promote-cluster ask before acting, and refuse when
-stdin is not a terminal. remove always asks (type the cluster name, "Yes I am aware" and a running
-leader's name); it reads the answers from stdin when that is not a terminal.
+Without --force, switchover, failover, restart, reinit, flush, demote-cluster and promote-cluster
+ask before acting, and refuse when stdin is not a terminal. remove always asks (type the cluster
+name, "Yes I am aware" and a running leader's name); it reads the answers from stdin when that is
+not a terminal.
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
 `;
 

@@ -234,7 +234,7 @@ export class ActionExecutor {
     state.pgStatus = undefined;
     state.lastStartAttempt = Date.now();
     const ready = await pg.start({ standby, source: standby ? this.currentSource() : undefined }, timeoutMs);
-    this.d.callbacks.started(standby ? 'replica' : 'primary', ready, 'restart');
+    this.d.callbacks.started(standby ? (state.role === 'standby_leader' ? 'standby_leader' : 'replica') : 'primary', ready, 'restart');
     state.pgState = ready ? 'running' : 'restart failed';
     if (ready) state.postgresDownSince = undefined;
     return ready;
