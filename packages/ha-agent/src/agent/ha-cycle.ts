@@ -135,6 +135,7 @@ export class HaCycle {
     };
     const local = await observeLocal(facts);
     if (this.d.maintenance.reinitFromLeader) local.reinitFromLeader = true;
+    if (state.role === 'standby_leader' && local.postgresRunning) local.standbyLeader = true;
     const leaderName = view?.leader?.name;
     const leaderAt = serverOf(leaderName, state.name, view);
     if (
@@ -189,6 +190,7 @@ export class HaCycle {
         removeDataDirectoryOnDivergedTimelines: dynamic.postgresql.removeDataDirectoryOnDivergedTimelines,
         checkTimeline: dynamic.checkTimeline,
         failsafeMode: dynamic.failsafeMode,
+        standbyCluster: dynamic.standbyCluster !== undefined,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,
@@ -293,8 +295,12 @@ export class HaCycle {
       if (state.dynamic.failsafeMode && view && Date.now() < budgetEnds) await bounded(this.d.failsafe.publish(view), 'publishing the failsafe key');
       await this.d.executor.maintainSlots();
     } else if (s?.inRecovery && !state.stopping) {
-      // Members that cascade from this replica (replicatefrom) need their slot here.
-      await this.d.executor.maintainSlots(false);
+      // Members that cascade from this replica (replicatefrom) need their slot here; a standby
+      // leader keeps every member's slot, as a leader does, and publishes how far it got (Patroni's
+      // update_lock: the race's lag check and `hactl list` read it).
+      await this.d.executor.maintainSlots(this.lease.held);
+      const got = Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0);
+      if (this.lease.held && got > 0 && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: got }), 'publishing the status key');
     }
   }
 

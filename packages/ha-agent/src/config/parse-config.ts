@@ -14,6 +14,7 @@ import { parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } fr
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
 import { parseTags } from './tags-config.js';
+import { checkStandbyMethods, parseStandbyCluster } from './standby-cluster-config.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -161,6 +162,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
+  const standbyCluster = parseStandbyCluster(s.section('standby_cluster'));
   const rewind = parseDynamicRewind(s);
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
@@ -191,6 +193,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousMode,
     synchronousModeStrict,
     failsafeMode,
+    ...(standbyCluster ? { standbyCluster } : {}),
     ...rewind,
     postgresql: {
       usePgRewind,
@@ -358,7 +361,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgIdent) postgresql.pgIdent = pgIdent;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
-  postgresql.replica = parseReplicaConfig(p);
+  postgresql.replica = checkStandbyMethods(dcs.standbyCluster, parseReplicaConfig(p));
   const rewindOverrides = parseLocalRewind(p);
   if (rewindOverrides) postgresql.rewindOverrides = rewindOverrides;
   p.unknownKeys(warnings);

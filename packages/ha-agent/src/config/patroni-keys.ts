@@ -145,7 +145,18 @@ const ROWS: readonly Row[] = [
   ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],
   ['bootstrap.dcs.ignore_slots', L, 'empty only; ' + ISSUE_18, isEmpty],
   ['bootstrap.dcs.member_slots_ttl', L, '`30min` (1800 s, the default) only; ' + ISSUE_18, isSeconds(1800)],
-  ['bootstrap.dcs.standby_cluster', R, 'a standby cluster is ' + ISSUE_18],
+  ['bootstrap.dcs.standby_cluster', S, 'the leader (`standby_leader`) follows a remote primary, the others cascade from it; removing it promotes'],
+  ['bootstrap.dcs.standby_cluster.host', S, 'several hosts separated by commas add `target_session_attrs=read-write`'],
+  ['bootstrap.dcs.standby_cluster.port', S, ''],
+  ['bootstrap.dcs.standby_cluster.primary_slot_name', S, 'the slot on the remote primary (create it there); without it no slot is used'],
+  ['bootstrap.dcs.standby_cluster.restore_command', S, 'on every member of the standby cluster'],
+  ['bootstrap.dcs.standby_cluster.archive_cleanup_command', S, 'on every member of the standby cluster'],
+  ['bootstrap.dcs.standby_cluster.recovery_min_apply_delay', S, 'on the standby leader only'],
+  [
+    'bootstrap.dcs.standby_cluster.create_replica_methods',
+    L,
+    '`basebackup` and the methods of `postgresql.create_replica_methods`; for the standby leader from the remote primary, and the other members',
+  ],
   ['bootstrap.dcs.postgresql.parameters', S, ''],
   ['bootstrap.dcs.postgresql.use_pg_rewind', S, ''],
   ['bootstrap.dcs.postgresql.use_slots', S, ''],
@@ -245,7 +256,7 @@ const USERS = new Set(['superuser', 'replication', 'rewind']);
  * @example
  * ```ts
  * import { patroniKey } from '@pgtools/ha-agent/internals';
- * patroniKey('config.standby_cluster')?.status; // 'refused'
+ * patroniKey('config.max_timelines_history')?.status; // 'warned'
  * ```
  */
 export function patroniKey(path: string): PatroniKey | undefined {
