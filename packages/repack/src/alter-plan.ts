@@ -66,7 +66,7 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * Checks the actions against the table and works out the new definition's column mapping. Pure.
  * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
  * a missing or existing column, a generated column, a key column dropped or given a USING
- * expression, a retyped column that a view uses, or a foreign key unless both types are integers
+ * expression, a retyped column that a materialized view uses, or a foreign key unless both types are integers
  * (smallint, integer, bigint), a dropped column that
  * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
  * of its own, ADD COLUMN ... NOT NULL without a default, a default for a generated or identity column,
@@ -132,8 +132,16 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     if (isKey && a.using !== undefined) {
       throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses: its type can change, but without USING (by its cast)`);
     }
-    const views = usedBy(a.column, ['view']);
-    if (views.length > 0) throw refused(display, a, `${views.join(', ')} uses column ${JSON.stringify(a.column)} (recreating views is not supported yet)`);
+    // Views are dropped and created again at the swap (the probe builds them on the new definition
+    // first); a materialized view would run its query under the swap's lock.
+    const materialized = usedBy(a.column, ['view']).filter((w) => w.startsWith('materialized view '));
+    if (materialized.length > 0) {
+      throw refused(
+        display,
+        a,
+        `${materialized.join(', ')} uses column ${JSON.stringify(a.column)}: recreating it would run its query under the swap's lock; drop it before the run and create it again after`,
+      );
+    }
     const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
     if (keys.length > 0 && !(isIntegerType(col.type) && isIntegerType(a.type))) {
       throw refused(

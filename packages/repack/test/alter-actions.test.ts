@@ -152,7 +152,12 @@ describe('planAlter', () => {
     [['DROP COLUMN id'], {}, /part of the key/],
     [['ALTER COLUMN id TYPE bigint USING id * 2'], {}, /without USING/],
     [['DROP COLUMN gone'], {}, /does not exist/],
-    [['ALTER COLUMN qty TYPE bigint'], { dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }] }, /view public\.v uses column "qty"/],
+    [
+      ['ALTER COLUMN qty TYPE bigint'],
+      { dependencies: [{ column: 'qty', kind: 'view', what: 'materialized view public.mv' }] },
+      /materialized view public\.mv uses column "qty": recreating it would run its query under the swap's lock/,
+    ],
+    [['DROP COLUMN qty'], { dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }] }, /used by view public\.v/],
     [['DROP COLUMN qty'], { dependencies: [{ column: 'qty', kind: 'other', what: 'index orders_qty' }] }, /used by index orders_qty/],
     [
       ['ALTER COLUMN id TYPE numeric'],
@@ -167,6 +172,14 @@ describe('planAlter', () => {
     const e = refusal(() => planAlter(parseAlterActions(actions), { ...facts, ...over } as AlterFacts));
     expect(e.code).toBe('alter_refused');
     expect(e.message).toMatch(why);
+  });
+
+  it('plans a retyped column that a view uses: the swap recreates the view (the probe builds it on the new definition first)', () => {
+    const plan = planAlter(parseAlterActions(['ALTER COLUMN qty TYPE bigint']), {
+      ...facts,
+      dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }],
+    } as AlterFacts);
+    expect(plan.changes.retyped).toEqual(['qty']);
   });
 
   it('lets an integer key widen under foreign keys both ways (the rename swap adds them again and validates them)', () => {

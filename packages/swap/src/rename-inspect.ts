@@ -1,6 +1,7 @@
 import type { Queryable } from '@pgtools/core';
 import type { TableInfo } from './catalog.js';
 import type { AclEntry, PartitionFacts, RenameDependent, RenameTableFacts, StatObject } from './rename-facts.js';
+import { readDependentViews } from './rename-views.js';
 
 /**
  * Reads everything attached to the table that the rename swap must rebuild or refuse (see
@@ -175,6 +176,8 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
         AND d.refobjid = $1::int8::oid AND c.relkind = 'v' AND c.oid <> $1::int8::oid`,
   );
 
+  const viewTree = await readDependentViews(client, t.oid);
+
   const publications = await q<{ name: string; columns: string[] | null; filter: string | null }>(
     `SELECT p.pubname AS name,
             CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(
@@ -255,6 +258,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     constraintComments,
     policies,
     views,
+    viewTree,
     publications,
     tableGrants: tableGrants.map((g) => ({ grantee: g.grantee, privilege: g.privilege, grantable: g.grantable })),
     tableAclIsNull: aclNull[0]?.n ?? true,
