@@ -6,6 +6,7 @@ import { constraintNameFacts, resolveReferences, settleConstraints } from './alt
 import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
 import type { TableInfo } from './table-info.js';
 import { readViewTrial, tryViews } from './alter-views.js';
+import { readRetypedForeignKeys, tryForeignKeys } from './alter-foreign-keys.js';
 
 const refused = (display: string, what: string, err: unknown): PgToolsError =>
   new PgToolsError('alter_refused', `--alter on ${display}: ${what}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`, {
@@ -101,6 +102,9 @@ export async function probeAlter(
       throw refused(display, 'the old rows cannot be written into the new definition (a type without an assignment cast needs USING)', err);
     }
     await settleConstraints(client, { display, probe, constraints: plan.constraints, names: constraintNames });
+    // The swap adds the foreign keys over retyped columns again: the server must accept them between the new types.
+    const fks = await readRetypedForeignKeys(client, info.oid, plan.changes.retyped);
+    await tryForeignKeys(client, fks, new Map(rows.map((r) => [r.name, r.type])), display);
     // The swap recreates the views over the table: the server builds each on the new definition now.
     if (views) await tryViews(client, views, display);
     plan.keyCasts = keyColumns.map((k, i) => (plan.keyCasts[i] === null ? null : (rows.find((r) => r.name === k)?.type ?? null)));
