@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
-import { repack } from '../src/index.js';
+import { repack, type RepackResult } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
+import { killDuringWrites, PAUSE_POINTS } from './child-run.js';
 import { alterHelpers, slow } from './alter-helpers.js';
 
 let cluster: PgCluster;
@@ -134,5 +135,56 @@ describe('repack --alter with views over the table', () => {
     expect(fn.tables[0]!.message).toMatch(/function public\.first_sum\(\) depends on view public\."Sums", which must be recreated/);
     expect(await leftovers()).toEqual([]);
     expect(await columnTypes('public.viewed')).toEqual({ id: 'integer', v: 'integer', note: 'text' });
+  });
+});
+
+describe('repack --alter with views and new constraints, killed at every pause point', () => {
+  const alter = ['ALTER COLUMN id TYPE bigint', 'ADD CHECK (a >= -1 AND a < 1000)', 'ADD UNIQUE (c)', 'ADD FOREIGN KEY (a) REFERENCES public.kparent'];
+  const constraints = async (table: string) =>
+    (
+      await pool.query<{ c: string }>(
+        `SELECT contype::text || ':' || convalidated::text AS c FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('c', 'u', 'f') ORDER BY 1`,
+        [table],
+      )
+    ).rows.map((r) => r.c);
+  const viewTypes = async (table: string) => ({ v: await columnTypes(`${table}_v`), vv: await columnTypes(`${table}_vv`) });
+
+  beforeAll(async () => {
+    // Every value the writer gives a: -1 to 999.
+    await pool.query(`CREATE TABLE public.kparent (id int PRIMARY KEY)`);
+    await pool.query(`INSERT INTO public.kparent SELECT g FROM generate_series(-1, 999) g`);
+  });
+
+  it.each(PAUSE_POINTS)('killed at %s: the table and its views stay as they were and writable; the next run cleans up and alters it', async (point) => {
+    const table = `vkill_${point.replace(/-/g, '_')}`;
+    await pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, a int, b text, c jsonb)`);
+    await pool.query(`INSERT INTO ${table} SELECT g, g % 1000, 'v' || g, NULL FROM generate_series(1, 2000) g`);
+    await pool.query(`CREATE VIEW ${table}_v AS SELECT id, a, id * 2 AS twice FROM ${table}`);
+    await pool.query(`CREATE VIEW ${table}_vv AS SELECT twice FROM ${table}_v`);
+    const writer = await killDuringWrites(pool, db.connectionString, table, point, alter);
+    expect(writer.errors).toEqual([]);
+    expect(await diffTable(pool, table, writer.expected)).toEqual([]);
+    expect(await columnTypes(table)).toEqual({ id: 'integer', a: 'integer', b: 'text', c: 'jsonb' });
+    expect(await constraints(table)).toEqual([]);
+    expect(await viewTypes(table)).toEqual({ v: { id: 'integer', a: 'integer', twice: 'integer' }, vv: { twice: 'integer' } });
+    const writer2 = startWriter(pool, table, { nextId: 200_000, seed: 7, pauseMs: 2 });
+    // The dead run's backends may still be going away; its advisory lock goes with them.
+    let result: RepackResult | undefined;
+    for (let i = 0; i < 20; i++) {
+      result = await repack(pool, { table, alter, switchThreshold: 5 });
+      if (result.tables[0]!.code !== 'repack_running') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await writer2.stop();
+    expect(result!.tables[0]!.message ?? '').toBe('');
+    expect(result!.tables[0]!.status).toBe('repacked');
+    expect(writer2.errors).toEqual([]);
+    expect(await diffTable(pool, table, writer2.expected)).toEqual([]);
+    expect(await columnTypes(table)).toEqual({ id: 'bigint', a: 'integer', b: 'text', c: 'jsonb' });
+    expect(await constraints(table)).toEqual(['c:true', 'f:true', 'u:true']);
+    expect(await viewTypes(table)).toEqual({ v: { id: 'bigint', a: 'integer', twice: 'bigint' }, vv: { twice: 'bigint' } });
+    const { rows } = await pool.query(`SELECT (SELECT count(*)::int FROM ${table}_vv) AS vv, (SELECT count(*)::int FROM ${table}) AS t`);
+    expect(rows[0].vv).toBe(rows[0].t);
+    expect(await leftovers()).toEqual([]);
   });
 });
