@@ -24,9 +24,11 @@ const { createTable, columnTypes, leftovers } = alterHelpers(() => pool);
 /** What the swap must carry over for a view: options, owner, ACL, comments. */
 async function viewFacts(
   view: string,
-): Promise<{ options: string[] | null; owner: string; acl: string[] | null; comment: string | null; columnComment: string | null }> {
+): Promise<{ options: string[] | null; owner: string; acl: string[]; comment: string | null; columnComment: string | null }> {
   const { rows } = await pool.query(
-    `SELECT c.reloptions AS options, pg_get_userbyid(c.relowner)::text AS owner, c.relacl::text[] AS acl,
+    `SELECT c.reloptions AS options, pg_get_userbyid(c.relowner)::text AS owner,
+            -- The privileges in effect: a default ACL may come back written out (the same privileges).
+            COALESCE(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
             obj_description(c.oid, 'pg_class') AS comment, col_description(c.oid, 1) AS "columnComment"
        FROM pg_class c WHERE c.oid = $1::regclass`,
     [view],
@@ -135,6 +137,52 @@ describe('repack --alter with views over the table', () => {
     expect(fn.tables[0]!.message).toMatch(/function public\.first_sum\(\) depends on view public\."Sums", which must be recreated/);
     expect(await leftovers()).toEqual([]);
     expect(await columnTypes('public.viewed')).toEqual({ id: 'integer', v: 'integer', note: 'text' });
+  });
+});
+
+describe('repack --alter with views, as the table owner without superuser', () => {
+  it('recreates its views (one owned by a role it is a member of) with their ACL, undoing what its default privileges would grant', async () => {
+    await pool.query(`CREATE ROLE view_app LOGIN`);
+    await pool.query(`CREATE ROLE view_team NOLOGIN`);
+    await pool.query(`CREATE ROLE view_peek NOLOGIN`);
+    await pool.query(`GRANT view_team TO view_app`);
+    await pool.query(`GRANT CREATE ON SCHEMA public TO view_app, view_team`);
+    await pool.query(`GRANT CREATE ON DATABASE "${db.name}" TO view_app`);
+    const owner = new pg.Pool({ ...db.config, user: 'view_app', max: 6 });
+    try {
+      await owner.query(`CREATE TABLE public.app_items (id int PRIMARY KEY, a int, b text, c jsonb)`);
+      await owner.query(`INSERT INTO public.app_items SELECT g, g, 'v' || g, NULL FROM generate_series(1, 3000) g`);
+      await owner.query(`CREATE VIEW public.app_v AS SELECT id, a FROM public.app_items`);
+      await owner.query(`GRANT SELECT ON public.app_v TO PUBLIC`);
+      await owner.query(`GRANT SELECT ON public.app_items TO view_team`);
+      await owner.query(`CREATE VIEW public.team_v AS SELECT id FROM public.app_v WHERE a > 10`);
+      await owner.query(`ALTER VIEW public.team_v OWNER TO view_team`);
+      // Made after the views: a view created now would give view_peek SELECT; the recreated ones must not.
+      await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO view_peek`);
+      const before = { app: await viewFacts('public.app_v'), team: await viewFacts('public.team_v') };
+      const writer = startWriter(pool, 'public.app_items', { nextId: 100_000 });
+      const result = await repack(owner, {
+        table: 'public.app_items',
+        alter: ['ALTER COLUMN id TYPE bigint'],
+        toolSchema: 'app_tools',
+        switchThreshold: 5,
+        pausePoint: slow,
+      });
+      await writer.stop();
+      expect(result.tables[0]!.message ?? '').toBe('');
+      expect(result.tables[0]!).toMatchObject({ status: 'repacked', swap: 'rename' });
+      expect(writer.errors).toEqual([]);
+      expect(await diffTable(pool, 'public.app_items', writer.expected)).toEqual([]);
+      expect(await columnTypes('public.team_v')).toEqual({ id: 'bigint' });
+      expect(await viewFacts('public.app_v')).toEqual(before.app);
+      expect(await viewFacts('public.team_v')).toEqual(before.team);
+      expect(before.team.owner).toBe('view_team');
+      expect(before.app.acl.some((e) => e.startsWith('view_peek='))).toBe(false);
+      const { rows } = await owner.query(`SELECT count(*)::int AS n FROM public.team_v`);
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await owner.end();
+    }
   });
 });
 

@@ -6,9 +6,10 @@ import { readDependentViews } from './rename-views.js';
 /**
  * Reads everything attached to the table that the rename swap must rebuild or refuse (see
  * {@link RenameTableFacts}); call it with the search path pinned to pg_catalog. It only reads:
- * what cannot be moved is decided by renameBlockers.
+ * what cannot be moved is decided by renameBlockers. `viewTree: false` leaves the view tree out
+ * (for a caller in a long transaction that recreates no views: reading it locks every view).
  */
-export async function readRenameTableFacts(client: Queryable, t: TableInfo): Promise<RenameTableFacts> {
+export async function readRenameTableFacts(client: Queryable, t: TableInfo, options: { viewTree?: boolean } = {}): Promise<RenameTableFacts> {
   const oid = [t.oid];
   const q = async <R extends Record<string, unknown>>(sql: string, params: unknown[] = oid): Promise<R[]> => (await client.query<R>(sql, params)).rows;
 
@@ -176,7 +177,8 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
         AND d.refobjid = $1::int8::oid AND c.relkind = 'v' AND c.oid <> $1::int8::oid`,
   );
 
-  const viewTree = await readDependentViews(client, t.oid);
+  // pg_get_viewdef locks each view until the transaction ends: only read the whole tree when it is wanted.
+  const viewTree = options.viewTree === false ? [] : await readDependentViews(client, t.oid);
 
   const publications = await q<{ name: string; columns: string[] | null; filter: string | null }>(
     `SELECT p.pubname AS name,
