@@ -34,6 +34,7 @@ export async function readViewTrial(client: Queryable, info: TableInfo, plan: Pi
   }
   const schemas = [...new Set([info.schema, ...views.map((v) => v.schema)])];
   const { rows: path } = await client.query<{ p: string }>("SELECT pg_catalog.current_setting('search_path') AS p");
+  // The same list the trial replays them under, without pg_temp (implicitly first, and empty until the trial table is made).
   await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [schemas.map(quoteIdent).join(', ')]);
   const { rows } = await client.query<{ def: string }>(
     'SELECT pg_catalog.pg_get_viewdef(v.oid) AS def FROM pg_catalog.unnest($1::int8[]::oid[]) WITH ORDINALITY AS v(oid, n) ORDER BY v.n',
@@ -52,12 +53,11 @@ export async function readViewTrial(client: Queryable, info: TableInfo, plan: Pi
  */
 export async function tryViews(client: Queryable, trial: ViewTrial, display: string): Promise<void> {
   const { rows: path } = await client.query<{ p: string }>("SELECT pg_catalog.current_setting('search_path') AS p");
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [['pg_temp', ...trial.schemas.map(quoteIdent)].join(', ')]);
-  for (const { view, def } of trial.views) {
-    // The options too: check_option needs a view the server can update through.
-    const options = view.reloptions.length > 0 ? ` WITH (${reloptionsClause(view.reloptions)})` : '';
+  const sql = viewTrialSql(trial);
+  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [sql.searchPath]);
+  for (const [i, { view }] of trial.views.entries()) {
     try {
-      await client.query(`CREATE VIEW pg_temp.${quoteIdent(view.name)}${options} AS ${def.trim().replace(/;$/, '')}`);
+      await client.query(sql.views[i] ?? '');
     } catch (err) {
       throw refused(
         display,
@@ -66,4 +66,25 @@ export async function tryViews(client: Queryable, trial: ViewTrial, display: str
     }
   }
   await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [path[0]?.p ?? '']);
+}
+
+/**
+ * The trial's search path (`pg_temp` first, then the schemas the definitions were printed under)
+ * and, parallel to `trial.views`, each view's CREATE VIEW in `pg_temp` with its options (a
+ * check_option needs a view the server can update through). Pure.
+ *
+ * @example
+ * ```ts
+ * viewTrialSql({ schemas: ['public'], views: [{ view, def: ' SELECT id FROM orders;' }] });
+ * // { searchPath: 'pg_temp, "public"', views: ['CREATE VIEW pg_temp."v" AS SELECT id FROM orders'] }
+ * ```
+ */
+export function viewTrialSql(trial: ViewTrial): { searchPath: string; views: string[] } {
+  return {
+    searchPath: ['pg_temp', ...trial.schemas.map(quoteIdent)].join(', '),
+    views: trial.views.map(({ view, def }) => {
+      const options = view.reloptions.length > 0 ? ` WITH (${reloptionsClause(view.reloptions)})` : '';
+      return `CREATE VIEW pg_temp.${quoteIdent(view.name)}${options} AS ${def.trim().replace(/;$/, '')}`;
+    }),
+  };
 }
