@@ -138,6 +138,8 @@ export function viewTreeBlockers(views: readonly DependentView[]): string[] {
   for (const v of views) {
     const name = `view ${displayName(v.schema, v.name)}`;
     if (!v.owned) blockers.push(`${name} reads the table and the current role does not own it (recreating it needs its owner)`);
+    // Another session's temporary view: no other session can create relations in its schema.
+    if (/^pg_temp_\d+$/.test(v.schema)) blockers.push(`${name} is a temporary view of another session (it cannot be recreated)`);
     for (const d of v.dependents) {
       if (d.kind === 'view' && d.relation !== null && tree.has(d.relation)) continue;
       if (d.kind === 'materialized view') {

@@ -75,6 +75,13 @@ describe('rename swap: views over a retyped table', () => {
     expect((decision as PgToolsError).code).toBe('rename_swap_unsupported');
   });
 
+  it("refuses another session's temporary view over the table", () => {
+    const [v1] = viewTree();
+    expect(viewTreeBlockers([{ ...v1!, schema: 'pg_temp_3', dependents: [] }])).toEqual([
+      'view pg_temp_3."V ""1""" is a temporary view of another session (it cannot be recreated)',
+    ]);
+  });
+
   it('refuses a privilege it does not know', () => {
     const [v1] = viewTree();
     const facts = renameFacts({
