@@ -66,8 +66,8 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * Checks the actions against the table and works out the new definition's column mapping. Pure.
  * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
  * a missing or existing column, a generated column, a key column dropped or given a USING
- * expression, a retyped column that a view uses, or a foreign key unless both types are integers
- * (smallint, integer, bigint), a dropped column that
+ * expression, a retyped column that a materialized view uses, or that a foreign key uses with a USING
+ * expression, a dropped column that
  * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
  * of its own, ADD COLUMN ... NOT NULL without a default, a default for a generated or identity column,
  * and DROP NOT NULL on a key column.
@@ -132,14 +132,25 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     if (isKey && a.using !== undefined) {
       throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses: its type can change, but without USING (by its cast)`);
     }
-    const views = usedBy(a.column, ['view']);
-    if (views.length > 0) throw refused(display, a, `${views.join(', ')} uses column ${JSON.stringify(a.column)} (recreating views is not supported yet)`);
-    const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
-    if (keys.length > 0 && !(isIntegerType(col.type) && isIntegerType(a.type))) {
+    // Views are dropped and created again at the swap (the probe builds them on the new definition
+    // first); a materialized view would run its query under the swap's lock.
+    const materialized = usedBy(a.column, ['view']).filter((w) => w.startsWith('materialized view '));
+    if (materialized.length > 0) {
       throw refused(
         display,
         a,
-        `${keys.join(', ')} uses column ${JSON.stringify(a.column)}; foreign keys are carried over only between smallint, integer and bigint for now`,
+        `${materialized.join(', ')} uses column ${JSON.stringify(a.column)}: recreating it would run its query under the swap's lock; drop it before the run and create it again after`,
+      );
+    }
+    // The rename swap adds the foreign keys again (NOT VALID) and validates them after its commit: the
+    // probe asks the server whether it accepts each between the new types (alter-foreign-keys.ts); a
+    // USING expression would change the values the other side references.
+    const keys = usedBy(a.column, ['foreign-key-in', 'foreign-key-out']);
+    if (keys.length > 0 && a.using !== undefined) {
+      throw refused(
+        display,
+        a,
+        `${keys.join(', ')} uses column ${JSON.stringify(a.column)}: a foreign key's column changes type only by its cast, without USING (its values must still match the other side)`,
       );
     }
     // The shadow is empty: its column takes the type without evaluating anything; the copy and the
@@ -213,17 +224,6 @@ function orderMapping(display: string, mapping: AlterColumnMapping[], columnOrde
   }
   const rank = (m: AlterColumnMapping): number => (m.change === 'dropped' ? columnOrder.length : columnOrder.indexOf(m.column));
   mapping.sort((a, b) => rank(a) - rank(b));
-}
-
-/**
- * smallint, integer and bigint share one btree operator family (integer_ops), so a foreign key
- * between any two of them is valid: the rename swap adds the foreign keys again (NOT VALID) on the
- * new table and validates them after its commit, whatever the new width.
- */
-const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint', 'int2', 'int4', 'int8', 'int', 'pg_catalog.int2', 'pg_catalog.int4', 'pg_catalog.int8']);
-
-function isIntegerType(type: string | undefined): boolean {
-  return type !== undefined && INTEGER_TYPES.has(type.trim().toLowerCase());
 }
 
 /**

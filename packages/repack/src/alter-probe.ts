@@ -5,6 +5,8 @@ import { firstCheckViolation } from './alter-constraint-rows.js';
 import { constraintNameFacts, resolveReferences, settleConstraints } from './alter-constraint-probe.js';
 import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
 import type { TableInfo } from './table-info.js';
+import { readViewTrial, tryViews } from './alter-views.js';
+import { readRetypedForeignKeys, tryForeignKeys } from './alter-foreign-keys.js';
 
 const refused = (display: string, what: string, err: unknown): PgToolsError =>
   new PgToolsError('alter_refused', `--alter on ${display}: ${what}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`, {
@@ -16,7 +18,8 @@ const refused = (display: string, what: string, err: unknown): PgToolsError =>
  * one the server knows (`regtype`), the actions must fit the table (`planAlter`), and the new
  * definition is built on a temporary copy of the table's definition in a transaction that is rolled
  * back, where the copy's statement is planned (`LIMIT 0`) so that every USING expression, cast and
- * default is type-checked by the server. Returns the plan with the new types as the server prints
+ * default is type-checked by the server, and the views the swap will recreate are built on it
+ * (alter-views.ts). Returns the plan with the new types as the server prints
  * them. Throws `alter_refused`.
  */
 export async function probeAlter(
@@ -65,6 +68,8 @@ export async function probeAlter(
   await resolveReferences(client, info, plan.constraints);
   await client.query('BEGIN');
   try {
+    // Before the trial table exists: the views' definitions must name the table as it is now.
+    const views = await readViewTrial(client, info, plan);
     try {
       await client.query(
         `CREATE TEMPORARY TABLE ${quoteIdent(info.name)} (LIKE ${table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY) ON COMMIT DROP`,
@@ -97,6 +102,11 @@ export async function probeAlter(
       throw refused(display, 'the old rows cannot be written into the new definition (a type without an assignment cast needs USING)', err);
     }
     await settleConstraints(client, { display, probe, constraints: plan.constraints, names: constraintNames });
+    // The swap adds the foreign keys over retyped columns again: the server must accept them between the new types.
+    const fks = await readRetypedForeignKeys(client, info.oid, plan.changes.retyped);
+    await tryForeignKeys(client, fks, new Map(rows.map((r) => [r.name, r.type])), display);
+    // The swap recreates the views over the table: the server builds each on the new definition now.
+    if (views) await tryViews(client, views, display);
     plan.keyCasts = keyColumns.map((k, i) => (plan.keyCasts[i] === null ? null : (rows.find((r) => r.name === k)?.type ?? null)));
   } finally {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the --alter probe'));

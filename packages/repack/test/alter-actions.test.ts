@@ -152,14 +152,23 @@ describe('planAlter', () => {
     [['DROP COLUMN id'], {}, /part of the key/],
     [['ALTER COLUMN id TYPE bigint USING id * 2'], {}, /without USING/],
     [['DROP COLUMN gone'], {}, /does not exist/],
-    [['ALTER COLUMN qty TYPE bigint'], { dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }] }, /view public\.v uses column "qty"/],
+    [
+      ['ALTER COLUMN qty TYPE bigint'],
+      { dependencies: [{ column: 'qty', kind: 'view', what: 'materialized view public.mv' }] },
+      /materialized view public\.mv uses column "qty": recreating it would run its query under the swap's lock/,
+    ],
+    [['DROP COLUMN qty'], { dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }] }, /used by view public\.v/],
     [['DROP COLUMN qty'], { dependencies: [{ column: 'qty', kind: 'other', what: 'index orders_qty' }] }, /used by index orders_qty/],
     [
-      ['ALTER COLUMN id TYPE numeric'],
-      { dependencies: [{ column: 'id', kind: 'foreign-key-in', what: 'constraint fk on table items' }] },
-      /constraint fk on table items uses column "id"; foreign keys are carried over only between/,
+      ['ALTER COLUMN note TYPE varchar(10) USING upper(note)'],
+      { dependencies: [{ column: 'note', kind: 'foreign-key-in', what: 'constraint fk on table items' }] },
+      /constraint fk on table items uses column "note": a foreign key's column changes type only by its cast, without USING/,
     ],
-    [['ALTER COLUMN qty TYPE text'], { dependencies: [{ column: 'qty', kind: 'foreign-key-out', what: 'constraint fk_qty on table orders' }] }, /fk_qty/],
+    [
+      ['ALTER COLUMN qty TYPE text USING qty::text'],
+      { dependencies: [{ column: 'qty', kind: 'foreign-key-out', what: 'constraint fk_qty on table orders' }] },
+      /fk_qty/,
+    ],
     [['DROP COLUMN qty'], { columnsWithGrants: ['qty'] }, /grants of its own/],
     [['ALTER COLUMN qty TYPE bigint'], { columns: [col(1, 'id'), col(2, 'qty', 'integer', { generated: true })] }, /generated/],
     [['DROP COLUMN id', 'DROP COLUMN qty', 'DROP COLUMN note', `DROP COLUMN "${hostile.replace(/"/g, '""')}"`], { keyColumns: [] }, /every column/],
@@ -169,13 +178,23 @@ describe('planAlter', () => {
     expect(e.message).toMatch(why);
   });
 
-  it('lets an integer key widen under foreign keys both ways (the rename swap adds them again and validates them)', () => {
+  it('plans a retyped column that a view uses: the swap recreates the view (the probe builds it on the new definition first)', () => {
+    const plan = planAlter(parseAlterActions(['ALTER COLUMN qty TYPE bigint']), {
+      ...facts,
+      dependencies: [{ column: 'qty', kind: 'view', what: 'view public.v' }],
+    } as AlterFacts);
+    expect(plan.changes.retyped).toEqual(['qty']);
+  });
+
+  it('lets columns under foreign keys both ways change type by their cast (the probe asks the server; the rename swap adds them again and validates them)', () => {
     const dependencies = [
       { column: 'id', kind: 'foreign-key-in' as const, what: 'constraint fk on table items' },
       { column: 'qty', kind: 'foreign-key-out' as const, what: 'constraint fk_qty on table orders' },
     ];
     const plan = planAlter(parseAlterActions(['ALTER COLUMN id TYPE BIGINT', 'ALTER COLUMN qty TYPE int8']), { ...facts, dependencies });
     expect(plan.changes.retyped).toEqual(['id', 'qty']);
+    const text = planAlter(parseAlterActions(['ALTER COLUMN id TYPE numeric', 'ALTER COLUMN qty TYPE text']), { ...facts, dependencies });
+    expect(text.changes.retyped).toEqual(['id', 'qty']);
   });
 
   it('sets and drops defaults and NOT NULL after the type changes, and shows them in the mapping', () => {

@@ -65,6 +65,8 @@ export interface RenameTableFacts {
   /** Policies; a role '' is PUBLIC. */
   policies: PolicyFacts[];
   views: Array<{ schema: string; name: string; def: string; reloptions: string[] }>;
+  /** Every view that reads the table, directly or through other views, readers after what they read: recreated when columns are retyped (see recreatesViews). */
+  viewTree: DependentView[];
   publications: Array<{ name: string; columns: string[] | null; filter: string | null }>;
   tableGrants: AclEntry[];
   tableAclIsNull: boolean;
@@ -81,6 +83,36 @@ export interface RenameTableFacts {
   /** Live columns; statTarget is null where the server keeps no explicit target (PostgreSQL 17+ stores NULL for the default). */
   columns: Array<{ name: string; comment: string | null; statTarget: number | null; options: string[] }>;
   indexDetails: Array<{ oid: number; comment: string | null; statTargets: Array<{ position: number; target: number }> }>;
+}
+
+/**
+ * A view that reads the table, directly or through other views: what the rename swap needs to
+ * drop it and create it again on the new table as it was (see recreateViewSteps in rename-views.ts).
+ */
+export interface DependentView {
+  oid: number;
+  schema: string;
+  name: string;
+  /** pg_get_viewdef's text, printed under the search path it was read with. */
+  def: string;
+  /** security_barrier, check_option, security_invoker. */
+  reloptions: string[];
+  owner: string;
+  /** The current role is a member of the view's owner (it must be, to drop it and give the new one that owner). */
+  owned: boolean;
+  aclIsNull: boolean;
+  grants: AclEntry[];
+  columnGrants: Array<AclEntry & { column: string }>;
+  /** Who a relation the current role creates in the view's schema gets privileges for by ALTER DEFAULT PRIVILEGES (null: PUBLIC). */
+  defaultGrantees: Array<string | null>;
+  comment: string | null;
+  /** The view's columns with their comments and defaults (ALTER VIEW ... SET DEFAULT), in order. */
+  columns: Array<{ name: string; comment: string | null; default: string | null }>;
+  /**
+   * What depends on the view other than the views of the tree, its own rule, its row type and its
+   * column defaults: each makes recreating it impossible (see viewTreeBlockers).
+   */
+  dependents: Array<{ what: string; kind: 'materialized view' | 'view' | 'rule' | 'trigger' | 'other'; relation: number | null }>;
 }
 
 /** A pg_depend row on the table (or its indexes or types) with what the rename swap needs to classify it. */

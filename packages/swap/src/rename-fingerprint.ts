@@ -8,13 +8,13 @@ import { accessExclusiveCheck, oidLiteral, SWAP_CHECK_STATE, type TableInfo } fr
  * (ACLs, statistics targets, options), every object depending on it, its indexes or its row and
  * array types (described by name, so renaming a sequence, a view or a publication counts), the
  * indexes' names and statistics targets, constraint, trigger and policy definitions as the server
- * prints them (referenced tables, functions and role names included), views' query trees and
- * options, publication membership, statistics objects and every comment on them. It takes no lock
+ * prints them (referenced tables, functions and role names included), views' (and views over
+ * them) query trees, options, ACLs, comments and column defaults, publication membership, statistics objects and every comment on them. It takes no lock
  * (pg_get_viewdef would lock each view until the caller's transaction ends).
  */
 export function fingerprintSql(tableOid: number): string {
   const t = oidLiteral(tableOid);
-  return `WITH objs AS (
+  return `WITH RECURSIVE objs AS (
       SELECT ${t} AS oid
       UNION ALL SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ${t}
       UNION ALL SELECT con.oid FROM pg_catalog.pg_constraint con WHERE con.conrelid = ${t} OR con.confrelid = ${t}
@@ -27,9 +27,15 @@ export function fingerprintSql(tableOid: number): string {
       UNION ALL SELECT ty.typarray FROM pg_catalog.pg_class c JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype WHERE c.oid = ${t}),
     deps AS (
       SELECT d.* FROM pg_catalog.pg_depend d WHERE d.refobjid IN (SELECT r.oid FROM refs r)),
-    views AS (
-      SELECT DISTINCT rw.ev_class AS oid FROM deps d JOIN pg_catalog.pg_rewrite rw ON rw.oid = d.objid
-       WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass)
+    views(oid) AS (
+      SELECT rw.ev_class FROM deps d JOIN pg_catalog.pg_rewrite rw ON rw.oid = d.objid
+       WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+      UNION
+      -- Views over those views: an online schema change drops and recreates them too.
+      SELECT rw.ev_class FROM views v
+        JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = v.oid
+                                   AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+        JOIN pg_catalog.pg_rewrite rw ON rw.oid = d.objid)
     SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
       (SELECT pg_catalog.concat_ws(',', c.relname, c.relnamespace, c.relowner, c.relacl, c.reloptions, c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.reltype,
                                    (SELECT tc.reloptions FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
@@ -56,7 +62,13 @@ export function fingerprintSql(tableOid: number): string {
       (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', pol.oid, pol.polname, pol.polpermissive, pol.polcmd, pol.polroles::pg_catalog.regrole[],
                                                          pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid)), ';' ORDER BY pol.oid)
          FROM pg_catalog.pg_policy pol WHERE pol.polrelid = ${t}),
-      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', v.oid, vc.relname, vc.relnamespace, vc.relowner, vc.reloptions, pg_catalog.md5(rw.ev_action::pg_catalog.text)), ';' ORDER BY v.oid)
+      (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', v.oid, vc.relname, vc.relnamespace, vc.relowner, vc.reloptions, pg_catalog.md5(rw.ev_action::pg_catalog.text),
+                                                         vc.relacl, pg_catalog.obj_description(v.oid, 'pg_class'),
+                                                         (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', a.attname, a.attacl, pg_catalog.col_description(v.oid, a.attnum),
+                                                                                                            pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), ';' ORDER BY a.attnum)
+                                                            FROM pg_catalog.pg_attribute a
+                                                            LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                                                           WHERE a.attrelid = v.oid AND a.attnum > 0)), ';' ORDER BY v.oid)
          FROM views v JOIN pg_catalog.pg_class vc ON vc.oid = v.oid
          JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'),
       (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(',', pr.oid, p.pubname, p.pubowner, pr.prqual::pg_catalog.text, pr.prattrs), ';' ORDER BY pr.oid)

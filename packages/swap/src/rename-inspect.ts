@@ -1,13 +1,15 @@
 import type { Queryable } from '@pgtools/core';
 import type { TableInfo } from './catalog.js';
 import type { AclEntry, PartitionFacts, RenameDependent, RenameTableFacts, StatObject } from './rename-facts.js';
+import { readDependentViews } from './rename-views.js';
 
 /**
  * Reads everything attached to the table that the rename swap must rebuild or refuse (see
  * {@link RenameTableFacts}); call it with the search path pinned to pg_catalog. It only reads:
- * what cannot be moved is decided by renameBlockers.
+ * what cannot be moved is decided by renameBlockers. `viewTree: false` leaves the view tree out
+ * (for a caller in a long transaction that recreates no views: reading it locks every view).
  */
-export async function readRenameTableFacts(client: Queryable, t: TableInfo): Promise<RenameTableFacts> {
+export async function readRenameTableFacts(client: Queryable, t: TableInfo, options: { viewTree?: boolean } = {}): Promise<RenameTableFacts> {
   const oid = [t.oid];
   const q = async <R extends Record<string, unknown>>(sql: string, params: unknown[] = oid): Promise<R[]> => (await client.query<R>(sql, params)).rows;
 
@@ -175,6 +177,9 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
         AND d.refobjid = $1::int8::oid AND c.relkind = 'v' AND c.oid <> $1::int8::oid`,
   );
 
+  // pg_get_viewdef locks each view until the transaction ends: only read the whole tree when it is wanted.
+  const viewTree = options.viewTree === false ? [] : await readDependentViews(client, t.oid);
+
   const publications = await q<{ name: string; columns: string[] | null; filter: string | null }>(
     `SELECT p.pubname AS name,
             CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(
@@ -255,6 +260,7 @@ export async function readRenameTableFacts(client: Queryable, t: TableInfo): Pro
     constraintComments,
     policies,
     views,
+    viewTree,
     publications,
     tableGrants: tableGrants.map((g) => ({ grantee: g.grantee, privilege: g.privilege, grantable: g.grantable })),
     tableAclIsNull: aclNull[0]?.n ?? true,

@@ -3,6 +3,7 @@ import { preconditionError } from './catalog.js';
 import { matchIndexPairs, type ResolvedIndexPair } from './preconditions.js';
 import { partitionBlockers, partitionBoundCheckName } from './rename-partition.js';
 import type { CheckFacts, ColumnChanges, NotNullFacts, RenameFacts, RenameStepOptions, RenameTableFacts, StatObject } from './rename-facts.js';
+import { recreatesViews, viewTreeBlockers } from './rename-views.js';
 
 /**
  * Why the rename swap cannot move everything attached to the table (empty: it can). Pure. What keeps
@@ -10,15 +11,18 @@ import type { CheckFacts, ColumnChanges, NotNullFacts, RenameFacts, RenameStepOp
  * inheritance in either direction (but a partition's own parent), extension membership, a subscription
  * replicating into it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
  * so nothing is silently left on the old OID. Rows of `ignoreRelations` (the caller's helper tables,
- * dropped before the swap) are left out.
+ * dropped before the swap) are left out. With retyped `columnChanges`, what keeps the views over the
+ * table from being dropped and created again ({@link viewTreeBlockers}).
  *
  * @example
  * ```ts
  * renameBlockers(facts.attached, { ignoreRelations: [logOid] }); // [] or ['the table is a partition', ...]
  * ```
  */
-export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations'> = {}): string[] {
+export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations' | 'columnChanges'> = {}): string[] {
   const blockers: string[] = [];
+  // Views dropped and created again must be ours and nothing else may depend on them.
+  if (recreatesViews(options.columnChanges)) blockers.push(...viewTreeBlockers(t.viewTree));
   const ignore = new Set(options.ignoreRelations ?? []);
   // A partition is swapped by detaching the old leaf and attaching the new one (rename-partition.ts).
   blockers.push(...partitionBlockers(t));

@@ -49,7 +49,8 @@ export interface CreateRenameShadowResult {
 export async function createRenameShadow(client: Queryable, options: CreateRenameShadowOptions): Promise<CreateRenameShadowResult> {
   const original = await loadTable(client, options.original, 'original');
   return withCatalogSearchPath(client, async () => {
-    const attached = await readRenameTableFacts(client, original);
+    // The caller may be in its copy's long transaction: the views over views are not locked for it (not needed here).
+    const attached = await readRenameTableFacts(client, original, { viewTree: false });
     const blockers = renameBlockers(attached, options);
     if (blockers.length > 0) throw unsupportedError(attached, blockers);
     const { rows: db } = await client.query<{ spcname: string }>(

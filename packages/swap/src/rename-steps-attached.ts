@@ -3,6 +3,7 @@ import { oidLiteral } from './catalog.js';
 import { parseReloptions, reloptionsClause } from './reloptions.js';
 import type { AclEntry, RenameStepOptions, StatObject } from './rename-facts.js';
 import type { StepContext } from './rename-step-context.js';
+import { recreatesViews, recreateViewSteps } from './rename-views.js';
 
 // The pure builders of the rename swap's statements for what is attached to the table, each
 // appending to the context in the order renameSwapSteps calls them.
@@ -158,8 +159,15 @@ export function statisticsSteps(ctx: StepContext, statPairs: ReadonlyArray<reado
   }
 }
 
-/** Views keep their OID (so grants, owner, comments and views built on them stay): only the query is re-bound. */
-export function viewSteps(ctx: StepContext): void {
+/**
+ * Views keep their OID (so grants, owner, comments and views built on them stay): only the query is
+ * re-bound. With retyped columns they are dropped and created again instead (rename-views.ts).
+ */
+export function viewSteps(ctx: StepContext, options: Pick<RenameStepOptions, 'columnChanges'>): void {
+  if (recreatesViews(options.columnChanges)) {
+    recreateViewSteps(ctx);
+    return;
+  }
   for (const v of ctx.attached.views) {
     const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
     ctx.swap('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);

@@ -72,7 +72,7 @@ export function renameSwapSteps(facts: RenameFacts, options: RenameStepOptions =
   settingSteps(ctx);
   identitySteps(ctx);
   statisticsSteps(ctx, accepted.statPairs);
-  viewSteps(ctx);
+  viewSteps(ctx, options);
   publicationSteps(ctx);
   return { steps: [...steps, ...later], moved: ctx.moved };
 }

@@ -38,7 +38,8 @@ export interface RenameSwapResult {
  * RLS flags and policies, table and column grants, comments, reloptions, replica identity, CLUSTER mark,
  * per-column statistics targets and options, extended statistics, sequences OWNED BY its columns, identity
  * sequences (continuing from the old value), views (CREATE OR REPLACE, so they keep their OID, grants and
- * dependents) and publication membership. What it cannot move makes it refuse with `rename_swap_unsupported`
+ * dependents; with retyped `columnChanges` dropped and created again, views over them included, see
+ * rename-views.ts) and publication membership. What it cannot move makes it refuse with `rename_swap_unsupported`
  * before changing anything. Runs in the caller's transaction, which must hold ACCESS EXCLUSIVE on both tables
  * and, for a partition (detached and attached again, see rename-partition.ts), on its partitioned table
  * (`LOCK TABLE ONLY parent`, which DETACH PARTITION needs: every query through it waits until the commit).

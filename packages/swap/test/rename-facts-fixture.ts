@@ -1,4 +1,4 @@
-import type { RenameFacts, RenameTableFacts, SwapTableInfo } from '../src/index.js';
+import type { DependentView, RenameFacts, RenameTableFacts, SwapTableInfo } from '../src/index.js';
 
 // Hostile names everywhere: quotes, dots, spaces, upper case and non-ASCII letters.
 export const SCHEMA = 'Sch "é".x';
@@ -124,6 +124,7 @@ export function attachedFacts(over: Partial<RenameTableFacts> = {}): RenameTable
       { schema: 'Vü.s', name: 'V "1"', def: ` SELECT "It ems.Ü"."Id ""x""" FROM "Sch ""é"".x"."It ems.Ü";`, reloptions: ['security_barrier=true'] },
       { schema: 'public', name: 'plain', def: 'SELECT 1', reloptions: [] },
     ],
+    viewTree: [],
     publications: [{ name: 'Pub "1"', columns: ['Id "x"', 'Code'], filter: '("Id ""x""" > 0)' }],
     tableGrants: [
       { grantee: 'Own "er"', privilege: 'SELECT', grantable: false },
@@ -216,4 +217,48 @@ export function renameFacts(over: Partial<RenameFacts> = {}): RenameFacts {
     shadowIdentitySequences: [{ oid: 16511, schema: SHADOW_SCHEMA, name: 'Shadow "1"_Id "x"_seq', column: 'Id "x"' }],
     ...over,
   };
+}
+
+/** A view over the table and a view over that one, hostile names, grants, defaults and comments. */
+export function viewTree(): DependentView[] {
+  const view = (over: Partial<DependentView>): DependentView => ({
+    oid: 17000,
+    schema: 'Vü.s',
+    name: 'V "1"',
+    def: ` SELECT "It ems.Ü"."Id ""x""" FROM "Sch ""é"".x"."It ems.Ü";`,
+    reloptions: ['security_barrier=true', 'check_option=local'],
+    owner: 'Own "er"',
+    owned: true,
+    aclIsNull: true,
+    grants: [],
+    columnGrants: [],
+    defaultGrantees: [],
+    comment: null,
+    columns: [{ name: 'Id "x"', comment: null, default: null }],
+    dependents: [],
+    ...over,
+  });
+  return [
+    view({
+      dependents: [{ what: 'rule _RETURN on view "Vü.s"."V ""2"""', kind: 'view', relation: 17001 }],
+      comment: "it's v1",
+      columns: [{ name: 'Id "x"', comment: 'the id', default: '0' }],
+    }),
+    view({
+      oid: 17001,
+      name: 'V "2"',
+      def: ` SELECT "V ""1"""."Id ""x""" + 1 AS "n ""1""" FROM "Vü.s"."V ""1""";`,
+      reloptions: ['security_invoker=true'],
+      owner: ROLE_QUOTE,
+      aclIsNull: false,
+      grants: [
+        { grantee: ROLE_QUOTE, privilege: 'SELECT', grantable: false },
+        { grantee: null, privilege: 'SELECT', grantable: false },
+        { grantee: ROLE_DOT, privilege: 'INSERT', grantable: true },
+      ],
+      columnGrants: [{ column: 'n "1"', grantee: ROLE_UPPER, privilege: 'UPDATE', grantable: false }],
+      defaultGrantees: [ROLE_UPPER],
+      columns: [{ name: 'n "1"', comment: null, default: null }],
+    }),
+  ];
 }
