@@ -27,6 +27,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let crashed = false;
+// Repeated just above the summary: a CI log that keeps only its tail still names what failed.
+const failures = [];
 for (const { project, args } of runs) {
   const out = join(outDir, `${project}.json`);
   const result = spawnSync(
@@ -43,6 +45,12 @@ for (const { project, args } of runs) {
     crashed = true;
     continue;
   }
+  for (const file of report.testResults ?? []) {
+    const name = file.name?.startsWith(root) ? file.name.slice(root.length) : file.name;
+    const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of failedTests) failures.push(`${project} ${name} > ${t.fullName}\n    ${firstLine(t.failureMessages?.[0])}`);
+    if (failedTests.length === 0 && file.status === 'failed') failures.push(`${project} ${name}\n    ${firstLine(file.message)}`);
+  }
   passed += report.numPassedTests ?? 0;
   failed += report.numFailedTests ?? 0;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
@@ -50,5 +58,12 @@ for (const { project, args } of runs) {
   if (result.status !== 0 && (report.numFailedTests ?? 0) === 0) crashed = true;
 }
 if (crashed && failed === 0) failed = 1;
+if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
+
+/** The first line of an error message, bounded: enough to tell one failure from another. */
+function firstLine(text) {
+  const line = String(text ?? '').split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.trim().slice(0, 300);
+}
