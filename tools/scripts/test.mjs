@@ -64,6 +64,9 @@ process.exit(failed > 0 ? 1 : 0);
 
 /** The first line of an error message, bounded: enough to tell one failure from another. */
 function firstLine(text) {
-  const line = String(text ?? '').split('\n').find((l) => l.trim() !== '') ?? '';
+  const line =
+    String(text ?? '')
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? '';
   return line.trim().slice(0, 300);
 }
