@@ -333,9 +333,13 @@ describe('promotion in quorum mode: only a member surely holding the last acknow
     expect(decide(input).kind).toBe('probe_members');
   });
 
-  it('quorumVotes is undefined outside quorum mode', () => {
-    const input = raceAs('node2', 2, ABC, []);
+  it('quorumVotes is undefined outside quorum mode, unless the key still carries a quorum (mode just switched)', () => {
+    const input = raceAs('node2', 0, ABC, []);
     input.config.synchronousQuorum = false;
     expect(quorumVotes(input)).toBeUndefined();
+    const switched = raceAs('node2', 2, ABC, [gone('node1'), at('node3', 100 * MB), gone('node4')]);
+    switched.config.synchronousQuorum = false;
+    expect(quorumVotes(switched)).toMatchObject({ ok: false, votes: 1, needed: 2 });
+    expect(decide(switched).kind).toBe('follow');
   });
 });

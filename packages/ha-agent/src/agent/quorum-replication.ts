@@ -65,7 +65,7 @@ export class QuorumReplication {
   }
 
   async manage(view: DcsView, s: PgStatus): Promise<void> {
-    const { state, dcs, pg, logger } = this.d;
+    const { state, dcs, logger } = this.d;
     const me = state.name;
     const { synchronousQuorum: quorumMode, synchronousModeStrict: strict } = state.dynamic;
     let sync = view.sync;
@@ -79,13 +79,17 @@ export class QuorumReplication {
     let revision = sync?.modRevision ?? 0;
     let key: QuorumKey = { voters: syncStandbysOf(sync?.value), quorum: syncKeyQuorum(sync?.value) };
     let tracked = this.tracked;
+    let status = s;
     if (!tracked || tracked.quorumMode !== quorumMode) {
       // Unknown history (agent restart, mode change): what the key vouches for, confirmed afresh.
-      tracked = { quorumMode, ssn: ssnForKey(key, quorumMode), pending: undefined, changeLsn: s.walPosition ?? 0, confirmed: false };
-      await pg.setSynchronousStandbyNames(formatSsn(tracked.ssn, quorumMode, strict), { standby: false });
+      const ssn = ssnForKey(key, quorumMode);
+      logger.info(`Setting synchronous replication to ${ssn.num} of ${ssn.names.length} (${ssn.names.join(', ')}) as the sync key promises`);
+      const now = await this.setNames(ssn);
+      if (!now) return;
+      status = now;
+      tracked = { quorumMode, ssn, pending: undefined, changeLsn: now.walPosition ?? 0, confirmed: false };
     }
     this.tracked = tracked;
-    let status = s;
     for (let i = 0; i < MAX_STEPS && !state.stopping; i++) {
       if (!tracked.confirmed && confirmedBy(tracked, status)) {
         tracked.confirmed = true;
@@ -116,15 +120,24 @@ export class QuorumReplication {
       }
       logger.info(`Setting synchronous replication to ${step.ssn.num} of ${step.ssn.names.length} (${[...step.ssn.names].sort().join(', ')})`);
       if (strict && step.ssn.num === 0) logger.warn('No standbys available!');
-      await pg.setSynchronousStandbyNames(formatSsn(step.ssn, quorumMode, strict), { standby: false });
-      await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
-      const now = await pg.status(1000);
+      const now = await this.setNames(step.ssn);
       if (!now) return;
       status = now;
       const pending: Ssn[] | undefined = tracked.confirmed ? [tracked.ssn] : tracked.pending && [...tracked.pending, tracked.ssn];
       tracked = { quorumMode, ssn: step.ssn, pending, changeLsn: now.walPosition ?? 0, confirmed: step.ssn.num === 0 };
       this.tracked = tracked;
     }
+  }
+
+  /**
+   * Sets `synchronous_standby_names` and reads the primary's status once the reload took effect:
+   * its WAL position then bounds every commit acknowledged under the previous value.
+   */
+  private async setNames(ssn: Ssn): Promise<PgStatus | undefined> {
+    const { synchronousQuorum, synchronousModeStrict } = this.d.state.dynamic;
+    await this.d.pg.setSynchronousStandbyNames(formatSsn(ssn, synchronousQuorum, synchronousModeStrict), { standby: false });
+    await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
+    return this.d.pg.status(1000);
   }
 
   /**

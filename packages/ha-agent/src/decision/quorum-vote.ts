@@ -5,7 +5,8 @@ import { myWalPosition, probeOf } from './facts.js';
 export type QuorumVerdict = { ok: true; votes: number; needed: number } | { ok: false; votes: number; needed: number; why: string };
 
 /**
- * Quorum mode only (`synchronous_mode: quorum` and a `sync` key naming a leader): undefined otherwise.
+ * Quorum mode only (`synchronous_mode: quorum`, or a `sync` key still carrying a quorum, with a
+ * leader): undefined otherwise.
  *
  * A commit is acknowledged once `num` of the standbys have it, and the leader keeps the `sync` key
  * so that any `quorum + 1` of leader + voters include one of them. So a member is sure to hold
@@ -24,7 +25,8 @@ export type QuorumVerdict = { ok: true; votes: number; needed: number } | { ok: 
  */
 export function quorumVotes(input: DecisionInput): QuorumVerdict | undefined {
   const sync = input.cluster.sync;
-  if (!input.config.synchronousQuorum || !sync?.leader) return undefined;
+  // A key with a quorum was written in quorum mode: it binds until the leader rewrites it (mode switch).
+  if (!sync?.leader || !(input.config.synchronousQuorum === true || (sync.quorum ?? 0) > 0)) return undefined;
   const me = input.config.name;
   const quorum = sync.quorum ?? 0;
   const votingSet = new Set([sync.leader, ...sync.syncStandbys]);

@@ -45,7 +45,7 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   if (failoverTags(cfg.tags).nofailover) return lose('nofailover is set');
   if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
   // Quorum mode: a member outside the voters may win too, with enough votes (checked once probed).
-  const byQuorum = cfg.synchronousQuorum === true && cluster.sync?.leader !== undefined && !runningPrimary;
+  const byQuorum = cfg.synchronousMode && quorumVotes(input) !== undefined && !runningPrimary;
   if (cfg.synchronousMode && !runningPrimary && !byQuorum) {
     const sync = cluster.sync;
     if (!sync || (sync.leader !== me && !sync.syncStandbys.includes(me))) return lose('not a synchronous standby');
