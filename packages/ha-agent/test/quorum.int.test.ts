@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
 import { HaCluster, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
@@ -66,6 +67,12 @@ async function waitForQuorum(leader: HaNode, voters: number, quorum: number, pat
   return last?.sync_standby?.split(',') ?? [];
 }
 
+/** The key names 3 voters with `quorum` and `synchronous_standby_names` matches `pattern`. */
+async function quorumReady(leader: HaNode, quorum: number, pattern: RegExp): Promise<boolean> {
+  const key = await syncKey();
+  return key?.leader === leader.name && key.sync_standby?.split(',').length === 3 && (key.quorum ?? 0) === quorum && pattern.test(await ssn(leader));
+}
+
 const status = async (node: HaNode, path: string): Promise<number> => (await fetch(`http://127.0.0.1:${node.apiPort}${path}`)).status;
 
 /** A node that lost power comes back with a new agent on its data dir and rejoins. */
@@ -87,6 +94,32 @@ async function senderPids(primary: HaNode, replicas: HaNode[]): Promise<number[]
   return rows.filter((r) => replicas.some((n) => n.name === r.application_name)).map((r) => r.pid);
 }
 
+/**
+ * Whether a commit on `primary` completes within 1 s while the WAL senders of `stalled` are
+ * SIGSTOPped: proof that commits wait (or not) for the standbys. The senders go on afterwards.
+ */
+async function commitsWithout(primary: HaNode, stalled: HaNode[]): Promise<boolean> {
+  const pids = await senderPids(primary, stalled);
+  expect(pids).toHaveLength(stalled.length);
+  const client = new pg.Client({ host: '127.0.0.1', port: primary.pgPort, user: 'postgres', password: 'postgres', database: 'postgres' });
+  await client.connect();
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  try {
+    let done = false;
+    const commit = client.query('INSERT INTO ha_probe (id) VALUES ($1)', [nextId++]).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const within = done;
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+    await commit;
+    return within;
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+    await client.end();
+  }
+}
+
 describe(`quorum commit, a primary and 3 replicas (ttl ${timings.ttl} / loop_wait ${timings.loopWait})`, () => {
   it('k = 1: ANY 1 of the 3 replicas, the key names all three with quorum 2; /quorum answers for them', async () => {
     const leader = await cluster.waitForHealthy(cluster.nodes, 120_000);
@@ -101,6 +134,10 @@ describe(`quorum commit, a primary and 3 replicas (ttl ${timings.ttl} / loop_wai
     }
     expect(await status(leader, '/quorum')).toBe(503);
     expect(await status(leader, '/read-only-quorum')).toBe(200);
+    // ANY 1: a commit waits while no replica confirms it, and goes on with any one of them.
+    const replicas = cluster.nodes.filter((n) => n !== leader);
+    expect(await commitsWithout(leader, replicas)).toBe(false);
+    expect(await commitsWithout(leader, replicas.slice(0, 2))).toBe(true);
   });
 
   it('k = 1: two replicas stalled, then the primary loses power: the one that acknowledged takes over, 0 acknowledged writes lost', async () => {
@@ -139,6 +176,9 @@ describe(`quorum commit, a primary and 3 replicas (ttl ${timings.ttl} / loop_wai
     const leader = await cluster.waitForHealthy(cluster.nodes, 60_000);
     await patchConfig(leader, { synchronous_node_count: 2 });
     await waitForQuorum(leader, 3, 1, /^ANY 2 \(/);
+    const replicas = cluster.nodes.filter((n) => n !== leader);
+    expect(await commitsWithout(leader, replicas.slice(0, 2))).toBe(false);
+    expect(await commitsWithout(leader, replicas.slice(0, 1))).toBe(true);
     let dead: HaNode[] = [];
     const writer = new Writer(() => cluster.nodes.filter((n) => !dead.includes(n)), nextId, 50).start();
     await waitFor(() => writer.acks.length >= 10, { timeoutMs: 20_000, describe: () => 'writer running' });
@@ -185,5 +225,41 @@ describe(`quorum commit, a primary and 3 replicas (ttl ${timings.ttl} / loop_wai
     });
     const lost = await lostOn(leader, allAcks);
     expect(lost).toEqual([]);
+  });
+
+  it('[measure] commit latency: asynchronous, quorum k = 1 and k = 2, on the same cluster in the same run', async () => {
+    const leader = await cluster.waitForHealthy(cluster.nodes, 60_000);
+    await sql(leader.pgPort, 'CREATE TABLE lat_probe (id bigserial PRIMARY KEY, v int)');
+    const modes = [
+      { name: 'asynchronous', config: { synchronous_mode: false }, ready: async () => (await ssn(leader)) === '' && (await syncKey()) === undefined },
+      { name: 'quorum k=1', config: { synchronous_mode: 'quorum', synchronous_node_count: 1 }, ready: async () => quorumReady(leader, 2, /^ANY 1 \(/) },
+      { name: 'quorum k=2', config: { synchronous_mode: 'quorum', synchronous_node_count: 2 }, ready: async () => quorumReady(leader, 1, /^ANY 2 \(/) },
+    ];
+    const samples = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+    const client = new pg.Client({ host: '127.0.0.1', port: leader.pgPort, user: 'postgres', password: 'postgres', database: 'postgres' });
+    await client.connect();
+    try {
+      // Two interleaved rounds of 300 single-row commits per mode, after 20 unmeasured ones.
+      for (let round = 0; round < 2; round++) {
+        for (const mode of modes) {
+          await patchConfig(leader, mode.config);
+          await waitFor(mode.ready, { timeoutMs: 60_000, intervalMs: 250, describe: () => `${mode.name} in place` });
+          for (let i = 0; i < 320; i++) {
+            const t0 = process.hrtime.bigint();
+            await client.query('INSERT INTO lat_probe (v) VALUES ($1)', [i]);
+            if (i >= 20) samples.get(mode.name)!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          }
+        }
+      }
+    } finally {
+      await client.end();
+    }
+    const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+    for (const [name, xs] of samples) {
+      console.log(
+        `[measure] ${name}: ${xs.length} commits, median ${pct(xs, 0.5).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`,
+      );
+    }
+    expect(samples.get('quorum k=2')!.length).toBe(600);
   });
 });
