@@ -126,6 +126,7 @@ describe(`quorum commit, a primary and 3 replicas (ttl ${timings.ttl} / loop_wai
     await sql(leader.pgPort, 'CREATE TABLE ha_probe (id int PRIMARY KEY, at timestamptz DEFAULT now())');
     const voters = await waitForQuorum(leader, 3, 2, /^ANY 1 \(/);
     expect(voters.sort()).toEqual(cluster.nodes.filter((n) => n !== leader).map((n) => n.name));
+    expect(leader.events.some((e) => e.type === 'sync_quorum_changed' && e.quorum === 2 && e.voters.length === 3)).toBe(true);
     for (const r of cluster.nodes.filter((n) => n !== leader)) {
       await waitFor(async () => (await status(r, '/quorum')) === 200, { timeoutMs: 15_000, describe: () => `GET /quorum 200 on ${r.name}` });
       expect(await status(r, '/sync')).toBe(503);

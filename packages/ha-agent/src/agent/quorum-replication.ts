@@ -80,8 +80,10 @@ export class QuorumReplication {
     let key: QuorumKey = { voters: syncStandbysOf(sync?.value), quorum: syncKeyQuorum(sync?.value) };
     let tracked = this.tracked;
     let status = s;
-    if (!tracked || tracked.quorumMode !== quorumMode) {
-      // Unknown history (agent restart, mode change): what the key vouches for, confirmed afresh.
+    const names = tracked && formatSsn(tracked.ssn, quorumMode, strict);
+    if (!tracked || tracked.quorumMode !== quorumMode || this.d.pg.synchronousStandbyNames !== names) {
+      // Unknown history (agent restart, mode change, names set elsewhere: a demotion, the single
+      // standby's plan): what the key vouches for, confirmed afresh.
       const ssn = ssnForKey(key, quorumMode);
       logger.info(`Setting synchronous replication to ${ssn.num} of ${ssn.names.length} (${ssn.names.join(', ')}) as the sync key promises`);
       const now = await this.setNames(ssn);
