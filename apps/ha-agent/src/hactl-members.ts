@@ -12,7 +12,7 @@ import { roundHalfEven } from './hactl-pyfmt.js';
  */
 export interface MemberSummary {
   name: string;
-  role: 'leader' | 'standby_leader' | 'sync_standby' | 'replica';
+  role: 'leader' | 'standby_leader' | 'sync_standby' | 'quorum_standby' | 'replica';
   state: string;
   api_url?: string;
   host?: string;
@@ -103,7 +103,7 @@ export function memberAddress(member: Member): { host?: string; port?: number } 
 
 /**
  * Summarises a cluster view like patronictl's `cluster_as_json`: roles (leader, standby_leader,
- * sync_standby, replica), lag against `status.optime`, members sorted by name, pause and a
+ * sync_standby or quorum_standby, replica), lag against `status.optime`, members sorted by name, pause and a
  * scheduled switchover.
  *
  * @example
@@ -123,9 +123,10 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
     const { host, port } = memberAddress(m);
     if (host) byAddress.set(`${host.includes(':') ? `[${host}]` : host}:${port ?? 5432}`, m.name);
   }
+  // Patroni 4.1's cluster_as_json: a listed member is a quorum standby in quorum mode.
+  const syncRole = String(view.config?.value.synchronous_mode).toLowerCase() === 'quorum' ? 'quorum_standby' : 'sync_standby';
   for (const m of view.members) {
-    const role: MemberSummary['role'] =
-      m.name === leaderName ? (standbyCluster ? 'standby_leader' : 'leader') : sync.includes(m.name) ? 'sync_standby' : 'replica';
+    const role: MemberSummary['role'] = m.name === leaderName ? (standbyCluster ? 'standby_leader' : 'leader') : sync.includes(m.name) ? syncRole : 'replica';
     const summary: MemberSummary = { name: m.name, role, state: typeof m.data.state === 'string' ? m.data.state : '' };
     if (m.data.api_url !== undefined) summary.api_url = m.data.api_url;
     const { host, port } = memberAddress(m);

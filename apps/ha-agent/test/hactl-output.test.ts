@@ -84,6 +84,17 @@ describe('member list, as patronictl 3.0.2 prints it', () => {
     expect(yaml.endsWith('  TL: 2\n  Tags:\n    nofailover: true\n\n')).toBe(true);
   });
 
+  it('shows quorum standbys in quorum mode (patronictl 4.1)', () => {
+    const layout = keyLayout('/service/', 'demo');
+    const v = view([
+      [layout.sync, { leader: 'pg1', sync_standby: 'pg2,pg3', quorum: 1 }],
+      [layout.config, { ttl: 30, synchronous_mode: 'quorum', synchronous_node_count: 1 }],
+    ]);
+    const text = formatMembers(v, 'demo');
+    expect(text).toContain('| pg2    | 127.0.0.1:5433 | Quorum Standby | running |');
+    expect(text).toContain('| pg3    | 127.0.0.1:5434 | Quorum Standby | running |');
+  });
+
   it('shows the sync standby, host without port on 5432, maintenance mode and a scheduled switchover', () => {
     const layout = keyLayout('/service/', 'demo');
     const v = view([

@@ -86,7 +86,8 @@ export interface ClusterConfig {
   primary_start_timeout?: number;
   master_start_timeout?: number;
   primary_stop_timeout?: number;
-  synchronous_mode?: boolean;
+  /** `quorum` in quorum commit mode (Patroni 4). */
+  synchronous_mode?: boolean | 'quorum';
   synchronous_mode_strict?: boolean;
   synchronous_node_count?: number;
   failsafe_mode?: boolean;
@@ -136,6 +137,11 @@ export interface FailoverValue {
 export interface SyncState {
   leader: string | null;
   sync_standby: string | null;
+  /**
+   * Patroni 4 (`synchronous_mode: quorum`): a member racing for leader must see this many others
+   * of leader + `sync_standby` not ahead of it. Absent or 0 otherwise.
+   */
+  quorum?: number;
   [key: string]: unknown;
 }
 

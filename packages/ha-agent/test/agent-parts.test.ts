@@ -239,6 +239,17 @@ describe('published state builders', () => {
       postgres: { xlog: { receivedLocation: 4000, replayedLocation: 3900, paused: false, replayedTimestamp: null } },
     });
   });
+  it('quorum mode: a listed member is a quorum standby (Patroni 4.1), for /quorum and /cluster', () => {
+    const view = {
+      ...VIEW,
+      config: { value: { synchronous_mode: 'quorum' as const }, modRevision: 7 },
+      sync: { value: { leader: 'node1', sync_standby: 'node2', quorum: 0 }, modRevision: 6 },
+    };
+    const node2 = buildNodeState(facts({ config: { ...CONFIG, name: 'node2' }, pgStatus: replicaStatus, view }));
+    expect(node2.isQuorumStandby).toBe(true);
+    expect(node2.isSyncStandby).toBeUndefined();
+    expect(buildClusterInfo(view).members.map((m) => m.role)).toEqual(['leader', 'quorum_standby']);
+  });
   it('cluster info: roles, lag against the status optime, pause', () => {
     expect(buildClusterInfo(undefined)).toEqual({ members: [] });
     const info = buildClusterInfo(VIEW);

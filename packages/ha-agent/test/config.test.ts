@@ -26,6 +26,8 @@ describe('parseConfig with the seed article configuration', () => {
       maximumLagOnFailover: 1048576,
       primaryStartTimeout: 300,
       synchronousMode: false,
+      synchronousQuorum: false,
+      synchronousNodeCount: 1,
       synchronousModeStrict: false,
       failsafeMode: false,
       checkTimeline: false,
@@ -166,9 +168,12 @@ describe('parseConfig rules', () => {
     expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {primary_slot_name: dr}\n`, NOENV)).message).toMatch(
       /^bootstrap\.dcs\.standby_cluster: needs host, port or restore_command/,
     );
-    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 2\n`, NOENV)).message).toMatch(
-      /^bootstrap\.dcs\.synchronous_node_count: number 2 is not supported/,
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 0\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.synchronous_node_count: /,
     );
+    const quorum = parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_mode: quorum\n    synchronous_node_count: 2\n`, NOENV);
+    expect(quorum.warnings).toEqual([]);
+    expect(quorum.config.bootstrap.dcs).toMatchObject({ synchronousMode: true, synchronousQuorum: true, synchronousNodeCount: 2 });
     expect(parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 1\n    member_slots_ttl: 30min\n`, NOENV).warnings).toEqual([]);
     expect(refusal(() => parseConfig(`${MINIMAL}citus: {group: 0, database: citus}\n`, NOENV)).message).toMatch(/^citus: is not supported/);
   });

@@ -111,6 +111,8 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.dcs.primary_start_timeout': 0,
   'bootstrap.dcs.master_start_timeout': 0,
   'bootstrap.dcs.synchronous_mode_strict': true,
+  'bootstrap.dcs.synchronous_mode': 'quorum',
+  'bootstrap.dcs.synchronous_node_count': 2,
   'bootstrap.dcs.failsafe_mode': true,
   'bootstrap.dcs.maximum_lag_on_syncnode': 1048576,
   'bootstrap.dcs.primary_stop_timeout': 30,
@@ -169,10 +171,8 @@ const SUPPORTED: Record<string, unknown> = {
 };
 
 const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
-  'bootstrap.dcs.synchronous_mode': [true, 'quorum'],
   'postgresql.config_base_name': ['postgresql', 'pg'],
   'watchdog.driver': ['default', 'testing'],
-  'bootstrap.dcs.synchronous_node_count': [1, 2],
   'bootstrap.dcs.slots': [{}, { cdc: { type: 'logical', database: 'app', plugin: 'pgoutput' } }],
   'bootstrap.dcs.ignore_slots': [[], [{ name: 'x' }]],
   'bootstrap.dcs.member_slots_ttl': ['30min', 0],

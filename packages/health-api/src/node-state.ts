@@ -95,8 +95,8 @@ export interface NodeState {
   /** This node is listed in the `sync` key. */
   isSyncStandby?: boolean;
   /**
-   * This node is a quorum standby (`synchronous_mode: quorum` lists it in `ANY k (...)`). The agent
-   * never sets it while it refuses quorum mode, so `/quorum` answers 503 as Patroni's does then.
+   * This node is a quorum standby: `synchronous_mode: quorum` and the `sync` key lists it among the
+   * voters (Patroni 4.1's `quorum_standby`); then `isSyncStandby` stays unset.
    */
   isQuorumStandby?: boolean;
   /** `maximum_lag_on_failover` in bytes: `/readiness`'s lag limit when the request gives none. Default 1 MB. */

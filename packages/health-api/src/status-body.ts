@@ -85,6 +85,7 @@ export function statusBody(state: NodeState, options: { now: number; primaryRole
   if (state.dcsLastSeen !== undefined) body.dcs_last_seen = state.dcsLastSeen;
   if (state.paused) body.pause = true;
   if (state.isSyncStandby && !holdsLeaderLock(state, options.now)) body.sync_standby = true;
+  if (state.isQuorumStandby && !holdsLeaderLock(state, options.now)) body.quorum_standby = true;
   if (state.tags && Object.keys(state.tags).length > 0) body.tags = state.tags;
   if (pg.systemIdentifier) body.database_system_identifier = pg.systemIdentifier;
   if (pg.pendingRestart) body.pending_restart = true;

@@ -46,6 +46,8 @@ export type HaAgentEvent =
   | { type: 'api_request'; method: string; path: string; status: number }
   /** Synchronous mode: the `sync` key now names this standby. */
   | { type: 'sync_standby_changed'; standby: string }
+  /** Several synchronous standbys: the `sync` key now names these voters with this quorum. */
+  | { type: 'sync_quorum_changed'; voters: string[]; quorum: number }
   /**
    * The member this replica streams from changed (`replicatefrom`, or back to the leader);
    * `upstream` undefined = not streaming (`nostream`, or no leader).

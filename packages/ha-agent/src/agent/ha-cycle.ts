@@ -15,8 +15,8 @@ import { LEASE_GUARD_MARGIN_MS, type LeaderLease } from './leader-lease.js';
 import type { LeaderStream } from './leader-stream.js';
 import { observeLocal, observeStreaming, replayedPastFork } from './local-facts.js';
 import { probeMembers } from './peer-probes.js';
-import { synchronousStandbyNames } from './sync-standby.js';
-import { serverOf, syncStandbysOf, toDecisionView } from './view-mapping.js';
+import { namesForSyncKey } from './quorum-replication.js';
+import { serverOf, toDecisionView } from './view-mapping.js';
 
 /**
  * While a replica has not streamed from its restarted leader, the next check comes this soon: the
@@ -181,6 +181,7 @@ export class HaCycle {
         maximumLagOnFailover: dynamic.maximumLagOnFailover,
         primaryStartTimeout: dynamic.primaryStartTimeout,
         synchronousMode: dynamic.synchronousMode,
+        synchronousQuorum: dynamic.synchronousQuorum,
         // Patroni's backoff after a failed pre_promote: no race for ttl seconds.
         tags: Date.now() < state.raceBackoffUntil ? { ...state.config.tags, nofailover: true } : state.config.tags,
         watchdogUnusable: state.config.watchdog.mode === 'required' && !this.d.watchdog.isHealthy,
@@ -229,7 +230,7 @@ export class HaCycle {
     // A primary restarted in place must wait for its synchronous standby from its first commit on.
     const syncKey = view?.sync?.value;
     if (dynamic.synchronousMode && syncKey?.leader === state.name && this.pg.synchronousStandbyNames === undefined) {
-      await this.pg.setSynchronousStandbyNames(synchronousStandbyNames(syncStandbysOf(syncKey)[0], dynamic.synchronousModeStrict));
+      await this.pg.setSynchronousStandbyNames(namesForSyncKey(dynamic, syncKey));
     }
     await this.d.executor.execute(action, view);
     await this.afterAction(dcsReachable);

@@ -133,7 +133,11 @@ export function buildNodeState(f: PublishedFacts): NodeState {
   if (f.watchdogFailed) state.watchdogFailed = true;
   if (f.failsafeActive) state.failsafeActive = true;
   const sync = view?.sync?.value;
-  if (sync && sync.leader !== f.config.name && syncStandbysOf(sync).includes(f.config.name)) state.isSyncStandby = true;
+  if (sync && sync.leader !== f.config.name && syncStandbysOf(sync).includes(f.config.name)) {
+    // Patroni 4.1: in quorum mode a listed member is a quorum standby (`/quorum`), not a sync one.
+    if (quorumMode(view)) state.isQuorumStandby = true;
+    else state.isSyncStandby = true;
+  }
   if (f.systemId) state.postgres.systemIdentifier = f.systemId;
   if (f.scheduledRestart) state.scheduledRestart = f.scheduledRestart;
   if (s) {
@@ -162,6 +166,11 @@ export function buildNodeState(f: PublishedFacts): NodeState {
   return state;
 }
 
+/** The cluster's `config` key says `synchronous_mode: quorum` (Patroni's `is_quorum_commit_mode`). */
+function quorumMode(view: DcsView | undefined): boolean {
+  return String(view?.config?.value.synchronous_mode).toLowerCase() === 'quorum';
+}
+
 /**
  * `GET /cluster`: every member with its role, state, address, timeline and lag, the pause flag,
  * the history and a scheduled switchover.
@@ -185,7 +194,7 @@ export function buildClusterInfo(view: DcsView | undefined): ClusterInfo {
       const isLeader = view.leader?.name === m.name;
       const row: ClusterInfo['members'][number] = {
         name: m.name,
-        role: isLeader ? leaderRole : sync.includes(m.name) ? 'sync_standby' : 'replica',
+        role: isLeader ? leaderRole : sync.includes(m.name) ? (quorumMode(view) ? 'quorum_standby' : 'sync_standby') : 'replica',
         state: d.state ?? 'unknown',
       };
       if (d.api_url) row.api_url = d.api_url;

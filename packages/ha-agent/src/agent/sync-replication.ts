@@ -5,6 +5,7 @@ import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { HaAgentEvent } from './agent-events.js';
 import type { AgentRunState } from './agent-state.js';
 import { planSyncReplication, synchronousStandbyNames } from './sync-standby.js';
+import { QuorumReplication } from './quorum-replication.js';
 import { syncStandbysOf } from './view-mapping.js';
 import { syncTags } from '../decision/failover-tags.js';
 
@@ -26,23 +27,37 @@ export interface SyncReplicationDeps {
  * `synchronous_standby_names`, as `planSyncReplication` decides.
  */
 export class SyncReplication {
-  constructor(private readonly d: SyncReplicationDeps) {}
+  private readonly quorum: QuorumReplication;
+
+  constructor(private readonly d: SyncReplicationDeps) {
+    this.quorum = new QuorumReplication(d);
+  }
+
+  /** Several synchronous standbys (`synchronous_node_count` > 1 or quorum mode) take the step-by-step plan. */
+  private get several(): boolean {
+    const dyn = this.d.state.dynamic;
+    return dyn.synchronousMode && (dyn.synchronousQuorum || dyn.synchronousNodeCount > 1);
+  }
 
   /**
    * Before promoting in synchronous mode: make the `sync` key name this node as leader with no
    * standby, by compare-and-swap on the key that made it eligible, so no other member (nor the old
-   * leader coming back) may promote over commits only this node has. False = not now.
+   * leader coming back) may promote over commits only this node has. False = not now. In quorum
+   * mode a member outside the voters may have won the race with enough votes (Patroni), but only
+   * against the key it was counted on: no second attempt then.
    */
   async claimSyncKey(): Promise<boolean> {
     const { state, dcs, pg } = this.d;
     const me = state.name;
+    const quorumMode = state.dynamic.synchronousQuorum;
     let sync = state.view?.sync;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < (quorumMode ? 1 : 2); attempt++) {
       const v = sync?.value;
-      const listed = v === undefined || v.leader === me || syncStandbysOf(v).includes(me);
+      const listed = quorumMode || v === undefined || v.leader === me || syncStandbysOf(v).includes(me);
       if (!listed) break;
-      if (await dcs.setSync({ leader: me, sync_standby: null }, sync?.modRevision ?? 0)) {
+      if (await dcs.setSync({ leader: me, sync_standby: null, ...(this.several ? { quorum: 0 } : {}) }, sync?.modRevision ?? 0)) {
         await pg.setSynchronousStandbyNames(synchronousStandbyNames(undefined, state.dynamic.synchronousModeStrict));
+        this.quorum.reset();
         return true;
       }
       sync = (await dcs.loadCluster()).sync;
@@ -60,6 +75,7 @@ export class SyncReplication {
    */
   async manage(view: DcsView, s: PgStatus): Promise<void> {
     const { state, dcs, pg, logger } = this.d;
+    if (this.several) return this.quorum.manage(view, s);
     const me = state.name;
     const primary = { standby: false };
     const key = view.sync;

@@ -63,20 +63,34 @@ export function pickSyncStandby(
     replication: PgStatus['replication'];
   } & SyncnodeLag,
 ): SyncStandbyChoice {
+  const { ordered, lagging, priority } = rankSyncCandidates(input);
+  const current = ordered.find((r) => r.application_name === input.current);
+  // The current standby stays unless a higher priority one streams (no flapping between equals).
+  const row = current && ordered[0] && priority(current) >= priority(ordered[0]) ? current : ordered[0];
+  if (!row) return { picked: undefined, confirmed: undefined, lagging };
+  return { picked: row.application_name, confirmed: row.sync_state === 'sync' ? row.application_name : undefined, lagging };
+}
+
+/**
+ * The members that may be synchronous standbys, best first (Patroni's `_ReplicaList`): streaming
+ * from this primary (their `application_name` is their member name), not tagged `nosync`, within
+ * `maximum_lag_on_syncnode`; by `sync_priority`, then the sync state PostgreSQL reports (so the
+ * current ones stay), then name.
+ */
+export function rankSyncCandidates(
+  input: { me: string; members: Array<{ name: string; nosync?: boolean; syncPriority?: number }>; replication: PgStatus['replication'] } & SyncnodeLag,
+): { ordered: PgStatus['replication']; lagging: string[]; priority: (r: PgStatus['replication'][number]) => number } {
   const eligible = new Set(input.members.filter((m) => m.name !== input.me && !m.nosync).map((m) => m.name));
   const candidates = input.replication.filter((r) => r.state === 'streaming' && eligible.has(r.application_name));
   const streaming = withinSyncnodeLag(candidates, input);
   const lagging = candidates.filter((r) => !streaming.includes(r)).map((r) => r.application_name);
-  const rank = (r: PgStatus['replication'][number]): number => (r.sync_state === 'sync' ? 0 : r.sync_state === 'potential' ? 1 : 2);
+  const rank = (r: PgStatus['replication'][number]): number =>
+    r.sync_state === 'sync' || r.sync_state === 'quorum' ? 0 : r.sync_state === 'potential' ? 1 : 2;
   // Patroni 4.1 sorts by sync_priority first (tags.sync_priority, default 1), then the sync state.
-  const priority = new Map(input.members.map((m) => [m.name, m.syncPriority ?? 1]));
-  const prio = (r: PgStatus['replication'][number]): number => priority.get(r.application_name) ?? 1;
-  const ordered = [...streaming].sort((a, b) => prio(b) - prio(a) || rank(a) - rank(b) || a.application_name.localeCompare(b.application_name));
-  const current = streaming.find((r) => r.application_name === input.current);
-  // The current standby stays unless a higher priority one streams (no flapping between equals).
-  const row = current && ordered[0] && prio(current) >= prio(ordered[0]) ? current : ordered[0];
-  if (!row) return { picked: undefined, confirmed: undefined, lagging };
-  return { picked: row.application_name, confirmed: row.sync_state === 'sync' ? row.application_name : undefined, lagging };
+  const priorities = new Map(input.members.map((m) => [m.name, m.syncPriority ?? 1]));
+  const priority = (r: PgStatus['replication'][number]): number => priorities.get(r.application_name) ?? 1;
+  const ordered = [...streaming].sort((a, b) => priority(b) - priority(a) || rank(a) - rank(b) || a.application_name.localeCompare(b.application_name));
+  return { ordered, lagging, priority };
 }
 
 /**
@@ -165,7 +179,8 @@ export function planSyncReplication(
     maximumLagOnSyncnode: input.maximumLagOnSyncnode,
     primaryLsn: input.primaryLsn,
   });
-  if (mine && choice.picked === current) return { kind: 'keep', names: synchronousStandbyNames(current, input.strict) };
+  // A key naming several standbys (left by `synchronous_node_count` > 1) is narrowed first.
+  if (mine && choice.picked === current && (key?.standbys.length ?? 0) <= 1) return { kind: 'keep', names: synchronousStandbyNames(current, input.strict) };
   return {
     kind: 'assign',
     revokeFrom: current,

@@ -83,8 +83,25 @@ export function toDecisionView(view: DcsView): ClusterView {
   if (sync) {
     const sb = syncStandbysOf(sync);
     out.sync = sync.leader ? { leader: sync.leader, syncStandbys: sb } : { syncStandbys: sb };
+    const quorum = syncKeyQuorum(sync);
+    if (quorum > 0) out.sync.quorum = quorum;
   }
   return out;
+}
+
+/**
+ * The `sync` key's `quorum` field as Patroni's `SyncState` reads it: an integer, counted only when
+ * the key names a leader; else 0.
+ *
+ * @example
+ * ```ts
+ * import { syncKeyQuorum } from '@pgtools/ha-agent/internals';
+ * syncKeyQuorum({ leader: 'node1', sync_standby: 'node2,node3', quorum: 1 }); // 1
+ * ```
+ */
+export function syncKeyQuorum(sync: { leader: string | null; quorum?: unknown } | undefined): number {
+  const q = Number(sync?.quorum ?? 0);
+  return sync?.leader && Number.isInteger(q) && q > 0 ? q : 0;
 }
 
 /**

@@ -50,7 +50,12 @@ export interface DynamicConfig extends DynamicRewindSettings {
   maximumLagOnFailover: number;
   /** Seconds a crashed primary may take to come back before failing over. Default 300. */
   primaryStartTimeout: number;
+  /** `synchronous_mode`: `on` or `quorum` (then `synchronousQuorum` too). */
   synchronousMode: boolean;
+  /** `synchronous_mode: quorum`: commits wait for `ANY synchronous_node_count` of the standbys. */
+  synchronousQuorum: boolean;
+  /** `synchronous_node_count` (Patroni's default 1). */
+  synchronousNodeCount: number;
   synchronousModeStrict: boolean;
   /**
    * `failsafe_mode`: while etcd is unreachable the primary keeps running if every member listed in

@@ -155,10 +155,10 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const retryTimeout = s.int('retry_timeout', { min: 1 }) ?? DYNAMIC_DEFAULTS.retryTimeout;
   const maximumLagOnFailover = s.int('maximum_lag_on_failover', { min: 0 }) ?? DYNAMIC_DEFAULTS.maximumLagOnFailover;
   const primaryStartTimeout = s.int('primary_start_timeout', { min: 0 }) ?? s.int('master_start_timeout', { min: 0 }) ?? DYNAMIC_DEFAULTS.primaryStartTimeout;
-  if (typeof s.value('synchronous_mode') === 'string' && String(s.value('synchronous_mode')).toLowerCase() === 'quorum') {
-    throw invalid(s.key('synchronous_mode'), `"quorum" is not supported: ${patroniKey('bootstrap.dcs.synchronous_mode')?.note ?? ''}`);
-  }
-  const synchronousMode = s.bool('synchronous_mode') ?? false;
+  // Patroni's `is_quorum_commit_mode`: the string `quorum`, in any case.
+  const synchronousQuorum = typeof s.value('synchronous_mode') === 'string' && String(s.value('synchronous_mode')).toLowerCase() === 'quorum';
+  const synchronousMode = synchronousQuorum || (s.bool('synchronous_mode') ?? false);
+  const synchronousNodeCount = s.int('synchronous_node_count', { min: 1 }) ?? 1;
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
@@ -191,6 +191,8 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     maximumLagOnFailover,
     primaryStartTimeout,
     synchronousMode,
+    synchronousQuorum,
+    synchronousNodeCount,
     synchronousModeStrict,
     failsafeMode,
     ...(standbyCluster ? { standbyCluster } : {}),

@@ -27,10 +27,6 @@ export interface PatroniKey {
 
 type Row = readonly [key: string, status: KeyStatus, note: string, accepts?: (value: unknown) => boolean];
 
-const isInt =
-  (n: number) =>
-  (v: unknown): boolean =>
-    (typeof v === 'number' || (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v))) && Number(v) === n;
 const oneOf =
   (...words: string[]) =>
   (v: unknown): boolean =>
@@ -137,9 +133,9 @@ const ROWS: readonly Row[] = [
   ['bootstrap.dcs.primary_stop_timeout', S, 'synchronous mode only: a primary stop taking longer is forced'],
   ['bootstrap.dcs.master_stop_timeout', S, 'old name of `primary_stop_timeout`'],
   ['bootstrap.dcs.check_timeline', S, "a replica on a timeline behind the cluster's does not race"],
-  ['bootstrap.dcs.synchronous_mode', L, '`on`/`off`; `quorum` is ' + ISSUE_18],
+  ['bootstrap.dcs.synchronous_mode', S, "`on`/`off`, or `quorum` (`ANY k (...)`, with Patroni 4's `sync` key `quorum` field)"],
   ['bootstrap.dcs.synchronous_mode_strict', S, ''],
-  ['bootstrap.dcs.synchronous_node_count', L, '`1` only; more synchronous standbys are ' + ISSUE_18, isInt(1)],
+  ['bootstrap.dcs.synchronous_node_count', S, '`k (...)` with `synchronous_mode: on`, `ANY k (...)` with `quorum`'],
   ['bootstrap.dcs.failsafe_mode', S, 'while etcd is unreachable the primary keeps running if every member in the `failsafe` key answers its `POST /failsafe`'],
   ['bootstrap.dcs.pause', S, 'set by `hactl pause`'],
   ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],

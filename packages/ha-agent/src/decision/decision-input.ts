@@ -39,8 +39,8 @@ export interface ClusterView {
   leader?: string;
   members: ClusterMember[];
   failover?: FailoverRequest;
-  /** The `sync` key (synchronous mode). */
-  sync?: { leader?: string; syncStandbys: string[] };
+  /** The `sync` key (synchronous mode); `quorum` its Patroni 4 field (quorum mode), 0 when absent. */
+  sync?: { leader?: string; syncStandbys: string[]; quorum?: number };
   /** The `initialize` key: undefined = absent, `''` = bootstrap race in progress, else the system identifier. */
   initialize?: string;
   /** `status.optime`: the leader's last reported WAL position, bytes. */
@@ -122,6 +122,8 @@ export interface DecisionConfig {
   maximumLagOnFailover: number;
   primaryStartTimeout: number;
   synchronousMode: boolean;
+  /** `synchronous_mode: quorum`: promotion needs the `sync` key's quorum of votes (see `quorumVotes`). */
+  synchronousQuorum?: boolean;
   tags: {
     nofailover?: boolean;
     clonefrom?: boolean;

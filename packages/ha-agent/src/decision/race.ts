@@ -2,6 +2,7 @@ import type { DecisionInput, PeerProbe } from './decision-input.js';
 import { isPrimaryRole, member, myWalPosition, probe, probeHealthy, probeOf } from './facts.js';
 import { failoverTags } from './failover-tags.js';
 import type { HaAction } from './ha-action.js';
+import { quorumVotes } from './quorum-vote.js';
 
 /**
  * True when the key holder's PostgreSQL started after the newest message this replica received
@@ -43,13 +44,24 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
 
   if (failoverTags(cfg.tags).nofailover) return lose('nofailover is set');
   if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
-  if (cfg.synchronousMode && !runningPrimary) {
+  // Quorum mode: a member outside the voters may win too, with enough votes (checked once probed).
+  const byQuorum = cfg.synchronousMode && quorumVotes(input) !== undefined && !runningPrimary;
+  if (cfg.synchronousMode && !runningPrimary && !byQuorum) {
     const sync = cluster.sync;
     if (!sync || (sync.leader !== me && !sync.syncStandbys.includes(me))) return lose('not a synchronous standby');
   }
-  if (activeFailover && fo?.candidate === me) return win(' (manual failover)');
-
   const others = cluster.members.filter((m) => m.name !== me && m.apiUrl);
+  if (activeFailover && fo?.candidate === me) {
+    if (!byQuorum) return win(' (manual failover)');
+    if (input.peerProbes === undefined && others.length > 0)
+      return probe(
+        others.map((m) => m.name),
+        'manual failover',
+      );
+    const verdict = quorumVotes(input);
+    return verdict && !verdict.ok ? lose(verdict.why) : win(' (manual failover)');
+  }
+
   if (activeFailover && fo?.candidate && others.some((m) => m.name === fo.candidate)) {
     // Someone else was asked for: stand back while that candidate is healthy.
     if (input.peerProbes === undefined)
@@ -120,6 +132,8 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
       return lose(`${m.name} has equally tolerable WAL position and priority ${priority}, while this node has priority ${myPriority}`);
     }
   }
+  const verdict = byQuorum ? quorumVotes(input) : undefined;
+  if (verdict && !verdict.ok) return lose(verdict.why);
   return win('');
 }
 
