@@ -14,6 +14,7 @@ import { parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } fr
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
 import { parseTags } from './tags-config.js';
+import { parseSlotsConfig } from './slots-config.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -162,6 +163,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
   const rewind = parseDynamicRewind(s);
+  const slots = parseSlotsConfig(s);
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
@@ -192,6 +194,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousModeStrict,
     failsafeMode,
     ...rewind,
+    ...slots,
     postgresql: {
       usePgRewind,
       useSlots,

@@ -35,16 +35,6 @@ const oneOf =
   (...words: string[]) =>
   (v: unknown): boolean =>
     typeof v === 'string' && words.includes(v.toLowerCase());
-const isEmpty = (v: unknown): boolean => v === null || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 };
-/** Patroni's `member_slots_ttl` parse (base unit seconds): `1800`, `'1800s'`, `'30min'`. */
-const isSeconds =
-  (n: number) =>
-  (v: unknown): boolean => {
-    if (typeof v === 'number') return v === n;
-    const m = typeof v === 'string' ? /^\s*(\d+)\s*(ms|s|min|h|d)?\s*$/.exec(v) : null;
-    return m !== null && Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? NaN) === n;
-  };
 
 const S = 'supported';
 const L = 'limited';
@@ -142,9 +132,13 @@ const ROWS: readonly Row[] = [
   ['bootstrap.dcs.synchronous_node_count', L, '`1` only; more synchronous standbys are ' + ISSUE_18, isInt(1)],
   ['bootstrap.dcs.failsafe_mode', S, 'while etcd is unreachable the primary keeps running if every member in the `failsafe` key answers its `POST /failsafe`'],
   ['bootstrap.dcs.pause', S, 'set by `hactl pause`'],
-  ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],
-  ['bootstrap.dcs.ignore_slots', L, 'empty only; ' + ISSUE_18, isEmpty],
-  ['bootstrap.dcs.member_slots_ttl', L, '`30min` (1800 s, the default) only; ' + ISSUE_18, isSeconds(1800)],
+  [
+    'bootstrap.dcs.slots',
+    S,
+    'permanent physical slots on every member, logical ones created on the leader and copied to and advanced on the replicas (see Permanent and logical slots)',
+  ],
+  ['bootstrap.dcs.ignore_slots', S, 'matching slots are never dropped; slots the agent did not create or publish are never dropped anyway'],
+  ['bootstrap.dcs.member_slots_ttl', S, 'default `30min`; `0` drops the slot of a member as soon as its key is gone'],
   ['bootstrap.dcs.standby_cluster', R, 'a standby cluster is ' + ISSUE_18],
   ['bootstrap.dcs.postgresql.parameters', S, ''],
   ['bootstrap.dcs.postgresql.use_pg_rewind', S, ''],
