@@ -102,6 +102,10 @@ describe('permanentSlotPlan', () => {
     });
     // cdc's plugin changed: dropped, to be created again as configured next cycle.
     expect(plan.drop).toEqual(['old', 'cdc']);
+    // Paused: only the changed one.
+    expect(
+      permanentSlotPlan({ wanted: [cdc], existing, leader: true, published: {}, managed: new Set(['old', 'cdc']), ignore: [], paused: true }).drop,
+    ).toEqual(['cdc']);
     expect(plan.createLogical).toEqual([]);
   });
 });

@@ -48,7 +48,7 @@ function sameKind(want: PermanentSlot, have: LocalSlot): boolean {
  * the missing physical and logical slots. On a replica: create the missing physical ones, copy the
  * logical ones the leader published a position for (`status.slots`), and advance both kinds to
  * that position. Everywhere: drop a slot the agent manages (`managed`) that is no longer
- * permanent, or whose type, database or plugin changed; never an active one, never one
+ * permanent (not while `paused`), or whose type, database or plugin changed; never an active one, never one
  * `ignore_slots` protects (unless its attributes changed: then it is recreated as configured).
  *
  * @example
@@ -67,12 +67,14 @@ export function permanentSlotPlan(o: {
   /** Names the agent created or published as permanent: only these are ever dropped. */
   managed: ReadonlySet<string>;
   ignore: readonly IgnoreSlotMatcher[];
+  /** Maintenance mode: unwanted slots are left alone (Patroni drops none while paused). */
+  paused?: boolean;
 }): PermanentSlotPlan {
   const plan: PermanentSlotPlan = { createPhysical: [], createLogical: [], advance: [], copy: [], drop: [] };
   const have = new Map(o.existing.map((s) => [s.name, s]));
   const wantedNames = new Set(o.wanted.map((s) => s.name));
   for (const slot of o.existing) {
-    if (slot.active || !o.managed.has(slot.name) || wantedNames.has(slot.name)) continue;
+    if (o.paused === true || slot.active || !o.managed.has(slot.name) || wantedNames.has(slot.name)) continue;
     if (!slotIgnored(o.ignore, slot)) plan.drop.push(slot.name);
   }
   for (const want of o.wanted) {

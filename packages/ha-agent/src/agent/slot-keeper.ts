@@ -139,7 +139,15 @@ export class SlotKeeper {
     if (!asLeader && wanted.length === 0 && managed.size === 0) return {};
     const local = pg.localEndpoint();
     const existing = await withConnection(local, listSlots);
-    const plan = permanentSlotPlan({ wanted, existing, leader: asLeader, published, managed, ignore: dynamic.ignoreSlots });
+    const plan = permanentSlotPlan({
+      wanted,
+      existing,
+      leader: asLeader,
+      published,
+      managed,
+      ignore: dynamic.ignoreSlots,
+      paused: view?.config?.value.pause === true,
+    });
     const changed = await withConnection(local, (c) => this.applyPhysical(c, plan));
     if (asLeader) {
       this.startBackground(() => this.createLogical(local, plan));
