@@ -58,6 +58,8 @@ export class SlotKeeper {
   private background: Promise<void> | undefined;
   private readonly copiedAt = new Map<string, number>();
   private conflictsLogged = '';
+  /** This leadership term has taken over the `retain_slots` of the `status` key (see `adoptRetained`). */
+  private retainAdopted = false;
 
   constructor(private readonly d: SlotKeeperDeps) {}
 
@@ -84,6 +86,8 @@ export class SlotKeeper {
    */
   private async memberSlots(asLeader: boolean): Promise<string[]> {
     const { pg, logger, membersSeenAt, state } = this.d;
+    if (asLeader && !this.retainAdopted) this.adoptRetained();
+    this.retainAdopted = asLeader;
     const members = upstreamMembers(state.view);
     const leader = asLeader ? this.name : state.view?.leader?.name;
     const ttlMs = state.dynamic.memberSlotsTtlMs;
@@ -117,6 +121,23 @@ export class SlotKeeper {
     if (elsewhere.length > 0)
       logger.info(`dropped the replication slots of members that do not stream from this node (replicatefrom, nostream): ${elsewhere.join(', ')}`);
     return [...keepSlots];
+  }
+
+  /**
+   * On becoming leader: the slots the previous leader (or this agent before a restart) kept for
+   * absent members (`status.retain_slots`) are kept for `member_slots_ttl` from now unless this
+   * node saw the member itself, as Patroni does on taking the leader key; without this a restarted
+   * agent would neither keep nor ever drop them.
+   */
+  private adoptRetained(): void {
+    const { membersSeenAt, state, logger } = this.d;
+    const retained = state.view?.status?.value.retain_slots;
+    if (!Array.isArray(retained)) return;
+    const known = new Set([...membersSeenAt.keys(), this.name].map(slotNameFor));
+    const adopted = retained.filter((n): n is string => typeof n === 'string' && !known.has(n));
+    const now = Date.now();
+    for (const n of adopted) membersSeenAt.set(n, now);
+    if (adopted.length > 0) logger.info(`keeping the replication slots of absent members that the status key retains: ${adopted.join(', ')}`);
   }
 
   private async permanentSlots(asLeader: boolean, keptMemberSlots: string[]): Promise<SlotStatus> {
