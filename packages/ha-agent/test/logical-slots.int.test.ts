@@ -45,6 +45,18 @@ describe('logical slot failover (PostgreSQL 15, test_decoding)', () => {
       describe: () => 'the cdc slot on every member',
     });
     await cluster.waitForHealthy(cluster.nodes, 90_000);
+    // hot_standby_feedback on the replicas (the agent sets it): the leader keeps the catalog rows
+    // their copies need, seen as a catalog_xmin on their physical slots.
+    for (const n of cluster.nodes) expect((await sql<{ h: string }>(n.pgPort, "SELECT current_setting('hot_standby_feedback') AS h"))[0]?.h).toBe('on');
+    await waitFor(
+      async () =>
+        (
+          await sql(first.pgPort, "SELECT 1 FROM pg_replication_slots WHERE slot_type = 'physical' AND catalog_xmin IS NOT NULL AND slot_name = ANY($1)", [
+            cluster.nodes.filter((n) => n !== first).map((n) => n.name),
+          ])
+        ).length === 2,
+      { timeoutMs: 30_000, describe: () => "catalog_xmin on the replicas' slots" },
+    );
     const status = JSON.parse(await cluster.etcd.etcdctl(['get', '--print-value-only', '/service/halogical/status'])) as { slots?: Record<string, number> };
     expect(status.slots?.cdc).toBeGreaterThan(0);
 
