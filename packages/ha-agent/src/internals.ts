@@ -57,6 +57,7 @@ export {
 export type { LocalSlot, SlotStateFile } from './postgres/slot-queries.js';
 export { permanentSlotPlan, publishedSlotPositions, wantedPermanentSlots } from './agent/permanent-slots.js';
 export type { PermanentSlotPlan } from './agent/permanent-slots.js';
+export { LogicalReadiness } from './agent/logical-readiness.js';
 export { parseSlotsConfig, slotIgnored, MEMBER_SLOTS_TTL_DEFAULT_MS } from './config/slots-config.js';
 export type { PermanentSlot, IgnoreSlotMatcher, DynamicSlots, SlotAttributes } from './config/slots-config.js';
 export { initdb, createBootstrapUsers, prepareDataDir, setSuperuserPassword } from './postgres/bootstrap-cluster.js';

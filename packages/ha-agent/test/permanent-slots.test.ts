@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { parseDynamicConfig } from '../src/index.js';
-import { permanentSlotPlan, publishedSlotPositions, slotIgnored, wantedPermanentSlots, type LocalSlot, type PermanentSlot } from '../src/internals.js';
+import {
+  LogicalReadiness,
+  permanentSlotPlan,
+  publishedSlotPositions,
+  slotIgnored,
+  wantedPermanentSlots,
+  type LocalSlot,
+  type PermanentSlot,
+} from '../src/internals.js';
 
 const cdc: PermanentSlot = { name: 'cdc', type: 'logical', database: 'app', plugin: 'pgoutput' };
 const archiver: PermanentSlot = { name: 'archiver', type: 'physical' };
 
 function local(name: string, o: Partial<LocalSlot> = {}): LocalSlot {
-  return { name, type: 'physical', database: null, plugin: null, active: false, restartLsn: 0, confirmedFlushLsn: 0, ...o };
+  return { name, type: 'physical', database: null, plugin: null, active: false, restartLsn: 0, confirmedFlushLsn: 0, catalogXmin: null, ...o };
 }
 
 describe('slots, ignore_slots, member_slots_ttl in the dynamic configuration', () => {
@@ -119,5 +127,22 @@ describe('publishedSlotPositions', () => {
       local('archiver'),
     ];
     expect(publishedSlotPositions(existing, new Set(['node2', 'cdc', 'archiver']))).toEqual({ node2: 100, cdc: 90 });
+  });
+});
+
+describe('LogicalReadiness (Patroni check_logical_slots_readiness)', () => {
+  it("a copy is safe once this replica's catalog_xmin on the leader reached the leader slot's and is not newer than the copy's", () => {
+    const r = new LogicalReadiness();
+    r.add('cdc');
+    r.add('gone');
+    expect(r.unremembered).toEqual(['cdc', 'gone']);
+    // No hot_standby_feedback yet: nothing remembered, nothing ready.
+    expect(r.observe(null, { cdc: 700 }, { cdc: 690, gone: 1 })).toEqual([]);
+    expect(r.unremembered).toEqual(['cdc', 'gone']);
+    // Feedback below the leader slot's catalog_xmin: not yet; the copy that vanished needs no check.
+    expect(r.observe(650, { cdc: 700 }, { cdc: 690 })).toEqual(['gone']);
+    expect(r.unremembered).toEqual([]);
+    expect(r.observe(705, {}, { cdc: 710 })).toEqual(['cdc']);
+    expect(r.unsafe).toEqual([]);
   });
 });

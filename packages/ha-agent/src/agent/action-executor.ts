@@ -346,7 +346,7 @@ export class ActionExecutor {
     if (state.dynamic.synchronousMode && !(await this.d.sync.claimSyncKey())) return;
     if (!(await prePromote(this.d))) return;
     const before = state.pgStatus?.timeline;
-    await this.slots.settle();
+    this.slots.warnUnsafe();
     await pg.promote();
     this.d.callbacks.promoted();
     state.mayHaveDiverged = false;

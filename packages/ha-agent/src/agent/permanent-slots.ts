@@ -106,7 +106,7 @@ export function permanentSlotPlan(o: {
  * @example
  * ```ts
  * import { publishedSlotPositions } from '@pgtools/ha-agent/internals';
- * publishedSlotPositions([{ name: 'node2', type: 'physical', database: null, plugin: null, active: true, restartLsn: 100, confirmedFlushLsn: 0 }], new Set(['node2']));
+ * publishedSlotPositions([{ name: 'node2', type: 'physical', database: null, plugin: null, active: true, restartLsn: 100, confirmedFlushLsn: 0, catalogXmin: null }], new Set(['node2']));
  * // { node2: 100 }
  * ```
  */

@@ -11,9 +11,12 @@ import {
   installSlotStateFile,
   listSlots,
   readSlotStateFiles,
+  slotCatalogXmins,
+  type LocalSlot,
 } from '../postgres/slot-queries.js';
 import { errMessage } from './agent-errors.js';
 import type { AgentRunState } from './agent-state.js';
+import { LogicalReadiness } from './logical-readiness.js';
 import { permanentSlotPlan, publishedSlotPositions, wantedPermanentSlots, type PermanentSlotPlan } from './permanent-slots.js';
 import { slotPlan } from './slot-retention.js';
 import { serverOf, upstreamMembers } from './view-mapping.js';
@@ -54,12 +57,18 @@ export class SlotKeeper {
   private readonly cascading = new Set<string>();
   /** Permanent slots this process created or copied (with the names the leader published: the ones it may drop). */
   private readonly created = new Set<string>();
-  /** Logical slot creation (leader) or advancing (replica), off the loop: either may wait long. */
+  /**
+   * Logical slot creation (leader) or advancing (replica), off the loop: either may wait long. A
+   * promotion does not wait for it: an advance still running only moves a copy up to a position the
+   * consumer had confirmed.
+   */
   private background: Promise<void> | undefined;
   private readonly copiedAt = new Map<string, number>();
   private conflictsLogged = '';
   /** This leadership term has taken over the `retain_slots` of the `status` key (see `adoptRetained`). */
   private retainAdopted = false;
+  /** Copies of logical slots not yet known safe to use after a failover (from the first replica cycle on). */
+  private readiness: LogicalReadiness | undefined;
 
   constructor(private readonly d: SlotKeeperDeps) {}
 
@@ -181,6 +190,11 @@ export class SlotKeeper {
     this.startBackground(() => this.advance(local, plan.advance));
     const copy = plan.copy.filter((n) => Date.now() - (this.copiedAt.get(n) ?? 0) >= COPY_RETRY_MS);
     if (copy.length > 0) await this.copyFromLeader(copy);
+    else
+      await this.checkReadiness(
+        wanted.map((s) => s.name),
+        existing,
+      );
     return {};
   }
 
@@ -245,6 +259,41 @@ export class SlotKeeper {
     }
   }
 
+  /** The leader's PostgreSQL as the rewind user (else the superuser): allowed to read its files. */
+  private leaderEndpoint(): PgEndpoint | undefined {
+    const { state } = this.d;
+    const leader = serverOf(state.view?.leader?.name, this.name, state.view);
+    const a = state.config.postgresql.authentication;
+    const user = a.rewind ?? a.superuser;
+    return leader && { host: leader.host, port: leader.port, user: user.username, password: user.password };
+  }
+
+  /** On a replica: which logical slot copies became safe to use after a failover (logged, as Patroni). */
+  private async checkReadiness(wanted: string[], existing: LocalSlot[]): Promise<void> {
+    const logical = existing.filter((s) => s.type === 'logical' && wanted.includes(s.name));
+    if (!this.readiness) {
+      this.readiness = new LogicalReadiness();
+      for (const s of logical) this.readiness.add(s.name);
+    }
+    const readiness = this.readiness;
+    const leader = this.leaderEndpoint();
+    if (readiness.unsafe.length === 0 || !leader) return;
+    const mine = slotNameFor(this.name);
+    const xmins = await withConnection(leader, (c) => slotCatalogXmins(c, [mine, ...readiness.unremembered]));
+    const physical = xmins.get(mine);
+    if (physical === undefined) return;
+    xmins.delete(mine);
+    const leaderXmins = Object.fromEntries([...xmins].filter((e): e is [string, number] => e[1] !== null));
+    const ready = readiness.observe(physical, leaderXmins, Object.fromEntries(logical.map((s) => [s.name, s.catalogXmin ?? undefined])));
+    for (const name of ready) if (logical.some((s) => s.name === name)) this.d.logger.info(`logical slot ${name} is safe to be used after a failover`);
+  }
+
+  /** Before a promotion: names the copies not known safe yet (Patroni's warning). */
+  warnUnsafe(): void {
+    const unsafe = this.readiness?.unsafe ?? [];
+    if (unsafe.length > 0) this.d.logger.warn(`logical replication slots that might be unsafe to use after promote: ${unsafe.join(', ')}`);
+  }
+
   /**
    * On a replica: copies the state files of the leader's logical slots `names`, then restarts this
    * replica once so that it loads them (PostgreSQL 15 has no way to create a logical slot on a
@@ -252,13 +301,9 @@ export class SlotKeeper {
    */
   private async copyFromLeader(names: string[]): Promise<void> {
     const { state, pg, logger } = this.d;
-    const leader = serverOf(state.view?.leader?.name, this.name, state.view);
+    const leader = this.leaderEndpoint();
     if (!leader) return;
-    const a = state.config.postgresql.authentication;
-    const user = a.rewind ?? a.superuser;
-    const files = await withConnection({ host: leader.host, port: leader.port, user: user.username, password: user.password }, (c) =>
-      readSlotStateFiles(c, names),
-    );
+    const files = await withConnection(leader, (c) => readSlotStateFiles(c, names));
     const wanted = new Map(state.dynamic.permanentSlots.map((s) => [s.name, s]));
     const usable = files.filter((f) => {
       const w = wanted.get(f.name);
@@ -273,12 +318,8 @@ export class SlotKeeper {
       for (const f of usable) {
         await installSlotStateFile(pg.dataDir, f.name, f.state, pg.runAs);
         this.created.add(f.name);
+        this.readiness?.add(f.name);
       }
     });
-  }
-
-  /** Before a promotion: the advancing of this replica's slot copies is let finish (it holds their slots). */
-  async settle(): Promise<void> {
-    await this.background;
   }
 }

@@ -14,6 +14,8 @@ export interface LocalSlot {
   restartLsn: number;
   /** Logical slots: `confirmed_flush_lsn`. */
   confirmedFlushLsn: number;
+  /** Logical slots: `catalog_xmin` (null when none). */
+  catalogXmin: number | null;
 }
 
 /**
@@ -35,9 +37,11 @@ export async function listSlots(client: pg.Client): Promise<LocalSlot[]> {
     active: boolean;
     r: string | null;
     c: string | null;
+    x: string | null;
   }>(
     `SELECT slot_name, slot_type, database, plugin, active,
-            pg_wal_lsn_diff(restart_lsn, '0/0')::bigint AS r, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint AS c
+            pg_wal_lsn_diff(restart_lsn, '0/0')::bigint AS r, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint AS c,
+            catalog_xmin::text::bigint AS x
        FROM pg_replication_slots WHERE NOT temporary`,
   );
   return res.rows.map((r) => ({
@@ -48,6 +52,7 @@ export async function listSlots(client: pg.Client): Promise<LocalSlot[]> {
     active: r.active,
     restartLsn: Number(r.r ?? 0),
     confirmedFlushLsn: Number(r.c ?? 0),
+    catalogXmin: r.x === null ? null : Number(r.x),
   }));
 }
 
@@ -140,4 +145,17 @@ export async function installSlotStateFile(dataDir: string, name: string, state:
   await rename(tmp, dir);
   await fsyncPath(dir);
   await fsyncPath(base);
+}
+
+/**
+ * On the primary: the `catalog_xmin` of each slot in `names` (xids as numbers, null when none);
+ * nothing from a server in recovery.
+ */
+export async function slotCatalogXmins(client: pg.Client, names: string[]): Promise<Map<string, number | null>> {
+  const res = await client.query<{ slot_name: string; x: string | null }>(
+    `SELECT slot_name, catalog_xmin::text::bigint AS x FROM pg_get_replication_slots()
+      WHERE NOT pg_is_in_recovery() AND slot_name = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(res.rows.map((r) => [r.slot_name, r.x === null ? null : Number(r.x)]));
 }
