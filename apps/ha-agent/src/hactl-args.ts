@@ -130,6 +130,24 @@ export const VERBS: Record<
     },
     positionals: 'cluster',
   },
+  'demote-cluster': {
+    usage: 'hactl demote-cluster [OPTIONS] [CLUSTER_NAME]',
+    help: 'Demote cluster to a standby cluster (--host, --port, --restore-command, --primary-slot-name, --force)',
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'restore-command': { type: 'string' },
+      'primary-slot-name': { type: 'string' },
+      ...force,
+    },
+    positionals: 'cluster',
+  },
+  'promote-cluster': {
+    usage: 'hactl promote-cluster [OPTIONS] [CLUSTER_NAME]',
+    help: 'Promote cluster, make it run standalone (--force)',
+    options: { ...force },
+    positionals: 'cluster',
+  },
   dsn: {
     usage: 'hactl dsn [OPTIONS] [CLUSTER_NAME]',
     help: 'Print host=... port=... of a member, the leader by default (-r ROLE or -m MEMBER)',

@@ -9,6 +9,7 @@ import { historyCommand, listCommand, showConfigCommand, versionCommand } from '
 import { editConfigCommand, pauseCommand, runEditor } from './hactl-cmd-config.js';
 import { reinitCommand, reloadCommand, restartCommand } from './hactl-cmd-members.js';
 import { dsnCommand } from './hactl-cmd-dsn.js';
+import { demoteClusterCommand, promoteClusterCommand } from './hactl-cmd-cluster-role.js';
 import { flushCommand } from './hactl-cmd-flush.js';
 import { queryCommand } from './hactl-cmd-query.js';
 import { removeCommand } from './hactl-cmd-remove.js';
@@ -36,9 +37,10 @@ Options:
   -k, --insecure           do not verify the REST API's TLS certificates
   --help                   show this help (also after a command) and exit
 
-Without --force, switchover, failover, restart, reinit and flush ask before acting, and refuse when
-stdin is not a terminal. remove always asks (type the cluster name, "Yes I am aware" and a running
-leader's name); it reads the answers from stdin when that is not a terminal.
+Without --force, switchover, failover, restart, reinit, flush, demote-cluster and promote-cluster
+ask before acting, and refuse when stdin is not a terminal. remove always asks (type the cluster
+name, "Yes I am aware" and a running leader's name); it reads the answers from stdin when that is
+not a terminal.
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
 `;
 
@@ -238,6 +240,20 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
         ...(interactive ? { runEditor: (before: string) => runEditor(before, name, io.env) } : {}),
       });
     }
+    case 'demote-cluster': {
+      const port = str(v.port);
+      if (port !== undefined && !/^\s*[-+]?\d+\s*$/.test(port)) throw usageError(`Invalid value for '--port': '${port}' is not a valid integer.`, verb);
+      return demoteClusterCommand(ctx, {
+        cluster: clusterArg(),
+        force: v.force === true,
+        host: str(v.host),
+        port: port === undefined ? undefined : Number(port),
+        restoreCommand: str(v['restore-command']),
+        primarySlotName: str(v['primary-slot-name']),
+      });
+    }
+    case 'promote-cluster':
+      return promoteClusterCommand(ctx, { cluster: clusterArg(), force: v.force === true });
     case 'dsn':
       return dsnCommand(ctx, { cluster: clusterArg(), role: v.role === undefined ? undefined : role('leader'), member: str(v.member) });
     case 'history':
@@ -257,6 +273,8 @@ const UNATTENDED: Record<string, string> = {
   reload: '--force',
   flush: '--force',
   'edit-config': '--force',
+  'demote-cluster': '--force',
+  'promote-cluster': '--force',
 };
 
 /**

@@ -14,6 +14,16 @@ export type { SlotRetention, SlotPlan } from './agent/slot-retention.js';
 export { failoverTags, syncTags } from './decision/failover-tags.js';
 export type { FailoverTags } from './decision/failover-tags.js';
 export { upstreamOf } from './decision/upstream.js';
+export { inStandbyCluster } from './decision/standby-cluster.js';
+export {
+  checkStandbyMethods,
+  isStandbyClusterValue,
+  parseStandbyCluster,
+  standbyClusterMethods,
+  standbyReplicaMethods,
+} from './config/standby-cluster-config.js';
+export type { StandbyClusterConfig } from './config/standby-cluster-config.js';
+export { remoteServer, remoteSource, standbyClusterRecovery } from './postgres/standby-source.js';
 export type { UpstreamMember } from './decision/upstream.js';
 export { parseTags, publishedTags } from './config/tags-config.js';
 export { LeaderLease, LEASE_GUARD_MARGIN_MS } from './agent/leader-lease.js';

@@ -166,8 +166,8 @@ describe('parseConfig rules', () => {
   });
 
   it('refuses Patroni keys it would ignore, and limited keys with a value that would behave differently', () => {
-    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {host: 10.0.0.1}\n`, NOENV)).message).toMatch(
-      /^bootstrap\.dcs\.standby_cluster: is not supported: a standby cluster is planned/,
+    expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    standby_cluster: {primary_slot_name: dr}\n`, NOENV)).message).toMatch(
+      /^bootstrap\.dcs\.standby_cluster: needs host, port or restore_command/,
     );
     expect(refusal(() => parseConfig(`${MINIMAL}bootstrap:\n  dcs:\n    synchronous_node_count: 2\n`, NOENV)).message).toMatch(
       /^bootstrap\.dcs\.synchronous_node_count: number 2 is not supported/,

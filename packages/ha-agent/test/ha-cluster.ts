@@ -61,6 +61,10 @@ export interface HaClusterOptions {
   tags?: (name: string) => Record<string, unknown>;
   /** Edits each node's configuration text (e.g. adds bootstrap keys). */
   editYaml?: (yaml: string, nodeDir: string) => string;
+  /** An etcd another cluster started (a second scope on it); `destroy()` leaves it running. */
+  etcd?: EtcdCluster;
+  /** Member names are `<namePrefix>1`, `<namePrefix>2`...; default `node`. */
+  namePrefix?: string;
 }
 
 function configYaml(o: HaClusterOptions, t: Timings, name: string, dir: string, pgPort: number, apiPort: number, hosts: string[]): string {
@@ -164,9 +168,9 @@ export class HaCluster {
 
   /** A 3-member etcd and `count` agents, started (bootstrap runs in the background). */
   static async start(options: HaClusterOptions, count = 3): Promise<HaCluster> {
-    const cluster = new HaCluster(options, await startEtcd({ members: 3 }));
+    const cluster = new HaCluster(options, options.etcd ?? (await startEtcd({ members: 3 })));
     for (let i = 1; i <= count; i++) {
-      const name = `node${i}`;
+      const name = `${options.namePrefix ?? 'node'}${i}`;
       const dir = await makeTempDir(`ha-${name}`, user);
       const pgPort = await freePort();
       const apiPort = await freePort();
@@ -265,7 +269,7 @@ export class HaCluster {
       }
     }
     for (const r of this.reapers) r.dismiss();
-    await this.etcd.destroy();
+    if (this.options.etcd === undefined) await this.etcd.destroy();
     for (const n of this.nodes) n.dir.remove();
   }
 }

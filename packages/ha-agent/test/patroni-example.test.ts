@@ -111,6 +111,6 @@ describe("Patroni's example configuration (postgres0.yml)", () => {
         doc.deleteIn(key.split('.'));
       }
     }
-    expect(refused.sort()).toEqual(['bootstrap.dcs.standby_cluster', 'citus', 'postgresql.krbsrvname', 'raft']);
+    expect(refused.sort()).toEqual(['citus', 'postgresql.krbsrvname', 'raft']);
   });
 });

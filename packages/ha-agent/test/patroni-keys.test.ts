@@ -116,6 +116,13 @@ const SUPPORTED: Record<string, unknown> = {
   'bootstrap.dcs.primary_stop_timeout': 30,
   'bootstrap.dcs.master_stop_timeout': 30,
   'bootstrap.dcs.check_timeline': true,
+  'bootstrap.dcs.standby_cluster': { host: '10.0.0.1', port: 5432 },
+  'bootstrap.dcs.standby_cluster.host': '10.0.0.1,10.0.0.2',
+  'bootstrap.dcs.standby_cluster.port': 5433,
+  'bootstrap.dcs.standby_cluster.primary_slot_name': 'dr',
+  'bootstrap.dcs.standby_cluster.restore_command': 'cp /archive/%f %p',
+  'bootstrap.dcs.standby_cluster.archive_cleanup_command': 'pg_archivecleanup /archive %r',
+  'bootstrap.dcs.standby_cluster.recovery_min_apply_delay': '5min',
   'bootstrap.dcs.postgresql.remove_data_directory_on_diverged_timelines': true,
   'postgresql.use_pg_rewind': true,
   'postgresql.remove_data_directory_on_rewind_failure': true,
@@ -169,6 +176,7 @@ const LIMITED: Record<string, [accepted: unknown, refused: unknown]> = {
   'postgresql.config_base_name': ['postgresql', 'pg'],
   'watchdog.driver': ['default', 'testing'],
   'bootstrap.dcs.synchronous_node_count': [1, 2],
+  'bootstrap.dcs.standby_cluster.create_replica_methods': [['basebackup'], ['wal_e']],
   'postgresql.authentication.<user>.sslmode': ['prefer', 'verify-full'],
   'postgresql.authentication.<user>.sslnegotiation': ['postgres', 'direct'],
   'postgresql.authentication.<user>.gssencmode': ['disable', 'require'],
@@ -186,6 +194,13 @@ function concrete(key: string): string {
 const CONTEXT: Record<string, Record<string, unknown>> = {
   'bootstrap.<method>': { 'bootstrap.method': 'wal_g' },
   'postgresql.<method>': { 'postgresql.create_replica_methods': ['wal_g', 'basebackup'] },
+  // A standby_cluster needs host, port or restore_command; the other keys come with one.
+  ...Object.fromEntries(
+    ['primary_slot_name', 'archive_cleanup_command', 'recovery_min_apply_delay', 'create_replica_methods'].map((k) => [
+      `bootstrap.dcs.standby_cluster.${k}`,
+      { 'bootstrap.dcs.standby_cluster.host': '10.0.0.1' },
+    ]),
+  ),
 };
 
 function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {

@@ -69,9 +69,17 @@ describe('wantedPermanentSlots', () => {
     });
     expect(out).toEqual({ wanted: [cdc, archiver, physicalClash], conflicts: ['node2'] });
     expect(wantedPermanentSlots({ permanent: [cdc], me: 'node1', memberSlots: new Set(), disabled: true })).toEqual({ wanted: [], conflicts: [] });
+    const dr: PermanentSlot = { name: 'dr', type: 'physical', clusterType: 'standby' };
+    const main: PermanentSlot = { name: 'main', type: 'physical', clusterType: 'primary' };
+    expect(wantedPermanentSlots({ permanent: [dr, main, cdc, archiver], me: 'n', memberSlots: new Set(), disabled: false }).wanted).toEqual([
+      main,
+      cdc,
+      archiver,
+    ]);
+    // A standby cluster: physical slots only, not those for a primary cluster.
     expect(
-      wantedPermanentSlots({ permanent: [{ name: 'dr', type: 'physical', clusterType: 'standby' }], me: 'n', memberSlots: new Set(), disabled: false }).wanted,
-    ).toEqual([]);
+      wantedPermanentSlots({ permanent: [dr, main, cdc, archiver], me: 'n', memberSlots: new Set(), disabled: false, standbyCluster: true }).wanted,
+    ).toEqual([dr, archiver]);
   });
 });
 

@@ -18,6 +18,8 @@ export interface LoadOptions {
   threads: number;
   /** Fixed rate (`--rate`), or undefined for as fast as it goes. */
   tps: number | undefined;
+  /** Another pgbench script than the bench table's, with its own `-D` variables (the database-scale scenario's). */
+  script?: { text: string; defines: Record<string, number> };
 }
 
 /** A running pgbench; `stop()` ends it and returns every logged transaction. */
@@ -56,10 +58,7 @@ export function pgbenchArgs(o: LoadOptions, scriptFile: string, logPrefix: strin
     '-T',
     '86400',
     ...(o.tps === undefined ? [] : ['-R', String(o.tps)]),
-    '-D',
-    `maxid=${o.rows}`,
-    '-D',
-    `accounts=${accountsFor(o.rows)}`,
+    ...Object.entries(o.script?.defines ?? { maxid: o.rows, accounts: accountsFor(o.rows) }).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
     '-f',
     scriptFile,
     '--log',
@@ -84,7 +83,7 @@ export function pgbenchArgs(o: LoadOptions, scriptFile: string, logPrefix: strin
 export async function startLoad(admin: pg.ClientBase, o: LoadOptions): Promise<RunningLoad> {
   const dir = mkdtempSync(join(tmpdir(), 'pgtools-bench-load-'));
   const scriptFile = join(dir, 'load.sql');
-  writeFileSync(scriptFile, pgbenchScript());
+  writeFileSync(scriptFile, o.script?.text ?? pgbenchScript());
   const args = pgbenchArgs(o, scriptFile, join(dir, 'tx'));
   const child: ChildProcess = spawn(o.pgbench, args, {
     cwd: dir,

@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { PgToolsError } from '@pgtools/core';
 import { runBenchmark } from './bench.js';
 import { runFloors } from './floors.js';
+import { describeMachine } from './machine.js';
+import { DATABASE_SCALE, manyTablesReport, runManyTables } from './many-tables.js';
 import { parseBenchArgs, USAGE } from './options.js';
 
 /**
@@ -41,6 +43,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     const floors = await runFloors(options, { command, log: (line) => process.stderr.write(`${line}\n`) });
     process.stdout.write(`\n${floors.report}\n`);
     write(floors.report);
+    return 0;
+  }
+  if (options.databaseScale) {
+    const many = { ...DATABASE_SCALE, runs: options.runs, tableJobs: options.tableJobs, pgRepack: true, load: options };
+    const before = describeMachine();
+    const started = new Date().toISOString();
+    const rows = await runManyTables(many, (line) => process.stderr.write(`${line}\n`));
+    const machine = `${before.nproc} cores (${before.cpuModel}), load average ${before.loadAverage} before and ${describeMachine().loadAverage} after`;
+    const report = `\`${command}\`, ${started} to ${new Date().toISOString()}, ${machine}\n\n${manyTablesReport(rows, many)}\n`;
+    process.stdout.write(`\n${report}`);
+    write(report);
     return 0;
   }
   const result = await runBenchmark(options, { command, log: (line) => process.stderr.write(`${line}\n`) });

@@ -1,10 +1,12 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { quoteIdent } from '@pgtools/core';
 import { startPostgres, type PgCluster } from '@pgtools/testkit';
 import { findPgRepack } from './contenders.js';
+import { databaseScaleStatements, underDatabaseLoad, type DatabaseLoad, type LoadMeasure } from './database-scale.js';
+import { runMeasured } from './measured-process.js';
 import { benchSettings } from './settings.js';
 import { median } from './stats.js';
 
@@ -21,7 +23,12 @@ export interface ManyTablesOptions {
   /** Big bloated tables added to the small ones (issue 20's database: 2 of 1.6M rows). */
   bigTables?: number;
   bigRows?: number;
+  /** Run each command under this load (the `--database-scale` scenario); without it the server is idle. */
+  load?: Omit<DatabaseLoad, 'pgbench'>;
 }
+
+/** Issue 20's database: 200 bloated tables of about 5 MB and 2 of about 200 MB (1.28 GB with their indexes, measured in session 10). */
+export const DATABASE_SCALE = { tables: 200, rows: 40_000, bigTables: 2, bigRows: 1_600_000 } as const;
 
 /** One contender's runs: wall seconds each, and for pgtools the per-phase sums (ms) of each run. */
 export interface ManyTablesRow {
@@ -31,6 +38,8 @@ export interface ManyTablesRow {
   phaseMs: Array<Record<string, number>>;
   /** pgtools: the longest ACCESS EXCLUSIVE moment of each run, ms. */
   maxHoldMs: number[];
+  /** Under load: what the load saw in each run. */
+  load: LoadMeasure[];
 }
 
 /**
@@ -80,13 +89,15 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
   const cluster = await startPostgres({ settings: benchSettings({ fsync: true }), name: 'many-tables', version: 15 });
   try {
     const pgRepack = options.pgRepack ? findPgRepack(cluster.binDir) : undefined;
+    const shape = { tables: options.tables, rows: options.rows, bigTables: options.bigTables ?? 0, bigRows: options.bigRows ?? 0 };
     const template = 'many_tables_template';
     await cluster.query(`CREATE DATABASE ${template}`);
     const client = new pg.Client(cluster.clientConfig(template));
     await client.connect();
     const t0 = Date.now();
     try {
-      for (const sql of manyTablesStatements(options.tables, options.rows, options.bigTables ?? 0, options.bigRows ?? 0)) await client.query(sql);
+      for (const sql of manyTablesStatements(options.tables, options.rows, shape.bigTables, shape.bigRows)) await client.query(sql);
+      if (options.load) for (const sql of databaseScaleStatements(shape)) await client.query(sql);
       if (pgRepack) await client.query('CREATE EXTENSION pg_repack');
       const { rows } = await client.query<{ mb: string }>('SELECT (pg_database_size(current_database()) / 1048576)::text AS mb');
       log(`template: ${options.tables} tables x ${options.rows} rows, ${rows[0]?.mb ?? '?'} MB, built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -103,18 +114,40 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
       contenders.unshift({ name: other.name, argv: (db: string) => [process.execPath, other.path, ...conn, '--json', db], pgtools: true });
     }
     if (pgRepack) contenders.push({ name: 'pg_repack -d', argv: (db) => [pgRepack, ...conn, '--elevel', 'WARNING', '-d', db], pgtools: false });
-    const rows: ManyTablesRow[] = contenders.map((c) => ({ contender: c.name, command: c.argv('DBNAME').join(' '), wallS: [], phaseMs: [], maxHoldMs: [] }));
+    const rows: ManyTablesRow[] = contenders.map((c) => ({
+      contender: c.name,
+      command: c.argv('DBNAME').join(' '),
+      wallS: [],
+      phaseMs: [],
+      maxHoldMs: [],
+      load: [],
+    }));
     for (let run = 1; run <= options.runs; run++) {
       for (const [i, c] of contenders.entries()) {
         const db = `many_tables_${run}_${i}`;
         await clone(cluster, template, db);
         const [cmd, ...args] = c.argv(db);
-        const started = process.hrtime.bigint();
-        const out = spawnSync(cmd!, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-        const wall = Number(process.hrtime.bigint() - started) / 1e9;
-        if (out.status !== 0) throw new Error(`${c.name} exited ${out.status}: ${(out.stderr || out.stdout).slice(-2000)}`);
+        const execute = (): ReturnType<typeof runMeasured> => runMeasured(cmd!, args);
+        let out: Awaited<ReturnType<typeof runMeasured>>;
+        let measure: LoadMeasure | undefined;
+        if (options.load) {
+          const admin = new pg.Client(cluster.clientConfig(db));
+          await admin.connect();
+          try {
+            const conn = { host: cluster.host, port: cluster.port, user: cluster.superuser, database: db };
+            ({ result: out, measure } = await underDatabaseLoad(admin, conn, { ...options.load, pgbench: `${cluster.binDir}/pgbench` }, shape, execute));
+          } finally {
+            await admin.end();
+          }
+          if (measure.mismatches.length > 0) throw new Error(`${c.name} changed the content: ${measure.mismatches.slice(0, 5).join('; ')}`);
+        } else {
+          out = await execute();
+        }
+        const wall = (out.endedAt - out.startedAt) / 1000;
+        if (out.exitCode !== 0) throw new Error(`${c.name} exited ${out.exitCode}: ${(out.stderr || out.stdout).slice(-2000)}`);
         const row = rows[i]!;
         row.wallS.push(wall);
+        if (measure) row.load.push(measure);
         if (c.pgtools) {
           const doc = JSON.parse(out.stdout) as {
             tables: Array<{ status: string; phases: Array<{ phase: string; ms: number }>; accessExclusive: Array<{ heldMs: number }> }>;
@@ -129,7 +162,9 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
           row.phaseMs.push(sums);
           row.maxHoldMs.push(maxHold);
         }
-        log(`run ${run} ${c.name}: ${wall.toFixed(2)} s`);
+        log(
+          `run ${run} ${c.name}: ${wall.toFixed(2)} s${measure ? `, load p99 ${measure.p99Ms.toFixed(1)} ms, max ${measure.maxMs.toFixed(1)} ms, longest ACCESS EXCLUSIVE ${measure.longestHoldMs.toFixed(0)} ms` : ''}`,
+        );
         await cluster.query(`DROP DATABASE ${quoteIdent(db)}`);
       }
     }
@@ -139,9 +174,18 @@ export async function runManyTables(options: ManyTablesOptions, log: (line: stri
   }
 }
 
-/** The results as a markdown table: median wall, each run, and pgtools' phase sums per table (medians over the runs, summed over the tables running at once). */
+/**
+ * The results as a markdown table: median wall, each run, and pgtools' phase sums per table (medians over the runs, summed over
+ * the tables running at once). Under load also the longest ACCESS EXCLUSIVE the pg_locks sampler saw (worst run), the load's p99
+ * (median of the runs) and max latency (worst run), and failed transactions.
+ */
 export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptions): string {
-  const lines = ['| contender | median wall (s) | runs (s) | longest ACCESS EXCLUSIVE (ms) | per table: phase medians (ms) |', '|---|---:|---|---:|---|'];
+  const loaded = rows.some((r) => r.load.length > 0);
+  const head = ['contender', 'median wall (s)', 'runs (s)', 'longest ACCESS EXCLUSIVE, own report (ms)'];
+  if (loaded) head.push('longest ACCESS EXCLUSIVE, sampled (ms)', 'load p99 (ms)', 'load max (ms)', 'failed tx');
+  head.push('per table: phase medians (ms)');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 || i === 2 || i === head.length - 1 ? '---' : '---:')).join('|')}|`];
+  const worst = (values: number[]): string => (values.length === 0 ? '' : values.reduce((m, v) => Math.max(m, v), 0).toFixed(0));
   for (const r of rows) {
     const phases =
       r.phaseMs.length === 0
@@ -149,8 +193,17 @@ export function manyTablesReport(rows: ManyTablesRow[], options: ManyTablesOptio
         : Object.keys(r.phaseMs[0] ?? {})
             .map((p) => `${p} ${((median(r.phaseMs.map((m) => m[p] ?? 0)) ?? 0) / (options.tables + (options.bigTables ?? 0))).toFixed(0)}`)
             .join(', ');
-    const hold = r.maxHoldMs.length === 0 ? '' : String(Math.max(...r.maxHoldMs));
-    lines.push(`| ${r.contender} | ${(median(r.wallS) ?? 0).toFixed(2)} | ${r.wallS.map((w) => w.toFixed(2)).join(', ')} | ${hold} | ${phases} |`);
+    const cells = [r.contender, (median(r.wallS) ?? 0).toFixed(2), r.wallS.map((w) => w.toFixed(2)).join(', '), worst(r.maxHoldMs)];
+    if (loaded) {
+      cells.push(
+        worst(r.load.map((m) => m.longestHoldMs)),
+        (median(r.load.map((m) => m.p99Ms)) ?? 0).toFixed(1),
+        worst(r.load.map((m) => m.maxMs)),
+        String(r.load.reduce((n, m) => n + m.failed, 0)),
+      );
+    }
+    cells.push(phases);
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -46,6 +46,10 @@ export interface BenchOptions {
   floors: boolean;
   /** The PostgreSQL major of the bench server (the testkit's builds; pg_repack exists for 15 only). */
   pgVersion: PgMajor;
+  /** Instead of the contenders on one table: whole-database runs on issue 20's database under the load (database-scale.ts). */
+  databaseScale: boolean;
+  /** `--table-jobs` values pgtools runs with in the database-scale scenario, each a contender. */
+  tableJobs: number[];
   help: boolean;
 }
 
@@ -72,6 +76,11 @@ export const USAGE = `pnpm bench:repack [options]
   --no-amcheck          skip the index checks after each pass
   --pg N                PostgreSQL major of the server: ${PG_MAJORS.join(', ')} (default 15; pg_repack
                         is Debian's build for 15, so it is skipped on the others)
+  --database-scale      instead of the contenders: a database of 200 bloated tables of about 5 MB and
+                        2 of about 200 MB, repacked whole by pgtools-repack DBNAME (per --table-jobs)
+                        and pg_repack -d under the fixed-rate load (--tps, --clients, --threads,
+                        --runs, --warmup, --tail, --lock-sample-ms apply); prints only unless --out
+  --table-jobs LIST     with --database-scale: pgtools' --table-jobs values (default 1,3)
   --floors              instead of the contenders: each step of a repack alone on an idle server,
                         and the load alone and with the capture trigger (--runs, --rows, --tps,
                         --baseline-seconds apply); prints only unless --out is given
@@ -113,6 +122,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         fsync: { type: 'boolean' },
         'no-amcheck': { type: 'boolean' },
         floors: { type: 'boolean' },
+        'database-scale': { type: 'boolean' },
+        'table-jobs': { type: 'string' },
         pg: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -123,6 +134,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const v = parsed.values;
   const heavy = v.heavy ?? false;
   const floors = v.floors ?? false;
+  const databaseScale = v['database-scale'] ?? false;
+  if (databaseScale && (floors || v.scenario !== undefined))
+    throw new PgToolsError('invalid_option', '--database-scale is a scenario of its own: it does not take --floors or --scenario');
+  if (databaseScale && v.pg !== undefined && v.pg.trim() !== '15')
+    throw new PgToolsError('invalid_option', '--database-scale runs on PostgreSQL 15, where pg_repack is');
+  if (v['table-jobs'] !== undefined && !databaseScale) throw new PgToolsError('invalid_option', '--table-jobs applies to --database-scale only');
   const scenario = scenarioOf(v.scenario);
   if (floors && scenario !== 'repack') throw new PgToolsError('invalid_option', '--floors measures the repack; it does not take --scenario alter');
   const known: readonly string[] = scenario === 'alter' ? ALTER_CONTENDERS : CONTENDERS;
@@ -148,7 +165,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     scenario,
     contenders: [...new Set(contenders)] as ContenderName[],
     // The floors and the alter scenario are one section of the report each: never written over the whole of it by default.
-    out: v['no-out'] ? undefined : (v.out ?? (floors || scenario !== 'repack' ? undefined : 'docs/benchmarks.md')),
+    out: v['no-out'] ? undefined : (v.out ?? (floors || databaseScale || scenario !== 'repack' ? undefined : 'docs/benchmarks.md')),
     json: v.json,
     // Issue 19 measures the schema change under the fixed-rate load only.
     unthrottled: !v['no-unthrottled'] && scenario === 'repack',
@@ -161,6 +178,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     amcheck: !v['no-amcheck'],
     floors,
     pgVersion: pgMajor(v.pg),
+    databaseScale,
+    tableJobs: (v['table-jobs'] ?? '1,3').split(',').map((j) => int('table-jobs', j, 1, 1)),
     help: v.help ?? false,
   };
 }

@@ -15,8 +15,8 @@ describe('many-tables measurement', () => {
   it('reports medians, each run, the longest lock and the phase cost per table', () => {
     const report = manyTablesReport(
       [
-        { contender: 'pgtools', command: 'x', wallS: [3, 1, 2], phaseMs: [{ copy: 40 }, { copy: 20 }, { copy: 60 }], maxHoldMs: [7, 9, 8] },
-        { contender: 'pg_repack -d', command: 'y', wallS: [1.5], phaseMs: [], maxHoldMs: [] },
+        { contender: 'pgtools', command: 'x', wallS: [3, 1, 2], phaseMs: [{ copy: 40 }, { copy: 20 }, { copy: 60 }], maxHoldMs: [7, 9, 8], load: [] },
+        { contender: 'pg_repack -d', command: 'y', wallS: [1.5], phaseMs: [], maxHoldMs: [], load: [] },
       ],
       { tables: 2, rows: 10, runs: 3, tableJobs: [1], pgRepack: true },
     );

@@ -46,6 +46,16 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--scenario', 'alter', '--floors'])).toThrow(/--floors/);
   });
 
+  it('--database-scale: pgtools at --table-jobs 1 and 3 by default, PostgreSQL 15 only, prints only unless --out is given', () => {
+    expect(parseBenchArgs([])).toMatchObject({ databaseScale: false });
+    expect(parseBenchArgs(['--database-scale'])).toMatchObject({ databaseScale: true, tableJobs: [1, 3], out: undefined, tps: 400, runs: 3 });
+    expect(parseBenchArgs(['--database-scale', '--table-jobs', '1,2,4', '--runs', '1']).tableJobs).toEqual([1, 2, 4]);
+    expect(() => parseBenchArgs(['--database-scale', '--table-jobs', '0'])).toThrow(/--table-jobs must be a number >= 1/);
+    expect(() => parseBenchArgs(['--table-jobs', '2'])).toThrow(/--database-scale only/);
+    expect(() => parseBenchArgs(['--database-scale', '--scenario', 'alter'])).toThrow(/scenario of its own/);
+    expect(() => parseBenchArgs(['--database-scale', '--pg', '17'])).toThrow(/PostgreSQL 15/);
+  });
+
   it('rejects unknown contenders, bad numbers and unknown flags with invalid_option', () => {
     for (const argv of [['--contenders', 'cluster'], ['--rows', 'many'], ['--runs', '0'], ['--runs', '1.5'], ['--bogus']]) {
       let caught: unknown;

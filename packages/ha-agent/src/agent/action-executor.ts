@@ -1,10 +1,9 @@
 import { PgToolsError, type Logger } from '@pgtools/core';
-import type { ClusterView as DcsView, EtcdDcs, HistoryEntry, MemberData } from '@pgtools/dcs';
+import type { ClusterView as DcsView, EtcdDcs, MemberData } from '@pgtools/dcs';
 import type { Watchdog } from '@pgtools/watchdog';
 import type { HaAction } from '../decision/ha-action.js';
 import { emptyDataDir } from '../postgres/clone-and-rewind.js';
 import { primaryStopTimeoutMs } from '../config/rewind-config.js';
-import { withConnection } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { AgentFence } from './agent-fence.js';
 import type { AgentRole, HaAgentEvent } from './agent-events.js';
@@ -19,7 +18,9 @@ import type { PostgresCallbacks } from './postgres-callbacks.js';
 import { SlotKeeper } from './slot-keeper.js';
 import { upstreamOf } from '../decision/upstream.js';
 import type { SyncReplication } from './sync-replication.js';
-import { parseTimelineHistory } from './timeline-history.js';
+import { writeHistory } from './history-key.js';
+import { bootstrapStandbyLeader, demoteCluster, leadStandby } from './standby-leader.js';
+import { remoteSource } from '../postgres/standby-source.js';
 import { serverOf, upstreamMembers } from './view-mapping.js';
 
 /** What the executor acts on. */
@@ -136,6 +137,10 @@ export class ActionExecutor {
         const server = this.upstream(view, action.leader ?? view?.leader?.name);
         // nostream: following means having no primary_conninfo.
         if (!server && state.config.tags.nostream !== true) return;
+        if (state.role === 'standby_leader') {
+          this.d.setRole('replica', `following the new standby leader ${action.leader ?? ''}`);
+          this.d.callbacks.roleChanged('replica');
+        }
         // A SIGHUP also wakes the startup process out of its wal_retrieve_retry_interval wait.
         if (!(await pg.follow(server)) && action.reconnect) pg.wakeStartup();
         return;
@@ -171,6 +176,10 @@ export class ActionExecutor {
       }
       case 'start_postgres_as_replica':
         return this.startReplica(this.upstream(view, action.leader));
+      case 'lead_standby':
+        return leadStandby(this.d, action, () => this.takeLeader('race'));
+      case 'demote_cluster':
+        return demoteCluster(this.d);
       case 'probe_members':
       case 'failsafe_check':
       case 'failsafe_keep':
@@ -189,7 +198,9 @@ export class ActionExecutor {
   currentSource(): ReturnType<PostgresControl['standbySource']> {
     const view = this.d.state.view;
     const leader = view?.leader;
-    if (!leader || leader.name === this.name) return undefined;
+    // The standby leader of a standby cluster streams from the remote primary.
+    if (leader?.name === this.name) return remoteSource(this.d.state.config, this.d.state.dynamic);
+    if (!leader) return undefined;
     return this.d.pg.standbySource(this.upstream(view, leader.name));
   }
 
@@ -223,7 +234,7 @@ export class ActionExecutor {
     state.pgStatus = undefined;
     state.lastStartAttempt = Date.now();
     const ready = await pg.start({ standby, source: standby ? this.currentSource() : undefined }, timeoutMs);
-    this.d.callbacks.started(standby ? 'replica' : 'primary', ready, 'restart');
+    this.d.callbacks.started(standby ? (state.role === 'standby_leader' ? 'standby_leader' : 'replica') : 'primary', ready, 'restart');
     state.pgState = ready ? 'running' : 'restart failed';
     if (ready) state.postgresDownSince = undefined;
     return ready;
@@ -305,6 +316,7 @@ export class ActionExecutor {
 
   private async bootstrap(): Promise<void> {
     const { state, dcs, pg, logger, watchdog } = this.d;
+    if (state.dynamic.standbyCluster) return bootstrapStandbyLeader(this.d, () => this.takeLeader('bootstrap'));
     if (!(await dcs.initialize(true, ''))) {
       logger.info('another member is bootstrapping the cluster');
       return;
@@ -358,21 +370,7 @@ export class ActionExecutor {
     this.d.setRole('primary', reason);
     this.d.emit({ type: 'promoted', timeline: status?.timeline });
     if (status && before !== undefined && status.timeline > before)
-      await this.writeHistory(status.timeline).catch((err) => logger.warn(`history: ${errMessage(err)}`));
-  }
-
-  private async writeHistory(timeline: number): Promise<void> {
-    const { dcs, pg } = this.d;
-    const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
-    const text = await withConnection(pg.localEndpoint(), async (c) => (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]?.t ?? '');
-    const switches = parseTimelineHistory(text);
-    const view = await dcs.loadCluster();
-    const existing: HistoryEntry[] = view.history?.value ?? [];
-    const known = new Set(existing.map((e) => e[0]));
-    const lines = [...existing];
-    const ts = new Date().toISOString().replace('Z', '+00:00');
-    for (const s of switches) if (!known.has(s.timeline)) lines.push([s.timeline, s.lsn, s.reason, ts, this.name]);
-    if (lines.length > existing.length) await dcs.setHistory(lines);
+      await writeHistory(this.d, status.timeline).catch((err) => logger.warn(`history: ${errMessage(err)}`));
   }
 
   private async demote(mode: 'immediate' | 'graceful', reason: string, releaseLeader: boolean, view: DcsView | undefined): Promise<void> {

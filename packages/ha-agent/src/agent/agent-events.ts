@@ -3,8 +3,8 @@ import type { HaAction } from '../decision/ha-action.js';
 import type { ReplicaCreationEvent } from '../postgres/create-replica.js';
 import type { CallbackRunnerEvent } from './callback-runner.js';
 
-/** The role the agent reports for its node. */
-export type AgentRole = 'primary' | 'replica' | 'uninitialized' | 'stopped';
+/** The role the agent reports for its node; `standby_leader`: the leader of a standby cluster (follows a remote primary). */
+export type AgentRole = 'primary' | 'replica' | 'standby_leader' | 'uninitialized' | 'stopped';
 
 /**
  * Typed events `HaAgent` reports through `onEvent` (the library never prints).

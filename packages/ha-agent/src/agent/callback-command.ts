@@ -3,9 +3,9 @@ import { shlexSplit } from '../config/shlex-split.js';
 
 /**
  * The role word a callback receives (Patroni 4's `PostgresqlRole` values as `call_nowait` passes
- * them: `promoted` is passed as `primary`). pgtools has no standby cluster, so never `standby_leader`.
+ * them: `promoted` is passed as `primary`); `standby_leader` for the leader of a standby cluster.
  */
-export type CallbackRole = 'primary' | 'replica' | 'demoted';
+export type CallbackRole = 'primary' | 'replica' | 'standby_leader' | 'demoted';
 
 /**
  * The argv of one callback, as Patroni builds it (`Postgresql.call_nowait`):

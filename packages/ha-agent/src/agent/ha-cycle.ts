@@ -135,6 +135,7 @@ export class HaCycle {
     };
     const local = await observeLocal(facts);
     if (this.d.maintenance.reinitFromLeader) local.reinitFromLeader = true;
+    if (state.role === 'standby_leader' && local.postgresRunning) local.standbyLeader = true;
     const leaderName = view?.leader?.name;
     const leaderAt = serverOf(leaderName, state.name, view);
     if (
@@ -189,6 +190,7 @@ export class HaCycle {
         removeDataDirectoryOnDivergedTimelines: dynamic.postgresql.removeDataDirectoryOnDivergedTimelines,
         checkTimeline: dynamic.checkTimeline,
         failsafeMode: dynamic.failsafeMode,
+        standbyCluster: dynamic.standbyCluster !== undefined,
       },
       paused,
       dcsReachable: dcsReachable && view !== undefined,
@@ -295,8 +297,12 @@ export class HaCycle {
         await bounded(this.dcs.setStatus({ optime: s.walPosition, ...slots }), 'publishing the status key');
       if (state.dynamic.failsafeMode && view && Date.now() < budgetEnds) await bounded(this.d.failsafe.publish(view), 'publishing the failsafe key');
     } else if (s?.inRecovery && !state.stopping) {
-      // Members that cascade from this replica (replicatefrom), and the permanent slots, need their slots here.
-      await this.d.executor.slots.maintain(false);
+      // Members that cascade from this replica (replicatefrom), and the permanent slots, need their
+      // slots here; a standby leader keeps every member's slot, as a leader does, and publishes how
+      // far it got (Patroni's update_lock: the race's lag check and `hactl list` read it).
+      const slots = await this.d.executor.slots.maintain(this.lease.held);
+      const got = Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0);
+      if (this.lease.held && got > 0 && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: got, ...slots }), 'publishing the status key');
     }
   }
 

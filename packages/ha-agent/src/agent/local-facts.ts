@@ -54,7 +54,8 @@ export async function observeLocal(d: LocalFactsDeps): Promise<LocalState> {
       observeStreaming(leaderStream, status, state);
       const streamed = leaderStream.streamedAt;
       if (streamed !== undefined) local.streamedFromLeaderAt = streamed;
-      d.setRole(status.inRecovery ? 'replica' : 'primary', 'observed');
+      // A standby leader stays one while it runs in recovery (the lead_standby action says when it is).
+      if (!(status.inRecovery && state.role === 'standby_leader')) d.setRole(status.inRecovery ? 'replica' : 'primary', 'observed');
     } else {
       state.pgStatus = undefined;
       state.pgState = 'starting';

@@ -23,13 +23,18 @@ export function wantedPermanentSlots(o: {
   memberSlots: ReadonlySet<string>;
   /** `use_slots: false` or the `nofailover` tag: no permanent slots at all. */
   disabled: boolean;
+  /** A standby cluster (`standby_cluster`) keeps physical slots only: its members are all in recovery. */
+  standbyCluster?: boolean;
 }): { wanted: PermanentSlot[]; conflicts: string[] } {
   if (o.disabled) return { wanted: [], conflicts: [] };
   const wanted: PermanentSlot[] = [];
   const conflicts: string[] = [];
   for (const slot of o.permanent) {
     // A physical slot named after a member is that member's slot, kept as a permanent one.
-    if (slot.type === 'physical' && (slot.name === o.me || slot.clusterType === 'standby')) continue;
+    // `cluster_type` says in which kind of cluster a physical slot exists (Patroni 4).
+    const otherCluster = slot.clusterType === (o.standbyCluster === true ? 'primary' : 'standby');
+    if (slot.type === 'physical' && (slot.name === o.me || otherCluster)) continue;
+    if (slot.type === 'logical' && o.standbyCluster === true) continue;
     if (slot.type === 'logical' && o.memberSlots.has(slot.name)) {
       conflicts.push(slot.name);
       continue;

@@ -59,8 +59,14 @@ export class PostgresCallbacks {
    * a replica is a role change (Patroni's `follow()` with `change_role`): `on_role_change` at once,
    * no `on_start`.
    */
-  started(role: 'primary' | 'replica', ready: boolean, how: 'start' | 'restart' = 'start'): void {
-    const changesRole = how === 'start' && this.called && role === 'replica' && (this.role === 'primary' || this.role === 'demoted');
+  started(role: 'primary' | 'replica' | 'standby_leader', ready: boolean, how: 'start' | 'restart' = 'start'): void {
+    // Patroni's `change_role`: from primary/demoted to a standby role, or between replica and standby_leader.
+    const standbyRoles: readonly string[] = ['replica', 'standby_leader'];
+    const changesRole =
+      how === 'start' &&
+      this.called &&
+      role !== 'primary' &&
+      (this.role === 'primary' || this.role === 'demoted' || (this.role !== undefined && this.role !== role && standbyRoles.includes(this.role)));
     this.role = role;
     if (changesRole) {
       this.pending = undefined;
@@ -72,8 +78,9 @@ export class PostgresCallbacks {
   }
 
   /** The cycle found PostgreSQL answering as `role`: a start that was still in progress completed. */
-  answering(role: 'primary' | 'replica'): void {
-    this.role = role;
+  answering(role: 'primary' | 'replica' | 'standby_leader'): void {
+    // A standby leader answers in recovery, as a replica does.
+    if (!(role === 'replica' && this.role === 'standby_leader')) this.role = role;
     const action = this.pending ?? (this.called ? undefined : 'on_start');
     this.pending = undefined;
     if (action) this.fire(action);
@@ -96,6 +103,16 @@ export class PostgresCallbacks {
   gaveUpLeaderKey(): void {
     if (this.role !== 'primary') return;
     this.role = 'demoted';
+    this.fire('on_role_change');
+  }
+
+  /**
+   * A running standby took or left the standby leader role of a standby cluster without a restart
+   * (Patroni's `follow`): `on_role_change` with the new role, when it changed.
+   */
+  roleChanged(role: 'replica' | 'standby_leader'): void {
+    if (this.role === role) return;
+    this.role = role;
     this.fire('on_role_change');
   }
 

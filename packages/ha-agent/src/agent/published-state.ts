@@ -1,6 +1,7 @@
 import type { ClusterView as DcsView, MemberData } from '@pgtools/dcs';
 import { DEFAULT_PATRONI_VERSION, type ClusterInfo, type NodeState } from '@pgtools/health-api';
 import type { HaConfig } from '../config/config-types.js';
+import { isStandbyClusterValue } from '../config/standby-cluster-config.js';
 import { publishedTags } from '../config/tags-config.js';
 import type { PgStatus } from '../postgres/pg-status.js';
 import type { AgentRole } from './agent-events.js';
@@ -52,7 +53,7 @@ export function buildMemberData(f: PublishedFacts): MemberData {
     conn_url: `postgres://${f.config.postgresql.connectAddress}/postgres`,
     api_url: `${f.config.restapi.certfile ? 'https' : 'http'}://${f.config.restapi.connectAddress}/patroni`,
     state: f.pgState,
-    role: s ? (s.inRecovery ? 'replica' : 'master') : f.role === 'uninitialized' ? 'uninitialized' : f.role === 'primary' ? 'master' : 'replica',
+    role: s ? (s.inRecovery ? standbyRole(f) : 'master') : f.role === 'uninitialized' ? 'uninitialized' : f.role === 'primary' ? 'master' : standbyRole(f),
     version: DEFAULT_PATRONI_VERSION,
   };
   if (f.config.postgresql.proxyAddress) data.proxy_url = `postgres://${f.config.postgresql.proxyAddress}/postgres`;
@@ -71,6 +72,11 @@ export function buildMemberData(f: PublishedFacts): MemberData {
   const tags = publishedTags(f.config.tags);
   if (Object.keys(tags).length > 0) data.tags = tags;
   return data;
+}
+
+/** A standby's role word: `standby_leader` while it leads a standby cluster (Patroni's `PostgresqlRole`), else `replica`. */
+function standbyRole(f: PublishedFacts): 'standby_leader' | 'replica' {
+  return f.role === 'standby_leader' ? 'standby_leader' : 'replica';
 }
 
 /**
@@ -111,7 +117,7 @@ export function buildNodeState(f: PublishedFacts): NodeState {
   const state: NodeState = {
     name: f.config.name,
     scope: f.config.scope,
-    postgres: { state: f.pgState, role: s ? (s.inRecovery ? 'replica' : 'primary') : f.role === 'uninitialized' ? 'uninitialized' : 'replica' },
+    postgres: { state: f.pgState, role: s ? (s.inRecovery ? standbyRole(f) : 'primary') : f.role === 'uninitialized' ? 'uninitialized' : standbyRole(f) },
     isLeader: f.isLeader,
     dcsAvailable: view !== undefined,
     tags: publishedTags(f.config.tags),
@@ -120,6 +126,7 @@ export function buildNodeState(f: PublishedFacts): NodeState {
     ttl: f.ttl,
   };
   if (f.leaseExpiresAt !== undefined && f.isLeader) state.leaderLeaseExpiresAt = f.leaseExpiresAt;
+  if (isStandbyClusterValue(view?.config?.value.standby_cluster)) state.standbyCluster = true;
   if (f.dcsLastSeen !== undefined) state.dcsLastSeen = Math.floor(f.dcsLastSeen / 1000);
   if (view?.status) state.clusterOptime = view.status.value.optime;
   if (f.lastLoopAt !== undefined) state.lastLoopAt = f.lastLoopAt;
@@ -169,6 +176,8 @@ export function buildClusterInfo(view: DcsView | undefined): ClusterInfo {
   if (!view) return { members: [] };
   const optime = view.status?.value.optime ?? view.leader?.member?.data.xlog_location;
   const sync = syncStandbysOf(view.sync?.value);
+  // Patroni's cluster_as_json: the leader of a standby cluster is its `standby_leader`.
+  const leaderRole = isStandbyClusterValue(view.config?.value.standby_cluster) ? 'standby_leader' : 'leader';
   const info: ClusterInfo = {
     members: view.members.map((m) => {
       const d = m.data;
@@ -176,7 +185,7 @@ export function buildClusterInfo(view: DcsView | undefined): ClusterInfo {
       const isLeader = view.leader?.name === m.name;
       const row: ClusterInfo['members'][number] = {
         name: m.name,
-        role: isLeader ? 'leader' : sync.includes(m.name) ? 'sync_standby' : 'replica',
+        role: isLeader ? leaderRole : sync.includes(m.name) ? 'sync_standby' : 'replica',
         state: d.state ?? 'unknown',
       };
       if (d.api_url) row.api_url = d.api_url;

@@ -155,7 +155,13 @@ export class SlotKeeper {
     const view = state.view;
     const memberSlots = new Set([...(view?.members ?? []).map((m) => m.name), ...this.d.membersSeenAt.keys()].map(slotNameFor));
     const disabled = !dynamic.postgresql.useSlots || state.config.tags.nofailover;
-    const { wanted, conflicts } = wantedPermanentSlots({ permanent: dynamic.permanentSlots, me: slotNameFor(this.name), memberSlots, disabled });
+    const { wanted, conflicts } = wantedPermanentSlots({
+      permanent: dynamic.permanentSlots,
+      me: slotNameFor(this.name),
+      memberSlots,
+      disabled,
+      standbyCluster: dynamic.standbyCluster !== undefined,
+    });
     if (conflicts.join() !== this.conflictsLogged) {
       this.conflictsLogged = conflicts.join();
       if (conflicts.length > 0)

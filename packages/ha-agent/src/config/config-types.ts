@@ -2,6 +2,7 @@ import type { CustomBootstrap } from './bootstrap-config.js';
 import type { CallbackCommands } from './callbacks-config.js';
 import type { ReplicaConfig } from './replica-config.js';
 import type { DynamicSlots } from './slots-config.js';
+import type { StandbyClusterConfig } from './standby-cluster-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
 export interface Credentials {
@@ -57,6 +58,8 @@ export interface DynamicConfig extends DynamicRewindSettings, DynamicSlots {
    * the `failsafe` key accepts its `POST /failsafe` (Patroni's DCS failsafe mode). Default false.
    */
   failsafeMode: boolean;
+  /** `standby_cluster`: this cluster's leader follows a remote primary (absent = a normal cluster). */
+  standbyCluster?: StandbyClusterConfig;
   postgresql: DynamicPostgresqlRewind & {
     usePgRewind: boolean;
     useSlots: boolean;

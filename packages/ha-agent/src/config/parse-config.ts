@@ -5,7 +5,7 @@ import { PgToolsError } from '@pgtools/core';
 import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
 import { parseReplicaConfig } from './replica-config.js';
-import { describe, invalid, isObj, Section } from './config-reader.js';
+import { describe, invalid, isObj, parameters, Section } from './config-reader.js';
 import { commandWords } from './command-config.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
@@ -15,6 +15,7 @@ import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
 import { parseTags } from './tags-config.js';
 import { parseSlotsConfig } from './slots-config.js';
+import { checkStandbyMethods, parseStandbyCluster } from './standby-cluster-config.js';
 
 /**
  * The advice given for an `etcd:` (v2 API) section (also the error's `hint`).
@@ -102,16 +103,6 @@ function credentials(section: Section, required: boolean, warnings: string[]): C
   return password === undefined ? { username } : { username, password };
 }
 
-function parameters(section: Section, key: string): Record<string, string | number | boolean> {
-  const s = section.section(key);
-  const out: Record<string, string | number | boolean> = {};
-  for (const [name, value] of Object.entries(s.raw)) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
-    else if (value !== null) throw invalid(s.key(name), `must be a string, number or boolean, got ${describe(value)}`);
-  }
-  return out;
-}
-
 function initdbOptions(section: Section): string[] {
   const raw = section.value('initdb');
   if (raw === undefined || raw === null) return [];
@@ -162,6 +153,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
+  const standbyCluster = parseStandbyCluster(s.section('standby_cluster'));
   const rewind = parseDynamicRewind(s);
   const slots = parseSlotsConfig(s);
   const pg = s.section('postgresql');
@@ -193,6 +185,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     synchronousMode,
     synchronousModeStrict,
     failsafeMode,
+    ...(standbyCluster ? { standbyCluster } : {}),
     ...rewind,
     ...slots,
     postgresql: {
@@ -361,7 +354,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   if (pgIdent) postgresql.pgIdent = pgIdent;
   const callbacks = parseCallbacks(p);
   if (callbacks) postgresql.callbacks = callbacks;
-  postgresql.replica = parseReplicaConfig(p);
+  postgresql.replica = checkStandbyMethods(dcs.standbyCluster, parseReplicaConfig(p));
   const rewindOverrides = parseLocalRewind(p);
   if (rewindOverrides) postgresql.rewindOverrides = rewindOverrides;
   p.unknownKeys(warnings);

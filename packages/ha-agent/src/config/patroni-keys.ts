@@ -139,7 +139,18 @@ const ROWS: readonly Row[] = [
   ],
   ['bootstrap.dcs.ignore_slots', S, 'matching slots are never dropped; slots the agent did not create or publish are never dropped anyway'],
   ['bootstrap.dcs.member_slots_ttl', S, 'default `30min`; `0` drops the slot of a member as soon as its key is gone'],
-  ['bootstrap.dcs.standby_cluster', R, 'a standby cluster is ' + ISSUE_18],
+  ['bootstrap.dcs.standby_cluster', S, 'the leader (`standby_leader`) follows a remote primary, the others cascade from it; removing it promotes'],
+  ['bootstrap.dcs.standby_cluster.host', S, 'several hosts separated by commas add `target_session_attrs=read-write`'],
+  ['bootstrap.dcs.standby_cluster.port', S, ''],
+  ['bootstrap.dcs.standby_cluster.primary_slot_name', S, 'the slot on the remote primary (create it there); without it no slot is used'],
+  ['bootstrap.dcs.standby_cluster.restore_command', S, 'on every member of the standby cluster'],
+  ['bootstrap.dcs.standby_cluster.archive_cleanup_command', S, 'on every member of the standby cluster'],
+  ['bootstrap.dcs.standby_cluster.recovery_min_apply_delay', S, 'on the standby leader only'],
+  [
+    'bootstrap.dcs.standby_cluster.create_replica_methods',
+    L,
+    '`basebackup` and the methods of `postgresql.create_replica_methods`; for the standby leader from the remote primary, and the other members',
+  ],
   ['bootstrap.dcs.postgresql.parameters', S, ''],
   ['bootstrap.dcs.postgresql.use_pg_rewind', S, ''],
   ['bootstrap.dcs.postgresql.use_slots', S, ''],
@@ -239,7 +250,7 @@ const USERS = new Set(['superuser', 'replication', 'rewind']);
  * @example
  * ```ts
  * import { patroniKey } from '@pgtools/ha-agent/internals';
- * patroniKey('config.standby_cluster')?.status; // 'refused'
+ * patroniKey('config.max_timelines_history')?.status; // 'warned'
  * ```
  */
 export function patroniKey(path: string): PatroniKey | undefined {

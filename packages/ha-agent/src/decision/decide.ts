@@ -4,6 +4,7 @@ import type { HaAction } from './ha-action.js';
 import { failoverTags } from './failover-tags.js';
 import { decideFailsafePrimary, decideFailsafeRace } from './failsafe.js';
 import { candidateTimelineOk, decideRace, missedLeaderRestart } from './race.js';
+import { inStandbyCluster } from './standby-cluster.js';
 import { upstreamOf } from './upstream.js';
 
 /**
@@ -60,6 +61,11 @@ function pickCloneSource(input: DecisionInput): { from: string; fromLeader: bool
  * ```
  */
 export function decide(input: DecisionInput): HaAction {
+  const action = decideCluster(input);
+  return input.config.standbyCluster === true ? inStandbyCluster(input, action) : action;
+}
+
+function decideCluster(input: DecisionInput): HaAction {
   const { cluster, local, config: cfg, paused } = input;
   const me = cfg.name;
   const iHoldKey = cluster.leader === me;
@@ -363,7 +369,8 @@ function switchoverFromLeader(input: DecisionInput, runningPrimary: boolean): Ha
   const { cluster, config: cfg } = input;
   const fo = cluster.failover;
   const me = cfg.name;
-  if (!fo || !runningPrimary) return undefined;
+  // A standby leader hands its key over too (Patroni: the new one follows the remote primary).
+  if (!fo || !(runningPrimary || input.local.standbyLeader === true)) return undefined;
   if (fo.scheduledAt !== undefined && fo.scheduledAt > input.now) return undefined;
   if (fo.leader && fo.leader !== me) return undefined;
   if (fo.candidate === me) return undefined;

@@ -91,6 +91,8 @@ export interface LocalState {
   replayedPastFork?: boolean;
   /** When pg_rewind last failed on this data dir (ms since epoch); undefined once it ran or started since. */
   rewindFailedAt?: number;
+  /** Standby cluster: PostgreSQL runs as its standby leader, following the remote primary. */
+  standbyLeader?: boolean;
   /**
    * Replica: the newest send time (the sender's clock, ms) of a message this node's WAL receiver
    * got from `lastLeader` while streaming from it; undefined = none seen since the agent started.
@@ -146,6 +148,8 @@ export interface DecisionConfig {
   checkTimeline?: boolean;
   /** `failsafe_mode` of the dynamic configuration (see `FailsafeFacts`). */
   failsafeMode?: boolean;
+  /** `standby_cluster` is set: the leader follows a remote primary and nobody promotes (see `inStandbyCluster`). */
+  standbyCluster?: boolean;
 }
 
 /** One member's answer to the primary's `POST /failsafe`. */

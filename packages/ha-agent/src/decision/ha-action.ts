@@ -38,6 +38,13 @@ export type HaAction =
   | (Base & { kind: 'demote'; mode: DemoteMode; reason: string; releaseLeader: boolean })
   | (Base & { kind: 'do_switchover'; candidate: string | undefined })
   | (Base & { kind: 'restart_postgres_as_primary' })
+  /**
+   * Standby cluster: run as the standby leader, following the remote primary of `standby_cluster`;
+   * take the leader key first (`acquire`), start PostgreSQL as a standby when it is stopped. Never promotes.
+   */
+  | (Base & { kind: 'lead_standby'; acquire: boolean; clearFailoverKey: boolean })
+  /** Standby cluster: the primary holding the key stops and starts again as the standby leader (Patroni's `demote('demote-cluster')`). */
+  | (Base & { kind: 'demote_cluster' })
   | (Base & { kind: 'start_postgres_as_replica'; leader: string | undefined })
   /** `retrySoon`: run the next cycle within half a second (etcd blip while the lease is still valid). */
   | (Base & { kind: 'wait'; retrySoon?: boolean })

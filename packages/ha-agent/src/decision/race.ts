@@ -74,7 +74,8 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   // A leader that stopped cleanly published where its WAL ends: then the optime rule can tell.
   const last = input.lastLeader;
   const finalPosition = last ? cleanStopPosition(input, last.name) : undefined;
-  if (!cfg.synchronousMode && last && finalPosition === undefined && missedLeaderRestart(input, last.name)) {
+  // A standby leader writes nothing of its own: a member behind it catches up from the remote primary.
+  if (!cfg.synchronousMode && cfg.standbyCluster !== true && last && finalPosition === undefined && missedLeaderRestart(input, last.name)) {
     return lose(
       `I cannot tell how far behind ${last.name} I am: its PostgreSQL started at ${new Date(last.startedAt).toISOString()} and I have not streamed from it since`,
     );

@@ -215,7 +215,11 @@ const DEFAULT_BASEBACKUP: BasebackupMethod = { kind: 'basebackup', name: BASEBAC
 export function createReplicaFor(
   config: HaConfig,
   source: { host: string; port: number } | undefined,
-  target: Pick<CreateReplicaOptions, 'dataDir' | 'binDir' | 'runAs' | 'signal' | 'logger' | 'onEvent'> & { basebackupOnly?: boolean },
+  target: Pick<CreateReplicaOptions, 'dataDir' | 'binDir' | 'runAs' | 'signal' | 'logger' | 'onEvent'> & {
+    basebackupOnly?: boolean;
+    /** Instead of the node's `create_replica_methods` (a standby cluster's). */
+    methods?: readonly ReplicaMethod[] | undefined;
+  },
 ): Promise<string> {
   const r = config.postgresql.authentication.replication;
   const from = source && {
@@ -225,10 +229,12 @@ export function createReplicaFor(
     password: r.password,
     connstring: conninfo({ host: source.host, port: source.port, user: r.username, dbname: 'postgres', application_name: config.name }),
   };
-  const { basebackupOnly, ...rest } = target;
+  const { basebackupOnly, methods, ...rest } = target;
   return createReplica({
     ...rest,
-    methods: basebackupOnly ? [config.postgresql.replica?.basebackup ?? DEFAULT_BASEBACKUP] : (config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS),
+    methods: basebackupOnly
+      ? [config.postgresql.replica?.basebackup ?? DEFAULT_BASEBACKUP]
+      : (methods ?? config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS),
     source: from,
     scope: config.scope,
     // Patroni's default is ~/pgpass of its own user; the agent may run as root for another OS user.

@@ -26,9 +26,11 @@ export interface ManagedRole {
 
 /** Where a replica streams from (written as primary_conninfo / primary_slot_name). */
 export interface StandbySource {
-  /** libpq connection string of the leader (see `conninfo`). */
-  conninfo: string;
+  /** libpq connection string of the leader (see `conninfo`); undefined = no streaming (a standby cluster on `restore_command` only). */
+  conninfo?: string | undefined;
   slotName?: string | undefined;
+  /** The remote primary of a standby cluster: this node is its standby leader (`remoteSource`). */
+  remote?: boolean;
 }
 
 async function own(path: string, runAs: RunAs | undefined): Promise<void> {
@@ -84,7 +86,7 @@ export async function writeManagedConf(
   if (role.standby) {
     lines.push(`recovery_target_timeline = 'latest'`);
     for (const [k, v] of Object.entries(role.standbyRecovery ?? {})) lines.push(`${k} = ${confValue(v)}`);
-    if (role.source) {
+    if (role.source?.conninfo) {
       lines.push(`primary_conninfo = ${confValue(role.source.conninfo)}`);
       if (role.source.slotName) lines.push(`primary_slot_name = ${confValue(role.source.slotName)}`);
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PgToolsError, silentLogger, type Logger } from '@pgtools/core';
 import type { DynamicConfig, HaConfig } from '../config/config-types.js';
 import { DEFAULT_REPLICA_METHODS } from '../config/replica-config.js';
+import { standbyClusterMethods } from '../config/standby-cluster-config.js';
 import { effectiveAuthFiles, writeAuthFiles } from './auth-files.js';
 import { createBootstrapUsers, initdb, prepareDataDir, setSuperuserPassword } from './bootstrap-cluster.js';
 import { emptyDir, rewind } from './clone-and-rewind.js';
@@ -11,6 +12,7 @@ import { createReplicaFor, usableMethods, type ReplicaCreationEvent } from './cr
 import { runBeforeStop } from './bootstrap-scripts.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { singleUserRecovery } from './single-user-recovery.js';
+import { standbyClusterRecovery } from './standby-source.js';
 import { localEndpoint } from './local-address.js';
 import { ensureInclude, writeManagedConf, type ManagedRole, type StandbySource } from './managed-conf.js';
 import { conninfo, withConnection, type PgEndpoint } from './pg-connection.js';
@@ -202,7 +204,8 @@ export class PostgresControl {
     await writeAuthFiles(this.dataDir, effectiveAuthFiles(this.config, this.dynamic), this.runAs, this.bootstrapHba);
     const parameters = fileParameters(this.config, this.dynamic);
     if (this.syncNames !== undefined) parameters.synchronous_standby_names = this.syncNames;
-    const standbyRecovery = this.config.postgresql.recoveryConf ?? this.dynamic.postgresql.recoveryConf;
+    const recoveryConf = this.config.postgresql.recoveryConf ?? this.dynamic.postgresql.recoveryConf;
+    const standbyRecovery = { ...recoveryConf, ...standbyClusterRecovery(this.dynamic.standbyCluster, role.source?.remote === true) };
     return writeManagedConf(this.dataDir, parameters, { ...role, standbyRecovery }, this.runAs);
   }
 
@@ -367,8 +370,9 @@ export class PostgresControl {
    * Points a running standby at `leader`: rewrites the managed conf and reloads when
    * primary_conninfo changed (PostgreSQL 13+ restarts the WAL receiver on reload).
    */
-  async follow(leader: RemoteServer | undefined): Promise<boolean> {
-    const changed = await this.configure({ standby: true, source: this.standbySource(leader) });
+  async follow(leader: RemoteServer | StandbySource | undefined): Promise<boolean> {
+    const source = leader && 'host' in leader ? this.standbySource(leader) : leader;
+    const changed = await this.configure({ standby: true, source });
     if (changed) this.reload();
     return changed;
   }
@@ -396,22 +400,23 @@ export class PostgresControl {
 
   /**
    * Makes the data dir a replica of `source` with `postgresql.create_replica_methods` (default
-   * pg_basebackup); without a source only `no_leader` methods run. Resolves with the method that
-   * worked; see `createReplica` for the fallback, cleanup and cancellation.
+   * pg_basebackup; in a standby cluster `standby_cluster.create_replica_methods`); without a source only `no_leader` methods run. Resolves with the method that
+   * worked; see `createReplica` for the fallback, cleanup and cancellation. `basebackupOnly`: `reinit --from-leader`, pg_basebackup whatever the methods say.
    */
-  /** `basebackupOnly`: `reinit --from-leader`, pg_basebackup whatever the methods say. */
   async clone(
     source: RemoteServer | undefined,
     options: { signal: AbortSignal; basebackupOnly: boolean; onEvent?: (e: ReplicaCreationEvent) => void },
   ): Promise<string> {
     await prepareDataDir(this.dataDir, this.runAs);
     const { dataDir, binDir, runAs, logger } = this;
-    return createReplicaFor(this.config, source, { dataDir, binDir, runAs, logger, ...options });
+    return createReplicaFor(this.config, source, { dataDir, binDir, runAs, logger, ...options, methods: standbyClusterMethods(this.dynamic, this.config) });
   }
 
   /** A `no_leader` method is configured: a replica can be made without a leader (from a backup). */
   get canCloneWithoutLeader(): boolean {
-    return usableMethods(this.config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS, false).length > 0;
+    return (
+      usableMethods(standbyClusterMethods(this.dynamic, this.config) ?? this.config.postgresql.replica?.methods ?? DEFAULT_REPLICA_METHODS, false).length > 0
+    );
   }
 
   /**
