@@ -14,7 +14,9 @@ export class LogicalConsumer {
   /** Every id received, in order, duplicates included. */
   readonly received: number[] = [];
   /** Where each (re)connection went: node name and when. */
-  readonly connections: Array<{ node: string; at: number }> = [];
+  readonly connections: Array<{ node: string; at: number; firstChangeAt?: number }> = [];
+  /** pg_recvlogical's error output (for a failure's description). */
+  readonly errors: string[] = [];
   private child: ChildProcess | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -95,10 +97,13 @@ export class LogicalConsumer {
         rest = lines.pop() ?? '';
         for (const line of lines) {
           const m = INSERT.exec(line);
-          if (m?.[1] !== undefined) this.received.push(Number(m[1]));
+          if (m?.[1] === undefined) continue;
+          this.received.push(Number(m[1]));
+          const current = this.connections.at(-1);
+          if (current && current.firstChangeAt === undefined) current.firstChangeAt = Date.now();
         }
       });
-      child.stderr.on('data', () => undefined);
+      child.stderr.on('data', (chunk: Buffer) => this.errors.push(`${node.name}: ${chunk.toString('utf8').trim()}`));
       child.on('close', () => resolve());
     });
   }
