@@ -58,6 +58,21 @@ export type { PgStatus } from './postgres/pg-status.js';
 export { ensureInclude, writeManagedConf, MANAGED_CONF } from './postgres/managed-conf.js';
 export type { BootstrapRecovery, ManagedRole, StandbySource } from './postgres/managed-conf.js';
 export { slotNameFor, ensureSlots, dropSlots } from './postgres/replication-slots.js';
+export {
+  listSlots,
+  createPhysicalSlot,
+  createLogicalSlot,
+  advanceSlot,
+  dropInactiveSlot,
+  readSlotStateFiles,
+  installSlotStateFile,
+} from './postgres/slot-queries.js';
+export type { LocalSlot, SlotStateFile } from './postgres/slot-queries.js';
+export { permanentSlotPlan, publishedSlotPositions, wantedPermanentSlots } from './agent/permanent-slots.js';
+export type { PermanentSlotPlan } from './agent/permanent-slots.js';
+export { LogicalReadiness } from './agent/logical-readiness.js';
+export { parseSlotsConfig, slotIgnored, MEMBER_SLOTS_TTL_DEFAULT_MS } from './config/slots-config.js';
+export type { PermanentSlot, IgnoreSlotMatcher, DynamicSlots, SlotAttributes } from './config/slots-config.js';
 export { initdb, createBootstrapUsers, prepareDataDir, setSuperuserPassword } from './postgres/bootstrap-cluster.js';
 export { effectiveAuthFiles, writeAuthFiles, writeBootstrapAuthFiles, type AuthFiles } from './postgres/auth-files.js';
 export { rewind, emptyDir, emptyDataDir } from './postgres/clone-and-rewind.js';

@@ -33,6 +33,9 @@ describe('parseConfig with the seed article configuration', () => {
       checkTimeline: false,
       primaryStopTimeout: 0,
       maximumLagOnSyncnode: -1,
+      permanentSlots: [],
+      ignoreSlots: [],
+      memberSlotsTtlMs: 1_800_000,
       postgresql: {
         usePgRewind: true,
         useSlots: true,

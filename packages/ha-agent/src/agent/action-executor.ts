@@ -15,9 +15,8 @@ import { ReplicaJob, type ReplicaJobOutcome } from './replica-job.js';
 import type { AgentRunState } from './agent-state.js';
 import type { LeaderLease } from './leader-lease.js';
 import type { PostgresCallbacks } from './postgres-callbacks.js';
-import { slotPlan, MEMBER_SLOTS_TTL_MS } from './slot-retention.js';
+import { SlotKeeper } from './slot-keeper.js';
 import { upstreamOf } from '../decision/upstream.js';
-import { slotNameFor } from '../postgres/replication-slots.js';
 import type { SyncReplication } from './sync-replication.js';
 import { writeHistory } from './history-key.js';
 import { bootstrapStandbyLeader, demoteCluster, leadStandby } from './standby-leader.js';
@@ -51,14 +50,15 @@ export interface ActionExecutorDeps {
 export class ActionExecutor {
   /** The member this replica last streamed from (or was told to); see `upstream`. */
   private lastUpstream: string | undefined;
-  /** On a replica: members it created a slot for because they cascade from it. */
-  private readonly cascading = new Set<string>();
+  /** This node's replication slots (members' and permanent ones). */
+  readonly slots: SlotKeeper;
 
   /** The replica creation running off the loop, if any. */
   readonly replica: ReplicaJob;
 
   constructor(private readonly d: ActionExecutorDeps) {
     this.replica = new ReplicaJob(() => d.wake());
+    this.slots = new SlotKeeper({ ...d, restartReplicaAround: (between) => this.restartReplicaAround(between) });
   }
 
   /** Kills a replica being made and empties its data dir: a half copy must never be started. */
@@ -358,12 +358,13 @@ export class ActionExecutor {
     if (state.dynamic.synchronousMode && !(await this.d.sync.claimSyncKey())) return;
     if (!(await prePromote(this.d))) return;
     const before = state.pgStatus?.timeline;
+    this.slots.warnUnsafe();
     await pg.promote();
     this.d.callbacks.promoted();
     state.mayHaveDiverged = false;
     // Before the replicas point at us: a standby whose slot is missing retries only after
     // wal_retrieve_retry_interval (5 s).
-    await this.maintainSlots();
+    await this.slots.maintain(true);
     const status = await pg.status();
     if (status) state.pgStatus = status;
     this.d.setRole('primary', reason);
@@ -404,38 +405,16 @@ export class ActionExecutor {
     this.d.setRole('replica', reason);
   }
 
-  /**
-   * On the leader (`asLeader`): a slot for every member that streams from it or was seen lately,
-   * none for members gone for good or streaming elsewhere. On a replica: a slot for each member
-   * that cascades from it (`replicatefrom`). See `slotPlan`.
-   */
-  async maintainSlots(asLeader = true): Promise<void> {
-    const { pg, logger, membersSeenAt, state } = this.d;
-    const members = upstreamMembers(state.view);
-    const leader = asLeader ? this.name : state.view?.leader?.name;
-    const { keep, drop, expired } = slotPlan({ members, seenAt: membersSeenAt, me: this.name, leader, now: Date.now(), cascading: this.cascading });
-    // A replica with nobody cascading from it has nothing to do: no connection each cycle.
-    if (asLeader || keep.length > 0) {
-      const created = await pg.ensureSlots(keep).catch((err) => {
-        logger.warn(`replication slots: ${errMessage(err)}`);
-        return [];
-      });
-      if (!asLeader) {
-        for (const name of keep) this.cascading.add(name);
-        if (created.length > 0) logger.info(`created replication slots for members cascading from this replica: ${created.join(', ')}`);
-      }
+  /** Stops this replica, runs `between` while PostgreSQL is down, and starts it again following its upstream. */
+  async restartReplicaAround(between: () => Promise<void>): Promise<void> {
+    const { state, pg } = this.d;
+    state.pgState = 'restarting';
+    if (await pg.stop('fast')) this.d.callbacks.stopped();
+    state.pgStatus = undefined;
+    try {
+      await between();
+    } finally {
+      await this.startReplica(this.upstream(state.view, state.view?.leader?.name));
     }
-    if (drop.length === 0) return;
-    const dropped = await pg.dropSlots(drop).catch((err) => {
-      logger.warn(`replication slots: ${errMessage(err)}`);
-      return [] as string[];
-    });
-    for (const name of expired) membersSeenAt.delete(name);
-    for (const name of drop) if (dropped.includes(slotNameFor(name))) this.cascading.delete(name);
-    const gone = dropped.filter((s) => expired.some((n) => slotNameFor(n) === s));
-    const elsewhere = dropped.filter((s) => !gone.includes(s));
-    if (gone.length > 0) logger.info(`dropped the replication slots of members gone for ${MEMBER_SLOTS_TTL_MS / 60_000} min: ${gone.join(', ')}`);
-    if (elsewhere.length > 0)
-      logger.info(`dropped the replication slots of members that do not stream from this node (replicatefrom, nostream): ${elsewhere.join(', ')}`);
   }
 }

@@ -292,16 +292,18 @@ export class HaCycle {
       if (view && view.config?.value.pause !== true) {
         await this.d.sync.manage(view, s).catch((err) => this.logger.warn(`synchronous replication: ${errMessage(err)}`));
       }
-      if (s.walPosition !== undefined && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: s.walPosition }), 'publishing the status key');
+      // The slots first: their positions go into the status key (Patroni's `slots`, `retain_slots`).
+      const slots = await this.d.executor.slots.maintain(true);
+      if (s.walPosition !== undefined && Date.now() < budgetEnds)
+        await bounded(this.dcs.setStatus({ optime: s.walPosition, ...slots }), 'publishing the status key');
       if (state.dynamic.failsafeMode && view && Date.now() < budgetEnds) await bounded(this.d.failsafe.publish(view), 'publishing the failsafe key');
-      await this.d.executor.maintainSlots();
     } else if (s?.inRecovery && !state.stopping) {
-      // Members that cascade from this replica (replicatefrom) need their slot here; a standby
-      // leader keeps every member's slot, as a leader does, and publishes how far it got (Patroni's
-      // update_lock: the race's lag check and `hactl list` read it).
-      await this.d.executor.maintainSlots(this.lease.held);
+      // Members that cascade from this replica (replicatefrom), and the permanent slots, need their
+      // slots here; a standby leader keeps every member's slot, as a leader does, and publishes how
+      // far it got (Patroni's update_lock: the race's lag check and `hactl list` read it).
+      const slots = await this.d.executor.slots.maintain(this.lease.held);
       const got = Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0);
-      if (this.lease.held && got > 0 && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: got }), 'publishing the status key');
+      if (this.lease.held && got > 0 && Date.now() < budgetEnds) await bounded(this.dcs.setStatus({ optime: got, ...slots }), 'publishing the status key');
     }
   }
 

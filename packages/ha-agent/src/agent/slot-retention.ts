@@ -1,7 +1,8 @@
+import { MEMBER_SLOTS_TTL_DEFAULT_MS } from '../config/slots-config.js';
 import { upstreamOf, type UpstreamMember } from '../decision/upstream.js';
 
-/** Slots of members absent this long are dropped (Patroni 4's `member_slots_ttl` default). */
-export const MEMBER_SLOTS_TTL_MS = 30 * 60_000;
+/** Slots of members absent this long are dropped unless `member_slots_ttl` says otherwise (Patroni 4's default). */
+export const MEMBER_SLOTS_TTL_MS = MEMBER_SLOTS_TTL_DEFAULT_MS;
 
 /** Which members' replication slots the leader keeps and which it drops. */
 export interface SlotRetention {

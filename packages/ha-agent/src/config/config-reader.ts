@@ -118,3 +118,14 @@ export function describe(value: unknown): string {
   if (isObj(value)) return 'a mapping';
   return `${typeof value} ${JSON.stringify(value)}`;
 }
+
+/** A `parameters:` mapping (PostgreSQL settings): strings, numbers and booleans; anything else is refused naming it. */
+export function parameters(section: Section, key: string): Record<string, string | number | boolean> {
+  const s = section.section(key);
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(s.raw)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
+    else if (value !== null) throw invalid(s.key(name), `must be a string, number or boolean, got ${describe(value)}`);
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import type { CustomBootstrap } from './bootstrap-config.js';
 import type { CallbackCommands } from './callbacks-config.js';
 import type { ReplicaConfig } from './replica-config.js';
+import type { DynamicSlots } from './slots-config.js';
 import type { StandbyClusterConfig } from './standby-cluster-config.js';
 
 /** Username/password pair (`postgresql.authentication.*`, `restapi.authentication`). */
@@ -39,7 +40,7 @@ export interface LocalRewindOverrides {
 }
 
 /** The dynamic part of the configuration: `bootstrap.dcs`, later the etcd `config` key. */
-export interface DynamicConfig extends DynamicRewindSettings {
+export interface DynamicConfig extends DynamicRewindSettings, DynamicSlots {
   /** Leader key TTL, seconds. Default 30. */
   ttl: number;
   /** HA loop period, seconds. Default 10. */

@@ -5,7 +5,7 @@ import { PgToolsError } from '@pgtools/core';
 import { parseBootstrapScripts } from './bootstrap-config.js';
 import { parseCallbacks } from './callbacks-config.js';
 import { parseReplicaConfig } from './replica-config.js';
-import { describe, invalid, isObj, Section } from './config-reader.js';
+import { describe, invalid, isObj, parameters, Section } from './config-reader.js';
 import { commandWords } from './command-config.js';
 import { patroniKey } from './patroni-keys.js';
 import { parseRecoveryConf } from './recovery-conf.js';
@@ -14,6 +14,7 @@ import { parseDynamicPostgresqlRewind, parseDynamicRewind, parseLocalRewind } fr
 import { applyEnvOverrides } from './env-overrides.js';
 import { secretsReadableWarning } from './secrets.js';
 import { parseTags } from './tags-config.js';
+import { parseSlotsConfig } from './slots-config.js';
 import { checkStandbyMethods, parseStandbyCluster } from './standby-cluster-config.js';
 
 /**
@@ -102,16 +103,6 @@ function credentials(section: Section, required: boolean, warnings: string[]): C
   return password === undefined ? { username } : { username, password };
 }
 
-function parameters(section: Section, key: string): Record<string, string | number | boolean> {
-  const s = section.section(key);
-  const out: Record<string, string | number | boolean> = {};
-  for (const [name, value] of Object.entries(s.raw)) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
-    else if (value !== null) throw invalid(s.key(name), `must be a string, number or boolean, got ${describe(value)}`);
-  }
-  return out;
-}
-
 function initdbOptions(section: Section): string[] {
   const raw = section.value('initdb');
   if (raw === undefined || raw === null) return [];
@@ -164,6 +155,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   s.value('pause');
   const standbyCluster = parseStandbyCluster(s.section('standby_cluster'));
   const rewind = parseDynamicRewind(s);
+  const slots = parseSlotsConfig(s);
   const pg = s.section('postgresql');
   const usePgRewind = pg.bool('use_pg_rewind') ?? false;
   const useSlots = pg.bool('use_slots') ?? true;
@@ -197,6 +189,7 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
     failsafeMode,
     ...(standbyCluster ? { standbyCluster } : {}),
     ...rewind,
+    ...slots,
     postgresql: {
       usePgRewind,
       useSlots,

@@ -31,16 +31,6 @@ const oneOf =
   (...words: string[]) =>
   (v: unknown): boolean =>
     typeof v === 'string' && words.includes(v.toLowerCase());
-const isEmpty = (v: unknown): boolean => v === null || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 };
-/** Patroni's `member_slots_ttl` parse (base unit seconds): `1800`, `'1800s'`, `'30min'`. */
-const isSeconds =
-  (n: number) =>
-  (v: unknown): boolean => {
-    if (typeof v === 'number') return v === n;
-    const m = typeof v === 'string' ? /^\s*(\d+)\s*(ms|s|min|h|d)?\s*$/.exec(v) : null;
-    return m !== null && Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? NaN) === n;
-  };
 
 const S = 'supported';
 const L = 'limited';
@@ -49,7 +39,6 @@ const R = 'refused';
 
 const ONLY_ETCD = 'pgtools keeps its state in etcd v3 only (an `etcd3:` section)';
 const NO_LOG_EFFECT = 'Python logging detail with no equivalent here; logging only, the cluster behaves the same';
-const ISSUE_18 = 'planned (issue 18)';
 const LIBPQ_SSL = 'the agent connects to PostgreSQL without TLS; only `disable`, `allow` and `prefer` behave the same';
 
 const ROWS: readonly Row[] = [
@@ -138,9 +127,13 @@ const ROWS: readonly Row[] = [
   ['bootstrap.dcs.synchronous_node_count', S, '`k (...)` with `synchronous_mode: on`, `ANY k (...)` with `quorum`'],
   ['bootstrap.dcs.failsafe_mode', S, 'while etcd is unreachable the primary keeps running if every member in the `failsafe` key answers its `POST /failsafe`'],
   ['bootstrap.dcs.pause', S, 'set by `hactl pause`'],
-  ['bootstrap.dcs.slots', L, 'empty only; permanent slots are ' + ISSUE_18, isEmpty],
-  ['bootstrap.dcs.ignore_slots', L, 'empty only; ' + ISSUE_18, isEmpty],
-  ['bootstrap.dcs.member_slots_ttl', L, '`30min` (1800 s, the default) only; ' + ISSUE_18, isSeconds(1800)],
+  [
+    'bootstrap.dcs.slots',
+    S,
+    'permanent physical slots on every member, logical ones created on the leader and copied to and advanced on the replicas (see Permanent and logical slots)',
+  ],
+  ['bootstrap.dcs.ignore_slots', S, 'matching slots are never dropped; slots the agent did not create or publish are never dropped anyway'],
+  ['bootstrap.dcs.member_slots_ttl', S, 'default `30min`; `0` drops the slot of a member as soon as its key is gone'],
   ['bootstrap.dcs.standby_cluster', S, 'the leader (`standby_leader`) follows a remote primary, the others cascade from it; removing it promotes'],
   ['bootstrap.dcs.standby_cluster.host', S, 'several hosts separated by commas add `target_session_attrs=read-write`'],
   ['bootstrap.dcs.standby_cluster.port', S, ''],

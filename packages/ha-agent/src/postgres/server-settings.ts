@@ -63,6 +63,9 @@ export function fileParameters(config: HaConfig, dynamic: DynamicConfig): Record
   const forced = new Set([...Object.keys(CLUSTER_WIDE_DEFAULTS), 'listen_addresses', 'port', 'cluster_name', 'hot_standby', 'wal_log_hints']);
   const out: Record<string, Setting> = {};
   for (const [k, v] of Object.entries(params)) if (!forced.has(k)) out[k] = v;
+  // A replica's copy of a logical slot is only usable after a failover if the primary kept the
+  // catalog rows it needs: the replica tells it through hot_standby_feedback (Patroni forces it too).
+  if (dynamic.postgresql.useSlots && dynamic.permanentSlots.some((s) => s.type === 'logical')) out.hot_standby_feedback = true;
   return out;
 }
 
