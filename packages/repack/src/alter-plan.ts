@@ -3,7 +3,7 @@ import type { ColumnSource } from '@pgtools/cdc';
 import type { ColumnChanges } from '@pgtools/swap';
 import type { AlterAction } from './alter-actions.js';
 import type { AlterConstraintAction } from './alter-constraint-actions.js';
-import { checkClauses, planConstraints, type AlterConstraint, type ConstraintNameFacts } from './alter-constraint-plan.js';
+import { checkClauses, chooseConstraintName, planConstraints, type AlterConstraint, type ConstraintNameFacts } from './alter-constraint-plan.js';
 import type { ColumnInfo } from './table-info.js';
 
 /** Something in the catalog that uses one column of the table (read by `alter-probe.ts`). */
@@ -27,6 +27,8 @@ export interface AlterFacts {
   table?: string;
   /** Names new constraints must avoid; none when absent. */
   constraintNames?: ConstraintNameFacts;
+  /** PostgreSQL 18+: NOT NULL is a named constraint, and a new one gets the name the server would give it on the table. */
+  namedNotNulls?: boolean;
 }
 
 /** One column of the old → new mapping, in the new table's order, dropped columns last. */
@@ -94,6 +96,14 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
   const retypedTo = new Map<string, { type: string; using: string | undefined }>();
   const defaults = new Map<string, string | null>();
   const notNulls = new Map<string, boolean>();
+  // Named as on the table (`orders_note_not_null`), not as on the shadow (`table_16384_note_not_null`): the name stays after the swap.
+  const takenNames = new Set([...(facts.constraintNames?.schemaConstraints ?? []), ...(facts.constraintNames?.ownConstraints ?? [])]);
+  const notNullName = (column: string): string | undefined => {
+    if (!facts.namedNotNulls || facts.table === undefined) return undefined;
+    const name = chooseConstraintName(facts.table, [column], 'not_null', takenNames);
+    takenNames.add(name);
+    return name;
+  };
   for (const a of actions) {
     if (a.kind === 'add-check' || a.kind === 'add-unique' || a.kind === 'add-foreign-key') continue;
     const col = byName.get(a.column);
@@ -113,7 +123,9 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     if (a.kind === 'add-column') {
       if (col) throw refused(display, a, `column ${JSON.stringify(a.column)} already exists`);
       if (a.notNull && a.default === undefined) throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
-      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${a.notNull ? ' NOT NULL' : ''}`);
+      const named = a.notNull ? notNullName(a.column) : undefined;
+      const notNull = a.notNull ? `${named === undefined ? '' : ` CONSTRAINT ${quoteIdent(named)}`} NOT NULL` : '';
+      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${notNull}`);
       changes.added.push(a.column);
       continue;
     }
@@ -162,7 +174,14 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
   // After the type changes in the same ALTER TABLE, as PostgreSQL orders them: the new default has the new type.
   for (const [column, expr] of defaults) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${expr === null ? 'DROP DEFAULT' : `SET DEFAULT (${expr})`}`);
   // The shadow is empty: SET NOT NULL scans nothing now, and refuses every NULL the copy and the apply bring.
-  for (const [column, on] of notNulls) sql.push(`ALTER COLUMN ${quoteIdent(column)} ${on ? 'SET' : 'DROP'} NOT NULL`);
+  for (const [column, on] of notNulls) {
+    const named = on && byName.get(column)?.notNull === false ? notNullName(column) : undefined;
+    sql.push(
+      named === undefined
+        ? `ALTER COLUMN ${quoteIdent(column)} ${on ? 'SET' : 'DROP'} NOT NULL`
+        : `ADD CONSTRAINT ${quoteIdent(named)} NOT NULL ${quoteIdent(column)}`,
+    );
+  }
   changes.nullability.push(...notNulls.keys());
   if (changes.dropped.length === live.length) throw refused(display, actions[0]!, 'every column would be dropped');
   const mapping: AlterColumnMapping[] = [];

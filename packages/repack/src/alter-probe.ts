@@ -34,13 +34,9 @@ export async function probeAlter(
   if (info.isPartition || info.relkind !== 'r') {
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
   }
-  if (actions.some((a) => a.kind === 'set-not-null')) {
-    const { rows } = await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`);
-    // PostgreSQL 18 keeps NOT NULL as named constraints, which the rename swap pairs and renames: not handled yet.
-    if ((rows[0]?.v ?? 0) >= 180000) {
-      throw new PgToolsError('alter_refused', `--alter on ${display}: SET/DROP NOT NULL is not supported yet on PostgreSQL 18; nothing was changed`);
-    }
-  }
+  // PostgreSQL 18 keeps NOT NULL as named constraints (the plan names new ones as on the table).
+  const { rows: version } = await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`);
+  const namedNotNulls = (version[0]?.v ?? 0) >= 180000;
   for (const a of actions) {
     if (a.kind !== 'alter-type' && a.kind !== 'add-column') continue;
     // regtype input parses the text as a type name and nothing else: after this it is safe as SQL.
@@ -56,7 +52,7 @@ export async function probeAlter(
   const constraintNames = await constraintNameFacts(client, info.oid);
   const plan = planAlter(
     actions,
-    { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames },
+    { display, columns: info.columns, keyColumns, dependencies, columnsWithGrants: grants, table: info.name, constraintNames, namedNotNulls },
     columnOrder,
   );
   const table = quoteQualified(info.schema, info.name);

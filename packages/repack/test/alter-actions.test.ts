@@ -224,6 +224,32 @@ describe('planAlter', () => {
     expect(refusal(() => planAlter(parseAlterActions(['ALTER COLUMN id SET DEFAULT 1']), identity)).message).toMatch(/identity column/);
   });
 
+  it('on PostgreSQL 18 names a new NOT NULL as the server would on the table (not the shadow), avoiding taken names', () => {
+    const named: AlterFacts = {
+      ...facts,
+      table: 'Or"ders',
+      namedNotNulls: true,
+      constraintNames: { ownConstraints: ['Or"ders_qty_not_null'], schemaConstraints: [], schemaRelations: [] },
+    };
+    const plan = planAlter(
+      parseAlterActions([
+        'ALTER COLUMN qty SET NOT NULL',
+        `ALTER COLUMN "${hostile.replace(/"/g, '""')}" SET NOT NULL`,
+        'ADD COLUMN flag boolean DEFAULT true NOT NULL',
+      ]),
+      named,
+    );
+    expect(plan.shadowSql).toBe(
+      `ADD COLUMN "flag" boolean DEFAULT (true) CONSTRAINT "Or""ders_flag_not_null" NOT NULL, ` +
+        `ADD CONSTRAINT "Or""ders_qty_not_null1" NOT NULL "qty", ADD CONSTRAINT "Or""ders_Na""me; DROP_not_null" NOT NULL "Na""me; DROP"`,
+    );
+    // A column already NOT NULL keeps its constraint (SET NOT NULL is a no-op), and DROP NOT NULL names nothing.
+    const already = { ...named, columns: [col(1, 'id'), col(5, 'qty', 'integer', { notNull: true }), col(3, 'note', 'text')] };
+    expect(planAlter(parseAlterActions(['ALTER COLUMN qty SET NOT NULL', 'ALTER COLUMN note DROP NOT NULL']), already).shadowSql).toBe(
+      'ALTER COLUMN "qty" SET NOT NULL, ALTER COLUMN "note" DROP NOT NULL',
+    );
+  });
+
   it('lets a retyped or dropped column go with its own default, and a retyped column keep its indexes', () => {
     const dependencies = [
       { column: 'qty', kind: 'default' as const, what: 'default value for column qty' },

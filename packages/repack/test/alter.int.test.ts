@@ -98,6 +98,10 @@ describe('repack --alter', () => {
     const { rows: fresh } = await pool.query(`INSERT INTO ${q} (id) VALUES (999999) RETURNING a, "Flag"`);
     expect(fresh[0]).toEqual({ a: 42, Flag: true });
     expect(t.alter?.find((m) => m.column === 'a')).toMatchObject({ change: 'kept', newDefault: '40 + 2' });
+    // PostgreSQL 18 names NOT NULL constraints: the added column's is named as on the table, not as on the shadow.
+    const { rows: named } = await pool.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'n' ORDER BY conname`, [q]);
+    const { rows: version } = await pool.query<{ n: number }>("SELECT current_setting('server_version_num')::int AS n");
+    expect(named.map((r) => r.conname)).toEqual((version[0]?.n ?? 0) >= 180000 ? ['items_Flag_not_null', 'items_id_not_null'] : []);
     expect(await leftovers()).toEqual([]);
   });
 
@@ -142,13 +146,6 @@ describe('repack --alter', () => {
     await pool.query(`CREATE TABLE public.nn (id int PRIMARY KEY, a int, b text NOT NULL)`);
     await pool.query(`INSERT INTO public.nn SELECT g, g, 'b' FROM generate_series(1, 1000) g`);
     const ok = await repack(pool, { table: 'public.nn', alter: ['ALTER COLUMN a SET NOT NULL', 'ALTER COLUMN b DROP NOT NULL'] });
-    const { rows: version } = await pool.query<{ n: number }>("SELECT current_setting('server_version_num')::int AS n");
-    if ((version[0]?.n ?? 0) >= 180000) {
-      // PostgreSQL 18 makes NOT NULL a named constraint: refused for now, the table untouched.
-      expect(ok.tables[0]!.message).toBe('--alter on public.nn: SET/DROP NOT NULL is not supported yet on PostgreSQL 18; nothing was changed');
-      expect(await leftovers()).toEqual([]);
-      return;
-    }
     expect(ok.tables[0]!.message ?? '').toBe('');
     expect(ok.tables[0]!.status).toBe('repacked');
     const notNull = async (): Promise<Record<string, boolean>> => {
@@ -158,6 +155,17 @@ describe('repack --alter', () => {
       return Object.fromEntries(rows.map((r) => [r.attname, r.attnotnull]));
     };
     expect(await notNull()).toEqual({ id: true, a: true, b: false });
+    const { rows: version } = await pool.query<{ n: number }>("SELECT current_setting('server_version_num')::int AS n");
+    if ((version[0]?.n ?? 0) >= 180000) {
+      // PostgreSQL 18 keeps NOT NULL as named constraints: the new one has the name the server would give it on the table.
+      const { rows } = await pool.query(
+        `SELECT conname, pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint WHERE conrelid = 'public.nn'::regclass AND contype = 'n' ORDER BY conname`,
+      );
+      expect(rows).toEqual([
+        { conname: 'nn_a_not_null', def: 'NOT NULL a', convalidated: true },
+        { conname: 'nn_id_not_null', def: 'NOT NULL id', convalidated: true },
+      ]);
+    }
     await pool.query(`UPDATE public.nn SET b = NULL WHERE id = 314`);
     const bad = await repack(pool, { table: 'public.nn', alter: ['ALTER COLUMN b SET NOT NULL'] });
     expect(bad.tables[0]).toMatchObject({ status: 'failed', code: 'alter_conversion_failed' });

@@ -219,7 +219,7 @@ function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | u
     problems.push(`the shadow has no CHECK ${JSON.stringify(bound)} of the partition constraint`);
   }
   if (want.join('\n') !== have.join('\n')) problems.push(`CHECK constraints differ: original [${want.join('; ')}], shadow [${have.join('; ')}]`);
-  problems.push(...notNullProblems(facts, added));
+  problems.push(...notNullProblems(facts, added, nullability));
   const other = facts.shadowConstraints.other;
   if (other.length > 0) problems.push(`the shadow already has constraints other than CHECK: ${other.join(', ')}`);
   return problems;
@@ -230,16 +230,17 @@ function shadowDefinitionProblems(facts: RenameFacts, changes: ColumnChanges | u
  * name: the swap gives the shadow's the original's names ({@link pairNotNulls}). NOT VALID ones are
  * not on the shadow (they would refuse the NULLs of the copied rows); the swap adds them.
  */
-function notNullProblems(facts: RenameFacts, added: ReadonlySet<string>): string[] {
+function notNullProblems(facts: RenameFacts, added: ReadonlySet<string>, nullability: ReadonlySet<string>): string[] {
   const show = (list: ReadonlyArray<{ def: string }>) =>
     list
       .map((n) => n.def)
       .sort()
       .join('; ');
   const unpaired = pairNotNulls(facts);
-  const { original } = unpaired;
-  // An added NOT NULL column has its constraint on the shadow only.
-  const shadow = unpaired.shadow.filter((n) => !added.has(n.column));
+  // NOT NULL set (shadow only) or dropped (original only) on purpose, and an added NOT NULL column's (shadow only),
+  // keep the names they have: the caller named them as on the table.
+  const original = unpaired.original.filter((n) => !nullability.has(n.column));
+  const shadow = unpaired.shadow.filter((n) => !added.has(n.column) && !nullability.has(n.column));
   if (original.length === 0 && shadow.length === 0) return [];
   return [`NOT NULL constraints differ: original [${show(original)}], shadow [${show(shadow)}]`];
 }

@@ -172,7 +172,9 @@ function indexSteps(ctx: StepContext, pairs: readonly ResolvedIndexPair[], optio
   }
   // NOT VALID CHECKs too, with NOT VALID and NO INHERIT in their definitions; a partition's before the ATTACH,
   // which wants the partitioned table's CHECKs on the new leaf.
-  for (const n of [...inv.notNulls, ...inv.checks].filter((x) => !x.validated)) {
+  // Not on a column whose NOT NULL the caller set or dropped (an online schema change): the shadow has what it asked for.
+  const nullability = new Set(options.columnChanges?.nullability ?? []);
+  for (const n of [...inv.notNulls.filter((x) => !nullability.has(x.column)), ...inv.checks].filter((x) => !x.validated)) {
     swap('constraint', `ALTER TABLE ${T} ADD CONSTRAINT ${quoteIdent(n.name)} ${n.def}`);
     ctx.moved.constraints.push(n.name);
   }

@@ -590,6 +590,26 @@ describe('renameSwapRefusal', () => {
     expect(renameSwapRefusal(renamed, {})).not.toBeInstanceOf(PgToolsError);
   });
 
+  it('takes NOT NULL constraints (PostgreSQL 18) set or dropped on purpose as they are, and adds no NOT VALID one back on such a column', () => {
+    const codeNotNull = { name: 'It ems.Ü_Code_not_null', column: 'Code', def: 'NOT NULL "Code"', validated: true };
+    const setOnShadow = renameFacts({ shadowConstraints: { ...renameFacts().shadowConstraints, notNulls: [ID_NOT_NULL, codeNotNull] } });
+    setOnShadow.columns = { ...setOnShadow.columns, shadow: setOnShadow.columns.shadow.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) };
+    const changes = { dropped: [], added: [], retyped: [], nullability: ['Code'] };
+    expect(refusal(setOnShadow).message).toContain('NOT NULL constraints differ: original [], shadow [NOT NULL "Code"]');
+    const set = swapSql(setOnShadow, { ...options, columnChanges: changes });
+    // Named as on the table already: kept, not renamed.
+    expect(set.filter((s) => s.includes('not_null'))).toEqual([]);
+    // Dropped on purpose: the original's NOT VALID one is not added back either.
+    const notValid = { name: 'Code nn', column: 'Code', def: 'NOT NULL "Code" NOT VALID', validated: false };
+    const dropped = renameFacts({ attached: attachedFacts({ notNulls: [ID_NOT_NULL, notValid] }) });
+    expect(swapSql(dropped).some((s) => s.includes('ADD CONSTRAINT "Code nn" NOT NULL "Code" NOT VALID'))).toBe(true);
+    expect(swapSql(dropped, { ...options, columnChanges: changes }).some((s) => s.includes('"Code nn"'))).toBe(false);
+    const validDropped = renameFacts({ attached: attachedFacts({ notNulls: [ID_NOT_NULL, { ...codeNotNull, name: 'Code nn' }] }) });
+    validDropped.columns = { ...validDropped.columns, original: validDropped.columns.original.map((c) => (c.name === 'Code' ? { ...c, notNull: true } : c)) };
+    expect(refusal(validDropped).message).toContain('NOT NULL constraints differ: original [NOT NULL "Code"], shadow []');
+    expect(renameSwapRefusal(validDropped, { columnChanges: changes })).not.toBeInstanceOf(PgToolsError);
+  });
+
   it('accepts a shadow without the NOT VALID CHECKs and refuses one that has them (the copied rows may violate them)', () => {
     const facts = notValidCheckFacts();
     expect(renameSwapRefusal(facts, {})).not.toBeInstanceOf(PgToolsError);
