@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { holdsFromSamples } from './lock-sampler.js';
+import { holdsFromSamples, pollRows } from './lock-sampler.js';
 import { startLoad } from './load.js';
 import { percentile } from './stats.js';
 
@@ -112,9 +112,6 @@ export function databaseScaleScript(shape: DatabaseShape): { text: string; defin
 
 /** Samples every `intervalMs` which of `relations` someone holds ACCESS EXCLUSIVE on; `stop()` returns the longest hold seen (ms). */
 function startRelationSampler(client: pg.ClientBase, relations: number[], intervalMs: number): { stop(): Promise<number> } {
-  const samples: Array<{ t: number; held: number[] }> = [];
-  let stopped = false;
-  let failure: unknown;
   const sql = {
     name: 'bench_database_lock_sample',
     text: `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t,
@@ -125,23 +122,10 @@ function startRelationSampler(client: pg.ClientBase, relations: number[], interv
               AND l.relation = ANY ($1::oid[])`,
     values: [relations],
   };
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const { rows } = await client.query<{ t: number; held: string[] }>(sql);
-        samples.push({ t: rows[0]!.t, held: rows[0]!.held.map(Number) });
-      } catch (err) {
-        failure = err;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
+  const polling = pollRows<{ t: number; held: string[] }>(client, sql, intervalMs);
   return {
     async stop() {
-      stopped = true;
-      await loop;
-      if (failure) throw failure;
+      const samples = (await polling.stop()).map((r) => ({ t: r.t, held: r.held.map(Number) }));
       let longest = 0;
       for (const rel of new Set(samples.flatMap((s) => s.held))) {
         const holds = holdsFromSamples(samples.map((s) => ({ t: s.t, holder: s.held.includes(rel) ? rel : null })));

@@ -76,9 +76,6 @@ export function startLockSampler(
   client: pg.ClientBase,
   { tableOid, tableName, intervalMs }: { tableOid: number; tableName: string; intervalMs: number },
 ): LockSampler {
-  const samples: LockSample[] = [];
-  let stopped = false;
-  let failure: unknown;
   const sql = {
     name: 'bench_lock_sample',
     text: `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t,
@@ -89,13 +86,39 @@ export function startLockSampler(
                     LIMIT 1) AS holder`,
     values: [tableOid, tableName],
   };
+  const polling = pollRows<{ t: number; holder: number | null }>(client, sql, intervalMs);
+  return {
+    async stop() {
+      const samples: LockSample[] = (await polling.stop()).map((r) => ({ t: r.t, holder: r.holder ?? null }));
+      const first = samples[0];
+      const last = samples[samples.length - 1];
+      const meanGapMs = first && last && samples.length > 1 ? (last.t - first.t) / (samples.length - 1) : 0;
+      return { samples, holds: holdsFromSamples(samples), meanGapMs };
+    },
+  };
+}
+
+/**
+ * Runs a one-row query every `intervalMs` (plus its round trip) until `stop()`, which returns
+ * every row, or throws the query's error. The samplers' queries read the server's clock at the
+ * moment they read the lock table (same machine, same clock as pgbench's and ours): our own
+ * scheduling delays do not blur the sample times.
+ *
+ * @example
+ * ```ts
+ * const polling = pollRows<{ t: number }>(client, { text: 'SELECT 1 AS t', values: [] }, 10);
+ * const rows = await polling.stop();
+ * ```
+ */
+export function pollRows<R>(client: pg.ClientBase, sql: { name?: string; text: string; values: unknown[] }, intervalMs: number): { stop(): Promise<R[]> } {
+  const rows: R[] = [];
+  let stopped = false;
+  let failure: unknown;
   const loop = (async () => {
     while (!stopped) {
       try {
-        const { rows } = await client.query<{ t: number; holder: number | null }>(sql);
-        // The server's clock at the moment it read the lock table (same machine, same clock as
-        // pgbench's and ours): our own scheduling delays do not blur the sample times.
-        samples.push({ t: rows[0]!.t, holder: rows[0]?.holder ?? null });
+        const result = await client.query<R & pg.QueryResultRow>(sql);
+        if (result.rows[0] !== undefined) rows.push(result.rows[0]);
       } catch (err) {
         failure = err;
         return;
@@ -108,10 +131,7 @@ export function startLockSampler(
       stopped = true;
       await loop;
       if (failure) throw failure;
-      const first = samples[0];
-      const last = samples[samples.length - 1];
-      const meanGapMs = first && last && samples.length > 1 ? (last.t - first.t) / (samples.length - 1) : 0;
-      return { samples, holds: holdsFromSamples(samples), meanGapMs };
+      return rows;
     },
   };
 }
