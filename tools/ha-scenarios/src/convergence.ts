@@ -66,7 +66,8 @@ export async function checkConvergence(nodes: readonly ScenarioNode[], o: { writ
   }
   const badReplica = others.find((n) => {
     const m = members.find((x) => x.name === n.name);
-    return !m || !['replica', 'sync_standby'].includes(m.role ?? '') || !['streaming', 'running'].includes(m.state ?? '');
+    // `quorum_standby` is Patroni 4's role for a voter under `synchronous_mode: quorum`.
+    return !m || !['replica', 'sync_standby', 'quorum_standby'].includes(m.role ?? '') || !['streaming', 'running'].includes(m.state ?? '');
   });
   if (badReplica) return { ok: false, reason: `/cluster: ${JSON.stringify(members.map((m) => [m.name, m.role, m.state]))}` };
 

@@ -25,6 +25,11 @@ import { WRITES_TABLE_DDL } from './write-load.js';
 export interface ScenarioClusterOptions {
   /** `ha-agent` (default) or `patroni` for the side-by-side: same configuration, same layout. */
   agent?: AgentKind;
+  /**
+   * Data nodes, each with an agent and PostgreSQL (default 3; at least 3: etcd's 3 members run on
+   * the first three hosts). HAProxy lists every one; the client host comes after them.
+   */
+  dataNodes?: number;
   /** Cluster scope (default `scenarios`). */
   scope?: string;
   /** Default ttl 10 / loop_wait 2 / retry_timeout 4. */
@@ -58,7 +63,7 @@ export interface ScenarioClusterOptions {
 export interface ScenarioCluster {
   readonly nodes: ScenarioNode[];
   readonly network: TestNetwork;
-  /** The 4th host, where HAProxy runs. */
+  /** The host after the data nodes (the 4th by default), where HAProxy runs. */
   readonly client: NetHost;
   readonly etcd: EtcdCluster;
   readonly haproxy: Haproxy;
@@ -80,12 +85,13 @@ export interface ScenarioCluster {
 }
 
 /**
- * Starts the suite's cluster: hosts 1-3 in network namespaces (10.251.0.1-3) joined by a bridge,
- * a 3-member etcd (one member per host), one agent per host (PostgreSQL on `<address>:5432` plus a
- * unix socket in the node's temp dir, REST API on `<address>:8008`), and HAProxy on host 4 with the
- * seed's checks. HAProxy's frontends are unix sockets (filesystem sockets are not namespaced), so
- * the writer, the reader and the REST calls of the test process, which lives in the root
- * namespace, all pass through host 4 as a client on the network would. node1 bootstraps first.
+ * Starts the suite's cluster: hosts 1-3 (1-`dataNodes`) in network namespaces (10.251.0.1-3 and on)
+ * joined by a bridge, a 3-member etcd (one member on each of the first three hosts), one agent per
+ * host (PostgreSQL on `<address>:5432` plus a unix socket in the node's temp dir, REST API on
+ * `<address>:8008`), and HAProxy on the next host (host 4 by default) with the seed's checks.
+ * HAProxy's frontends are unix sockets (filesystem sockets are not namespaced), so the writer, the
+ * reader and the REST calls of the test process, which lives in the root namespace, all pass
+ * through that host as a client on the network would. node1 bootstraps first.
  *
  * @example
  * ```ts
@@ -101,6 +107,9 @@ export async function startScenarioCluster(options: ScenarioClusterOptions = {})
   const timings = options.timings ?? SCENARIO_TIMINGS;
   const agent = options.agent ?? 'ha-agent';
   const scope = options.scope ?? 'scenarios';
+  const dataNodes = options.dataNodes ?? 3;
+  if (!Number.isInteger(dataNodes) || dataNodes < 3)
+    throw new Error(`dataNodes must be an integer of at least 3 (etcd's 3 members run on them), not ${dataNodes}`);
   let network: TestNetwork | undefined;
   let etcd: EtcdCluster | undefined;
   let haproxy: Haproxy | undefined;
@@ -118,9 +127,9 @@ export async function startScenarioCluster(options: ScenarioClusterOptions = {})
   };
 
   try {
-    network = await createNetwork({ hosts: 4 });
-    const hosts = network.hosts.slice(0, 3);
-    const client = network.hosts[3]!;
+    network = await createNetwork({ hosts: dataNodes + 1 });
+    const hosts = network.hosts.slice(0, dataNodes);
+    const client = network.hosts[dataNodes]!;
     emit('network', `hosts ${network.hosts.map((h) => `${h.netns}=${h.address}`).join(', ')}`);
     etcd = await startEtcd({ members: 3, network });
     emit('etcd', `etcd members on ${etcd.hosts.join(', ')}`);
@@ -160,7 +169,7 @@ export async function startScenarioCluster(options: ScenarioClusterOptions = {})
       nodes.push(new ScenarioNode({ name, host, dir, user, agent, configYaml, apiSocket: haproxy.apiSockets[name]! }));
     }
     const bootTimeout = options.bootstrapTimeoutMs ?? 150_000;
-    // node1 first: three concurrent initdb+bootstrap races cost time on 2 cores and make the first leader random.
+    // node1 first: concurrent initdb+bootstrap races cost time on 2 cores and make the first leader random.
     nodes[0]!.startAgent();
     await waitFor(
       async () => {
