@@ -113,6 +113,23 @@ describe('EtcdDcs on a real etcd', () => {
     expect((await a.loadCluster()).leader).toMatchObject({ name: 'node2', lease: b.leaseId });
   });
 
+  it('taking the leader key refreshes the lease first: etcd counts it from the acquisition, as the agent does', async () => {
+    const scope = uniqueScope('acquire-refresh');
+    const a = factory.make({ scope, name: 'node1', ttl: 10 });
+    // The member key grants the lease; the acquisition comes later, within the keepalive interval.
+    expect(await a.touchMember(memberData(5432, 'replica', 0))).toBe(true);
+    const lease = a.leaseId;
+    await sleep(1500);
+    const sentAt = Date.now();
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    expect(a.leaseId).toBe(lease);
+    const { TTL } = await raw.leaseClient.leaseTimeToLive({ ID: lease ?? '' });
+    // etcd reports whole seconds left, rounded down: 9 after a refresh at the acquisition, 8 without
+    // one (the member key's grant was 1.5 s earlier). The agent's estimate is sentAt + 10 s.
+    expect(Date.now() - sentAt).toBeLessThan(1000);
+    expect(Number(TTL)).toBe(9);
+  });
+
   it('writes the member key with our lease, compact JSON, and only when it changed', async () => {
     const scope = uniqueScope('member');
     const keys = keyLayout(undefined, scope);
