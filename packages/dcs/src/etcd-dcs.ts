@@ -181,9 +181,8 @@ export class EtcdDcs {
   async attemptToAcquireLeader(): Promise<boolean> {
     return this.op('acquire leader lock', async (deadline) => {
       const key = this.layout.leader;
-      // A keepalive first, always: the agent counts the lease from when it sent this call, and a
-      // lease last kept alive up to a keepalive interval earlier (by a member-key write) would expire
-      // that much sooner than it thinks (CI19: a replica took over 0.24 s before the agent's estimate).
+      // A keepalive first: the agent counts the lease from this call; one last kept alive up to a keepalive
+      // interval earlier (a member-key write) expires that much sooner (CI19: a takeover 0.24 s early).
       const res = await this.withLease(deadline, true, (lease) =>
         this.txn(deadline, [{ key: Buffer.from(key), target: 'Create', result: 'Equal', create_revision: 0 }], [putOp(key, this.name, lease)]),
       );
