@@ -50,6 +50,17 @@ describe('standby_cluster in the configuration', () => {
     expect(isStandbyClusterValue(null)).toBe(false);
   });
 
+  it('has no synchronous replication, as Patroni: synchronous_mode (on or quorum) is ignored there, with a warning', () => {
+    for (const mode of [true, 'quorum']) {
+      const warnings: string[] = [];
+      const d = parseDynamicConfig({ synchronous_mode: mode, standby_cluster: { host: '10.0.0.1', port: 5432 } }, 'config', warnings);
+      expect(d).toMatchObject({ synchronousMode: false, synchronousQuorum: false });
+      expect(warnings).toEqual(['config.synchronous_mode is ignored in a standby cluster, as Patroni does']);
+    }
+    // Promoted (standby_cluster removed): synchronous replication applies again.
+    expect(parseDynamicConfig({ synchronous_mode: 'quorum', standby_cluster: null })).toMatchObject({ synchronousMode: true, synchronousQuorum: true });
+  });
+
   it('refuses, naming the key, what Patroni refuses or would not run', () => {
     expect(refusal(() => parseConfig(withStandby('{primary_slot_name: dr}'), NOENV)).message).toMatch(
       /^bootstrap\.dcs\.standby_cluster: needs host, port or restore_command/,

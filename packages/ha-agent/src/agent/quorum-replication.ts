@@ -16,7 +16,7 @@ import { failoverTags, syncTags } from '../decision/failover-tags.js';
  */
 const MAX_STEPS = 4;
 /** PostgreSQL applies a reload within milliseconds; Patroni gives it 100 ms, we give it 200 ms. */
-const RELOAD_SETTLE_MS = 200;
+export const RELOAD_SETTLE_MS = 200;
 
 /** What the leader remembers of the `synchronous_standby_names` it set (see `QuorumPlanInput`). */
 interface Tracked {

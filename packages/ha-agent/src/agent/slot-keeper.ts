@@ -69,6 +69,8 @@ export class SlotKeeper {
   private retainAdopted = false;
   /** Copies of logical slots not yet known safe to use after a failover (from the first replica cycle on). */
   private readiness: LogicalReadiness | undefined;
+  /** What the last successful upkeep published: kept in `status` when one cycle's upkeep fails. */
+  private lastStatus: SlotStatus = {};
 
   constructor(private readonly d: SlotKeeperDeps) {}
 
@@ -82,10 +84,14 @@ export class SlotKeeper {
    */
   async maintain(asLeader: boolean): Promise<SlotStatus> {
     const kept = await this.memberSlots(asLeader);
-    return this.permanentSlots(asLeader, kept).catch((err) => {
-      this.d.logger.warn(`replication slots: ${errMessage(err)}`);
-      return {};
-    });
+    return this.permanentSlots(asLeader, kept).then(
+      (status) => (this.lastStatus = status),
+      (err) => {
+        this.d.logger.warn(`replication slots: ${errMessage(err)}`);
+        // The status key is written whole: publishing nothing would drop `retain_slots` and the positions the replicas follow.
+        return this.lastStatus;
+      },
+    );
   }
 
   /**

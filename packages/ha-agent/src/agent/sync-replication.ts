@@ -5,7 +5,7 @@ import type { PostgresControl } from '../postgres/postgres-control.js';
 import type { HaAgentEvent } from './agent-events.js';
 import type { AgentRunState } from './agent-state.js';
 import { planSyncReplication, synchronousStandbyNames } from './sync-standby.js';
-import { QuorumReplication } from './quorum-replication.js';
+import { QuorumReplication, RELOAD_SETTLE_MS } from './quorum-replication.js';
 import { syncStandbysOf } from './view-mapping.js';
 import { syncTags } from '../decision/failover-tags.js';
 
@@ -28,6 +28,12 @@ export interface SyncReplicationDeps {
  */
 export class SyncReplication {
   private readonly quorum: QuorumReplication;
+  /**
+   * The standby `synchronous_standby_names` was last changed to, and the primary's WAL position once
+   * the change took effect: commits acknowledged before it may be missing there, so the key names it
+   * only when it has flushed that far (as the quorum path's `changeLsn`).
+   */
+  private awaiting: { standby: string; lsn: number } | undefined;
 
   constructor(private readonly d: SyncReplicationDeps) {
     this.quorum = new QuorumReplication(d);
@@ -110,14 +116,21 @@ export class SyncReplication {
       if (!(await dcs.setSync({ leader: me, sync_standby: null }, revision))) return;
       revision = (await dcs.loadCluster()).sync?.modRevision ?? 0;
     }
-    await pg.setSynchronousStandbyNames(plan.names, primary);
+    const changed = await pg.setSynchronousStandbyNames(plan.names, primary);
     const picked = plan.picked;
     if (picked === undefined) return;
-    let confirmed = plan.confirmed;
+    if (changed) {
+      await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
+      this.awaiting = { standby: picked, lsn: (await pg.status(1000))?.walPosition ?? Number.MAX_SAFE_INTEGER };
+    }
+    const caughtUp = (status: PgStatus | undefined): boolean => {
+      const lsn = this.awaiting?.standby === picked ? this.awaiting.lsn : undefined;
+      return status?.replication.some((r) => r.application_name === picked && r.sync_state === 'sync' && (lsn === undefined || (r.lsn ?? -1) >= lsn)) ?? false;
+    };
+    let confirmed = !changed && plan.confirmed && caughtUp(s);
     for (let i = 0; i < CONFIRM_POLLS && !confirmed && !state.stopping; i++) {
       await new Promise((r) => setTimeout(r, CONFIRM_POLL_MS));
-      const now = await pg.status(1000);
-      confirmed = now?.replication.some((r) => r.application_name === picked && r.sync_state === 'sync') ?? false;
+      confirmed = caughtUp(await pg.status(1000));
     }
     if (!confirmed) {
       logger.info(`Assigning synchronous standby status to ${picked}`);

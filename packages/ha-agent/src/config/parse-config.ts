@@ -146,14 +146,18 @@ export function parseDynamicConfig(doc: unknown, path = 'bootstrap.dcs', warning
   const retryTimeout = s.int('retry_timeout', { min: 1 }) ?? DYNAMIC_DEFAULTS.retryTimeout;
   const maximumLagOnFailover = s.int('maximum_lag_on_failover', { min: 0 }) ?? DYNAMIC_DEFAULTS.maximumLagOnFailover;
   const primaryStartTimeout = s.int('primary_start_timeout', { min: 0 }) ?? s.int('master_start_timeout', { min: 0 }) ?? DYNAMIC_DEFAULTS.primaryStartTimeout;
-  // Patroni's `is_quorum_commit_mode`: the string `quorum`, in any case.
-  const synchronousQuorum = typeof s.value('synchronous_mode') === 'string' && String(s.value('synchronous_mode')).toLowerCase() === 'quorum';
-  const synchronousMode = synchronousQuorum || (s.bool('synchronous_mode') ?? false);
+  const standbyCluster = parseStandbyCluster(s.section('standby_cluster'));
+  // Patroni's `is_quorum_commit_mode`: the string `quorum`, in any case. A standby cluster has no
+  // synchronous replication (Patroni's is_synchronous_mode): nobody there writes the sync key.
+  const quorumAsked = typeof s.value('synchronous_mode') === 'string' && String(s.value('synchronous_mode')).toLowerCase() === 'quorum';
+  const syncAsked = quorumAsked || (s.bool('synchronous_mode') ?? false);
+  if (syncAsked && standbyCluster) warnings.push(`${path}.synchronous_mode is ignored in a standby cluster, as Patroni does`);
+  const synchronousQuorum = quorumAsked && !standbyCluster;
+  const synchronousMode = syncAsked && !standbyCluster;
   const synchronousNodeCount = s.int('synchronous_node_count', { min: 1 }) ?? 1;
   const synchronousModeStrict = s.bool('synchronous_mode_strict') ?? false;
   const failsafeMode = s.bool('failsafe_mode') ?? false;
   s.value('pause');
-  const standbyCluster = parseStandbyCluster(s.section('standby_cluster'));
   const rewind = parseDynamicRewind(s);
   const slots = parseSlotsConfig(s);
   const pg = s.section('postgresql');

@@ -79,10 +79,12 @@ export async function advanceSlot(client: pg.Client, name: string, lsn: number):
   await client.query(`SELECT pg_replication_slot_advance($1, '0/0'::pg_lsn + $2::numeric)`, [name, String(lsn)]);
 }
 
-/** Drops the slot unless a walsender uses it. True when it was dropped. */
+/** Drops the slot unless a walsender uses it. True when it was dropped; false also when a walsender attached meanwhile (the drop fails, the slot stays). */
 export async function dropInactiveSlot(client: pg.Client, name: string): Promise<boolean> {
-  const res = await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [name]);
-  return res.rows.length > 0;
+  return client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [name]).then(
+    (res) => res.rows.length > 0,
+    () => false,
+  );
 }
 
 /** A logical slot as read from the primary, with its on-disk state file. */
