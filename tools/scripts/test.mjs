@@ -42,6 +42,7 @@ for (const { project, args } of runs) {
     report = JSON.parse(readFileSync(out, 'utf8'));
   } catch {
     console.error(`vitest (${project}) produced no report (exit ${result.status})`);
+    failures.push(`${project}: vitest produced no report (exit ${result.status})`);
     crashed = true;
     continue;
   }
@@ -55,7 +56,10 @@ for (const { project, args } of runs) {
   failed += report.numFailedTests ?? 0;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   // A file that failed to load or a hook that threw fails the run even with no failed test.
-  if (result.status !== 0 && (report.numFailedTests ?? 0) === 0) crashed = true;
+  if (result.status !== 0 && (report.numFailedTests ?? 0) === 0) {
+    crashed = true;
+    if (!failures.some((f) => f.startsWith(`${project} `))) failures.push(`${project}: vitest exited ${result.status} with no failed test (see above)`);
+  }
 }
 if (crashed && failed === 0) failed = 1;
 if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);

@@ -9,6 +9,7 @@ import {
   type HaAction,
   type PeerProbe,
 } from '../src/internals.js';
+import { down, replicaProbe } from './peer-probes.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 const MB = 1024 * 1024;
@@ -60,16 +61,7 @@ function race(over: DeepPartial<DecisionInput> = {}): DecisionInput {
   return i;
 }
 
-const replicaProbe = (name: string, wal = 100 * MB, extra: Partial<PeerProbe> = {}): PeerProbe => ({
-  name,
-  reachable: true,
-  role: 'replica',
-  state: 'running',
-  walPosition: wal,
-  ...extra,
-});
 const primaryProbe = (name: string): PeerProbe => ({ name, reachable: true, role: 'master', state: 'running', walPosition: 100 * MB });
-const down = (name: string): PeerProbe => ({ name, reachable: false });
 
 const FAILSAFE = { failsafeMode: true };
 const ALL = ['node1', 'node2', 'node3'];

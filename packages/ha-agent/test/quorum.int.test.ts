@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { HaCluster, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
 
 // Quorum commit (`synchronous_mode: quorum`, Patroni 4's `ANY k (...)` and the `sync` key's
 // `quorum`) on a primary and 3 replicas, k = 1 then k = 2, and `synchronous_mode: on` with
@@ -43,12 +43,7 @@ async function ssn(node: HaNode): Promise<string> {
 }
 
 async function patchConfig(node: HaNode, body: unknown): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}/config`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
+  expect((await api(node, 'PATCH', '/config', body)).status).toBe(200);
 }
 
 /** Waits for the key to name `leader`, `voters` members and `quorum`, and `synchronous_standby_names` to match `pattern`. */

@@ -13,6 +13,7 @@ import {
   type QuorumPlanInput,
   type QuorumStep,
 } from '../src/internals.js';
+import { down as gone, replicaProbe as at } from './peer-probes.js';
 
 const ABC = ['node2', 'node3', 'node4'];
 
@@ -227,15 +228,6 @@ describe('synchronous_standby_names text', () => {
 
 const MB = 1024 * 1024;
 const NOW = Date.parse('2024-05-01T12:00:00Z');
-const at = (name: string, wal: number, extra: Partial<PeerProbe> = {}): PeerProbe => ({
-  name,
-  reachable: true,
-  role: 'replica',
-  state: 'running',
-  walPosition: wal,
-  ...extra,
-});
-const gone = (name: string): PeerProbe => ({ name, reachable: false });
 
 /** node2 races with no leader key; the sync key says leader node1, voters node2..node4, `quorum`. */
 function raceAs(name: string, quorum: number, voters: string[], probes: PeerProbe[] | undefined, myWal = 100 * MB): DecisionInput {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@pgtools/testkit';
-import { HaCluster, patroni, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
+import { api, HaCluster, patroni, powerLoss, sql, timingsFromEnv, Writer, type HaNode } from './ha-cluster.js';
 
 // Synchronous mode, with its negative control: the same fault (replication to both replicas stalled,
 // then the primary loses power) loses acknowledged writes with asynchronous replication and none in
@@ -29,12 +29,7 @@ async function syncKey(node: HaNode): Promise<{ leader: string | null; sync_stan
 }
 
 async function patchConfig(node: HaNode, body: unknown): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}/config`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
+  expect((await api(node, 'PATCH', '/config', body)).status).toBe(200);
 }
 
 /**

@@ -34,9 +34,11 @@ export async function probeAlter(
   if (info.isPartition || info.relkind !== 'r') {
     throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
   }
-  // PostgreSQL 18 keeps NOT NULL as named constraints (the plan names new ones as on the table).
-  const { rows: version } = await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`);
-  const namedNotNulls = (version[0]?.v ?? 0) >= 180000;
+  // PostgreSQL 18 keeps NOT NULL as named constraints (the plan names new ones as on the table):
+  // asked only when an action adds one.
+  const addsNotNull = actions.some((a) => (a.kind === 'set-not-null' || a.kind === 'add-column') && a.notNull);
+  const version = addsNotNull ? await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`) : undefined;
+  const namedNotNulls = (version?.rows[0]?.v ?? 0) >= 180000;
   for (const a of actions) {
     if (a.kind !== 'alter-type' && a.kind !== 'add-column') continue;
     // regtype input parses the text as a type name and nothing else: after this it is safe as SQL.

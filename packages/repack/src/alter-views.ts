@@ -1,5 +1,5 @@
 import { displayName, PgToolsError, quoteIdent, type Queryable } from '@pgtools/core';
-import { readDependentViews, recreatesViews, reloptionsClause, viewTreeBlockers, type DependentView } from '@pgtools/swap';
+import { createViewSql, readDependentViews, recreatesViews, viewTreeBlockers, withSearchPath, type DependentView } from '@pgtools/swap';
 import type { AlterPlan } from './alter-plan.js';
 import type { TableInfo } from './table-info.js';
 
@@ -33,15 +33,14 @@ export async function readViewTrial(client: Queryable, info: TableInfo, plan: Pi
     throw refused(info.display, `the table and the views over it share the name ${JSON.stringify(twice)}, so the views cannot be tried on the new definition`);
   }
   const schemas = [...new Set([info.schema, ...views.map((v) => v.schema)])];
-  const { rows: path } = await client.query<{ p: string }>("SELECT pg_catalog.current_setting('search_path') AS p");
-  // The same list the trial replays them under, without pg_temp (implicitly first, and empty until the trial table is made).
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [schemas.map(quoteIdent).join(', ')]);
-  const { rows } = await client.query<{ def: string }>(
-    'SELECT pg_catalog.pg_get_viewdef(v.oid) AS def FROM pg_catalog.unnest($1::int8[]::oid[]) WITH ORDINALITY AS v(oid, n) ORDER BY v.n',
-    [views.map((v) => v.oid)],
+  // The same list the trial replays them under, without pg_temp (implicitly first, and empty until the
+  // trial table is made); then back to the caller's, under which its USING expressions and defaults resolve.
+  const { rows } = await withSearchPath(client, schemas.map(quoteIdent).join(', '), { local: true }, () =>
+    client.query<{ def: string }>(
+      'SELECT pg_catalog.pg_get_viewdef(v.oid) AS def FROM pg_catalog.unnest($1::int8[]::oid[]) WITH ORDINALITY AS v(oid, n) ORDER BY v.n',
+      [views.map((v) => v.oid)],
+    ),
   );
-  // The caller's USING expressions and defaults are resolved under its own search path.
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [path[0]?.p ?? '']);
   return { schemas, views: views.map((view, i) => ({ view, def: rows[i]?.def ?? '' })) };
 }
 
@@ -52,20 +51,19 @@ export async function readViewTrial(client: Queryable, info: TableInfo, plan: Pi
  * build and the server's reason. Leaves the search path as it found it.
  */
 export async function tryViews(client: Queryable, trial: ViewTrial, display: string): Promise<void> {
-  const { rows: path } = await client.query<{ p: string }>("SELECT pg_catalog.current_setting('search_path') AS p");
   const sql = viewTrialSql(trial);
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [sql.searchPath]);
-  for (const [i, { view }] of trial.views.entries()) {
-    try {
-      await client.query(sql.views[i] ?? '');
-    } catch (err) {
-      throw refused(
-        display,
-        `view ${displayName(view.schema, view.name)} cannot be built on the new definition (${err instanceof Error ? err.message : String(err)}); change or drop it first`,
-      );
+  await withSearchPath(client, sql.searchPath, { local: true }, async () => {
+    for (const [i, { view }] of trial.views.entries()) {
+      try {
+        await client.query(sql.views[i] ?? '');
+      } catch (err) {
+        throw refused(
+          display,
+          `view ${displayName(view.schema, view.name)} cannot be built on the new definition (${err instanceof Error ? err.message : String(err)}); change or drop it first`,
+        );
+      }
     }
-  }
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, true)", [path[0]?.p ?? '']);
+  });
 }
 
 /**
@@ -82,9 +80,6 @@ export async function tryViews(client: Queryable, trial: ViewTrial, display: str
 export function viewTrialSql(trial: ViewTrial): { searchPath: string; views: string[] } {
   return {
     searchPath: ['pg_temp', ...trial.schemas.map(quoteIdent)].join(', '),
-    views: trial.views.map(({ view, def }) => {
-      const options = view.reloptions.length > 0 ? ` WITH (${reloptionsClause(view.reloptions)})` : '';
-      return `CREATE VIEW pg_temp.${quoteIdent(view.name)}${options} AS ${def.trim().replace(/;$/, '')}`;
-    }),
+    views: trial.views.map(({ view, def }) => createViewSql('CREATE VIEW', `pg_temp.${quoteIdent(view.name)}`, view.reloptions, def)),
   };
 }

@@ -278,16 +278,23 @@ export async function loadIndexes(client: Queryable, tableOid: number): Promise<
 }
 
 /** Runs fn with search_path pinned to pg_catalog so that the server's deparsers qualify every user object. */
-export async function withCatalogSearchPath<T>(client: Queryable, fn: () => Promise<T>): Promise<T> {
+export function withCatalogSearchPath<T>(client: Queryable, fn: () => Promise<T>): Promise<T> {
+  return withSearchPath(client, 'pg_catalog, pg_temp', { local: false }, fn);
+}
+
+/**
+ * Runs fn with `search_path` set to `path` (`local`: for the transaction only, as SET LOCAL), then
+ * sets the previous one back, also when fn throws.
+ */
+export async function withSearchPath<T>(client: Queryable, path: string, { local }: { local: boolean }, fn: () => Promise<T>): Promise<T> {
   const { rows } = await client.query<{ path: string }>("SELECT pg_catalog.current_setting('search_path') AS path");
   const previous = rows[0]?.path ?? '';
-  const pinned = 'pg_catalog, pg_temp';
-  if (previous === pinned) return fn();
-  await client.query("SELECT pg_catalog.set_config('search_path', $1, false)", [pinned]);
+  if (previous === path) return fn();
+  await client.query('SELECT pg_catalog.set_config($1, $2, $3)', ['search_path', path, local]);
   try {
     return await fn();
   } finally {
     // After an error inside a transaction the server rolls the setting back itself; a failed restore is harmless.
-    await client.query("SELECT pg_catalog.set_config('search_path', $1, false)", [previous]).catch(() => undefined);
+    await client.query('SELECT pg_catalog.set_config($1, $2, $3)', ['search_path', previous, local]).catch(() => undefined);
   }
 }

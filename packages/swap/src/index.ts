@@ -1,6 +1,7 @@
 export { catalogSwap, prepareCatalogSwap, executeCatalogSwap, catalogSwapStatements, finishCatalogSwap, catalogSwapError } from './catalog-swap.js';
 export type { CatalogSwapOptions, CatalogSwapResult, CatalogSwapPlan, CatalogSwapStatement } from './catalog-swap.js';
 export type { TableInfo as SwapTableInfo } from './catalog.js';
+export { withSearchPath } from './catalog.js';
 export { renameSwap, prepareRenameSwap, executeRenameSwap, renameSwapStatements, finishRenameSwap, renameSwapError } from './rename-swap.js';
 export type { RenameSwapOptions, RenameSwapResult, RenameSwapPlan, RenameSwapStep } from './rename-swap.js';
 export { readRenameFacts } from './rename-read.js';
@@ -9,7 +10,7 @@ export type { RenameSwapAccepted } from './rename-refusal.js';
 export { renameSwapSteps } from './rename-steps.js';
 export { readDependentViews, recreatesViews, viewTreeBlockers } from './rename-views.js';
 export type { DependentView } from './rename-views.js';
-export { reloptionsClause } from './reloptions.js';
+export { createViewSql } from './reloptions.js';
 export type { RenameSwapSteps } from './rename-steps.js';
 export type {
   AclEntry as RenameAclEntry,

@@ -15,3 +15,18 @@ export function reloptionsClause(heap: readonly string[], toast: readonly string
     ...parseReloptions(toast).map((o) => `toast.${quoteIdent(o.name)} = ${quoteLiteral(o.value)}`),
   ].join(', ');
 }
+
+/**
+ * `CREATE [OR REPLACE] VIEW name WITH (options) AS query` from a view's stored options and its
+ * pg_get_viewdef text (which ends with `;`). `name` is already quoted.
+ *
+ * @example
+ * ```ts
+ * createViewSql('CREATE VIEW', 'public."v"', ['security_barrier=true'], ' SELECT 1;');
+ * // `CREATE VIEW public."v" WITH ("security_barrier" = 'true') AS SELECT 1`
+ * ```
+ */
+export function createViewSql(verb: 'CREATE VIEW' | 'CREATE OR REPLACE VIEW', name: string, reloptions: readonly string[], def: string): string {
+  const options = reloptions.length > 0 ? ` WITH (${reloptionsClause(reloptions)})` : '';
+  return `${verb} ${name}${options} AS ${def.trim().replace(/;$/, '')}`;
+}

@@ -12,7 +12,8 @@ import type { IndexPair, RelationName } from './types.js';
  * refuse and which statements to run is decided from the result by renameSwapRefusal and
  * renameSwapSteps. Throws `swap_precondition` when a table does not exist or is not an ordinary
  * permanent table, or when the original was replaced while it read. Reading view definitions takes
- * ACCESS SHARE on each view until the transaction ends: call it in autocommit.
+ * ACCESS SHARE on each view until the transaction ends: call it in autocommit. `viewTree: false`
+ * leaves out the views over views (only a swap that recreates them needs them).
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@ export async function readRenameFacts(
   originalRef: RelationName,
   shadowRef: RelationName,
   indexPairs: readonly IndexPair[],
+  options: { viewTree?: boolean } = {},
 ): Promise<RenameFacts> {
   return withCatalogSearchPath(client, async () => {
     // The fingerprint comes before everything else read here: each read sees what committed by then
@@ -39,7 +41,7 @@ export async function readRenameFacts(
               current_user::text AS role`,
       [original.ownerOid, shadow.ownerOid],
     );
-    const attached = await readRenameTableFacts(client, original);
+    const attached = await readRenameTableFacts(client, original, options);
     const originalColumns = await loadColumns(client, original.oid);
     const shadowColumns = await loadColumns(client, shadow.oid);
     const { rows: checks } = await client.query<{ name: string; def: string }>(

@@ -1,15 +1,14 @@
 import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified } from '@pgtools/core';
 import { oidLiteral } from './catalog.js';
-import { parseReloptions, reloptionsClause } from './reloptions.js';
-import type { AclEntry, RenameStepOptions, StatObject } from './rename-facts.js';
+import { createViewSql, parseReloptions, reloptionsClause } from './reloptions.js';
+import { aclSteps } from './acl-steps.js';
+import type { RenameStepOptions, StatObject } from './rename-facts.js';
 import type { StepContext } from './rename-step-context.js';
 import { recreatesViews, recreateViewSteps } from './rename-views.js';
 
 // The pure builders of the rename swap's statements for what is attached to the table, each
 // appending to the context in the order renameSwapSteps calls them.
 
-// MAINTAIN: PostgreSQL 17+ (VACUUM, ANALYZE, CLUSTER, REFRESH, REINDEX, LOCK TABLE without owning the table).
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
 const POLICY_COMMANDS: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
 const TRIGGER_STATES: Record<string, string> = { D: 'DISABLE TRIGGER', R: 'ENABLE REPLICA TRIGGER', A: 'ENABLE ALWAYS TRIGGER' };
 /** The state of a trigger a partition inherited: attaching clones the partitioned table's, whose state may differ. */
@@ -52,33 +51,21 @@ export function policySteps(ctx: StepContext): void {
   }
 }
 
-/** Makes the new table's ACL equal to the old one's (grantor aside: every grant is made by the current role). */
+/** Makes the new table's ACL equal to the old one's; a column the caller dropped on purpose (an online schema change) takes its grants with it, as DROP COLUMN does. */
 export function grantSteps(ctx: StepContext): void {
-  const { attached: inv, T, swap } = ctx;
-  const owner = ctx.original.owner;
-  const current = ctx.facts.shadowGrantees;
-  const who = (g: string | null) => (g === null ? 'PUBLIC' : quoteIdent(g));
-  let count = 0;
-  // A table made under ALTER DEFAULT PRIVILEGES starts with grants of its own: clear them first.
-  if (current.length > 0 || !inv.tableAclIsNull) {
-    const grantees = new Set(current);
-    grantees.add(owner);
-    for (const g of grantees) swap('grant', `REVOKE ALL ON TABLE ${T} FROM ${who(g)}`);
-    const entries: AclEntry[] = inv.tableAclIsNull ? [{ grantee: owner, privilege: 'ALL', grantable: false }] : inv.tableGrants;
-    for (const e of entries) {
-      if (e.privilege !== 'ALL' && !PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
-      swap('grant', `GRANT ${e.privilege} ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
-      count++;
-    }
-  }
-  for (const e of inv.columnGrants) {
-    // A column the caller dropped on purpose (an online schema change) takes its grants with it, as DROP COLUMN does.
-    if (ctx.droppedColumns.has(e.column)) continue;
-    if (!PRIVILEGES.has(e.privilege)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${e.privilege}`);
-    swap('grant', `GRANT ${e.privilege} (${quoteIdent(e.column)}) ON TABLE ${T} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
-    count++;
-  }
-  ctx.moved.grants = count;
+  const { attached: inv } = ctx;
+  ctx.moved.grants = aclSteps(
+    ctx.swap,
+    {
+      target: ctx.T,
+      owner: ctx.original.owner,
+      current: ctx.facts.shadowGrantees,
+      aclIsNull: inv.tableAclIsNull,
+      grants: inv.tableGrants,
+      columnGrants: inv.columnGrants,
+    },
+    ctx.droppedColumns,
+  );
 }
 
 /** Table settings: reloptions, replica identity, CLUSTER mark, per-column statistics targets, options and comments, the table's comment. */
@@ -169,8 +156,7 @@ export function viewSteps(ctx: StepContext, options: Pick<RenameStepOptions, 'co
     return;
   }
   for (const v of ctx.attached.views) {
-    const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
-    ctx.swap('view', `CREATE OR REPLACE VIEW ${quoteQualified(v.schema, v.name)}${options} AS ${v.def.trim().replace(/;$/, '')}`);
+    ctx.swap('view', createViewSql('CREATE OR REPLACE VIEW', quoteQualified(v.schema, v.name), v.reloptions, v.def));
     ctx.moved.views.push(displayName(v.schema, v.name));
   }
 }

@@ -5,6 +5,7 @@ import { CHANGED_MESSAGE, PARENT_LOCK_MESSAGE } from './rename-fingerprint.js';
 import { readRenameFacts } from './rename-read.js';
 import { renameSwapRefusal } from './rename-refusal.js';
 import { renameSwapSteps } from './rename-steps.js';
+import { recreatesViews } from './rename-views.js';
 import type { IndexPair, RelationName, SwapCommonOptions } from './types.js';
 
 export type { RenameSwapStep } from './rename-facts.js';
@@ -201,7 +202,7 @@ export interface RenameSwapPlan {
  * ```
  */
 export async function prepareRenameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapPlan> {
-  const facts = await readRenameFacts(client, options.original, options.shadow, options.indexPairs);
+  const facts = await readRenameFacts(client, options.original, options.shadow, options.indexPairs, { viewTree: recreatesViews(options.columnChanges) });
   const accepted = renameSwapRefusal(facts, options);
   if (accepted instanceof PgToolsError) throw accepted;
   options.onEvent?.({ type: 'swap_validated', mode: 'rename', table: options.original, shadow: options.shadow, indexes: accepted.pairs.length });

@@ -1,5 +1,6 @@
-import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified, type Queryable } from '@pgtools/core';
-import { reloptionsClause } from './reloptions.js';
+import { displayName, quoteIdent, quoteLiteral, quoteQualified, type Queryable } from '@pgtools/core';
+import { aclSteps } from './acl-steps.js';
+import { createViewSql } from './reloptions.js';
 import type { AclEntry, ColumnChanges, DependentView } from './rename-facts.js';
 import type { StepContext } from './rename-step-context.js';
 
@@ -154,44 +155,23 @@ export function viewTreeBlockers(views: readonly DependentView[]): string[] {
   return blockers;
 }
 
-// MAINTAIN: PostgreSQL 17+.
-const VIEW_PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
-
 /**
  * Drops every view of the tree (dependents first) and creates it again on the new table, in an
  * order where each comes after the views it reads: the definition with its options, then its
  * owner, column defaults, ACL (clearing what default privileges gave), column grants and comments.
- * Pure; throws `rename_swap_failed` for a privilege it does not know.
+ * Pure; throws `rename_swap_failed` for a privilege it does not know (aclSteps).
  */
 export function recreateViewSteps(ctx: StepContext): void {
   const views = ctx.attached.viewTree;
-  const who = (g: string | null) => (g === null ? 'PUBLIC' : quoteIdent(g));
-  const privilege = (p: string): string => {
-    if (p !== 'ALL' && !VIEW_PRIVILEGES.has(p)) throw new PgToolsError('rename_swap_failed', `unknown privilege ${p}`);
-    return p;
-  };
   for (const v of [...views].reverse()) ctx.swap('view', `DROP VIEW ${quoteQualified(v.schema, v.name)}`);
   for (const v of views) {
     const V = quoteQualified(v.schema, v.name);
-    const options = v.reloptions.length > 0 ? ` WITH (${reloptionsClause(v.reloptions)})` : '';
-    ctx.swap('view', `CREATE VIEW ${V}${options} AS ${v.def.trim().replace(/;$/, '')}`);
+    ctx.swap('view', createViewSql('CREATE VIEW', V, v.reloptions, v.def));
     if (v.owner !== ctx.facts.role.name) ctx.swap('owner', `ALTER VIEW ${V} OWNER TO ${quoteIdent(v.owner)}`);
     for (const c of v.columns) {
       if (c.default !== null) ctx.swap('view', `ALTER VIEW ${V} ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${c.default}`);
     }
-    if (v.defaultGrantees.length > 0 || !v.aclIsNull) {
-      for (const g of new Set([...v.defaultGrantees, v.owner])) ctx.swap('grant', `REVOKE ALL ON TABLE ${V} FROM ${who(g)}`);
-      const entries: AclEntry[] = v.aclIsNull ? [{ grantee: v.owner, privilege: 'ALL', grantable: false }] : v.grants;
-      for (const e of entries) {
-        ctx.swap('grant', `GRANT ${privilege(e.privilege)} ON TABLE ${V} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
-      }
-    }
-    for (const e of v.columnGrants) {
-      ctx.swap(
-        'grant',
-        `GRANT ${privilege(e.privilege)} (${quoteIdent(e.column)}) ON TABLE ${V} TO ${who(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`,
-      );
-    }
+    aclSteps(ctx.swap, { target: V, owner: v.owner, current: v.defaultGrantees, aclIsNull: v.aclIsNull, grants: v.grants, columnGrants: v.columnGrants });
     if (v.comment !== null) ctx.swap('comment', `COMMENT ON VIEW ${V} IS ${quoteLiteral(v.comment)}`);
     for (const c of v.columns) {
       if (c.comment !== null) ctx.swap('comment', `COMMENT ON COLUMN ${V}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment)}`);

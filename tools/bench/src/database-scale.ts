@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { holdsFromSamples, pollRows } from './lock-sampler.js';
 import { startLoad } from './load.js';
-import { percentile } from './stats.js';
+import { loadWindowStats } from './pgbench-log.js';
 
 /** The many-table database's shape (many-tables.ts builds it): `tables` of `rows` rows `t001...`, `bigTables` of `bigRows` rows `big1...`. */
 export interface DatabaseShape {
@@ -25,7 +25,7 @@ export interface DatabaseLoad {
 
 /** What the load saw during one contender's run. */
 export interface LoadMeasure {
-  /** Latency of the transactions that ended while the command ran (and its tail), ms. */
+  /** Latency of the transactions scheduled while the command ran (`loadWindowStats`), ms. */
   p99Ms: number;
   maxMs: number;
   transactions: number;
@@ -184,17 +184,17 @@ export async function underDatabaseLoad<T>(
     const endedAt = Date.now();
     await sleep(load.tailS * 1000);
     stopped = await running.stop(admin);
-    const during = stopped.transactions.filter((t) => t.endMs >= startedAt && t.endMs <= endedAt + load.tailS * 1000);
-    const latencies = during.filter((t) => !t.failed).map((t) => t.latencyMs);
+    // The same window as the other scenarios: transactions scheduled while the command ran.
+    const window = loadWindowStats(stopped.transactions, startedAt, endedAt);
     const mismatches = (await admin.query<{ line: string }>(DATABASE_CHECK_SQL)).rows.map((r) => r.line);
     const ledger = await admin.query<{ n: string }>('SELECT count(*)::text AS n FROM public.bench_ledger');
     return {
       result,
       measure: {
-        p99Ms: percentile(latencies, 99) ?? 0,
-        maxMs: latencies.reduce((m, l) => Math.max(m, l), 0),
-        transactions: during.length,
-        failed: during.filter((t) => t.failed).length,
+        p99Ms: window.p99Ms ?? 0,
+        maxMs: window.maxMs ?? 0,
+        transactions: window.transactions,
+        failed: window.failed,
         longestHoldMs,
         mismatches,
         ledgerUpdates: Number(ledger.rows[0]?.n ?? 0),
