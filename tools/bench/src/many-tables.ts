@@ -27,7 +27,7 @@ export interface ManyTablesOptions {
   load?: Omit<DatabaseLoad, 'pgbench'>;
 }
 
-/** Issue 20's database: 200 bloated tables of about 5 MB and 2 of about 200 MB (1.28 GB with their indexes, measured in session 10). */
+/** Issue 20's database: 200 bloated tables of about 5 MB and 2 of about 200 MB (1.85 GB with their indexes, as pg_database_size measures it). */
 export const DATABASE_SCALE = { tables: 200, rows: 40_000, bigTables: 2, bigRows: 1_600_000 } as const;
 
 /** One contender's runs: wall seconds each, and for pgtools the per-phase sums (ms) of each run. */
