@@ -1,6 +1,6 @@
 import type { Member } from '@pgtools/dcs';
 import { callMember, ctlError, parseScheduled, pyList, withDcs, type CtlContext } from './hactl-context.js';
-import { failoverTags } from '@pgtools/ha-agent/internals';
+import { failoverTags, isStandbyClusterValue } from '@pgtools/ha-agent/internals';
 import { isPaused } from './hactl-members.js';
 import { formatMembers } from './hactl-output.js';
 import { ctlTimestamp, nextHourExample } from './hactl-pyfmt.js';
@@ -50,11 +50,8 @@ export async function switchoverCommand(ctx: CtlContext, options: SwitchoverOpti
       if (force || action === 'failover') {
         leader = leaderKey;
       } else {
-        const standby = view.config?.value.standby_cluster;
-        leader = await ctx.prompter.prompt(
-          standby && typeof standby === 'object' && Object.keys(standby).length > 0 ? 'Standby Leader' : 'Primary',
-          leaderKey ?? '',
-        );
+        const standby = isStandbyClusterValue(view.config?.value.standby_cluster);
+        leader = await ctx.prompter.prompt(standby ? 'Standby Leader' : 'Primary', leaderKey ?? '');
       }
     }
     if (leader !== undefined && leaderKey && leaderKey !== leader) throw ctlError(`Member ${leader} is not the leader of cluster ${name}`);

@@ -1,4 +1,5 @@
 import { syncStandbys, type ClusterView, type Member } from '@pgtools/dcs';
+import { isStandbyClusterValue } from '@pgtools/ha-agent/internals';
 import { roundHalfEven } from './hactl-pyfmt.js';
 
 /**
@@ -116,7 +117,7 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
   const leaderName = view.leader?.name;
   const clusterLsn = view.status?.value.optime ?? 0;
   const sync = syncStandbys(view.sync?.value);
-  const standbyCluster = view.config !== undefined && isStandbyCluster(view.config.value.standby_cluster);
+  const standbyCluster = view.config !== undefined && isStandbyClusterValue(view.config.value.standby_cluster);
   const members: MemberSummary[] = [];
   const byAddress = new Map<string, string>();
   for (const m of view.members) {
@@ -154,12 +155,6 @@ export function summarizeCluster(view: ClusterView): ClusterSummary {
     if (failover.member) out.scheduled_switchover.to = failover.member;
   }
   return out;
-}
-
-function isStandbyCluster(value: unknown): boolean {
-  if (!value || typeof value !== 'object') return false;
-  const v = value as Record<string, unknown>;
-  return ['host', 'port', 'restore_command'].some((k) => v[k]);
 }
 
 /**

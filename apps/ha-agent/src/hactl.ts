@@ -243,6 +243,9 @@ async function dispatch(cmd: ParsedCommand, ctx: CtlContext, io: HactlIo): Promi
     case 'demote-cluster': {
       const port = str(v.port);
       if (port !== undefined && !/^\s*[-+]?\d+\s*$/.test(port)) throw usageError(`Invalid value for '--port': '${port}' is not a valid integer.`, verb);
+      // click takes any integer; a port outside 1-65535 would only be refused later, by the agents' config check.
+      if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535))
+        throw usageError(`Invalid value for '--port': ${Number(port)} is not in the range 1<=x<=65535.`, verb);
       return demoteClusterCommand(ctx, {
         cluster: clusterArg(),
         force: v.force === true,

@@ -132,6 +132,11 @@ describe('demote-cluster and promote-cluster on the command line', () => {
     const port = await run(['-d', '127.0.0.1:1', 'demote-cluster', 'pg', '--host', 'a', '--port', 'five']);
     expect(port.code).toBe(2);
     expect(port.text).toContain("Invalid value for '--port': 'five' is not a valid integer.");
+    for (const bad of ['0', '65536', '99999']) {
+      const out = await run(['-d', '127.0.0.1:1', 'demote-cluster', 'pg', '--host', 'a', '--port', bad]);
+      expect(out.code).toBe(2);
+      expect(out.text).toContain(`Invalid value for '--port': ${Number(bad)} is not in the range 1<=x<=65535.`);
+    }
     const none = await run(['-d', '127.0.0.1:1', 'demote-cluster', 'pg', '--force']);
     expect(none).toEqual({ code: 1, text: 'Error: At least --host, --port or --restore-command should be specified\n' });
     const help = await run(['promote-cluster', '--help']);
