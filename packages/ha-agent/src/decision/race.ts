@@ -45,7 +45,9 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
   if (failoverTags(cfg.tags).nofailover) return lose('nofailover is set');
   if (cfg.watchdogUnusable) return lose('the watchdog is required but could not be activated');
   // Quorum mode: a member outside the voters may win too, with enough votes (checked once probed).
-  const byQuorum = cfg.synchronousMode && quorumVotes(input) !== undefined && !runningPrimary;
+  // Pure in `input`: computed once (its verdict needs the probes, asked for below when missing).
+  const verdict = cfg.synchronousMode && !runningPrimary ? quorumVotes(input) : undefined;
+  const byQuorum = verdict !== undefined;
   if (cfg.synchronousMode && !runningPrimary && !byQuorum) {
     const sync = cluster.sync;
     if (!sync || (sync.leader !== me && !sync.syncStandbys.includes(me))) return lose('not a synchronous standby');
@@ -58,7 +60,6 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
         others.map((m) => m.name),
         'manual failover',
       );
-    const verdict = quorumVotes(input);
     return verdict && !verdict.ok ? lose(verdict.why) : win(' (manual failover)');
   }
 
@@ -132,7 +133,6 @@ export function decideRace(input: DecisionInput, runningPrimary: boolean): HaAct
       return lose(`${m.name} has equally tolerable WAL position and priority ${priority}, while this node has priority ${myPriority}`);
     }
   }
-  const verdict = byQuorum ? quorumVotes(input) : undefined;
   if (verdict && !verdict.ok) return lose(verdict.why);
   return win('');
 }
