@@ -9,7 +9,7 @@ export { MaintenanceQueue } from './agent/agent-maintenance.js';
 export { dcsOptionsFromConfig } from './agent/dcs-options.js';
 export { pickSyncStandby, synchronousStandbyNames, planSyncReplication, withinSyncnodeLag } from './agent/sync-standby.js';
 export type { SyncStandbyChoice, SyncPlan, SyncKeyFacts, SyncnodeLag } from './agent/sync-standby.js';
-export { slotRetention, slotPlan, MEMBER_SLOTS_TTL_MS } from './agent/slot-retention.js';
+export { slotRetention, slotPlan } from './agent/slot-retention.js';
 export type { SlotRetention, SlotPlan } from './agent/slot-retention.js';
 export { failoverTags, syncTags } from './decision/failover-tags.js';
 export type { FailoverTags } from './decision/failover-tags.js';

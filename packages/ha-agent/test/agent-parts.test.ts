@@ -5,7 +5,7 @@ import {
   buildMemberData,
   buildNodeState,
   LeaderLease,
-  MEMBER_SLOTS_TTL_MS,
+  MEMBER_SLOTS_TTL_DEFAULT_MS,
   parseConfig,
   planSyncReplication,
   slotRetention,
@@ -61,10 +61,10 @@ describe('LeaderLease (injected clock)', () => {
 describe('slotRetention', () => {
   it('keeps members seen within the TTL, drops the others, never this node', () => {
     const seen = new Map([
-      ['node1', NOW - 2 * MEMBER_SLOTS_TTL_MS],
+      ['node1', NOW - 2 * MEMBER_SLOTS_TTL_DEFAULT_MS],
       ['node2', NOW - 1000],
-      ['node3', NOW - MEMBER_SLOTS_TTL_MS],
-      ['node4', NOW - MEMBER_SLOTS_TTL_MS + 1],
+      ['node3', NOW - MEMBER_SLOTS_TTL_DEFAULT_MS],
+      ['node4', NOW - MEMBER_SLOTS_TTL_DEFAULT_MS + 1],
     ]);
     expect(slotRetention(seen, 'node1', NOW)).toEqual({ keep: ['node2', 'node4'], drop: ['node3'] });
     expect(slotRetention(seen, 'node1', NOW, 500)).toEqual({ keep: [], drop: ['node2', 'node3', 'node4'] });

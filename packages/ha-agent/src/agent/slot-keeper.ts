@@ -1,4 +1,4 @@
-import type { Logger } from '@pgtools/core';
+import { sqlStateOf, type Logger } from '@pgtools/core';
 import { slotIgnored } from '../config/slots-config.js';
 import { withConnection, type PgEndpoint } from '../postgres/pg-connection.js';
 import type { PostgresControl } from '../postgres/postgres-control.js';
@@ -262,9 +262,9 @@ export class SlotKeeper {
       const endpoint = item.database === undefined ? local : { ...local, database: item.database };
       await withConnection(endpoint, (c) => advanceSlot(c, item.name, item.lsn)).catch(async (err: unknown) => {
         this.d.logger.error(`could not advance the replication slot ${item.name}: ${errMessage(err)}`);
-        const code = (err as { cause?: { code?: unknown }; code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+        const code = sqlStateOf(err);
         // The WAL it needs is gone or the slot was invalidated: drop it, the next cycle copies it again.
-        if (item.database !== undefined && typeof code === 'string' && RECOPY_STATES.has(code)) {
+        if (item.database !== undefined && code !== undefined && RECOPY_STATES.has(code)) {
           await withConnection(local, (c) => dropInactiveSlot(c, item.name)).catch(() => false);
         }
       });

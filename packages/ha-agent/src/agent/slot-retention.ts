@@ -1,9 +1,6 @@
 import { MEMBER_SLOTS_TTL_DEFAULT_MS } from '../config/slots-config.js';
 import { upstreamOf, type UpstreamMember } from '../decision/upstream.js';
 
-/** Slots of members absent this long are dropped unless `member_slots_ttl` says otherwise (Patroni 4's default). */
-export const MEMBER_SLOTS_TTL_MS = MEMBER_SLOTS_TTL_DEFAULT_MS;
-
 /** Which members' replication slots the leader keeps and which it drops. */
 export interface SlotRetention {
   /** Members seen within the TTL: each needs a slot (a former primary whose key expired included). */
@@ -23,7 +20,7 @@ export interface SlotRetention {
  * // { keep: ['node2'], drop: ['node3'] }
  * ```
  */
-export function slotRetention(seenAt: ReadonlyMap<string, number>, me: string, now: number, ttlMs = MEMBER_SLOTS_TTL_MS): SlotRetention {
+export function slotRetention(seenAt: ReadonlyMap<string, number>, me: string, now: number, ttlMs = MEMBER_SLOTS_TTL_DEFAULT_MS): SlotRetention {
   const keep: string[] = [];
   const drop: string[] = [];
   for (const [name, at] of seenAt) {
