@@ -29,8 +29,11 @@ let skipped = 0;
 let crashed = false;
 // Repeated just above the summary: a CI log that keeps only its tail still names what failed.
 const failures = [];
+// Where the time goes (the CI budget is 60 minutes): each project's wall time and slowest files.
+const timings = [];
 for (const { project, args } of runs) {
   const out = join(outDir, `${project}.json`);
+  const started = Date.now();
   const result = spawnSync(
     'pnpm',
     ['exec', 'vitest', 'run', '--project', project, ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...extra],
@@ -46,6 +49,15 @@ for (const { project, args } of runs) {
     crashed = true;
     continue;
   }
+  const files = (report.testResults ?? []).map((f) => ({
+    name: f.name?.startsWith(root) ? f.name.slice(root.length) : f.name,
+    seconds: (f.endTime - f.startTime) / 1000,
+  }));
+  const slowest = files
+    .filter((f) => Number.isFinite(f.seconds))
+    .sort((x, y) => y.seconds - x.seconds)
+    .slice(0, 5);
+  timings.push(`${project}: ${Math.round((Date.now() - started) / 1000)} s; slowest: ${slowest.map((f) => `${f.name} ${Math.round(f.seconds)} s`).join(', ')}`);
   for (const file of report.testResults ?? []) {
     const name = file.name?.startsWith(root) ? file.name.slice(root.length) : file.name;
     const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
@@ -62,6 +74,7 @@ for (const { project, args } of runs) {
   }
 }
 if (crashed && failed === 0) failed = 1;
+console.log(`\nTimings:\n${timings.map((t) => `  ${t}`).join('\n')}`);
 if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
