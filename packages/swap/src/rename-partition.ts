@@ -24,9 +24,10 @@ export function partitionBoundCheckName(originalOid: number): string {
 
 /**
  * What keeps the rename swap from moving a partition, each with what the user can do instead
- * (the caller's message adds: use --swap=catalog as a superuser). Pure.
+ * (the caller's message adds: use --swap=catalog as a superuser). `wholeTree`: the leaf is swapped
+ * with every other leaf of its partitioned table (RenameStepOptions.partitionTree). Pure.
  */
-export function partitionBlockers(t: RenameTableFacts): string[] {
+export function partitionBlockers(t: RenameTableFacts, wholeTree = false): string[] {
   const p = t.partition;
   if (p === null) return t.table.isPartition ? ['the table is a partition whose partitioned table could not be read'] : [];
   const parent = quoteQualified(p.parentSchema, p.parentName);
@@ -41,7 +42,8 @@ export function partitionBlockers(t: RenameTableFacts): string[] {
   for (const fk of t.foreignKeysOut.filter((f) => f.inherited)) {
     blockers.push(`foreign key ${quoteIdent(fk.name)} comes from ${parent}, and attaching the new partition would validate it under ACCESS EXCLUSIVE`);
   }
-  for (const fk of t.foreignKeysIn.filter((f) => f.inherited)) {
+  // Swapped with the whole tree, the caller drops the partitioned table's foreign keys before any leaf is detached.
+  for (const fk of wholeTree ? [] : t.foreignKeysIn.filter((f) => f.inherited)) {
     blockers.push(
       `foreign key ${quoteIdent(fk.name)} of ${quoteQualified(fk.schema, fk.table)} references ${parent}, and detaching the partition would check every referenced row under ACCESS EXCLUSIVE`,
     );
