@@ -1,4 +1,4 @@
-import { displayName, PgToolsError, quoteIdent, quoteQualified, type Queryable } from '@pgtools/core';
+import { displayName, PgToolsError, quoteIdent, type Queryable } from '@pgtools/core';
 import type { AlterAction } from './alter-actions.js';
 import type { TableInfo } from './table-info.js';
 
@@ -171,7 +171,7 @@ export async function refuseAlone(client: Queryable, info: TableInfo, actions: r
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE i.inhrelid = $1::int8::oid`,
     [info.oid],
   );
-  const parent = rows[0] ? quoteQualified(rows[0].schema, rows[0].name) : 'its partitioned table';
+  const parent = rows[0] ? displayName(rows[0].schema, rows[0].name) : 'its partitioned table';
   const columnChange = actions.find((a) => a.kind !== 'add-check' && a.kind !== 'add-unique' && a.kind !== 'add-foreign-key' && a.kind !== 'set-default');
   if (columnChange) {
     throw refused(

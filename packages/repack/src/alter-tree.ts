@@ -46,6 +46,19 @@ export async function alterPartitionedTable(
           `${2 * tree.leaves.length + 1} in all, the pool allows ${poolMax}; give a larger pool (or a connection string); nothing was changed`,
       );
     }
+    // Each leaf holds a work, a guard and (until its swap) a DDL watcher connection, and the swap one more.
+    const needed = 3 * tree.leaves.length + 1;
+    const { rows } = await client.query<{ free: number }>(
+      `SELECT pg_catalog.current_setting('max_connections')::int - pg_catalog.current_setting('superuser_reserved_connections')::int
+              - (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')::int AS free`,
+    );
+    if ((rows[0]?.free ?? needed) < needed) {
+      throw new PgToolsError(
+        'alter_refused',
+        `--alter on ${tree.display}: its ${tree.leaves.length} partitions are altered side by side and need about ${needed} connections; the server has ${rows[0]?.free ?? 0} free ` +
+          '(raise max_connections, or detach partitions and alter them in smaller partitioned tables); nothing was changed',
+      );
+    }
     const info = await inspectTable(client, { schema: tree.schema, name: tree.name });
     plan = await probeAlter(client, info, [], opts.alter ?? { actions: [], columnOrder: undefined }, logger, 'tree-parent');
   } catch (err) {

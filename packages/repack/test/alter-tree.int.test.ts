@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
-import { repack } from '../src/index.js';
+import { planRepack, repack, type PausePoint, type RepackResult } from '../src/index.js';
+import { runChild } from './child-run.js';
 import { alterHelpers, slow } from './alter-helpers.js';
 import { createTree, diffTree, startTreeWriter, treeTypes } from './alter-tree-helpers.js';
 
@@ -68,6 +69,115 @@ describe('repack --alter on a partitioned table', () => {
     expect(fk).toEqual([{ conname: 'event_notes_event_id_event_p_fkey', convalidated: true }]);
     const { rows: checks } = await pool.query(`SELECT conname FROM pg_constraint WHERE conname LIKE 'pgtools%'`);
     expect(checks).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails on a value that does not fit in one partition, leaving every partition and the partitioned table as they were', async () => {
+    const q = await createTree(pool, 'fit', 900);
+    await pool.query(`UPDATE ${q} SET a = 70000 WHERE id = 500`);
+    const result = await repack(pool, { table: q, alter: ['ALTER COLUMN a TYPE smallint'], switchThreshold: 5 });
+    const byLeaf = Object.fromEntries(result.tables.map((t) => [t.table, [t.status, t.code]]));
+    // id 500 is in fit_2 (500 % 3); the others gave up at the swap, unchanged.
+    expect(byLeaf).toEqual({
+      'public.fit_0': ['failed', 'partition_failed'],
+      'public.fit_1': ['failed', 'partition_failed'],
+      'public.fit_2': ['failed', 'alter_conversion_failed'],
+    });
+    expect(result.tables[2]!.message).toMatch(/the copy failed at the row with key \{"id" : 500, "p" : 2\}: smallint out of range; the table is unchanged/);
+    expect(result.exitCode).toBe(1);
+    expect(await treeTypes(pool, q, 'a')).toEqual({ fit: 'integer', fit_0: 'integer', fit_1: 'integer', fit_2: 'integer' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n, sum(a)::int AS s FROM ${q}`);
+    expect(rows[0]).toEqual({ n: 900, s: 70000 - 500 + [...Array(900).keys()].reduce((n, i) => n + ((i + 1) % 1000), 0) });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses before anything is made what it does not carry out, each naming the object and why', async () => {
+    const q = await createTree(pool, 'ref', 30);
+    const refused = async (table: string, alter: string[]): Promise<string> => {
+      const result = await repack(pool, { table, alter });
+      expect(result.tables.map((t) => [t.status, t.code])).toEqual([['failed', 'alter_refused']]);
+      expect(await leftovers()).toEqual([]);
+      return result.tables[0]!.message ?? '';
+    };
+    // The partition key's type: PostgreSQL refuses to change it on a partitioned table.
+    expect(await refused(q, ['ALTER COLUMN p TYPE bigint'])).toMatch(
+      /column "p" is in the partition key, whose type PostgreSQL does not let change.*nothing was changed/,
+    );
+    // A constraint on the partitioned table.
+    expect(await refused(q, ['ADD CONSTRAINT a_pos CHECK (a >= 0)'])).toMatch(/adding constraints to a partitioned table is not supported yet/);
+    // A partition alone: its columns follow the partitioned table.
+    expect(await refused('public.ref_1', ['ALTER COLUMN id TYPE bigint'])).toMatch(
+      /--alter on public\.ref_1: "ALTER COLUMN id TYPE bigint": a partition's columns follow its partitioned table public\.ref; run --alter on public\.ref/,
+    );
+    expect(await refused('public.ref_1', ['ALTER COLUMN a SET DEFAULT 1'])).toMatch(
+      /it is a partition of public\.ref, and --alter on a single partition is not supported yet/,
+    );
+    // A foreign key of the partitioned table.
+    await pool.query(`CREATE TABLE public.ref_target (a int PRIMARY KEY)`);
+    await pool.query(`INSERT INTO public.ref_target SELECT generate_series(0, 999)`);
+    await pool.query(`ALTER TABLE ${q} ADD CONSTRAINT ref_a_fkey FOREIGN KEY (a) REFERENCES public.ref_target (a)`);
+    expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(/foreign key "ref_a_fkey" of the partitioned table would be validated again/);
+    await pool.query(`ALTER TABLE ${q} DROP CONSTRAINT ref_a_fkey`);
+    // A default partition.
+    await pool.query(`CREATE TABLE public.ref_d PARTITION OF ${q} DEFAULT`);
+    expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(/it has a default partition public\.ref_d/);
+    await pool.query(`DROP TABLE public.ref_d`);
+    // A sub-partitioned partition.
+    await pool.query(`CREATE TABLE public.ref_sub PARTITION OF ${q} FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (p)`);
+    expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(
+      /partition public\.ref_sub is partitioned itself; sub-partitioned tables are not supported/,
+    );
+    await pool.query(`DROP TABLE public.ref_sub`);
+    expect(await treeTypes(pool, q, 'id')).toEqual({ ref: 'integer', ref_0: 'integer', ref_1: 'integer', ref_2: 'integer' });
+  });
+
+  it('--dry-run plans every partition with the one swap of the whole table, and changes nothing', async () => {
+    const q = await createTree(pool, 'dry', 30);
+    const plans = await planRepack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'] });
+    expect(plans.map((p) => [p.table, p.ok, p.alter?.lines])).toEqual(
+      ['dry_0', 'dry_1', 'dry_2'].map((l) => [`public.${l}`, true, expect.arrayContaining([expect.stringMatching(/id.*integer.*bigint/)])]),
+    );
+    expect(plans[0]!.locks[2]).toMatch(/ACCESS EXCLUSIVE on "public"\."dry" and all its 3 partitions for a moment/);
+    const refused = await planRepack(pool, { table: q, alter: ['ALTER COLUMN p TYPE bigint'] });
+    expect(refused.map((p) => [p.ok, p.problems[0]?.code])).toEqual([
+      [false, 'alter_refused'],
+      [false, 'alter_refused'],
+      [false, 'alter_refused'],
+    ]);
+    expect(await treeTypes(pool, q, 'id')).toEqual({ dry: 'integer', dry_0: 'integer', dry_1: 'integer', dry_2: 'integer' });
+    expect(await leftovers()).toEqual([]);
+  });
+});
+
+describe('repack --alter on a partitioned table killed at its swap', () => {
+  const points: PausePoint[] = ['tree-swap-planned', 'tree-after-swap'];
+  it.each(points)('killed at %s: every partition stays as it was and writable; the next run cleans up and alters it', async (point) => {
+    const name = `tkill_${point.replace(/-/g, '_')}`;
+    const q = await createTree(pool, name, 600);
+    const writer = startTreeWriter(pool, q, { nextId: 100_000, spare: 0, pauseMs: 2 });
+    const { child, paused } = runChild(db.connectionString, q, point, 'hang', ['ALTER COLUMN id TYPE bigint']);
+    await paused;
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    await writer.stop();
+    expect(writer.errors).toEqual([]);
+    expect(await diffTree(pool, q, writer.expected)).toEqual([]);
+    expect(await treeTypes(pool, q, 'id')).toEqual(Object.fromEntries([name, `${name}_0`, `${name}_1`, `${name}_2`].map((n) => [n, 'integer'])));
+    const writer2 = startTreeWriter(pool, q, { nextId: 200_000, spare: 0, seed: 7, pauseMs: 2 });
+    // The dead run's backends may still be going away; its advisory locks go with them.
+    let result: RepackResult | undefined;
+    for (let i = 0; i < 20; i++) {
+      result = await repack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'], switchThreshold: 5 });
+      if (!result.tables.some((t) => t.code === 'repack_running')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await writer2.stop();
+    expect(result!.tables.map((t) => [t.status, t.message ?? ''])).toEqual([0, 1, 2].map(() => ['repacked', '']));
+    expect(result!.tables.reduce((n, t) => n + t.leftoversRemoved.length, 0)).toBeGreaterThan(0);
+    expect(writer2.errors).toEqual([]);
+    expect(await diffTree(pool, q, writer2.expected)).toEqual([]);
+    expect(await treeTypes(pool, q, 'id')).toEqual(Object.fromEntries([name, `${name}_0`, `${name}_1`, `${name}_2`].map((n) => [n, 'bigint'])));
     expect(await leftovers()).toEqual([]);
   });
 });
