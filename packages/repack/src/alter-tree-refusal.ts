@@ -125,12 +125,6 @@ export function treeRefusal(tree: TreeFacts, actions: readonly AlterAction[], co
   if (tree.foreign.length > 0) return refused(d, `partition ${tree.foreign[0]} is a foreign table, whose rows cannot be rewritten here`);
   if (tree.leaves.length === 0)
     return refused(d, 'it has no partitions: a plain ALTER TABLE changes only the catalog there and rewrites nothing; run it directly');
-  if (tree.defaultPartition !== null) {
-    return refused(
-      d,
-      `it has a default partition ${tree.defaultPartition}, which attaching the new partitions would scan under ACCESS EXCLUSIVE (not supported yet: detach it first, or move its rows into bounded partitions)`,
-    );
-  }
   if (tree.foreignKeysOut.length > 0) {
     return refused(
       d,

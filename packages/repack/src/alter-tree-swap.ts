@@ -88,6 +88,8 @@ export async function runTreeSwap(source: ConnectionSource, input: TreeSwapInput
     const alterSql = shadowAlterSql(plan);
     if (alterSql === undefined) throw new PgToolsError('alter_refused', `--alter on ${tree.display}: nothing to change on the partitioned table`);
     const split = plans.map(leafSteps);
+    // The default partition is attached last: attaching another partition next to it would scan it.
+    const attachOrder = plans.map((p, k) => ({ k, last: p.facts.attached.partition?.bound === 'DEFAULT' })).sort((a, b) => Number(a.last) - Number(b.last));
     const drains = leaves.map(({ input: l }) => [
       ...buildDrainLogSql({
         names: l.capture,
@@ -108,7 +110,7 @@ export async function runTreeSwap(source: ConnectionSource, input: TreeSwapInput
       ...viewSql.slice(0, views.length),
       ...split.flatMap((s) => s.detach),
       `ALTER TABLE ${parent} ${alterSql}`,
-      ...split.flatMap((s) => s.attach),
+      ...attachOrder.flatMap(({ k }) => split[k]!.attach),
       ...viewSql.slice(views.length),
       ...now.foreignKeysIn.flatMap((f) => [
         `ALTER TABLE ${f.table} ADD CONSTRAINT ${quoteIdent(f.name)} ${f.def}${f.validated ? ' NOT VALID' : ''}`,

@@ -118,10 +118,6 @@ describe('repack --alter on a partitioned table', () => {
     await pool.query(`ALTER TABLE ${q} ADD CONSTRAINT ref_a_fkey FOREIGN KEY (a) REFERENCES public.ref_target (a)`);
     expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(/foreign key "ref_a_fkey" of the partitioned table would be validated again/);
     await pool.query(`ALTER TABLE ${q} DROP CONSTRAINT ref_a_fkey`);
-    // A default partition.
-    await pool.query(`CREATE TABLE public.ref_d PARTITION OF ${q} DEFAULT`);
-    expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(/it has a default partition public\.ref_d/);
-    await pool.query(`DROP TABLE public.ref_d`);
     // A sub-partitioned partition.
     await pool.query(`CREATE TABLE public.ref_sub PARTITION OF ${q} FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (p)`);
     expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(
@@ -129,6 +125,25 @@ describe('repack --alter on a partitioned table', () => {
     );
     await pool.query(`DROP TABLE public.ref_sub`);
     expect(await treeTypes(pool, q, 'id')).toEqual({ ref: 'integer', ref_0: 'integer', ref_1: 'integer', ref_2: 'integer' });
+  });
+
+  it('changes a table with a default partition, attached again last so nothing is scanned under the lock', async () => {
+    const q = await createTree(pool, 'dflt', 300);
+    await pool.query(`CREATE TABLE public.dflt_rest PARTITION OF ${q} DEFAULT`);
+    await pool.query(`INSERT INTO ${q} SELECT g, 5 + g % 2, g, 'r' || g FROM generate_series(1000, 1099) g`);
+    const before = (await pool.query(`SELECT id, p, a, b, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
+    const result = await repack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint', 'ADD COLUMN z int DEFAULT 7'] });
+    expect(result.tables.map((t) => [t.table, t.status, t.message ?? ''])).toEqual(
+      ['dflt_0', 'dflt_1', 'dflt_2', 'dflt_rest'].map((l) => [`public.${l}`, 'repacked', '']),
+    );
+    const after = (await pool.query(`SELECT id::int, p, a, b, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
+    expect(after).toEqual(before);
+    expect(await treeTypes(pool, q, 'id')).toEqual({ dflt: 'bigint', dflt_0: 'bigint', dflt_1: 'bigint', dflt_2: 'bigint', dflt_rest: 'bigint' });
+    const { rows } = await pool.query(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound, (SELECT count(*)::int FROM ${q} WHERE z = 7) AS z FROM pg_class c WHERE c.oid = 'public.dflt_rest'::regclass`,
+    );
+    expect(rows).toEqual([{ bound: 'DEFAULT', z: 400 }]);
+    expect(await leftovers()).toEqual([]);
   });
 
   it('--dry-run plans every partition with the one swap of the whole table, and changes nothing', async () => {

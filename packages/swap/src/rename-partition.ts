@@ -33,7 +33,8 @@ export function partitionBlockers(t: RenameTableFacts, wholeTree = false): strin
   const parent = quoteQualified(p.parentSchema, p.parentName);
   const blockers: string[] = [];
   if (!p.parentOwned) blockers.push(`the current role does not own the partitioned table ${parent}, which detaching and attaching the partition needs`);
-  if (p.otherDefault !== null) {
+  // Swapped with the whole tree, the default partition is attached last, after the others: nothing to scan.
+  if (p.otherDefault !== null && !wholeTree) {
     blockers.push(
       `the partitioned table ${parent} has a default partition ${p.otherDefault}, which attaching the new partition would scan under ACCESS EXCLUSIVE ` +
         `(detach ${p.otherDefault} first, or repack it alone)`,
