@@ -164,8 +164,9 @@ describe('repack --alter on a partitioned table', () => {
   });
 });
 
-describe('repack --alter on a partitioned table killed at its swap', () => {
-  const points: PausePoint[] = ['tree-swap-planned', 'tree-after-swap'];
+describe('repack --alter on a partitioned table killed at its pause points', () => {
+  // before-swap: the first partition ready, waiting for the others (a partition's own pause points are the table's, tested in alter.int.test.ts).
+  const points: PausePoint[] = ['before-swap', 'tree-swap-planned', 'tree-after-swap'];
   it.each(points)('killed at %s: every partition stays as it was and writable; the next run cleans up and alters it', async (point) => {
     const name = `tkill_${point.replace(/-/g, '_')}`;
     const q = await createTree(pool, name, 600);
