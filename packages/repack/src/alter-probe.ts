@@ -30,7 +30,7 @@ export async function probeAlter(
   request: AlterRequest,
   logger: Logger = silentLogger,
   /**
-   * `'table'`: an ordinary table on its own (a partition is refused, alter-tree-refusal.ts says why);
+   * `'table'`: an ordinary table on its own (a partition only without column changes, alter-tree-refusal.ts);
    * `'tree-parent'`: a partitioned table altered whole, tried with its partition key (alter-tree.ts);
    * `'tree-leaf'`: one of its leaves.
    */
@@ -39,7 +39,7 @@ export async function probeAlter(
   const { actions, columnOrder } = request;
   const display = info.display;
   if (scope === 'table') await refuseAlone(client, info, actions);
-  if (scope === 'tree-parent' ? info.relkind !== 'p' : info.relkind !== 'r' || info.isPartition !== (scope === 'tree-leaf')) {
+  if (scope === 'tree-parent' ? info.relkind !== 'p' : info.relkind !== 'r' || (scope === 'tree-leaf' && !info.isPartition)) {
     throw new PgToolsError(
       'alter_refused',
       `--alter on ${display}: not ${scope === 'tree-parent' ? 'a partitioned table' : 'an ordinary table'}; nothing was changed`,

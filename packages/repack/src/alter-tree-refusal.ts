@@ -155,26 +155,23 @@ export function treeRefusal(tree: TreeFacts, actions: readonly AlterAction[], co
 }
 
 /**
- * `--alter` on one partition alone: its columns follow its partitioned table, so a column change is
- * refused pointing at that; the other actions are not supported on a partition yet. Throws `alter_refused`.
+ * `--alter` on one partition alone: its columns follow its partitioned table, so a column change
+ * (type, added or dropped column, NOT NULL) is refused pointing at that. What a partition may have
+ * of its own (a default, a CHECK, a UNIQUE constraint, a foreign key) goes through the partition's
+ * rename swap, which detaches the old leaf and attaches the new one. Throws `alter_refused`.
  */
 export async function refuseAlone(client: Queryable, info: TableInfo, actions: readonly AlterAction[]): Promise<void> {
   if (!info.isPartition) return;
+  const columnChange = actions.find((a) => a.kind === 'alter-type' || a.kind === 'add-column' || a.kind === 'drop-column' || a.kind === 'set-not-null');
+  if (!columnChange) return;
   const { rows } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhparent
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE i.inhrelid = $1::int8::oid`,
     [info.oid],
   );
   const parent = rows[0] ? displayName(rows[0].schema, rows[0].name) : 'its partitioned table';
-  const columnChange = actions.find((a) => a.kind !== 'add-check' && a.kind !== 'add-unique' && a.kind !== 'add-foreign-key' && a.kind !== 'set-default');
-  if (columnChange) {
-    throw refused(
-      info.display,
-      `${JSON.stringify(columnChange.text)}: a partition's columns follow its partitioned table ${parent}; run --alter on ${parent}, which changes every partition at once`,
-    );
-  }
   throw refused(
     info.display,
-    `it is a partition of ${parent}, and --alter on a single partition is not supported yet (constraints and defaults: run ALTER TABLE on ${parent} or on the partition directly)`,
+    `${JSON.stringify(columnChange.text)}: a partition's columns follow its partitioned table ${parent}; run --alter on ${parent}, which changes every partition at once`,
   );
 }

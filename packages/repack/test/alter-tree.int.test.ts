@@ -109,9 +109,6 @@ describe('repack --alter on a partitioned table', () => {
     expect(await refused('public.ref_1', ['ALTER COLUMN id TYPE bigint'])).toMatch(
       /--alter on public\.ref_1: "ALTER COLUMN id TYPE bigint": a partition's columns follow its partitioned table public\.ref; run --alter on public\.ref/,
     );
-    expect(await refused('public.ref_1', ['ALTER COLUMN a SET DEFAULT 1'])).toMatch(
-      /it is a partition of public\.ref, and --alter on a single partition is not supported yet/,
-    );
     // A foreign key of the partitioned table.
     await pool.query(`CREATE TABLE public.ref_target (a int PRIMARY KEY)`);
     await pool.query(`INSERT INTO public.ref_target SELECT generate_series(0, 999)`);
@@ -143,6 +140,42 @@ describe('repack --alter on a partitioned table', () => {
       `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound, (SELECT count(*)::int FROM ${q} WHERE z = 7) AS z FROM pg_class c WHERE c.oid = 'public.dflt_rest'::regclass`,
     );
     expect(rows).toEqual([{ bound: 'DEFAULT', z: 400 }]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('adds a CHECK, a UNIQUE constraint, a foreign key and a default to one partition alone, by its own swap, under a concurrent writer', async () => {
+    const q = await createTree(pool, 'one', 3_000);
+    await pool.query(`CREATE TABLE public.one_target (a int PRIMARY KEY)`);
+    await pool.query(`INSERT INTO public.one_target SELECT generate_series(0, 999)`);
+    const writer = startTreeWriter(pool, q, { nextId: 100_000, spare: 0 });
+    const result = await repack(pool, {
+      table: 'public.one_1',
+      alter: [
+        'ADD CONSTRAINT one_1_a_check CHECK (a IS NULL OR a >= 0)',
+        'ADD CONSTRAINT one_1_b_key UNIQUE (b)',
+        'ADD CONSTRAINT one_1_a_fkey FOREIGN KEY (a) REFERENCES public.one_target (a)',
+        "ALTER COLUMN b SET DEFAULT 'none'",
+      ],
+      switchThreshold: 5,
+      pausePoint: slow,
+    });
+    await writer.stop();
+    expect(result.tables.map((t) => [t.table, t.status, t.message ?? ''])).toEqual([['public.one_1', 'repacked', '']]);
+    expect(writer.errors).toEqual([]);
+    expect(await diffTree(pool, q, writer.expected)).toEqual([]);
+    const { rows } = await pool.query(
+      `SELECT conname, contype, convalidated, (SELECT count(*)::int FROM pg_inherits WHERE inhrelid = 'public.one_1'::regclass AND inhparent = $1::regclass) AS attached
+         FROM pg_constraint WHERE conrelid = 'public.one_1'::regclass AND contype IN ('c', 'u', 'f') ORDER BY 1`,
+      [q],
+    );
+    expect(rows).toEqual([
+      { conname: 'one_1_a_check', contype: 'c', convalidated: true, attached: 1 },
+      { conname: 'one_1_a_fkey', contype: 'f', convalidated: true, attached: 1 },
+      { conname: 'one_1_b_key', contype: 'u', convalidated: true, attached: 1 },
+    ]);
+    await pool.query(`INSERT INTO public.one_1 (id, p, a) VALUES (999999, 1, 1)`);
+    expect((await pool.query(`SELECT b FROM ${q} WHERE id = 999999`)).rows).toEqual([{ b: 'none' }]);
+    await expect(pool.query(`INSERT INTO ${q} (id, p, a) VALUES (999998, 1, -5)`)).rejects.toThrow(/one_1_a_check/);
     expect(await leftovers()).toEqual([]);
   });
 
