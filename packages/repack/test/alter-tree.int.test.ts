@@ -22,12 +22,13 @@ afterAll(async () => {
 const { columnTypes, leftovers } = alterHelpers(() => pool);
 
 describe('repack --alter on a partitioned table', () => {
-  it('changes the int key of a range-partitioned table to bigint under a concurrent writer, with a view over it and a foreign key to it', async () => {
+  it('changes the int key of a range-partitioned table to bigint under a concurrent writer, with a view over it, a foreign key to it and a publication', async () => {
     const q = await createTree(pool, 'events', 6_000);
     await pool.query(`CREATE TABLE public.event_notes (n int PRIMARY KEY, event_id int, event_p int, FOREIGN KEY (event_id, event_p) REFERENCES ${q} (id, p))`);
     await pool.query(`INSERT INTO public.event_notes SELECT g, g, g % 3 FROM generate_series(1, 50) g`);
     await pool.query(`CREATE VIEW public.event_ids AS SELECT id, a FROM ${q}`);
     await pool.query(`GRANT SELECT ON ${q} TO PUBLIC`);
+    await pool.query(`CREATE PUBLICATION events_pub FOR TABLE ${q}`);
     const { rows: before } = await pool.query(`SELECT $1::regclass::oid::int8 AS oid`, [q]);
     const writer = startTreeWriter(pool, q, { nextId: 100_000, spare: 100 });
     const result = await repack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'], switchThreshold: 5, applyBatchSize: 50, pausePoint: slow });
@@ -45,6 +46,8 @@ describe('repack --alter on a partitioned table', () => {
     // The partitioned table kept its OID and grant; the view was made again on the new type.
     const { rows: after } = await pool.query(`SELECT $1::regclass::oid::int8 AS oid, has_table_privilege('public', $1, 'SELECT') AS granted`, [q]);
     expect(after[0]).toEqual({ oid: before[0].oid, granted: true });
+    const { rows: published } = await pool.query(`SELECT tablename FROM pg_publication_tables WHERE pubname = 'events_pub' ORDER BY 1`);
+    expect(published.map((r) => r.tablename)).toEqual(['events_0', 'events_1', 'events_2']);
     expect(await columnTypes('public.event_ids')).toEqual({ id: 'bigint', a: 'integer' });
     // Every leaf's indexes are attached to the partitioned indexes, valid.
     const { rows: idx } = await pool.query(
