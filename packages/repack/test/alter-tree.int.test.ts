@@ -127,22 +127,29 @@ describe('repack --alter on a partitioned table', () => {
     expect(await treeTypes(pool, q, 'id')).toEqual({ ref: 'integer', ref_0: 'integer', ref_1: 'integer', ref_2: 'integer' });
   });
 
-  it('changes a table with a default partition, attached again last so nothing is scanned under the lock', async () => {
+  it('adds, drops and retypes columns and sets a default on a table with a default partition, attached again last so nothing is scanned under the lock', async () => {
     const q = await createTree(pool, 'dflt', 300);
     await pool.query(`CREATE TABLE public.dflt_rest PARTITION OF ${q} DEFAULT`);
     await pool.query(`INSERT INTO ${q} SELECT g, 5 + g % 2, g, 'r' || g FROM generate_series(1000, 1099) g`);
-    const before = (await pool.query(`SELECT id, p, a, b, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
-    const result = await repack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint', 'ADD COLUMN z int DEFAULT 7'] });
+    const before = (await pool.query(`SELECT id, p, a, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
+    const result = await repack(pool, {
+      table: q,
+      alter: ['ALTER COLUMN id TYPE bigint', 'ADD COLUMN z int DEFAULT 7', 'DROP COLUMN b', 'ALTER COLUMN a SET DEFAULT 5'],
+    });
     expect(result.tables.map((t) => [t.table, t.status, t.message ?? ''])).toEqual(
       ['dflt_0', 'dflt_1', 'dflt_2', 'dflt_rest'].map((l) => [`public.${l}`, 'repacked', '']),
     );
-    const after = (await pool.query(`SELECT id::int, p, a, b, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
+    const after = (await pool.query(`SELECT id::int, p, a, tableoid::regclass::text AS leaf FROM ${q} ORDER BY id`)).rows;
     expect(after).toEqual(before);
+    expect(await columnTypes(q)).toEqual({ id: 'bigint', p: 'integer', a: 'integer', z: 'integer' });
+    expect(await columnTypes('public.dflt_1')).toEqual({ id: 'bigint', p: 'integer', a: 'integer', z: 'integer' });
+    await pool.query(`INSERT INTO ${q} (id, p) VALUES (5000, 1)`);
+    expect((await pool.query(`SELECT a, z FROM public.dflt_1 WHERE id = 5000`)).rows).toEqual([{ a: 5, z: 7 }]);
     expect(await treeTypes(pool, q, 'id')).toEqual({ dflt: 'bigint', dflt_0: 'bigint', dflt_1: 'bigint', dflt_2: 'bigint', dflt_rest: 'bigint' });
     const { rows } = await pool.query(
       `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound, (SELECT count(*)::int FROM ${q} WHERE z = 7) AS z FROM pg_class c WHERE c.oid = 'public.dflt_rest'::regclass`,
     );
-    expect(rows).toEqual([{ bound: 'DEFAULT', z: 400 }]);
+    expect(rows).toEqual([{ bound: 'DEFAULT', z: 401 }]); // the 400 rows and the one inserted above
     expect(await leftovers()).toEqual([]);
   });
 
