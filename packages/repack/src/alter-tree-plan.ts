@@ -1,7 +1,7 @@
 import { PgToolsError, quoteQualified, type Queryable } from '@pgtools/core';
 import type { AlterRequest } from './alter-request.js';
 import { probeAlter } from './alter-probe.js';
-import { readTree, treeRefusal, type TreeFacts } from './alter-tree-refusal.js';
+import { readTree, refuseParentViews, treeRefusal, type TreeFacts } from './alter-tree-refusal.js';
 import type { Problem } from './precheck.js';
 import type { RepackTarget } from './targets.js';
 import { inspectTable } from './table-info.js';
@@ -25,7 +25,8 @@ export async function treeDryRun(client: Queryable, target: RepackTarget, reques
   try {
     const refusal = treeRefusal(tree, request.actions, request.columnOrder);
     if (refusal) throw refusal;
-    await probeAlter(client, await inspectTable(client, target), [], request, undefined, 'tree-parent');
+    const plan = await probeAlter(client, await inspectTable(client, target), [], request, undefined, 'tree-parent');
+    await refuseParentViews(client, tree, plan.changes.retyped);
   } catch (err) {
     if (!(err instanceof PgToolsError)) throw err;
     problem = { code: err.code, severity: 'refuse', message: err.message };

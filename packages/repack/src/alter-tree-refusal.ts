@@ -1,4 +1,5 @@
 import { displayName, PgToolsError, quoteIdent, type Queryable } from '@pgtools/core';
+import { readDependentViews, viewTreeBlockers } from '@pgtools/swap';
 import type { AlterAction } from './alter-actions.js';
 import type { TableInfo } from './table-info.js';
 
@@ -152,6 +153,17 @@ export function treeRefusal(tree: TreeFacts, actions: readonly AlterAction[], co
     }
   }
   return undefined;
+}
+
+/**
+ * With a retyped column the swap drops and recreates the views over the partitioned table: what
+ * keeps one from being recreated (a view another role owns, a materialized view or a rule over one)
+ * is refused before anything is made. Throws `alter_refused`.
+ */
+export async function refuseParentViews(client: Queryable, tree: Pick<TreeFacts, 'oid' | 'display'>, retyped: readonly string[]): Promise<void> {
+  if (retyped.length === 0) return;
+  const blocked = viewTreeBlockers(await readDependentViews(client, tree.oid));
+  if (blocked.length > 0) throw refused(tree.display, `${blocked[0]!}, and the views over it are recreated on the new types`);
 }
 
 /**

@@ -88,6 +88,7 @@ export async function runTreeSwap(source: ConnectionSource, input: TreeSwapInput
         const blocked = viewTreeBlockers(views);
         if (blocked.length > 0) throw new PgToolsError('alter_refused', `--alter on ${tree.display}: ${blocked[0]}; every partition is unchanged`);
         const { rows: me } = await client.query<{ role: string }>('SELECT current_user::text AS role');
+        // viewTreeSteps drops every view first (one DROP each), then creates them: the drops go before the partitioned table's ALTER.
         const viewSql: string[] = [];
         viewTreeSteps(views, me[0]?.role ?? '', (_, sql) => viewSql.push(sql));
         const parent = quoteQualified(tree.schema, tree.name);

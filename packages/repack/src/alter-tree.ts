@@ -8,7 +8,7 @@ import { outcomeOf } from './outcomes.js';
 import { repackOneTable } from './repack-table.js';
 import { inspectTable } from './table-info.js';
 import { probeAlter } from './alter-probe.js';
-import { readTree, treeRefusal, type TreeFacts } from './alter-tree-refusal.js';
+import { readTree, refuseParentViews, treeRefusal, type TreeFacts } from './alter-tree-refusal.js';
 import type { AlterPlan } from './alter-plan.js';
 import { runTreeSwap, type HeldLeaf } from './alter-tree-swap.js';
 
@@ -61,6 +61,7 @@ export async function alterPartitionedTable(
     }
     const info = await inspectTable(client, { schema: tree.schema, name: tree.name });
     plan = await probeAlter(client, info, [], opts.alter ?? { actions: [], columnOrder: undefined }, logger, 'tree-parent');
+    await refuseParentViews(client, tree, plan.changes.retyped);
   } catch (err) {
     return [failedResult(target.display, err)];
   } finally {

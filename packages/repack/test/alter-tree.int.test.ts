@@ -118,6 +118,13 @@ describe('repack --alter on a partitioned table', () => {
     await pool.query(`ALTER TABLE ${q} ADD CONSTRAINT ref_a_fkey FOREIGN KEY (a) REFERENCES public.ref_target (a)`);
     expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(/foreign key "ref_a_fkey" of the partitioned table would be validated again/);
     await pool.query(`ALTER TABLE ${q} DROP CONSTRAINT ref_a_fkey`);
+    // A view over it that the swap could not recreate (a materialized view reads it).
+    await pool.query(`CREATE VIEW public.ref_v AS SELECT id FROM ${q}`);
+    await pool.query(`CREATE MATERIALIZED VIEW public.ref_mv AS SELECT id FROM public.ref_v`);
+    expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(
+      /the views over it are dropped and created again at the swap, which cannot be done: materialized view ref_mv reads view public\.ref_v/,
+    );
+    await pool.query(`DROP VIEW public.ref_v CASCADE`);
     // A sub-partitioned partition.
     await pool.query(`CREATE TABLE public.ref_sub PARTITION OF ${q} FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (p)`);
     expect(await refused(q, ['ALTER COLUMN id TYPE bigint'])).toMatch(
