@@ -275,6 +275,7 @@ Options:
                             'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL),
                             'ADD [CONSTRAINT name] CHECK (expr)', '... UNIQUE (cols)',
                             '... FOREIGN KEY (cols) REFERENCES t [(cols)] [ON DELETE ...]'
+                            (a partitioned table changes with all its partitions at once)
       --column-order=COLS   rewrite the one -t table with its columns in this order:
                             every column of the new definition (after --alter), once,
                             comma-separated, e.g. 'id,created_at,amount'

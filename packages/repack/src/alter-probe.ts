@@ -7,6 +7,7 @@ import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type Alter
 import type { TableInfo } from './table-info.js';
 import { readViewTrial, tryViews } from './alter-views.js';
 import { readRetypedForeignKeys, tryForeignKeys } from './alter-foreign-keys.js';
+import { partitionKeyDef, refuseAlone } from './alter-tree-refusal.js';
 
 const refused = (display: string, what: string, err: unknown): PgToolsError =>
   new PgToolsError('alter_refused', `--alter on ${display}: ${what}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`, {
@@ -28,11 +29,21 @@ export async function probeAlter(
   keyColumns: readonly string[],
   request: AlterRequest,
   logger: Logger = silentLogger,
+  /**
+   * `'table'`: an ordinary table on its own (a partition only without column changes, alter-tree-refusal.ts);
+   * `'tree-parent'`: a partitioned table altered whole, tried with its partition key (alter-tree.ts);
+   * `'tree-leaf'`: one of its leaves.
+   */
+  scope: 'table' | 'tree-parent' | 'tree-leaf' = 'table',
 ): Promise<AlterPlan> {
   const { actions, columnOrder } = request;
   const display = info.display;
-  if (info.isPartition || info.relkind !== 'r') {
-    throw new PgToolsError('alter_refused', `--alter on ${display}: partitions and partitioned tables are not supported yet; nothing was changed`);
+  if (scope === 'table') await refuseAlone(client, info, actions);
+  if (scope === 'tree-parent' ? info.relkind !== 'p' : info.relkind !== 'r' || (scope === 'tree-leaf' && !info.isPartition)) {
+    throw new PgToolsError(
+      'alter_refused',
+      `--alter on ${display}: not ${scope === 'tree-parent' ? 'a partitioned table' : 'an ordinary table'}; nothing was changed`,
+    );
   }
   // PostgreSQL 18 keeps NOT NULL as named constraints (the plan names new ones as on the table):
   // asked only when an action adds one.
@@ -69,8 +80,10 @@ export async function probeAlter(
     // Before the trial table exists: the views' definitions must name the table as it is now.
     const views = await readViewTrial(client, info, plan);
     try {
+      // A partitioned table is tried partitioned the same way: the server refuses what it would refuse on it (a partition key column retyped).
+      const partitionBy = scope === 'tree-parent' ? ` PARTITION BY ${await partitionKeyDef(client, info.oid)}` : '';
       await client.query(
-        `CREATE TEMPORARY TABLE ${quoteIdent(info.name)} (LIKE ${table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY) ON COMMIT DROP`,
+        `CREATE TEMPORARY TABLE ${quoteIdent(info.name)} (LIKE ${table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY)${partitionBy} ON COMMIT DROP`,
       );
       if (alterSql !== undefined) await client.query(`ALTER TABLE ${probe} ${alterSql}`);
     } catch (err) {

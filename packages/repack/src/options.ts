@@ -11,7 +11,18 @@ export type BlockerPolicy = 'give-up' | 'cancel' | 'terminate';
 
 /** Points where a test (or a careful operator script) can pause a run; see `RepackOptions.pausePoint`. */
 export type PausePoint =
-  'after-advisory-lock' | 'after-capture' | 'during-copy' | 'after-copy' | 'after-indexes' | 'during-apply' | 'before-swap' | 'swap-planned' | 'after-swap';
+  | 'after-advisory-lock'
+  | 'after-capture'
+  | 'during-copy'
+  | 'after-copy'
+  | 'after-indexes'
+  | 'during-apply'
+  | 'before-swap'
+  | 'swap-planned'
+  | 'after-swap'
+  // `--alter` on a partitioned table (alter-tree-swap.ts): every leaf caught up and planned; the whole tree swapped, before the commit.
+  | 'tree-swap-planned'
+  | 'tree-after-swap';
 
 /** Which tables a run works on; combined, they add up (each table once). Nothing given is refused (`no_target`): say `allTables` for every table. */
 export interface TargetSelection {

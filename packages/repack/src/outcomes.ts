@@ -36,6 +36,9 @@ export const REPACK_OUTCOMES = {
   alter_refused: 'failed',
   alter_conversion_failed: 'failed',
   alter_constraint_violated: 'failed',
+  // `--alter` on a partitioned table: another partition failed, or the partitions changed during the run (alter-tree.ts).
+  partition_failed: 'failed',
+  partition_tree_changed: 'failed',
 } as const satisfies Record<string, Exclude<TableStatus, 'repacked'>>;
 
 /** A stable outcome code. */

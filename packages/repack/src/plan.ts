@@ -6,7 +6,8 @@ import { constraintLines } from './alter-constraint-plan.js';
 import { connectionSource } from './connections.js';
 import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
-import { resolveTargets } from './targets.js';
+import { partitionedTableTarget, resolveTargets } from './targets.js';
+import { treeDryRun } from './alter-tree-plan.js';
 import { inspectTable } from './table-info.js';
 import { estimateBloat, type BloatEstimate } from './bloat.js';
 import { checkDisk, type DiskCheck } from './disk.js';
@@ -61,8 +62,11 @@ export async function planRepack(
   try {
     await checkSource(source);
     const targets = await resolveTargets(source, options, options.toolSchema);
+    // A partitioned table given to --alter changes whole: the run's refusals and its one swap (alter-tree.ts).
+    const treeTarget = actions ? await partitionedTableTarget(source, options) : undefined;
     const client = await source.connect();
     try {
+      const tree = treeTarget && actions ? await treeDryRun(client, treeTarget, actions) : undefined;
       const { rows: su } = await client.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user');
       const superuser = su[0]?.su ?? false;
       const { rows: pubs } = await client.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE puballtables');
@@ -80,14 +84,15 @@ export async function planRepack(
         let alter: TablePlan['alter'];
         if (actions && key) {
           try {
-            const planned = await probeAlter(client, info, key.keyColumns as string[], actions);
+            const planned = await probeAlter(client, info, key.keyColumns as string[], actions, undefined, tree ? 'tree-leaf' : 'table');
             alter = { mapping: planned.mapping, lines: mappingLines(planned.mapping), constraints: constraintLines(planned.constraints) };
           } catch (err) {
             if (!(err instanceof PgToolsError)) throw err;
             problems.push({ code: err.code, severity: 'refuse', message: err.message });
           }
         }
-        if (actions && targets.length !== 1) {
+        if (tree?.problem) problems.unshift({ ...tree.problem });
+        if (actions && targets.length !== 1 && !tree) {
           problems.push({ code: 'invalid_option', severity: 'refuse', message: `alter works on one table at a time; the selection names ${targets.length}` });
         }
         const bloat = await estimateBloat(client, info.oid);
@@ -119,11 +124,13 @@ export async function planRepack(
           orderBy,
           disk,
           ...(alter ? { alter } : {}),
-          locks: [
-            `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
-            `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,
-            `ACCESS EXCLUSIVE on ${name} for a moment: apply the last changes and swap`,
-          ],
+          locks: tree
+            ? tree.locks(name)
+            : [
+                `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
+                `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,
+                `ACCESS EXCLUSIVE on ${name} for a moment: apply the last changes and swap`,
+              ],
           problems,
           ok: !problems.some((p) => p.severity !== 'warn'),
         });

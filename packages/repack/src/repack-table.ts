@@ -10,18 +10,26 @@ import { runSetup, takeAdvisoryLock } from './phases/setup.js';
 import { runCopy } from './phases/copy.js';
 import { runIndexes } from './phases/indexes.js';
 import { logApplier, runApply, runSnapshotWait } from './phases/apply.js';
-import { runSwap } from './phases/swap.js';
+import { runSwap, type SwapInput } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
 import { addedConstraints } from './alter-constraint-plan.js';
 import { checkForeignKeys } from './alter-constraint-rows.js';
 import { statisticsCarryOver } from './statistics-carry-over.js';
+import type { LeafHold } from './leaf-hold.js';
 
 /**
  * Repacks one ordinary table online. Never throws for a table-level problem: the result says
  * repacked, skipped (with a code) or failed (table intact, with what is left and how to clean it).
  * The phases run in order; the pause points between them are where the fault tests stop a run.
  */
-export async function repackOneTable(source: ConnectionSource, target: RepackTarget, opts: ResolvedOptions, shared?: RunShared): Promise<TableResult> {
+export async function repackOneTable(
+  source: ConnectionSource,
+  target: RepackTarget,
+  opts: ResolvedOptions,
+  shared?: RunShared,
+  /** A leaf of a partitioned table altered whole: swapped with the tree (alter-tree.ts) instead of alone. */
+  hold?: LeafHold,
+): Promise<TableResult> {
   const run = await TableRun.open(source, target, opts, shared);
   try {
     const workPid = await run.prepareWork();
@@ -61,7 +69,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     await run.pause('before-swap');
 
     await run.stopDdlWatch();
-    const afterSwap = await runSwap(run, {
+    const swapInput: SwapInput = {
       table,
       shadow,
       capture,
@@ -82,7 +90,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       workPid,
       applyOnce,
       throttle,
-    });
+    };
+    const afterSwap = hold ? await run.phase('swap', () => hold(run, swapInput)) : await runSwap(run, swapInput);
     const statisticsKept = pre.statistics
       ? statisticsCarryOver({ ...pre.statistics, swapMode, ordered: order !== undefined, logEntries: run.result.log.entries })
       : undefined;

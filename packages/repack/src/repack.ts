@@ -5,7 +5,8 @@ import { connectionSource } from './connections.js';
 import { resolveOptions, type RepackOptions } from './options.js';
 import { repackOneTable } from './repack-table.js';
 import { emptyTableResult, exitCodeOf, type RepackResult, type TableResult } from './result.js';
-import { resolveTargets } from './targets.js';
+import { partitionedTableTarget, resolveTargets } from './targets.js';
+import { alterPartitionedTable } from './alter-tree.js';
 import { checkSource } from './server-version.js';
 
 /**
@@ -38,6 +39,14 @@ export async function repack(db: PoolOrConfig, options: RepackOptions): Promise<
   const board = new ProgressBoard({ toolSchema: opts.toolSchema, applicationName: opts.applicationName, logger: opts.logger ?? silentLogger });
   try {
     await checkSource(source);
+    // A partitioned table changes whole: its leaves side by side, then one swap.
+    const tree = opts.alter ? await partitionedTableTarget(source, options) : undefined;
+    if (tree) {
+      const shared = runShared(board, Date.now());
+      const poolMax = isPool(db) ? ((db as { options?: { max?: number } }).options?.max ?? 10) : undefined;
+      const tables = await alterPartitionedTable(trackBackends(source, shared.pids), tree, opts, shared, poolMax);
+      return { tables, exitCode: exitCodeOf(tables) };
+    }
     const targets = await resolveTargets(source, options, opts.toolSchema);
     if (opts.alter && targets.length !== 1) {
       throw new PgToolsError('invalid_option', `alter works on one table at a time; the selection names ${targets.length}`);

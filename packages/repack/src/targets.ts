@@ -15,6 +15,8 @@ export interface RepackTarget {
    * a table that is not eligible (unlogged, no key...) is then skipped with its reason instead of failing.
    */
   discovered: boolean;
+  /** `--alter` on a partitioned table (alter-tree.ts): a leaf made ready like a table and swapped with the whole tree. */
+  treeLeaf?: boolean;
 }
 
 type Source = { connect(): Promise<pg.PoolClient | pg.Client>; release(c: pg.PoolClient | pg.Client): Promise<void> };
@@ -178,6 +180,23 @@ async function resolveNamed(client: pg.PoolClient | pg.Client, ref: TableRef): P
         ? `did you mean ${near.join(', ')}?`
         : 'list the tables with \\dt *.* in psql; a name with capitals or spaces needs double quotes, e.g. -t \'public."Orders"\'';
     throw new PgToolsError('table_not_found', `table ${shown} does not exist${near.length > 0 ? `; ${hint}` : ''}`, { hint, cause: err });
+  }
+}
+
+/**
+ * The table when the selection names exactly one table and it is a partitioned table (`--alter`
+ * changes such a table whole, alter-tree.ts), else undefined.
+ */
+export async function partitionedTableTarget(source: Source, selection: TargetSelection): Promise<RepackTarget | undefined> {
+  const named = [...(selection.table !== undefined ? [selection.table] : []), ...(selection.tables ?? [])];
+  if (named.length !== 1 || selection.parentTables?.length || selection.schemas?.length || selection.allTables) return undefined;
+  const client = await source.connect();
+  try {
+    const t = await resolveNamed(client, named[0]!);
+    if (!(await isPartitioned(client, t.oid))) return undefined;
+    return { ...t, display: displayName(t.schema, t.name), discovered: false };
+  } finally {
+    await source.release(client);
   }
 }
 

@@ -8,7 +8,7 @@ export { readRenameFacts } from './rename-read.js';
 export { renameBlockers, renameSwapRefusal } from './rename-refusal.js';
 export type { RenameSwapAccepted } from './rename-refusal.js';
 export { renameSwapSteps } from './rename-steps.js';
-export { readDependentViews, recreatesViews, viewTreeBlockers } from './rename-views.js';
+export { readDependentViews, recreatesViews, viewTreeBlockers, viewTreeSteps } from './rename-views.js';
 export type { DependentView } from './rename-views.js';
 export { createViewSql } from './reloptions.js';
 export type { RenameSwapSteps } from './rename-steps.js';

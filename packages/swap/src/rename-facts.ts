@@ -278,6 +278,12 @@ export interface RenameStepOptions {
    * `afterCommit`, to run after the commit (VALIDATE takes only SHARE UPDATE EXCLUSIVE).
    */
   foreignKeyValidation?: 'inside' | 'after-commit';
+  /**
+   * The partition is one leaf of a whole partitioned table swapped at once (`--alter` on a
+   * partitioned table): the caller drops the foreign keys referencing the partitioned table before
+   * the leaves are detached and adds them again after, so the leaf's inherited ones are left to it.
+   */
+  partitionTree?: boolean;
 }
 
 /** What a statement of the rename swap is for. */

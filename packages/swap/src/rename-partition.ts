@@ -24,15 +24,17 @@ export function partitionBoundCheckName(originalOid: number): string {
 
 /**
  * What keeps the rename swap from moving a partition, each with what the user can do instead
- * (the caller's message adds: use --swap=catalog as a superuser). Pure.
+ * (the caller's message adds: use --swap=catalog as a superuser). `wholeTree`: the leaf is swapped
+ * with every other leaf of its partitioned table (RenameStepOptions.partitionTree). Pure.
  */
-export function partitionBlockers(t: RenameTableFacts): string[] {
+export function partitionBlockers(t: RenameTableFacts, wholeTree = false): string[] {
   const p = t.partition;
   if (p === null) return t.table.isPartition ? ['the table is a partition whose partitioned table could not be read'] : [];
   const parent = quoteQualified(p.parentSchema, p.parentName);
   const blockers: string[] = [];
   if (!p.parentOwned) blockers.push(`the current role does not own the partitioned table ${parent}, which detaching and attaching the partition needs`);
-  if (p.otherDefault !== null) {
+  // Swapped with the whole tree, the default partition is attached last, after the others: nothing to scan.
+  if (p.otherDefault !== null && !wholeTree) {
     blockers.push(
       `the partitioned table ${parent} has a default partition ${p.otherDefault}, which attaching the new partition would scan under ACCESS EXCLUSIVE ` +
         `(detach ${p.otherDefault} first, or repack it alone)`,
@@ -41,7 +43,8 @@ export function partitionBlockers(t: RenameTableFacts): string[] {
   for (const fk of t.foreignKeysOut.filter((f) => f.inherited)) {
     blockers.push(`foreign key ${quoteIdent(fk.name)} comes from ${parent}, and attaching the new partition would validate it under ACCESS EXCLUSIVE`);
   }
-  for (const fk of t.foreignKeysIn.filter((f) => f.inherited)) {
+  // Swapped with the whole tree, the caller drops the partitioned table's foreign keys before any leaf is detached.
+  for (const fk of wholeTree ? [] : t.foreignKeysIn.filter((f) => f.inherited)) {
     blockers.push(
       `foreign key ${quoteIdent(fk.name)} of ${quoteQualified(fk.schema, fk.table)} references ${parent}, and detaching the partition would check every referenced row under ACCESS EXCLUSIVE`,
     );

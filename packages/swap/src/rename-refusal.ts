@@ -19,13 +19,13 @@ import { recreatesViews, viewTreeBlockers } from './rename-views.js';
  * renameBlockers(facts.attached, { ignoreRelations: [logOid] }); // [] or ['the table is a partition', ...]
  * ```
  */
-export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations' | 'columnChanges'> = {}): string[] {
+export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations' | 'columnChanges' | 'partitionTree'> = {}): string[] {
   const blockers: string[] = [];
   // Views dropped and created again must be ours and nothing else may depend on them.
   if (recreatesViews(options.columnChanges)) blockers.push(...viewTreeBlockers(t.viewTree));
   const ignore = new Set(options.ignoreRelations ?? []);
   // A partition is swapped by detaching the old leaf and attaching the new one (rename-partition.ts).
-  blockers.push(...partitionBlockers(t));
+  blockers.push(...partitionBlockers(t, options.partitionTree === true));
   if (t.table.ofType !== 0) blockers.push('the table is a typed table (CREATE TABLE ... OF type)');
   for (const i of t.inheritance) {
     if (i.role === 'child' && t.partition !== null) continue;

@@ -16,6 +16,8 @@ export interface CreateRenameShadowOptions {
   excludeTriggers?: readonly string[];
   /** OIDs of the caller's helper tables that depend on the table (e.g. a change log of its row type) and are dropped before the swap. */
   ignoreRelations?: readonly number[];
+  /** The original is a leaf swapped with its whole partitioned table (RenameStepOptions.partitionTree). */
+  partitionTree?: boolean;
 }
 
 export interface CreateRenameShadowResult {

@@ -202,7 +202,11 @@ export interface RenameSwapPlan {
  * ```
  */
 export async function prepareRenameSwap(client: Queryable, options: RenameSwapOptions): Promise<RenameSwapPlan> {
-  const facts = await readRenameFacts(client, options.original, options.shadow, options.indexPairs, { viewTree: recreatesViews(options.columnChanges) });
+  const read = await readRenameFacts(client, options.original, options.shadow, options.indexPairs, { viewTree: recreatesViews(options.columnChanges) });
+  // A leaf of a partitioned table swapped whole: the caller moves the foreign keys referencing the partitioned table.
+  const facts = options.partitionTree
+    ? { ...read, attached: { ...read.attached, foreignKeysIn: read.attached.foreignKeysIn.filter((fk) => !fk.inherited) } }
+    : read;
   const accepted = renameSwapRefusal(facts, options);
   if (accepted instanceof PgToolsError) throw accepted;
   options.onEvent?.({ type: 'swap_validated', mode: 'rename', table: options.original, shadow: options.shadow, indexes: accepted.pairs.length });

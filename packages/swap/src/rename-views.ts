@@ -1,7 +1,7 @@
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type Queryable } from '@pgtools/core';
 import { aclSteps } from './acl-steps.js';
 import { createViewSql } from './reloptions.js';
-import type { AclEntry, ColumnChanges, DependentView } from './rename-facts.js';
+import type { AclEntry, ColumnChanges, DependentView, RenameStepName } from './rename-facts.js';
 import type { StepContext } from './rename-step-context.js';
 
 export type { DependentView } from './rename-facts.js';
@@ -162,20 +162,36 @@ export function viewTreeBlockers(views: readonly DependentView[]): string[] {
  * Pure; throws `rename_swap_failed` for a privilege it does not know (aclSteps).
  */
 export function recreateViewSteps(ctx: StepContext): void {
-  const views = ctx.attached.viewTree;
-  for (const v of [...views].reverse()) ctx.swap('view', `DROP VIEW ${quoteQualified(v.schema, v.name)}`);
+  ctx.moved.views.push(...viewTreeSteps(ctx.attached.viewTree, ctx.facts.role.name, ctx.swap));
+}
+
+/**
+ * The statements of {@link recreateViewSteps} for a list of views from {@link readDependentViews},
+ * each passed to `add` (the role is the one that will run them: a view it creates is its own until
+ * given back to its owner). Returns the views' names. Pure.
+ *
+ * @example
+ * ```ts
+ * const sql: string[] = [];
+ * viewTreeSteps(await readDependentViews(client, tableOid), 'app', (_, s) => sql.push(s));
+ * ```
+ */
+export function viewTreeSteps(views: readonly DependentView[], role: string, add: (name: RenameStepName, sql: string) => void): string[] {
+  const done: string[] = [];
+  for (const v of [...views].reverse()) add('view', `DROP VIEW ${quoteQualified(v.schema, v.name)}`);
   for (const v of views) {
     const V = quoteQualified(v.schema, v.name);
-    ctx.swap('view', createViewSql('CREATE VIEW', V, v.reloptions, v.def));
-    if (v.owner !== ctx.facts.role.name) ctx.swap('owner', `ALTER VIEW ${V} OWNER TO ${quoteIdent(v.owner)}`);
+    add('view', createViewSql('CREATE VIEW', V, v.reloptions, v.def));
+    if (v.owner !== role) add('owner', `ALTER VIEW ${V} OWNER TO ${quoteIdent(v.owner)}`);
     for (const c of v.columns) {
-      if (c.default !== null) ctx.swap('view', `ALTER VIEW ${V} ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${c.default}`);
+      if (c.default !== null) add('view', `ALTER VIEW ${V} ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${c.default}`);
     }
-    aclSteps(ctx.swap, { target: V, owner: v.owner, current: v.defaultGrantees, aclIsNull: v.aclIsNull, grants: v.grants, columnGrants: v.columnGrants });
-    if (v.comment !== null) ctx.swap('comment', `COMMENT ON VIEW ${V} IS ${quoteLiteral(v.comment)}`);
+    aclSteps(add, { target: V, owner: v.owner, current: v.defaultGrantees, aclIsNull: v.aclIsNull, grants: v.grants, columnGrants: v.columnGrants });
+    if (v.comment !== null) add('comment', `COMMENT ON VIEW ${V} IS ${quoteLiteral(v.comment)}`);
     for (const c of v.columns) {
-      if (c.comment !== null) ctx.swap('comment', `COMMENT ON COLUMN ${V}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment)}`);
+      if (c.comment !== null) add('comment', `COMMENT ON COLUMN ${V}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment)}`);
     }
-    ctx.moved.views.push(displayName(v.schema, v.name));
+    done.push(displayName(v.schema, v.name));
   }
+  return done;
 }

@@ -80,6 +80,7 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
         shadow,
         excludeTriggers: [capture.triggerName],
         ignoreRelations: [Number(log[0]!.oid)],
+        ...(run.target.treeLeaf ? { partitionTree: true } : {}),
         ...(opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
       });
       let columns = await renameCopyColumns(client, original);

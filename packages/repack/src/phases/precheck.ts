@@ -78,7 +78,7 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
     }
     let alter: AlterPlan | undefined;
     if (opts.alter) {
-      alter = await probeAlter(work, info, key.keyColumns as string[], opts.alter, run.logger);
+      alter = await probeAlter(work, info, key.keyColumns as string[], opts.alter, run.logger, run.target.treeLeaf ? 'tree-leaf' : 'table');
       result.alter = alter.mapping;
     }
     // Before the capture: the change counter must not include what the run itself replays.
