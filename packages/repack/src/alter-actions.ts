@@ -18,6 +18,8 @@ export type AlterAction =
       text: string;
       /** `GENERATED ALWAYS AS (expression) STORED|VIRTUAL`: the server computes it in the copy and the apply. */
       generated?: { expression: string; kind: 'stored' | 'virtual' };
+      /** `GENERATED ALWAYS|BY DEFAULT AS IDENTITY [(options)]`: a new value per row, in the copy and the apply. */
+      identity?: { always: boolean; options: string | undefined };
     }
   | { kind: 'drop-column'; column: string; text: string }
   /** `ALTER COLUMN c SET DEFAULT expr` (`default` set) or `DROP DEFAULT` (undefined): for rows inserted from the swap on. */
@@ -99,7 +101,7 @@ export function parseAlterAction(input: string): AlterAction {
     const type = typeUntil(c, clause);
     let dflt: string | undefined;
     let notNull = false;
-    let generated: { expression: string; kind: 'stored' | 'virtual' } | undefined;
+    let generated: GeneratedClause | undefined;
     while (!c.done()) {
       if (c.accept('generated')) {
         if (generated !== undefined) throw refuse(text, 'GENERATED given twice');
@@ -121,8 +123,8 @@ export function parseAlterAction(input: string): AlterAction {
         throw refuse(text, COLUMN_CLAUSES[word] ?? `unexpected ${JSON.stringify(word)}`);
       }
     }
-    if (generated !== undefined && dflt !== undefined) throw refuse(text, 'a generated column takes no DEFAULT');
-    return { kind: 'add-column', column, type, default: dflt, notNull, text, ...(generated ? { generated } : {}) };
+    if (generated !== undefined && dflt !== undefined) throw refuse(text, `${'identity' in generated ? 'an identity' : 'a generated'} column takes no DEFAULT`);
+    return { kind: 'add-column', column, type, default: dflt, notNull, text, ...(generated ?? {}) };
   }
   if (c.accept('drop')) {
     if (c.isWord('constraint')) throw refuse(text, 'DROP CONSTRAINT is not supported yet');
@@ -138,18 +140,31 @@ export function parseAlterAction(input: string): AlterAction {
   throw refuse(text, text === '' ? 'the action is empty' : `${JSON.stringify(first.toUpperCase())} actions are not supported`);
 }
 
-/** After ADD COLUMN c type GENERATED: `ALWAYS AS (expression) STORED|VIRTUAL` (identity columns are refused). */
-function generatedClause(c: Cursor): { expression: string; kind: 'stored' | 'virtual' } {
-  if (c.isWord('by') || (c.isWord('always') && c.isWord('as', 1) && c.isWord('identity', 2))) {
-    throw refuse(c.text, 'adding an identity column is not supported yet');
+type GeneratedClause = { generated: { expression: string; kind: 'stored' | 'virtual' } } | { identity: { always: boolean; options: string | undefined } };
+
+/** After ADD COLUMN c type GENERATED: `ALWAYS AS (expression) STORED|VIRTUAL` or `ALWAYS|BY DEFAULT AS IDENTITY [(options)]`. */
+function generatedClause(c: Cursor): GeneratedClause {
+  const why = 'expected ALWAYS AS (expression) STORED or ALWAYS|BY DEFAULT AS IDENTITY after GENERATED';
+  const always = c.accept('always');
+  if (!always) {
+    c.expect('by', why);
+    c.expect('default', why);
   }
-  c.expect('always', 'expected ALWAYS AS (expression) STORED after GENERATED');
-  c.expect('as', 'expected ALWAYS AS (expression) STORED after GENERATED');
+  c.expect('as', why);
+  if (c.accept('identity')) {
+    if (!c.acceptOp('(')) return { identity: { always, options: undefined } };
+    const options = c.until((cur) => cur.peek()?.kind === 'op' && cur.peek()?.value === ')');
+    if (!c.acceptOp(')')) throw refuse(c.text, 'the identity options need a closing parenthesis');
+    // The repack names the sequence (rename-safe, free in the schema).
+    if (/\bsequence\s+name\b/i.test(options)) throw refuse(c.text, 'SEQUENCE NAME is chosen by the repack (<table>_<column>_seq); leave it out');
+    return { identity: { always, options: options === '' ? undefined : options } };
+  }
+  if (!always) throw refuse(c.text, why);
   if (!c.acceptOp('(')) throw refuse(c.text, 'expected ( expression ) after GENERATED ALWAYS AS');
   const expression = c.until((cur) => cur.peek()?.kind === 'op' && cur.peek()?.value === ')');
   if (expression === '' || !c.acceptOp(')')) throw refuse(c.text, 'GENERATED ALWAYS AS needs an expression in parentheses');
-  if (c.accept('stored')) return { expression, kind: 'stored' };
-  if (c.accept('virtual')) return { expression, kind: 'virtual' };
+  if (c.accept('stored')) return { generated: { expression, kind: 'stored' } };
+  if (c.accept('virtual')) return { generated: { expression, kind: 'virtual' } };
   throw refuse(c.text, 'GENERATED ALWAYS AS (expression) needs STORED or VIRTUAL');
 }
 
