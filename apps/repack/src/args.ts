@@ -271,6 +271,8 @@ Options:
       --alter=ACTION        online schema change of the one -t table (repeatable): one
                             ALTER TABLE action each, e.g. 'ALTER COLUMN id TYPE bigint',
                             'ADD COLUMN c t [DEFAULT expr] [NOT NULL]', 'DROP COLUMN c',
+                            'ADD COLUMN c t GENERATED ALWAYS AS (expr) STORED',
+                            'ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY',
                             'ALTER COLUMN c SET DEFAULT expr' (or DROP DEFAULT),
                             'ALTER COLUMN c SET NOT NULL' (or DROP NOT NULL),
                             'ADD [CONSTRAINT name] CHECK (expr)', '... UNIQUE (cols)',

@@ -9,7 +9,18 @@ import { Cursor, expression, refuse, tokenize, typeUntil } from './alter-tokens.
  */
 export type AlterAction =
   | { kind: 'alter-type'; column: string; type: string; using: string | undefined; text: string }
-  | { kind: 'add-column'; column: string; type: string; default: string | undefined; notNull: boolean; text: string }
+  | {
+      kind: 'add-column';
+      column: string;
+      type: string;
+      default: string | undefined;
+      notNull: boolean;
+      text: string;
+      /** `GENERATED ALWAYS AS (expression) STORED|VIRTUAL`: the server computes it in the copy and the apply. */
+      generated?: { expression: string; kind: 'stored' | 'virtual' };
+      /** `GENERATED ALWAYS|BY DEFAULT AS IDENTITY [(options)]`: a new value per row, in the copy and the apply. */
+      identity?: { always: boolean; options: string | undefined };
+    }
   | { kind: 'drop-column'; column: string; text: string }
   /** `ALTER COLUMN c SET DEFAULT expr` (`default` set) or `DROP DEFAULT` (undefined): for rows inserted from the swap on. */
   | { kind: 'set-default'; column: string; default: string | undefined; text: string }
@@ -31,7 +42,6 @@ const COLUMN_CLAUSES: Record<string, string> = {
   unique: 'column constraints are not supported yet',
   primary: 'column constraints are not supported yet',
   references: 'column constraints are not supported yet',
-  generated: 'generated and identity columns are not supported yet',
   null: 'only NOT NULL is supported',
 };
 
@@ -86,15 +96,24 @@ export function parseAlterAction(input: string): AlterAction {
     c.accept('column');
     if (c.isWord('if')) throw refuse(text, 'IF NOT EXISTS is not supported');
     const column = c.identifier('a column name after ADD COLUMN');
-    const clause = (cur: Cursor): boolean => cur.isWord('default') || cur.isWord('not') || Object.hasOwn(COLUMN_CLAUSES, cur.peek()?.value ?? '');
+    const clause = (cur: Cursor): boolean =>
+      cur.isWord('default') || cur.isWord('not') || cur.isWord('generated') || Object.hasOwn(COLUMN_CLAUSES, cur.peek()?.value ?? '');
     const type = typeUntil(c, clause);
     let dflt: string | undefined;
     let notNull = false;
+    let generated: GeneratedClause | undefined;
     while (!c.done()) {
-      if (c.accept('default')) {
+      if (c.accept('generated')) {
+        if (generated !== undefined) throw refuse(text, 'GENERATED given twice');
+        generated = generatedClause(c);
+      } else if (c.accept('default')) {
         if (dflt !== undefined) throw refuse(text, 'DEFAULT given twice');
-        // A default expression ends where a top-level NOT NULL begins.
-        dflt = expression(c, 'DEFAULT', (cur) => cur.isWord('not') && cur.isWord('null', 1));
+        // A default expression ends where a top-level NOT NULL (or GENERATED, refused below) begins.
+        dflt = expression(
+          c,
+          'DEFAULT',
+          (cur) => (cur.isWord('not') && cur.isWord('null', 1)) || (cur.isWord('generated') && (cur.isWord('always', 1) || cur.isWord('by', 1))),
+        );
       } else if (c.isWord('not') && c.isWord('null', 1)) {
         c.accept('not');
         c.accept('null');
@@ -104,7 +123,8 @@ export function parseAlterAction(input: string): AlterAction {
         throw refuse(text, COLUMN_CLAUSES[word] ?? `unexpected ${JSON.stringify(word)}`);
       }
     }
-    return { kind: 'add-column', column, type, default: dflt, notNull, text };
+    if (generated !== undefined && dflt !== undefined) throw refuse(text, `${'identity' in generated ? 'an identity' : 'a generated'} column takes no DEFAULT`);
+    return { kind: 'add-column', column, type, default: dflt, notNull, text, ...(generated ?? {}) };
   }
   if (c.accept('drop')) {
     if (c.isWord('constraint')) throw refuse(text, 'DROP CONSTRAINT is not supported yet');
@@ -118,6 +138,34 @@ export function parseAlterAction(input: string): AlterAction {
   const first = c.peek()?.value ?? '';
   if (first === 'rename') throw refuse(text, 'RENAME is not supported yet');
   throw refuse(text, text === '' ? 'the action is empty' : `${JSON.stringify(first.toUpperCase())} actions are not supported`);
+}
+
+type GeneratedClause = { generated: { expression: string; kind: 'stored' | 'virtual' } } | { identity: { always: boolean; options: string | undefined } };
+
+/** After ADD COLUMN c type GENERATED: `ALWAYS AS (expression) STORED|VIRTUAL` or `ALWAYS|BY DEFAULT AS IDENTITY [(options)]`. */
+function generatedClause(c: Cursor): GeneratedClause {
+  const why = 'expected ALWAYS AS (expression) STORED or ALWAYS|BY DEFAULT AS IDENTITY after GENERATED';
+  const always = c.accept('always');
+  if (!always) {
+    c.expect('by', why);
+    c.expect('default', why);
+  }
+  c.expect('as', why);
+  if (c.accept('identity')) {
+    if (!c.acceptOp('(')) return { identity: { always, options: undefined } };
+    const options = c.until((cur) => cur.peek()?.kind === 'op' && cur.peek()?.value === ')');
+    if (!c.acceptOp(')')) throw refuse(c.text, 'the identity options need a closing parenthesis');
+    // The repack names the sequence (rename-safe, free in the schema).
+    if (/\bsequence\s+name\b/i.test(options)) throw refuse(c.text, 'SEQUENCE NAME is chosen by the repack (<table>_<column>_seq); leave it out');
+    return { identity: { always, options: options === '' ? undefined : options } };
+  }
+  if (!always) throw refuse(c.text, why);
+  if (!c.acceptOp('(')) throw refuse(c.text, 'expected ( expression ) after GENERATED ALWAYS AS');
+  const expression = c.until((cur) => cur.peek()?.kind === 'op' && cur.peek()?.value === ')');
+  if (expression === '' || !c.acceptOp(')')) throw refuse(c.text, 'GENERATED ALWAYS AS needs an expression in parentheses');
+  if (c.accept('stored')) return { generated: { expression, kind: 'stored' } };
+  if (c.accept('virtual')) return { generated: { expression, kind: 'virtual' } };
+  throw refuse(c.text, 'GENERATED ALWAYS AS (expression) needs STORED or VIRTUAL');
 }
 
 /** Actions on different attributes of one existing column, which PostgreSQL applies in a fixed order whatever their order. */

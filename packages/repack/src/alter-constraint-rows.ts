@@ -13,11 +13,11 @@ export function isConstraintViolation(state: string | undefined): boolean {
 /**
  * The new row as a select list over an old row's columns: each kept or retyped column from its
  * source cast to its new type, each added column its default (NULL without one), named as in the
- * new definition.
+ * new definition; an added generated column is left to {@link generatedSelect}.
  */
 function newRowSelect(plan: AlterPlan): string {
   return plan.mapping
-    .filter((m) => m.change !== 'dropped')
+    .filter((m) => m.change !== 'dropped' && m.generated === undefined)
     .map((m) => {
       if (m.change !== 'added') return `CAST(${m.from ?? 'NULL'} AS ${m.newType ?? ''}) AS ${quoteIdent(m.column)}`;
       const action = plan.actions.find((a) => a.kind === 'add-column' && a.column === m.column);
@@ -25,6 +25,13 @@ function newRowSelect(plan: AlterPlan): string {
       return `CAST(${dflt === undefined ? 'NULL' : `(${dflt})`} AS ${m.newType ?? ''}) AS ${quoteIdent(m.column)}`;
     })
     .join(', ');
+}
+
+/** The added generated columns, computed over the new row's other columns (as the server computes them), each after a comma. */
+function generatedSelect(plan: AlterPlan): string {
+  return plan.actions
+    .flatMap((a) => (a.kind === 'add-column' && a.generated ? [`, CAST((${a.generated.expression}) AS ${a.type}) AS ${quoteIdent(a.column)}`] : []))
+    .join('');
 }
 
 /**
@@ -36,7 +43,8 @@ export async function firstCheckViolation(client: Queryable, plan: AlterPlan, ro
   for (const c of plan.constraints) {
     if (c.kind !== 'check') continue;
     const { rows: found } = await client.query<{ k: string }>(
-      `SELECT n."pgtools key" AS k FROM (SELECT ${newRowSelect(plan)}, o."pgtools key", o."pgtools id" FROM ${rows}) AS n
+      `SELECT n."pgtools key" AS k
+         FROM (SELECT b.*${generatedSelect(plan)} FROM (SELECT ${newRowSelect(plan)}, o."pgtools key", o."pgtools id" FROM ${rows}) AS b) AS n
         WHERE NOT (${c.expression}) ORDER BY n."pgtools id" LIMIT 1`,
     );
     if (found[0]) return { key: found[0].k, message: `it violates the new CHECK constraint ${quoteIdent(c.name ?? '?')} (${c.expression})` };

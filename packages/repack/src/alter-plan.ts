@@ -45,6 +45,8 @@ export interface AlterColumnMapping {
   newDefault?: string | null;
   /** SET NOT NULL (true) or DROP NOT NULL (false). */
   newNotNull?: boolean;
+  /** An added generated or identity column: `GENERATED ALWAYS AS (expression) STORED|VIRTUAL` or `GENERATED ... AS IDENTITY` (the server's, never copied). */
+  generated?: string;
 }
 
 export interface AlterPlan {
@@ -122,10 +124,15 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     }
     if (a.kind === 'add-column') {
       if (col) throw refused(display, a, `column ${JSON.stringify(a.column)} already exists`);
-      if (a.notNull && a.default === undefined) throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
+      if (a.notNull && a.default === undefined && !a.generated && !a.identity)
+        throw refused(display, a, 'a NOT NULL column needs a DEFAULT for the existing rows');
       const named = a.notNull ? notNullName(a.column) : undefined;
       const notNull = a.notNull ? `${named === undefined ? '' : ` CONSTRAINT ${quoteIdent(named)}`} NOT NULL` : '';
-      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${notNull}`);
+      // A new identity column's sequence gets the name the server would give it on the table: it moves into the table's schema with the swap.
+      const sequence = a.identity
+        ? chooseConstraintName(facts.table ?? display, [a.column], 'seq', new Set(facts.constraintNames?.schemaRelations ?? []))
+        : undefined;
+      sql.push(`ADD COLUMN ${quoteIdent(a.column)} ${a.type}${a.default === undefined ? '' : ` DEFAULT (${a.default})`}${generatedSql(a, sequence)}${notNull}`);
       changes.added.push(a.column);
       continue;
     }
@@ -199,7 +206,15 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     });
   }
   for (const a of actions)
-    if (a.kind === 'add-column') mapping.push({ column: a.column, change: 'added', from: undefined, oldType: undefined, newType: a.type });
+    if (a.kind === 'add-column')
+      mapping.push({
+        column: a.column,
+        change: 'added',
+        from: undefined,
+        oldType: undefined,
+        newType: a.type,
+        ...(a.generated || a.identity ? { generated: generatedSql(a, undefined).trim() } : {}),
+      });
   for (const name of changes.dropped) mapping.push({ column: name, change: 'dropped', from: undefined, oldType: byName.get(name)?.type, newType: undefined });
   if (columnOrder) orderMapping(display, mapping, columnOrder);
   if (columnOrder) changes.order = [...columnOrder];
@@ -264,6 +279,17 @@ export function alterSources(plan: AlterPlan, shadowColumns: readonly string[]):
   return { columns, sources };
 }
 
+/** ` GENERATED ...` of an added generated or identity column (its sequence named `sequence` when given), else ''. */
+function generatedSql(a: Extract<AlterAction, { kind: 'add-column' }>, sequence: string | undefined): string {
+  if (a.generated) return ` GENERATED ALWAYS AS (${a.generated.expression}) ${a.generated.kind === 'virtual' ? 'VIRTUAL' : 'STORED'}`;
+  if (!a.identity) return '';
+  const options = [
+    ...(sequence === undefined ? [] : [`SEQUENCE NAME ${quoteIdent(sequence)}`]),
+    ...(a.identity.options === undefined ? [] : [a.identity.options]),
+  ];
+  return ` GENERATED ${a.identity.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY${options.length > 0 ? ` (${options.join(' ')})` : ''}`;
+}
+
 /** The ALTER TABLE body that gives the (empty) shadow the new definition: the column actions, then the CHECK constraints; undefined when there is nothing to alter. */
 export function shadowAlterSql(plan: Pick<AlterPlan, 'shadowSql' | 'constraints'>): string | undefined {
   const clauses = [...(plan.shadowSql === '' ? [] : [plan.shadowSql]), ...checkClauses(plan.constraints)];
@@ -300,7 +326,7 @@ export function mappingLines(mapping: readonly AlterColumnMapping[]): string[] {
       case 'retyped':
         return `${c} ${m.oldType ?? '?'} → ${c} ${m.newType ?? '?'}${m.from !== quoteIdent(m.column) ? ` USING ${m.from ?? ''}` : ''}${dflt}`;
       case 'added':
-        return `(new) → ${c} ${m.newType ?? '?'} (its default)`;
+        return `(new) → ${c} ${m.newType ?? '?'} ${m.generated ?? '(its default)'}`;
       case 'dropped':
         return `${c} ${m.oldType ?? '?'} → (dropped)`;
     }

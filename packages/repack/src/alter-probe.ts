@@ -89,7 +89,7 @@ export async function probeAlter(
     } catch (err) {
       throw refused(display, 'the new definition cannot be made', err);
     }
-    // What keeps a column from moving (identity, generated, a generated column using it) shows here already.
+    // An order the server cannot make (a generated column before a column it reads, before PostgreSQL 17) shows here already.
     if (plan.columnOrder) await reorderShadow(client, { schema: 'pg_temp', name: info.name }, plan.columnOrder, display);
     const { rows } = await client.query<{ name: string; type: string; writable: boolean; always: boolean }>(
       `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated = '' AS writable, a.attidentity = 'a' AS always

@@ -83,6 +83,24 @@ describe('repack --alter ADD CONSTRAINT', () => {
     await expectIntact(q, writerShape, writer.expected.size);
   });
 
+  it('fails a CHECK on an added generated column that a copied row violates, with its key', async () => {
+    const q = await createTable('chk_gen', 500);
+    await pool.query(`UPDATE ${q} SET extra = 'bad' WHERE id = 321`);
+    const result = await repack(pool, {
+      table: q,
+      alter: [
+        `ADD COLUMN flag boolean GENERATED ALWAYS AS (extra = 'bad') STORED`,
+        'ADD CONSTRAINT has_flag CHECK (flag IS NOT NULL)',
+        'ADD CONSTRAINT not_bad CHECK (NOT flag)',
+      ],
+      ...fast,
+    });
+    const t = result.tables[0]!;
+    expect(t).toMatchObject({ status: 'failed', code: 'alter_constraint_violated' });
+    expect(t.message).toMatch(/the copy failed at the row with key \{"id" : 321\}: it violates the new CHECK constraint "not_bad"/);
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('fails a CHECK that a row written during the run violates, with its key', async () => {
     const q = await createTable('chk2', 2_000);
     const result = await repack(pool, {
