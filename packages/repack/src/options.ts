@@ -11,7 +11,19 @@ export type BlockerPolicy = 'give-up' | 'cancel' | 'terminate';
 
 /** Points where a test (or a careful operator script) can pause a run; see `RepackOptions.pausePoint`. */
 export type PausePoint =
-  'after-advisory-lock' | 'after-capture' | 'during-copy' | 'after-copy' | 'after-indexes' | 'during-apply' | 'before-swap' | 'swap-planned' | 'after-swap';
+  | 'after-advisory-lock'
+  | 'after-capture'
+  | 'during-copy'
+  | 'after-copy'
+  | 'after-indexes'
+  | 'during-apply'
+  | 'before-swap'
+  | 'swap-planned'
+  | 'after-swap'
+  /** After a rename swap's commit, before the materialized views over the table are rebuilt (only when there are any). */
+  | 'matview-created'
+  /** A materialized view's replacement is filled and indexed, before its switch. */
+  | 'matview-built';
 
 /** Which tables a run works on; combined, they add up (each table once). Nothing given is refused (`no_target`): say `allTables` for every table. */
 export interface TargetSelection {

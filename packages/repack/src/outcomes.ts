@@ -36,6 +36,7 @@ export const REPACK_OUTCOMES = {
   alter_refused: 'failed',
   alter_conversion_failed: 'failed',
   alter_constraint_violated: 'failed',
+  matview_rebuild_failed: 'failed',
 } as const satisfies Record<string, Exclude<TableStatus, 'repacked'>>;
 
 /** A stable outcome code. */

@@ -12,6 +12,7 @@ import { runIndexes } from './phases/indexes.js';
 import { logApplier, runApply, runSnapshotWait } from './phases/apply.js';
 import { runSwap } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
+import { runMatviews } from './phases/matviews.js';
 import { addedConstraints } from './alter-constraint-plan.js';
 import { checkForeignKeys } from './alter-constraint-rows.js';
 import { statisticsCarryOver } from './statistics-carry-over.js';
@@ -61,7 +62,7 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
     await run.pause('before-swap');
 
     await run.stopDdlWatch();
-    const afterSwap = await runSwap(run, {
+    const { afterSwap, matviews } = await runSwap(run, {
       table,
       shadow,
       capture,
@@ -83,6 +84,8 @@ export async function repackOneTable(source: ConnectionSource, target: RepackTar
       applyOnce,
       throttle,
     });
+    // Before the old table goes: the materialized views still read it.
+    await runMatviews(run, matviews, workPid);
     const statisticsKept = pre.statistics
       ? statisticsCarryOver({ ...pre.statistics, swapMode, ordered: order !== undefined, logEntries: run.result.log.entries })
       : undefined;

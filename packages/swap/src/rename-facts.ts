@@ -278,6 +278,11 @@ export interface RenameStepOptions {
    * `afterCommit`, to run after the commit (VALIDATE takes only SHARE UPDATE EXCLUSIVE).
    */
   foreignKeyValidation?: 'inside' | 'after-commit';
+  /**
+   * Materialized views reading the table directly are the caller's to rebuild after the commit: the swap
+   * leaves them on the old table (which must then be kept until they are rebuilt) instead of refusing.
+   */
+  keepMaterializedViews?: boolean;
 }
 
 /** What a statement of the rename swap is for. */

@@ -16,6 +16,8 @@ export interface CreateRenameShadowOptions {
   excludeTriggers?: readonly string[];
   /** OIDs of the caller's helper tables that depend on the table (e.g. a change log of its row type) and are dropped before the swap. */
   ignoreRelations?: readonly number[];
+  /** The caller rebuilds the materialized views over the table after the swap (`RenameStepOptions.keepMaterializedViews`). */
+  keepMaterializedViews?: boolean;
 }
 
 export interface CreateRenameShadowResult {

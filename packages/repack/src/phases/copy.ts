@@ -80,6 +80,8 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
         shadow,
         excludeTriggers: [capture.triggerName],
         ignoreRelations: [Number(log[0]!.oid)],
+        // Rebuilt on the new table after the swap (phases/matviews.ts).
+        keepMaterializedViews: true,
         ...(opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
       });
       let columns = await renameCopyColumns(client, original);
