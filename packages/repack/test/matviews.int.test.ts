@@ -116,7 +116,10 @@ describe('materialized views over a table at the rename swap', () => {
     expect(await staleRows(query(table))).toBe(0);
     const rebuilt = events.filter((e) => e.type === 'matview-rebuilt');
     expect(rebuilt).toEqual([expect.objectContaining({ matview: MV, populated: true, indexes: ['Order Stats id', 'order_stats_a'] })]);
-    expect(t.accessExclusive.map((a) => a.purpose)).toContain('matview');
+    // One short moment on the old matview: no query runs under it.
+    const holds = t.accessExclusive.filter((a) => a.purpose === 'matview');
+    expect(holds).toHaveLength(1);
+    expect(holds[0]!.heldMs).toBeLessThan(2000);
     expect(t.phases.map((p) => p.phase)).toContain('matviews');
     expect(await leftovers()).toEqual([]);
   });
@@ -232,6 +235,42 @@ describe('materialized views over a table at the rename swap', () => {
       expect(acl[0].acl.some((e: string) => e.startsWith('=r/'))).toBe(true);
     },
   );
+
+  it('a reader holding the old matview past the wait: the switch gives up (bounded), the table is in place, the matview keeps its old contents, --cleanup finishes later', async () => {
+    const table = 'public.mv_blocked';
+    const mv = 'public.mv_blocked_mv';
+    await pool.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int)`);
+    await pool.query(`INSERT INTO ${table} SELECT g, g FROM generate_series(1, 300) g`);
+    await pool.query(`CREATE MATERIALIZED VIEW ${mv} AS SELECT id, a FROM ${table}`);
+    const blocker = await pool.connect();
+    try {
+      const result = await repack(pool, {
+        table,
+        swap: 'rename',
+        waitTimeoutMs: 400,
+        pausePoint: async (point: PausePoint) => {
+          if (point !== 'matview-built') return;
+          await pool.query(`INSERT INTO ${table} VALUES (1000, 1000)`);
+          await blocker.query('BEGIN');
+          await blocker.query(`SELECT count(*) FROM ${mv}`);
+        },
+      });
+      const t = result.tables[0]!;
+      expect(t).toMatchObject({ status: 'skipped', code: 'lock_timeout' });
+      expect(t.message).toContain(`${table} was repacked, but materialized view ${mv} could not be rebuilt on it: could not lock ${mv}`);
+      expect(t.cleanupHint).toContain('run pgtools-repack --cleanup');
+      // Readable, with its contents from before the run.
+      expect((await pool.query(`SELECT count(*)::int AS n FROM ${mv}`)).rows[0].n).toBe(300);
+      expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(301);
+    } finally {
+      await blocker.query('COMMIT');
+      blocker.release();
+    }
+    const report = await cleanupLeftovers(pool);
+    expect(report.kept).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM ${mv}`)).rows[0].n).toBe(301);
+  });
 
   it('--cleanup finishes a killed switch too', async () => {
     const table = 'public.mv_cleanup';

@@ -1,4 +1,4 @@
-import { PgToolsError } from '@pgtools/core';
+import { displayName, PgToolsError } from '@pgtools/core';
 import type { MatviewFacts } from '../matview-facts.js';
 import { rebuildMatview } from '../matview-rebuild.js';
 import { shadowTableName } from '../names.js';
@@ -26,7 +26,7 @@ export async function runMatviews(run: TableRun, matviews: readonly MatviewFacts
     await run.phase('matviews', async () => {
       await run.pause('matview-created');
       for (const m of matviews) {
-        current = m.name;
+        current = displayName(m.schema, m.name);
         const rebuilt = await rebuildMatview({
           client: work,
           toolSchema: opts.toolSchema,
