@@ -62,9 +62,12 @@ export async function readMatviews(client: Queryable, tableOid: number): Promise
     ),
   );
   if (rows.length === 0) return [];
-  const dependents = await readDependents(
-    client,
-    rows.map((r) => Number(r.oid)),
+  // Described with every name schema-qualified, whatever the caller's search path.
+  const dependents = await withSearchPath(client, 'pg_catalog, pg_temp', { local: false }, () =>
+    readDependents(
+      client,
+      rows.map((r) => Number(r.oid)),
+    ),
   );
   return rows.map((r) => ({
     oid: Number(r.oid),

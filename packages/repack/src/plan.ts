@@ -6,6 +6,7 @@ import { constraintLines } from './alter-constraint-plan.js';
 import { connectionSource } from './connections.js';
 import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
+import { matviewBlockers, readMatviews } from './matview-facts.js';
 import { resolveTargets } from './targets.js';
 import { inspectTable } from './table-info.js';
 import { estimateBloat, type BloatEstimate } from './bloat.js';
@@ -77,6 +78,16 @@ export async function planRepack(
         } catch (err) {
           problems.push({ code: 'invalid_order_by', severity: 'refuse', message: (err as Error).message });
         }
+        // The rename swap rebuilds the materialized views over the table after its commit (phases/matviews.ts).
+        const matviews = swap === 'rename' ? await readMatviews(client, info.oid) : [];
+        const matviewProblems = matviewBlockers(matviews);
+        if (matviewProblems.length > 0) {
+          problems.push({
+            code: 'rename_swap_unsupported',
+            severity: 'refuse',
+            message: `the materialized views over it cannot be rebuilt: ${matviewProblems.join('; ')}`,
+          });
+        }
         let alter: TablePlan['alter'];
         if (actions && key) {
           try {
@@ -123,6 +134,10 @@ export async function planRepack(
             `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
             `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,
             `ACCESS EXCLUSIVE on ${name} for a moment: apply the last changes and swap`,
+            ...matviews.map(
+              (m) =>
+                `ACCESS EXCLUSIVE on ${quoteQualified(m.schema, m.name)} for a moment after the swap: put its copy rebuilt on the new table in place (its contents then as of that moment, as after REFRESH MATERIALIZED VIEW)`,
+            ),
           ],
           problems,
           ok: !problems.some((p) => p.severity !== 'warn'),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgCluster, type TestDatabase } from '@pgtools/testkit';
-import { cleanupLeftovers, repack, type PausePoint, type RepackEvent, type RepackResult } from '../src/index.js';
+import { cleanupLeftovers, planRepack, repack, type PausePoint, type RepackEvent, type RepackResult } from '../src/index.js';
 import { diffTable, startWriter } from './workload.js';
 import { killDuringWrites } from './child-run.js';
 import { alterHelpers } from './alter-helpers.js';
@@ -129,6 +129,9 @@ describe('materialized views over a table at the rename swap', () => {
     await pool.query(`CREATE MATERIALIZED VIEW public.mv_ids AS SELECT id, a FROM ${table} WHERE id % 2 = 0`);
     await pool.query(`CREATE INDEX mv_ids_id ON public.mv_ids (id)`);
     await pool.query(`CREATE MATERIALIZED VIEW public.mv_empty AS SELECT id FROM ${table} WITH NO DATA`);
+    const [plan] = await planRepack(pool, { table, alter: ['ALTER COLUMN id TYPE bigint'] });
+    expect(plan!.ok).toBe(true);
+    expect(plan!.locks.filter((l) => l.includes('REFRESH MATERIALIZED VIEW'))).toHaveLength(2);
     const writer = startWriter(pool, table, { nextId: 100_000, pauseMs: 1 });
     const result = await repack(pool, {
       table,
@@ -166,6 +169,10 @@ describe('materialized views over a table at the rename swap', () => {
     await pool.query(`CREATE MATERIALIZED VIEW public.mv_base AS SELECT id, a FROM ${table}`);
     await pool.query(`CREATE VIEW public."over mv" AS SELECT id FROM public.mv_base`);
     const { rows: before } = await pool.query(`SELECT $1::regclass::oid::int8 AS oid`, [table]);
+    // --dry-run says so too.
+    const [plan] = await planRepack(pool, { table, swap: 'rename' });
+    expect(plan!.ok).toBe(false);
+    expect(plan!.problems.map((p) => p.message).join('; ')).toContain('view public."over mv" depends on materialized view public.mv_base');
     const r = await repack(pool, { table, swap: 'rename' });
     expect(r.tables[0]).toMatchObject({ status: 'failed', code: 'rename_swap_unsupported' });
     expect(r.tables[0]!.message).toContain(
