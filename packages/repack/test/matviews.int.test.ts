@@ -81,6 +81,21 @@ describe('materialized views over a table at the rename swap', () => {
   it('a repack with the rename swap under a writer rebuilds the matview on the new table: name, indexes, grants, comments, options kept; contents as of the rebuild; readable throughout', async () => {
     const table = await createTable('mv_orders', 5_000);
     await createMatview(table);
+    // Another in a schema with a hostile name, owned by another role, with a grant of its own.
+    await pool.query(`CREATE SCHEMA "Rep orts"`);
+    await pool.query(`CREATE ROLE "Mv Owner" NOLOGIN`);
+    await pool.query(`GRANT USAGE, CREATE ON SCHEMA "Rep orts" TO "Mv Owner"`);
+    await pool.query(`GRANT SELECT ON ${table} TO "Mv Owner"`);
+    await pool.query(`CREATE MATERIALIZED VIEW "Rep orts"."Top ""ids""" AS SELECT id FROM ${table} WHERE id < 100`);
+    await pool.query(`ALTER MATERIALIZED VIEW "Rep orts"."Top ""ids""" OWNER TO "Mv Owner"`);
+    await pool.query(`GRANT SELECT ON "Rep orts"."Top ""ids""" TO mv_reader`);
+    const other = async () =>
+      (
+        await pool.query(`SELECT pg_get_userbyid(relowner)::text AS owner, relacl::text[] AS acl FROM pg_class WHERE oid = $1::regclass`, [
+          '"Rep orts"."Top ""ids"""',
+        ])
+      ).rows[0];
+    const otherBefore = await other();
     const before = await matviewFacts();
     const { rows: oid } = await pool.query(`SELECT $1::regclass::oid::int8 AS oid`, [MV]);
     const writer = startWriter(pool, table, { nextId: 100_000, pauseMs: 1 });
@@ -114,12 +129,17 @@ describe('materialized views over a table at the rename swap', () => {
     expect((await pool.query(`SELECT $1::regclass::oid::int8 AS oid`, [MV])).rows[0].oid).not.toBe(oid[0].oid);
     expect(await matviewFacts()).toEqual(before);
     expect(await staleRows(query(table))).toBe(0);
+    expect(await other()).toEqual(otherBefore);
+    expect(otherBefore.owner).toBe('Mv Owner');
     const rebuilt = events.filter((e) => e.type === 'matview-rebuilt');
-    expect(rebuilt).toEqual([expect.objectContaining({ matview: MV, populated: true, indexes: ['Order Stats id', 'order_stats_a'] })]);
+    expect(rebuilt).toEqual([
+      expect.objectContaining({ matview: MV, populated: true, indexes: ['Order Stats id', 'order_stats_a'] }),
+      expect.objectContaining({ matview: '"Rep orts"."Top ""ids"""', populated: true, indexes: [] }),
+    ]);
     // One short moment on the old matview: no query runs under it.
     const holds = t.accessExclusive.filter((a) => a.purpose === 'matview');
-    expect(holds).toHaveLength(1);
-    expect(holds[0]!.heldMs).toBeLessThan(2000);
+    expect(holds).toHaveLength(2);
+    for (const h of holds) expect(h.heldMs).toBeLessThan(2000);
     expect(t.phases.map((p) => p.phase)).toContain('matviews');
     expect(await leftovers()).toEqual([]);
   });
