@@ -1,7 +1,7 @@
 import { displayName, PgToolsError, quoteIdent, type Queryable } from '@pgtools/core';
 import { createViewSql, recreatesViews, withSearchPath } from '@pgtools/swap';
 import type { AlterPlan } from './alter-plan.js';
-import { matviewBlockers, readMatviews } from './matview-facts.js';
+import { readMatviews } from './matview-facts.js';
 import type { TableInfo } from './table-info.js';
 
 /** The materialized views the rename swap rebuilds on the new definition, with their queries printed for the trial. */
@@ -16,18 +16,13 @@ const refused = (display: string, why: string): PgToolsError => new PgToolsError
  * Before the trial table exists (in the probe's rolled-back transaction): the materialized views
  * reading the table, when a retyped column may change what their queries mean, each query printed
  * with the table's schema as the search path so the table shows by bare name and resolves to the
- * trial's copy in `pg_temp`. Refuses (`alter_refused`) what the rebuild after the swap cannot do
- * (matview-facts.ts). Undefined when there is nothing to try.
+ * trial's copy in `pg_temp`. Undefined when there is nothing to try.
  */
 export async function readMatviewTrial(client: Queryable, info: TableInfo, plan: Pick<AlterPlan, 'changes'>): Promise<MatviewTrial | undefined> {
+  if (!recreatesViews(plan.changes)) return undefined;
+  // What cannot be rebuilt at all was refused already (the precheck, the plan: matview-facts.ts).
   const matviews = await readMatviews(client, info.oid);
-  const blockers = matviewBlockers(matviews);
-  if (blockers.length > 0)
-    throw refused(
-      info.display,
-      `the materialized views over it are rebuilt on the new definition after the swap, which cannot be done: ${blockers.join('; ')}`,
-    );
-  if (matviews.length === 0 || !recreatesViews(plan.changes)) return undefined;
+  if (matviews.length === 0) return undefined;
   const { rows } = await withSearchPath(client, quoteIdent(info.schema), { local: true }, () =>
     client.query<{ def: string }>(
       'SELECT pg_catalog.pg_get_viewdef(v.oid) AS def FROM pg_catalog.unnest($1::int8[]::oid[]) WITH ORDINALITY AS v(oid, n) ORDER BY v.n',

@@ -199,6 +199,10 @@ describe('materialized views over a table at the rename swap', () => {
       'view public."over mv" depends on materialized view public.mv_base, which is rebuilt on the new table (not supported: drop it before the run and create it again after)',
     );
     expect(r.tables[0]!.message).toContain('nothing was changed');
+    // --alter (always the rename swap) refuses it the same way, before its probe.
+    const altered = await repack(pool, { table, alter: ['ALTER COLUMN a TYPE bigint'] });
+    expect(altered.tables[0]).toMatchObject({ status: 'failed', code: 'rename_swap_unsupported' });
+    expect(altered.tables[0]!.message).toContain('view public."over mv" depends on materialized view public.mv_base');
     await pool.query(`DROP VIEW public."over mv"`);
     // Not owned: the table's owner runs the repack, another role owns the matview.
     await pool.query(`CREATE ROLE mv_app LOGIN`);
