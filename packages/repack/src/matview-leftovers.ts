@@ -76,6 +76,7 @@ export async function finishMatviewLeftovers(client: pg.ClientBase, o: MatviewLe
     try {
       for (const oid of matviews) {
         const rebuilt = await rebuildMatview({ client, oid, ...o });
+        if (rebuilt === undefined) continue;
         report.removed.push(`materialized view ${rebuilt.matview} rebuilt (an interrupted run left it on ${o.toolSchema}.table_${tableOid})`);
       }
       report.removed.push(...(await removeLeftovers(client, tableOid, o.toolSchema)));

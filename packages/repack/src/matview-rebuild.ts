@@ -38,9 +38,10 @@ export interface RebuiltMatview {
  * away (which takes its ACCESS EXCLUSIVE, tried briefly and bounded like the other lock moments),
  * drops it and moves the replacement, its indexes, owner, grants, comments and statistics targets
  * into place. Idempotent up to the switch: indexes a killed run left on the replacement are dropped
- * first. Throws `lock_timeout` (nothing switched) and `matview_rebuild_failed`.
+ * first. Undefined (the replacement dropped) when the old one is gone. Throws `lock_timeout` (nothing
+ * switched) and `matview_rebuild_failed`.
  */
-export async function rebuildMatview(o: RebuildMatviewOptions): Promise<RebuiltMatview> {
+export async function rebuildMatview(o: RebuildMatviewOptions): Promise<RebuiltMatview | undefined> {
   const { client, toolSchema, oid } = o;
   const replacement = { schema: toolSchema, name: replacementName(oid) };
   const R = quoteQualified(replacement.schema, replacement.name);
@@ -50,8 +51,16 @@ export async function rebuildMatview(o: RebuildMatviewOptions): Promise<RebuiltM
     [oid, R],
   );
   const old = rows[0];
-  if (!old || old.replacement === null) {
-    throw new PgToolsError('matview_rebuild_failed', `materialized view OID ${oid} or its replacement ${toolSchema}.${replacement.name} no longer exists`);
+  if (!old) {
+    // Dropped since the swap: its replacement has nothing to stand in for.
+    await client.query(`DROP MATERIALIZED VIEW IF EXISTS ${R}`);
+    return undefined;
+  }
+  if (old.replacement === null) {
+    throw new PgToolsError(
+      'matview_rebuild_failed',
+      `the replacement ${toolSchema}.${replacement.name} of materialized view ${displayName(old.schema, old.name)} no longer exists`,
+    );
   }
   const display = displayName(old.schema, old.name);
   const indexes = await withSearchPath(client, 'pg_catalog, pg_temp', { local: false }, async () => {

@@ -303,6 +303,22 @@ describe('materialized views over a table at the rename swap', () => {
     expect((await pool.query(`SELECT count(*)::int AS n FROM ${mv}`)).rows[0].n).toBe(301);
   });
 
+  it('a matview dropped after the swap: its replacement goes too and the run ends repacked', async () => {
+    const table = 'public.mv_dropped';
+    await pool.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int)`);
+    await pool.query(`INSERT INTO ${table} SELECT g, g FROM generate_series(1, 100) g`);
+    await pool.query(`CREATE MATERIALIZED VIEW public.mv_dropped_mv AS SELECT id FROM ${table}`);
+    const result = await repack(pool, {
+      table,
+      swap: 'rename',
+      pausePoint: async (point: PausePoint) => {
+        if (point === 'matview-created') await pool.query('DROP MATERIALIZED VIEW public.mv_dropped_mv');
+      },
+    });
+    expect(result.tables[0]).toMatchObject({ status: 'repacked' });
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('--cleanup finishes a killed switch too', async () => {
     const table = 'public.mv_cleanup';
     await pool.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int, b text, c jsonb)`);

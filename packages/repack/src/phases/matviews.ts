@@ -39,6 +39,8 @@ export async function runMatviews(run: TableRun, matviews: readonly MatviewFacts
           onLockEvent: run.lockEvents('matview'),
           beforeSwitch: () => run.pause('matview-built'),
         });
+        // Dropped since the swap: nothing to rebuild.
+        if (rebuilt === undefined) continue;
         result.lockWaitMs += rebuilt.lockWaitedMs;
         result.accessExclusive.push({ purpose: 'matview', heldMs: rebuilt.heldMs });
         run.emit({ type: 'access-exclusive', table: display, purpose: 'matview', heldMs: rebuilt.heldMs });
