@@ -92,6 +92,13 @@ export function createRenderer(err: Out, options: { echo: boolean; quiet: boolea
             );
           }
           break;
+        case 'matview-rebuilt':
+          line(
+            e.populated
+              ? `INFO: materialized view ${e.matview} rebuilt on the new "${e.table}": its contents are as of now, as after REFRESH MATERIALIZED VIEW`
+              : `INFO: materialized view ${e.matview} rebuilt on the new "${e.table}", unpopulated as it was`,
+          );
+          break;
         case 'leftovers-removed':
           line(`INFO: removed leftovers of an interrupted run: ${e.objects.join(', ')}`);
           break;

@@ -61,6 +61,12 @@ export interface AcquireTableLockOptions {
   maxTryMs?: number;
   /** First try in ms (default {@link DEFAULT_FIRST_TRY_MS}). */
   firstTryMs?: number;
+  /**
+   * The statement each try runs to take the lock, in place of `LOCK TABLE relations IN mode MODE`, for a
+   * relation LOCK TABLE refuses (a materialized view: e.g. an `ALTER MATERIALIZED VIEW ... RENAME`, which
+   * takes ACCESS EXCLUSIVE). It must take `mode` on `relations`, which the blockers are looked up by.
+   */
+  lockSql?: string;
 }
 
 /** What {@link acquireTableLock} resolves to; the lock is held in the open transaction. */
@@ -116,7 +122,7 @@ export async function acquireTableLock(options: AcquireTableLockOptions): Promis
   const firstTryMs = Math.min(maxTryMs, Math.max(MIN_TRY_MS, Math.round(options.firstTryMs ?? DEFAULT_FIRST_TRY_MS)));
   const deadline = onBlockers === 'give-up' ? T : onBlockers === 'cancel' ? 2 * T : 3 * T;
   const what = `${displayRelations(relations)} in ${mode} mode`;
-  const lockSql = `LOCK TABLE ${relationListSql(relations)} IN ${mode} MODE`;
+  const lockSql = options.lockSql ?? `LOCK TABLE ${relationListSql(relations)} IN ${mode} MODE`;
 
   const emit = (event: LockEvent): void => {
     if (!options.onEvent) return;

@@ -115,6 +115,26 @@ describe('acquireTableLock', () => {
     expect(await backendState(admin, me.pid)).toBe('idle');
   });
 
+  it('lockSql: takes the lock with another statement (a materialized view, which LOCK TABLE refuses), bounded the same way', async () => {
+    await admin.query('CREATE MATERIALIZED VIEW public."M v" AS SELECT id FROM public.t');
+    const mv = [{ schema: 'public', name: 'M v' }];
+    const { rows: oid } = await admin.query(`SELECT 'public."M v"'::regclass::oid::int8 AS oid`);
+    const lockSql = 'ALTER MATERIALIZED VIEW public."M v" RENAME TO "M v renamed"';
+    const reader = await idleReader('mv-reader', 'public."M v"');
+    const me = await sessions.open('me');
+    const err = await expectCode(acquireTableLock({ client: me.client, relations: mv, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 300, lockSql }), 'lock_timeout');
+    expect(err.message).toContain(`pid ${reader.pid}`);
+    // Each failed try was rolled back: the name is still there.
+    expect((await admin.query(`SELECT to_regclass('public."M v"') IS NOT NULL AS there`)).rows[0].there).toBe(true);
+    await reader.client.query('COMMIT');
+    const got = await acquireTableLock({ client: me.client, relations: mv, mode: 'ACCESS EXCLUSIVE', waitTimeoutMs: 300, lockSql });
+    expect(got.tries).toBeGreaterThanOrEqual(1);
+    const { rows: held } = await admin.query(`SELECT mode FROM pg_locks WHERE pid = $1 AND relation = $2::int8::oid AND granted`, [me.pid, oid[0].oid]);
+    expect(held.map((r) => r.mode)).toContain('AccessExclusiveLock');
+    await me.client.query('ROLLBACK');
+    await admin.query('DROP MATERIALIZED VIEW public."M v"');
+  });
+
   it('tries grow from firstTryMs up to maxTryMs', async () => {
     await idleReader('reader');
     const me = await sessions.open('me');

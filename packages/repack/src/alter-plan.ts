@@ -70,8 +70,7 @@ const refused = (display: string, action: AlterAction, why: string): PgToolsErro
  * Checks the actions against the table and works out the new definition's column mapping. Pure.
  * Refuses (`alter_refused`, naming the action and why) what this increment cannot carry out safely:
  * a missing or existing column, a generated column, a key column dropped or given a USING
- * expression, a retyped column that a materialized view uses, or that a foreign key uses with a USING
- * expression, a dropped column that
+ * expression, a retyped column that a foreign key uses with a USING expression, a dropped column that
  * anything else uses (index, constraint, policy, trigger, statistics, publication) or with grants
  * of its own, ADD COLUMN ... NOT NULL without a default, a default for a generated or identity column,
  * and DROP NOT NULL on a key column.
@@ -151,16 +150,8 @@ export function planAlter(actions: AlterAction[], facts: AlterFacts, columnOrder
     if (isKey && a.using !== undefined) {
       throw refused(display, a, `column ${JSON.stringify(a.column)} is part of the key the repack uses: its type can change, but without USING (by its cast)`);
     }
-    // Views are dropped and created again at the swap (the probe builds them on the new definition
-    // first); a materialized view would run its query under the swap's lock.
-    const materialized = usedBy(a.column, ['view']).filter((w) => w.startsWith('materialized view '));
-    if (materialized.length > 0) {
-      throw refused(
-        display,
-        a,
-        `${materialized.join(', ')} uses column ${JSON.stringify(a.column)}: recreating it would run its query under the swap's lock; drop it before the run and create it again after`,
-      );
-    }
+    // Views are dropped and created again at the swap, materialized views rebuilt after it (the probe
+    // builds both on the new definition first).
     // The rename swap adds the foreign keys again (NOT VALID) and validates them after its commit: the
     // probe asks the server whether it accepts each between the new types (alter-foreign-keys.ts); a
     // USING expression would change the values the other side references.

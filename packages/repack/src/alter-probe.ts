@@ -6,6 +6,7 @@ import { constraintNameFacts, resolveReferences, settleConstraints } from './alt
 import { alterSources, keyJson, planAlter, shadowAlterSql, sourceSql, type AlterPlan, type ColumnDependency } from './alter-plan.js';
 import type { TableInfo } from './table-info.js';
 import { readViewTrial, tryViews } from './alter-views.js';
+import { readMatviewTrial, tryMatviews } from './alter-matviews.js';
 import { readRetypedForeignKeys, tryForeignKeys } from './alter-foreign-keys.js';
 import { partitionKeyDef, refuseAlone } from './alter-tree-refusal.js';
 
@@ -79,6 +80,7 @@ export async function probeAlter(
   try {
     // Before the trial table exists: the views' definitions must name the table as it is now.
     const views = await readViewTrial(client, info, plan);
+    const matviews = await readMatviewTrial(client, info, plan);
     try {
       // A partitioned table is tried partitioned the same way: the server refuses what it would refuse on it (a partition key column retyped).
       const partitionBy = scope === 'tree-parent' ? ` PARTITION BY ${await partitionKeyDef(client, info.oid)}` : '';
@@ -118,6 +120,8 @@ export async function probeAlter(
     await tryForeignKeys(client, fks, new Map(rows.map((r) => [r.name, r.type])), display);
     // The swap recreates the views over the table: the server builds each on the new definition now.
     if (views) await tryViews(client, views, display);
+    // The materialized views are rebuilt on the new table after the swap: their queries must work on it.
+    if (matviews) await tryMatviews(client, matviews, display);
     plan.keyCasts = keyColumns.map((k, i) => (plan.keyCasts[i] === null ? null : (rows.find((r) => r.name === k)?.type ?? null)));
   } finally {
     await client.query('ROLLBACK').catch(debugFailure(logger, 'ROLLBACK after the --alter probe'));

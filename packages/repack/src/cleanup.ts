@@ -3,6 +3,7 @@ import { findCaptures, dropCapture } from '@pgtools/cdc';
 import { acquireTableLock, releaseAdvisoryTableLock, tryAdvisoryTableLock } from '@pgtools/lock';
 import { connectionSource } from './connections.js';
 import { shadowTableName } from './names.js';
+import { finishMatviewLeftovers } from './matview-leftovers.js';
 import { dropProgressIfEmpty, removeInterruptedProgress } from './progress-status.js';
 
 export interface CleanupReport {
@@ -33,6 +34,16 @@ export async function cleanupLeftovers(
   const client = await source.connect();
   const report: CleanupReport = { removed: [], kept: [] };
   try {
+    // Materialized views a run left on its old table first: the old table goes only once none reads it.
+    const matviews = await finishMatviewLeftovers(client, {
+      toolSchema,
+      ...(options.tableOid !== undefined ? { tableOid: options.tableOid } : {}),
+      waitTimeoutMs: options.waitTimeoutMs ?? 10_000,
+      onBlockers: 'give-up',
+      logger,
+    });
+    report.removed.push(...matviews.removed);
+    report.kept.push(...matviews.kept);
     const captures = await findCaptures(client, toolSchema);
     const { rows: shadows } = await client.query<{ name: string; oid: string }>(
       `SELECT c.relname AS name, substring(c.relname from '^table_([0-9]+)$') AS oid
@@ -43,6 +54,7 @@ export async function cleanupLeftovers(
     const oids = new Set<number>([...captures.map((c) => c.names.tableOid), ...shadows.map((s) => Number(s.oid))]);
     for (const oid of oids) {
       if (options.tableOid !== undefined && oid !== options.tableOid) continue;
+      if (matviews.keptTables.has(oid)) continue;
       const advisory = await tryAdvisoryTableLock(client, oid);
       if (!advisory.acquired) {
         report.kept.push({ object: `leftovers of table OID ${oid}`, reason: `a repack is running on it (PID ${advisory.holderPid ?? '?'})` });

@@ -1,7 +1,7 @@
 import type { BloatEstimate } from './bloat.js';
 import type { DiskCheck } from './disk.js';
 /** The named phases of a repack, in order. */
-export type PhaseName = 'precheck' | 'setup' | 'copy' | 'indexes' | 'apply' | 'snapshot-wait' | 'swap' | 'cleanup' | 'analyze';
+export type PhaseName = 'precheck' | 'setup' | 'copy' | 'indexes' | 'apply' | 'snapshot-wait' | 'swap' | 'matviews' | 'cleanup' | 'analyze';
 
 /** A session the repack cancelled or terminated, or that blocked it. */
 export interface SessionInfo {
@@ -26,6 +26,11 @@ export type RepackEvent =
   | { type: 'snapshot-waiting'; table: string; sessions: SessionInfo[]; waitedMs: number }
   | { type: 'access-exclusive'; table: string; purpose: string; heldMs: number }
   | { type: 'leftovers-removed'; table: string; objects: string[] }
+  /**
+   * A materialized view over the table, rebuilt on the new table after a rename swap: its contents are as of
+   * then (as after REFRESH MATERIALIZED VIEW), or it stays unpopulated (`populated` false) as it was.
+   */
+  | { type: 'matview-rebuilt'; table: string; matview: string; populated: boolean; indexes: string[]; heldMs: number }
   | { type: 'warning'; table: string; message: string }
   /** The copy or the apply stopped because a standby lags too much; repeated every few seconds while paused. */
   | { type: 'throttle-paused'; table: string; phase: 'copy' | 'apply'; reason: string; pausedMs: number }

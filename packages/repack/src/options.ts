@@ -22,7 +22,11 @@ export type PausePoint =
   | 'after-swap'
   // `--alter` on a partitioned table (alter-tree-swap.ts): every leaf caught up and planned; the whole tree swapped, before the commit.
   | 'tree-swap-planned'
-  | 'tree-after-swap';
+  | 'tree-after-swap'
+  /** After a rename swap's commit, before the materialized views over the table are rebuilt (only when there are any). */
+  | 'matview-created'
+  /** A materialized view's replacement is filled and indexed, before its switch. */
+  | 'matview-built';
 
 /** Which tables a run works on; combined, they add up (each table once). Nothing given is refused (`no_target`): say `allTables` for every table. */
 export interface TargetSelection {

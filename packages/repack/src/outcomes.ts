@@ -39,6 +39,7 @@ export const REPACK_OUTCOMES = {
   // `--alter` on a partitioned table: another partition failed, or the partitions changed during the run (alter-tree.ts).
   partition_failed: 'failed',
   partition_tree_changed: 'failed',
+  matview_rebuild_failed: 'failed',
 } as const satisfies Record<string, Exclude<TableStatus, 'repacked'>>;
 
 /** A stable outcome code. */

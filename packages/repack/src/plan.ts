@@ -8,6 +8,7 @@ import type { RepackOptions, TargetSelection } from './options.js';
 import { precheck, type Problem } from './precheck.js';
 import { partitionedTableTarget, resolveTargets } from './targets.js';
 import { treeDryRun } from './alter-tree-plan.js';
+import { matviewBlockers, readMatviews } from './matview-facts.js';
 import { inspectTable } from './table-info.js';
 import { estimateBloat, type BloatEstimate } from './bloat.js';
 import { checkDisk, type DiskCheck } from './disk.js';
@@ -81,6 +82,22 @@ export async function planRepack(
         } catch (err) {
           problems.push({ code: 'invalid_order_by', severity: 'refuse', message: (err as Error).message });
         }
+        // The rename swap rebuilds the materialized views over the table after its commit (phases/matviews.ts).
+        const matviews = swap === 'rename' ? await readMatviews(client, info.oid) : [];
+        // The whole-tree swap of --alter on a partitioned table rebuilds none (alter-tree-swap.ts).
+        const matviewProblems =
+          tree && matviews.length > 0
+            ? [
+                `${matviews.map((m) => quoteQualified(m.schema, m.name)).join(', ')} reads a partition, and --alter on the partitioned table does not rebuild materialized views over partitions yet`,
+              ]
+            : matviewBlockers(matviews);
+        if (matviewProblems.length > 0) {
+          problems.push({
+            code: 'rename_swap_unsupported',
+            severity: 'refuse',
+            message: `the materialized views over it cannot be rebuilt: ${matviewProblems.join('; ')}`,
+          });
+        }
         let alter: TablePlan['alter'];
         if (actions && key) {
           try {
@@ -130,6 +147,10 @@ export async function planRepack(
                 `ACCESS EXCLUSIVE on ${name} for a moment: create the change-capture trigger`,
                 `SHARE UPDATE EXCLUSIVE on ${name} for the whole run: keeps DDL and VACUUM out, reads and writes continue`,
                 `ACCESS EXCLUSIVE on ${name} for a moment: apply the last changes and swap`,
+                ...matviews.map(
+                  (m) =>
+                    `ACCESS EXCLUSIVE on ${quoteQualified(m.schema, m.name)} for a moment after the swap: put its copy rebuilt on the new table in place (its contents then as of that moment, as after REFRESH MATERIALIZED VIEW)`,
+                ),
               ],
           problems,
           ok: !problems.some((p) => p.severity !== 'warn'),

@@ -12,6 +12,7 @@ import { runIndexes } from './phases/indexes.js';
 import { logApplier, runApply, runSnapshotWait } from './phases/apply.js';
 import { runSwap, type SwapInput } from './phases/swap.js';
 import { runCleanup } from './phases/cleanup.js';
+import { runMatviews } from './phases/matviews.js';
 import { addedConstraints } from './alter-constraint-plan.js';
 import { checkForeignKeys } from './alter-constraint-rows.js';
 import { statisticsCarryOver } from './statistics-carry-over.js';
@@ -91,7 +92,10 @@ export async function repackOneTable(
       applyOnce,
       throttle,
     };
-    const afterSwap = hold ? await run.phase('swap', () => hold(run, swapInput)) : await runSwap(run, swapInput);
+    // A leaf of a partitioned table changed whole waits for the tree swap (alter-tree.ts), which rebuilds no materialized view.
+    const { afterSwap, matviews } = hold ? { afterSwap: await run.phase('swap', () => hold(run, swapInput)), matviews: [] } : await runSwap(run, swapInput);
+    // Before the old table goes: the materialized views still read it.
+    await runMatviews(run, matviews, workPid);
     const statisticsKept = pre.statistics
       ? statisticsCarryOver({ ...pre.statistics, swapMode, ordered: order !== undefined, logEntries: run.result.log.entries })
       : undefined;

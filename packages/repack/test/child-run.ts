@@ -20,7 +20,7 @@ const script = new URL('./fixtures/run-repack.mjs', import.meta.url).pathname;
 /**
  * Runs one repack of `table` in its own process (fixtures/run-repack.mjs, on the built package) that
  * stops at `point`: `hang` waits forever (for a SIGKILL), `continue` goes on at a line on stdin.
- * `alter`: the run's `alter` actions.
+ * `alter`: the run's `alter` actions; `swap`: its swap mode.
  */
 export function runChild(
   connectionString: string,
@@ -28,8 +28,9 @@ export function runChild(
   point: PausePoint,
   mode: 'hang' | 'continue',
   alter?: string[],
+  swap?: 'rename' | 'catalog',
 ): { child: ChildProcess; paused: Promise<number[]>; result: Promise<RepackResult | undefined> } {
-  const args = [script, connectionString, table, point, mode, ...(alter ? [JSON.stringify(alter)] : [])];
+  const args = [script, connectionString, table, point, mode, alter ? JSON.stringify(alter) : '', ...(swap ? [swap] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let buf = '';
   let resolvePaused: (pids: number[]) => void;
@@ -52,9 +53,16 @@ export function runChild(
  * SIGKILLs a run of `table` stopped at `point` while a random writer works on the table, lets the
  * writer go on a moment (writes must keep working while leftovers exist), and returns it stopped.
  */
-export async function killDuringWrites(pool: pg.Pool, connectionString: string, table: string, point: PausePoint, alter?: string[]): Promise<Writer> {
+export async function killDuringWrites(
+  pool: pg.Pool,
+  connectionString: string,
+  table: string,
+  point: PausePoint,
+  alter?: string[],
+  swap?: 'rename' | 'catalog',
+): Promise<Writer> {
   const writer = startWriter(pool, table, { nextId: 100_000, pauseMs: 2 });
-  const { child, paused } = runChild(connectionString, table, point, 'hang', alter);
+  const { child, paused } = runChild(connectionString, table, point, 'hang', alter, swap);
   await paused;
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));

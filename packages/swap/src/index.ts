@@ -11,6 +11,8 @@ export { renameSwapSteps } from './rename-steps.js';
 export { readDependentViews, recreatesViews, viewTreeBlockers, viewTreeSteps } from './rename-views.js';
 export type { DependentView } from './rename-views.js';
 export { createViewSql } from './reloptions.js';
+export { aclSteps } from './acl-steps.js';
+export type { AclTarget } from './acl-steps.js';
 export type { RenameSwapSteps } from './rename-steps.js';
 export type {
   AclEntry as RenameAclEntry,

@@ -284,6 +284,11 @@ export interface RenameStepOptions {
    * the leaves are detached and adds them again after, so the leaf's inherited ones are left to it.
    */
   partitionTree?: boolean;
+  /**
+   * Materialized views reading the table directly are the caller's to rebuild after the commit: the swap
+   * leaves them on the old table (which must then be kept until they are rebuilt) instead of refusing.
+   */
+  keepMaterializedViews?: boolean;
 }
 
 /** What a statement of the rename swap is for. */

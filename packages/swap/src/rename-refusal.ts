@@ -12,14 +12,18 @@ import { recreatesViews, viewTreeBlockers } from './rename-views.js';
  * replicating into it, and any dependent catalog row not recognised here as something the swap rebuilds make it refuse,
  * so nothing is silently left on the old OID. Rows of `ignoreRelations` (the caller's helper tables,
  * dropped before the swap) are left out. With retyped `columnChanges`, what keeps the views over the
- * table from being dropped and created again ({@link viewTreeBlockers}).
+ * table from being dropped and created again ({@link viewTreeBlockers}). A materialized view reading the table
+ * is accepted with `keepMaterializedViews` (the caller rebuilds it after the commit).
  *
  * @example
  * ```ts
  * renameBlockers(facts.attached, { ignoreRelations: [logOid] }); // [] or ['the table is a partition', ...]
  * ```
  */
-export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOptions, 'ignoreRelations' | 'columnChanges' | 'partitionTree'> = {}): string[] {
+export function renameBlockers(
+  t: RenameTableFacts,
+  options: Pick<RenameStepOptions, 'ignoreRelations' | 'columnChanges' | 'partitionTree' | 'keepMaterializedViews'> = {},
+): string[] {
   const blockers: string[] = [];
   // Views dropped and created again must be ours and nothing else may depend on them.
   if (recreatesViews(options.columnChanges)) blockers.push(...viewTreeBlockers(t.viewTree));
@@ -74,6 +78,8 @@ export function renameBlockers(t: RenameTableFacts, options: Pick<RenameStepOpti
           continue;
         }
         if (d.rwRelkind === 'm') {
+          // The caller rebuilds it on the new table after the commit (the old one is kept until then).
+          if (options.keepMaterializedViews === true) continue;
           blockers.push(`materialized view ${d.rwName ?? '?'} reads the table (not supported by the rename swap)`);
           continue;
         }

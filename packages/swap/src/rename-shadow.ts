@@ -18,6 +18,8 @@ export interface CreateRenameShadowOptions {
   ignoreRelations?: readonly number[];
   /** The original is a leaf swapped with its whole partitioned table (RenameStepOptions.partitionTree). */
   partitionTree?: boolean;
+  /** The caller rebuilds the materialized views over the table after the swap (`RenameStepOptions.keepMaterializedViews`). */
+  keepMaterializedViews?: boolean;
 }
 
 export interface CreateRenameShadowResult {

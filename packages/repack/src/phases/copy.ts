@@ -80,7 +80,9 @@ async function copyTable(run: TableRun, input: CopyInput, shadow: QualifiedName)
         shadow,
         excludeTriggers: [capture.triggerName],
         ignoreRelations: [Number(log[0]!.oid)],
-        ...(run.target.treeLeaf ? { partitionTree: true } : {}),
+        // A partition swapped with its whole tree refuses materialized views over it (the tree swap
+        // rebuilds none); otherwise they are rebuilt on the new table after the swap (phases/matviews.ts).
+        ...(run.target.treeLeaf ? { partitionTree: true } : { keepMaterializedViews: true }),
         ...(opts.tablespace !== undefined ? { tablespace: opts.tablespace } : {}),
       });
       let columns = await renameCopyColumns(client, original);

@@ -10,6 +10,7 @@ import type { QualifiedName, TableRun } from '../table-run.js';
 import type { AlterPlan } from '../alter-plan.js';
 import { probeAlter } from '../alter-probe.js';
 import { readStatisticsFacts, type StatisticsBefore } from '../statistics-carry-over.js';
+import { readMatviews, refuseMatviews } from '../matview-facts.js';
 
 /** What the precheck decided; the later phases work from it. */
 export interface Prechecked {
@@ -48,6 +49,8 @@ export async function runPrecheck(run: TableRun): Promise<Prechecked> {
       const { rows: ts } = await work.query('SELECT 1 FROM pg_tablespace WHERE spcname = $1', [opts.tablespace]);
       if (ts.length === 0) throw new PgToolsError('tablespace_not_found', `tablespace ${quoteIdent(opts.tablespace)} does not exist`);
     }
+    // The rename swap rebuilds the materialized views over the table after its commit: what it cannot rebuild is refused now.
+    if (mode === 'rename') refuseMatviews(display, await readMatviews(work, run.tableOid));
     const order = await copyOrder(work, info, opts.orderBy);
     if (order) {
       result.orderBy = order.sql;

@@ -6,6 +6,7 @@ import type { SessionInfo } from '../events.js';
 import { precheck } from '../precheck.js';
 import { inspectTable, type TableInfo } from '../table-info.js';
 import { hasLeftovers, removeLeftovers } from '../leftovers.js';
+import { finishMatviewLeftovers } from '../matview-leftovers.js';
 import { toSession } from '../session-info.js';
 import type { Guard, TableRun } from '../table-run.js';
 import { raiseProblems, requireKey, type Prechecked } from './precheck.js';
@@ -56,6 +57,29 @@ export async function runSetup(run: TableRun, pre: Prechecked, guard: Guard): Pr
         logger,
         onEvent: run.lockEvents('setup'),
       });
+    // A run killed after its rename swap's commit left materialized views on the old table (the table has a new OID since).
+    const matviews = await finishMatviewLeftovers(work, {
+      toolSchema: opts.toolSchema,
+      tableOid,
+      waitTimeoutMs: opts.waitTimeoutMs,
+      onBlockers: opts.onBlockers,
+      excludePids: [guard.pid],
+      signal: opts.signal,
+      logger,
+      onLockEvent: run.lockEvents('matview'),
+    });
+    if (matviews.removed.length > 0) {
+      result.leftoversRemoved.push(...matviews.removed);
+      run.emit({ type: 'leftovers-removed', table: display, objects: matviews.removed });
+      logger.info(`finished what an interrupted run left on ${display}`, { objects: matviews.removed });
+    }
+    if (matviews.kept.length > 0) {
+      // The replacements read this table: its rename swap would take them for its own materialized views.
+      throw new PgToolsError(
+        matviews.busy ? 'repack_running' : 'matview_rebuild_failed',
+        `materialized views over ${display} left half-way by an earlier run could not be finished: ${matviews.kept.map((k) => `${k.object}: ${k.reason}`).join('; ')}; try again later`,
+      );
+    }
     if (await hasLeftovers(work, tableOid, opts.toolSchema)) {
       await lockTable();
       const since = Date.now();

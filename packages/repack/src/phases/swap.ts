@@ -22,6 +22,8 @@ import type { Throttle } from '../throttle.js';
 import type { Guard, QualifiedName, TableRun } from '../table-run.js';
 import type { ApplyBatch } from './apply.js';
 import { isConstraintViolation } from '../alter-constraint-rows.js';
+import { readMatviews, refuseMatviews, type MatviewFacts } from '../matview-facts.js';
+import { createReplacementSql } from '../matview-sql.js';
 
 export interface SwapInput {
   table: QualifiedName;
@@ -42,12 +44,21 @@ export interface SwapInput {
   throttle: Throttle;
 }
 
+/** What the swap leaves for after its commit. */
+export interface Swapped {
+  /** Statements to run after the commit (the rename swap's foreign key validations). */
+  afterSwap: string[];
+  /** Materialized views over the table, still on the old one: their replacements were created WITH NO DATA in the swap (phases/matviews.ts). */
+  matviews: MatviewFacts[];
+}
+
 /**
  * The swap phase: upgrades the guard's lock, drains the log, removes the trigger and swaps, in one
- * transaction. Pauses at `swap-planned` (each plan) and `after-swap` (before the commit). Returns
- * what must run after the commit (the rename swap's foreign key validations).
+ * transaction. Pauses at `swap-planned` (each plan) and `after-swap` (before the commit). With the
+ * rename swap, each materialized view reading the table gets its replacement, created WITH NO DATA
+ * (no query runs) on the new table in the same transaction.
  */
-export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]> {
+export async function runSwap(run: TableRun, input: SwapInput): Promise<Swapped> {
   const { work, opts, display, result, logger } = run;
   const { table, shadow, capture, keyColumns, columns, overridingSystemValue, alter, swapMode, indexPairs, guard, workPid, applyOnce, throttle } = input;
   return run.phase('swap', async () => {
@@ -60,10 +71,12 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
     // Validation and, in rename mode, every statement of the swap need no ACCESS EXCLUSIVE: the
     // guard's SHARE UPDATE EXCLUSIVE already keeps DDL out (the rename plan re-checks under the
     // lock what that lets through, such as a GRANT).
-    const planSwap = async (): Promise<{ catalog?: CatalogSwapPlan; rename?: RenameSwapPlan }> =>
+    const planSwap = async (): Promise<{ catalog?: CatalogSwapPlan; rename?: RenameSwapPlan; matviews?: MatviewFacts[] }> =>
       swapMode === 'catalog'
         ? { catalog: await prepareCatalogSwap(guard.client, { original: table, shadow, indexPairs }) }
         : {
+            // Read again (the precheck refused what cannot be rebuilt): the swap's change check covers them from here on.
+            matviews: refuseMatviews(display, await readMatviews(work, run.tableOid)),
             // On the work connection, in autocommit: reading view definitions locks the views, and
             // in the guard's transaction those locks would last until the swap commits.
             rename: await prepareRenameSwap(work, {
@@ -76,6 +89,8 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
               ignoreRelations: [logOid],
               // Dropped in the same round trip, before the swap statements.
               excludeTriggers: [capture.triggerName],
+              // Rebuilt on the new table after the commit (phases/matviews.ts).
+              keepMaterializedViews: true,
               ...(alter ? { columnChanges: alter.changes } : {}),
             }),
           };
@@ -142,6 +157,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         logger.info(`${pending} changes arrived while waiting for the swap lock on ${display}; catching up before trying again`);
       }
       let afterCommit: string[] = [];
+      const replacements = (plan.matviews ?? []).map((m) => createReplacementSql(capture.toolSchema, m));
       try {
         // Every round trip here adds to the wait of each blocked writer, so the drain (bounded: at most
         // `drainLimit` entries unless five attempts found more, and no writer can add any), the trigger's removal and the
@@ -164,7 +180,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
         let results: pg.QueryResult[];
         try {
           const out = await guard.client.query(
-            [...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? [])].join(';\n'),
+            [...head, ...drain, dropTrigger, ...catalogStatements.map((st) => st.sql), ...(rename?.steps ?? []), ...replacements].join(';\n'),
           );
           results = (Array.isArray(out) ? out : [out]).slice(head.length);
         } catch (err) {
@@ -210,7 +226,7 @@ export async function runSwap(run: TableRun, input: SwapInput): Promise<string[]
       } finally {
         recordHold(lockedAt);
       }
-      return afterCommit;
+      return { afterSwap: afterCommit, matviews: plan.matviews ?? [] };
     }
   });
 }
