@@ -196,6 +196,21 @@ describe('repack --alter on a partitioned table', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('refuses a materialized view over a partition (the tree swap rebuilds none), in the run and the dry run, changing nothing', async () => {
+    const q = await createTree(pool, 'mvl', 30);
+    await pool.query(`CREATE MATERIALIZED VIEW public.mvl_mv AS SELECT id FROM public.mvl_1`);
+    const plans = await planRepack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'] });
+    expect(plans.find((p) => p.table === 'public.mvl_1')?.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/"public"\."mvl_mv" reads a partition, and --alter on the partitioned table does not rebuild materialized views/),
+    ]);
+    const result = await repack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'] });
+    expect(result.tables.filter((t) => t.status === 'repacked')).toEqual([]);
+    expect(result.tables.map((t) => t.message).join('\n')).toMatch(/materialized view/);
+    expect(await treeTypes(pool, q, 'id')).toEqual({ mvl: 'integer', mvl_0: 'integer', mvl_1: 'integer', mvl_2: 'integer' });
+    expect((await pool.query(`SELECT count(*)::int AS n FROM public.mvl_mv`)).rows[0].n).toBeGreaterThan(0);
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('--dry-run plans every partition with the one swap of the whole table, and changes nothing', async () => {
     const q = await createTree(pool, 'dry', 30);
     const plans = await planRepack(pool, { table: q, alter: ['ALTER COLUMN id TYPE bigint'] });
