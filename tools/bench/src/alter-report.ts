@@ -35,14 +35,15 @@ export function idTypesAfter(passes: readonly PassResult[], contender: string): 
 export function renderAlterReport(r: ReportInput): string {
   const o = r.options;
   const out: string[] = [];
-  out.push('### Online schema change: int → bigint of the primary key (issue 19)', '');
+  const partitioned = o.partitions > 0 ? `, hash-partitioned into ${o.partitions} partitions` : '';
+  out.push(`### Online schema change: int → bigint of the primary key${partitioned} (issue 19)`, '');
   out.push(
     `Produced by \`${r.command}\` on ${r.date}: ${r.machine.cpuModel}, \`nproc\` = ${r.machine.nproc}, load average ${r.machine.loadAverage} at the start; ${r.postgresVersion}; ` +
       "the benchmark's server settings.",
     '',
   );
   out.push(
-    `- Table: the benchmark's \`${TABLE_NAME}\` with \`id integer\` as its primary key (instead of bigint): ${o.rows} rows inserted, every second one deleted, VACUUM ANALYZE: ` +
+    `- Table: the benchmark's \`${TABLE_NAME}\` with \`id integer\` ${o.partitions > 0 ? `in its primary key (id, account), hash-partitioned on account into ${o.partitions} partitions` : 'as its primary key'} (instead of bigint): ${o.rows} rows inserted, every second one deleted, VACUUM ANALYZE: ` +
       `${r.table.liveRows} live rows, heap ${r.table.heapMB.toFixed(0)} MB, total ${r.table.totalMB.toFixed(0)} MB. Every pass starts from a FILE_COPY clone of the same template database, then CHECKPOINT.`,
   );
   out.push(

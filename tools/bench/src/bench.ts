@@ -78,7 +78,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
     let table: { heapMB: number; totalMB: number; liveRows: number; buildS: number };
     let postgresVersion: string;
     try {
-      for (const sql of fixtureStatements(options.rows, fixtureIdType(options.scenario))) await client.query(sql);
+      for (const sql of fixtureStatements(options.rows, fixtureIdType(options.scenario), options.partitions)) await client.query(sql);
       if (options.amcheck) await client.query('CREATE EXTENSION amcheck');
       if (contenders.includes('pg_repack')) {
         try {
@@ -89,8 +89,9 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
         }
       }
       const { rows } = await client.query<{ heap: string; total: string; live: string; version: string }>(
-        `SELECT pg_relation_size($1::regclass)::text AS heap, pg_total_relation_size($1::regclass)::text AS total,
-                (SELECT count(*) FROM ${TABLE_NAME})::text AS live, version() AS version`,
+        `SELECT sum(pg_relation_size(relid))::text AS heap, sum(pg_total_relation_size(relid))::text AS total,
+                (SELECT count(*) FROM ${TABLE_NAME})::text AS live, version() AS version
+           FROM pg_partition_tree($1::regclass) WHERE isleaf`,
         [TABLE_NAME],
       );
       const r = rows[0]!;

@@ -40,28 +40,31 @@ export function accountsFor(rows: number): number {
  * 16-character code, a counter and a 120-character payload, all derived from the id so the
  * expected content is computable), a primary key and two secondary btree indexes, then every
  * second row deleted and VACUUM ANALYZE, as a long-lived table that lost half its rows looks.
- * `idType` is the key's type: `integer` for the alter scenario, which widens it.
+ * `idType` is the key's type: `integer` for the alter scenario, which widens it. With `partitions`
+ * the table is hash-partitioned on `account` into that many partitions, its key `(id, account)`
+ * (a partition key column keeps its type, so `id` is not one).
  *
  * @example
  * ```ts
  * for (const sql of fixtureStatements(2_000_000)) await client.query(sql);
  * ```
  */
-export function fixtureStatements(rows: number, idType: FixtureIdType = 'bigint'): string[] {
+export function fixtureStatements(rows: number, idType: FixtureIdType = 'bigint', partitions = 0): string[] {
   const accounts = accountsFor(rows);
   const t = q(FIXTURE.table);
+  const parts = Array.from({ length: partitions }, (_, i) => `${FIXTURE.table}_${i}`);
   return [
     `CREATE FUNCTION ${q(FIXTURE.codeFn)}(id bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
        AS $$ SELECT substr(md5('code' || id::text), 1, 16) $$`,
     `CREATE FUNCTION ${q(FIXTURE.payloadFn)}(id bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
        AS $$ SELECT substr(repeat(md5(id::text), 4), 1, 120) $$`,
     `CREATE TABLE ${t} (
-       id ${idType} PRIMARY KEY,
+       id ${idType}${partitions > 0 ? '' : ' PRIMARY KEY'},
        account integer NOT NULL,
        code text NOT NULL,
        counter bigint NOT NULL DEFAULT 0,
-       payload text NOT NULL
-     )`,
+       payload text NOT NULL${partitions > 0 ? ',\n       PRIMARY KEY (id, account)\n     ) PARTITION BY HASH (account)' : '\n     )'}`,
+    ...parts.map((name, i) => `CREATE TABLE ${q(name)} PARTITION OF ${t} FOR VALUES WITH (MODULUS ${partitions}, REMAINDER ${i})`),
     `INSERT INTO ${t} (id, account, code, counter, payload)
        SELECT g, g % ${accounts}, ${q(FIXTURE.codeFn)}(g), 0, ${q(FIXTURE.payloadFn)}(g) FROM generate_series(1, ${rows}::bigint) AS g`,
     `CREATE INDEX ${quoteIdent(FIXTURE.accountIndex)} ON ${t} (account)`,

@@ -50,6 +50,8 @@ export interface BenchOptions {
   databaseScale: boolean;
   /** `--table-jobs` values pgtools runs with in the database-scale scenario, each a contender. */
   tableJobs: number[];
+  /** With the alter scenario: the table hash-partitioned on `account` into this many partitions (0: a plain table). */
+  partitions: number;
   help: boolean;
 }
 
@@ -65,6 +67,8 @@ export const USAGE = `pnpm bench:repack [options]
   --scenario NAME       repack (default) or alter: int → bigint of the primary key, pgtools --alter
                         against a plain ALTER TABLE, on the table with an integer id, fixed rate only;
                         prints only unless --out is given
+  --partitions N        with --scenario alter: the table hash-partitioned on account into N partitions
+                        (primary key (id, account)), changed whole by both contenders (default 0: plain)
   --out FILE            markdown output (default docs/benchmarks.md; --no-out to skip)
   --json FILE           raw per-pass results as JSON
   --no-unthrottled      skip the unthrottled pass (throughput during the repack)
@@ -125,6 +129,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'database-scale': { type: 'boolean' },
         'table-jobs': { type: 'string' },
         pg: { type: 'string' },
+        partitions: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -141,6 +146,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     throw new PgToolsError('invalid_option', '--database-scale runs on PostgreSQL 15, where pg_repack is');
   if (v['table-jobs'] !== undefined && !databaseScale) throw new PgToolsError('invalid_option', '--table-jobs applies to --database-scale only');
   const scenario = scenarioOf(v.scenario);
+  if (v.partitions !== undefined && scenario !== 'alter') throw new PgToolsError('invalid_option', '--partitions applies to --scenario alter only');
   if (floors && scenario !== 'repack') throw new PgToolsError('invalid_option', '--floors measures the repack; it does not take --scenario alter');
   const known: readonly string[] = scenario === 'alter' ? ALTER_CONTENDERS : CONTENDERS;
   const contenders =
@@ -180,6 +186,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     pgVersion: pgMajor(v.pg),
     databaseScale,
     tableJobs: (v['table-jobs'] ?? '1,3').split(',').map((j) => int('table-jobs', j, 1, 1)),
+    partitions: v.partitions === undefined ? 0 : int('partitions', v.partitions, 0, 2),
     help: v.help ?? false,
   };
 }

@@ -65,14 +65,17 @@ export async function verifyTable(
   if (amcheck) {
     for (const i of indexes) {
       try {
-        await client.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+        // A partitioned index has no pages of its own: each partition's index is checked (a plain one is its own leaf).
+        await client.query('SELECT bt_index_check(relid, true) FROM pg_partition_tree($1::regclass) WHERE isleaf', [i.oid]);
       } catch (err) {
         problems.push(`amcheck ${i.name}: ${(err as Error).message}`);
       }
     }
   }
+  // Summed over the partitions when partitioned (a plain table is its own one leaf).
   const { rows: size } = await client.query<{ heap: string; total: string }>(
-    'SELECT pg_relation_size($1::regclass)::text AS heap, pg_total_relation_size($1::regclass)::text AS total',
+    `SELECT sum(pg_relation_size(relid))::text AS heap, sum(pg_total_relation_size(relid))::text AS total
+       FROM pg_partition_tree($1::regclass) WHERE isleaf`,
     [table],
   );
   return {

@@ -20,6 +20,11 @@ describe('the alter scenario', () => {
     expect(fixtureIdType('repack')).toBe('bigint');
     expect(fixtureStatements(1000, 'integer').join('\n')).toContain('id integer PRIMARY KEY');
     expect(fixtureStatements(1000).join('\n')).toContain('id bigint PRIMARY KEY');
+    // --partitions: hash-partitioned on account, the key (id, account), one CREATE TABLE ... PARTITION OF per partition.
+    const parted = fixtureStatements(1000, 'integer', 3).join('\n');
+    expect(parted).toMatch(/id integer,[\s\S]*PRIMARY KEY \(id, account\)\s*\) PARTITION BY HASH \(account\)/);
+    expect(parted.match(/PARTITION OF "public"\."bench" FOR VALUES WITH \(MODULUS 3, REMAINDER \d\)/g)).toHaveLength(3);
+    expect(fixtureStatements(1000, 'integer').join('\n')).not.toContain('PARTITION');
     expect(expectedIdType('alter', 'pgtools-alter')).toBe('bigint');
     expect(expectedIdType('alter', 'plain-alter')).toBe('bigint');
     expect(expectedIdType('alter', 'no-repack')).toBe('integer');

@@ -141,6 +141,29 @@ describe('the alter scenario end to end (tiny table)', () => {
     expect(result.targets.map((t) => t.target)).toEqual(['longest ACCESS EXCLUSIVE < 100 ms', 'max load latency 20x lower than plain ALTER']);
     expect(result.report).toContain('### Online schema change: int → bigint of the primary key (issue 19)');
   }, 240_000);
+
+  it('--partitions: widens the id of a hash-partitioned table with pgtools (one swap of the whole tree) and with a plain ALTER, each verified', async () => {
+    const options = parseBenchArgs(
+      ['--scenario', 'alter', '--partitions', '3', '--contenders', 'pgtools-alter,plain-alter'].concat([
+        '--rows',
+        '4000',
+        '--runs',
+        '1',
+        '--warmup',
+        '0.5',
+        '--tail',
+        '0.5',
+      ]),
+    );
+    const result = await runBenchmark(options, { command: 'test', log: () => {} });
+    expect(result.passes.map((p) => `${p.contender} ${p.verification.idType} ${p.verification.correct}`)).toEqual([
+      'pgtools-alter bigint true',
+      'plain-alter bigint true',
+    ]);
+    for (const p of result.passes) expect(p.error, p.contender).toBeUndefined();
+    expect(result.passes[0]!.toolHolds?.map((h) => h.purpose)).toContain('swap');
+    expect(result.report).toContain('hash-partitioned into 3 partitions');
+  }, 240_000);
 });
 
 describe('cost floors (tiny table)', () => {

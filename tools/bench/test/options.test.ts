@@ -44,6 +44,10 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--scenario', 'alter', '--contenders', 'pg_repack'])).toThrow(/known: no-repack, pgtools-alter, plain-alter/);
     expect(() => parseBenchArgs(['--scenario', 'vacuum'])).toThrow(/--scenario must be one of repack, alter, got "vacuum"/);
     expect(() => parseBenchArgs(['--scenario', 'alter', '--floors'])).toThrow(/--floors/);
+    expect(parseBenchArgs(['--scenario', 'alter']).partitions).toBe(0);
+    expect(parseBenchArgs(['--scenario', 'alter', '--partitions', '8']).partitions).toBe(8);
+    expect(() => parseBenchArgs(['--partitions', '8'])).toThrow(/--partitions applies to --scenario alter only/);
+    expect(() => parseBenchArgs(['--scenario', 'alter', '--partitions', '1'])).toThrow(/partitions/);
   });
 
   it('--database-scale: pgtools at --table-jobs 1 and 3 by default, PostgreSQL 15 only, prints only unless --out is given', () => {
