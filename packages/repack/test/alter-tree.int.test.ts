@@ -229,6 +229,50 @@ describe('repack --alter on a partitioned table', () => {
   });
 });
 
+describe('repack --alter on a partitioned table as its owner without superuser', () => {
+  it('changes the int key to bigint and adds a column under a concurrent writer; owners and grants of the table and its partitions kept', async () => {
+    await pool.query(`CREATE ROLE tree_owner LOGIN`);
+    await pool.query(`GRANT CREATE ON SCHEMA public TO tree_owner`);
+    await pool.query(`GRANT CREATE ON DATABASE "${db.name}" TO tree_owner`);
+    // Two connections per partition and one for the swap (alter-tree.ts).
+    const owner = new pg.Pool({ ...db.config, user: 'tree_owner', max: 8 });
+    try {
+      const q = await createTree(owner, 'owned_tree', 3_000);
+      await owner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${q} TO PUBLIC`);
+      for (const i of [0, 1, 2]) await owner.query(`GRANT SELECT ON public.owned_tree_${i} TO PUBLIC`);
+      const writer = startTreeWriter(pool, q, { nextId: 100_000, spare: 100 });
+      const result = await repack(owner, {
+        table: q,
+        alter: ['ALTER COLUMN id TYPE bigint', "ADD COLUMN note text DEFAULT 'n'"],
+        toolSchema: 'tree_owner_tools',
+        switchThreshold: 5,
+        pausePoint: slow,
+      });
+      await writer.stop();
+      expect(result.tables.map((t) => [t.table, t.status, t.message ?? ''])).toEqual([0, 1, 2].map((i) => [`public.owned_tree_${i}`, 'repacked', '']));
+      expect(writer.errors).toEqual([]);
+      expect(await diffTree(pool, q, writer.expected)).toEqual([]);
+      expect(await treeTypes(pool, q, 'id')).toEqual({ owned_tree: 'bigint', owned_tree_0: 'bigint', owned_tree_1: 'bigint', owned_tree_2: 'bigint' });
+      expect(await treeTypes(pool, q, 'note')).toEqual({ owned_tree: 'text', owned_tree_0: 'text', owned_tree_1: 'text', owned_tree_2: 'text' });
+      const { rows } = await pool.query(
+        `SELECT c.relname AS rel, c.relowner::regrole::text AS owner, c.relacl::text AS acl
+           FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid ORDER BY 1`,
+        [q],
+      );
+      for (const r of rows) {
+        expect(r.owner, r.rel).toBe('tree_owner');
+        expect(r.acl, r.rel).toContain(r.rel === 'owned_tree' ? '=arwd/tree_owner' : '=r/tree_owner');
+      }
+      const { rows: left } = await pool.query(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'tree_owner_tools'`,
+      );
+      expect(left[0].n).toBe(0);
+    } finally {
+      await owner.end();
+    }
+  });
+});
+
 describe('repack --alter on a partitioned table killed at its pause points', () => {
   // before-swap: the first partition ready, waiting for the others (a partition's own pause points are the table's, tested in alter.int.test.ts).
   const points: PausePoint[] = ['before-swap', 'tree-swap-planned', 'tree-after-swap'];
