@@ -13,6 +13,7 @@ import type { BenchOptions, ContenderName } from './options.js';
 import { runPass, type PassResult } from './pass.js';
 import { renderReport, resultsTable } from './report.js';
 import { benchSettings } from './settings.js';
+import { TABLE_SIZE_SQL } from './verify.js';
 import { checkTargets, summarize, type ContenderSummary, type TargetCheck } from './summary.js';
 
 /** What a benchmark run produced. */
@@ -89,9 +90,7 @@ export async function runBenchmark(options: BenchOptions, { command, log }: { co
         }
       }
       const { rows } = await client.query<{ heap: string; total: string; live: string; version: string }>(
-        `SELECT sum(pg_relation_size(relid))::text AS heap, sum(pg_total_relation_size(relid))::text AS total,
-                (SELECT count(*) FROM ${TABLE_NAME})::text AS live, version() AS version
-           FROM pg_partition_tree($1::regclass) WHERE isleaf`,
+        `SELECT s.heap, s.total, (SELECT count(*) FROM ${TABLE_NAME})::text AS live, version() AS version FROM (${TABLE_SIZE_SQL}) s`,
         [TABLE_NAME],
       );
       const r = rows[0]!;

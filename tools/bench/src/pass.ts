@@ -7,7 +7,7 @@ import { startLoad } from './load.js';
 import { startLockSampler } from './lock-sampler.js';
 import { loadWindowStats, type LoadWindowStats } from './pgbench-log.js';
 import type { BenchOptions, ContenderName } from './options.js';
-import { verifyTable, type Verification } from './verify.js';
+import { TABLE_SIZE_SQL, verifyTable, type Verification } from './verify.js';
 
 /** Where the passes run: the cluster and the template database holding the bloated table. */
 export interface PassContext {
@@ -83,11 +83,9 @@ export async function runPass(ctx: PassContext, contender: ContenderName, run: n
     await db.connect();
     await sampler.connect();
     try {
-      const { rows: rel } = await db.query<{ oid: number; heap: string; total: string }>(
-        'SELECT $1::regclass::oid::int AS oid, pg_relation_size($1::regclass)::text AS heap, pg_total_relation_size($1::regclass)::text AS total',
-        [TABLE_NAME],
-      );
-      const tableOid = rel[0]!.oid;
+      const { rows: rel } = await db.query<{ heap: string; total: string }>(TABLE_SIZE_SQL, [TABLE_NAME]);
+      const { rows: oid } = await db.query<{ oid: number }>('SELECT $1::regclass::oid::int AS oid', [TABLE_NAME]);
+      const tableOid = oid[0]!.oid;
       const sizeBefore = { heapBytes: Number(rel[0]!.heap), totalBytes: Number(rel[0]!.total) };
       await db.query('CHECKPOINT');
       const running = await startLoad(db, {

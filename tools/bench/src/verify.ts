@@ -14,6 +14,10 @@ export interface Verification {
   totalBytes: number;
 }
 
+/** The table's heap and total size ($1: the table), summed over its partitions when partitioned (a plain table is its own one leaf). */
+export const TABLE_SIZE_SQL = `SELECT sum(pg_relation_size(relid))::text AS heap, sum(pg_total_relation_size(relid))::text AS total
+                                 FROM pg_partition_tree($1::regclass) WHERE isleaf`;
+
 /**
  * Checks the table after the load stopped: its checksum equals the one the ledger implies,
  * it has its three valid indexes, no trigger or tool table is left over, and (with `amcheck`)
@@ -72,12 +76,7 @@ export async function verifyTable(
       }
     }
   }
-  // Summed over the partitions when partitioned (a plain table is its own one leaf).
-  const { rows: size } = await client.query<{ heap: string; total: string }>(
-    `SELECT sum(pg_relation_size(relid))::text AS heap, sum(pg_total_relation_size(relid))::text AS total
-       FROM pg_partition_tree($1::regclass) WHERE isleaf`,
-    [table],
-  );
+  const { rows: size } = await client.query<{ heap: string; total: string }>(TABLE_SIZE_SQL, [table]);
   return {
     correct: problems.length === 0,
     problems,
