@@ -76,15 +76,7 @@ export async function readTree(client: Queryable, table: { oid: number; schema: 
       ORDER BY 1`,
     [table.oid],
   );
-  const { rows: fks } = await client.query<{
-    out: boolean;
-    table: string;
-    partitioned: boolean;
-    name: string;
-    def: string;
-    validated: boolean;
-    comment: string | null;
-  }>(
+  const { rows: fks } = await client.query<TreeForeignKeyIn & { out: boolean }>(
     `SELECT con.conrelid = $1::int8::oid AS out, pg_catalog.format('%I.%I', n.nspname, c.relname) AS table, c.relkind = 'p' AS partitioned,
             con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS def, con.convalidated AS validated,
             pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
