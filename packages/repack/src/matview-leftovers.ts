@@ -1,20 +1,15 @@
 import type pg from 'pg';
-import { debugFailure, PgToolsError, quoteQualified, type Logger } from '@pgtools/core';
-import { releaseAdvisoryTableLock, tryAdvisoryTableLock, type LockEvent, type OnBlockers } from '@pgtools/lock';
+import { debugFailure, PgToolsError, quoteQualified } from '@pgtools/core';
+import { releaseAdvisoryTableLock, tryAdvisoryTableLock } from '@pgtools/lock';
 import { removeLeftovers } from './leftovers.js';
-import { rebuildMatview } from './matview-rebuild.js';
+import { rebuildMatview, type RebuildMatviewOptions } from './matview-rebuild.js';
+import { shadowTableName } from './names.js';
 import { removeInterruptedProgress } from './progress-status.js';
 
-export interface MatviewLeftoverOptions {
-  toolSchema: string;
+/** What the switch of each replacement takes (matview-rebuild.ts), and which replacements to finish. */
+export interface MatviewLeftoverOptions extends Omit<RebuildMatviewOptions, 'client' | 'oid' | 'beforeSwitch'> {
   /** Only the replacements reading this table (a later run of it); all of them when absent (`--cleanup`). */
   tableOid?: number;
-  waitTimeoutMs: number;
-  onBlockers: OnBlockers;
-  excludePids?: number[];
-  signal?: AbortSignal | undefined;
-  logger: Logger;
-  onLockEvent?: (e: LockEvent) => void;
 }
 
 export interface MatviewLeftoverReport {
@@ -70,14 +65,14 @@ export async function finishMatviewLeftovers(client: pg.ClientBase, o: MatviewLe
     if (!advisory.acquired) {
       report.busy = true;
       report.keptTables.add(tableOid);
-      report.kept.push({ object: `${o.toolSchema}.table_${tableOid}`, reason: `a repack is running on it (PID ${advisory.holderPid ?? '?'})` });
+      report.kept.push({ object: `${o.toolSchema}.${shadowTableName(tableOid)}`, reason: `a repack is running on it (PID ${advisory.holderPid ?? '?'})` });
       continue;
     }
     try {
       for (const oid of matviews) {
         const rebuilt = await rebuildMatview({ client, oid, ...o });
         if (rebuilt === undefined) continue;
-        report.removed.push(`materialized view ${rebuilt.matview} rebuilt (an interrupted run left it on ${o.toolSchema}.table_${tableOid})`);
+        report.removed.push(`materialized view ${rebuilt.matview} rebuilt (an interrupted run left it on ${o.toolSchema}.${shadowTableName(tableOid)})`);
       }
       report.removed.push(...(await removeLeftovers(client, tableOid, o.toolSchema)));
       // The killed run's progress row names the old OID: a later run of the table (a new OID) would not find it.
@@ -85,7 +80,7 @@ export async function finishMatviewLeftovers(client: pg.ClientBase, o: MatviewLe
     } catch (err) {
       if (!(err instanceof PgToolsError)) throw err;
       report.keptTables.add(tableOid);
-      report.kept.push({ object: `${o.toolSchema}.table_${tableOid}`, reason: `a materialized view still reads it: ${err.message}` });
+      report.kept.push({ object: `${o.toolSchema}.${shadowTableName(tableOid)}`, reason: `a materialized view still reads it: ${err.message}` });
     } finally {
       await releaseAdvisoryTableLock(client, tableOid).catch(debugFailure(o.logger, 'releasing the advisory lock of an old table'));
     }

@@ -1,4 +1,5 @@
-import { displayName, PgToolsError, quoteIdent, quoteLiteral, quoteQualified, type Queryable } from '@pgtools/core';
+import { quoteIdent, quoteLiteral, quoteQualified, type Queryable } from '@pgtools/core';
+import { indexDefinitionParts } from '@pgtools/swap';
 import type { MatviewFacts } from './matview-facts.js';
 
 /**
@@ -82,24 +83,7 @@ export async function readMatviewIndexes(client: Queryable, matviewOid: number, 
     [matviewOid],
   );
   return rows.map((r) => {
-    if (!r.def.startsWith(r.prefix)) {
-      throw new PgToolsError(
-        'index_definition_unexpected',
-        `pg_get_indexdef of ${displayName(r.schema, r.name)} does not start with the expected ${JSON.stringify(r.prefix)}: ${JSON.stringify(r.def)}`,
-      );
-    }
-    let body = r.def.slice(r.prefix.length);
-    let where = '';
-    if (r.where_suffix !== null) {
-      if (!body.endsWith(r.where_suffix)) {
-        throw new PgToolsError(
-          'index_definition_unexpected',
-          `pg_get_indexdef of ${displayName(r.schema, r.name)} does not end with its predicate: ${JSON.stringify(r.def)}`,
-        );
-      }
-      body = body.slice(0, body.length - r.where_suffix.length);
-      where = r.where_suffix;
-    }
+    const { body, where } = indexDefinitionParts(r);
     const unique = r.prefix.startsWith('CREATE UNIQUE ') ? 'UNIQUE ' : '';
     const tablespace = r.tablespace !== null ? ` TABLESPACE ${quoteIdent(r.tablespace)}` : '';
     const oid = Number(r.oid);

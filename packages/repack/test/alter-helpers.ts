@@ -3,7 +3,27 @@ import { expect } from 'vitest';
 import { PgToolsError } from '@pgtools/core';
 import type { PausePoint, RepackResult } from '../src/index.js';
 import type { ColumnInfo } from '../src/table-info.js';
+import type { ReorderColumn } from '../src/alter-reorder-sql.js';
 import { diffTable, type Writer } from './workload.js';
+
+/** A live column of the empty shadow, as `reorderStatements` takes it, for the pure `--column-order` tests. */
+export const shadowCol = (attnum: number, name: string, more: Partial<ReorderColumn> = {}): ReorderColumn => ({
+  attnum,
+  name,
+  type: 'integer',
+  collation: null,
+  default: null,
+  notNull: false,
+  identity: '',
+  sequence: null,
+  generated: '',
+  expression: null,
+  uses: [],
+  storage: null,
+  compression: null,
+  comment: null,
+  ...more,
+});
 
 /** A live column of `TableInfo` for the pure `--alter` tests. */
 export const col = (attnum: number, name: string, type = 'integer', more: Partial<ColumnInfo> = {}): ColumnInfo => ({

@@ -1,27 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { reorderStatements, type IdentitySequence, type ReorderColumn, type ReorderStatistics } from '../src/alter-reorder-sql.js';
-import { refusal } from './alter-helpers.js';
+import { reorderStatements, type IdentitySequence, type ReorderStatistics } from '../src/alter-reorder-sql.js';
+import { refusal, shadowCol } from './alter-helpers.js';
 
 const hostile = `Na"me; DROP`;
 const T = '"s"."T x"';
-
-const column = (attnum: number, name: string, more: Partial<ReorderColumn> = {}): ReorderColumn => ({
-  attnum,
-  name,
-  type: 'integer',
-  collation: null,
-  default: null,
-  notNull: false,
-  identity: '',
-  sequence: null,
-  generated: '',
-  expression: null,
-  uses: [],
-  storage: null,
-  compression: null,
-  comment: null,
-  ...more,
-});
 
 const sequence: IdentitySequence = {
   schema: 'pg"tools',
@@ -48,7 +30,7 @@ describe('--column-order moves identity and generated columns', () => {
   it.each([
     {
       what: 'an identity column ALWAYS, with its sequence options and name',
-      columns: [column(1, 'a'), column(2, 'Id', { type: 'bigint', notNull: true, identity: 'a', sequence })],
+      columns: [shadowCol(1, 'a'), shadowCol(2, 'Id', { type: 'bigint', notNull: true, identity: 'a', sequence })],
       order: ['Id', 'a'],
       want: [
         `ALTER TABLE ${T} DROP COLUMN "Id", DROP COLUMN "a"`,
@@ -58,7 +40,7 @@ describe('--column-order moves identity and generated columns', () => {
     },
     {
       what: 'an identity column BY DEFAULT that cycles, descending',
-      columns: [column(1, 'a'), column(2, hostile, { notNull: true, identity: 'd', sequence: { ...sequence, increment: '-1', cycle: true } })],
+      columns: [shadowCol(1, 'a'), shadowCol(2, hostile, { notNull: true, identity: 'd', sequence: { ...sequence, increment: '-1', cycle: true } })],
       order: [hostile, 'a'],
       want: [
         `ALTER TABLE ${T} DROP COLUMN "Na""me; DROP", DROP COLUMN "a"`,
@@ -68,7 +50,7 @@ describe('--column-order moves identity and generated columns', () => {
     },
     {
       what: 'a stored generated column after what it reads, dropped before it',
-      columns: [column(1, 'a'), column(2, 'b'), column(3, 'G', { generated: 's', expression: '(a * 2)', uses: [1] })],
+      columns: [shadowCol(1, 'a'), shadowCol(2, 'b'), shadowCol(3, 'G', { generated: 's', expression: '(a * 2)', uses: [1] })],
       order: ['b', 'a', 'G'],
       want: [
         `ALTER TABLE ${T} DROP COLUMN "G", DROP COLUMN "b", DROP COLUMN "a"`,
@@ -77,7 +59,12 @@ describe('--column-order moves identity and generated columns', () => {
     },
     {
       what: 'a column read by a generated column before it: the range widens to the generated column',
-      columns: [column(1, 'id'), column(2, 'g', { generated: 's', expression: '(b + 1)', uses: [4], notNull: true }), column(3, 'a'), column(4, 'b')],
+      columns: [
+        shadowCol(1, 'id'),
+        shadowCol(2, 'g', { generated: 's', expression: '(b + 1)', uses: [4], notNull: true }),
+        shadowCol(3, 'a'),
+        shadowCol(4, 'b'),
+      ],
       order: ['id', 'g', 'b', 'a'],
       setExpression: true,
       want: [
@@ -89,8 +76,8 @@ describe('--column-order moves identity and generated columns', () => {
     {
       what: 'a virtual generated column (PostgreSQL 18) keeps its kind, collation and comment',
       columns: [
-        column(1, 'a', { type: 'text' }),
-        column(2, 'v', { type: 'text', collation: '"pg_catalog"."C"', generated: 'v', expression: 'upper(a)', uses: [1], comment: `it's` }),
+        shadowCol(1, 'a', { type: 'text' }),
+        shadowCol(2, 'v', { type: 'text', collation: '"pg_catalog"."C"', generated: 'v', expression: 'upper(a)', uses: [1], comment: `it's` }),
       ],
       order: ['v', 'a'],
       setExpression: true,
@@ -103,7 +90,7 @@ describe('--column-order moves identity and generated columns', () => {
     },
     {
       what: 'statistics objects on a moved column: dropped, made again with their kinds, target and comment; others stay',
-      columns: [column(1, 'a'), column(2, 'b'), column(3, 'c')],
+      columns: [shadowCol(1, 'a'), shadowCol(2, 'b'), shadowCol(3, 'c')],
       order: ['a', 'c', 'b'],
       statistics: [
         statistics('"pgtools"."S 1"', [1, 2], { kinds: ['d', 'f'], target: 500, comment: 'why' }),
@@ -126,11 +113,11 @@ describe('--column-order moves identity and generated columns', () => {
 
   it('widens again when the widened range holds a column another generated column reads', () => {
     const columns = [
-      column(1, 'g1', { generated: 's', expression: '(x * 2)', uses: [3] }),
-      column(2, 'x'),
-      column(3, 'y'),
-      column(4, 'g2', { generated: 's', expression: '(y + 1)', uses: [3] }),
-      column(5, 'z'),
+      shadowCol(1, 'g1', { generated: 's', expression: '(x * 2)', uses: [3] }),
+      shadowCol(2, 'x'),
+      shadowCol(3, 'y'),
+      shadowCol(4, 'g2', { generated: 's', expression: '(y + 1)', uses: [3] }),
+      shadowCol(5, 'z'),
     ];
     // z moves before g2, which reads y; g1 reads y too and comes first: everything is re-added.
     const out = reorderStatements(T, columns, [], ['g1', 'x', 'y', 'z', 'g2'], 'public.t', { setExpression: true });
@@ -144,7 +131,7 @@ describe('--column-order moves identity and generated columns', () => {
   });
 
   it('keeps a generated column that reads only columns before the range in place', () => {
-    const columns = [column(1, 'a'), column(2, 'g', { generated: 's', expression: '(a + 1)', uses: [1] }), column(3, 'b'), column(4, 'c')];
+    const columns = [shadowCol(1, 'a'), shadowCol(2, 'g', { generated: 's', expression: '(a + 1)', uses: [1] }), shadowCol(3, 'b'), shadowCol(4, 'c')];
     expect(reorderStatements(T, columns, [], ['a', 'g', 'c', 'b'], 'public.t')).toEqual([
       `ALTER TABLE ${T} DROP COLUMN "c", DROP COLUMN "b"`,
       `ALTER TABLE ${T} ADD COLUMN "c" integer, ADD COLUMN "b" integer`,
@@ -152,7 +139,7 @@ describe('--column-order moves identity and generated columns', () => {
   });
 
   it('refuses, before PostgreSQL 17, a generated column put before a column it reads, naming both', () => {
-    const columns = [column(1, hostile), column(2, 'g', { generated: 's', expression: '(1)', uses: [1] })];
+    const columns = [shadowCol(1, hostile), shadowCol(2, 'g', { generated: 's', expression: '(1)', uses: [1] })];
     const err = refusal(() => reorderStatements(T, columns, [], ['g', hostile], 'public.t', { setExpression: false }));
     expect(err.code).toBe('alter_refused');
     expect(err.message).toContain(`generated column "g" would come before column ${JSON.stringify(hostile)}`);
@@ -160,7 +147,7 @@ describe('--column-order moves identity and generated columns', () => {
   });
 
   it('refuses a name that is not a column', () => {
-    const err = refusal(() => reorderStatements(T, [column(1, 'a'), column(2, 'b')], [], ['b', 'nope'], 'public.t'));
+    const err = refusal(() => reorderStatements(T, [shadowCol(1, 'a'), shadowCol(2, 'b')], [], ['b', 'nope'], 'public.t'));
     expect(err.message).toContain('"nope" is not a column of the new definition');
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseAlterActions } from '../src/alter-actions.js';
 import { mappingLines, planAlter, type AlterFacts } from '../src/alter-plan.js';
-import { reorderStatements, type ReorderColumn } from '../src/alter-reorder-sql.js';
+import { reorderStatements } from '../src/alter-reorder-sql.js';
 import { alterRequest, parseColumnOrder } from '../src/alter-request.js';
-import { col, refusal } from './alter-helpers.js';
+import { col, refusal, shadowCol } from './alter-helpers.js';
 
 const hostile = `Na"me; DROP`;
 const facts: AlterFacts = {
@@ -13,24 +13,6 @@ const facts: AlterFacts = {
   dependencies: [],
   columnsWithGrants: [],
 };
-
-const shadowCol = (attnum: number, name: string, more: Partial<ReorderColumn> = {}): ReorderColumn => ({
-  attnum,
-  name,
-  type: 'integer',
-  collation: null,
-  default: null,
-  notNull: false,
-  identity: '',
-  sequence: null,
-  generated: '',
-  expression: null,
-  uses: [],
-  storage: null,
-  compression: null,
-  comment: null,
-  ...more,
-});
 
 describe('--column-order', () => {
   it('reads the CLI value as names, folded as the server folds them, quoted ones as written', () => {

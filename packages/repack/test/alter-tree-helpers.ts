@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { seededRandom } from './workload.js';
 
 /** A writer on a partitioned `events (id, p, a, b)` whose rows live in partition `p = id % 3`: inserts, updates, key changes (which move rows between partitions), deletes. Keys up to `spare` are left alone (other tables reference them). */
 export interface TreeWriter {
@@ -10,11 +11,7 @@ export interface TreeWriter {
 
 export function startTreeWriter(pool: pg.Pool, table: string, options: { nextId: number; spare: number; seed?: number; pauseMs?: number }): TreeWriter {
   let running = true;
-  let seed = options.seed ?? 11;
-  const rand = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
+  const rand = seededRandom(options.seed ?? 11);
   const expected = new Map<string, { a: number | null; b: string | null }>();
   const errors: Error[] = [];
   let nextId = options.nextId;

@@ -13,13 +13,18 @@ export interface Writer {
   errors: Error[];
 }
 
+/** A repeatable pseudo-random sequence in [0, 1] (a linear congruential generator): the writers' runs can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x7fffffff;
+  };
+}
+
 export function startWriter(pool: pg.Pool, table: string, options: { seed?: number; nextId: number; pauseMs?: number; bigText?: boolean }): Writer {
   let running = true;
-  let seed = options.seed ?? 42;
-  const rand = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
+  const rand = seededRandom(options.seed ?? 42);
   const expected = new Map<string, { a: number | null; b: string | null }>();
   const commits: number[] = [];
   const latencies: number[] = [];

@@ -88,25 +88,7 @@ export async function shadowIndexDefinitions(client: Queryable, options: ShadowI
       [original.oid],
     );
     return rows.map((row): ShadowIndexDefinition => {
-      const where = displayName(row.schema, row.name);
-      if (!row.def.startsWith(row.prefix)) {
-        throw new PgToolsError(
-          'index_definition_unexpected',
-          `pg_get_indexdef of ${where} does not start with the expected ${JSON.stringify(row.prefix)}: ${JSON.stringify(row.def)}`,
-        );
-      }
-      let body = row.def.slice(row.prefix.length);
-      let whereClause = '';
-      if (row.where_suffix !== null) {
-        if (!body.endsWith(row.where_suffix)) {
-          throw new PgToolsError(
-            'index_definition_unexpected',
-            `pg_get_indexdef of ${where} does not end with its predicate ${JSON.stringify(row.where_suffix)}: ${JSON.stringify(row.def)}`,
-          );
-        }
-        body = body.slice(0, body.length - row.where_suffix.length);
-        whereClause = row.where_suffix;
-      }
+      const { body, where: whereClause } = indexDefinitionParts(row);
       const oid = Number(row.oid);
       const name = shadowIndexName(oid);
       const target = options.tablespace === undefined ? row.tablespace : options.tablespace;
@@ -128,4 +110,39 @@ export async function shadowIndexDefinitions(client: Queryable, options: ShadowI
       return def;
     });
   });
+}
+
+/**
+ * The parts of an index's pg_get_indexdef text (read under a pg_catalog search path) that another
+ * relation's copy of it keeps: what follows `prefix` (the leading `CREATE [UNIQUE] INDEX name ON
+ * table USING `) up to the predicate, and the predicate (` WHERE ...`, or ''). A text that does not
+ * have that shape fails loudly (`index_definition_unexpected`) instead of building a different index.
+ *
+ * @example
+ * ```ts
+ * indexDefinitionParts({ schema: 'public', name: 'i', def: 'CREATE INDEX i ON public.t USING btree (a) WHERE (a > 0)',
+ *   prefix: 'CREATE INDEX i ON public.t USING ', where_suffix: ' WHERE (a > 0)' });
+ * // { body: 'btree (a)', where: ' WHERE (a > 0)' }
+ * ```
+ */
+export function indexDefinitionParts(row: { schema: string; name: string; def: string; prefix: string; where_suffix: string | null }): {
+  body: string;
+  where: string;
+} {
+  const index = displayName(row.schema, row.name);
+  if (!row.def.startsWith(row.prefix)) {
+    throw new PgToolsError(
+      'index_definition_unexpected',
+      `pg_get_indexdef of ${index} does not start with the expected ${JSON.stringify(row.prefix)}: ${JSON.stringify(row.def)}`,
+    );
+  }
+  const body = row.def.slice(row.prefix.length);
+  if (row.where_suffix === null) return { body, where: '' };
+  if (!body.endsWith(row.where_suffix)) {
+    throw new PgToolsError(
+      'index_definition_unexpected',
+      `pg_get_indexdef of ${index} does not end with its predicate ${JSON.stringify(row.where_suffix)}: ${JSON.stringify(row.def)}`,
+    );
+  }
+  return { body: body.slice(0, body.length - row.where_suffix.length), where: row.where_suffix };
 }

@@ -35,7 +35,7 @@ export type {
 export type { IndexLookup, IndexPairFacts } from './preconditions.js';
 export { createRenameShadow, renameCopyColumns, renameShadowStatements } from './rename-shadow.js';
 export type { CreateRenameShadowOptions, CreateRenameShadowResult, RenameCopyColumns } from './rename-shadow.js';
-export { shadowIndexDefinitions, shadowIndexName } from './index-definitions.js';
+export { indexDefinitionParts, shadowIndexDefinitions, shadowIndexName } from './index-definitions.js';
 export type { ShadowIndexDefinition, ShadowIndexDefinitionsOptions } from './index-definitions.js';
 export { dropShadow } from './drop-shadow.js';
 export type { DropShadowOptions } from './drop-shadow.js';

@@ -83,9 +83,11 @@ export async function runPass(ctx: PassContext, contender: ContenderName, run: n
     await db.connect();
     await sampler.connect();
     try {
-      const { rows: rel } = await db.query<{ heap: string; total: string }>(TABLE_SIZE_SQL, [TABLE_NAME]);
-      const { rows: oid } = await db.query<{ oid: number }>('SELECT $1::regclass::oid::int AS oid', [TABLE_NAME]);
-      const tableOid = oid[0]!.oid;
+      const { rows: rel } = await db.query<{ oid: number; heap: string; total: string }>(
+        `SELECT $1::regclass::oid::int AS oid, s.heap, s.total FROM (${TABLE_SIZE_SQL}) s`,
+        [TABLE_NAME],
+      );
+      const tableOid = rel[0]!.oid;
       const sizeBefore = { heapBytes: Number(rel[0]!.heap), totalBytes: Number(rel[0]!.total) };
       await db.query('CHECKPOINT');
       const running = await startLoad(db, {
